@@ -1,0 +1,20 @@
+package io.condense.sdk.eval;
+
+import io.condense.sdk.model.OnnxModel;
+
+/**
+ * Runs ONNX models in the host's runtime (ONNX Runtime). The host owns the native library; techniques
+ * use it only through this interface.
+ */
+public interface Evaluator {
+
+    /** Opens a session on the model; close it when done. Fails with RUNTIME_FAILURE if the runtime refuses the model. */
+    InferenceSession open(OnnxModel model);
+
+    /**
+     * Compares a candidate with the original model: accuracy before and after when the request has labels,
+     * otherwise top-1 agreement, output SQNR and cosine similarity of the candidate against the original;
+     * latency of both when asked for. Without data it generates inputs from the model's input shapes.
+     */
+    EvaluationResult compare(OnnxModel original, OnnxModel candidate, EvaluationRequest request);
+}

@@ -1,0 +1,71 @@
+package io.condense.sdk.technique;
+
+import static java.util.Objects.requireNonNull;
+
+import java.util.List;
+
+/**
+ * One parameter of a technique, declared once as data: name, type, default, valid range or choices,
+ * and documentation. A {@code null} default makes the parameter required.
+ */
+public record ParameterSpec(
+        String name,
+        ParameterType type,
+        String defaultValue,
+        Range range,
+        List<String> choices,
+        String documentation) {
+
+    public ParameterSpec {
+        requireNonNull(name, "name is null");
+        requireNonNull(type, "type is null");
+        requireNonNull(documentation, "documentation is null");
+        choices = choices == null ? List.of() : List.copyOf(choices);
+        if (type == ParameterType.CHOICE && choices.isEmpty()) {
+            throw new IllegalArgumentException("choice parameter '" + name + "' needs choices");
+        }
+        if (range != null && type != ParameterType.INTEGER && type != ParameterType.DOUBLE) {
+            throw new IllegalArgumentException("range given for non-numeric parameter '" + name + "'");
+        }
+    }
+
+    public static ParameterSpec doubleParameter(String name, double defaultValue, Range range, String documentation) {
+        return new ParameterSpec(name, ParameterType.DOUBLE, Double.toString(defaultValue), range, List.of(), documentation);
+    }
+
+    public static ParameterSpec integerParameter(String name, long defaultValue, Range range, String documentation) {
+        return new ParameterSpec(name, ParameterType.INTEGER, Long.toString(defaultValue), range, List.of(), documentation);
+    }
+
+    public static ParameterSpec booleanParameter(String name, boolean defaultValue, String documentation) {
+        return new ParameterSpec(name, ParameterType.BOOLEAN, Boolean.toString(defaultValue), null, List.of(), documentation);
+    }
+
+    public static ParameterSpec choiceParameter(String name, String defaultValue, List<String> choices, String documentation) {
+        return new ParameterSpec(name, ParameterType.CHOICE, defaultValue, null, choices, documentation);
+    }
+
+    public static ParameterSpec stringParameter(String name, String defaultValue, String documentation) {
+        return new ParameterSpec(name, ParameterType.STRING, defaultValue, null, List.of(), documentation);
+    }
+
+    public static ParameterSpec stringListParameter(String name, String defaultValue, String documentation) {
+        return new ParameterSpec(name, ParameterType.STRING_LIST, defaultValue, null, List.of(), documentation);
+    }
+
+    public boolean required() {
+        return defaultValue == null;
+    }
+
+    /** The rule a value must follow, in words, for error messages and listings. */
+    public String rule() {
+        return switch (type) {
+            case INTEGER -> "must be an integer" + (range == null ? "" : " in " + range);
+            case DOUBLE -> "must be a number" + (range == null ? "" : " in " + range);
+            case BOOLEAN -> "must be true or false";
+            case CHOICE -> "must be one of " + String.join(", ", choices);
+            case STRING -> "must be text";
+            case STRING_LIST -> "must be a comma-separated list";
+        };
+    }
+}

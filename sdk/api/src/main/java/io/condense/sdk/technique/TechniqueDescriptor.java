@@ -1,0 +1,25 @@
+package io.condense.sdk.technique;
+
+import static java.util.Objects.requireNonNull;
+
+import java.util.List;
+import java.util.regex.Pattern;
+
+/**
+ * What a technique is: its lower-case id (also its plugin id, pipeline step name and metric tag),
+ * version, one-line summary, family (pruning, quantization, ...) and parameter specs.
+ */
+public record TechniqueDescriptor(String id, String version, String summary, String family, List<ParameterSpec> parameters) {
+    private static final Pattern ID = Pattern.compile("[a-z][a-z0-9_]*");
+
+    public TechniqueDescriptor {
+        requireNonNull(id, "id is null");
+        requireNonNull(version, "version is null");
+        requireNonNull(summary, "summary is null");
+        requireNonNull(family, "family is null");
+        parameters = List.copyOf(requireNonNull(parameters, "parameters is null"));
+        if (!ID.matcher(id).matches()) {
+            throw new IllegalArgumentException("technique id must be lower case letters, digits and '_': " + id);
+        }
+    }
+}
