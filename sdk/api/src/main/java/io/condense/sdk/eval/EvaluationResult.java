@@ -6,7 +6,8 @@ import java.util.OptionalDouble;
 
 /**
  * What a comparison measured. Accuracy is present only when labels were given; latency only when asked.
- * Agreement, SQNR and cosine compare the candidate's first output with the original's.
+ * Accuracy and top-1 agreement use the first output (argmax over its last axis, every row); SQNR and
+ * cosine similarity compare all outputs. SQNR is {@code +Infinity} when the outputs are identical.
  */
 public record EvaluationResult(
         int samples,

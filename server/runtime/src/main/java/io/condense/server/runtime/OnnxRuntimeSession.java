@@ -1,0 +1,209 @@
+package io.condense.server.runtime;
+
+import static java.util.Objects.requireNonNull;
+
+import ai.onnxruntime.NodeInfo;
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OnnxValue;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+import ai.onnxruntime.TensorInfo;
+import io.condense.sdk.data.NdArray;
+import io.condense.sdk.error.CondenseException;
+import io.condense.sdk.error.ErrorCode;
+import io.condense.sdk.eval.InferenceSession;
+import io.condense.sdk.eval.ValueSpec;
+import io.condense.sdk.tensor.DataType;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * A model loaded in ONNX Runtime. Inputs and outputs are listed in graph order with -1 for dynamic dimensions;
+ * inputs that are initializers in old exports are not listed. Outputs whose kind the SDK's arrays cannot hold
+ * (sequences, maps, string, bool or double tensors, as in ONNX-ML classifiers) are neither listed nor returned;
+ * a model with no output Condense can read is refused when opened.
+ */
+final class OnnxRuntimeSession implements InferenceSession {
+    private final OrtEnvironment environment;
+    private final OrtSession session;
+    private final List<ValueSpec> inputs;
+    private final List<ValueSpec> outputs;
+    private final Map<String, ValueSpec> inputsByName;
+    private final Set<String> outputNames;
+
+    OnnxRuntimeSession(OrtEnvironment environment, OrtSession session, Set<String> realInputNames) throws OrtException {
+        this.environment = requireNonNull(environment, "environment is null");
+        this.session = requireNonNull(session, "session is null");
+        requireNonNull(realInputNames, "realInputNames is null");
+        List<ValueSpec> inputList = new ArrayList<>();
+        for (Map.Entry<String, NodeInfo> entry : session.getInputInfo().entrySet()) {
+            if (!realInputNames.contains(entry.getKey())) {
+                continue;
+            }
+            ValueSpec spec = spec(entry.getKey(), entry.getValue());
+            if (spec == null) {
+                throw new CondenseException(ErrorCode.UNSUPPORTED_MODEL, "model input '" + entry.getKey() + "' is "
+                        + entry.getValue().getInfo() + "; Condense feeds only float32, float16, uint8, int8, int32 and int64 "
+                        + "tensors");
+            }
+            inputList.add(spec);
+        }
+        List<ValueSpec> outputList = new ArrayList<>();
+        List<String> skipped = new ArrayList<>();
+        for (Map.Entry<String, NodeInfo> entry : session.getOutputInfo().entrySet()) {
+            ValueSpec spec = spec(entry.getKey(), entry.getValue());
+            if (spec == null) {
+                skipped.add(entry.getKey() + " (" + entry.getValue().getInfo() + ")");
+            } else {
+                outputList.add(spec);
+            }
+        }
+        if (outputList.isEmpty()) {
+            throw new CondenseException(ErrorCode.UNSUPPORTED_MODEL, "none of the model's outputs is a tensor Condense can "
+                    + "read (float32, float16, uint8, int8, int32, int64): " + String.join(", ", skipped));
+        }
+        this.inputs = List.copyOf(inputList);
+        this.outputs = List.copyOf(outputList);
+        Map<String, ValueSpec> byName = new LinkedHashMap<>();
+        for (ValueSpec input : inputList) {
+            byName.put(input.name(), input);
+        }
+        this.inputsByName = byName;
+        Set<String> names = new LinkedHashSet<>();
+        for (ValueSpec output : outputList) {
+            names.add(output.name());
+        }
+        this.outputNames = names;
+    }
+
+    private static ValueSpec spec(String name, NodeInfo node) {
+        if (!(node.getInfo() instanceof TensorInfo tensor)) {
+            return null;
+        }
+        DataType type = OnnxTensors.dataType(tensor.onnxType);
+        if (type == null) {
+            return null;
+        }
+        long[] shape = tensor.getShape();
+        for (int i = 0; i < shape.length; i++) {
+            if (shape[i] < 0) {
+                shape[i] = -1;
+            }
+        }
+        return new ValueSpec(name, type, shape);
+    }
+
+    @Override
+    public List<ValueSpec> inputs() {
+        return inputs;
+    }
+
+    @Override
+    public List<ValueSpec> outputs() {
+        return outputs;
+    }
+
+    @Override
+    public Map<String, NdArray> run(Map<String, NdArray> feeds) {
+        requireNonNull(feeds, "feeds is null");
+        checkFeeds(feeds);
+        Map<String, OnnxTensor> tensors = new LinkedHashMap<>();
+        try {
+            for (Map.Entry<String, NdArray> feed : feeds.entrySet()) {
+                tensors.put(feed.getKey(), OnnxTensors.toOnnxTensor(environment, feed.getValue()));
+            }
+            return runTensors(tensors);
+        } catch (OrtException e) {
+            throw runFailure(e);
+        } finally {
+            for (OnnxTensor tensor : tensors.values()) {
+                tensor.close();
+            }
+        }
+    }
+
+    /** Runs already made tensors (the caller closes them) and returns every readable output. */
+    Map<String, NdArray> runTensors(Map<String, OnnxTensor> tensors) {
+        try (OrtSession.Result result = session.run(tensors, outputNames)) {
+            Map<String, NdArray> values = new LinkedHashMap<>();
+            for (Map.Entry<String, OnnxValue> output : result) {
+                values.put(output.getKey(), OnnxTensors.toNdArray((OnnxTensor) output.getValue()));
+            }
+            return values;
+        } catch (OrtException e) {
+            throw runFailure(e);
+        }
+    }
+
+    /** Runs without reading the outputs back (for latency). */
+    void runDiscardingOutputs(Map<String, OnnxTensor> tensors) {
+        try (OrtSession.Result result = session.run(tensors, outputNames)) {
+            if (result.size() != outputNames.size()) {
+                throw new IllegalStateException("ONNX Runtime returned " + result.size() + " outputs, expected " + outputNames.size());
+            }
+        } catch (OrtException e) {
+            throw runFailure(e);
+        }
+    }
+
+    OrtEnvironment environment() {
+        return environment;
+    }
+
+    private void checkFeeds(Map<String, NdArray> feeds) {
+        for (String name : feeds.keySet()) {
+            if (!inputsByName.containsKey(name)) {
+                throw new CondenseException(ErrorCode.INVALID_DATA, "the model has no input '" + name + "'; its inputs are "
+                        + inputsByName.keySet());
+            }
+        }
+        for (ValueSpec input : inputs) {
+            NdArray feed = feeds.get(input.name());
+            if (feed == null) {
+                throw new CondenseException(ErrorCode.INVALID_DATA, "no value given for model input '" + input.name()
+                        + "'; the model's inputs are " + inputsByName.keySet());
+            }
+            if (feed.dataType() != input.dataType()) {
+                throw new CondenseException(ErrorCode.INVALID_DATA, "model input '" + input.name() + "' takes "
+                        + input.dataType() + " values but " + feed.dataType() + " values were given; convert them first");
+            }
+            if (!fits(input.shape(), feed.shape())) {
+                throw new CondenseException(ErrorCode.INVALID_DATA, "model input '" + input.name() + "' takes shape "
+                        + Arrays.toString(input.shape()) + " (-1 = any size) but the value has shape " + Arrays.toString(feed.shape()));
+            }
+        }
+    }
+
+    static boolean fits(long[] declared, long[] actual) {
+        if (declared.length != actual.length) {
+            return false;
+        }
+        for (int i = 0; i < declared.length; i++) {
+            if (declared[i] >= 0 && declared[i] != actual[i]) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    static CondenseException runFailure(OrtException e) {
+        return new CondenseException(ErrorCode.RUNTIME_FAILURE, "ONNX Runtime failed to run the model: " + e.getMessage()
+                + ". Check the input shapes and types against the model's inputs; if the model was written by a technique, "
+                + "that technique wrote a graph ONNX Runtime cannot execute", e);
+    }
+
+    @Override
+    public void close() {
+        try {
+            session.close();
+        } catch (OrtException e) {
+            throw new CondenseException(ErrorCode.RUNTIME_FAILURE, "ONNX Runtime failed to release a session: " + e.getMessage(), e);
+        }
+    }
+}
