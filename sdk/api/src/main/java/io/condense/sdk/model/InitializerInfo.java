@@ -8,7 +8,9 @@ import io.condense.sdk.tensor.DataType;
  */
 public record InitializerInfo(String name, DataType dataType, long[] shape, long elements, long bytes, boolean sparse) {
     public InitializerInfo {
-        shape = shape.clone();
+        java.util.Objects.requireNonNull(name, "name is null");
+        java.util.Objects.requireNonNull(dataType, "dataType is null");
+        shape = java.util.Objects.requireNonNull(shape, "shape is null").clone();
     }
 
     @Override

@@ -1,59 +1,427 @@
 package io.condense.sdk.model;
 
+import static java.util.Objects.requireNonNull;
+
+import ai.onnx.proto.OnnxMl.GraphProto;
+import ai.onnx.proto.OnnxMl.ModelProto;
 import ai.onnx.proto.OnnxMl.NodeProto;
+import ai.onnx.proto.OnnxMl.OperatorSetIdProto;
 import ai.onnx.proto.OnnxMl.SparseTensorProto;
 import ai.onnx.proto.OnnxMl.TensorProto;
+import ai.onnx.proto.OnnxMl.ValueInfoProto;
+import io.condense.sdk.error.CondenseException;
+import io.condense.sdk.error.ErrorCode;
+import io.condense.sdk.tensor.OnnxTypes;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.PriorityQueue;
+import java.util.Set;
 
 /**
  * Changes to a model, collected and applied by {@link #build()}, which sorts the graph topologically,
  * checks every node input is produced somewhere, drops initializers nothing reads and returns a new
  * {@link OnnxModel}. Node indices are those of the model the edit started from and stay valid during
  * the edit; added nodes have no index.
+ *
+ * <p>{@link #build()} in detail:
+ * <ul>
+ *   <li>nodes are sorted topologically, keeping the original order wherever the dependencies allow
+ *       (added nodes go after the original ones unless something earlier reads their outputs);</li>
+ *   <li>a node input that no node, initializer or graph input defines is a technique bug: INTERNAL_ERROR
+ *       naming the node and the value; so is a cycle or a value produced twice;</li>
+ *   <li>initializers nothing reads (no node, subgraph or graph output) are dropped;</li>
+ *   <li>graph inputs that name initializers (old exports) are dropped, and ir_version raised to at least 4,
+ *       the version that made that legal; real graph inputs and all graph outputs are kept;</li>
+ *   <li>value_info entries of values no node produces any more are dropped.</li>
+ * </ul>
+ *
+ * <p>{@link #requireOpset} for the default domain converts the nodes already in the edit to the new
+ * opset right away (see {@link OpsetUpgrader}); call it before adding nodes written for the new opset.
  */
 public final class ModelEditor {
-    // API skeleton: implemented in the SDK core work.
-    ModelEditor() {
-        throw new UnsupportedOperationException();
+    private final OnnxModel base;
+    private final Map<String, TensorProto> dense = new LinkedHashMap<>();
+    private final Map<String, SparseTensorProto> sparse = new LinkedHashMap<>();
+    private final List<NodeProto> slots = new ArrayList<>();
+    private final List<NodeProto> added = new ArrayList<>();
+    private final Map<String, Long> opsets = new LinkedHashMap<>();
+    private final Set<String> usedNames = new HashSet<>();
+    private long irVersion;
+
+    ModelEditor(OnnxModel base) {
+        this.base = requireNonNull(base, "base is null");
+        GraphProto graph = base.graph();
+        for (TensorProto tensor : graph.getInitializerList()) {
+            dense.put(tensor.getName(), tensor);
+            usedNames.add(tensor.getName());
+        }
+        for (SparseTensorProto tensor : graph.getSparseInitializerList()) {
+            sparse.put(tensor.getValues().getName(), tensor);
+            usedNames.add(tensor.getValues().getName());
+        }
+        for (NodeProto node : graph.getNodeList()) {
+            slots.add(node);
+            remember(node);
+        }
+        for (ValueInfoProto value : graph.getInputList()) {
+            usedNames.add(value.getName());
+        }
+        for (ValueInfoProto value : graph.getOutputList()) {
+            usedNames.add(value.getName());
+        }
+        for (ValueInfoProto value : graph.getValueInfoList()) {
+            usedNames.add(value.getName());
+        }
+        for (OperatorSetIdProto opset : base.proto().getOpsetImportList()) {
+            opsets.merge(OnnxModel.normalizeDomain(opset.getDomain()), opset.getVersion(), Math::max);
+        }
+        irVersion = base.proto().getIrVersion();
     }
 
     /** Adds an initializer or replaces the one with the same name (dense or sparse). */
     public ModelEditor putInitializer(TensorProto tensor) {
-        throw new UnsupportedOperationException();
+        requireNonNull(tensor, "tensor is null");
+        if (tensor.getName().isEmpty()) {
+            throw new IllegalArgumentException("an initializer needs a name");
+        }
+        if (tensor.getDataLocation() == TensorProto.DataLocation.EXTERNAL) {
+            throw new IllegalArgumentException("initializer '" + tensor.getName() + "' refers to external data; put it inline");
+        }
+        OnnxTypes.checkDataSize(tensor);
+        sparse.remove(tensor.getName());
+        dense.put(tensor.getName(), tensor);
+        usedNames.add(tensor.getName());
+        return this;
     }
 
     /** Adds a sparse initializer, replacing any dense or sparse initializer of the same name. */
     public ModelEditor putSparseInitializer(SparseTensorProto tensor) {
-        throw new UnsupportedOperationException();
+        requireNonNull(tensor, "tensor is null");
+        String name = tensor.getValues().getName();
+        if (name.isEmpty()) {
+            throw new IllegalArgumentException("a sparse initializer needs a name (on its values tensor)");
+        }
+        OnnxTypes.checkDataSize(tensor.getValues());
+        OnnxTypes.checkDataSize(tensor.getIndices());
+        dense.remove(name);
+        sparse.put(name, tensor);
+        usedNames.add(name);
+        return this;
     }
 
     public ModelEditor removeInitializer(String name) {
-        throw new UnsupportedOperationException();
+        requireNonNull(name, "name is null");
+        dense.remove(name);
+        sparse.remove(name);
+        return this;
+    }
+
+    /** Whether the edit currently holds a dense or sparse initializer of that name. */
+    public boolean hasInitializer(String name) {
+        return dense.containsKey(name) || sparse.containsKey(name);
     }
 
     /** Adds a node; its place in the graph is decided by the topological sort. */
     public ModelEditor addNode(NodeProto node) {
-        throw new UnsupportedOperationException();
+        requireNonNull(node, "node is null");
+        added.add(node);
+        remember(node);
+        return this;
     }
 
     public ModelEditor replaceNode(int nodeIndex, NodeProto node) {
-        throw new UnsupportedOperationException();
+        requireNonNull(node, "node is null");
+        checkIndex(nodeIndex);
+        if (slots.get(nodeIndex) == null) {
+            throw new IllegalStateException("node " + nodeIndex + " was removed in this edit");
+        }
+        slots.set(nodeIndex, node);
+        remember(node);
+        return this;
     }
 
     public ModelEditor removeNode(int nodeIndex) {
-        throw new UnsupportedOperationException();
+        checkIndex(nodeIndex);
+        slots.set(nodeIndex, null);
+        return this;
     }
 
-    /** Makes sure the domain is imported at least at {@code version} ("" is the default domain). */
+    /** The node currently at an original index (as replaced in this edit), or null once removed. */
+    public NodeProto node(int nodeIndex) {
+        checkIndex(nodeIndex);
+        return slots.get(nodeIndex);
+    }
+
+    /**
+     * Makes sure the domain is imported at least at {@code version} ("" or "ai.onnx" is the default domain).
+     * For the default domain, nodes already in the edit are converted to the new version at once; an
+     * operator whose meaning changed in a way Condense cannot convert fails with UNSUPPORTED_MODEL.
+     */
     public ModelEditor requireOpset(String domain, long version) {
-        throw new UnsupportedOperationException();
+        requireNonNull(domain, "domain is null");
+        if (version < 1) {
+            throw new IllegalArgumentException("opset version must be >= 1, got " + version);
+        }
+        String key = OnnxModel.normalizeDomain(domain);
+        Long current = opsets.get(key);
+        if (current != null && current >= version) {
+            return this;
+        }
+        if (key.isEmpty() && current != null) {
+            OpsetUpgrader upgrader = new OpsetUpgrader(current, version, this);
+            for (int i = 0; i < slots.size(); i++) {
+                if (slots.get(i) != null) {
+                    slots.set(i, upgrader.upgrade(slots.get(i)));
+                }
+            }
+            for (int i = 0; i < added.size(); i++) {
+                added.set(i, upgrader.upgrade(added.get(i)));
+            }
+        }
+        opsets.put(key, version);
+        if (key.isEmpty()) {
+            irVersion = Math.max(irVersion, OpsetUpgrader.irVersionFor(version));
+        }
+        return this;
     }
 
-    /** A value or node name not yet used in the model or this edit, built from {@code base}. */
+    /**
+     * Replaces every Reshape, Flatten, Squeeze, Unsqueeze or Identity node whose data input is a dense
+     * initializer (and whose shape or axes input, if any, is an int64 initializer) by an initializer named
+     * after the node's output. Old exports keep weights in one layout and reshape them at run time (mnist-8
+     * reshapes its MatMul weight from [16,4,4,10] to [256,10]); folded, such weights become initializers
+     * that {@link OnnxModel#weightLayers()} finds. The source initializers are dropped by {@link #build()}
+     * when nothing else reads them. Nodes whose output is a graph output are left alone.
+     */
+    public ModelEditor foldConstantReshapes() {
+        Set<String> graphOutputs = new HashSet<>();
+        for (ValueInfoProto output : base.graph().getOutputList()) {
+            graphOutputs.add(output.getName());
+        }
+        for (int i = 0; i < slots.size(); i++) {
+            NodeProto node = slots.get(i);
+            if (node == null || (!node.getDomain().isEmpty() && !node.getDomain().equals("ai.onnx")) || node.getInputCount() == 0
+                    || node.getOutputCount() != 1 || graphOutputs.contains(node.getOutput(0))) {
+                continue;
+            }
+            TensorProto data = dense.get(node.getInput(0));
+            if (data == null || !io.condense.sdk.tensor.DataType.isSupported(data.getDataType())) {
+                continue;
+            }
+            io.condense.sdk.tensor.Tensor tensor = io.condense.sdk.tensor.Tensor.fromProto(data);
+            long[] shape = FoldedShapes.outputShape(node, tensor.shape(), name -> {
+                TensorProto constant = dense.containsKey(name) ? dense.get(name) : constantNodeValue(name);
+                if (constant == null || (constant.getDataType() != TensorProto.DataType.INT64_VALUE
+                        && constant.getDataType() != TensorProto.DataType.INT32_VALUE)) {
+                    return null;
+                }
+                return io.condense.sdk.tensor.Tensor.fromProto(constant).toLongArray();
+            });
+            if (shape == null) {
+                continue;
+            }
+            putInitializer(tensor.reshape(shape).withName(node.getOutput(0)).toProto());
+            slots.set(i, null);
+        }
+        return this;
+    }
+
+    /** The tensor a Constant node of this edit produces under that name (its {@code value} attribute), or null. */
+    private TensorProto constantNodeValue(String name) {
+        for (NodeProto node : slots) {
+            if (node != null && node.getOpType().equals("Constant") && node.getOutputCount() == 1 && node.getOutput(0).equals(name)) {
+                for (ai.onnx.proto.OnnxMl.AttributeProto attribute : node.getAttributeList()) {
+                    if (attribute.getName().equals("value") && attribute.hasT()) {
+                        return attribute.getT();
+                    }
+                }
+            }
+        }
+        return null;
+    }
+
+    /** A value or node name not yet used in the model or this edit: {@code base} itself when free, else base_1, base_2... */
     public String uniqueName(String base) {
-        throw new UnsupportedOperationException();
+        requireNonNull(base, "base is null");
+        String candidate = base;
+        int suffix = 1;
+        while (base.isEmpty() || usedNames.contains(candidate)) {
+            candidate = base + "_" + suffix++;
+            if (base.isEmpty() && !usedNames.contains(candidate)) {
+                break;
+            }
+        }
+        usedNames.add(candidate);
+        return candidate;
+    }
+
+    /** The current graph state as a proto (unsorted, for shape inference during opset upgrades). */
+    GraphProto snapshot() {
+        GraphProto.Builder graph = base.graph().toBuilder().clearNode().clearInitializer().clearSparseInitializer();
+        for (NodeProto node : slots) {
+            if (node != null) {
+                graph.addNode(node);
+            }
+        }
+        graph.addAllNode(added);
+        graph.addAllInitializer(dense.values());
+        graph.addAllSparseInitializer(sparse.values());
+        return graph.build();
     }
 
     public OnnxModel build() {
-        throw new UnsupportedOperationException();
+        GraphProto original = base.graph();
+        List<NodeProto> nodes = new ArrayList<>();
+        for (NodeProto node : slots) {
+            if (node != null) {
+                nodes.add(node);
+            }
+        }
+        nodes.addAll(added);
+
+        Set<String> graphInputs = new HashSet<>();
+        for (ValueInfoProto input : original.getInputList()) {
+            graphInputs.add(input.getName());
+        }
+        Map<String, Integer> producerOf = new HashMap<>();
+        for (int i = 0; i < nodes.size(); i++) {
+            for (String output : nodes.get(i).getOutputList()) {
+                if (output.isEmpty()) {
+                    continue;
+                }
+                Integer previous = producerOf.put(output, i);
+                if (previous != null) {
+                    throw new CondenseException(ErrorCode.INTERNAL_ERROR, "value '" + output + "' is produced by two nodes, '"
+                            + OnnxModel.nodeLabel(nodes.get(previous)) + ") and '" + OnnxModel.nodeLabel(nodes.get(i))
+                            + "): a technique must give every new value a unique name (ModelEditor.uniqueName)");
+                }
+                if (dense.containsKey(output) || sparse.containsKey(output)) {
+                    throw new CondenseException(ErrorCode.INTERNAL_ERROR, "node '" + OnnxModel.nodeLabel(nodes.get(i))
+                            + ") writes '" + output + "', which is also an initializer");
+                }
+            }
+        }
+
+        // Stable topological sort (Kahn's algorithm, always taking the ready node that came first).
+        int count = nodes.size();
+        List<List<Integer>> dependents = new ArrayList<>(count);
+        int[] pending = new int[count];
+        for (int i = 0; i < count; i++) {
+            dependents.add(new ArrayList<>());
+        }
+        Set<String> used = new HashSet<>();
+        for (int i = 0; i < count; i++) {
+            NodeProto node = nodes.get(i);
+            Set<String> reads = GraphNames.reads(node);
+            Set<String> explicit = new HashSet<>(node.getInputList());
+            for (String input : reads) {
+                used.add(input);
+                Integer producer = producerOf.get(input);
+                if (producer != null) {
+                    if (producer != i) {
+                        dependents.get(producer).add(i);
+                        pending[i]++;
+                    }
+                } else if (explicit.contains(input) && !dense.containsKey(input) && !sparse.containsKey(input)
+                        && !graphInputs.contains(input)) {
+                    throw new CondenseException(ErrorCode.INTERNAL_ERROR, "node '" + OnnxModel.nodeLabel(node) + ") reads '" + input
+                            + "', which no node, initializer or graph input defines: the technique removed or never added it");
+                }
+            }
+        }
+        PriorityQueue<Integer> ready = new PriorityQueue<>();
+        for (int i = 0; i < count; i++) {
+            if (pending[i] == 0) {
+                ready.add(i);
+            }
+        }
+        GraphProto.Builder graph = original.toBuilder().clearNode().clearInitializer().clearSparseInitializer()
+                .clearInput().clearValueInfo();
+        int emitted = 0;
+        while (!ready.isEmpty()) {
+            int next = ready.poll();
+            graph.addNode(nodes.get(next));
+            emitted++;
+            for (int dependent : dependents.get(next)) {
+                if (--pending[dependent] == 0) {
+                    ready.add(dependent);
+                }
+            }
+        }
+        if (emitted != count) {
+            for (int i = 0; i < count; i++) {
+                if (pending[i] > 0) {
+                    throw new CondenseException(ErrorCode.INTERNAL_ERROR, "the edited graph has a cycle through node '"
+                            + OnnxModel.nodeLabel(nodes.get(i)) + ")");
+                }
+            }
+        }
+
+        for (ValueInfoProto output : original.getOutputList()) {
+            String name = output.getName();
+            used.add(name);
+            if (!producerOf.containsKey(name) && !dense.containsKey(name) && !sparse.containsKey(name) && !graphInputs.contains(name)) {
+                throw new CondenseException(ErrorCode.INTERNAL_ERROR, "graph output '" + name
+                        + "' is no longer produced by any node: a technique must keep the model's outputs");
+            }
+        }
+        for (TensorProto tensor : dense.values()) {
+            if (used.contains(tensor.getName())) {
+                graph.addInitializer(tensor);
+            }
+        }
+        for (SparseTensorProto tensor : sparse.values()) {
+            if (used.contains(tensor.getValues().getName())) {
+                graph.addSparseInitializer(tensor);
+            }
+        }
+        boolean droppedInitializerInputs = false;
+        for (ValueInfoProto input : original.getInputList()) {
+            String name = input.getName();
+            if (dense.containsKey(name) || sparse.containsKey(name) || base.isInitializer(name)) {
+                droppedInitializerInputs = true;
+                continue;
+            }
+            graph.addInput(input);
+        }
+        for (ValueInfoProto value : original.getValueInfoList()) {
+            if (producerOf.containsKey(value.getName())) {
+                graph.addValueInfo(value);
+            }
+        }
+
+        ModelProto.Builder model = base.proto().toBuilder().setGraph(graph).clearOpsetImport();
+        for (Map.Entry<String, Long> opset : opsets.entrySet()) {
+            model.addOpsetImport(OperatorSetIdProto.newBuilder().setDomain(opset.getKey()).setVersion(opset.getValue()));
+        }
+        long newIrVersion = irVersion;
+        if (droppedInitializerInputs) {
+            newIrVersion = Math.max(newIrVersion, 4);
+        }
+        model.setIrVersion(newIrVersion);
+        return OnnxModel.of(model.build());
+    }
+
+    private void remember(NodeProto node) {
+        if (!node.getName().isEmpty()) {
+            usedNames.add(node.getName());
+        }
+        usedNames.addAll(node.getOutputList());
+        usedNames.addAll(node.getInputList());
+    }
+
+    private void checkIndex(int nodeIndex) {
+        if (nodeIndex < 0 || nodeIndex >= slots.size()) {
+            throw new IndexOutOfBoundsException("node index " + nodeIndex + " is outside the model's " + slots.size() + " nodes");
+        }
+    }
+
+    void putGeneratedInitializer(TensorProto tensor) {
+        dense.put(tensor.getName(), tensor);
+        usedNames.add(tensor.getName());
     }
 }

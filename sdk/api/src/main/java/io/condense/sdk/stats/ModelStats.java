@@ -1,13 +1,33 @@
 package io.condense.sdk.stats;
 
+import static java.util.Objects.requireNonNull;
+
+import ai.onnx.proto.OnnxMl.GraphProto;
+import ai.onnx.proto.OnnxMl.NodeProto;
+import ai.onnx.proto.OnnxMl.SparseTensorProto;
+import ai.onnx.proto.OnnxMl.TensorProto;
 import io.condense.sdk.model.OnnxModel;
 import io.condense.sdk.tensor.DataType;
+import io.condense.sdk.tensor.OnnxTypes;
+import io.condense.sdk.tensor.Tensor;
+import java.util.Collections;
+import java.util.EnumMap;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * Counts for a model: parameters (elements of every initializer, dense or sparse), non-zero parameters,
  * stored bytes by element type, the serialized size, and multiply-accumulates of Conv, Gemm and MatMul
  * nodes whose shapes are known (per node name too; unknown shapes count 0 and are listed).
+ *
+ * <p>Parameters count every initializer element whatever its type; non-zeros and bytes by type cover the
+ * types Condense views ({@link DataType}); a sparse initializer's bytes are its values plus its indices
+ * (counted under the values' type), and its non-zeros are its stored values that are not zero. MACs use
+ * {@link ShapeInference}: Conv = output elements x (input channels / group) x kernel area, Gemm = M x N x K,
+ * MatMul = batch x M x N x K. {@code macsByNode} is keyed by node name (or first output when unnamed); a
+ * node whose shapes are unknown is listed with 0.
  */
 public record ModelStats(
         long parameters,
@@ -17,8 +37,95 @@ public record ModelStats(
         long macs,
         Map<String, Long> macsByNode) {
 
+    public ModelStats {
+        Map<DataType, Long> copy = new EnumMap<>(DataType.class);
+        copy.putAll(requireNonNull(bytesByDataType, "bytesByDataType is null"));
+        bytesByDataType = Collections.unmodifiableMap(copy);
+        macsByNode = Collections.unmodifiableMap(new LinkedHashMap<>(requireNonNull(macsByNode, "macsByNode is null")));
+    }
+
     public static ModelStats of(OnnxModel model) {
-        // API skeleton: implemented in the SDK core work.
-        throw new UnsupportedOperationException();
+        requireNonNull(model, "model is null");
+        GraphProto graph = model.graph();
+        long parameters = 0;
+        long nonZero = 0;
+        Map<DataType, Long> bytes = new EnumMap<>(DataType.class);
+        for (TensorProto tensor : graph.getInitializerList()) {
+            long[] shape = dims(tensor.getDimsList());
+            long elements = OnnxTypes.elementCount(tensor.getName(), shape);
+            parameters += elements;
+            if (DataType.isSupported(tensor.getDataType())) {
+                DataType type = DataType.fromOnnx(tensor.getDataType());
+                bytes.merge(type, type.byteSize(elements), Long::sum);
+                nonZero += Tensor.fromProto(tensor).countNonZero();
+            }
+        }
+        for (SparseTensorProto sparse : graph.getSparseInitializerList()) {
+            TensorProto values = sparse.getValues();
+            parameters += OnnxTypes.elementCount(values.getName(), dims(sparse.getDimsList()));
+            if (DataType.isSupported(values.getDataType())) {
+                DataType type = DataType.fromOnnx(values.getDataType());
+                Tensor valueTensor = Tensor.fromProto(values);
+                long indexBytes = 0;
+                if (sparse.hasIndices()) {
+                    long indexElements = OnnxTypes.elementCount(values.getName(), dims(sparse.getIndices().getDimsList()));
+                    indexBytes = indexElements * Math.max(1, OnnxTypes.bits(sparse.getIndices().getDataType()) / 8);
+                }
+                bytes.merge(type, valueTensor.byteSize() + indexBytes, Long::sum);
+                nonZero += valueTensor.countNonZero();
+            }
+        }
+        ShapeInference shapes = ShapeInference.of(graph);
+        long macs = 0;
+        Map<String, Long> byNode = new LinkedHashMap<>();
+        for (NodeProto node : graph.getNodeList()) {
+            if (!node.getDomain().isEmpty() && !node.getDomain().equals("ai.onnx")) {
+                continue;
+            }
+            String op = node.getOpType();
+            if (!op.equals("Conv") && !op.equals("Gemm") && !op.equals("MatMul")) {
+                continue;
+            }
+            long count = macs(node, shapes);
+            String name = node.getName().isEmpty() ? node.getOutput(0) : node.getName();
+            byNode.merge(name, count, Long::sum);
+            macs += count;
+        }
+        return new ModelStats(parameters, nonZero, bytes, model.serializedSize(), macs, byNode);
+    }
+
+    /** Multiply-accumulates of one Conv, Gemm or MatMul node, or 0 when its shapes are unknown. */
+    static long macs(NodeProto node, ShapeInference shapes) {
+        Optional<long[]> output = shapes.shape(node.getOutput(0));
+        Optional<long[]> first = shapes.shape(node.getInput(0));
+        Optional<long[]> second = node.getInputCount() > 1 ? shapes.shape(node.getInput(1)) : Optional.empty();
+        if (output.isEmpty() || first.isEmpty() || second.isEmpty()) {
+            return 0;
+        }
+        long[] y = output.get();
+        long[] a = first.get();
+        long[] b = second.get();
+        switch (node.getOpType()) {
+            case "Conv" -> {
+                // each output element sums (input channels / group) x kernel area products; the weight is [M, C/group, k...]
+                return ShapeInference.product(y, 0, y.length) * ShapeInference.product(b, 1, b.length);
+            }
+            case "Gemm" -> {
+                long k = ShapeInference.intAttribute(node, "transA", 0) != 0 ? a[0] : a[a.length - 1];
+                return ShapeInference.product(y, 0, y.length) * k;
+            }
+            default -> {
+                long k = a[a.length - 1];
+                return ShapeInference.product(y, 0, y.length) * k;
+            }
+        }
+    }
+
+    private static long[] dims(List<Long> list) {
+        long[] shape = new long[list.size()];
+        for (int i = 0; i < shape.length; i++) {
+            shape[i] = list.get(i);
+        }
+        return shape;
     }
 }

@@ -33,8 +33,10 @@ public final class Float16 {
         int exponent = (bits >>> 23) & 0xFF;
         int mantissa = bits & 0x7FFFFF;
         if (exponent == 0xFF) {
-            // infinity or NaN (keep a quiet NaN payload bit)
-            return (short) (sign | 0x7C00 | (mantissa != 0 ? 0x200 | (mantissa >>> 13) : 0));
+            // infinity or NaN: keep the top payload bits (so half NaNs round-trip bit-exactly); a float NaN whose
+            // payload lives only in the dropped low bits gets the quiet bit so it stays a NaN, not an infinity
+            int payload = mantissa >>> 13;
+            return (short) (sign | 0x7C00 | (mantissa != 0 && payload == 0 ? 0x200 : payload));
         }
         int halfExponent = exponent - 127 + 15;
         if (halfExponent >= 0x1F) {

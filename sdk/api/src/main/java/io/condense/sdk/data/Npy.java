@@ -1,0 +1,258 @@
+package io.condense.sdk.data;
+
+import static java.util.Objects.requireNonNull;
+
+import io.condense.sdk.error.CondenseException;
+import io.condense.sdk.error.ErrorCode;
+import io.condense.sdk.tensor.DataType;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * NumPy {@code .npy} files (format versions 1.0, 2.0 and 3.0), C order, little-endian float32, float16,
+ * uint8, int8, int32 and int64. Hand-written: no Java library reads the NumPy format.
+ */
+public final class Npy {
+    private static final byte[] MAGIC = {(byte) 0x93, 'N', 'U', 'M', 'P', 'Y'};
+    private static final Pattern DESCR = Pattern.compile("'descr'\\s*:\\s*'([^']*)'");
+    private static final Pattern FORTRAN = Pattern.compile("'fortran_order'\\s*:\\s*(True|False)");
+    private static final Pattern SHAPE = Pattern.compile("'shape'\\s*:\\s*\\(([^)]*)\\)");
+    private static final String SUPPORTED = "supported are <f4 (float32), <f2 (float16), |u1 (uint8), |i1 (int8), <i4 (int32) "
+            + "and <i8 (int64) in C order";
+
+    private Npy() {
+    }
+
+    public static NdArray read(Path file) {
+        requireNonNull(file, "file is null");
+        return parse(DataFiles.readAll(file), file.toString());
+    }
+
+    static boolean isNpy(byte[] bytes) {
+        if (bytes.length < MAGIC.length) {
+            return false;
+        }
+        for (int i = 0; i < MAGIC.length; i++) {
+            if (bytes[i] != MAGIC[i]) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Parses the bytes of an .npy file; {@code source} names it in error messages. */
+    static NdArray parse(byte[] bytes, String source) {
+        if (!isNpy(bytes) || bytes.length < 10) {
+            throw invalid(source, "it does not start with the .npy magic bytes \\x93NUMPY");
+        }
+        int major = bytes[6] & 0xFF;
+        ByteBuffer buffer = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
+        long headerLength;
+        int headerStart;
+        if (major == 1) {
+            headerLength = buffer.getShort(8) & 0xFFFF;
+            headerStart = 10;
+        } else if (major == 2 || major == 3) {
+            if (bytes.length < 12) {
+                throw invalid(source, "the file ends inside its header");
+            }
+            headerLength = buffer.getInt(8) & 0xFFFFFFFFL;
+            headerStart = 12;
+        } else {
+            throw invalid(source, "it is .npy format version " + major + "." + (bytes[7] & 0xFF) + "; supported are 1.0, 2.0 and 3.0");
+        }
+        if (headerStart + headerLength > bytes.length) {
+            throw invalid(source, "the file ends inside its header");
+        }
+        String header = new String(bytes, headerStart, (int) headerLength, major == 3 ? StandardCharsets.UTF_8 : StandardCharsets.ISO_8859_1);
+        Matcher descr = DESCR.matcher(header);
+        Matcher fortran = FORTRAN.matcher(header);
+        Matcher shapeText = SHAPE.matcher(header);
+        if (!descr.find() || !fortran.find() || !shapeText.find()) {
+            throw invalid(source, "its header is not a NumPy array header: " + header.trim());
+        }
+        if (fortran.group(1).equals("True")) {
+            throw invalid(source, "the array is in Fortran (column-major) order; " + SUPPORTED
+                    + " (save it with numpy.ascontiguousarray)");
+        }
+        long[] shape = parseShape(shapeText.group(1), source);
+        String dtype = descr.group(1);
+        DataType type = switch (dtype) {
+            case "<f4" -> DataType.FLOAT;
+            case "<f2" -> DataType.FLOAT16;
+            case "|u1", "<u1", "u1" -> DataType.UINT8;
+            case "|i1", "<i1", "i1" -> DataType.INT8;
+            case "<i4" -> DataType.INT32;
+            case "<i8" -> DataType.INT64;
+            default -> throw invalid(source, "its element type is '" + dtype + "'" + describe(dtype) + "; " + SUPPORTED);
+        };
+        long count;
+        try {
+            count = NdArray.elementCount(shape);
+        } catch (ArithmeticException e) {
+            throw invalid(source, "its shape is impossibly large");
+        }
+        int width = type.bits() / 8;
+        long dataStart = headerStart + headerLength;
+        long available = bytes.length - dataStart;
+        if (available != count * width) {
+            throw invalid(source, "its header promises " + count + " elements of " + width + " bytes (" + count * width
+                    + " bytes) but the file holds " + available + " bytes of data" + (available < count * width ? " (truncated?)" : ""));
+        }
+        ByteBuffer data = ByteBuffer.wrap(bytes, (int) dataStart, (int) available).slice().order(ByteOrder.LITTLE_ENDIAN);
+        int n = (int) count;
+        return switch (type) {
+            case FLOAT -> {
+                float[] values = new float[n];
+                data.asFloatBuffer().get(values);
+                yield NdArray.ofFloats(shape, values);
+            }
+            case FLOAT16 -> {
+                short[] values = new short[n];
+                data.asShortBuffer().get(values);
+                yield NdArray.ofFloat16(shape, values);
+            }
+            case UINT8 -> {
+                byte[] values = new byte[n];
+                data.get(values);
+                yield NdArray.ofUint8(shape, values);
+            }
+            case INT8 -> {
+                byte[] values = new byte[n];
+                data.get(values);
+                yield NdArray.ofInt8(shape, values);
+            }
+            case INT32 -> {
+                int[] values = new int[n];
+                data.asIntBuffer().get(values);
+                yield NdArray.ofInts(shape, values);
+            }
+            case INT64 -> {
+                long[] values = new long[n];
+                data.asLongBuffer().get(values);
+                yield NdArray.ofLongs(shape, values);
+            }
+            default -> throw new IllegalStateException("unreachable: " + type);
+        };
+    }
+
+    private static String describe(String dtype) {
+        if (dtype.startsWith(">")) {
+            return " (big-endian)";
+        }
+        if (dtype.contains("O")) {
+            return " (Python objects)";
+        }
+        return "";
+    }
+
+    private static long[] parseShape(String text, String source) {
+        List<Long> dims = new ArrayList<>();
+        for (String part : text.split(",")) {
+            String trimmed = part.trim();
+            if (trimmed.isEmpty()) {
+                continue;
+            }
+            if (trimmed.endsWith("L")) {
+                trimmed = trimmed.substring(0, trimmed.length() - 1);
+            }
+            try {
+                long dim = Long.parseLong(trimmed);
+                if (dim < 0) {
+                    throw invalid(source, "its shape (" + text + ") has a negative dimension");
+                }
+                dims.add(dim);
+            } catch (NumberFormatException e) {
+                throw invalid(source, "its shape (" + text + ") is not a tuple of integers");
+            }
+        }
+        long[] shape = new long[dims.size()];
+        for (int i = 0; i < shape.length; i++) {
+            shape[i] = dims.get(i);
+        }
+        return shape;
+    }
+
+    /** Writes an array as an .npy file (format 1.0, or 2.0 when the header needs it). */
+    public static void write(Path file, NdArray array) {
+        requireNonNull(file, "file is null");
+        requireNonNull(array, "array is null");
+        try (OutputStream out = Files.newOutputStream(file)) {
+            out.write(toBytes(array));
+        } catch (IOException e) {
+            throw new CondenseException(ErrorCode.RESOURCE_EXHAUSTED, "cannot write " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** The bytes of an .npy file holding the array. */
+    public static byte[] toBytes(NdArray array) {
+        requireNonNull(array, "array is null");
+        String descr = switch (array.dataType()) {
+            case FLOAT -> "<f4";
+            case FLOAT16 -> "<f2";
+            case UINT8 -> "|u1";
+            case INT8 -> "|i1";
+            case INT32 -> "<i4";
+            case INT64 -> "<i8";
+            default -> throw new IllegalArgumentException("cannot write " + array.dataType() + " to .npy");
+        };
+        long[] shape = array.shape();
+        StringBuilder shapeText = new StringBuilder("(");
+        for (int i = 0; i < shape.length; i++) {
+            shapeText.append(shape[i]);
+            if (shape.length == 1 || i < shape.length - 1) {
+                shapeText.append(shape.length == 1 ? "," : ", ");
+            }
+        }
+        shapeText.append(')');
+        String dictionary = "{'descr': '" + descr + "', 'fortran_order': False, 'shape': " + shapeText + ", }";
+        int width = array.dataType().bits() / 8;
+        long dataBytes = (long) array.size() * width;
+        int prefix = 10;
+        int headerLength = dictionary.length() + 1;
+        int major = 1;
+        if (prefix + headerLength > 65535) {
+            prefix = 12;
+            major = 2;
+        }
+        int padded = (prefix + headerLength + 63) / 64 * 64 - prefix; // the data starts at a multiple of 64
+        if (prefix + padded + dataBytes > Integer.MAX_VALUE - 8) {
+            throw new CondenseException(ErrorCode.RESOURCE_EXHAUSTED, "the array is too large for one .npy buffer (" + dataBytes + " bytes)");
+        }
+        ByteBuffer out = ByteBuffer.allocate((int) (prefix + padded + dataBytes)).order(ByteOrder.LITTLE_ENDIAN);
+        out.put(MAGIC).put((byte) major).put((byte) 0);
+        if (major == 1) {
+            out.putShort((short) padded);
+        } else {
+            out.putInt(padded);
+        }
+        out.put(dictionary.getBytes(StandardCharsets.ISO_8859_1));
+        for (int i = dictionary.length(); i < padded - 1; i++) {
+            out.put((byte) ' ');
+        }
+        out.put((byte) '\n');
+        ByteBuffer data = out.slice().order(ByteOrder.LITTLE_ENDIAN);
+        switch (array.dataType()) {
+            case FLOAT -> data.asFloatBuffer().put((float[]) array.data());
+            case FLOAT16 -> data.asShortBuffer().put((short[]) array.data());
+            case UINT8, INT8 -> data.put((byte[]) array.data());
+            case INT32 -> data.asIntBuffer().put((int[]) array.data());
+            case INT64 -> data.asLongBuffer().put((long[]) array.data());
+            default -> throw new IllegalStateException("unreachable");
+        }
+        return out.array();
+    }
+
+    static CondenseException invalid(String source, String problem) {
+        return new CondenseException(ErrorCode.INVALID_DATA, "cannot read " + source + " as .npy: " + problem);
+    }
+}

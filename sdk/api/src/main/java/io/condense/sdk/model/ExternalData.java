@@ -1,0 +1,348 @@
+package io.condense.sdk.model;
+
+import ai.onnx.proto.OnnxMl.AttributeProto;
+import ai.onnx.proto.OnnxMl.GraphProto;
+import ai.onnx.proto.OnnxMl.ModelProto;
+import ai.onnx.proto.OnnxMl.NodeProto;
+import ai.onnx.proto.OnnxMl.SparseTensorProto;
+import ai.onnx.proto.OnnxMl.StringStringEntryProto;
+import ai.onnx.proto.OnnxMl.TensorProto;
+import com.google.protobuf.ByteString;
+import com.google.protobuf.UnsafeByteOperations;
+import io.condense.sdk.error.CondenseException;
+import io.condense.sdk.error.ErrorCode;
+import io.condense.sdk.tensor.DataType;
+import io.condense.sdk.tensor.OnnxTypes;
+import io.condense.sdk.tensor.Tensor;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * ONNX external data (docs/ExternalData.md in the ONNX repository): tensors whose bytes live in another
+ * file named by the {@code location} key, at {@code offset} for {@code length} bytes. Reading resolves
+ * every location inside the model file's folder; writing puts large initializers in one data file.
+ */
+final class ExternalData {
+    static final int ALIGNMENT = 4096;
+
+    private ExternalData() {
+    }
+
+    /** Fails with INVALID_EXTERNAL_DATA when a model given as bytes or proto refers to external data. */
+    static void refuseExternal(ModelProto model) {
+        GraphProto graph = model.getGraph();
+        for (TensorProto tensor : graph.getInitializerList()) {
+            refuse(tensor);
+        }
+        for (SparseTensorProto sparse : graph.getSparseInitializerList()) {
+            refuse(sparse.getValues());
+            refuse(sparse.getIndices());
+        }
+        for (NodeProto node : graph.getNodeList()) {
+            for (AttributeProto attribute : node.getAttributeList()) {
+                if (attribute.hasT()) {
+                    refuse(attribute.getT());
+                }
+            }
+        }
+    }
+
+    private static void refuse(TensorProto tensor) {
+        if (tensor.getDataLocation() == TensorProto.DataLocation.EXTERNAL) {
+            throw new CondenseException(ErrorCode.INVALID_EXTERNAL_DATA, "tensor '" + tensor.getName()
+                    + "' keeps its data in external file '" + entry(tensor, "location")
+                    + "', which cannot be read from bytes alone: load it from its file (OnnxModel.load) with the data file beside it");
+        }
+    }
+
+    /** The model with every external tensor (initializers, sparse initializers, Constant attributes) read inline. */
+    static ModelProto readIn(ModelProto model, Path modelFile) {
+        if (!usesExternalData(model)) {
+            return model;
+        }
+        Path folder = modelFile.toAbsolutePath().normalize().getParent();
+        try (Reader reader = new Reader(folder)) {
+            GraphProto.Builder graph = model.getGraph().toBuilder();
+            for (int i = 0; i < graph.getInitializerCount(); i++) {
+                TensorProto tensor = graph.getInitializer(i);
+                if (isExternal(tensor)) {
+                    graph.setInitializer(i, reader.inline(tensor));
+                }
+            }
+            for (int i = 0; i < graph.getSparseInitializerCount(); i++) {
+                SparseTensorProto sparse = graph.getSparseInitializer(i);
+                if (isExternal(sparse.getValues()) || isExternal(sparse.getIndices())) {
+                    SparseTensorProto.Builder builder = sparse.toBuilder();
+                    if (isExternal(sparse.getValues())) {
+                        builder.setValues(reader.inline(sparse.getValues()));
+                    }
+                    if (isExternal(sparse.getIndices())) {
+                        builder.setIndices(reader.inline(sparse.getIndices()));
+                    }
+                    graph.setSparseInitializer(i, builder);
+                }
+            }
+            for (int i = 0; i < graph.getNodeCount(); i++) {
+                NodeProto node = graph.getNode(i);
+                for (int a = 0; a < node.getAttributeCount(); a++) {
+                    AttributeProto attribute = node.getAttribute(a);
+                    if (attribute.hasT() && isExternal(attribute.getT())) {
+                        graph.setNode(i, graph.getNode(i).toBuilder().setAttribute(a, attribute.toBuilder().setT(reader.inline(attribute.getT()))));
+                    }
+                }
+            }
+            return model.toBuilder().setGraph(graph).build();
+        }
+    }
+
+    private static boolean usesExternalData(ModelProto model) {
+        GraphProto graph = model.getGraph();
+        for (TensorProto tensor : graph.getInitializerList()) {
+            if (isExternal(tensor)) {
+                return true;
+            }
+        }
+        for (SparseTensorProto sparse : graph.getSparseInitializerList()) {
+            if (isExternal(sparse.getValues()) || isExternal(sparse.getIndices())) {
+                return true;
+            }
+        }
+        for (NodeProto node : graph.getNodeList()) {
+            for (AttributeProto attribute : node.getAttributeList()) {
+                if (attribute.hasT() && isExternal(attribute.getT())) {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+
+    private static boolean isExternal(TensorProto tensor) {
+        return tensor.getDataLocation() == TensorProto.DataLocation.EXTERNAL;
+    }
+
+    static String entry(TensorProto tensor, String key) {
+        for (StringStringEntryProto entry : tensor.getExternalDataList()) {
+            if (entry.getKey().equals(key)) {
+                return entry.getValue();
+            }
+        }
+        return null;
+    }
+
+    /** Opens each data file once; every location is confined to the model's folder. */
+    private static final class Reader implements AutoCloseable {
+        private final Path folder;
+        private final Map<Path, FileChannel> channels = new HashMap<>();
+
+        Reader(Path folder) {
+            this.folder = folder;
+        }
+
+        TensorProto inline(TensorProto tensor) {
+            String name = tensor.getName();
+            String location = entry(tensor, "location");
+            if (location == null || location.isEmpty()) {
+                throw error(name, "(none)", "it has no 'location' key");
+            }
+            Path file = resolve(name, location);
+            long offset = number(tensor, "offset", 0);
+            long declaredLength = number(tensor, "length", -1);
+            FileChannel channel = channel(name, location, file);
+            long fileSize;
+            try {
+                fileSize = channel.size();
+            } catch (IOException e) {
+                throw error(name, location, "it cannot be read: " + e.getMessage());
+            }
+            long length = declaredLength;
+            if (length < 0) {
+                int bits = OnnxTypes.bits(tensor.getDataType());
+                long[] shape = new long[tensor.getDimsCount()];
+                for (int i = 0; i < shape.length; i++) {
+                    shape[i] = tensor.getDims(i);
+                }
+                length = bits > 0 ? (OnnxTypes.elementCount(name, shape) * bits + 7) / 8 : fileSize - offset;
+            }
+            if (offset < 0 || offset + length > fileSize) {
+                throw error(name, location, "the file holds " + fileSize + " bytes but the tensor needs bytes " + offset + " to "
+                        + (offset + length) + " (file truncated or wrong offset)");
+            }
+            if (length > Integer.MAX_VALUE - 8) {
+                throw new CondenseException(ErrorCode.RESOURCE_EXHAUSTED, "tensor '" + name + "' holds " + length
+                        + " bytes of external data; Condense handles tensors up to 2 GiB");
+            }
+            byte[] bytes = new byte[(int) length];
+            ByteBuffer buffer = ByteBuffer.wrap(bytes);
+            try {
+                long position = offset;
+                while (buffer.hasRemaining()) {
+                    int read = channel.read(buffer, position);
+                    if (read < 0) {
+                        throw error(name, location, "the file ends before byte " + (offset + length));
+                    }
+                    position += read;
+                }
+            } catch (IOException e) {
+                throw error(name, location, "it cannot be read: " + e.getMessage());
+            }
+            return tensor.toBuilder()
+                    .clearExternalData()
+                    .clearDataLocation()
+                    .setRawData(UnsafeByteOperations.unsafeWrap(bytes))
+                    .build();
+        }
+
+        private Path resolve(String name, String location) {
+            Path relative;
+            try {
+                relative = Path.of(location);
+            } catch (InvalidPathException e) {
+                throw error(name, location, "it is not a valid path");
+            }
+            if (relative.isAbsolute() || location.startsWith("/") || location.startsWith("\\") || location.matches("^[A-Za-z]:.*")) {
+                throw error(name, location, "it is an absolute path; external data must be a relative path inside the model's folder");
+            }
+            Path resolved = folder.resolve(relative).normalize();
+            if (!resolved.startsWith(folder) || resolved.equals(folder)) {
+                throw error(name, location, "it points outside the model's folder " + folder);
+            }
+            if (!Files.isRegularFile(resolved)) {
+                throw error(name, location, "the file does not exist beside the model (upload or copy it with the model)");
+            }
+            try {
+                Path real = resolved.toRealPath();
+                Path realFolder = folder.toRealPath();
+                if (!real.startsWith(realFolder)) {
+                    throw error(name, location, "it is a link to " + real + ", outside the model's folder " + realFolder);
+                }
+                return real;
+            } catch (IOException e) {
+                throw error(name, location, "it cannot be resolved: " + e.getMessage());
+            }
+        }
+
+        private FileChannel channel(String name, String location, Path file) {
+            FileChannel channel = channels.get(file);
+            if (channel == null) {
+                try {
+                    channel = FileChannel.open(file, StandardOpenOption.READ);
+                } catch (IOException e) {
+                    throw error(name, location, "it cannot be opened: " + e.getMessage());
+                }
+                channels.put(file, channel);
+            }
+            return channel;
+        }
+
+        private long number(TensorProto tensor, String key, long fallback) {
+            String text = entry(tensor, key);
+            if (text == null || text.isEmpty()) {
+                return fallback;
+            }
+            try {
+                long value = Long.parseLong(text.trim());
+                if (value < 0) {
+                    throw error(tensor.getName(), entry(tensor, "location"), "its " + key + " is negative (" + text + ")");
+                }
+                return value;
+            } catch (NumberFormatException e) {
+                throw error(tensor.getName(), entry(tensor, "location"), "its " + key + " '" + text + "' is not a number");
+            }
+        }
+
+        private static CondenseException error(String tensorName, String location, String problem) {
+            return new CondenseException(ErrorCode.INVALID_EXTERNAL_DATA, "external data of tensor '" + tensorName + "' at '"
+                    + location + "' is unusable: " + problem);
+        }
+
+        @Override
+        public void close() {
+            for (FileChannel channel : channels.values()) {
+                try {
+                    channel.close();
+                } catch (IOException e) {
+                    // read-only channel: nothing was written, so a failing close loses nothing
+                }
+            }
+        }
+    }
+
+    /** Writes the model with every dense initializer of at least {@code threshold} bytes in {@code <file name>.data}. */
+    static void save(ModelProto model, Path file, long threshold) {
+        Path absolute = file.toAbsolutePath();
+        Path folder = absolute.getParent();
+        String dataName = absolute.getFileName().toString() + ".data";
+        Path dataFile = folder.resolve(dataName);
+        GraphProto.Builder graph = model.getGraph().toBuilder();
+        try {
+            Files.createDirectories(folder);
+            FileChannel channel = null;
+            try {
+                long offset = 0;
+                for (int i = 0; i < graph.getInitializerCount(); i++) {
+                    TensorProto tensor = graph.getInitializer(i);
+                    ByteString bytes = rawBytes(tensor);
+                    if (bytes == null || bytes.isEmpty() || bytes.size() < threshold) {
+                        continue;
+                    }
+                    if (channel == null) {
+                        channel = FileChannel.open(dataFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                                StandardOpenOption.TRUNCATE_EXISTING);
+                    }
+                    offset = (offset + ALIGNMENT - 1) / ALIGNMENT * ALIGNMENT;
+                    long position = offset;
+                    for (ByteBuffer buffer : bytes.asReadOnlyByteBufferList()) {
+                        while (buffer.hasRemaining()) {
+                            position += channel.write(buffer, position);
+                        }
+                    }
+                    TensorProto.Builder external = TensorProto.newBuilder()
+                            .setName(tensor.getName())
+                            .setDataType(tensor.getDataType())
+                            .addAllDims(tensor.getDimsList())
+                            .setDataLocation(TensorProto.DataLocation.EXTERNAL)
+                            .addExternalData(StringStringEntryProto.newBuilder().setKey("location").setValue(dataName))
+                            .addExternalData(StringStringEntryProto.newBuilder().setKey("offset").setValue(Long.toString(offset)))
+                            .addExternalData(StringStringEntryProto.newBuilder().setKey("length").setValue(Integer.toString(bytes.size())));
+                    if (!tensor.getDocString().isEmpty()) {
+                        external.setDocString(tensor.getDocString());
+                    }
+                    graph.setInitializer(i, external);
+                    offset += bytes.size();
+                }
+            } finally {
+                if (channel != null) {
+                    channel.close();
+                }
+            }
+            ModelProto written = model.toBuilder().setGraph(graph).build();
+            OnnxModel.checkSerializable(written);
+            try (OutputStream out = Files.newOutputStream(absolute)) {
+                written.writeTo(out);
+            }
+        } catch (IOException e) {
+            throw new CondenseException(ErrorCode.RESOURCE_EXHAUSTED, "cannot write model file " + file + " and its data file "
+                    + dataName + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** A dense initializer's little-endian bytes, or null when it cannot be written as raw bytes (string, unknown type). */
+    private static ByteString rawBytes(TensorProto tensor) {
+        if (tensor.hasRawData()) {
+            return tensor.getRawData();
+        }
+        if (DataType.isSupported(tensor.getDataType())) {
+            return Tensor.fromProto(tensor).rawByteString();
+        }
+        return null;
+    }
+}

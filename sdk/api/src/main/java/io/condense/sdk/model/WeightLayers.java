@@ -1,0 +1,71 @@
+package io.condense.sdk.model;
+
+import ai.onnx.proto.OnnxMl.AttributeProto;
+import ai.onnx.proto.OnnxMl.GraphProto;
+import ai.onnx.proto.OnnxMl.NodeProto;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Predicate;
+import java.util.function.ToIntFunction;
+
+/** Finds the Conv, Gemm and MatMul nodes whose weights are initializers (see {@link OnnxModel#weightLayers()}). */
+final class WeightLayers {
+    private WeightLayers() {
+    }
+
+    static List<WeightLayer> find(GraphProto graph, Predicate<String> isInitializer, ToIntFunction<String> rank) {
+        List<WeightLayer> layers = new ArrayList<>();
+        for (int i = 0; i < graph.getNodeCount(); i++) {
+            NodeProto node = graph.getNode(i);
+            if (!node.getDomain().isEmpty() && !node.getDomain().equals("ai.onnx")) {
+                continue;
+            }
+            switch (node.getOpType()) {
+                case "Conv" -> {
+                    if (node.getInputCount() >= 2 && isInitializer.test(node.getInput(1)) && rank.applyAsInt(node.getInput(1)) >= 3) {
+                        layers.add(new WeightLayer(node, i, node.getInput(1), bias(node, 2, isInitializer), 0, 1));
+                    }
+                }
+                case "Gemm" -> {
+                    if (node.getInputCount() >= 2 && isInitializer.test(node.getInput(1)) && rank.applyAsInt(node.getInput(1)) == 2) {
+                        boolean transposed = intAttribute(node, "transB", 0) != 0;
+                        layers.add(new WeightLayer(node, i, node.getInput(1), bias(node, 2, isInitializer),
+                                transposed ? 0 : 1, transposed ? 1 : 0));
+                    }
+                }
+                case "MatMul" -> {
+                    if (node.getInputCount() == 2) {
+                        if (isInitializer.test(node.getInput(1)) && rank.applyAsInt(node.getInput(1)) == 2) {
+                            layers.add(new WeightLayer(node, i, node.getInput(1), null, 1, 0));
+                        } else if (isInitializer.test(node.getInput(0)) && rank.applyAsInt(node.getInput(0)) == 2) {
+                            layers.add(new WeightLayer(node, i, node.getInput(0), null, 0, 1));
+                        }
+                    }
+                }
+                default -> {
+                    // not a weight layer
+                }
+            }
+        }
+        return layers;
+    }
+
+    private static String bias(NodeProto node, int position, Predicate<String> isInitializer) {
+        if (node.getInputCount() > position) {
+            String name = node.getInput(position);
+            if (!name.isEmpty() && isInitializer.test(name)) {
+                return name;
+            }
+        }
+        return null;
+    }
+
+    static long intAttribute(NodeProto node, String name, long fallback) {
+        for (AttributeProto attribute : node.getAttributeList()) {
+            if (attribute.getName().equals(name)) {
+                return attribute.getI();
+            }
+        }
+        return fallback;
+    }
+}

@@ -1,0 +1,83 @@
+package io.condense.sdk.stats;
+
+import static io.condense.sdk.Onnx.floats;
+import static io.condense.sdk.Onnx.intAttribute;
+import static io.condense.sdk.Onnx.intsAttribute;
+import static io.condense.sdk.Onnx.model;
+import static io.condense.sdk.Onnx.node;
+import static io.condense.sdk.Onnx.value;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import ai.onnx.proto.OnnxMl.AttributeProto;
+import ai.onnx.proto.OnnxMl.ModelProto;
+import io.condense.sdk.SharedFiles;
+import io.condense.sdk.model.OnnxModel;
+import io.condense.sdk.tensor.Tensor;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class ShapeInferenceTest {
+
+    @Test
+    void propagatesThroughMnist8() {
+        OnnxModel model = OnnxModel.load(SharedFiles.require("models/mnist8/model.onnx"));
+        ShapeInference shapes = ShapeInference.of(model);
+        assertThat(shapes.shape("Convolution28_Output_0")).hasValueSatisfying(s -> assertThat(s).containsExactly(1, 8, 28, 28));
+        assertThat(shapes.shape("Pooling66_Output_0")).hasValueSatisfying(s -> assertThat(s).containsExactly(1, 8, 14, 14));
+        assertThat(shapes.shape("Pooling160_Output_0")).hasValueSatisfying(s -> assertThat(s).containsExactly(1, 16, 4, 4));
+        assertThat(shapes.shape("Plus214_Output_0")).hasValueSatisfying(s -> assertThat(s).containsExactly(1, 10));
+        assertThat(shapes.elementType("Plus214_Output_0")).isEqualTo(1);
+    }
+
+    @Test
+    void takesDynamicDimensionsAsOne() {
+        OnnxModel model = OnnxModel.load(SharedFiles.require("models/pytorch_cnn_mnist.onnx"));
+        ShapeInference shapes = ShapeInference.of(model);
+        String output = model.outputs().get(0).getName();
+        assertThat(shapes.shape(output)).hasValueSatisfying(s -> assertThat(s).containsExactly(1, 10));
+    }
+
+    @Test
+    void foldsShapeComputationsOfUltraface() {
+        OnnxModel model = OnnxModel.load(SharedFiles.require("models/ultraface/version-RFB-320.onnx"));
+        ShapeInference shapes = ShapeInference.of(model);
+        assertThat(shapes.shape("scores")).hasValueSatisfying(s -> assertThat(s).containsExactly(1, 4420, 2));
+        assertThat(shapes.shape("boxes")).hasValueSatisfying(s -> assertThat(s).containsExactly(1, 4420, 4));
+    }
+
+    @Test
+    void handlesPoolingPaddingAndCommonOps() {
+        AttributeProto ceil = intAttribute("ceil_mode", 1);
+        ModelProto proto = model(13, List.of(value("x", 1, 3, 7, 7)), List.of(value("y")),
+                List.of(node("MaxPool", List.of("x"), List.of("p"), intsAttribute("kernel_shape", 2, 2), intsAttribute("strides", 2, 2), ceil),
+                        node("AveragePool", List.of("x"), List.of("a"), intsAttribute("kernel_shape", 3, 3),
+                                intsAttribute("pads", 1, 1, 1, 1), intsAttribute("strides", 2, 2)),
+                        node("Conv", List.of("x", "w"), List.of("c"), intsAttribute("dilations", 2, 2), intAttribute("group", 1)),
+                        node("GlobalAveragePool", List.of("c"), List.of("g")),
+                        node("Flatten", List.of("g"), List.of("f")),
+                        node("Gemm", List.of("f", "b"), List.of("m"), intAttribute("transB", 1)),
+                        node("Transpose", List.of("m"), List.of("t")),
+                        node("Unsqueeze", List.of("t", "axes"), List.of("u")),
+                        node("Concat", List.of("u", "u"), List.of("k"), intAttribute("axis", 0)),
+                        node("Reshape", List.of("k", "shape"), List.of("r")),
+                        node("MatMul", List.of("r", "r2"), List.of("y"))),
+                List.of(floats("w", new long[] {4, 3, 3, 3}, new float[108]), floats("b", new long[] {5, 4}, new float[20]),
+                        Tensor.fromLongs("axes", new long[] {1}, new long[] {0}).toProto(),
+                        Tensor.fromLongs("shape", new long[] {2}, new long[] {0, -1}).toProto(),
+                        floats("r2", new long[] {5, 6}, new float[30])));
+        ShapeInference shapes = ShapeInference.of(OnnxModel.of(proto));
+        assertThat(shapes.shape("p").orElseThrow()).containsExactly(1, 3, 4, 4);
+        assertThat(shapes.shape("a").orElseThrow()).containsExactly(1, 3, 4, 4);
+        assertThat(shapes.shape("c").orElseThrow()).containsExactly(1, 4, 3, 3);
+        assertThat(shapes.shape("g").orElseThrow()).containsExactly(1, 4, 1, 1);
+        assertThat(shapes.shape("f").orElseThrow()).containsExactly(1, 4);
+        assertThat(shapes.shape("m").orElseThrow()).containsExactly(1, 5);
+        assertThat(shapes.shape("t").orElseThrow()).containsExactly(5, 1);
+        assertThat(shapes.shape("u").orElseThrow()).containsExactly(1, 5, 1);
+        assertThat(shapes.shape("k").orElseThrow()).containsExactly(2, 5, 1);
+        assertThat(shapes.shape("r").orElseThrow()).containsExactly(2, 5);
+        assertThat(shapes.shape("y").orElseThrow()).containsExactly(2, 6);
+        assertThat(shapes.shape("unknown")).isEmpty();
+    }
+
+}
