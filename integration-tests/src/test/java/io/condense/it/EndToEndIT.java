@@ -1,0 +1,207 @@
+package io.condense.it;
+
+import static io.condense.it.Jobs.step;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
+import io.condense.proto.v1.Job;
+import io.condense.proto.v1.JobEvent;
+import io.condense.proto.v1.JobState;
+import io.condense.proto.v1.ListTechniquesResponse;
+import io.condense.proto.v1.SubmitRequest;
+import io.condense.proto.v1.SubmitResponse;
+import io.condense.proto.v1.TechniqueInfo;
+import io.condense.proto.v1.UploadResult;
+import io.condense.sdk.data.DataReaders;
+import io.condense.sdk.data.Dataset;
+import io.condense.sdk.eval.EvaluationRequest;
+import io.condense.sdk.eval.EvaluationResult;
+import io.condense.sdk.eval.Evaluator;
+import io.condense.sdk.model.OnnxModel;
+import io.condense.server.cli.CondenseClient;
+import io.condense.server.platform.CondensePlatform;
+import io.condense.server.report.Structs;
+import io.grpc.health.v1.HealthCheckRequest;
+import io.grpc.health.v1.HealthCheckResponse;
+import io.grpc.health.v1.HealthGrpc;
+import io.grpc.reflection.v1.ServerReflectionGrpc;
+import io.grpc.reflection.v1.ServerReflectionRequest;
+import io.grpc.reflection.v1.ServerReflectionResponse;
+import io.grpc.stub.StreamObserver;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.ServiceLoader;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The whole path on a real model: gRPC upload, Kafka, the real plugin archives, evaluation, download. */
+class EndToEndIT {
+    private static CondensePlatform platform;
+    private static CondenseClient client;
+
+    @BeforeAll
+    static void start() {
+        platform = TestPlatform.get();
+        client = new CondenseClient(platform.grpcTarget());
+    }
+
+    @AfterAll
+    static void stop() {
+        client.close();
+    }
+
+    @Test
+    @SuppressWarnings("unchecked")
+    void prunesThenQuantizesARealModelThroughKafka(@TempDir Path folder) throws Exception {
+        byte[] modelBytes = Files.readAllBytes(TestEnvironment.mnist8());
+        UploadResult upload = client.upload(TestEnvironment.mnist8());
+        assertThat(upload.getBlobId()).isEqualTo(sha256(modelBytes));
+        assertThat(upload.getSize()).isEqualTo(modelBytes.length);
+        String images = client.upload(TestEnvironment.digitImages()).getBlobId();
+        String labels = client.upload(TestEnvironment.digitLabels()).getBlobId();
+
+        SubmitResponse submitted = client.submit(SubmitRequest.newBuilder()
+                .setModelId(upload.getBlobId())
+                .addSteps(step("prune", Map.of("sparsity", "0.5")))
+                .addSteps(step("quantize", Map.of("bits", "8")))
+                .setEvaluationDataId(images)
+                .setEvaluationLabelsId(labels)
+                .build());
+        List<JobEvent> events = Jobs.events(client, submitted.getJobId());
+
+        assertThat(Jobs.kinds(events)).containsExactly("ACCEPTED", "STEP_STARTED 1", "STEP_COMPLETED 1", "STEP_STARTED 2",
+                "STEP_COMPLETED 2", "COMPLETED");
+        for (int i = 0; i < events.size(); i++) {
+            assertThat(events.get(i).getSequence()).isEqualTo(i + 1L);
+            assertThat(events.get(i).getJobId()).isEqualTo(submitted.getJobId());
+        }
+        assertThat(events).anySatisfy(event -> assertThat(event.hasProgress()).isTrue());
+
+        Job job = client.job(submitted.getJobId());
+        assertThat(job.getState()).isEqualTo(JobState.JOB_STATE_COMPLETED);
+        assertThat(job.getStepResultsList()).extracting(result -> result.getTechnique()).containsExactly("prune", "quantize");
+        assertThat(job.getStepResults(0).getParametersMap()).containsEntry("sparsity", "0.5");
+        assertThat(job.getStepResults(1).getBytesOut()).isLessThan(job.getStepResults(0).getBytesIn());
+
+        Path result = folder.resolve("result.onnx");
+        long size = client.downloadResult(submitted.getJobId(), result);
+        byte[] resultBytes = Files.readAllBytes(result);
+        assertThat(resultBytes).hasSize((int) size);
+        assertThat(sha256(resultBytes)).isEqualTo(job.getResultModelId());
+
+        // the result runs in ONNX Runtime and still agrees with the original on real digits
+        Evaluator evaluator = ServiceLoader.load(Evaluator.class).findFirst().orElseThrow();
+        Dataset digits = DataReaders.dataset(TestEnvironment.digitImages(), TestEnvironment.digitLabels()).head(300);
+        EvaluationResult measured = evaluator.compare(OnnxModel.fromBytes(modelBytes), OnnxModel.load(result), EvaluationRequest.of(digits, 300));
+        assertThat(measured.top1Agreement()).isGreaterThanOrEqualTo(0.9);
+
+        Map<String, Object> report = Structs.toMap(job.getReport());
+        assertThat(report).containsKeys("original_bytes", "compressed_bytes", "ratio", "original_params", "params", "nonzero_params",
+                "original_macs", "macs", "steps", "evaluation");
+        assertThat(report.get("original_bytes")).isEqualTo((long) modelBytes.length);
+        assertThat(report.get("compressed_bytes")).isEqualTo((long) resultBytes.length);
+        assertThat((Double) report.get("ratio")).isCloseTo((double) modelBytes.length / resultBytes.length, within(1e-9));
+        assertThat((Long) report.get("nonzero_params")).isLessThan((Long) report.get("original_params"));
+        assertThat((Long) report.get("macs")).isPositive();
+        List<Map<String, Object>> steps = (List<Map<String, Object>>) report.get("steps");
+        assertThat(steps).hasSize(2);
+        assertThat(steps.get(0)).containsEntry("technique", "prune").containsKeys("params", "duration_ms", "report");
+        assertThat((Map<String, Object>) steps.get(0).get("report")).isNotEmpty();
+        Map<String, Object> evaluation = (Map<String, Object>) report.get("evaluation");
+        assertThat(evaluation).containsKeys("accuracy_before", "accuracy_after", "top1_agreement", "sqnr_db", "latency_ms_before",
+                "latency_ms_after");
+        assertThat((Double) evaluation.get("accuracy_before")).isBetween(0.5, 1.0);
+
+        String json = new String(client.downloadBlob(job.getReportId()), StandardCharsets.UTF_8);
+        assertThat(json).startsWith("{\"original_bytes\":" + modelBytes.length + ",").contains("\"evaluation\":{");
+    }
+
+    @Test
+    void aRetriedSubmitWithTheSameRequestIdAnswersTheSameJob() {
+        String model = client.upload(new byte[] {1, 2, 3}).getBlobId();
+        SubmitRequest request = SubmitRequest.newBuilder().setModelId(model).addSteps(step("slow", Map.of("seconds", "0")))
+                .setClientRequestId("retry-me-" + System.nanoTime()).build();
+        SubmitResponse first = client.submit(request);
+        SubmitResponse second = client.submit(request);
+        assertThat(second.getJobId()).isEqualTo(first.getJobId());
+        assertThat(first.getExisting()).isFalse();
+        assertThat(second.getExisting()).isTrue();
+    }
+
+    @Test
+    void retriesARetriableFailureAndCompletes() throws Exception {
+        String model = client.upload(TestEnvironment.mnist8()).getBlobId();
+        SubmitResponse submitted = client.submit(SubmitRequest.newBuilder().setModelId(model).addSteps(step("flaky")).build());
+        List<JobEvent> events = Jobs.events(client, submitted.getJobId());
+        assertThat(Jobs.kinds(events)).containsExactly("ACCEPTED", "STEP_STARTED 1", "STEP_RETRY 1", "STEP_STARTED 1", "STEP_RETRY 1",
+                "STEP_STARTED 1", "STEP_COMPLETED 1", "COMPLETED");
+        assertThat(events.get(2).getStepRetry().getError().getCode()).isEqualTo("UNAVAILABLE");
+    }
+
+    @Test
+    void listsTheLoadedTechniquesAndThePluginsThatDidNotLoad() {
+        ListTechniquesResponse response = client.techniques();
+        assertThat(response.getTechniquesList()).extracting(TechniqueInfo::getId)
+                .contains("prune", "quantize", "explode", "slow", "flaky").doesNotContain("future");
+        TechniqueInfo prune = response.getTechniquesList().stream().filter(t -> t.getId().equals("prune")).findFirst().orElseThrow();
+        assertThat(prune.getPluginId()).isEqualTo("pruning");
+        assertThat(prune.getParametersList()).anySatisfy(parameter -> {
+            assertThat(parameter.getName()).isEqualTo("sparsity");
+            assertThat(parameter.getRange()).isEqualTo("[0, 1)");
+        });
+        TechniqueInfo slow = response.getTechniquesList().stream().filter(t -> t.getId().equals("slow")).findFirst().orElseThrow();
+        assertThat(slow.getPluginVersion()).isEqualTo("1.0.0");
+        assertThat(response.getPluginProblemsList()).anySatisfy(problem -> {
+            assertThat(problem.getPluginId()).isEqualTo("future");
+            assertThat(problem.getPluginVersion()).isEqualTo("2.0.0");
+            assertThat(problem.getPath()).endsWith("future-plugin-2.0.0.jar");
+            assertThat(problem.getMessage()).contains(">=99.0.0");
+        });
+        assertThat(response.getPluginProblemsList()).anySatisfy(problem -> assertThat(problem.getPath()).endsWith("corrupt-plugin-1.0.0.jar"));
+    }
+
+    @Test
+    void servesHealthAndReflection() throws Exception {
+        HealthCheckResponse health = HealthGrpc.newBlockingStub(client.channel()).check(HealthCheckRequest.newBuilder().setService("").build());
+        assertThat(health.getStatus()).isEqualTo(HealthCheckResponse.ServingStatus.SERVING);
+        HealthCheckResponse service = HealthGrpc.newBlockingStub(client.channel())
+                .check(HealthCheckRequest.newBuilder().setService("condense.v1.CompressionService").build());
+        assertThat(service.getStatus()).isEqualTo(HealthCheckResponse.ServingStatus.SERVING);
+
+        CompletableFuture<ServerReflectionResponse> answer = new CompletableFuture<>();
+        StreamObserver<ServerReflectionRequest> requests = ServerReflectionGrpc.newStub(client.channel()).serverReflectionInfo(
+                new StreamObserver<>() {
+                    @Override
+                    public void onNext(ServerReflectionResponse value) {
+                        answer.complete(value);
+                    }
+
+                    @Override
+                    public void onError(Throwable t) {
+                        answer.completeExceptionally(t);
+                    }
+
+                    @Override
+                    public void onCompleted() {
+                    }
+                });
+        requests.onNext(ServerReflectionRequest.newBuilder().setListServices("").build());
+        ServerReflectionResponse response = answer.get(30, TimeUnit.SECONDS);
+        requests.onCompleted();
+        assertThat(response.getListServicesResponse().getServiceList()).extracting(s -> s.getName())
+                .contains("condense.v1.CompressionService", "grpc.health.v1.Health");
+    }
+
+    static String sha256(byte[] bytes) throws Exception {
+        return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
+    }
+}

@@ -1,0 +1,230 @@
+package io.condense.plugin.pruning;
+
+import io.condense.sdk.context.StepContext;
+import io.condense.sdk.error.CondenseException;
+import io.condense.sdk.error.ErrorCode;
+import io.condense.sdk.model.ModelEditor;
+import io.condense.sdk.model.OnnxModel;
+import io.condense.sdk.model.WeightLayer;
+import io.condense.sdk.technique.InvalidParametersException;
+import io.condense.sdk.technique.ParameterProblem;
+import io.condense.sdk.technique.ParameterSpec;
+import io.condense.sdk.technique.Parameters;
+import io.condense.sdk.technique.Range;
+import io.condense.sdk.technique.Report;
+import io.condense.sdk.technique.Technique;
+import io.condense.sdk.technique.TechniqueDescriptor;
+import io.condense.sdk.technique.TechniqueResult;
+import io.condense.sdk.tensor.Tensor;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.pf4j.Extension;
+
+/**
+ * Unstructured magnitude pruning: zeroes the smallest-magnitude weights of Conv, Gemm and MatMul layers,
+ * per layer or with one threshold across all selected layers, and stores each pruned weight as an ONNX
+ * sparse initializer when that is smaller than the dense form.
+ */
+@Extension
+public final class PruneTechnique implements Technique {
+    public static final String ID = "prune";
+    static final String SPARSITY = "sparsity";
+    static final String SCOPE = "scope";
+    static final String EXCLUDE = "exclude";
+    static final String MIN_ELEMENTS = "min_elements";
+    static final String STORAGE = "storage";
+    /** Layers with fewer weights are left dense and unpruned by default: first convolutions are small and sensitive. */
+    static final long DEFAULT_MIN_ELEMENTS = 256;
+
+    private static final TechniqueDescriptor DESCRIPTOR = new TechniqueDescriptor(ID, "0.1.0",
+            "Unstructured magnitude pruning of Conv, Gemm and MatMul weights, stored as ONNX sparse initializers when smaller",
+            "pruning",
+            List.of(
+                    ParameterSpec.doubleParameter(SPARSITY, 0.5, Range.closedOpen(0, 1),
+                            "Fraction of the selected weights set to zero, the smallest in magnitude first."),
+                    ParameterSpec.choiceParameter(SCOPE, "layer", List.of("layer", "global"),
+                            "layer: every selected layer reaches the sparsity on its own; global: one magnitude threshold "
+                                    + "across all selected layers, so the sparsity is reached overall and layers with many "
+                                    + "small weights are pruned more."),
+                    ParameterSpec.stringListParameter(EXCLUDE, "",
+                            "Layers to leave alone: comma-separated globs (* any characters, ? one character) matched "
+                                    + "against the whole node name, the node's first output and the weight's initializer "
+                                    + "name; prefix a pattern with regex: for a Java regular expression."),
+                    ParameterSpec.integerParameter(MIN_ELEMENTS, DEFAULT_MIN_ELEMENTS, Range.atLeast(0),
+                            "Layers whose weight has fewer elements are left alone (default 256: small first "
+                                    + "convolutions are sensitive and their weights weigh nothing in the file)."),
+                    ParameterSpec.choiceParameter(STORAGE, "auto", List.of("auto", "dense"),
+                            "auto: a pruned weight is written as an ONNX sparse initializer (values + int64 indices) "
+                                    + "when that is smaller, which needs more than 2/3 zeros; dense: always dense "
+                                    + "(for runtimes without sparse initializers).")));
+
+    @Override
+    public TechniqueDescriptor descriptor() {
+        return DESCRIPTOR;
+    }
+
+    @Override
+    public TechniqueResult apply(OnnxModel model, Parameters parameters, StepContext context) {
+        double sparsity = parameters.getDouble(SPARSITY);
+        boolean global = parameters.getString(SCOPE).equals("global");
+        boolean allowSparse = parameters.getString(STORAGE).equals("auto");
+        List<String> patterns = parameters.getStringList(EXCLUDE);
+        List<ParameterProblem> problems = new ArrayList<>();
+        for (String pattern : patterns) {
+            String problem = WeightSelection.problem(pattern);
+            if (problem != null) {
+                problems.add(new ParameterProblem(EXCLUDE, parameters.getString(EXCLUDE), problem));
+            }
+        }
+        if (!problems.isEmpty()) {
+            throw new InvalidParametersException(problems);
+        }
+        long minElements = parameters.getLong(MIN_ELEMENTS);
+
+        // weights reshaped at run time (mnist-8's MatMul weight) become initializers the layers read directly
+        OnnxModel source = model.edit().foldConstantReshapes().build();
+        int foldedReshapes = model.nodes().size() - source.nodes().size();
+        List<WeightLayer> layers = source.weightLayers();
+        if (layers.isEmpty()) {
+            throw new CondenseException(ErrorCode.NOTHING_TO_COMPRESS, "nothing to prune: the model has no Conv, Gemm or MatMul "
+                    + "layer whose weight is a constant (initializer); it has " + ModelContents.describe(model));
+        }
+        WeightSelection.Result selection = new WeightSelection(patterns, minElements).select(source, layers);
+        List<WeightSelection.Candidate> candidates = selection.candidates();
+        if (candidates.isEmpty()) {
+            StringBuilder reasons = new StringBuilder();
+            for (WeightSelection.Skipped skipped : selection.skipped()) {
+                reasons.append(reasons.length() == 0 ? "" : "; ").append(skipped.layerNames()).append(": ").append(skipped.reason());
+            }
+            throw new CondenseException(ErrorCode.NOTHING_TO_COMPRESS, "nothing to prune: all " + selection.skipped().size()
+                    + " weight layers were skipped (" + reasons + "); lower min_elements or change exclude");
+        }
+
+        int count = candidates.size();
+        MagnitudeThreshold threshold = new MagnitudeThreshold();
+        int[][] weights = new int[count][];
+        MagnitudeThreshold.Threshold globalThreshold = null;
+        if (global) {
+            long total = 0;
+            for (int i = 0; i < count; i++) {
+                context.checkCancelled();
+                weights[i] = readBits(source, candidates.get(i), null);
+                total += weights[i].length;
+            }
+            context.progress(0.0, "global threshold over " + total + " weights of " + count + " layers");
+            globalThreshold = threshold.find(weights, Math.round(sparsity * total));
+        }
+
+        ModelEditor editor = source.edit();
+        Report.Builder report = Report.builder();
+        long parameterTotal = 0;
+        long nonZeroTotal = 0;
+        long storedBefore = 0;
+        long storedAfter = 0;
+        int sparseLayers = 0;
+        long tiesLeft = global ? globalThreshold.ties() : 0;
+        int[] buffer = null;
+        List<Map<String, Object>> layerReports = new ArrayList<>(count);
+        for (int i = 0; i < count; i++) {
+            context.checkCancelled();
+            WeightSelection.Candidate candidate = candidates.get(i);
+            context.progress((double) i / count, "layer " + (i + 1) + " of " + count + ": " + candidate.layerNames());
+            int[] values;
+            if (global) {
+                values = weights[i];
+                weights[i] = null;
+            } else {
+                // layers of one size share a work buffer: no fresh (zeroed) array per layer
+                values = readBits(source, candidate, buffer);
+                buffer = values;
+            }
+            byte[] dense = new byte[Math.multiplyExact(values.length, 4)];
+            MagnitudeThreshold.Applied applied;
+            if (global) {
+                applied = MagnitudeThreshold.apply(values, globalThreshold.bits(), tiesLeft, dense);
+                tiesLeft -= applied.tiesUsed();
+            } else {
+                MagnitudeThreshold.Threshold layerThreshold = threshold.find(new int[][] {values}, Math.round(sparsity * values.length));
+                applied = MagnitudeThreshold.apply(values, layerThreshold.bits(), layerThreshold.ties(), dense);
+            }
+            int nonZeros = applied.nonZeros();
+            long[] shape = candidate.shape();
+            boolean sparse = allowSparse && WeightEncoding.sparseIsSmaller(values.length, nonZeros);
+            long bytes;
+            if (sparse) {
+                editor.putSparseInitializer(WeightEncoding.sparse(candidate.weightName(), shape, dense, nonZeros));
+                bytes = WeightEncoding.sparseBytes(nonZeros);
+                sparseLayers++;
+            } else {
+                editor.putInitializer(WeightEncoding.dense(candidate.weightName(), shape, dense));
+                bytes = WeightEncoding.denseBytes(values.length);
+            }
+            parameterTotal += values.length;
+            nonZeroTotal += nonZeros;
+            storedBefore += WeightEncoding.denseBytes(values.length);
+            storedAfter += bytes;
+
+            Map<String, Object> layer = new LinkedHashMap<>();
+            layer.put("name", candidate.layerNames());
+            layer.put("op", candidate.opTypes());
+            layer.put("weight", candidate.weightName());
+            layer.put("shape", shapeList(shape));
+            layer.put("elements", values.length);
+            layer.put("non_zeros", nonZeros);
+            layer.put("sparsity", values.length == 0 ? 0.0 : 1.0 - (double) nonZeros / values.length);
+            layer.put("stored", sparse ? "sparse" : "dense");
+            layer.put("bytes", bytes);
+            layerReports.add(layer);
+        }
+        OnnxModel pruned = editor.build();
+        context.progress(1.0, "pruned " + count + " layers");
+
+        report.put("technique", ID)
+                .put("scope", global ? "global" : "layer")
+                .put("target_sparsity", sparsity)
+                .put("sparsity", parameterTotal == 0 ? 0.0 : 1.0 - (double) nonZeroTotal / parameterTotal)
+                .put("parameters", parameterTotal)
+                .put("non_zeros", nonZeroTotal)
+                .put("layers_pruned", count)
+                .put("layers_skipped", selection.skipped().size())
+                .put("layers_sparse", sparseLayers)
+                .put("weight_bytes_before", storedBefore)
+                .put("weight_bytes_after", storedAfter)
+                .put("model_bytes_before", model.serializedSize())
+                .put("model_bytes_after", pruned.serializedSize());
+        if (global) {
+            report.put("threshold", (double) globalThreshold.magnitude());
+        }
+        if (foldedReshapes > 0) {
+            report.put("folded_reshapes", foldedReshapes);
+        }
+        List<Map<String, Object>> skippedReports = new ArrayList<>();
+        for (WeightSelection.Skipped skipped : selection.skipped()) {
+            skippedReports.add(skipped.toReport());
+        }
+        report.put("skipped", skippedReports);
+        for (Map<String, Object> layer : layerReports) {
+            report.addLayer(layer);
+        }
+        return new TechniqueResult(pruned, report.build());
+    }
+
+    /** The weight's float32 values as their bit patterns (sparse initializers densified), in {@code reuse} when it fits exactly. */
+    private static int[] readBits(OnnxModel model, WeightSelection.Candidate candidate, int[] reuse) {
+        Tensor tensor = model.tensor(candidate.weightName());
+        int count = Math.toIntExact(tensor.elementCount());
+        int[] bits = reuse != null && reuse.length == count ? reuse : new int[count];
+        tensor.raw().asIntBuffer().get(bits);
+        return bits;
+    }
+
+    private static List<Long> shapeList(long[] shape) {
+        List<Long> dims = new ArrayList<>(shape.length);
+        for (long dim : shape) {
+            dims.add(dim);
+        }
+        return dims;
+    }
+}

@@ -1,0 +1,29 @@
+package io.condense.plugin.quantization;
+
+import io.condense.sdk.technique.Technique;
+import io.condense.sdk.testkit.InvalidParameterCase;
+import io.condense.sdk.testkit.TechniqueCompatibilityKit;
+import java.util.List;
+import java.util.Map;
+
+class QuantizeCompatibilityTest extends TechniqueCompatibilityKit {
+
+    @Override
+    protected Technique technique() {
+        return new QuantizeTechnique();
+    }
+
+    @Override
+    protected Map<String, String> validParameters() {
+        return Map.of("granularity", "per_channel", "bits", "8");
+    }
+
+    @Override
+    protected List<InvalidParameterCase> invalidParameterCases() {
+        return List.of(
+                InvalidParameterCase.of("bits", "4"),
+                InvalidParameterCase.of("granularity", "foo"),
+                InvalidParameterCase.of("min_elements", "-5"),
+                InvalidParameterCase.of("exclude", "regex:[conv"));
+    }
+}

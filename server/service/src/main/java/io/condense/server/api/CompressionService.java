@@ -1,0 +1,381 @@
+package io.condense.server.api;
+
+import static java.util.Objects.requireNonNull;
+
+import io.condense.proto.v1.CancelJobRequest;
+import io.condense.proto.v1.CompressionServiceGrpc;
+import io.condense.proto.v1.DownloadChunk;
+import io.condense.proto.v1.DownloadRequest;
+import io.condense.proto.v1.GetJobRequest;
+import io.condense.proto.v1.Job;
+import io.condense.proto.v1.JobEvent;
+import io.condense.proto.v1.JobState;
+import io.condense.proto.v1.ListTechniquesRequest;
+import io.condense.proto.v1.ListTechniquesResponse;
+import io.condense.proto.v1.ParameterInfo;
+import io.condense.proto.v1.SubmitRequest;
+import io.condense.proto.v1.SubmitResponse;
+import io.condense.proto.v1.TechniqueInfo;
+import io.condense.proto.v1.UploadChunk;
+import io.condense.proto.v1.UploadResult;
+import io.condense.proto.v1.WatchJobRequest;
+import io.condense.proto.v1.events.CancelRequested;
+import io.condense.proto.v1.events.JobSpec;
+import io.condense.proto.v1.events.JobSubmitted;
+import io.condense.proto.v1.events.StepRequested;
+import io.condense.sdk.error.CondenseException;
+import io.condense.sdk.error.ErrorCode;
+import io.condense.sdk.technique.ParameterSpec;
+import io.condense.server.blob.BlobId;
+import io.condense.server.blob.BlobStore;
+import io.condense.server.blob.BlobWriter;
+import io.condense.server.bus.Events;
+import io.condense.server.job.JobView;
+import io.condense.server.job.JobWatcher;
+import io.condense.server.plugin.LoadedTechnique;
+import io.condense.server.plugin.PluginHost;
+import io.condense.server.plugin.PluginProblem;
+import io.grpc.Status;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The gRPC API. Answers from the blob store, the plugin host (for validation and listing) and the job
+ * view; writes jobs and cancellations to Kafka. No compression runs here.
+ */
+public final class CompressionService extends CompressionServiceGrpc.CompressionServiceImplBase {
+    /** The largest chunk of an upload or a download. */
+    public static final int MAX_CHUNK_BYTES = 1 << 20;
+
+    private static final Logger log = LoggerFactory.getLogger(CompressionService.class);
+
+    private final BlobStore blobs;
+    private final PluginHost plugins;
+    private final PipelineValidator validator;
+    private final JobView jobs;
+    private final SubmitPublisher publisher;
+    private final ConcurrentMap<String, Object> submitLocks = new ConcurrentHashMap<>();
+
+    public CompressionService(BlobStore blobs, PluginHost plugins, JobView jobs, SubmitPublisher publisher) {
+        this.blobs = requireNonNull(blobs, "blobs is null");
+        this.plugins = requireNonNull(plugins, "plugins is null");
+        this.validator = new PipelineValidator(plugins);
+        this.jobs = requireNonNull(jobs, "jobs is null");
+        this.publisher = requireNonNull(publisher, "publisher is null");
+    }
+
+    @Override
+    public StreamObserver<UploadChunk> uploadModel(StreamObserver<UploadResult> responses) {
+        return new StreamObserver<>() {
+            private BlobWriter writer;
+            private boolean failed;
+
+            @Override
+            public void onNext(UploadChunk chunk) {
+                if (failed) {
+                    return;
+                }
+                try {
+                    if (chunk.getData().size() > MAX_CHUNK_BYTES) {
+                        throw new CondenseException(ErrorCode.RESOURCE_EXHAUSTED, "an upload chunk holds " + chunk.getData().size()
+                                + " bytes; send chunks of at most " + MAX_CHUNK_BYTES + " bytes (1 MiB)");
+                    }
+                    if (writer == null) {
+                        writer = blobs.newWriter();
+                    }
+                    byte[] bytes = chunk.getData().toByteArray();
+                    writer.write(bytes, 0, bytes.length);
+                } catch (RuntimeException e) {
+                    failed = true;
+                    if (writer != null) {
+                        writer.abort();
+                    }
+                    responses.onError(toStatus("UploadModel", e));
+                }
+            }
+
+            @Override
+            public void onError(Throwable t) {
+                if (writer != null) {
+                    writer.abort();
+                }
+            }
+
+            @Override
+            public void onCompleted() {
+                if (failed) {
+                    return;
+                }
+                try {
+                    if (writer == null) {
+                        writer = blobs.newWriter();
+                    }
+                    long size = writer.size();
+                    BlobId id = writer.commit();
+                    responses.onNext(UploadResult.newBuilder().setBlobId(id.hex()).setSize(size).build());
+                    responses.onCompleted();
+                } catch (RuntimeException e) {
+                    responses.onError(toStatus("UploadModel", e));
+                }
+            }
+        };
+    }
+
+    @Override
+    public void submit(SubmitRequest request, StreamObserver<SubmitResponse> responses) {
+        try {
+            responses.onNext(submit(request));
+            responses.onCompleted();
+        } catch (RuntimeException e) {
+            responses.onError(toStatus("Submit", e));
+        }
+    }
+
+    private SubmitResponse submit(SubmitRequest request) {
+        if (request.getModelId().isEmpty()) {
+            throw new CondenseException(ErrorCode.NOT_FOUND, "model_id is empty; upload the model with UploadModel and pass the blob id it answers");
+        }
+        blobs.require(BlobId.of(request.getModelId()));
+        requireData(request.getEvaluationDataId(), "evaluation_data_id");
+        requireData(request.getEvaluationLabelsId(), "evaluation_labels_id");
+        requireData(request.getCalibrationDataId(), "calibration_data_id");
+        if (!request.getEvaluationLabelsId().isEmpty() && request.getEvaluationDataId().isEmpty()) {
+            throw new CondenseException(ErrorCode.INVALID_DATA, "evaluation_labels_id is set without evaluation_data_id; labels need the inputs they label");
+        }
+        validator.validate(request.getStepsList());
+
+        String clientRequestId = request.getClientRequestId();
+        if (clientRequestId.isEmpty()) {
+            return publish(request, UUID.randomUUID().toString());
+        }
+        // the same client request always names the same job, on every instance
+        String jobId = UUID.nameUUIDFromBytes(("condense-client-request:" + clientRequestId).getBytes(StandardCharsets.UTF_8)).toString();
+        Object lock = submitLocks.computeIfAbsent(jobId, key -> new Object());
+        try {
+            synchronized (lock) {
+                if (jobs.job(jobId).isPresent()) {
+                    return SubmitResponse.newBuilder().setJobId(jobId).setExisting(true).build();
+                }
+                return publish(request, jobId);
+            }
+        } finally {
+            submitLocks.remove(jobId, lock);
+        }
+    }
+
+    private SubmitResponse publish(SubmitRequest request, String jobId) {
+        JobSpec spec = JobSpec.newBuilder()
+                .setModelId(request.getModelId())
+                .addAllSteps(request.getStepsList())
+                .setEvaluationDataId(request.getEvaluationDataId())
+                .setEvaluationLabelsId(request.getEvaluationLabelsId())
+                .setCalibrationDataId(request.getCalibrationDataId())
+                .setClientRequestId(request.getClientRequestId())
+                .setSubmittedAtMs(System.currentTimeMillis())
+                .build();
+        var submitted = Events.event(jobId).setJobSubmitted(JobSubmitted.newBuilder().setSpec(spec)).build();
+        StepRequested firstStep = StepRequested.newBuilder()
+                .setJobId(jobId)
+                .setSpec(spec)
+                .setStepIndex(0)
+                .setInputModelId(request.getModelId())
+                .build();
+        publisher.submit(submitted, firstStep);
+        jobs.accept(jobId, spec, submitted.getTimeMs());
+        log.info("Job {} accepted: {} step(s) on model {}", jobId, spec.getStepsCount(), spec.getModelId());
+        return SubmitResponse.newBuilder().setJobId(jobId).build();
+    }
+
+    private void requireData(String id, String field) {
+        if (!id.isEmpty() && !blobs.contains(BlobId.of(id))) {
+            throw new CondenseException(ErrorCode.NOT_FOUND, field + " " + id + " is not stored; upload the data with UploadModel first");
+        }
+    }
+
+    @Override
+    public void getJob(GetJobRequest request, StreamObserver<Job> responses) {
+        try {
+            responses.onNext(requireJob(request.getJobId()));
+            responses.onCompleted();
+        } catch (RuntimeException e) {
+            responses.onError(toStatus("GetJob", e));
+        }
+    }
+
+    @Override
+    public void watchJob(WatchJobRequest request, StreamObserver<JobEvent> responses) {
+        ServerCallStreamObserver<JobEvent> call = (ServerCallStreamObserver<JobEvent>) responses;
+        String jobId = request.getJobId();
+        JobWatcher watcher = new JobWatcher() {
+            @Override
+            public void onEvent(JobEvent event) {
+                synchronized (call) {
+                    if (!call.isCancelled()) {
+                        call.onNext(event);
+                    }
+                }
+            }
+
+            @Override
+            public void finished() {
+                synchronized (call) {
+                    if (!call.isCancelled()) {
+                        call.onCompleted();
+                    }
+                }
+            }
+        };
+        call.setOnCancelHandler(() -> jobs.unwatch(jobId, watcher));
+        try {
+            if (!jobs.watch(jobId, watcher)) {
+                throw unknownJob(jobId);
+            }
+        } catch (RuntimeException e) {
+            responses.onError(toStatus("WatchJob", e));
+        }
+    }
+
+    @Override
+    public void download(DownloadRequest request, StreamObserver<DownloadChunk> responses) {
+        ServerCallStreamObserver<DownloadChunk> call = (ServerCallStreamObserver<DownloadChunk>) responses;
+        InputStream in;
+        long size;
+        try {
+            BlobId id = switch (request.getTargetCase()) {
+                case JOB_ID -> {
+                    Job job = requireJob(request.getJobId());
+                    if (job.getState() != JobState.JOB_STATE_COMPLETED) {
+                        throw Status.FAILED_PRECONDITION.withDescription("job " + job.getJobId() + " is " + stateName(job.getState())
+                                + "; only a completed job has a result to download").asRuntimeException();
+                    }
+                    yield BlobId.of(job.getResultModelId());
+                }
+                case BLOB_ID -> BlobId.of(request.getBlobId());
+                case TARGET_NOT_SET -> throw Status.INVALID_ARGUMENT.withDescription("name a job_id or a blob_id to download").asRuntimeException();
+            };
+            size = blobs.size(id);
+            in = blobs.open(id);
+        } catch (RuntimeException e) {
+            responses.onError(toStatus("Download", e));
+            return;
+        }
+        call.setOnCancelHandler(() -> closeQuietly(in));
+        call.setOnReadyHandler(new Runnable() {
+            private boolean first = true;
+            private boolean done;
+
+            @Override
+            public void run() {
+                try {
+                    byte[] buffer = new byte[MAX_CHUNK_BYTES];
+                    while (!done && call.isReady()) {
+                        int read = in.readNBytes(buffer, 0, buffer.length);
+                        if (read > 0 || first) {
+                            DownloadChunk.Builder chunk = DownloadChunk.newBuilder().setData(com.google.protobuf.ByteString.copyFrom(buffer, 0, read));
+                            if (first) {
+                                chunk.setTotalSize(size);
+                                first = false;
+                            }
+                            call.onNext(chunk.build());
+                        }
+                        if (read < buffer.length) {
+                            done = true;
+                            closeQuietly(in);
+                            call.onCompleted();
+                        }
+                    }
+                } catch (IOException | RuntimeException e) {
+                    done = true;
+                    closeQuietly(in);
+                    call.onError(toStatus("Download", e instanceof IOException
+                            ? new CondenseException(ErrorCode.UNAVAILABLE, "reading the blob failed: " + e.getMessage(), e) : e));
+                }
+            }
+        });
+    }
+
+    @Override
+    public void cancelJob(CancelJobRequest request, StreamObserver<Job> responses) {
+        try {
+            Job job = requireJob(request.getJobId());
+            if (job.getState() == JobState.JOB_STATE_QUEUED || job.getState() == JobState.JOB_STATE_RUNNING) {
+                publisher.publish(Events.event(job.getJobId()).setCancelRequested(CancelRequested.newBuilder().setReason("cancelled by a client")).build());
+                log.info("Cancellation of job {} requested", job.getJobId());
+            }
+            responses.onNext(job);
+            responses.onCompleted();
+        } catch (RuntimeException e) {
+            responses.onError(toStatus("CancelJob", e));
+        }
+    }
+
+    @Override
+    public void listTechniques(ListTechniquesRequest request, StreamObserver<ListTechniquesResponse> responses) {
+        ListTechniquesResponse.Builder response = ListTechniquesResponse.newBuilder();
+        for (LoadedTechnique technique : plugins.techniques().values()) {
+            TechniqueInfo.Builder info = TechniqueInfo.newBuilder()
+                    .setId(technique.id())
+                    .setVersion(technique.descriptor().version())
+                    .setSummary(technique.descriptor().summary())
+                    .setFamily(technique.descriptor().family())
+                    .setPluginId(technique.pluginId())
+                    .setPluginVersion(technique.pluginVersion());
+            for (ParameterSpec spec : technique.descriptor().parameters()) {
+                info.addParameters(ParameterInfo.newBuilder()
+                        .setName(spec.name())
+                        .setType(spec.type().name())
+                        .setDefaultValue(spec.defaultValue() == null ? "" : spec.defaultValue())
+                        .setRequired(spec.required())
+                        .setRange(spec.range() == null ? "" : spec.range().toString())
+                        .addAllChoices(spec.choices())
+                        .setDocumentation(spec.documentation())
+                        .setRule(spec.rule()));
+            }
+            response.addTechniques(info);
+        }
+        for (PluginProblem problem : plugins.problems()) {
+            response.addPluginProblems(io.condense.proto.v1.PluginProblem.newBuilder()
+                    .setPluginId(problem.pluginId())
+                    .setPluginVersion(problem.pluginVersion())
+                    .setPath(problem.path().toString())
+                    .setMessage(problem.message()));
+        }
+        responses.onNext(response.build());
+        responses.onCompleted();
+    }
+
+    private Job requireJob(String jobId) {
+        return jobs.job(jobId).orElseThrow(() -> unknownJob(jobId));
+    }
+
+    private static CondenseException unknownJob(String jobId) {
+        return new CondenseException(ErrorCode.NOT_FOUND, "no job with id '" + jobId + "' is known");
+    }
+
+    private static String stateName(JobState state) {
+        return state.name().substring("JOB_STATE_".length());
+    }
+
+    private static RuntimeException toStatus(String method, Throwable failure) {
+        if (!(failure instanceof CondenseException) && !(failure instanceof io.grpc.StatusRuntimeException)) {
+            log.error("{} failed unexpectedly", method, failure);
+        }
+        return ErrorStatus.of(failure);
+    }
+
+    private static void closeQuietly(InputStream in) {
+        try {
+            in.close();
+        } catch (IOException ignored) {
+            // nothing more to read
+        }
+    }
+}

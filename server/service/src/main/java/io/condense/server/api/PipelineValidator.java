@@ -1,0 +1,65 @@
+package io.condense.server.api;
+
+import static java.util.Objects.requireNonNull;
+
+import io.condense.proto.v1.PipelineStep;
+import io.condense.sdk.error.CondenseException;
+import io.condense.sdk.error.ErrorCode;
+import io.condense.sdk.technique.ParameterProblem;
+import io.condense.sdk.technique.Parameters;
+import io.condense.server.plugin.LoadedTechnique;
+import io.condense.server.plugin.PluginHost;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * Checks a whole pipeline against the loaded techniques before anything is queued and reports every
+ * problem of every step in one error: unknown techniques (naming the known ones) and every bad parameter.
+ */
+public final class PipelineValidator {
+    public static final int MAX_STEPS = 64;
+
+    private final PluginHost plugins;
+
+    public PipelineValidator(PluginHost plugins) {
+        this.plugins = requireNonNull(plugins, "plugins is null");
+    }
+
+    public void validate(List<PipelineStep> steps) {
+        if (steps.isEmpty()) {
+            throw new CondenseException(ErrorCode.INVALID_PIPELINE, "the pipeline has no steps; give at least one, for example prune(sparsity=0.5)");
+        }
+        if (steps.size() > MAX_STEPS) {
+            throw new CondenseException(ErrorCode.INVALID_PIPELINE, "the pipeline has " + steps.size() + " steps; at most " + MAX_STEPS + " are allowed");
+        }
+        List<String> unknown = new ArrayList<>();
+        List<String> problems = new ArrayList<>();
+        for (int index = 0; index < steps.size(); index++) {
+            PipelineStep step = steps.get(index);
+            int stepNumber = index + 1;
+            Optional<LoadedTechnique> technique = plugins.technique(step.getTechnique());
+            if (technique.isEmpty()) {
+                unknown.add("Unknown technique '" + step.getTechnique() + "' in step " + stepNumber);
+                continue;
+            }
+            for (ParameterProblem problem : Parameters.check(technique.get().descriptor().parameters(), step.getParametersMap())) {
+                problems.add(problem.message(stepNumber, step.getTechnique()));
+            }
+        }
+        if (unknown.isEmpty() && problems.isEmpty()) {
+            return;
+        }
+        List<String> all = new ArrayList<>(unknown);
+        if (!unknown.isEmpty()) {
+            all.set(all.size() - 1, all.get(all.size() - 1) + " (known techniques: " + knownTechniques() + ")");
+        }
+        all.addAll(problems);
+        throw new CondenseException(unknown.isEmpty() ? ErrorCode.INVALID_PARAMETER : ErrorCode.UNKNOWN_TECHNIQUE, String.join("; ", all));
+    }
+
+    private String knownTechniques() {
+        return plugins.techniques().isEmpty() ? "none are loaded; check the plugins folder " + plugins.pluginsFolder()
+                : String.join(", ", plugins.techniques().keySet());
+    }
+}

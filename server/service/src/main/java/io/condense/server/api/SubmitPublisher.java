@@ -1,0 +1,66 @@
+package io.condense.server.api;
+
+import static java.util.Objects.requireNonNull;
+
+import io.condense.proto.v1.events.BusEvent;
+import io.condense.proto.v1.events.StepRequested;
+import io.condense.sdk.error.CondenseException;
+import io.condense.sdk.error.ErrorCode;
+import io.condense.server.bus.Events;
+import io.condense.server.bus.KafkaSettings;
+import io.condense.server.metrics.KafkaClientBinder;
+import java.time.Duration;
+import java.util.List;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.KafkaException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Writes what the API decides (a job and its first step, a cancellation) to Kafka in a transaction and
+ * returns only once the broker has committed it.
+ */
+public final class SubmitPublisher implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(SubmitPublisher.class);
+
+    private final KafkaProducer<String, byte[]> producer;
+
+    public SubmitPublisher(KafkaSettings settings, String instanceId, KafkaClientBinder binder) {
+        requireNonNull(settings, "settings is null");
+        this.producer = new KafkaProducer<>(settings.transactionalProducer("condense-api-" + instanceId));
+        binder.bind(producer);
+        producer.initTransactions();
+    }
+
+    public void submit(BusEvent submitted, StepRequested firstStep) {
+        publish(List.of(Events.record(submitted), Events.stepRecord(firstStep)));
+    }
+
+    public void publish(BusEvent event) {
+        publish(List.of(Events.record(event)));
+    }
+
+    private synchronized void publish(List<ProducerRecord<String, byte[]>> records) {
+        try {
+            producer.beginTransaction();
+            for (ProducerRecord<String, byte[]> record : records) {
+                producer.send(record);
+            }
+            producer.commitTransaction();
+        } catch (KafkaException e) {
+            log.warn("Could not write to Kafka: {}", e.toString());
+            try {
+                producer.abortTransaction();
+            } catch (KafkaException abortFailure) {
+                log.warn("Could not abort the transaction: {}", abortFailure.toString());
+            }
+            throw new CondenseException(ErrorCode.UNAVAILABLE, "the job could not be written to Kafka (" + e.getMessage() + "); try again", e);
+        }
+    }
+
+    @Override
+    public void close() {
+        producer.close(Duration.ofSeconds(5));
+    }
+}

@@ -1,0 +1,38 @@
+package io.condense.server.bus;
+
+import io.condense.proto.v1.JobError;
+import io.condense.proto.v1.events.BusEvent;
+import io.condense.proto.v1.events.StepRequested;
+import io.condense.sdk.error.CondenseException;
+import org.apache.kafka.clients.producer.ProducerRecord;
+
+/** Builds the records Condense writes. */
+public final class Events {
+    private Events() {
+    }
+
+    public static BusEvent.Builder event(String jobId) {
+        return BusEvent.newBuilder().setJobId(jobId).setTimeMs(System.currentTimeMillis());
+    }
+
+    public static ProducerRecord<String, byte[]> record(BusEvent event) {
+        return new ProducerRecord<>(Topics.EVENTS, event.getJobId(), event.toByteArray());
+    }
+
+    public static ProducerRecord<String, byte[]> stepRecord(StepRequested request) {
+        String technique = request.getSpec().getSteps(request.getStepIndex()).getTechnique();
+        return new ProducerRecord<>(Topics.steps(technique), request.getJobId(), request.toByteArray());
+    }
+
+    /** A failure as the API reports it. */
+    public static JobError error(int stepNumber, String technique, CondenseException exception) {
+        return JobError.newBuilder()
+                .setStep(stepNumber)
+                .setTechnique(technique)
+                .setCode(exception.code().name())
+                .setCategory(exception.category().name())
+                .setMessage(exception.getMessage())
+                .setRetriable(exception.retriable())
+                .build();
+    }
+}

@@ -1,0 +1,111 @@
+package io.condense.server.bus;
+
+import static java.util.Objects.requireNonNull;
+
+import com.google.protobuf.InvalidProtocolBufferException;
+import io.condense.proto.v1.events.BusEvent;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.WakeupException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Reads the whole events topic from the beginning (committed records only, no consumer group) and hands
+ * every event to the listeners; {@link #awaitCaughtUp} tells when the history written before the start
+ * has been read, so views built from it are complete.
+ */
+public final class EventsReader implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(EventsReader.class);
+
+    private final KafkaConsumer<String, byte[]> consumer;
+    private final List<EventListener> listeners;
+    private final CountDownLatch caughtUp = new CountDownLatch(1);
+    private final Thread thread;
+    private volatile boolean running = true;
+
+    public EventsReader(KafkaSettings settings, String clientId, List<EventListener> listeners, io.condense.server.metrics.KafkaClientBinder binder) {
+        requireNonNull(settings, "settings is null");
+        this.listeners = List.copyOf(requireNonNull(listeners, "listeners is null"));
+        this.consumer = new KafkaConsumer<>(settings.consumer(null, clientId));
+        binder.bind(consumer);
+        this.thread = new Thread(this::run, "condense-events-reader");
+        this.thread.setDaemon(true);
+    }
+
+    public void start() {
+        thread.start();
+    }
+
+    public boolean awaitCaughtUp(Duration timeout) throws InterruptedException {
+        return caughtUp.await(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    private void run() {
+        try {
+            List<TopicPartition> partitions = consumer.partitionsFor(Topics.EVENTS, Duration.ofSeconds(60)).stream()
+                    .map(info -> new TopicPartition(info.topic(), info.partition()))
+                    .toList();
+            consumer.assign(partitions);
+            consumer.seekToBeginning(partitions);
+            Map<TopicPartition, Long> ends = new HashMap<>(consumer.endOffsets(partitions));
+            boolean live = false;
+            while (running) {
+                var records = consumer.poll(Duration.ofMillis(200));
+                for (ConsumerRecord<String, byte[]> record : records) {
+                    dispatch(record, live);
+                }
+                if (!live) {
+                    live = true;
+                    for (TopicPartition partition : partitions) {
+                        if (consumer.position(partition) < ends.get(partition)) {
+                            live = false;
+                        }
+                    }
+                    if (live) {
+                        caughtUp.countDown();
+                    }
+                }
+            }
+        } catch (WakeupException e) {
+            if (running) {
+                log.error("Events reader woken up unexpectedly", e);
+            }
+        } catch (RuntimeException e) {
+            log.error("Events reader stopped: {}", e.toString(), e);
+        } finally {
+            consumer.close(Duration.ofSeconds(5));
+        }
+    }
+
+    private void dispatch(ConsumerRecord<String, byte[]> record, boolean live) {
+        BusEvent event;
+        try {
+            event = BusEvent.parseFrom(record.value());
+        } catch (InvalidProtocolBufferException e) {
+            log.error("Skipping an unreadable event at {}-{} offset {}: {}", record.topic(), record.partition(), record.offset(), e.getMessage());
+            return;
+        }
+        for (EventListener listener : listeners) {
+            try {
+                listener.onEvent(event, live);
+            } catch (RuntimeException e) {
+                log.error("Event listener {} failed on an event of job {}", listener.getClass().getSimpleName(), event.getJobId(), e);
+            }
+        }
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+        running = false;
+        consumer.wakeup();
+        thread.join(10_000);
+    }
+}

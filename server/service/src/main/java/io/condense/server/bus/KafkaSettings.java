@@ -1,0 +1,82 @@
+package io.condense.server.bus;
+
+import static java.util.Objects.requireNonNull;
+
+import java.util.HashMap;
+import java.util.Map;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+
+/** Client settings for one Kafka cluster: keys are job ids (text), values protobuf bytes. */
+public record KafkaSettings(String bootstrapServers, int stepPartitions) {
+
+    public KafkaSettings {
+        requireNonNull(bootstrapServers, "bootstrapServers is null");
+        if (stepPartitions <= 0) {
+            throw new IllegalArgumentException("stepPartitions must be positive: " + stepPartitions);
+        }
+    }
+
+    public Map<String, Object> admin() {
+        Map<String, Object> config = new HashMap<>();
+        config.put("bootstrap.servers", bootstrapServers);
+        return config;
+    }
+
+    /** A transactional producer: every write of a step's outcome is one transaction. */
+    public Map<String, Object> transactionalProducer(String transactionalId) {
+        Map<String, Object> config = plainProducer(transactionalId + "-producer");
+        config.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, transactionalId);
+        return config;
+    }
+
+    /** An idempotent producer for informational events (step started, progress). */
+    public Map<String, Object> plainProducer(String clientId) {
+        Map<String, Object> config = new HashMap<>();
+        config.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+        config.put(ProducerConfig.CLIENT_ID_CONFIG, clientId);
+        config.put(ProducerConfig.ACKS_CONFIG, "all");
+        config.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
+        config.put(ProducerConfig.LINGER_MS_CONFIG, 0);
+        config.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
+        config.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+        return config;
+    }
+
+    /** A consumer that reads only committed records and commits offsets through producer transactions. */
+    public Map<String, Object> consumer(String groupId, String clientId) {
+        Map<String, Object> config = new HashMap<>();
+        config.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+        if (groupId != null) {
+            config.put(ConsumerConfig.GROUP_ID_CONFIG, groupId);
+        }
+        config.put(ConsumerConfig.CLIENT_ID_CONFIG, clientId);
+        config.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        config.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+        config.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        config.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
+        config.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
+        return config;
+    }
+
+    /**
+     * A step consumer: one record at a time, and room for long steps between polls. A static group member
+     * (the same {@code groupInstanceId} after a restart) takes its partitions back at once instead of
+     * waiting for the killed process's session to expire.
+     */
+    public Map<String, Object> stepConsumer(String groupId, String clientId, String groupInstanceId) {
+        Map<String, Object> config = consumer(groupId, clientId);
+        config.put(ConsumerConfig.GROUP_INSTANCE_ID_CONFIG, groupInstanceId);
+        config.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, 15_000);
+        config.put(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, 3_000);
+        config.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 1);
+        config.put(ConsumerConfig.MAX_POLL_INTERVAL_MS_CONFIG, 6 * 60 * 60 * 1000);
+        // kept above max.poll.interval.ms, as Kafka advises, so a long step does not drop the coordinator connection
+        config.put(ConsumerConfig.CONNECTIONS_MAX_IDLE_MS_CONFIG, 6 * 60 * 60 * 1000 + 60_000);
+        return config;
+    }
+}

@@ -1,0 +1,19 @@
+package io.condense.server.bus;
+
+/** The Kafka topics of Condense. */
+public final class Topics {
+    /** Job lifecycle events ({@code BusEvent}), key = job id. */
+    public static final String EVENTS = "condense.events";
+    /** Steps that failed for good ({@code StepRequested}), key = job id. */
+    public static final String DEAD_LETTERS = "condense.steps.dlq";
+
+    private static final String STEPS_PREFIX = "condense.steps.";
+
+    private Topics() {
+    }
+
+    /** Work for one technique ({@code StepRequested}), key = job id. */
+    public static String steps(String techniqueId) {
+        return STEPS_PREFIX + techniqueId;
+    }
+}

@@ -1,0 +1,180 @@
+package io.condense.server.cli;
+
+import io.condense.proto.v1.Job;
+import io.condense.proto.v1.JobError;
+import io.condense.proto.v1.JobEvent;
+import io.condense.proto.v1.JobState;
+import io.condense.proto.v1.PipelineStep;
+import io.condense.proto.v1.SubmitRequest;
+import io.condense.sdk.error.CondenseException;
+import io.condense.server.platform.CondensePlatform;
+import io.condense.server.platform.PlatformConfig;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/**
+ * {@code condense compress}: sends a model down the gRPC -> Kafka -> plugin path, to a server or to an
+ * embedded platform started in this process, and writes the result and its report.
+ */
+@Command(name = "compress", mixinStandardHelpOptions = true,
+        description = "Compresses an ONNX model with a pipeline of techniques. Without --server it starts the whole platform "
+                + "(embedded Kafka, API, worker) in this process on free loopback ports.",
+        exitCodeListHeading = "Exit codes:%n",
+        exitCodeList = {"0:the job completed; the model and report are written", "1:the job failed or was cancelled",
+                "2:bad input: file, pipeline, technique or parameters", "3:the server or the embedded platform is unavailable"})
+final class CompressCommand implements Callable<Integer> {
+
+    @Parameters(index = "0", paramLabel = "MODEL.onnx", description = "The model to compress.")
+    Path model;
+
+    @Option(names = "--pipeline", required = true, description = "Steps, for example \"prune(sparsity=0.5) | quantize(bits=8)\".")
+    String pipeline;
+
+    @Option(names = {"-o", "--output"}, required = true, paramLabel = "OUT.onnx", description = "Where to write the compressed model.")
+    Path output;
+
+    @Option(names = "--report", paramLabel = "REPORT.json", description = "Where to write the job's report (JSON).")
+    Path report;
+
+    @Option(names = "--eval-data", paramLabel = "X.npy", description = "Evaluation inputs (.npy, .npz or IDX).")
+    Path evaluationData;
+
+    @Option(names = "--eval-labels", paramLabel = "Y.npy", description = "Class labels of the evaluation inputs.")
+    Path evaluationLabels;
+
+    @Option(names = "--calibration-data", paramLabel = "C.npy", description = "Calibration inputs for techniques that use them.")
+    Path calibrationData;
+
+    @Option(names = "--server", paramLabel = "HOST:PORT", description = "Use this Condense server instead of an embedded one.")
+    String server;
+
+    @Option(names = "--plugins", paramLabel = "DIR", description = "Plugins folder of the embedded platform (default: the repository's build/plugins).")
+    Path plugins;
+
+    @Option(names = "--request-id", description = "Client request id: a retried command with the same id answers the same job.")
+    String requestId;
+
+    @Override
+    public Integer call() {
+        PrintStream out = System.out;
+        PrintStream err = System.err;
+        List<PipelineStep> steps;
+        try {
+            steps = PipelineParser.parse(pipeline);
+            requireFile(model, "model");
+            requireFile(evaluationData, "--eval-data");
+            requireFile(evaluationLabels, "--eval-labels");
+            requireFile(calibrationData, "--calibration-data");
+            if (evaluationLabels != null && evaluationData == null) {
+                throw new IllegalArgumentException("--eval-labels needs --eval-data");
+            }
+        } catch (CondenseException | IllegalArgumentException e) {
+            err.println("condense: " + e.getMessage());
+            return 2;
+        }
+
+        CondensePlatform platform = null;
+        Path temporaryData = null;
+        try {
+            String target = server;
+            if (target == null) {
+                err.println("Starting the embedded Condense platform (Kafka, API, worker)...");
+                temporaryData = Files.createTempDirectory("condense-");
+                platform = CondensePlatform.start(PlatformConfig.embedded(temporaryData, plugins == null ? DefaultLocations.pluginsFolder() : plugins));
+                target = platform.grpcTarget();
+            }
+            try (CondenseClient client = new CondenseClient(target)) {
+                return compress(client, steps, out, err);
+            }
+        } catch (CondenseException e) {
+            err.println("condense: " + e.getMessage());
+            return 3;
+        } catch (StatusRuntimeException e) {
+            Status status = e.getStatus();
+            err.println("condense: " + status.getCode() + ": " + status.getDescription());
+            return status.getCode() == Status.Code.INVALID_ARGUMENT || status.getCode() == Status.Code.NOT_FOUND
+                    || status.getCode() == Status.Code.RESOURCE_EXHAUSTED ? 2 : 3;
+        } catch (IOException e) {
+            err.println("condense: " + e.getMessage());
+            return 2;
+        } finally {
+            if (platform != null) {
+                platform.close();
+            }
+            if (temporaryData != null) {
+                deleteRecursively(temporaryData);
+            }
+        }
+    }
+
+    private int compress(CondenseClient client, List<PipelineStep> steps, PrintStream out, PrintStream err) throws IOException {
+        SubmitRequest.Builder request = SubmitRequest.newBuilder().addAllSteps(steps)
+                .setModelId(client.upload(model).getBlobId());
+        if (evaluationData != null) {
+            request.setEvaluationDataId(client.upload(evaluationData).getBlobId());
+        }
+        if (evaluationLabels != null) {
+            request.setEvaluationLabelsId(client.upload(evaluationLabels).getBlobId());
+        }
+        if (calibrationData != null) {
+            request.setCalibrationDataId(client.upload(calibrationData).getBlobId());
+        }
+        if (requestId != null) {
+            request.setClientRequestId(requestId);
+        }
+        String jobId = client.submit(request.build()).getJobId();
+        long started = System.nanoTime();
+        try (JobDisplay display = JobDisplay.create(steps.size(), err)) {
+            client.watch(jobId, (JobEvent event) -> display.show(event));
+        }
+        Job job = client.job(jobId);
+        double seconds = (System.nanoTime() - started) / 1e9;
+        if (job.getState() != JobState.JOB_STATE_COMPLETED) {
+            if (job.getState() == JobState.JOB_STATE_FAILED) {
+                JobError error = job.getError();
+                err.printf("Job %s FAILED at step %d (%s): %s: %s%n", jobId, error.getStep(), error.getTechnique(), error.getCode(), error.getMessage());
+            } else {
+                err.printf("Job %s ended %s%n", jobId, job.getState().name().substring("JOB_STATE_".length()));
+            }
+            return 1;
+        }
+        long bytes = client.downloadResult(jobId, output);
+        if (report != null) {
+            client.downloadBlob(job.getReportId(), report);
+        }
+        out.printf("Job %s completed in %.1f s%n", jobId, seconds);
+        Summary.print(job, out);
+        out.println();
+        out.println("Wrote " + output + " (" + bytes + " bytes)" + (report == null ? "" : " and " + report));
+        return 0;
+    }
+
+    private static void requireFile(Path file, String what) {
+        if (file != null && !Files.isRegularFile(file)) {
+            throw new IllegalArgumentException(what + " " + file + " is not a readable file");
+        }
+    }
+
+    private static void deleteRecursively(Path folder) {
+        try (var paths = Files.walk(folder)) {
+            paths.sorted(java.util.Comparator.reverseOrder()).forEach(path -> {
+                try {
+                    Files.deleteIfExists(path);
+                } catch (IOException ignored) {
+                    // a leftover temporary file in the system's temporary folder
+                }
+            });
+        } catch (IOException ignored) {
+            // nothing to clean
+        }
+    }
+}

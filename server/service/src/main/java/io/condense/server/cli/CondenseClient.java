@@ -1,0 +1,210 @@
+package io.condense.server.cli;
+
+import static java.util.Objects.requireNonNull;
+
+import com.google.protobuf.ByteString;
+import io.condense.proto.v1.CompressionServiceGrpc;
+import io.condense.proto.v1.DownloadChunk;
+import io.condense.proto.v1.DownloadRequest;
+import io.condense.proto.v1.GetJobRequest;
+import io.condense.proto.v1.Job;
+import io.condense.proto.v1.JobEvent;
+import io.condense.proto.v1.ListTechniquesRequest;
+import io.condense.proto.v1.ListTechniquesResponse;
+import io.condense.proto.v1.SubmitRequest;
+import io.condense.proto.v1.SubmitResponse;
+import io.condense.proto.v1.UploadChunk;
+import io.condense.proto.v1.UploadResult;
+import io.condense.proto.v1.WatchJobRequest;
+import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
+import io.grpc.Status;
+import io.grpc.stub.ClientCallStreamObserver;
+import io.grpc.stub.ClientResponseObserver;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.Iterator;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.Consumer;
+
+/** A small Java client of the Condense API: upload files in chunks, submit, watch, download. */
+public final class CondenseClient implements AutoCloseable {
+    private static final int CHUNK_BYTES = 1 << 20;
+
+    private final ManagedChannel channel;
+    private final CompressionServiceGrpc.CompressionServiceBlockingStub blocking;
+    private final CompressionServiceGrpc.CompressionServiceStub async;
+
+    public CondenseClient(String target) {
+        requireNonNull(target, "target is null");
+        this.channel = ManagedChannelBuilder.forTarget(target).usePlaintext().maxInboundMessageSize(4 * CHUNK_BYTES).build();
+        this.blocking = CompressionServiceGrpc.newBlockingStub(channel);
+        this.async = CompressionServiceGrpc.newStub(channel);
+    }
+
+    public ManagedChannel channel() {
+        return channel;
+    }
+
+    /** Streams a file in 1 MiB chunks, waiting for the transport to be ready between chunks. */
+    public UploadResult upload(Path file) throws IOException {
+        try (InputStream in = Files.newInputStream(file)) {
+            return upload(in);
+        }
+    }
+
+    public UploadResult upload(byte[] bytes) {
+        try {
+            return upload(new java.io.ByteArrayInputStream(bytes));
+        } catch (IOException e) {
+            throw new IllegalStateException("reading a byte array failed", e);
+        }
+    }
+
+    public UploadResult upload(InputStream in) throws IOException {
+        CompletableFuture<UploadResult> result = new CompletableFuture<>();
+        CompletableFuture<ClientCallStreamObserver<UploadChunk>> started = new CompletableFuture<>();
+        async.uploadModel(new ClientResponseObserver<UploadChunk, UploadResult>() {
+            @Override
+            public void beforeStart(ClientCallStreamObserver<UploadChunk> requests) {
+                started.complete(requests);
+            }
+
+            @Override
+            public void onNext(UploadResult value) {
+                result.complete(value);
+            }
+
+            @Override
+            public void onError(Throwable t) {
+                result.completeExceptionally(t);
+            }
+
+            @Override
+            public void onCompleted() {
+                result.completeExceptionally(Status.INTERNAL.withDescription("the server answered no upload result").asRuntimeException());
+            }
+        });
+        ClientCallStreamObserver<UploadChunk> requests = started.join();
+        byte[] buffer = new byte[CHUNK_BYTES];
+        try {
+            while (!result.isDone()) {
+                int read = in.readNBytes(buffer, 0, buffer.length);
+                if (read > 0) {
+                    while (!requests.isReady() && !result.isDone()) {
+                        LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
+                    }
+                    requests.onNext(UploadChunk.newBuilder().setData(ByteString.copyFrom(buffer, 0, read)).build());
+                }
+                if (read < buffer.length) {
+                    break;
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            requests.cancel("the client could not read the upload", e);
+            throw e;
+        }
+        if (!result.isDone()) {
+            requests.onCompleted();
+        }
+        return await(result);
+    }
+
+    public SubmitResponse submit(SubmitRequest request) {
+        return blocking.submit(request);
+    }
+
+    public Job job(String jobId) {
+        return blocking.getJob(GetJobRequest.newBuilder().setJobId(jobId).build());
+    }
+
+    public Job cancel(String jobId) {
+        return blocking.cancelJob(io.condense.proto.v1.CancelJobRequest.newBuilder().setJobId(jobId).build());
+    }
+
+    public ListTechniquesResponse techniques() {
+        return blocking.listTechniques(ListTechniquesRequest.getDefaultInstance());
+    }
+
+    /** Calls back with every event of a job until its final one; returns when the stream ends. */
+    public void watch(String jobId, Consumer<JobEvent> onEvent) {
+        Iterator<JobEvent> events = blocking.watchJob(WatchJobRequest.newBuilder().setJobId(jobId).build());
+        while (events.hasNext()) {
+            onEvent.accept(events.next());
+        }
+    }
+
+    /** Downloads a job's result model to a file (written beside it, then moved into place). */
+    public long downloadResult(String jobId, Path target) throws IOException {
+        return download(DownloadRequest.newBuilder().setJobId(jobId).build(), target);
+    }
+
+    public long downloadBlob(String blobId, Path target) throws IOException {
+        return download(DownloadRequest.newBuilder().setBlobId(blobId).build(), target);
+    }
+
+    public byte[] downloadBlob(String blobId) {
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        Iterator<DownloadChunk> chunks = blocking.download(DownloadRequest.newBuilder().setBlobId(blobId).build());
+        while (chunks.hasNext()) {
+            byte[] data = chunks.next().getData().toByteArray();
+            out.write(data, 0, data.length);
+        }
+        return out.toByteArray();
+    }
+
+    private long download(DownloadRequest request, Path target) throws IOException {
+        Path folder = target.toAbsolutePath().getParent();
+        Files.createDirectories(folder);
+        Path temporary = Files.createTempFile(folder, "." + target.getFileName(), ".part");
+        long written = 0;
+        try {
+            try (OutputStream out = Files.newOutputStream(temporary)) {
+                Iterator<DownloadChunk> chunks = blocking.download(request);
+                while (chunks.hasNext()) {
+                    DownloadChunk chunk = chunks.next();
+                    chunk.getData().writeTo(out);
+                    written += chunk.getData().size();
+                }
+            }
+            Files.move(temporary, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            return written;
+        } finally {
+            Files.deleteIfExists(temporary);
+        }
+    }
+
+    private static <T> T await(CompletableFuture<T> future) {
+        try {
+            return future.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw Status.CANCELLED.withDescription("interrupted").asRuntimeException();
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof RuntimeException runtime) {
+                throw runtime;
+            }
+            throw new IllegalStateException(e.getCause());
+        }
+    }
+
+    @Override
+    public void close() {
+        channel.shutdown();
+        try {
+            if (!channel.awaitTermination(5, TimeUnit.SECONDS)) {
+                channel.shutdownNow();
+            }
+        } catch (InterruptedException e) {
+            channel.shutdownNow();
+            Thread.currentThread().interrupt();
+        }
+    }
+}

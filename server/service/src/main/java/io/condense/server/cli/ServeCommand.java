@@ -1,0 +1,71 @@
+package io.condense.server.cli;
+
+import io.condense.server.platform.CondensePlatform;
+import io.condense.server.platform.PlatformConfig;
+import io.condense.server.platform.Role;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code condense serve}: runs a server until stopped. */
+@Command(name = "serve", mixinStandardHelpOptions = true,
+        description = "Runs a Condense server: gRPC API, Kafka step workers for every plugin, /metrics. "
+                + "Without --kafka-bootstrap it starts an embedded Kafka broker whose data lives in the data folder.")
+final class ServeCommand implements Callable<Integer> {
+
+    @Option(names = "--host", defaultValue = "127.0.0.1", description = "Address to listen on (default: ${DEFAULT-VALUE}).")
+    String host;
+
+    @Option(names = "--grpc-port", defaultValue = "50051", description = "gRPC port (default: ${DEFAULT-VALUE}; 0 picks a free one).")
+    int grpcPort;
+
+    @Option(names = "--metrics-port", defaultValue = "9464", description = "Prometheus /metrics port (default: ${DEFAULT-VALUE}; 0 picks a free one).")
+    int metricsPort;
+
+    @Option(names = "--kafka-bootstrap", paramLabel = "HOST:PORT", description = "Use this Kafka cluster instead of the embedded broker.")
+    String kafkaBootstrap;
+
+    @Option(names = "--data", paramLabel = "DIR", defaultValue = "condense-data", description = "Data folder: blobs, embedded Kafka log, scratch (default: ${DEFAULT-VALUE}).")
+    Path data;
+
+    @Option(names = "--plugins", paramLabel = "DIR", description = "Plugins folder (default: the repository's build/plugins).")
+    Path plugins;
+
+    @Option(names = "--role", defaultValue = "all", description = "all, api or worker (default: ${DEFAULT-VALUE}).")
+    String role;
+
+    @Option(names = "--instance-id", description = "Name of this process in Kafka transactional ids; give each process sharing a data folder its own.")
+    String instanceId;
+
+    @Option(names = "--max-blob-bytes", defaultValue = "2147483648", description = "Largest upload in bytes (default: ${DEFAULT-VALUE}).")
+    long maxBlobBytes;
+
+    @Option(names = "--step-partitions", defaultValue = "4", description = "Partitions of each step topic created by this server (default: ${DEFAULT-VALUE}).")
+    int stepPartitions;
+
+    @Override
+    public Integer call() throws Exception {
+        Role parsedRole;
+        try {
+            parsedRole = Role.valueOf(role.toUpperCase(Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+            System.err.println("Unknown role '" + role + "': use all, api or worker");
+            return 2;
+        }
+        PlatformConfig config = new PlatformConfig(host, grpcPort, metricsPort, Optional.ofNullable(kafkaBootstrap), data,
+                plugins == null ? DefaultLocations.pluginsFolder() : plugins, parsedRole, Optional.ofNullable(instanceId), maxBlobBytes,
+                stepPartitions);
+        CondensePlatform platform = CondensePlatform.start(config);
+        Runtime.getRuntime().addShutdownHook(new Thread(platform::close, "condense-shutdown"));
+        System.out.println("Condense serving: gRPC " + (platform.grpcPort() < 0 ? "off" : platform.grpcTarget())
+                + ", metrics " + platform.metricsPort().map(port -> "http://" + host + ":" + port + "/metrics").orElse("off")
+                + ", Kafka " + platform.kafkaBootstrapServers() + ", techniques " + platform.plugins().techniques().keySet()
+                + ", pid " + ProcessHandle.current().pid());
+        System.out.flush();
+        platform.awaitTermination();
+        return 0;
+    }
+}

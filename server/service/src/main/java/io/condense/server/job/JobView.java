@@ -1,0 +1,140 @@
+package io.condense.server.job;
+
+import io.condense.proto.v1.Job;
+import io.condense.proto.v1.JobAcceptedEvent;
+import io.condense.proto.v1.JobCancelledEvent;
+import io.condense.proto.v1.JobCompletedEvent;
+import io.condense.proto.v1.JobEvent;
+import io.condense.proto.v1.JobFailedEvent;
+import io.condense.proto.v1.JobState;
+import io.condense.proto.v1.StepCompletedEvent;
+import io.condense.proto.v1.StepProgressEvent;
+import io.condense.proto.v1.StepRetryEvent;
+import io.condense.proto.v1.StepStartedEvent;
+import io.condense.proto.v1.events.BusEvent;
+import io.condense.proto.v1.events.JobSpec;
+import io.condense.server.bus.EventListener;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * Every job this instance has seen on the events topic, rebuilt from the topic at start, so GetJob,
+ * WatchJob and Download answer from any API instance.
+ */
+public final class JobView implements EventListener {
+    private final Map<String, JobEntry> jobs = new ConcurrentHashMap<>();
+    private final Map<String, String> jobsByClientRequest = new ConcurrentHashMap<>();
+
+    @Override
+    public void onEvent(BusEvent event, boolean live) {
+        String jobId = event.getJobId();
+        if (event.hasJobSubmitted()) {
+            accept(jobId, event.getJobSubmitted().getSpec(), event.getTimeMs());
+            return;
+        }
+        JobEntry entry = jobs.get(jobId);
+        if (entry == null || entry.terminal()) {
+            return;
+        }
+        JobEvent.Builder out = JobEvent.newBuilder().setTimeMs(event.getTimeMs());
+        Job.Builder job = entry.job();
+        synchronized (entry) {
+            switch (event.getPayloadCase()) {
+                case STEP_STARTED -> {
+                    var started = event.getStepStarted();
+                    job.setState(JobState.JOB_STATE_RUNNING).setCurrentStep(started.getStepIndex() + 1);
+                    out.setStepStarted(StepStartedEvent.newBuilder().setStep(started.getStepIndex() + 1)
+                            .setTechnique(started.getTechnique()).setAttempt(started.getAttempt()));
+                }
+                case PROGRESS -> {
+                    var progress = event.getProgress();
+                    out.setProgress(StepProgressEvent.newBuilder().setStep(progress.getStepIndex() + 1).setTechnique(progress.getTechnique())
+                            .setFraction(progress.getFraction()).setMessage(progress.getMessage()));
+                }
+                case STEP_COMPLETED -> {
+                    var completed = event.getStepCompleted();
+                    job.addStepResults(completed.getResult());
+                    out.setStepCompleted(StepCompletedEvent.newBuilder().setResult(completed.getResult()));
+                }
+                case STEP_FAILED -> {
+                    var failed = event.getStepFailed();
+                    if (!failed.getWillRetry()) {
+                        return;
+                    }
+                    out.setStepRetry(StepRetryEvent.newBuilder().setStep(failed.getStepIndex() + 1).setTechnique(failed.getTechnique())
+                            .setAttempt(failed.getAttempt()).setError(failed.getError()));
+                }
+                case JOB_COMPLETED -> {
+                    var completed = event.getJobCompleted();
+                    job.setState(JobState.JOB_STATE_COMPLETED).setResultModelId(completed.getResultModelId())
+                            .setReportId(completed.getReportId()).setReport(completed.getReport()).setFinishedAtMs(event.getTimeMs());
+                    out.setCompleted(JobCompletedEvent.newBuilder().setResultModelId(completed.getResultModelId())
+                            .setReportId(completed.getReportId()).setReport(completed.getReport()));
+                }
+                case JOB_FAILED -> {
+                    job.setState(JobState.JOB_STATE_FAILED).setError(event.getJobFailed().getError()).setFinishedAtMs(event.getTimeMs());
+                    out.setFailed(JobFailedEvent.newBuilder().setError(event.getJobFailed().getError()));
+                }
+                case JOB_CANCELLED -> {
+                    var cancelled = event.getJobCancelled();
+                    job.setState(JobState.JOB_STATE_CANCELLED).setFinishedAtMs(event.getTimeMs());
+                    out.setCancelled(JobCancelledEvent.newBuilder().setStep(cancelled.getStepIndex() + 1).setReason(cancelled.getReason()));
+                }
+                case CANCEL_REQUESTED, JOB_SUBMITTED, PAYLOAD_NOT_SET -> {
+                    return;
+                }
+            }
+        }
+        entry.publish(out);
+    }
+
+    /** Records a job as accepted; a second JobSubmitted for a known job changes nothing. */
+    public void accept(String jobId, JobSpec spec, long timeMs) {
+        JobEntry entry = new JobEntry(Job.newBuilder()
+                .setJobId(jobId)
+                .setState(JobState.JOB_STATE_QUEUED)
+                .setModelId(spec.getModelId())
+                .addAllSteps(spec.getStepsList())
+                .setSubmittedAtMs(spec.getSubmittedAtMs())
+                .setClientRequestId(spec.getClientRequestId()));
+        if (jobs.putIfAbsent(jobId, entry) != null) {
+            return;
+        }
+        if (!spec.getClientRequestId().isEmpty()) {
+            jobsByClientRequest.putIfAbsent(spec.getClientRequestId(), jobId);
+        }
+        entry.publish(JobEvent.newBuilder().setTimeMs(timeMs).setAccepted(JobAcceptedEvent.newBuilder().setStepCount(spec.getStepsCount())));
+    }
+
+    public Optional<Job> job(String jobId) {
+        JobEntry entry = jobs.get(jobId);
+        return entry == null ? Optional.empty() : Optional.of(entry.snapshot());
+    }
+
+    public Optional<String> jobForClientRequest(String clientRequestId) {
+        return Optional.ofNullable(jobsByClientRequest.get(clientRequestId));
+    }
+
+    /** Follows a job; false when the job is unknown. */
+    public boolean watch(String jobId, JobWatcher watcher) {
+        JobEntry entry = jobs.get(jobId);
+        if (entry == null) {
+            return false;
+        }
+        entry.watch(watcher);
+        return true;
+    }
+
+    public void unwatch(String jobId, JobWatcher watcher) {
+        JobEntry entry = jobs.get(jobId);
+        if (entry != null) {
+            entry.unwatch(watcher);
+        }
+    }
+
+    /** Jobs accepted and not yet completed, failed or cancelled. */
+    public long inFlight() {
+        return jobs.values().stream().filter(entry -> !entry.terminal()).count();
+    }
+}

@@ -1,0 +1,64 @@
+package io.condense.server.metrics;
+
+import static java.util.Objects.requireNonNull;
+
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import io.condense.sdk.error.CondenseException;
+import io.condense.sdk.error.ErrorCode;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.Executors;
+
+/** Serves {@code /metrics} in the Prometheus text format over the JDK's HTTP server. */
+public final class MetricsEndpoint implements AutoCloseable {
+    private final HttpServer server;
+
+    private MetricsEndpoint(HttpServer server) {
+        this.server = server;
+    }
+
+    public static MetricsEndpoint start(String host, int port, PrometheusMeterRegistry registry) {
+        requireNonNull(registry, "registry is null");
+        try {
+            HttpServer server = HttpServer.create(new InetSocketAddress(host, port), 0);
+            server.createContext("/metrics", exchange -> respond(exchange, registry));
+            server.setExecutor(Executors.newSingleThreadExecutor(runnable -> {
+                Thread thread = new Thread(runnable, "condense-metrics-http");
+                thread.setDaemon(true);
+                return thread;
+            }));
+            server.start();
+            return new MetricsEndpoint(server);
+        } catch (IOException e) {
+            throw new CondenseException(ErrorCode.UNAVAILABLE, "cannot serve metrics on " + host + ":" + port + ": " + e.getMessage(), e);
+        }
+    }
+
+    public int port() {
+        return server.getAddress().getPort();
+    }
+
+    private static void respond(HttpExchange exchange, PrometheusMeterRegistry registry) throws IOException {
+        try (exchange) {
+            if (!"GET".equals(exchange.getRequestMethod())) {
+                exchange.sendResponseHeaders(405, -1);
+                return;
+            }
+            byte[] body = registry.scrape().getBytes(StandardCharsets.UTF_8);
+            exchange.getResponseHeaders().set("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+            exchange.sendResponseHeaders(200, body.length);
+            try (OutputStream out = exchange.getResponseBody()) {
+                out.write(body);
+            }
+        }
+    }
+
+    @Override
+    public void close() {
+        server.stop(0);
+    }
+}

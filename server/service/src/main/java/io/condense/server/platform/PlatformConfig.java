@@ -1,0 +1,54 @@
+package io.condense.server.platform;
+
+import static java.util.Objects.requireNonNull;
+
+import java.nio.file.Path;
+import java.util.Optional;
+
+/**
+ * How to run the platform.
+ *
+ * @param host the address every server binds (127.0.0.1 unless widened)
+ * @param grpcPort the gRPC port (0 picks a free one)
+ * @param metricsPort the /metrics port (0 picks a free one; negative turns the endpoint off)
+ * @param kafkaBootstrap an external Kafka cluster; empty starts the embedded broker under the data folder
+ * @param dataFolder blobs, the embedded broker's log and scratch space
+ * @param pluginsFolder the plugin archives to load
+ * @param role what this process runs
+ * @param instanceId names this process's Kafka transactional ids; empty reads or makes one in the data folder
+ * @param maxBlobBytes the largest upload
+ * @param stepPartitions partitions of each step topic created here
+ */
+public record PlatformConfig(
+        String host,
+        int grpcPort,
+        int metricsPort,
+        Optional<String> kafkaBootstrap,
+        Path dataFolder,
+        Path pluginsFolder,
+        Role role,
+        Optional<String> instanceId,
+        long maxBlobBytes,
+        int stepPartitions) {
+
+    public static final long DEFAULT_MAX_BLOB_BYTES = 2L * 1024 * 1024 * 1024;
+
+    public PlatformConfig {
+        requireNonNull(host, "host is null");
+        requireNonNull(kafkaBootstrap, "kafkaBootstrap is null");
+        requireNonNull(dataFolder, "dataFolder is null");
+        requireNonNull(pluginsFolder, "pluginsFolder is null");
+        requireNonNull(role, "role is null");
+        requireNonNull(instanceId, "instanceId is null");
+    }
+
+    /** Everything in one process on free loopback ports, embedded broker. */
+    public static PlatformConfig embedded(Path dataFolder, Path pluginsFolder) {
+        return new PlatformConfig("127.0.0.1", 0, 0, Optional.empty(), dataFolder, pluginsFolder, Role.ALL, Optional.empty(),
+                DEFAULT_MAX_BLOB_BYTES, 4);
+    }
+
+    public PlatformConfig withMaxBlobBytes(long bytes) {
+        return new PlatformConfig(host, grpcPort, metricsPort, kafkaBootstrap, dataFolder, pluginsFolder, role, instanceId, bytes, stepPartitions);
+    }
+}

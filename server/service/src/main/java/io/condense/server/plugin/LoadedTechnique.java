@@ -1,0 +1,56 @@
+package io.condense.server.plugin;
+
+import static java.util.Objects.requireNonNull;
+
+import io.condense.sdk.context.StepContext;
+import io.condense.sdk.model.OnnxModel;
+import io.condense.sdk.technique.Parameters;
+import io.condense.sdk.technique.Technique;
+import io.condense.sdk.technique.TechniqueDescriptor;
+import io.condense.sdk.technique.TechniqueResult;
+import java.nio.file.Path;
+
+/** A technique offered by a loaded plugin; every call into it runs with the plugin's context class loader. */
+public final class LoadedTechnique {
+    private final Technique technique;
+    private final TechniqueDescriptor descriptor;
+    private final String pluginId;
+    private final String pluginVersion;
+    private final Path pluginPath;
+    private final ClassLoader classLoader;
+
+    LoadedTechnique(Technique technique, TechniqueDescriptor descriptor, String pluginId, String pluginVersion, Path pluginPath, ClassLoader classLoader) {
+        this.technique = requireNonNull(technique, "technique is null");
+        this.descriptor = requireNonNull(descriptor, "descriptor is null");
+        this.pluginId = requireNonNull(pluginId, "pluginId is null");
+        this.pluginVersion = requireNonNull(pluginVersion, "pluginVersion is null");
+        this.pluginPath = requireNonNull(pluginPath, "pluginPath is null");
+        this.classLoader = requireNonNull(classLoader, "classLoader is null");
+    }
+
+    public String id() {
+        return descriptor.id();
+    }
+
+    public TechniqueDescriptor descriptor() {
+        return descriptor;
+    }
+
+    public String pluginId() {
+        return pluginId;
+    }
+
+    public String pluginVersion() {
+        return pluginVersion;
+    }
+
+    public Path pluginPath() {
+        return pluginPath;
+    }
+
+    public TechniqueResult apply(OnnxModel model, Parameters parameters, StepContext context) {
+        try (ContextClassLoaderSwap ignored = ContextClassLoaderSwap.to(classLoader)) {
+            return technique.apply(model, parameters, context);
+        }
+    }
+}

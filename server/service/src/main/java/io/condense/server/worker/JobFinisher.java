@@ -1,0 +1,97 @@
+package io.condense.server.worker;
+
+import static java.util.Objects.requireNonNull;
+
+import io.condense.proto.v1.StepResult;
+import io.condense.proto.v1.events.JobCompleted;
+import io.condense.proto.v1.events.StepRequested;
+import io.condense.sdk.data.Dataset;
+import io.condense.sdk.error.CondenseException;
+import io.condense.sdk.error.ErrorCode;
+import io.condense.sdk.eval.EvaluationRequest;
+import io.condense.sdk.eval.EvaluationResult;
+import io.condense.sdk.eval.Evaluator;
+import io.condense.sdk.model.OnnxModel;
+import io.condense.sdk.stats.ModelStats;
+import io.condense.sdk.technique.Report;
+import io.condense.server.blob.BlobId;
+import io.condense.server.blob.BlobStore;
+import io.condense.server.report.JobReport;
+import io.condense.server.report.Structs;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.function.Supplier;
+
+/**
+ * Ends a job after its last step: statistics of the original and the result, the evaluation (on the
+ * job's data, or on generated inputs), the report stored as a JSON blob. Runs in the worker, never in an RPC.
+ */
+final class JobFinisher {
+    private static final int MAX_EVALUATION_SAMPLES = 1000;
+    private static final int GENERATED_SAMPLES = 32;
+    private static final int LATENCY_RUNS = 10;
+
+    private final BlobStore blobs;
+    private final BlobDatasets datasets;
+    private final Supplier<Optional<Evaluator>> evaluator;
+    private final Path scratchRoot;
+
+    JobFinisher(BlobStore blobs, BlobDatasets datasets, Supplier<Optional<Evaluator>> evaluator, Path scratchRoot) {
+        this.blobs = requireNonNull(blobs, "blobs is null");
+        this.datasets = requireNonNull(datasets, "datasets is null");
+        this.evaluator = requireNonNull(evaluator, "evaluator is null");
+        this.scratchRoot = requireNonNull(scratchRoot, "scratchRoot is null");
+    }
+
+    JobCompleted finish(StepRequested request, StepExecution.Completed last) {
+        var spec = request.getSpec();
+        OnnxModel original = request.getStepIndex() == 0 ? last.inputModel()
+                : ModelLoading.parse(blobs.read(BlobId.of(spec.getModelId())), "the uploaded model " + spec.getModelId());
+        OnnxModel compressed = last.outputModel();
+        List<StepResult> steps = new ArrayList<>(request.getCompletedStepsList());
+        steps.add(last.result());
+        Map<String, Object> evaluation = evaluate(request, original, compressed);
+        Report report = JobReport.build(ModelStats.of(original), ModelStats.of(compressed), steps, evaluation);
+        BlobId reportId = blobs.put(report.toJson().getBytes(StandardCharsets.UTF_8));
+        return JobCompleted.newBuilder()
+                .setResultModelId(last.result().getOutputModelId())
+                .setReportId(reportId.hex())
+                .setReport(Structs.toStruct(report))
+                .build();
+    }
+
+    private Map<String, Object> evaluate(StepRequested request, OnnxModel original, OnnxModel compressed) {
+        Optional<Evaluator> runtime = evaluator.get();
+        if (runtime.isEmpty()) {
+            Map<String, Object> skipped = new LinkedHashMap<>();
+            skipped.put("skipped", "no evaluator on this worker (condense-runtime is not on the classpath)");
+            return skipped;
+        }
+        var spec = request.getSpec();
+        Path folder;
+        try {
+            Files.createDirectories(scratchRoot);
+            folder = Files.createTempDirectory(scratchRoot, request.getJobId() + "-evaluation-");
+        } catch (java.io.IOException e) {
+            throw new CondenseException(ErrorCode.UNAVAILABLE, "cannot create a scratch folder under " + scratchRoot + ": " + e.getMessage(), e);
+        }
+        try {
+            Optional<Dataset> data = datasets.load(spec.getEvaluationDataId(), spec.getEvaluationLabelsId(), folder);
+            EvaluationRequest evaluationRequest = data
+                    .map(dataset -> new EvaluationRequest(Optional.of(dataset), MAX_EVALUATION_SAMPLES, LATENCY_RUNS, 42L))
+                    .orElseGet(() -> EvaluationRequest.generated(GENERATED_SAMPLES).withLatencyRuns(LATENCY_RUNS));
+            EvaluationResult result = runtime.get().compare(original, compressed, evaluationRequest);
+            String source = data.isEmpty() ? "generated inputs"
+                    : data.get().labels().isPresent() ? "evaluation data with labels" : "evaluation data";
+            return JobReport.evaluation(result, source);
+        } finally {
+            StepRunner.deleteRecursively(folder);
+        }
+    }
+}

@@ -1,0 +1,212 @@
+package io.condense.server.worker;
+
+import static java.util.Objects.requireNonNull;
+
+import io.condense.proto.v1.JobError;
+import io.condense.proto.v1.StepResult;
+import io.condense.proto.v1.events.StepFailed;
+import io.condense.proto.v1.events.StepRequested;
+import io.condense.proto.v1.events.StepStarted;
+import io.condense.sdk.error.CondenseException;
+import io.condense.sdk.error.ErrorCode;
+import io.condense.sdk.eval.Evaluator;
+import io.condense.sdk.model.OnnxModel;
+import io.condense.sdk.technique.Parameters;
+import io.condense.sdk.technique.TechniqueResult;
+import io.condense.server.blob.BlobId;
+import io.condense.server.blob.BlobStore;
+import io.condense.server.bus.EventSender;
+import io.condense.server.bus.Events;
+import io.condense.server.metrics.StepMetrics;
+import io.condense.server.metrics.StepOutcome;
+import io.condense.server.plugin.LoadedTechnique;
+import io.condense.server.report.Structs;
+import java.io.IOException;
+import java.nio.file.FileVisitResult;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.SimpleFileVisitor;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.time.Duration;
+import java.util.Optional;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Runs one step of a job: loads the input model from the blob store, runs the technique with a host
+ * step context, stores the output model. A retriable failure is tried again a bounded number of times;
+ * anything a plugin throws that is not a CondenseException is reported as PLUGIN_FAILURE.
+ */
+final class StepRunner {
+    private static final Logger log = LoggerFactory.getLogger(StepRunner.class);
+
+    private final BlobStore blobs;
+    private final BlobDatasets datasets;
+    private final EventSender sender;
+    private final StepMetrics metrics;
+    private final Cancellations cancellations;
+    private final Supplier<Optional<Evaluator>> evaluator;
+    private final Path scratchRoot;
+    private final String workerName;
+    private final int maxAttempts;
+    private final Duration retryBackoff;
+
+    StepRunner(BlobStore blobs, BlobDatasets datasets, EventSender sender, StepMetrics metrics, Cancellations cancellations,
+            Supplier<Optional<Evaluator>> evaluator, Path scratchRoot, String workerName, int maxAttempts, Duration retryBackoff) {
+        this.blobs = requireNonNull(blobs, "blobs is null");
+        this.datasets = requireNonNull(datasets, "datasets is null");
+        this.sender = requireNonNull(sender, "sender is null");
+        this.metrics = requireNonNull(metrics, "metrics is null");
+        this.cancellations = requireNonNull(cancellations, "cancellations is null");
+        this.evaluator = requireNonNull(evaluator, "evaluator is null");
+        this.scratchRoot = requireNonNull(scratchRoot, "scratchRoot is null");
+        this.workerName = requireNonNull(workerName, "workerName is null");
+        if (maxAttempts < 1) {
+            throw new IllegalArgumentException("maxAttempts must be at least 1: " + maxAttempts);
+        }
+        this.maxAttempts = maxAttempts;
+        this.retryBackoff = requireNonNull(retryBackoff, "retryBackoff is null");
+    }
+
+    StepExecution run(StepRequested request, LoadedTechnique technique) {
+        String jobId = request.getJobId();
+        int stepIndex = request.getStepIndex();
+        int stepNumber = stepIndex + 1;
+        for (int attempt = 1; ; attempt++) {
+            if (cancellations.isCancelled(jobId)) {
+                return new StepExecution.Cancelled("cancelled before step " + stepNumber + " (" + technique.id() + ") started");
+            }
+            sender.send(Events.event(jobId).setStepStarted(StepStarted.newBuilder()
+                    .setStepIndex(stepIndex).setTechnique(technique.id()).setAttempt(attempt).setWorker(workerName)).build());
+            long started = System.nanoTime();
+            long bytesIn = 0;
+            try {
+                byte[] input = blobs.read(BlobId.of(request.getInputModelId()));
+                bytesIn = input.length;
+                StepExecution execution = runOnce(request, technique, input, started);
+                if (execution instanceof StepExecution.Completed completed) {
+                    metrics.recordStep(technique.id(), technique.pluginVersion(), StepOutcome.SUCCESS, elapsed(started), bytesIn,
+                            completed.result().getBytesOut());
+                }
+                return execution;
+            } catch (CondenseException e) {
+                if (e.code() == ErrorCode.CANCELLED) {
+                    metrics.recordStep(technique.id(), technique.pluginVersion(), StepOutcome.CANCELLED, elapsed(started), bytesIn, 0);
+                    return new StepExecution.Cancelled(e.getMessage());
+                }
+                metrics.recordStep(technique.id(), technique.pluginVersion(), StepOutcome.FAILURE, elapsed(started), bytesIn, 0);
+                JobError error = Events.error(stepNumber, technique.id(), e);
+                if (e.retriable() && attempt < maxAttempts) {
+                    log.warn("Step {} ({}) of job {} failed on attempt {} of {}, retrying: {}", stepNumber, technique.id(), jobId, attempt,
+                            maxAttempts, e.toString());
+                    sender.send(Events.event(jobId).setStepFailed(StepFailed.newBuilder().setStepIndex(stepIndex)
+                            .setTechnique(technique.id()).setAttempt(attempt).setError(error).setWillRetry(true)).build());
+                    sleep(retryBackoff.multipliedBy(attempt));
+                    continue;
+                }
+                log.info("Step {} ({}) of job {} failed: {}", stepNumber, technique.id(), jobId, e.toString());
+                return new StepExecution.Failed(error);
+            }
+        }
+    }
+
+    private StepExecution runOnce(StepRequested request, LoadedTechnique technique, byte[] input, long started) {
+        String jobId = request.getJobId();
+        int stepIndex = request.getStepIndex();
+        var step = request.getSpec().getSteps(stepIndex);
+        OnnxModel model = ModelLoading.parse(input, stepIndex == 0 ? "the uploaded model " + request.getInputModelId()
+                : "the output of step " + stepIndex);
+        Parameters parameters = Parameters.validate(technique.descriptor().parameters(), step.getParametersMap());
+        Path scratch = createScratch(jobId, stepIndex);
+        try {
+            HostStepContext context = new HostStepContext(
+                    technique.id(),
+                    parameters,
+                    metrics.registryFor(technique.id(), technique.pluginVersion()),
+                    new ProgressReporter(sender, jobId, stepIndex, technique.id()),
+                    () -> cancellations.isCancelled(jobId),
+                    evaluator.get(),
+                    datasets.load(request.getSpec().getCalibrationDataId(), "", scratch.resolve("calibration")),
+                    datasets.load(request.getSpec().getEvaluationDataId(), request.getSpec().getEvaluationLabelsId(), scratch.resolve("evaluation")),
+                    scratch);
+            TechniqueResult result;
+            try {
+                result = technique.apply(model, parameters, context);
+            } catch (CondenseException e) {
+                throw e;
+            } catch (OutOfMemoryError e) {
+                throw new CondenseException(ErrorCode.RESOURCE_EXHAUSTED, "technique '" + technique.id() + "' ran out of memory on a "
+                        + input.length + "-byte model; give the worker more heap (-Xmx)", e);
+            } catch (RuntimeException | LinkageError | StackOverflowError e) {
+                throw new CondenseException(ErrorCode.PLUGIN_FAILURE, "technique '" + technique.id() + "' (plugin '" + technique.pluginId()
+                        + "' " + technique.pluginVersion() + ") failed unexpectedly: " + e, e);
+            }
+            if (result == null || result.model() == null) {
+                throw new CondenseException(ErrorCode.PLUGIN_FAILURE, "technique '" + technique.id() + "' (plugin '" + technique.pluginId()
+                        + "' " + technique.pluginVersion() + ") returned no model");
+            }
+            byte[] output = result.model().toBytes();
+            BlobId outputId = blobs.put(output);
+            StepResult stepResult = StepResult.newBuilder()
+                    .setStep(stepIndex + 1)
+                    .setTechnique(technique.id())
+                    .setPluginVersion(technique.pluginVersion())
+                    .putAllParameters(parameters.asMap())
+                    .setOutputModelId(outputId.hex())
+                    .setDurationMs(elapsed(started).toMillis())
+                    .setBytesIn(input.length)
+                    .setBytesOut(output.length)
+                    .setReport(Structs.toStruct(result.report()))
+                    .build();
+            return new StepExecution.Completed(stepResult, model, result.model());
+        } finally {
+            deleteRecursively(scratch);
+        }
+    }
+
+    private Path createScratch(String jobId, int stepIndex) {
+        try {
+            Files.createDirectories(scratchRoot);
+            return Files.createTempDirectory(scratchRoot, jobId + "-step" + (stepIndex + 1) + "-");
+        } catch (IOException e) {
+            throw new CondenseException(ErrorCode.UNAVAILABLE, "cannot create a scratch folder under " + scratchRoot + ": " + e.getMessage(), e);
+        }
+    }
+
+    static void deleteRecursively(Path folder) {
+        if (!Files.exists(folder)) {
+            return;
+        }
+        try {
+            Files.walkFileTree(folder, new SimpleFileVisitor<>() {
+                @Override
+                public FileVisitResult visitFile(Path file, BasicFileAttributes attributes) throws IOException {
+                    Files.delete(file);
+                    return FileVisitResult.CONTINUE;
+                }
+
+                @Override
+                public FileVisitResult postVisitDirectory(Path directory, IOException exception) throws IOException {
+                    Files.delete(directory);
+                    return FileVisitResult.CONTINUE;
+                }
+            });
+        } catch (IOException e) {
+            log.warn("Could not delete the scratch folder {}: {}", folder, e.toString());
+        }
+    }
+
+    private static Duration elapsed(long startedNanos) {
+        return Duration.ofNanos(System.nanoTime() - startedNanos);
+    }
+
+    private static void sleep(Duration duration) {
+        try {
+            Thread.sleep(duration.toMillis());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new CondenseException(ErrorCode.UNAVAILABLE, "the worker was stopped while waiting to retry a step", e);
+        }
+    }
+}

@@ -1,0 +1,92 @@
+package io.condense.server.worker;
+
+import static java.util.Objects.requireNonNull;
+
+import io.condense.sdk.eval.Evaluator;
+import io.condense.server.blob.BlobStore;
+import io.condense.server.bus.EventSender;
+import io.condense.server.bus.KafkaSettings;
+import io.condense.server.metrics.StepMetrics;
+import io.condense.server.plugin.LoadedTechnique;
+import io.condense.server.plugin.PluginHost;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.ServiceLoader;
+import io.condense.server.metrics.KafkaClientBinder;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** Runs a step consumer for every technique the plugin host offers, each on its own thread. */
+public final class Worker implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(Worker.class);
+    private static final int MAX_ATTEMPTS = 3;
+
+    private final List<StepWorker> stepWorkers = new ArrayList<>();
+    private final List<Thread> threads = new ArrayList<>();
+    private final EventSender sender;
+
+    public Worker(PluginHost plugins, BlobStore blobs, Cancellations cancellations, StepMetrics metrics, KafkaSettings settings,
+            String instanceId, Path scratchRoot, KafkaClientBinder binder) {
+        requireNonNull(plugins, "plugins is null");
+        this.sender = new EventSender(settings, "condense-worker-events-" + instanceId, binder);
+        Supplier<Optional<Evaluator>> evaluator = new EvaluatorSupplier();
+        BlobDatasets datasets = new BlobDatasets(blobs);
+        StepRunner runner = new StepRunner(blobs, datasets, sender, metrics, cancellations, evaluator, scratchRoot, instanceId, MAX_ATTEMPTS,
+                Duration.ofMillis(500));
+        JobFinisher finisher = new JobFinisher(blobs, datasets, evaluator, scratchRoot);
+        for (LoadedTechnique technique : plugins.techniques().values()) {
+            stepWorkers.add(new StepWorker(technique, runner, finisher, cancellations, metrics, sender, settings, instanceId, binder));
+        }
+    }
+
+    public void start() {
+        for (StepWorker stepWorker : stepWorkers) {
+            Thread thread = new Thread(stepWorker, "condense-worker-" + stepWorker.techniqueId());
+            thread.setDaemon(true);
+            thread.start();
+            threads.add(thread);
+        }
+    }
+
+    /** Waits until every step consumer has subscribed. */
+    public boolean awaitReady(Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        for (StepWorker stepWorker : stepWorkers) {
+            if (!stepWorker.awaitSubscribed(Duration.ofNanos(Math.max(0, deadline - System.nanoTime())))) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+        for (StepWorker stepWorker : stepWorkers) {
+            stepWorker.stop();
+        }
+        for (Thread thread : threads) {
+            thread.join(30_000);
+        }
+        sender.close();
+    }
+
+    /** The host's evaluator (condense-runtime), found once through ServiceLoader. */
+    private static final class EvaluatorSupplier implements Supplier<Optional<Evaluator>> {
+        private Optional<Evaluator> evaluator;
+
+        @Override
+        public synchronized Optional<Evaluator> get() {
+            if (evaluator == null) {
+                evaluator = ServiceLoader.load(Evaluator.class, Worker.class.getClassLoader()).findFirst();
+                if (evaluator.isEmpty()) {
+                    log.warn("No io.condense.sdk.eval.Evaluator on the classpath: steps and jobs run without evaluation");
+                }
+            }
+            return evaluator;
+        }
+    }
+}
