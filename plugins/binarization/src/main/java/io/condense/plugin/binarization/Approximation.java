@@ -2,6 +2,8 @@ package io.condense.plugin.binarization;
 
 import static java.util.Objects.requireNonNull;
 
+import java.util.Arrays;
+
 /**
  * A weight written as a sum of scaled low-bit tensors: {@code W ~ sum_k scales[k][c] * levels[k][j]}, with
  * {@code c} the output channel of element {@code j}. Binary methods hold levels in {-1, +1} (one tensor per
@@ -59,7 +61,7 @@ record Approximation(ChannelLayout layout, byte[][] levels, float[][] scales) {
         }
         int channels = layout.channels();
         int inner = layout.inner();
-        java.util.Arrays.fill(out, 0f);
+        Arrays.fill(out, 0f);
         for (int k = 0; k < levels.length; k++) {
             byte[] basis = levels[k];
             float[] basisScales = scales[k];

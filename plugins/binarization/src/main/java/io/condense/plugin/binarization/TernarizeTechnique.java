@@ -1,0 +1,57 @@
+package io.condense.plugin.binarization;
+
+import io.condense.sdk.context.StepContext;
+import io.condense.sdk.model.OnnxModel;
+import io.condense.sdk.technique.ParameterSpec;
+import io.condense.sdk.technique.Parameters;
+import io.condense.sdk.technique.Range;
+import io.condense.sdk.technique.Technique;
+import io.condense.sdk.technique.TechniqueDescriptor;
+import io.condense.sdk.technique.TechniqueResult;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.pf4j.Extension;
+
+/**
+ * Ternary weights (TWN) with per-output-channel scales, written in QDQ form: int8 levels in {-1, 0, +1}, a
+ * float scale per channel, DequantizeLinear. Per channel, weights with {@code |W| <= threshold * mean |W|}
+ * become 0, the others {@code sign(W)}, and the scale is the mean magnitude of the kept weights.
+ */
+@Extension
+public final class TernarizeTechnique implements Technique {
+    public static final String ID = "ternarize";
+    static final String METHOD = "method";
+    static final String THRESHOLD = "threshold";
+
+    private static final TechniqueDescriptor DESCRIPTOR;
+
+    static {
+        List<ParameterSpec> parameters = new ArrayList<>();
+        parameters.add(ParameterSpec.choiceParameter(METHOD, "twn", List.of("twn"),
+                "twn: Ternary Weight Networks, threshold delta = threshold * mean |W| and alpha = mean of the kept magnitudes, "
+                        + "per output channel (trained ternary scales, TTQ, need the training stage)."));
+        parameters.add(ParameterSpec.doubleParameter(THRESHOLD, 0.7, Range.closedOpen(0, 1),
+                "The threshold factor: weights with |W| <= threshold * mean |W| of their channel become 0 (0.7 in the TWN paper; "
+                        + "below 1 every channel keeps at least one weight)."));
+        parameters.addAll(LowBitCompression.SELECTION_PARAMETERS);
+        DESCRIPTOR = new TechniqueDescriptor(ID, "0.1.0",
+                "Ternary weights with per-channel scales (TWN) of Conv, Gemm and MatMul layers, written as int8 {-1, 0, +1} + scale "
+                        + "through DequantizeLinear",
+                "binarization", parameters);
+    }
+
+    @Override
+    public TechniqueDescriptor descriptor() {
+        return DESCRIPTOR;
+    }
+
+    @Override
+    public TechniqueResult apply(OnnxModel model, Parameters parameters, StepContext context) {
+        double threshold = parameters.getDouble(THRESHOLD);
+        LayerSelection selection = LowBitCompression.selection(parameters, new ArrayList<>());
+        LowBitCompression.Method method = new LowBitCompression.Method("twn", 2, "ternary",
+                (weights, layout) -> LowBitApproximations.ternaryWeights(weights, layout, threshold), Map.of(THRESHOLD, threshold));
+        return LowBitCompression.run(ID, method, selection, parameters.getBoolean(LowBitCompression.KEEP_FIRST_LAST), model, context);
+    }
+}
