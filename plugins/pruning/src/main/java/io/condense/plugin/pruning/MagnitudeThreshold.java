@@ -28,10 +28,10 @@ final class MagnitudeThreshold {
      *
      * @param bits the magnitude bit pattern of the k-th smallest |w|
      * @param ties how many weights with exactly that magnitude must be zeroed too
+     * @param zeros how many weights are zero once pruned, over all the arrays (at least k: weights that
+     *     were zero already count)
      */
-    record Threshold(int bits, long ties) {
-        /** Prunes nothing. */
-        static final Threshold NONE = new Threshold(0, 0);
+    record Threshold(int bits, long ties, long zeros) {
 
         float magnitude() {
             return Float.intBitsToFloat(bits);
@@ -55,8 +55,8 @@ final class MagnitudeThreshold {
         if (count < 0 || count > total) {
             throw new IllegalArgumentException("cannot zero " + count + " of " + total + " weights");
         }
-        if (count == 0) {
-            return Threshold.NONE;
+        if (total == 0) {
+            return new Threshold(0, 0, 0);
         }
         java.util.Arrays.fill(high, 0);
         for (int[] values : arrays) {
@@ -64,7 +64,7 @@ final class MagnitudeThreshold {
         }
         long below = 0;
         int highBucket = 0;
-        while (below + high[highBucket] < count) {
+        while (below + high[highBucket] < Math.max(count, 1)) {
             below += high[highBucket];
             highBucket++;
         }
@@ -77,7 +77,10 @@ final class MagnitudeThreshold {
             below += low[lowBucket];
             lowBucket++;
         }
-        return new Threshold((highBucket << 16) | lowBucket, count - below);
+        int bits = (highBucket << 16) | lowBucket;
+        // a zero threshold prunes nothing new: the zeros are those the weights already had (low[0] of bucket 0)
+        long zeros = bits == 0 ? (highBucket == 0 ? low[0] : 0) : count;
+        return new Threshold(bits, bits == 0 ? 0 : count - below, zeros);
     }
 
     private static void countHigh(int[] values, int[] histogram) {
@@ -131,5 +134,35 @@ final class MagnitudeThreshold {
             used = ties;
         }
         return new Applied(used, nonZeros);
+    }
+
+    /**
+     * Prunes one array straight into sparse form: the non-zero weights that survive the threshold are
+     * gathered, with their linear indices, to the front of {@code keptValues} and {@code keptIndices}, which
+     * must hold at least the expected non-zeros plus one (a spare slot the branch-free loop writes into).
+     *
+     * @return the number of non-zeros gathered
+     * @throws IllegalStateException when more weights survive than the arrays can hold
+     */
+    static int applySparse(int[] values, int thresholdBits, long ties, int[] keptValues, long[] keptIndices) {
+        int capacity = Math.min(keptValues.length, keptIndices.length) - 1;
+        long tiesLeft = ties;
+        int next = 0;
+        for (int i = 0; i < values.length; i++) {
+            int bits = values[i];
+            int magnitude = bits & MAGNITUDE_MASK;
+            int above = (thresholdBits - magnitude) >>> 31; // 1 when magnitude > threshold
+            int equal = magnitude == thresholdBits ? 1 : 0;
+            int tieDropped = equal & (int) ((-tiesLeft) >>> 63); // ties left to zero (tiesLeft > 0)
+            tiesLeft -= tieDropped;
+            int keep = above | (equal & ~tieDropped & ((-magnitude) >>> 31));
+            keptValues[next] = bits;
+            keptIndices[next] = i;
+            next += keep;
+            if (next > capacity) {
+                throw new IllegalStateException("more than " + capacity + " weights survive pruning");
+            }
+        }
+        return next;
     }
 }

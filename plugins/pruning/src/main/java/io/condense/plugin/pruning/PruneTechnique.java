@@ -140,26 +140,43 @@ public final class PruneTechnique implements Technique {
                 values = readBits(source, candidate, buffer);
                 buffer = values;
             }
-            byte[] dense = new byte[Math.multiplyExact(values.length, 4)];
-            MagnitudeThreshold.Applied applied;
+            long[] shape = candidate.shape();
+            int nonZeros;
+            boolean sparse;
             if (global) {
-                applied = MagnitudeThreshold.apply(values, globalThreshold.bits(), tiesLeft, dense);
+                // the layer's share of the global threshold is known only once applied: dense first, sparse from it
+                byte[] dense = new byte[Math.multiplyExact(values.length, 4)];
+                MagnitudeThreshold.Applied applied = MagnitudeThreshold.apply(values, globalThreshold.bits(), tiesLeft, dense);
                 tiesLeft -= applied.tiesUsed();
+                nonZeros = applied.nonZeros();
+                sparse = allowSparse && WeightEncoding.sparseIsSmaller(values.length, nonZeros);
+                if (sparse) {
+                    editor.putSparseInitializer(WeightEncoding.sparse(candidate.weightName(), shape, dense, nonZeros));
+                } else {
+                    editor.putInitializer(WeightEncoding.dense(candidate.weightName(), shape, dense));
+                }
             } else {
                 MagnitudeThreshold.Threshold layerThreshold = threshold.find(new int[][] {values}, Math.round(sparsity * values.length));
-                applied = MagnitudeThreshold.apply(values, layerThreshold.bits(), layerThreshold.ties(), dense);
+                int expected = Math.toIntExact(values.length - layerThreshold.zeros());
+                sparse = allowSparse && WeightEncoding.sparseIsSmaller(values.length, expected);
+                if (sparse) {
+                    // straight to sparse form: no dense copy of the pruned weights
+                    int[] keptValues = new int[expected + 1];
+                    long[] keptIndices = new long[expected + 1];
+                    nonZeros = MagnitudeThreshold.applySparse(values, layerThreshold.bits(), layerThreshold.ties(), keptValues, keptIndices);
+                    if (nonZeros != expected) {
+                        throw new IllegalStateException("expected " + expected + " non-zeros in '" + candidate.weightName() + "' but kept " + nonZeros);
+                    }
+                    editor.putSparseInitializer(WeightEncoding.sparse(candidate.weightName(), shape, keptValues, keptIndices, nonZeros));
+                } else {
+                    byte[] dense = new byte[Math.multiplyExact(values.length, 4)];
+                    nonZeros = MagnitudeThreshold.apply(values, layerThreshold.bits(), layerThreshold.ties(), dense).nonZeros();
+                    editor.putInitializer(WeightEncoding.dense(candidate.weightName(), shape, dense));
+                }
             }
-            int nonZeros = applied.nonZeros();
-            long[] shape = candidate.shape();
-            boolean sparse = allowSparse && WeightEncoding.sparseIsSmaller(values.length, nonZeros);
-            long bytes;
+            long bytes = sparse ? WeightEncoding.sparseBytes(nonZeros) : WeightEncoding.denseBytes(values.length);
             if (sparse) {
-                editor.putSparseInitializer(WeightEncoding.sparse(candidate.weightName(), shape, dense, nonZeros));
-                bytes = WeightEncoding.sparseBytes(nonZeros);
                 sparseLayers++;
-            } else {
-                editor.putInitializer(WeightEncoding.dense(candidate.weightName(), shape, dense));
-                bytes = WeightEncoding.denseBytes(values.length);
             }
             parameterTotal += values.length;
             nonZeroTotal += nonZeros;

@@ -69,6 +69,11 @@ final class WeightEncoding {
             throw new IllegalStateException("counted " + nonZeros + " non-zeros in weight '" + name + "' but found "
                     + (next > nonZeros ? "more" : Integer.toString(next)));
         }
+        return sparse(name, shape, values, indices, nonZeros);
+    }
+
+    /** The first {@code nonZeros} gathered values (float32 bit patterns) and linear indices as a sparse initializer. */
+    static SparseTensorProto sparse(String name, long[] shape, int[] values, long[] indices, int nonZeros) {
         byte[] valueBytes = new byte[Math.multiplyExact(nonZeros, 4)];
         byte[] indexBytes = new byte[Math.multiplyExact(nonZeros, 8)];
         ByteBuffer.wrap(valueBytes).order(ByteOrder.LITTLE_ENDIAN).asIntBuffer().put(values, 0, nonZeros);

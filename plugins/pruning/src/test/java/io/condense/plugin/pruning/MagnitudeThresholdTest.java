@@ -66,6 +66,21 @@ class MagnitudeThresholdTest {
             }
             assertThat(zerosAfter).as("zeros after pruning %d of %d", count, length).isEqualTo(Math.max(count, zerosBefore));
             assertThat(applied.nonZeros()).isEqualTo(length - zerosAfter);
+            assertThat(found.zeros()).as("zeros predicted before applying").isEqualTo(zerosAfter);
+
+            // the straight-to-sparse path keeps exactly the non-zeros of the dense path, in order
+            int[] keptValues = new int[length - zerosAfter + 1];
+            long[] keptIndices = new long[length - zerosAfter + 1];
+            int kept = MagnitudeThreshold.applySparse(values, found.bits(), found.ties(), keptValues, keptIndices);
+            assertThat(kept).isEqualTo(length - zerosAfter);
+            int next = 0;
+            for (int i = 0; i < length; i++) {
+                if (pruned[i] != 0f) {
+                    assertThat(keptIndices[next]).isEqualTo(i);
+                    assertThat(Float.intBitsToFloat(keptValues[next])).isEqualTo(pruned[i]);
+                    next++;
+                }
+            }
             if (count > 0) {
                 assertThat(found.magnitude()).as("threshold is the %d-th smallest magnitude", count).isEqualTo(magnitudes[count - 1]);
                 for (int i = 0; i < length; i++) {
@@ -100,5 +115,15 @@ class MagnitudeThresholdTest {
         assertThat(pruned[1]).isZero();
         assertThat(pruned[2]).isZero();
         assertThat(pruned[3]).isZero();
+    }
+
+    @Test
+    void emptyAndZeroCountsPruneNothing() {
+        MagnitudeThreshold threshold = new MagnitudeThreshold();
+        assertThat(threshold.find(new int[][] {new int[0]}, 0).zeros()).isZero();
+        int[] values = bits(0f, 0.5f, -0f, 2f);
+        MagnitudeThreshold.Threshold none = threshold.find(new int[][] {values}, 0);
+        assertThat(none.zeros()).isEqualTo(2);
+        assertThat(prune(values, none, none.ties(), new MagnitudeThreshold.Applied[1])).as("nothing changes, not even -0").containsExactly(0f, 0.5f, -0f, 2f);
     }
 }

@@ -187,4 +187,44 @@ class PruneTechniqueTest {
             assertThat(result.model().tensor(weight).toFloatArray()).containsExactly(original.tensor(weight).toFloatArray());
         }
     }
+
+    @Test
+    void denseStorageIsKeptWhenAsked() {
+        OnnxModel original = OnnxModel.load(SharedData.model("pytorch_cnn_mnist.onnx"));
+        TechniqueResult result = prune(original, Map.of("sparsity", "0.9", "storage", "dense"));
+        assertThat(result.model().graph().getSparseInitializerCount()).isZero();
+        assertThat(result.report().layers()).allSatisfy(layer -> assertThat(layer.get("stored")).isEqualTo("dense"));
+        assertThat(measuredSparsity(result.model(), result)).isGreaterThanOrEqualTo(0.8995);
+    }
+
+    @Test
+    void prunedModelWithSparseWeightsCanBePrunedFurther() {
+        String name = "pytorch_cnn_mnist.onnx";
+        OnnxModel original = OnnxModel.load(SharedData.model(name));
+        OnnxModel once = OnnxModel.fromBytes(prune(original, Map.of("sparsity", "0.7", "scope", "global")).model().toBytes());
+        assertThat(once.graph().getSparseInitializerCount()).isPositive();
+        TechniqueResult twice = prune(once, Map.of("sparsity", "0.8", "scope", "global"));
+        assertThat(measuredSparsity(twice.model(), twice)).isCloseTo(0.8, org.assertj.core.data.Offset.offset(0.001));
+        EvaluationResult comparison = Evaluators.fromServiceLoader().compare(original, twice.model(),
+                EvaluationRequest.of(digitsFor(name), DIGITS));
+        assertThat(comparison.top1Agreement()).isGreaterThanOrEqualTo(0.94);
+    }
+
+    @Test
+    void sparseAndDenseStorageHoldTheSameWeightsAndBothRun() {
+        OnnxModel original = OnnxModel.load(SharedData.model("mnist8/model.onnx"));
+        for (String scope : new String[] {"layer", "global"}) {
+            OnnxModel sparse = OnnxModel.fromBytes(prune(original, Map.of("sparsity", "0.9", "scope", scope)).model().toBytes());
+            TechniqueResult denseResult = prune(original, Map.of("sparsity", "0.9", "scope", scope, "storage", "dense"));
+            assertThat(sparse.graph().getSparseInitializerCount()).as("sparse weights with scope %s", scope).isPositive();
+            for (Map<String, Object> layer : denseResult.report().layers()) {
+                String weight = (String) layer.get("weight");
+                assertThat(sparse.tensor(weight).toFloatArray()).as("weight %s with scope %s", weight, scope)
+                        .containsExactly(denseResult.model().tensor(weight).toFloatArray());
+            }
+            EvaluationResult comparison = Evaluators.fromServiceLoader().compare(denseResult.model(), sparse,
+                    EvaluationRequest.of(digitsFor("mnist8"), 100));
+            assertThat(comparison.top1Agreement()).as("sparse and dense storage compute the same, scope %s", scope).isEqualTo(1.0);
+        }
+    }
 }
