@@ -2,6 +2,7 @@ package io.condense.plugin.binarization;
 
 import static java.util.Objects.requireNonNull;
 
+import io.condense.sdk.tensor.ChannelLayout;
 import java.util.Arrays;
 
 /**

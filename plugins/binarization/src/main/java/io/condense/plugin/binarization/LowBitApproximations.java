@@ -1,5 +1,6 @@
 package io.condense.plugin.binarization;
 
+import io.condense.sdk.tensor.ChannelLayout;
 import java.util.Arrays;
 
 /**

@@ -10,16 +10,19 @@ import io.condense.sdk.eval.EvaluationRequest;
 import io.condense.sdk.eval.EvaluationResult;
 import io.condense.sdk.eval.Evaluator;
 import io.condense.sdk.model.InitializerInfo;
+import io.condense.sdk.model.LayerSelection;
+import io.condense.sdk.model.ModelContents;
 import io.condense.sdk.model.ModelEditor;
 import io.condense.sdk.model.OnnxModel;
+import io.condense.sdk.model.QdqWeights;
 import io.condense.sdk.model.WeightLayer;
-import io.condense.sdk.technique.InvalidParametersException;
 import io.condense.sdk.technique.ParameterProblem;
 import io.condense.sdk.technique.ParameterSpec;
 import io.condense.sdk.technique.Parameters;
-import io.condense.sdk.technique.Range;
 import io.condense.sdk.technique.Report;
+import io.condense.sdk.technique.SelectionParameters;
 import io.condense.sdk.technique.TechniqueResult;
+import io.condense.sdk.tensor.ChannelLayout;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -36,24 +39,22 @@ import java.util.Optional;
  * data and an evaluator, the report also carries the accuracy before and after, measured in ONNX Runtime.
  */
 final class LowBitCompression {
-    static final String EXCLUDE = "exclude";
     static final String KEEP_FIRST_LAST = "keep_first_last";
-    static final String MIN_ELEMENTS = "min_elements";
+    /** Why a first or last weight layer is left in float. */
+    static final String KEEP_FIRST_LAST_REASON =
+            "it is a first or last weight layer, kept in float as the binary-network papers do (keep_first_last=true)";
     /** Per-axis DequantizeLinear (its {@code axis} attribute) needs opset 13. */
-    static final long PER_CHANNEL_OPSET = 13;
+    static final long PER_CHANNEL_OPSET = QdqWeights.PER_AXIS_OPSET;
     static final String PACKING_NOTE = "packed sizes count the bits per weight plus one float32 scale per channel and basis; "
             + "the written model stores each level in an int8 for ONNX Runtime, and packing the levels into bits belongs to the coding stage";
 
     /** The parameters both techniques take, after their own. */
     static final List<ParameterSpec> SELECTION_PARAMETERS = List.of(
-            ParameterSpec.stringListParameter(EXCLUDE, "",
-                    "Layers to leave in float: comma-separated globs (* any characters, ? one character) matched against the "
-                            + "whole node name, the node's first output and the weight's initializer name; prefix a pattern "
-                            + "with regex: for a Java regular expression."),
+            SelectionParameters.exclude("Layers to leave in float"),
             ParameterSpec.booleanParameter(KEEP_FIRST_LAST, true,
                     "Leave the first weight layers (no weight layer upstream) and the last ones (no weight layer downstream) "
                             + "in float, as the binary-network papers do; false changes them too."),
-            ParameterSpec.integerParameter(MIN_ELEMENTS, 0, Range.atLeast(0),
+            SelectionParameters.minElements(0,
                     "Layers whose weight has fewer elements stay float (default 0: every selected layer)."));
 
     /** Approximates one float weight laid out per output channel. */
@@ -85,19 +86,12 @@ final class LowBitCompression {
     private LowBitCompression() {
     }
 
-    /** The selection settings, with every exclude pattern that does not compile reported at once. */
+    /**
+     * The selection settings, with every exclude pattern that does not compile reported at once: dense float32
+     * weights with one output-channel axis (the first and last layers are left out in {@link #run}, which sees the model).
+     */
     static LayerSelection selection(Parameters parameters, List<ParameterProblem> problems) {
-        List<String> patterns = parameters.getStringList(EXCLUDE);
-        for (String pattern : patterns) {
-            String problem = LayerSelection.problem(pattern);
-            if (problem != null) {
-                problems.add(new ParameterProblem(EXCLUDE, parameters.getString(EXCLUDE), problem));
-            }
-        }
-        if (!problems.isEmpty()) {
-            throw new InvalidParametersException(problems);
-        }
-        return new LayerSelection(patterns, parameters.getLong(MIN_ELEMENTS), parameters.getBoolean(KEEP_FIRST_LAST));
+        return SelectionParameters.layerSelection(parameters, problems).denseOnly().requiringOutputChannelAxis();
     }
 
     static TechniqueResult run(String techniqueId, Method method, LayerSelection selection, boolean keepFirstLast, OnnxModel model,
@@ -111,7 +105,10 @@ final class LowBitCompression {
             throw new CondenseException(ErrorCode.NOTHING_TO_COMPRESS, "nothing to " + verb + ": the model has no Conv, Gemm or MatMul "
                     + "layer whose weight is a constant (initializer); it has " + ModelContents.describe(model));
         }
-        LayerSelection.Result selected = selection.select(source, layers);
+        LayerSelection chosen = keepFirstLast
+                ? selection.excludingNodes(FirstAndLastLayers.find(source.nodes(), layers), KEEP_FIRST_LAST_REASON)
+                : selection;
+        LayerSelection.Result selected = chosen.select(source, layers);
         List<LayerSelection.Candidate> candidates = selected.candidates();
         List<LayerSelection.Skipped> skipped = selected.skipped();
         if (candidates.isEmpty()) {
@@ -218,11 +215,7 @@ final class LowBitCompression {
         if (foldedReshapes > 0) {
             report.put("folded_reshapes", foldedReshapes);
         }
-        List<Map<String, Object>> skippedReports = new ArrayList<>();
-        for (LayerSelection.Skipped entry : skipped) {
-            skippedReports.add(entry.toReport());
-        }
-        report.put("skipped", skippedReports);
+        report.put("skipped", LayerSelection.skippedReport(skipped));
         Optional<Evaluator> evaluator = context.evaluator();
         Optional<Dataset> data = context.evaluationData();
         if (evaluator.isPresent() && data.isPresent()) {
@@ -241,7 +234,7 @@ final class LowBitCompression {
         StringBuilder reasons = new StringBuilder();
         StringBuilder names = new StringBuilder();
         for (LayerSelection.Skipped entry : skipped) {
-            allEdges &= entry.firstOrLast();
+            allEdges &= entry.reason().equals(KEEP_FIRST_LAST_REASON);
             reasons.append(reasons.length() == 0 ? "" : "; ").append(entry.layerNames()).append(": ").append(entry.reason());
             names.append(names.length() == 0 ? "" : ", ").append(entry.layerNames());
         }

@@ -1,21 +1,18 @@
 package io.condense.plugin.binarization;
 
-import ai.onnx.proto.OnnxMl.AttributeProto;
 import ai.onnx.proto.OnnxMl.NodeProto;
-import ai.onnx.proto.OnnxMl.TensorProto;
-import com.google.protobuf.UnsafeByteOperations;
+import io.condense.sdk.model.LayerSelection;
 import io.condense.sdk.model.ModelEditor;
-import io.condense.sdk.model.WeightLayer;
+import io.condense.sdk.model.QdqWeights;
 import io.condense.sdk.tensor.DataType;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
+import java.util.OptionalInt;
 
 /**
- * Writes an {@link Approximation} into the model in QDQ form, as the quantization family does: each level
- * tensor becomes an int8 initializer with a float scale per output channel and an int8 zero point of 0,
- * read by a DequantizeLinear node ({@code axis} = the output-channel axis, opset 13). With one level tensor
- * the layers read its DequantizeLinear output; with several (ABC-Net, HORQ) a Sum node adds the dequantized
- * bases and the layers read the sum. The float weight is dropped when nothing else reads it.
+ * Writes an {@link Approximation} into the model in QDQ form with the SDK's {@link QdqWeights}: each level tensor
+ * becomes an int8 initializer with a float scale per output channel and an int8 zero point of 0 (shared by the
+ * bases), read by a DequantizeLinear node ({@code axis} = the output-channel axis, opset 13). With one level tensor
+ * the layers read its DequantizeLinear output; with several (ABC-Net, HORQ) a Sum node adds the dequantized bases
+ * and the layers read the sum. The float weight is dropped when nothing else reads it.
  */
 final class QdqWriter {
     private QdqWriter() {
@@ -30,9 +27,9 @@ final class QdqWriter {
         long[] shape = candidate.shape();
         int channels = approximation.layout().channels();
         int bases = approximation.bases();
+        OptionalInt axis = OptionalInt.of(candidate.outputChannelAxis());
         String zeroPointName = editor.uniqueName(weight + "_zero_point");
-        editor.putInitializer(TensorProto.newBuilder().setName(zeroPointName).setDataType(DataType.INT8.onnxCode()).addDims(channels)
-                .setRawData(UnsafeByteOperations.unsafeWrap(new byte[channels])).build());
+        editor.putInitializer(QdqWeights.zeroPoint(zeroPointName, DataType.INT8, channels, true));
 
         String[] dequantized = new String[bases];
         for (int k = 0; k < bases; k++) {
@@ -40,22 +37,10 @@ final class QdqWriter {
             String levelsName = editor.uniqueName(weight + "_" + suffix + basis);
             String scaleName = editor.uniqueName(weight + "_scale" + basis);
             dequantized[k] = editor.uniqueName(weight + "_dequantized" + basis);
-
-            TensorProto.Builder levels = TensorProto.newBuilder().setName(levelsName).setDataType(DataType.INT8.onnxCode())
-                    .setRawData(UnsafeByteOperations.unsafeWrap(approximation.levels()[k]));
-            for (long dim : shape) {
-                levels.addDims(dim);
-            }
-            editor.putInitializer(levels.build());
-            byte[] scaleBytes = new byte[channels * 4];
-            ByteBuffer.wrap(scaleBytes).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().put(approximation.scales()[k]);
-            editor.putInitializer(TensorProto.newBuilder().setName(scaleName).setDataType(DataType.FLOAT.onnxCode()).addDims(channels)
-                    .setRawData(UnsafeByteOperations.unsafeWrap(scaleBytes)).build());
-            editor.addNode(NodeProto.newBuilder().setOpType("DequantizeLinear").setName(editor.uniqueName(weight + "_DequantizeLinear" + basis))
-                    .addInput(levelsName).addInput(scaleName).addInput(zeroPointName).addOutput(dequantized[k])
-                    .addAttribute(AttributeProto.newBuilder().setName("axis").setType(AttributeProto.AttributeType.INT)
-                            .setI(candidate.outputChannelAxis()))
-                    .build());
+            editor.putInitializer(QdqWeights.levels(levelsName, DataType.INT8, shape, approximation.levels()[k]));
+            editor.putInitializer(QdqWeights.scales(scaleName, approximation.scales()[k], true));
+            editor.addNode(QdqWeights.dequantizeLinear(editor.uniqueName(weight + "_DequantizeLinear" + basis), levelsName, scaleName,
+                    zeroPointName, dequantized[k], axis));
         }
         String read = dequantized[0];
         if (bases > 1) {
@@ -66,16 +51,7 @@ final class QdqWriter {
             }
             editor.addNode(sum.build());
         }
-        for (WeightLayer layer : candidate.layers()) {
-            NodeProto current = editor.node(layer.nodeIndex());
-            NodeProto.Builder changed = current.toBuilder();
-            for (int input = 0; input < current.getInputCount(); input++) {
-                if (current.getInput(input).equals(weight)) {
-                    changed.setInput(input, read);
-                }
-            }
-            editor.replaceNode(layer.nodeIndex(), changed.build());
-        }
+        QdqWeights.rewire(editor, candidate.layers(), weight, read);
         return read;
     }
 }

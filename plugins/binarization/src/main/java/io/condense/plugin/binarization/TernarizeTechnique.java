@@ -1,6 +1,7 @@
 package io.condense.plugin.binarization;
 
 import io.condense.sdk.context.StepContext;
+import io.condense.sdk.model.LayerSelection;
 import io.condense.sdk.model.OnnxModel;
 import io.condense.sdk.technique.ParameterSpec;
 import io.condense.sdk.technique.Parameters;

@@ -14,6 +14,7 @@ import io.condense.sdk.technique.InvalidParametersException;
 import io.condense.sdk.technique.ParameterProblem;
 import io.condense.sdk.technique.Parameters;
 import io.condense.sdk.technique.TechniqueResult;
+import io.condense.sdk.tensor.ChannelLayout;
 import io.condense.sdk.testkit.Evaluators;
 import io.condense.sdk.testkit.SharedData;
 import io.condense.sdk.testkit.TestStepContext;

@@ -3,6 +3,7 @@ package io.condense.plugin.binarization;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
+import io.condense.sdk.tensor.ChannelLayout;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 

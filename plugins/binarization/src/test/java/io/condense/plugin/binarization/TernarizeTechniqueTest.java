@@ -9,6 +9,7 @@ import io.condense.sdk.error.ErrorCode;
 import io.condense.sdk.eval.EvaluationRequest;
 import io.condense.sdk.model.OnnxModel;
 import io.condense.sdk.technique.TechniqueResult;
+import io.condense.sdk.tensor.ChannelLayout;
 import io.condense.sdk.testkit.Evaluators;
 import io.condense.sdk.testkit.SharedData;
 import java.util.ArrayList;

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import ai.onnx.proto.OnnxMl.AttributeProto;
 import ai.onnx.proto.OnnxMl.NodeProto;
 import io.condense.sdk.model.OnnxModel;
+import io.condense.sdk.tensor.ChannelLayout;
 import io.condense.sdk.tensor.DataType;
 import io.condense.sdk.tensor.Tensor;
 import java.util.Map;

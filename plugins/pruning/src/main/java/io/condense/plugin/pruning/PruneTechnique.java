@@ -3,15 +3,16 @@ package io.condense.plugin.pruning;
 import io.condense.sdk.context.StepContext;
 import io.condense.sdk.error.CondenseException;
 import io.condense.sdk.error.ErrorCode;
+import io.condense.sdk.model.LayerSelection;
+import io.condense.sdk.model.ModelContents;
 import io.condense.sdk.model.ModelEditor;
 import io.condense.sdk.model.OnnxModel;
 import io.condense.sdk.model.WeightLayer;
-import io.condense.sdk.technique.InvalidParametersException;
-import io.condense.sdk.technique.ParameterProblem;
 import io.condense.sdk.technique.ParameterSpec;
 import io.condense.sdk.technique.Parameters;
 import io.condense.sdk.technique.Range;
 import io.condense.sdk.technique.Report;
+import io.condense.sdk.technique.SelectionParameters;
 import io.condense.sdk.technique.Technique;
 import io.condense.sdk.technique.TechniqueDescriptor;
 import io.condense.sdk.technique.TechniqueResult;
@@ -32,8 +33,6 @@ public final class PruneTechnique implements Technique {
     public static final String ID = "prune";
     static final String SPARSITY = "sparsity";
     static final String SCOPE = "scope";
-    static final String EXCLUDE = "exclude";
-    static final String MIN_ELEMENTS = "min_elements";
     static final String STORAGE = "storage";
     /** Layers with fewer weights are left dense and unpruned by default: first convolutions are small and sensitive. */
     static final long DEFAULT_MIN_ELEMENTS = 256;
@@ -48,11 +47,8 @@ public final class PruneTechnique implements Technique {
                             "layer: every selected layer reaches the sparsity on its own; global: one magnitude threshold "
                                     + "across all selected layers, so the sparsity is reached overall and layers with many "
                                     + "small weights are pruned more."),
-                    ParameterSpec.stringListParameter(EXCLUDE, "",
-                            "Layers to leave alone: comma-separated globs (* any characters, ? one character) matched "
-                                    + "against the whole node name, the node's first output and the weight's initializer "
-                                    + "name; prefix a pattern with regex: for a Java regular expression."),
-                    ParameterSpec.integerParameter(MIN_ELEMENTS, DEFAULT_MIN_ELEMENTS, Range.atLeast(0),
+                    SelectionParameters.exclude("Layers to leave alone"),
+                    SelectionParameters.minElements(DEFAULT_MIN_ELEMENTS,
                             "Layers whose weight has fewer elements are left alone (default 256: small first "
                                     + "convolutions are sensitive and their weights weigh nothing in the file)."),
                     ParameterSpec.choiceParameter(STORAGE, "auto", List.of("auto", "dense"),
@@ -70,18 +66,7 @@ public final class PruneTechnique implements Technique {
         double sparsity = parameters.getDouble(SPARSITY);
         boolean global = parameters.getString(SCOPE).equals("global");
         boolean allowSparse = parameters.getString(STORAGE).equals("auto");
-        List<String> patterns = parameters.getStringList(EXCLUDE);
-        List<ParameterProblem> problems = new ArrayList<>();
-        for (String pattern : patterns) {
-            String problem = WeightSelection.problem(pattern);
-            if (problem != null) {
-                problems.add(new ParameterProblem(EXCLUDE, parameters.getString(EXCLUDE), problem));
-            }
-        }
-        if (!problems.isEmpty()) {
-            throw new InvalidParametersException(problems);
-        }
-        long minElements = parameters.getLong(MIN_ELEMENTS);
+        LayerSelection layerSelection = SelectionParameters.layerSelection(parameters, new ArrayList<>());
 
         // weights reshaped at run time (mnist-8's MatMul weight) become initializers the layers read directly
         OnnxModel source = model.edit().foldConstantReshapes().build();
@@ -91,15 +76,11 @@ public final class PruneTechnique implements Technique {
             throw new CondenseException(ErrorCode.NOTHING_TO_COMPRESS, "nothing to prune: the model has no Conv, Gemm or MatMul "
                     + "layer whose weight is a constant (initializer); it has " + ModelContents.describe(model));
         }
-        WeightSelection.Result selection = new WeightSelection(patterns, minElements).select(source, layers);
-        List<WeightSelection.Candidate> candidates = selection.candidates();
+        LayerSelection.Result selection = layerSelection.select(source, layers);
+        List<LayerSelection.Candidate> candidates = selection.candidates();
         if (candidates.isEmpty()) {
-            StringBuilder reasons = new StringBuilder();
-            for (WeightSelection.Skipped skipped : selection.skipped()) {
-                reasons.append(reasons.length() == 0 ? "" : "; ").append(skipped.layerNames()).append(": ").append(skipped.reason());
-            }
             throw new CondenseException(ErrorCode.NOTHING_TO_COMPRESS, "nothing to prune: all " + selection.skipped().size()
-                    + " weight layers were skipped (" + reasons + "); lower min_elements or change exclude");
+                    + " weight layers were skipped (" + selection.skippedReasons() + "); lower min_elements or change exclude");
         }
 
         int count = candidates.size();
@@ -129,7 +110,7 @@ public final class PruneTechnique implements Technique {
         List<Map<String, Object>> layerReports = new ArrayList<>(count);
         for (int i = 0; i < count; i++) {
             context.checkCancelled();
-            WeightSelection.Candidate candidate = candidates.get(i);
+            LayerSelection.Candidate candidate = candidates.get(i);
             context.progress((double) i / count, "layer " + (i + 1) + " of " + count + ": " + candidate.layerNames());
             int[] values;
             if (global) {
@@ -217,11 +198,7 @@ public final class PruneTechnique implements Technique {
         if (foldedReshapes > 0) {
             report.put("folded_reshapes", foldedReshapes);
         }
-        List<Map<String, Object>> skippedReports = new ArrayList<>();
-        for (WeightSelection.Skipped skipped : selection.skipped()) {
-            skippedReports.add(skipped.toReport());
-        }
-        report.put("skipped", skippedReports);
+        report.put("skipped", LayerSelection.skippedReport(selection.skipped()));
         for (Map<String, Object> layer : layerReports) {
             report.addLayer(layer);
         }
@@ -229,7 +206,7 @@ public final class PruneTechnique implements Technique {
     }
 
     /** The weight's float32 values as their bit patterns (sparse initializers densified), in {@code reuse} when it fits exactly. */
-    private static int[] readBits(OnnxModel model, WeightSelection.Candidate candidate, int[] reuse) {
+    private static int[] readBits(OnnxModel model, LayerSelection.Candidate candidate, int[] reuse) {
         Tensor tensor = model.tensor(candidate.weightName());
         int count = Math.toIntExact(tensor.elementCount());
         int[] bits = reuse != null && reuse.length == count ? reuse : new int[count];

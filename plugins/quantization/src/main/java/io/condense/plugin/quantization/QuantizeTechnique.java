@@ -1,14 +1,13 @@
 package io.condense.plugin.quantization;
 
-import ai.onnx.proto.OnnxMl.AttributeProto;
-import ai.onnx.proto.OnnxMl.NodeProto;
-import ai.onnx.proto.OnnxMl.TensorProto;
-import com.google.protobuf.UnsafeByteOperations;
 import io.condense.sdk.context.StepContext;
 import io.condense.sdk.error.CondenseException;
 import io.condense.sdk.error.ErrorCode;
+import io.condense.sdk.model.LayerSelection;
+import io.condense.sdk.model.ModelContents;
 import io.condense.sdk.model.ModelEditor;
 import io.condense.sdk.model.OnnxModel;
+import io.condense.sdk.model.QdqWeights;
 import io.condense.sdk.model.WeightLayer;
 import io.condense.sdk.technique.InvalidParametersException;
 import io.condense.sdk.technique.ParameterProblem;
@@ -16,17 +15,18 @@ import io.condense.sdk.technique.ParameterSpec;
 import io.condense.sdk.technique.Parameters;
 import io.condense.sdk.technique.Range;
 import io.condense.sdk.technique.Report;
+import io.condense.sdk.technique.SelectionParameters;
 import io.condense.sdk.technique.Technique;
 import io.condense.sdk.technique.TechniqueDescriptor;
 import io.condense.sdk.technique.TechniqueResult;
+import io.condense.sdk.tensor.ChannelLayout;
 import io.condense.sdk.tensor.DataType;
 import io.condense.sdk.tensor.Tensor;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalInt;
 import org.pf4j.Extension;
 
 /**
@@ -40,11 +40,9 @@ public final class QuantizeTechnique implements Technique {
     public static final String ID = "quantize";
     static final String GRANULARITY = "granularity";
     static final String BITS = "bits";
-    static final String EXCLUDE = "exclude";
-    static final String MIN_ELEMENTS = "min_elements";
     /** Per-axis DequantizeLinear (the axis attribute) needs opset 13; per-tensor needs 10. */
-    static final long PER_CHANNEL_OPSET = 13;
-    static final long PER_TENSOR_OPSET = 10;
+    static final long PER_CHANNEL_OPSET = QdqWeights.PER_AXIS_OPSET;
+    static final long PER_TENSOR_OPSET = QdqWeights.PER_TENSOR_OPSET;
 
     private static final TechniqueDescriptor DESCRIPTOR = new TechniqueDescriptor(ID, "0.1.0",
             "Symmetric 8-bit weight quantization of Conv, Gemm and MatMul layers, written as int8 + scale through DequantizeLinear (QDQ)",
@@ -55,11 +53,8 @@ public final class QuantizeTechnique implements Technique {
                                     + "axis), needs opset 13 and upgrades older models; per_tensor: one scale per weight."),
                     ParameterSpec.integerParameter(BITS, 8, Range.closed(8, 8),
                             "Bits per weight. Only 8 for now (int8, levels -127..127)."),
-                    ParameterSpec.stringListParameter(EXCLUDE, "",
-                            "Layers to leave in float: comma-separated globs (* any characters, ? one character) matched "
-                                    + "against the whole node name, the node's first output and the weight's initializer "
-                                    + "name; prefix a pattern with regex: for a Java regular expression."),
-                    ParameterSpec.integerParameter(MIN_ELEMENTS, 0, Range.atLeast(0),
+                    SelectionParameters.exclude("Layers to leave in float"),
+                    SelectionParameters.minElements(0,
                             "Layers whose weight has fewer elements stay float (default 0: quantize every layer; "
                                     + "8-bit per-channel weights keep even small layers accurate).")));
 
@@ -71,14 +66,8 @@ public final class QuantizeTechnique implements Technique {
     @Override
     public TechniqueResult apply(OnnxModel model, Parameters parameters, StepContext context) {
         boolean perChannel = parameters.getString(GRANULARITY).equals("per_channel");
-        List<String> patterns = parameters.getStringList(EXCLUDE);
         List<ParameterProblem> problems = new ArrayList<>();
-        for (String pattern : patterns) {
-            String problem = WeightSelection.problem(pattern);
-            if (problem != null) {
-                problems.add(new ParameterProblem(EXCLUDE, parameters.getString(EXCLUDE), problem));
-            }
-        }
+        List<String> patterns = SelectionParameters.excludePatterns(parameters, problems);
         int bits = parameters.getInt(BITS);
         if (bits != 8) {
             problems.add(new ParameterProblem(BITS, Integer.toString(bits), "only 8-bit quantization is supported"));
@@ -86,7 +75,7 @@ public final class QuantizeTechnique implements Technique {
         if (!problems.isEmpty()) {
             throw new InvalidParametersException(problems);
         }
-        long minElements = parameters.getLong(MIN_ELEMENTS);
+        long minElements = parameters.getLong(SelectionParameters.MIN_ELEMENTS);
 
         // weights reshaped at run time (mnist-8's MatMul weight) become initializers the layers read directly
         OnnxModel source = model.edit().foldConstantReshapes().build();
@@ -96,9 +85,9 @@ public final class QuantizeTechnique implements Technique {
             throw new CondenseException(ErrorCode.NOTHING_TO_COMPRESS, "nothing to quantize: the model has no Conv, Gemm or MatMul "
                     + "layer whose weight is a constant (initializer); it has " + ModelContents.describe(model));
         }
-        WeightSelection.Result selection = new WeightSelection(patterns, minElements).select(source, layers);
-        List<WeightSelection.Candidate> candidates = selection.candidates();
-        List<WeightSelection.Skipped> skipped = new ArrayList<>(selection.skipped());
+        LayerSelection.Result selection = new LayerSelection(patterns, minElements).select(source, layers);
+        List<LayerSelection.Candidate> candidates = selection.candidates();
+        List<LayerSelection.Skipped> skipped = new ArrayList<>(selection.skipped());
 
         ModelEditor editor = source.edit();
         long opsetBefore = source.opsetVersion("").orElse(0L);
@@ -124,22 +113,18 @@ public final class QuantizeTechnique implements Technique {
         List<Map<String, Object>> layerReports = new ArrayList<>(count);
         for (int i = 0; i < count; i++) {
             context.checkCancelled();
-            WeightSelection.Candidate candidate = candidates.get(i);
+            LayerSelection.Candidate candidate = candidates.get(i);
             context.progress((double) i / count, "layer " + (i + 1) + " of " + count + ": " + candidate.layerNames());
             long[] shape = candidate.shape();
-            int axis = candidate.layers().get(0).outputChannelAxis();
-            boolean sameAxis = true;
-            for (WeightLayer layer : candidate.layers()) {
-                sameAxis &= layer.outputChannelAxis() == axis;
-            }
-            SymmetricQuantizer.Layout layout = perChannel && sameAxis && axis < shape.length
-                    ? SymmetricQuantizer.Layout.of(shape, axis)
-                    : SymmetricQuantizer.Layout.perTensor(candidate.elements());
-            boolean channelwise = layout.channels() != 1 || layout.elements() != layout.inner();
+            int axis = candidate.outputChannelAxis();
+            ChannelLayout layout = perChannel && candidate.sameOutputChannelAxis() && axis < shape.length
+                    ? ChannelLayout.of(shape, axis)
+                    : ChannelLayout.perTensor(candidate.elements());
+            boolean channelwise = layout.perChannel();
             long floatBytes = 4L * candidate.elements();
             long quantizedBytes = candidate.elements() + 5L * layout.channels();
             if (quantizedBytes >= floatBytes) {
-                skipped.add(new WeightSelection.Skipped(candidate.weightName(), candidate.layerNames(), candidate.opTypes(),
+                skipped.add(LayerSelection.Skipped.of(candidate,
                         "int8 with " + layout.channels() + " scales would take " + quantizedBytes + " bytes, not fewer than its "
                                 + floatBytes + " float bytes"));
                 continue;
@@ -158,7 +143,8 @@ public final class QuantizeTechnique implements Technique {
             }
             byte[] quantized = new byte[weights.length];
             SymmetricQuantizer.Energies energies = SymmetricQuantizer.quantize(weights, layout, scales, quantized);
-            rewire(editor, candidate, shape, quantized, scales, channelwise, axis);
+            QdqWeights.write(editor, candidate.weightName(), candidate.layers(), "quantized", DataType.INT8, shape, quantized, scales,
+                    channelwise ? OptionalInt.of(axis) : OptionalInt.empty());
 
             quantizedLayers++;
             bytesBefore += floatBytes;
@@ -184,12 +170,8 @@ public final class QuantizeTechnique implements Technique {
             layerReports.add(layer);
         }
         if (quantizedLayers == 0) {
-            StringBuilder reasons = new StringBuilder();
-            for (WeightSelection.Skipped entry : skipped) {
-                reasons.append(reasons.length() == 0 ? "" : "; ").append(entry.layerNames()).append(": ").append(entry.reason());
-            }
             throw new CondenseException(ErrorCode.NOTHING_TO_COMPRESS, "nothing to quantize: all " + skipped.size()
-                    + " weight layers were skipped (" + reasons + "); lower min_elements or change exclude");
+                    + " weight layers were skipped (" + LayerSelection.reasons(skipped) + "); lower min_elements or change exclude");
         }
         OnnxModel result = editor.build();
         context.progress(1.0, "quantized " + quantizedLayers + " layers");
@@ -211,63 +193,11 @@ public final class QuantizeTechnique implements Technique {
         if (foldedReshapes > 0) {
             report.put("folded_reshapes", foldedReshapes);
         }
-        List<Map<String, Object>> skippedReports = new ArrayList<>();
-        for (WeightSelection.Skipped entry : skipped) {
-            skippedReports.add(entry.toReport());
-        }
-        report.put("skipped", skippedReports);
+        report.put("skipped", LayerSelection.skippedReport(skipped));
         for (Map<String, Object> layer : layerReports) {
             report.addLayer(layer);
         }
         return new TechniqueResult(result, report.build());
-    }
-
-    /** Adds the int8 weight, scale, zero point and DequantizeLinear node, and points the layers at its output. */
-    private static void rewire(ModelEditor editor, WeightSelection.Candidate candidate, long[] shape, byte[] quantized,
-            float[] scales, boolean channelwise, int axis) {
-        String weight = candidate.weightName();
-        String quantizedName = editor.uniqueName(weight + "_quantized");
-        String scaleName = editor.uniqueName(weight + "_scale");
-        String zeroPointName = editor.uniqueName(weight + "_zero_point");
-        String outputName = editor.uniqueName(weight + "_dequantized");
-        String nodeName = editor.uniqueName(weight + "_DequantizeLinear");
-
-        TensorProto.Builder quantizedTensor = TensorProto.newBuilder().setName(quantizedName).setDataType(DataType.INT8.onnxCode())
-                .setRawData(UnsafeByteOperations.unsafeWrap(quantized));
-        for (long dim : shape) {
-            quantizedTensor.addDims(dim);
-        }
-        byte[] scaleBytes = new byte[scales.length * 4];
-        ByteBuffer.wrap(scaleBytes).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().put(scales);
-        TensorProto.Builder scaleTensor = TensorProto.newBuilder().setName(scaleName).setDataType(DataType.FLOAT.onnxCode())
-                .setRawData(UnsafeByteOperations.unsafeWrap(scaleBytes));
-        TensorProto.Builder zeroPointTensor = TensorProto.newBuilder().setName(zeroPointName).setDataType(DataType.INT8.onnxCode())
-                .setRawData(UnsafeByteOperations.unsafeWrap(new byte[scales.length]));
-        if (channelwise) {
-            scaleTensor.addDims(scales.length);
-            zeroPointTensor.addDims(scales.length);
-        }
-        editor.putInitializer(quantizedTensor.build());
-        editor.putInitializer(scaleTensor.build());
-        editor.putInitializer(zeroPointTensor.build());
-
-        NodeProto.Builder dequantize = NodeProto.newBuilder().setOpType("DequantizeLinear").setName(nodeName)
-                .addInput(quantizedName).addInput(scaleName).addInput(zeroPointName).addOutput(outputName);
-        if (channelwise) {
-            dequantize.addAttribute(AttributeProto.newBuilder().setName("axis").setType(AttributeProto.AttributeType.INT).setI(axis));
-        }
-        editor.addNode(dequantize.build());
-
-        for (WeightLayer layer : candidate.layers()) {
-            NodeProto current = editor.node(layer.nodeIndex());
-            NodeProto.Builder changed = current.toBuilder();
-            for (int input = 0; input < current.getInputCount(); input++) {
-                if (current.getInput(input).equals(weight)) {
-                    changed.setInput(input, outputName);
-                }
-            }
-            editor.replaceNode(layer.nodeIndex(), changed.build());
-        }
     }
 
     private static List<Long> shapeList(long[] shape) {

@@ -1,5 +1,7 @@
 package io.condense.plugin.quantization;
 
+import io.condense.sdk.tensor.ChannelLayout;
+
 /**
  * Symmetric linear 8-bit quantization of a float32 weight, per channel or per tensor:
  * {@code q = clamp(round_half_even(w / scale), -127, 127)} with {@code scale = max|w| / 127} per channel, and
@@ -23,35 +25,6 @@ final class SymmetricQuantizer {
     private SymmetricQuantizer() {
     }
 
-    /** How a weight splits around its channel axis. */
-    record Layout(int outer, int channels, int inner) {
-        Layout {
-            if (outer < 0 || channels < 0 || inner < 0) {
-                throw new IllegalArgumentException("negative layout " + outer + " x " + channels + " x " + inner);
-            }
-        }
-
-        static Layout of(long[] shape, int axis) {
-            long outer = 1;
-            long inner = 1;
-            for (int i = 0; i < axis; i++) {
-                outer *= shape[i];
-            }
-            for (int i = axis + 1; i < shape.length; i++) {
-                inner *= shape[i];
-            }
-            return new Layout(Math.toIntExact(outer), Math.toIntExact(shape[axis]), Math.toIntExact(inner));
-        }
-
-        static Layout perTensor(int elements) {
-            return new Layout(1, 1, elements);
-        }
-
-        long elements() {
-            return (long) outer * channels * inner;
-        }
-    }
-
     /** The signal and error energies of one quantization, for its SQNR. */
     record Energies(double signal, double noise) {
         /** 10 log10(signal / noise) in dB; infinite when the quantization is exact. */
@@ -69,7 +42,7 @@ final class SymmetricQuantizer {
      *
      * @return -1 when every weight is finite, else the index of the first NaN or infinite weight
      */
-    static int scales(float[] weights, Layout layout, float[] scales) {
+    static int scales(float[] weights, ChannelLayout layout, float[] scales) {
         int channels = layout.channels();
         int inner = layout.inner();
         int[] maxBits = new int[channels];
@@ -117,7 +90,7 @@ final class SymmetricQuantizer {
      * Quantizes {@code weights} into {@code quantized} with the given per-channel scales and measures the
      * error of {@code q * scale} against the weights.
      */
-    static Energies quantize(float[] weights, Layout layout, float[] scales, byte[] quantized) {
+    static Energies quantize(float[] weights, ChannelLayout layout, float[] scales, byte[] quantized) {
         int channels = layout.channels();
         int inner = layout.inner();
         float[] inverses = new float[channels];

@@ -2,6 +2,7 @@ package io.condense.plugin.quantization;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.condense.sdk.tensor.ChannelLayout;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 
@@ -18,8 +19,8 @@ class SymmetricQuantizerTest {
                 }
             }
         }
-        SymmetricQuantizer.Layout layout = SymmetricQuantizer.Layout.of(new long[] {2, 3, 2}, 1);
-        assertThat(layout).isEqualTo(new SymmetricQuantizer.Layout(2, 3, 2));
+        ChannelLayout layout = ChannelLayout.of(new long[] {2, 3, 2}, 1);
+        assertThat(layout).isEqualTo(new ChannelLayout(2, 3, 2));
         float[] scales = new float[3];
         assertThat(SymmetricQuantizer.scales(weights, layout, scales)).isEqualTo(-1);
         assertThat(scales).containsExactly(2f / 127, 4f / 127, 6f / 127);
@@ -33,7 +34,7 @@ class SymmetricQuantizerTest {
     @Test
     void zeroChannelGetsAUsableScaleAndQuantizesToZero() {
         float[] weights = {0f, 0f, 0f, 1f, -2f, 0.5f};
-        SymmetricQuantizer.Layout layout = SymmetricQuantizer.Layout.of(new long[] {2, 3}, 0);
+        ChannelLayout layout = ChannelLayout.of(new long[] {2, 3}, 0);
         float[] scales = new float[2];
         SymmetricQuantizer.scales(weights, layout, scales);
         assertThat(scales[0]).isEqualTo(1f);
@@ -50,8 +51,8 @@ class SymmetricQuantizerTest {
         for (int i = 0; i < weights.length; i++) {
             weights[i] = (float) random.nextGaussian() * (1 + i % 10);
         }
-        SymmetricQuantizer.Layout channelsLast = SymmetricQuantizer.Layout.of(new long[] {64, 10}, 1);
-        SymmetricQuantizer.Layout sameWithInner = SymmetricQuantizer.Layout.of(new long[] {64, 10, 1}, 1);
+        ChannelLayout channelsLast = ChannelLayout.of(new long[] {64, 10}, 1);
+        ChannelLayout sameWithInner = ChannelLayout.of(new long[] {64, 10, 1}, 1);
         float[] scalesA = new float[10];
         float[] scalesB = new float[10];
         SymmetricQuantizer.scales(weights, channelsLast, scalesA);
@@ -71,6 +72,6 @@ class SymmetricQuantizerTest {
     void nonFiniteWeightIsFound() {
         float[] weights = {1f, Float.NaN, 2f, 3f};
         float[] scales = new float[1];
-        assertThat(SymmetricQuantizer.scales(weights, SymmetricQuantizer.Layout.perTensor(4), scales)).isEqualTo(1);
+        assertThat(SymmetricQuantizer.scales(weights, ChannelLayout.perTensor(4), scales)).isEqualTo(1);
     }
 }

@@ -1,17 +1,25 @@
-package io.condense.plugin.binarization;
+package io.condense.sdk.model;
+
+import static java.util.Objects.requireNonNull;
 
 import ai.onnx.proto.OnnxMl.NodeProto;
-import io.condense.sdk.model.OnnxModel;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
-/** Describes what a model is made of, for errors that say why there is nothing to compress. */
-final class ModelContents {
+/**
+ * Describes what a model is made of (its operators with their domains, and how many initializers), for errors
+ * that say why a technique found nothing to compress.
+ */
+public final class ModelContents {
     private ModelContents() {
     }
 
-    /** For example {@code 3 nodes: LinearClassifier (domain ai.onnx.ml), Normalizer (domain ai.onnx.ml), ZipMap (domain ai.onnx.ml); 0 initializers}. */
-    static String describe(OnnxModel model) {
+    /**
+     * For example {@code 4 nodes: LinearClassifier (domain ai.onnx.ml), Normalizer (domain ai.onnx.ml), Cast, Relu x2; 0 initializers}:
+     * operator types in order of first appearance, a domain only when it is not the default one, a count when above one.
+     */
+    public static String describe(OnnxModel model) {
+        requireNonNull(model, "model is null");
         Map<String, Integer> counts = new LinkedHashMap<>();
         for (NodeProto node : model.nodes()) {
             String domain = node.getDomain().isEmpty() || node.getDomain().equals("ai.onnx") ? "" : " (domain " + node.getDomain() + ")";
