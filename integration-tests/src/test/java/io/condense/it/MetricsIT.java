@@ -26,6 +26,8 @@ class MetricsIT {
                     .addSteps(step("prune", Map.of("sparsity", "0.4"))).addSteps(step("slow", Map.of("seconds", "0.3"))).build()).getJobId();
             Jobs.events(client, jobId);
             assertThat(client.job(jobId).getState()).isEqualTo(JobState.JOB_STATE_COMPLETED);
+            // the host swapped the thread's context class loader to the plugin's around the call
+            assertThat(client.job(jobId).getStepResults(1).getReport().getFieldsOrThrow("context_class_loader_is_plugin").getBoolValue()).isTrue();
         }
         HttpResponse<String> response = HttpClient.newHttpClient().send(
                 HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + platform.metricsPort().orElseThrow() + "/metrics")).build(),

@@ -64,7 +64,8 @@ class RestartIT {
             for (String jobId : jobIds) {
                 await().atMost(Duration.ofSeconds(180)).pollInterval(Duration.ofMillis(500))
                         .until(() -> {
-                            assertThat(second.alive()).as("the restarted server is running (log: " + log + ")").isTrue();
+                            assertThat(second.alive()).as(() -> "the restarted server is running (log: " + log + ", exit value "
+                                    + (second.alive() ? "none" : Integer.toString(second.exitValue())) + ")").isTrue();
                             try {
                                 return client.job(jobId).getState() == JobState.JOB_STATE_COMPLETED;
                             } catch (io.grpc.StatusRuntimeException e) {

@@ -3,8 +3,6 @@ package io.condense.it;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
-import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -33,7 +31,8 @@ final class ServerProcess implements AutoCloseable {
         List<String> command = new ArrayList<>(List.of(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-Xmx1g",
-                "-cp", System.getProperty("java.class.path"),
+                "-XX:ErrorFile=" + log.getParent().resolve("condense-serve-hs_err_%p.log"),
+                "-cp", packagedServerClasspath(),
                 "io.condense.server.cli.CondenseCommand", "serve",
                 "--data", data.toString(),
                 "--plugins", plugins.toString(),
@@ -106,10 +105,13 @@ final class ServerProcess implements AutoCloseable {
         }
     }
 
-    private static int freePort() throws IOException {
-        try (ServerSocket socket = new ServerSocket()) {
-            socket.bind(new InetSocketAddress("127.0.0.1", 0));
-            return socket.getLocalPort();
+    /** The server as the build packages it for ./condense: server/service/target/condense-server.jar and target/lib. */
+    private static String packagedServerClasspath() {
+        Path target = Path.of(System.getProperty("condense.root", "..")).resolve("server/service/target");
+        Path jar = target.resolve("condense-server.jar");
+        if (!java.nio.file.Files.isRegularFile(jar) || !java.nio.file.Files.isDirectory(target.resolve("lib"))) {
+            throw new IllegalStateException("the packaged server is missing (" + jar + " and its lib folder): run mvn package first");
         }
+        return jar + java.io.File.pathSeparator + target.resolve("lib") + java.io.File.separator + "*";
     }
 }

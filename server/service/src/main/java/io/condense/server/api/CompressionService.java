@@ -179,6 +179,7 @@ public final class CompressionService extends CompressionServiceGrpc.Compression
                 .setEvaluationLabelsId(request.getEvaluationLabelsId())
                 .setCalibrationDataId(request.getCalibrationDataId())
                 .setClientRequestId(request.getClientRequestId())
+                .setSkipEvaluation(request.getSkipEvaluation())
                 .setSubmittedAtMs(System.currentTimeMillis())
                 .build();
         var submitted = Events.event(jobId).setJobSubmitted(JobSubmitted.newBuilder().setSpec(spec)).build();

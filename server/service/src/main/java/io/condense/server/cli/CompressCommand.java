@@ -7,6 +7,9 @@ import io.condense.proto.v1.JobState;
 import io.condense.proto.v1.PipelineStep;
 import io.condense.proto.v1.SubmitRequest;
 import io.condense.sdk.error.CondenseException;
+import io.condense.sdk.error.ErrorCode;
+import io.condense.server.api.PipelineValidator;
+import io.condense.server.plugin.PluginHost;
 import io.condense.server.platform.CondensePlatform;
 import io.condense.server.platform.PlatformConfig;
 import io.grpc.Status;
@@ -60,6 +63,9 @@ final class CompressCommand implements Callable<Integer> {
     @Option(names = "--plugins", paramLabel = "DIR", description = "Plugins folder of the embedded platform (default: the repository's build/plugins).")
     Path plugins;
 
+    @Option(names = "--no-evaluation", description = "Skip the evaluation in ONNX Runtime at the end of the job.")
+    boolean noEvaluation;
+
     @Option(names = "--request-id", description = "Client request id: a retried command with the same id answers the same job.")
     String requestId;
 
@@ -87,9 +93,17 @@ final class CompressCommand implements Callable<Integer> {
         try {
             String target = server;
             if (target == null) {
+                Path pluginsFolder = plugins == null ? DefaultLocations.pluginsFolder() : plugins;
+                // the same check the server makes, before waiting for a broker to start
+                try (PluginHost host = PluginHost.load(pluginsFolder)) {
+                    new PipelineValidator(host).validate(steps);
+                } catch (CondenseException e) {
+                    err.println("condense: " + e.getMessage());
+                    return e.code() == ErrorCode.PLUGIN_FAILURE ? 3 : 2;
+                }
                 err.println("Starting the embedded Condense platform (Kafka, API, worker)...");
                 temporaryData = Files.createTempDirectory("condense-");
-                platform = CondensePlatform.start(PlatformConfig.embedded(temporaryData, plugins == null ? DefaultLocations.pluginsFolder() : plugins));
+                platform = CondensePlatform.start(PlatformConfig.embedded(temporaryData, pluginsFolder));
                 target = platform.grpcTarget();
             }
             try (CondenseClient client = new CondenseClient(target)) {
@@ -131,6 +145,7 @@ final class CompressCommand implements Callable<Integer> {
         if (requestId != null) {
             request.setClientRequestId(requestId);
         }
+        request.setSkipEvaluation(noEvaluation);
         String jobId = client.submit(request.build()).getJobId();
         long started = System.nanoTime();
         try (JobDisplay display = JobDisplay.create(steps.size(), err)) {

@@ -46,6 +46,9 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--step-partitions", defaultValue = "4", description = "Partitions of each step topic created by this server (default: ${DEFAULT-VALUE}).")
     int stepPartitions;
 
+    @Option(names = "--worker-threads", defaultValue = "2", description = "Step consumers per technique in this process (default: ${DEFAULT-VALUE}).")
+    int workerThreads;
+
     @Override
     public Integer call() throws Exception {
         Role parsedRole;
@@ -57,7 +60,7 @@ final class ServeCommand implements Callable<Integer> {
         }
         PlatformConfig config = new PlatformConfig(host, grpcPort, metricsPort, Optional.ofNullable(kafkaBootstrap), data,
                 plugins == null ? DefaultLocations.pluginsFolder() : plugins, parsedRole, Optional.ofNullable(instanceId), maxBlobBytes,
-                stepPartitions);
+                stepPartitions, workerThreads);
         CondensePlatform platform = CondensePlatform.start(config);
         Runtime.getRuntime().addShutdownHook(new Thread(platform::close, "condense-shutdown"));
         System.out.println("Condense serving: gRPC " + (platform.grpcPort() < 0 ? "off" : platform.grpcTarget())

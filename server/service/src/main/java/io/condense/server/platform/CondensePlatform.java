@@ -134,7 +134,8 @@ public final class CondensePlatform implements AutoCloseable {
 
         Worker worker = null;
         if (config.role().runsWorker()) {
-            worker = new Worker(plugins, blobs, cancellations, stepMetrics, settings, instanceId, config.dataFolder().resolve("scratch"), binder);
+            worker = new Worker(plugins, blobs, cancellations, stepMetrics, settings, instanceId, config.dataFolder().resolve("scratch"),
+                    config.workerThreads(), binder);
             resources.push(worker);
             worker.start();
         }

@@ -18,6 +18,7 @@ import java.util.Optional;
  * @param instanceId names this process's Kafka transactional ids; empty reads or makes one in the data folder
  * @param maxBlobBytes the largest upload
  * @param stepPartitions partitions of each step topic created here
+ * @param workerThreads step consumers per technique in this process (each runs one step at a time)
  */
 public record PlatformConfig(
         String host,
@@ -29,7 +30,8 @@ public record PlatformConfig(
         Role role,
         Optional<String> instanceId,
         long maxBlobBytes,
-        int stepPartitions) {
+        int stepPartitions,
+        int workerThreads) {
 
     public static final long DEFAULT_MAX_BLOB_BYTES = 2L * 1024 * 1024 * 1024;
 
@@ -40,15 +42,18 @@ public record PlatformConfig(
         requireNonNull(pluginsFolder, "pluginsFolder is null");
         requireNonNull(role, "role is null");
         requireNonNull(instanceId, "instanceId is null");
+        if (workerThreads < 1) {
+            throw new IllegalArgumentException("workerThreads must be at least 1: " + workerThreads);
+        }
     }
 
     /** Everything in one process on free loopback ports, embedded broker. */
     public static PlatformConfig embedded(Path dataFolder, Path pluginsFolder) {
         return new PlatformConfig("127.0.0.1", 0, 0, Optional.empty(), dataFolder, pluginsFolder, Role.ALL, Optional.empty(),
-                DEFAULT_MAX_BLOB_BYTES, 4);
+                DEFAULT_MAX_BLOB_BYTES, 4, 2);
     }
 
     public PlatformConfig withMaxBlobBytes(long bytes) {
-        return new PlatformConfig(host, grpcPort, metricsPort, kafkaBootstrap, dataFolder, pluginsFolder, role, instanceId, bytes, stepPartitions);
+        return new PlatformConfig(host, grpcPort, metricsPort, kafkaBootstrap, dataFolder, pluginsFolder, role, instanceId, bytes, stepPartitions, workerThreads);
     }
 }

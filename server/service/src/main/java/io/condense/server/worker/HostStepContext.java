@@ -10,6 +10,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import java.nio.file.Path;
 import java.util.Optional;
 import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
 
 /** The host's step context: what one step of one job may reach, and nothing else. */
 final class HostStepContext implements StepContext {
@@ -19,12 +20,13 @@ final class HostStepContext implements StepContext {
     private final ProgressReporter progress;
     private final BooleanSupplier cancelled;
     private final Optional<Evaluator> evaluator;
-    private final Optional<Dataset> calibrationData;
-    private final Optional<Dataset> evaluationData;
+    private final Supplier<Optional<Dataset>> calibrationData;
+    private final Supplier<Optional<Dataset>> evaluationData;
     private final Path scratchDirectory;
 
     HostStepContext(String techniqueId, Parameters parameters, MeterRegistry meterRegistry, ProgressReporter progress,
-            BooleanSupplier cancelled, Optional<Evaluator> evaluator, Optional<Dataset> calibrationData, Optional<Dataset> evaluationData,
+            BooleanSupplier cancelled, Optional<Evaluator> evaluator, Supplier<Optional<Dataset>> calibrationData,
+            Supplier<Optional<Dataset>> evaluationData,
             Path scratchDirectory) {
         this.techniqueId = requireNonNull(techniqueId, "techniqueId is null");
         this.parameters = requireNonNull(parameters, "parameters is null");
@@ -32,8 +34,8 @@ final class HostStepContext implements StepContext {
         this.progress = requireNonNull(progress, "progress is null");
         this.cancelled = requireNonNull(cancelled, "cancelled is null");
         this.evaluator = requireNonNull(evaluator, "evaluator is null");
-        this.calibrationData = requireNonNull(calibrationData, "calibrationData is null");
-        this.evaluationData = requireNonNull(evaluationData, "evaluationData is null");
+        this.calibrationData = memoize(requireNonNull(calibrationData, "calibrationData is null"));
+        this.evaluationData = memoize(requireNonNull(evaluationData, "evaluationData is null"));
         this.scratchDirectory = requireNonNull(scratchDirectory, "scratchDirectory is null");
     }
 
@@ -67,14 +69,31 @@ final class HostStepContext implements StepContext {
         return evaluator;
     }
 
+    /** Read from the blob store on first use only: most techniques never ask for data. */
     @Override
     public Optional<Dataset> calibrationData() {
-        return calibrationData;
+        return calibrationData.get();
     }
 
     @Override
     public Optional<Dataset> evaluationData() {
-        return evaluationData;
+        return evaluationData.get();
+    }
+
+    private static <T> Supplier<T> memoize(Supplier<T> supplier) {
+        return new Supplier<>() {
+            private T value;
+            private boolean loaded;
+
+            @Override
+            public synchronized T get() {
+                if (!loaded) {
+                    value = supplier.get();
+                    loaded = true;
+                }
+                return value;
+            }
+        };
     }
 
     @Override

@@ -67,6 +67,11 @@ final class JobFinisher {
     }
 
     private Map<String, Object> evaluate(StepRequested request, OnnxModel original, OnnxModel compressed) {
+        if (request.getSpec().getSkipEvaluation()) {
+            Map<String, Object> skipped = new LinkedHashMap<>();
+            skipped.put("skipped", "not requested (skip_evaluation)");
+            return skipped;
+        }
         Optional<Evaluator> runtime = evaluator.get();
         if (runtime.isEmpty()) {
             Map<String, Object> skipped = new LinkedHashMap<>();

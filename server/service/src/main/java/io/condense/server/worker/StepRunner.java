@@ -127,8 +127,9 @@ final class StepRunner {
                     new ProgressReporter(sender, jobId, stepIndex, technique.id()),
                     () -> cancellations.isCancelled(jobId),
                     evaluator.get(),
-                    datasets.load(request.getSpec().getCalibrationDataId(), "", scratch.resolve("calibration")),
-                    datasets.load(request.getSpec().getEvaluationDataId(), request.getSpec().getEvaluationLabelsId(), scratch.resolve("evaluation")),
+                    () -> datasets.load(request.getSpec().getCalibrationDataId(), "", scratch.resolve("calibration")),
+                    () -> datasets.load(request.getSpec().getEvaluationDataId(), request.getSpec().getEvaluationLabelsId(),
+                            scratch.resolve("evaluation")),
                     scratch);
             TechniqueResult result;
             try {

@@ -30,7 +30,7 @@ public final class Worker implements AutoCloseable {
     private final EventSender sender;
 
     public Worker(PluginHost plugins, BlobStore blobs, Cancellations cancellations, StepMetrics metrics, KafkaSettings settings,
-            String instanceId, Path scratchRoot, KafkaClientBinder binder) {
+            String instanceId, Path scratchRoot, int threadsPerTechnique, KafkaClientBinder binder) {
         requireNonNull(plugins, "plugins is null");
         this.sender = new EventSender(settings, "condense-worker-events-" + instanceId, binder);
         Supplier<Optional<Evaluator>> evaluator = new EvaluatorSupplier();
@@ -39,13 +39,16 @@ public final class Worker implements AutoCloseable {
                 Duration.ofMillis(500));
         JobFinisher finisher = new JobFinisher(blobs, datasets, evaluator, scratchRoot);
         for (LoadedTechnique technique : plugins.techniques().values()) {
-            stepWorkers.add(new StepWorker(technique, runner, finisher, cancellations, metrics, sender, settings, instanceId, binder));
+            for (int thread = 1; thread <= threadsPerTechnique; thread++) {
+                stepWorkers.add(new StepWorker(technique, runner, finisher, cancellations, metrics, sender, settings,
+                        instanceId + "-" + thread, binder));
+            }
         }
     }
 
     public void start() {
         for (StepWorker stepWorker : stepWorkers) {
-            Thread thread = new Thread(stepWorker, "condense-worker-" + stepWorker.techniqueId());
+            Thread thread = new Thread(stepWorker, "condense-worker-" + stepWorker.techniqueId() + "-" + (threads.size() + 1));
             thread.setDaemon(true);
             thread.start();
             threads.add(thread);
