@@ -5,19 +5,16 @@ import static java.util.Objects.requireNonNull;
 import io.condense.proto.v1.JobEvent;
 import io.condense.proto.v1.PipelineStep;
 import io.condense.proto.v1.SubmitRequest;
-import io.condense.sdk.context.StepContext;
-import io.condense.sdk.data.Dataset;
 import io.condense.sdk.eval.EvaluationRequest;
 import io.condense.sdk.eval.Evaluator;
 import io.condense.sdk.model.OnnxModel;
 import io.condense.sdk.stats.ModelStats;
 import io.condense.sdk.technique.Parameters;
+import io.condense.sdk.testkit.TestStepContext;
 import io.condense.server.cli.CondenseClient;
 import io.condense.server.platform.CondensePlatform;
 import io.condense.server.platform.PlatformConfig;
 import io.condense.server.plugin.LoadedTechnique;
-import io.micrometer.core.instrument.MeterRegistry;
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.management.ManagementFactory;
@@ -424,76 +421,22 @@ public final class PlatformOverheadBenchmark {
             return outputBytes;
         }
 
+        /** The test kit's step context: never cancelled, no data sets, the host's evaluator. */
+        private TestStepContext context(String techniqueId, Parameters parameters) {
+            TestStepContext.Builder builder = TestStepContext.builder().techniqueId(techniqueId).parameters(parameters)
+                    .scratchDirectory(scratch);
+            return (evaluator.isPresent() ? builder.evaluator(evaluator.get()) : builder.withoutEvaluator()).build();
+        }
+
         private OnnxModel[] run() {
             OnnxModel original = OnnxModel.fromBytes(modelBytes);
             Parameters pruning = Parameters.validate(prune.descriptor().parameters(), PRUNE_PARAMETERS);
-            OnnxModel pruned = prune.apply(original, pruning, new Context(prune.id(), pruning, evaluator, scratch)).model();
+            OnnxModel pruned = prune.apply(original, pruning, context(prune.id(), pruning)).model();
             Parameters quantizing = Parameters.validate(quantize.descriptor().parameters(), QUANTIZE_PARAMETERS);
-            OnnxModel quantized = quantize.apply(pruned, quantizing, new Context(quantize.id(), quantizing, evaluator, scratch)).model();
+            OnnxModel quantized = quantize.apply(pruned, quantizing, context(quantize.id(), quantizing)).model();
             byte[] bytes = quantized.toBytes();
             outputBytes = bytes.length;
             return new OnnxModel[] {original, quantized};
-        }
-    }
-
-    /** A minimal step context: progress dropped, never cancelled, no data sets. */
-    private static final class Context implements StepContext {
-        private static final MeterRegistry REGISTRY = new SimpleMeterRegistry();
-
-        private final String techniqueId;
-        private final Parameters parameters;
-        private final Optional<Evaluator> evaluator;
-        private final Path scratch;
-
-        Context(String techniqueId, Parameters parameters, Optional<Evaluator> evaluator, Path scratch) {
-            this.techniqueId = techniqueId;
-            this.parameters = parameters;
-            this.evaluator = evaluator;
-            this.scratch = scratch;
-        }
-
-        @Override
-        public String techniqueId() {
-            return techniqueId;
-        }
-
-        @Override
-        public Parameters parameters() {
-            return parameters;
-        }
-
-        @Override
-        public MeterRegistry meterRegistry() {
-            return REGISTRY;
-        }
-
-        @Override
-        public void progress(double fraction, String message) {
-        }
-
-        @Override
-        public boolean isCancelled() {
-            return false;
-        }
-
-        @Override
-        public Optional<Evaluator> evaluator() {
-            return evaluator;
-        }
-
-        @Override
-        public Optional<Dataset> calibrationData() {
-            return Optional.empty();
-        }
-
-        @Override
-        public Optional<Dataset> evaluationData() {
-            return Optional.empty();
-        }
-
-        @Override
-        public Path scratchDirectory() {
-            return scratch;
         }
     }
 
