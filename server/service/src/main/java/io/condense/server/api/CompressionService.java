@@ -30,6 +30,7 @@ import io.condense.server.blob.BlobId;
 import io.condense.server.blob.BlobStore;
 import io.condense.server.blob.BlobWriter;
 import io.condense.server.bus.Events;
+import io.condense.server.bus.EventsSync;
 import io.condense.server.job.JobView;
 import io.condense.server.job.JobWatcher;
 import io.condense.server.plugin.LoadedTechnique;
@@ -41,6 +42,8 @@ import io.grpc.stub.StreamObserver;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
@@ -56,15 +59,26 @@ public final class CompressionService extends CompressionServiceGrpc.Compression
     public static final int MAX_CHUNK_BYTES = 1 << 20;
 
     private static final Logger log = LoggerFactory.getLogger(CompressionService.class);
+    private static final Duration EVENTS_SYNC_TIMEOUT = Duration.ofSeconds(10);
 
     private final BlobStore blobs;
     private final PluginHost plugins;
     private final PipelineValidator validator;
     private final JobView jobs;
     private final SubmitPublisher publisher;
+    private final EventsSync eventsSync;
     private final ConcurrentMap<String, Object> submitLocks = new ConcurrentHashMap<>();
 
     public CompressionService(BlobStore blobs, PluginHost plugins, JobView jobs, SubmitPublisher publisher) {
+        this(blobs, plugins, jobs, EventsSync.NONE, publisher);
+    }
+
+    /**
+     * @param eventsSync waited on before answering that a job is unknown, since another API instance may
+     *     have accepted it a moment ago and this instance's view may not have read it yet
+     */
+    public CompressionService(BlobStore blobs, PluginHost plugins, JobView jobs, EventsSync eventsSync, SubmitPublisher publisher) {
+        this.eventsSync = requireNonNull(eventsSync, "eventsSync is null");
         this.blobs = requireNonNull(blobs, "blobs is null");
         this.plugins = requireNonNull(plugins, "plugins is null");
         this.validator = new PipelineValidator(plugins);
@@ -161,7 +175,7 @@ public final class CompressionService extends CompressionServiceGrpc.Compression
         Object lock = submitLocks.computeIfAbsent(jobId, key -> new Object());
         try {
             synchronized (lock) {
-                if (jobs.job(jobId).isPresent()) {
+                if (findJob(jobId).isPresent()) {
                     return SubmitResponse.newBuilder().setJobId(jobId).setExisting(true).build();
                 }
                 return publish(request, jobId);
@@ -236,7 +250,7 @@ public final class CompressionService extends CompressionServiceGrpc.Compression
         };
         call.setOnCancelHandler(() -> jobs.unwatch(jobId, watcher));
         try {
-            if (!jobs.watch(jobId, watcher)) {
+            if (!jobs.watch(jobId, watcher) && !(catchUpOnEvents() && jobs.watch(jobId, watcher))) {
                 throw unknownJob(jobId);
             }
         } catch (RuntimeException e) {
@@ -354,7 +368,30 @@ public final class CompressionService extends CompressionServiceGrpc.Compression
     }
 
     private Job requireJob(String jobId) {
-        return jobs.job(jobId).orElseThrow(() -> unknownJob(jobId));
+        return findJob(jobId).orElseThrow(() -> unknownJob(jobId));
+    }
+
+    /** The job from this instance's view, after reading the events topic to its end when the view does not know it yet. */
+    private Optional<Job> findJob(String jobId) {
+        Optional<Job> job = jobs.job(jobId);
+        if (job.isEmpty() && catchUpOnEvents()) {
+            job = jobs.job(jobId);
+        }
+        return job;
+    }
+
+    /** Reads what is committed to the events topic now; true when this instance's view holds it all. */
+    private boolean catchUpOnEvents() {
+        try {
+            boolean latest = eventsSync.awaitLatest(EVENTS_SYNC_TIMEOUT);
+            if (!latest) {
+                log.warn("The events topic could not be read to its end within {} s", EVENTS_SYNC_TIMEOUT.toSeconds());
+            }
+            return latest;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new CondenseException(ErrorCode.UNAVAILABLE, "interrupted while reading the events topic", e);
+        }
     }
 
     private static CondenseException unknownJob(String jobId) {

@@ -5,11 +5,17 @@ import static java.util.Objects.requireNonNull;
 import com.google.protobuf.InvalidProtocolBufferException;
 import io.condense.proto.v1.events.BusEvent;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Queue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.TopicPartition;
@@ -22,14 +28,17 @@ import org.slf4j.LoggerFactory;
  * every event to the listeners; {@link #awaitCaughtUp} tells when the history written before the start
  * has been read, so views built from it are complete.
  */
-public final class EventsReader implements AutoCloseable {
+public final class EventsReader implements EventsSync, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(EventsReader.class);
 
     private final KafkaConsumer<String, byte[]> consumer;
     private final List<EventListener> listeners;
     private final CountDownLatch caughtUp = new CountDownLatch(1);
     private final Thread thread;
+    private final Queue<CompletableFuture<Void>> syncRequests = new ConcurrentLinkedQueue<>();
     private volatile boolean running = true;
+    /** Set once the initial assignment is done: from then on a wakeup only cuts a poll short. */
+    private volatile boolean looping;
 
     public EventsReader(KafkaSettings settings, String clientId, List<EventListener> listeners, io.condense.server.metrics.KafkaClientBinder binder) {
         requireNonNull(settings, "settings is null");
@@ -48,6 +57,26 @@ public final class EventsReader implements AutoCloseable {
         return caughtUp.await(timeout.toMillis(), TimeUnit.MILLISECONDS);
     }
 
+    /** Waits until the events committed to the topic before this call have been handed to the listeners. */
+    @Override
+    public boolean awaitLatest(Duration timeout) throws InterruptedException {
+        CompletableFuture<Void> reached = new CompletableFuture<>();
+        syncRequests.add(reached);
+        if (looping) {
+            consumer.wakeup();
+        }
+        try {
+            reached.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+            return true;
+        } catch (TimeoutException e) {
+            return false;
+        } catch (ExecutionException e) {
+            return false;
+        } finally {
+            syncRequests.remove(reached);
+        }
+    }
+
     private void run() {
         try {
             List<TopicPartition> partitions = consumer.partitionsFor(Topics.EVENTS, Duration.ofSeconds(60)).stream()
@@ -57,21 +86,47 @@ public final class EventsReader implements AutoCloseable {
             consumer.seekToBeginning(partitions);
             Map<TopicPartition, Long> ends = new HashMap<>(consumer.endOffsets(partitions));
             boolean live = false;
+            // sync requests and the committed end offsets (last stable offsets) taken when they were seen
+            List<Map.Entry<CompletableFuture<Void>, Map<TopicPartition, Long>>> syncs = new ArrayList<>();
+            looping = true;
             while (running) {
-                var records = consumer.poll(Duration.ofMillis(200));
-                for (ConsumerRecord<String, byte[]> record : records) {
-                    dispatch(record, live);
-                }
-                if (!live) {
-                    live = true;
-                    for (TopicPartition partition : partitions) {
-                        if (consumer.position(partition) < ends.get(partition)) {
-                            live = false;
+                try {
+                    if (!syncRequests.isEmpty()) {
+                        Map<TopicPartition, Long> target = Map.copyOf(consumer.endOffsets(partitions));
+                        CompletableFuture<Void> request;
+                        while ((request = syncRequests.poll()) != null) {
+                            syncs.add(Map.entry(request, target));
                         }
                     }
-                    if (live) {
-                        caughtUp.countDown();
+                    var records = consumer.poll(Duration.ofMillis(syncs.isEmpty() ? 200 : 20));
+                    for (ConsumerRecord<String, byte[]> record : records) {
+                        dispatch(record, live);
                     }
+                    syncs.removeIf(sync -> {
+                        for (Map.Entry<TopicPartition, Long> end : sync.getValue().entrySet()) {
+                            if (consumer.position(end.getKey()) < end.getValue()) {
+                                return false;
+                            }
+                        }
+                        sync.getKey().complete(null);
+                        return true;
+                    });
+                    if (!live) {
+                        live = true;
+                        for (TopicPartition partition : partitions) {
+                            if (consumer.position(partition) < ends.get(partition)) {
+                                live = false;
+                            }
+                        }
+                        if (live) {
+                            caughtUp.countDown();
+                        }
+                    }
+                } catch (WakeupException e) {
+                    if (!running) {
+                        break;
+                    }
+                    // a sync request cut a call short: serve it on the next turn
                 }
             }
         } catch (WakeupException e) {

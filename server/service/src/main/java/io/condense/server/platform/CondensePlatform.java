@@ -143,7 +143,7 @@ public final class CondensePlatform implements AutoCloseable {
         if (config.role().runsApi()) {
             SubmitPublisher publisher = new SubmitPublisher(settings, instanceId, binder);
             resources.push(publisher);
-            CompressionService service = new CompressionService(blobs, plugins, jobs, publisher);
+            CompressionService service = new CompressionService(blobs, plugins, jobs, events, publisher);
             try {
                 grpcServer = NettyServerBuilder.forAddress(new InetSocketAddress(config.host(), config.grpcPort()))
                         .maxInboundMessageSize(CompressionService.MAX_CHUNK_BYTES + 64 * 1024)
