@@ -1,6 +1,7 @@
 package io.condense.plugin.quantization;
 
 import io.condense.sdk.context.StepContext;
+import io.condense.sdk.data.Dataset;
 import io.condense.sdk.error.CondenseException;
 import io.condense.sdk.error.ErrorCode;
 import io.condense.sdk.model.LayerSelection;
@@ -9,6 +10,7 @@ import io.condense.sdk.model.ModelEditor;
 import io.condense.sdk.model.OnnxModel;
 import io.condense.sdk.model.QdqWeights;
 import io.condense.sdk.model.WeightLayer;
+import io.condense.sdk.quantization.CalibrationMethod;
 import io.condense.sdk.technique.InvalidParametersException;
 import io.condense.sdk.technique.ParameterProblem;
 import io.condense.sdk.technique.ParameterSpec;
@@ -40,6 +42,14 @@ public final class QuantizeTechnique implements Technique {
     public static final String ID = "quantize";
     static final String GRANULARITY = "granularity";
     static final String BITS = "bits";
+    static final String DTYPE = "dtype";
+    /** With static activations the weights use levels -63..63: scales grow by 127 / 63. */
+    static final float REDUCED_RANGE_FACTOR = 127f / 63f;
+    static final String ACTIVATIONS = "activations";
+    static final String CALIBRATION = "calibration";
+    static final String SYMMETRIC = "symmetric";
+    static final String PERCENTILE = "percentile";
+    static final String CALIBRATION_SAMPLES = "calibration_samples";
     /** Per-axis DequantizeLinear (the axis attribute) needs opset 13; per-tensor needs 10. */
     static final long PER_CHANNEL_OPSET = QdqWeights.PER_AXIS_OPSET;
     static final long PER_TENSOR_OPSET = QdqWeights.PER_TENSOR_OPSET;
@@ -53,6 +63,22 @@ public final class QuantizeTechnique implements Technique {
                                     + "axis), needs opset 13 and upgrades older models; per_tensor: one scale per weight."),
                     ParameterSpec.integerParameter(BITS, 8, Range.closed(8, 8),
                             "Bits per weight. Only 8 for now (int8, levels -127..127)."),
+                    ParameterSpec.choiceParameter(DTYPE, "int", List.of("int", "fp16", "bf16"),
+                            "int: integer levels of `bits` bits with scales (QDQ); fp16 or bf16: weights stored as 16-bit floats "
+                                    + "read through a Cast to float (bf16 needs opset 13); not with activations=true or "
+                                    + "granularity=per_tensor."),
+                    ParameterSpec.booleanParameter(ACTIVATIONS, false,
+                            "Also quantize the activation input of every quantized layer (static, per tensor, from the "
+                                    + "calibration data: pass --calibration-data), written as QuantizeLinear -> DequantizeLinear."),
+                    ParameterSpec.choiceParameter(CALIBRATION, "minmax", List.of("minmax", "percentile", "entropy", "mse"),
+                            "With activations=true: how each activation range is chosen from its histogram: minmax, percentile "
+                                    + "(see percentile), entropy (Kullback-Leibler, as TensorRT) or mse (least squared error)."),
+                    ParameterSpec.booleanParameter(SYMMETRIC, false,
+                            "With activations=true: int8 activations with zero point 0 (true) or uint8 with a zero point (false)."),
+                    ParameterSpec.doubleParameter(PERCENTILE, 99.99, Range.open(0, 100),
+                            "With calibration=percentile: the percentage of activation values kept inside the range."),
+                    ParameterSpec.integerParameter(CALIBRATION_SAMPLES, 200, Range.closed(1, 1_000_000),
+                            "With activations=true: how many calibration samples to run (fewer when the data holds fewer)."),
                     SelectionParameters.exclude("Layers to leave in float"),
                     SelectionParameters.minElements(0,
                             "Layers whose weight has fewer elements stay float (default 0: quantize every layer; "
@@ -72,8 +98,26 @@ public final class QuantizeTechnique implements Technique {
         if (bits != 8) {
             problems.add(new ParameterProblem(BITS, Integer.toString(bits), "only 8-bit quantization is supported"));
         }
+        boolean activations = parameters.getBoolean(ACTIVATIONS);
+        CalibrationMethod method = CalibrationMethod.fromParameter(parameters.getString(CALIBRATION));
+        String dtype = parameters.getString(DTYPE);
+        boolean halfPrecision = !dtype.equals("int");
+        if (halfPrecision && activations) {
+            problems.add(new ParameterProblem(DTYPE, dtype, "16-bit float weights (dtype=" + dtype + ") keep float activations: "
+                    + "drop activations=true, or use dtype=int for static int8 activations"));
+        }
+        if (halfPrecision && !perChannel) {
+            problems.add(new ParameterProblem(GRANULARITY, parameters.getString(GRANULARITY), "dtype=" + dtype
+                    + " has no scales, so no granularity: leave granularity at its default"));
+        }
         if (!problems.isEmpty()) {
             throw new InvalidParametersException(problems);
+        }
+        Dataset calibrationData = null;
+        if (activations) {
+            calibrationData = context.calibrationData().orElseThrow(() -> new CondenseException(ErrorCode.DATA_REQUIRED,
+                    "quantize with activations=true needs calibration data to choose the activation ranges: pass --calibration-data "
+                            + "(inputs shaped like the model's input), or drop activations=true for weight-only quantization"));
         }
         long minElements = parameters.getLong(SelectionParameters.MIN_ELEMENTS);
 
@@ -89,6 +133,9 @@ public final class QuantizeTechnique implements Technique {
         List<LayerSelection.Candidate> candidates = selection.candidates();
         List<LayerSelection.Skipped> skipped = new ArrayList<>(selection.skipped());
 
+        if (halfPrecision) {
+            return halfPrecision(model, source, candidates, skipped, dtype, foldedReshapes, context);
+        }
         ModelEditor editor = source.edit();
         long opsetBefore = source.opsetVersion("").orElse(0L);
         long opsetNeeded = perChannel ? PER_CHANNEL_OPSET : PER_TENSOR_OPSET;
@@ -111,6 +158,9 @@ public final class QuantizeTechnique implements Technique {
         int quantizedLayers = 0;
         float[] buffer = null;
         List<Map<String, Object>> layerReports = new ArrayList<>(count);
+        List<WeightLayer> quantizedLayerList = new ArrayList<>();
+        List<float[]> quantizedLayerScales = new ArrayList<>();
+        List<Map<String, Object>> quantizedLayerReports = new ArrayList<>();
         for (int i = 0; i < count; i++) {
             context.checkCancelled();
             LayerSelection.Candidate candidate = candidates.get(i);
@@ -141,6 +191,13 @@ public final class QuantizeTechnique implements Technique {
                         + candidate.weightName() + "' holds " + weights[nonFinite] + " at index " + nonFinite
                         + "; exclude the layer or fix the model");
             }
+            if (activations) {
+                // 7-bit weight levels (-63..63): x86 integer kernels multiply uint8 activations by int8 weights in pairs
+                // summed into int16 (VPMADDUBSW), which 255 x 127 x 2 overflows; ONNX Runtime's reduce_range does the same
+                for (int channel = 0; channel < scales.length; channel++) {
+                    scales[channel] *= REDUCED_RANGE_FACTOR;
+                }
+            }
             byte[] quantized = new byte[weights.length];
             SymmetricQuantizer.Energies energies = SymmetricQuantizer.quantize(weights, layout, scales, quantized);
             QdqWeights.write(editor, candidate.weightName(), candidate.layers(), "quantized", DataType.INT8, shape, quantized, scales,
@@ -168,12 +225,28 @@ public final class QuantizeTechnique implements Technique {
             layer.put("bytes_before", floatBytes);
             layer.put("bytes_after", quantizedBytes);
             layerReports.add(layer);
+            for (WeightLayer weightLayer : candidate.layers()) {
+                quantizedLayerList.add(weightLayer);
+                quantizedLayerScales.add(scales);
+                quantizedLayerReports.add(layer);
+            }
         }
         if (quantizedLayers == 0) {
             throw new CondenseException(ErrorCode.NOTHING_TO_COMPRESS, "nothing to quantize: all " + skipped.size()
                     + " weight layers were skipped (" + LayerSelection.reasons(skipped) + "); lower min_elements or change exclude");
         }
+        StaticActivations.Outcome activationOutcome = null;
+        if (activations) {
+            activationOutcome = StaticActivations.apply(source, editor, quantizedLayerList, quantizedLayerScales, quantizedLayerReports,
+                    calibrationData,
+                    new StaticActivations.Settings(method, parameters.getBoolean(SYMMETRIC), parameters.getDouble(PERCENTILE),
+                            parameters.getInt(CALIBRATION_SAMPLES)), context);
+        }
         OnnxModel result = editor.build();
+        if (activationOutcome != null) {
+            activationOutcome = activationOutcome.withOutputSqnr(StaticActivations.outputSqnrDb(source, result, calibrationData,
+                    parameters.getInt(CALIBRATION_SAMPLES), context));
+        }
         context.progress(1.0, "quantized " + quantizedLayers + " layers");
 
         Report.Builder report = Report.builder()
@@ -190,11 +263,56 @@ public final class QuantizeTechnique implements Technique {
                 .put("model_bytes_after", result.serializedSize())
                 .put("opset_before", opsetBefore)
                 .put("opset_after", result.opsetVersion("").orElse(0L));
+        if (activationOutcome != null) {
+            report.put("activations", true)
+                    .put("calibration", method.parameterValue())
+                    .put("symmetric", parameters.getBoolean(SYMMETRIC))
+                    .put("activation_type", parameters.getBoolean(SYMMETRIC) ? "int8" : "uint8")
+                    .put("calibration_samples", activationOutcome.samples())
+                    .put("activations_quantized", activationOutcome.activations())
+                    .put("output_sqnr_db", activationOutcome.outputSqnrDb());
+            if (method == CalibrationMethod.PERCENTILE) {
+                report.put("percentile", parameters.getDouble(PERCENTILE));
+            }
+        }
         if (foldedReshapes > 0) {
             report.put("folded_reshapes", foldedReshapes);
         }
         report.put("skipped", LayerSelection.skippedReport(skipped));
         for (Map<String, Object> layer : layerReports) {
+            report.addLayer(layer);
+        }
+        return new TechniqueResult(result, report.build());
+    }
+
+    private static TechniqueResult halfPrecision(OnnxModel model, OnnxModel source, List<LayerSelection.Candidate> candidates,
+            List<LayerSelection.Skipped> skipped, String dtype, int foldedReshapes, StepContext context) {
+        if (candidates.isEmpty()) {
+            throw new CondenseException(ErrorCode.NOTHING_TO_COMPRESS, "nothing to convert: all " + skipped.size()
+                    + " weight layers were skipped (" + LayerSelection.reasons(skipped) + "); lower min_elements or change exclude");
+        }
+        HalfPrecisionWeights.Outcome outcome = HalfPrecisionWeights.apply(source, candidates,
+                dtype.equals("fp16") ? DataType.FLOAT16 : DataType.BFLOAT16, context);
+        OnnxModel result = outcome.model();
+        context.progress(1.0, "stored " + candidates.size() + " weights as " + dtype);
+        Report.Builder report = Report.builder()
+                .put("technique", ID)
+                .put("dtype", dtype)
+                .put("layers_quantized", candidates.size())
+                .put("layers_skipped", skipped.size())
+                .put("sqnr_db", new SymmetricQuantizer.Energies(outcome.signal(), outcome.noise()).sqnrDb())
+                .put("min_sqnr_db", outcome.worstSqnrDb())
+                .put("weight_bytes_before", outcome.bytesBefore())
+                .put("weight_bytes_after", outcome.bytesAfter())
+                .put("model_bytes_before", model.serializedSize())
+                .put("model_bytes_after", result.serializedSize())
+                .put("opset_before", source.opsetVersion("").orElse(0L))
+                .put("opset_after", result.opsetVersion("").orElse(0L));
+        if (foldedReshapes > 0) {
+            report.put("folded_reshapes", foldedReshapes);
+        }
+        report.put("skipped", LayerSelection.skippedReport(skipped));
+        for (Map<String, Object> layer : outcome.layers()) {
             report.addLayer(layer);
         }
         return new TechniqueResult(result, report.build());

@@ -24,6 +24,10 @@ class QuantizeCompatibilityTest extends TechniqueCompatibilityKit {
                 InvalidParameterCase.of("bits", "4"),
                 InvalidParameterCase.of("granularity", "foo"),
                 InvalidParameterCase.of("min_elements", "-5"),
-                InvalidParameterCase.of("exclude", "regex:[conv"));
+                InvalidParameterCase.of("exclude", "regex:[conv"),
+                InvalidParameterCase.of("dtype", "fp8"),
+                InvalidParameterCase.of("calibration", "kl"),
+                InvalidParameterCase.of("percentile", "100"),
+                InvalidParameterCase.of("calibration_samples", "0"));
     }
 }

@@ -1,0 +1,233 @@
+package io.condense.sdk.quantization;
+
+import static java.util.Objects.requireNonNull;
+
+import java.util.Locale;
+
+/**
+ * How an activation range is chosen from an {@link ActivationHistogram}.
+ *
+ * <ul>
+ *   <li>{@link #MINMAX}: the smallest and largest values seen;
+ *   <li>{@link #PERCENTILE}: drops the given percentage's tails (of magnitudes when symmetric, else of each side);
+ *   <li>{@link #ENTROPY}: the magnitude threshold whose 128-level quantized distribution is closest (Kullback-Leibler)
+ *       to the clipped one, as TensorRT's entropy calibration;
+ *   <li>{@link #MSE}: the magnitude threshold that minimises the expected squared error of quantize-dequantize
+ *       over the histogram (bin centres weighted by their counts).
+ * </ul>
+ *
+ * Entropy and MSE choose a threshold T on magnitudes; the range is then {@code [max(min, -T), min(max, T)]}.
+ */
+public enum CalibrationMethod {
+    MINMAX,
+    PERCENTILE,
+    ENTROPY,
+    MSE;
+
+    /** Levels the entropy method quantizes magnitudes to (int8: 128). */
+    private static final int ENTROPY_LEVELS = 128;
+
+    /** The lower-case name used as a parameter value. */
+    public String parameterValue() {
+        return name().toLowerCase(Locale.ROOT);
+    }
+
+    public static CalibrationMethod fromParameter(String value) {
+        requireNonNull(value, "value is null");
+        for (CalibrationMethod method : values()) {
+            if (method.parameterValue().equals(value)) {
+                return method;
+            }
+        }
+        throw new IllegalArgumentException("unknown calibration method '" + value + "': minmax, percentile, entropy or mse");
+    }
+
+    /**
+     * The range to quantize the histogram's activations over.
+     *
+     * @param percentile used by {@link #PERCENTILE} only, in (0, 100]
+     * @throws IllegalStateException when the histogram is empty
+     */
+    public ActivationRange choose(ActivationHistogram histogram, boolean symmetric, double percentile) {
+        requireNonNull(histogram, "histogram is null");
+        if (histogram.count() == 0) {
+            throw new IllegalStateException("no activation values were recorded");
+        }
+        if (histogram.limit() == 0 || this == MINMAX) {
+            return new ActivationRange(histogram.min(), histogram.max());
+        }
+        return switch (this) {
+            case MINMAX -> new ActivationRange(histogram.min(), histogram.max());
+            case PERCENTILE -> percentile(histogram, symmetric, percentile);
+            case ENTROPY -> clip(histogram, entropyThreshold(histogram));
+            case MSE -> clip(histogram, mseThreshold(histogram, symmetric));
+        };
+    }
+
+    private static ActivationRange clip(ActivationHistogram histogram, double threshold) {
+        float low = (float) Math.max(histogram.min(), -threshold);
+        float high = (float) Math.min(histogram.max(), threshold);
+        return new ActivationRange(Math.min(low, high), high);
+    }
+
+    private static ActivationRange percentile(ActivationHistogram histogram, boolean symmetric, double percentile) {
+        if (!(percentile > 0 && percentile <= 100)) {
+            throw new IllegalArgumentException("percentile must be in (0, 100], got " + percentile);
+        }
+        double width = histogram.binWidth();
+        if (symmetric) {
+            long[] magnitudes = histogram.magnitudeCounts();
+            long wanted = (long) Math.ceil(histogram.count() * percentile / 100);
+            long seen = 0;
+            int k = 0;
+            for (; k < magnitudes.length - 1; k++) {
+                seen += magnitudes[k];
+                if (seen >= wanted) {
+                    break;
+                }
+            }
+            return clip(histogram, (k + 1) * width);
+        }
+        long[] counts = histogram.counts();
+        double tail = histogram.count() * (100 - percentile) / 100;
+        long seen = 0;
+        int lowBin = 0;
+        for (; lowBin < counts.length - 1; lowBin++) {
+            seen += counts[lowBin];
+            if (seen > tail) {
+                break;
+            }
+        }
+        seen = 0;
+        int highBin = counts.length - 1;
+        for (; highBin > 0; highBin--) {
+            seen += counts[highBin];
+            if (seen > tail) {
+                break;
+            }
+        }
+        double low = Math.max(histogram.min(), -histogram.limit() + lowBin * width);
+        double high = Math.min(histogram.max(), -histogram.limit() + (highBin + 1) * width);
+        return new ActivationRange((float) Math.min(low, high), (float) high);
+    }
+
+    /** TensorRT's entropy calibration over the magnitude histogram. */
+    private static double entropyThreshold(ActivationHistogram histogram) {
+        long[] magnitudes = histogram.magnitudeCounts();
+        int bins = magnitudes.length;
+        int last = bins;
+        while (last > 1 && magnitudes[last - 1] == 0) {
+            last--;
+        }
+        if (last <= ENTROPY_LEVELS) {
+            return last * histogram.binWidth();
+        }
+        double[] reference = new double[bins];
+        double[] candidate = new double[bins];
+        double bestDivergence = Double.POSITIVE_INFINITY;
+        int bestEdge = last;
+        long outliers = 0;
+        for (int k = last; k < bins; k++) {
+            outliers += magnitudes[k];
+        }
+        for (int edge = last; edge >= ENTROPY_LEVELS; edge--) {
+            // reference: the first `edge` bins, everything beyond folded into the last one
+            for (int k = 0; k < edge; k++) {
+                reference[k] = magnitudes[k];
+            }
+            reference[edge - 1] += outliers;
+            // candidate: the first `edge` bins merged into ENTROPY_LEVELS, spread back over their non-empty bins
+            for (int level = 0; level < ENTROPY_LEVELS; level++) {
+                int start = (int) ((long) level * edge / ENTROPY_LEVELS);
+                int end = (int) ((long) (level + 1) * edge / ENTROPY_LEVELS);
+                double sum = 0;
+                int nonEmpty = 0;
+                for (int k = start; k < end; k++) {
+                    sum += magnitudes[k];
+                    if (magnitudes[k] != 0) {
+                        nonEmpty++;
+                    }
+                }
+                double share = nonEmpty == 0 ? 0 : sum / nonEmpty;
+                for (int k = start; k < end; k++) {
+                    candidate[k] = magnitudes[k] != 0 ? share : 0;
+                }
+            }
+            double divergence = divergence(reference, candidate, edge);
+            if (divergence < bestDivergence) {
+                bestDivergence = divergence;
+                bestEdge = edge;
+            }
+            outliers += magnitudes[edge - 1];
+        }
+        return bestEdge * histogram.binWidth();
+    }
+
+    /** KL(p || q) of the two normalised over their first {@code length} entries; infinite where q misses mass of p. */
+    private static double divergence(double[] p, double[] q, int length) {
+        double pTotal = 0;
+        double qTotal = 0;
+        for (int k = 0; k < length; k++) {
+            pTotal += p[k];
+            qTotal += q[k];
+        }
+        if (pTotal == 0 || qTotal == 0) {
+            return Double.POSITIVE_INFINITY;
+        }
+        double sum = 0;
+        for (int k = 0; k < length; k++) {
+            if (p[k] == 0) {
+                continue;
+            }
+            if (q[k] == 0) {
+                // the outliers folded into the last bin have no candidate mass there: penalise as TensorRT's smoothing does
+                sum += p[k] / pTotal * Math.log((p[k] / pTotal) / 1e-9);
+                continue;
+            }
+            double pk = p[k] / pTotal;
+            sum += pk * Math.log(pk / (q[k] / qTotal));
+        }
+        return sum;
+    }
+
+    /** The magnitude threshold (a bin edge) with the least expected squared quantize-dequantize error. */
+    private static double mseThreshold(ActivationHistogram histogram, boolean symmetric) {
+        long[] counts = histogram.counts();
+        int bins = counts.length;
+        double width = histogram.binWidth();
+        double limit = histogram.limit();
+        double[] centres = new double[bins];
+        for (int i = 0; i < bins; i++) {
+            centres[i] = -limit + (i + 0.5) * width;
+        }
+        int half = bins / 2;
+        int steps = Math.min(half, 256);
+        double bestError = Double.POSITIVE_INFINITY;
+        double bestThreshold = limit;
+        for (int step = 1; step <= steps; step++) {
+            double threshold = (double) step * half / steps * width;
+            ActivationQuantization quantization = ActivationQuantization.of(clip(histogram, threshold), symmetric);
+            double low = quantization.representableMin();
+            double high = quantization.representableMax();
+            double scale = quantization.scale();
+            double zeroPoint = quantization.zeroPoint();
+            double error = 0;
+            for (int i = 0; i < bins; i++) {
+                long count = counts[i];
+                if (count == 0) {
+                    continue;
+                }
+                double x = centres[i];
+                double clamped = x < low ? low : Math.min(x, high);
+                double restored = (Math.rint(clamped / scale + zeroPoint) - zeroPoint) * scale;
+                double difference = x - restored;
+                error += count * difference * difference;
+            }
+            if (error < bestError) {
+                bestError = error;
+                bestThreshold = threshold;
+            }
+        }
+        return bestThreshold;
+    }
+}
