@@ -1,0 +1,177 @@
+package io.condense.plugin.quantization;
+
+import io.condense.sdk.data.Dataset;
+import io.condense.sdk.data.NdArray;
+import io.condense.sdk.eval.EvaluationRequest;
+import io.condense.sdk.eval.EvaluationResult;
+import io.condense.sdk.model.OnnxModel;
+import io.condense.sdk.technique.TechniqueResult;
+import io.condense.sdk.testkit.SharedData;
+import io.condense.server.runtime.OnnxRuntimeEvaluator;
+import java.lang.management.ManagementFactory;
+import java.lang.management.MemoryPoolMXBean;
+import java.lang.management.MemoryType;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.time.Instant;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * ONNX Runtime latency of the static int8 model (activations=true, per-channel weights, minmax) against the float model in the
+ * same run, and the wall time and memory of its calibration. A main, not a test:
+ * {@code mvn -q -f plugins/quantization/pom.xml test-compile exec:exec@int8-latency} (see README.md).
+ *
+ * <p>Arguments: calibration inputs for pytorch_cnn_mnist (default 1000), for UltraFace (default 1000), latency runs per model
+ * (default 200). Models: pytorch_cnn_mnist calibrated on real digits (raw 0..255 pixels), UltraFace RFB-320 calibrated on its
+ * two photos and perturbed copies of them (contrast, brightness, noise, mirror).
+ */
+public final class Int8LatencyBenchmark {
+    private Int8LatencyBenchmark() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        int mnistInputs = args.length > 0 ? Integer.parseInt(args[0]) : 1000;
+        int faceInputs = args.length > 1 ? Integer.parseInt(args[1]) : 1000;
+        int runs = args.length > 2 ? Integer.parseInt(args[2]) : 200;
+        System.out.printf("Int8LatencyBenchmark %s: %d cores, load average %s, java %s, max heap %d MB, shared %s%n", Instant.now(),
+                Runtime.getRuntime().availableProcessors(), loadAverage(), System.getProperty("java.version"),
+                Runtime.getRuntime().maxMemory() >> 20, SharedData.directory());
+
+        OnnxModel mnist = OnnxModel.load(SharedData.model("pytorch_cnn_mnist.onnx"));
+        Dataset digits = SharedData.mnistDigits(mnistInputs, 1f);
+        run("pytorch_cnn_mnist", mnist, digits, mnistInputs, SharedData.mnistDigits(16, 1f), runs);
+
+        OnnxModel face = OnnxModel.load(SharedData.model("ultraface/version-RFB-320.onnx"));
+        Dataset photos = QuantizeTechniqueTest.photos();
+        run("UltraFace RFB-320", face, perturbed(photos, faceInputs), faceInputs, photos, runs);
+        System.out.printf("done: load average %s%n", loadAverage());
+    }
+
+    private static void run(String name, OnnxModel original, Dataset calibration, int samples, Dataset evaluation, int runs)
+            throws Exception {
+        System.gc();
+        long heapBefore = ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
+        long rssBefore = status("VmRSS");
+        boolean hwmReset = resetPeakRss();
+        for (MemoryPoolMXBean pool : ManagementFactory.getMemoryPoolMXBeans()) {
+            pool.resetPeakUsage();
+        }
+        AtomicLong sampledPeak = new AtomicLong(heapBefore);
+        Thread sampler = new Thread(() -> {
+            while (!Thread.currentThread().isInterrupted()) {
+                sampledPeak.accumulateAndGet(ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed(), Math::max);
+                try {
+                    Thread.sleep(5);
+                } catch (InterruptedException e) {
+                    return;
+                }
+            }
+        });
+        sampler.setDaemon(true);
+        sampler.start();
+        long start = System.nanoTime();
+        TechniqueResult result = StaticActivationQuantizationTest.quantize(original,
+                Map.of("activations", "true", "granularity", "per_channel", "calibration", "minmax",
+                        "calibration_samples", Integer.toString(samples)), calibration);
+        double seconds = (System.nanoTime() - start) / 1e9;
+        sampler.interrupt();
+        sampler.join();
+        long poolPeaks = 0;
+        for (MemoryPoolMXBean pool : ManagementFactory.getMemoryPoolMXBeans()) {
+            if (pool.getType() == MemoryType.HEAP) {
+                poolPeaks += pool.getPeakUsage().getUsed();
+            }
+        }
+        long inputBytes = 4L * calibration.inputs().size();
+        System.out.printf("%s calibration + quantization of %s inputs (%s MB of float inputs held by the data set): %.1f s wall "
+                        + "(%.1f ms per input); heap used before %d MB, peak sampled every 5 ms %d MB, sum of heap pool peaks %d MB; "
+                        + "process RSS before %d MB, VmHWM %d MB%s; calibration output SQNR %.2f dB, %s activation QDQ pairs%n",
+                name, result.report().get("calibration_samples"), inputBytes >> 20, seconds, seconds * 1000 / samples, heapBefore >> 20,
+                sampledPeak.get() >> 20, poolPeaks >> 20, rssBefore >> 10, status("VmHWM") >> 10,
+                hwmReset ? " (peak reset before calibration)" : " (peak of the whole process: clear_refs refused)",
+                (double) result.report().get("output_sqnr_db"), result.report().get("activations_quantized"));
+
+        OnnxModel quantized = OnnxModel.fromBytes(result.model().toBytes());
+        System.out.printf("%s ONNX Runtime kernels: float %s, int8 %s%n", name, RuntimeKernels.operatorCounts(original),
+                RuntimeKernels.operatorCounts(quantized));
+        for (int threads : new int[] {1, 0}) {
+            OnnxRuntimeEvaluator evaluator = new OnnxRuntimeEvaluator(threads, OnnxRuntimeEvaluator.DEFAULT_BATCH_SIZE);
+            // a short pass first so that both models and the machine are warm, then the measured one
+            evaluator.compare(original, quantized, EvaluationRequest.of(evaluation, 1).withLatencyRuns(20));
+            int count = Math.toIntExact(evaluation.inputs().shape()[0]);
+            EvaluationResult comparison = evaluator.compare(original, quantized,
+                    EvaluationRequest.of(evaluation, count).withLatencyRuns(runs));
+            double before = comparison.latencyMsBefore().orElseThrow();
+            double after = comparison.latencyMsAfter().orElseThrow();
+            System.out.printf("%s latency, %s intra-op threads, median of %d interleaved single-input runs each: float %.3f ms, "
+                            + "int8 %.3f ms, speed-up %.2fx%s (agreement %.4f, SQNR %.2f dB over %d inputs), load average %s%n",
+                    name, threads == 0 ? "default (" + Runtime.getRuntime().availableProcessors() + " cores)" : threads, runs, before,
+                    after, before / after, after > before ? " (int8 SLOWER)" : "", comparison.top1Agreement(), comparison.sqnrDb(),
+                    count, loadAverage());
+        }
+    }
+
+    /** {@code count} inputs: the photos in turn, each with random contrast, brightness and noise, every other one mirrored. */
+    static Dataset perturbed(Dataset photos, int count) {
+        NdArray inputs = photos.inputs();
+        long[] shape = inputs.shape().clone();
+        int photoCount = Math.toIntExact(shape[0]);
+        int height = Math.toIntExact(shape[2]);
+        int width = Math.toIntExact(shape[3]);
+        int size = Math.toIntExact(inputs.size() / photoCount);
+        float[] source = inputs.toFloatArray();
+        float[] values = new float[Math.multiplyExact(count, size)];
+        Random random = new Random(42);
+        for (int i = 0; i < count; i++) {
+            int photo = i % photoCount;
+            float contrast = 0.8f + 0.4f * random.nextFloat();
+            float brightness = -0.1f + 0.2f * random.nextFloat();
+            boolean mirror = (i / photoCount) % 2 == 1;
+            for (int j = 0; j < size; j++) {
+                int x = j % width;
+                int row = j - x;
+                int from = mirror ? row + (width - 1 - x) : j;
+                float v = source[photo * size + from] * contrast + brightness + 0.02f * (float) random.nextGaussian();
+                values[i * size + j] = Math.max(-1f, Math.min(1f, v));
+            }
+        }
+        shape[0] = count;
+        assert height > 0;
+        return Dataset.of(NdArray.ofFloats(shape, values));
+    }
+
+    private static boolean resetPeakRss() {
+        try {
+            Files.writeString(Paths.get("/proc/self/clear_refs"), "5");
+            return true;
+        } catch (Exception e) {
+            return false;
+        }
+    }
+
+    /** A kB figure of /proc/self/status, or -1. */
+    private static long status(String key) {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith(key + ":")) {
+                    return Long.parseLong(line.substring(key.length() + 1).replace("kB", "").trim());
+                }
+            }
+        } catch (Exception e) {
+            // not Linux
+        }
+        return -1;
+    }
+
+    private static String loadAverage() {
+        try {
+            String[] parts = Files.readString(Path.of("/proc/loadavg")).trim().split("\\s+");
+            return parts[0] + " " + parts[1] + " " + parts[2];
+        } catch (Exception e) {
+            return String.format("%.2f", ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage());
+        }
+    }
+}
