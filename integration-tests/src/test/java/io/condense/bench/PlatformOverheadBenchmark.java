@@ -11,12 +11,12 @@ import io.condense.sdk.model.OnnxModel;
 import io.condense.sdk.stats.ModelStats;
 import io.condense.sdk.technique.Parameters;
 import io.condense.sdk.testkit.TestStepContext;
+import io.condense.server.Folders;
 import io.condense.server.cli.CondenseClient;
 import io.condense.server.platform.CondensePlatform;
 import io.condense.server.platform.PlatformConfig;
 import io.condense.server.plugin.LoadedTechnique;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -24,7 +24,6 @@ import java.nio.file.StandardCopyOption;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.Arrays;
-import java.util.Comparator;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
@@ -88,7 +87,7 @@ public final class PlatformOverheadBenchmark {
                 if (running[0] != null) {
                     running[0].close();
                 }
-                deleteRecursively(workFolder);
+                Folders.deleteRecursively(workFolder);
             }
         };
         Runtime.getRuntime().addShutdownHook(new Thread(cleanUp, "benchmark-cleanup"));
@@ -368,19 +367,6 @@ public final class PlatformOverheadBenchmark {
 
     private static double millisSince(long startNanos) {
         return (System.nanoTime() - startNanos) / 1e6;
-    }
-
-    private static void deleteRecursively(Path folder) {
-        if (!Files.exists(folder)) {
-            return;
-        }
-        try (var paths = Files.walk(folder)) {
-            for (Path path : paths.sorted(Comparator.reverseOrder()).toList()) {
-                Files.delete(path);
-            }
-        } catch (IOException | UncheckedIOException e) {
-            System.err.println("could not delete the benchmark folder " + folder + ": " + e);
-        }
     }
 
     /**

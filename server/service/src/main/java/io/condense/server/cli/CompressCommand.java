@@ -8,6 +8,7 @@ import io.condense.proto.v1.PipelineStep;
 import io.condense.proto.v1.SubmitRequest;
 import io.condense.sdk.error.CondenseException;
 import io.condense.sdk.error.ErrorCode;
+import io.condense.server.Folders;
 import io.condense.server.api.PipelineValidator;
 import io.condense.server.plugin.PluginHost;
 import io.condense.server.platform.CondensePlatform;
@@ -125,7 +126,7 @@ final class CompressCommand implements Callable<Integer> {
                 platform.close();
             }
             if (temporaryData != null) {
-                deleteRecursively(temporaryData);
+                Folders.deleteRecursively(temporaryData);
             }
         }
     }
@@ -179,17 +180,4 @@ final class CompressCommand implements Callable<Integer> {
         }
     }
 
-    private static void deleteRecursively(Path folder) {
-        try (var paths = Files.walk(folder)) {
-            paths.sorted(java.util.Comparator.reverseOrder()).forEach(path -> {
-                try {
-                    Files.deleteIfExists(path);
-                } catch (IOException ignored) {
-                    // a leftover temporary file in the system's temporary folder
-                }
-            });
-        } catch (IOException ignored) {
-            // nothing to clean
-        }
-    }
 }

@@ -14,6 +14,7 @@ import io.condense.sdk.eval.Evaluator;
 import io.condense.sdk.model.OnnxModel;
 import io.condense.sdk.stats.ModelStats;
 import io.condense.sdk.technique.Report;
+import io.condense.server.Folders;
 import io.condense.server.blob.BlobId;
 import io.condense.server.blob.BlobStore;
 import io.condense.server.report.JobReport;
@@ -96,7 +97,7 @@ final class JobFinisher {
                     : data.get().labels().isPresent() ? "evaluation data with labels" : "evaluation data";
             return JobReport.evaluation(result, source);
         } finally {
-            StepRunner.deleteRecursively(folder);
+            Folders.deleteRecursively(folder);
         }
     }
 }

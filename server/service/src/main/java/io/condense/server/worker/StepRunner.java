@@ -13,6 +13,7 @@ import io.condense.sdk.eval.Evaluator;
 import io.condense.sdk.model.OnnxModel;
 import io.condense.sdk.technique.Parameters;
 import io.condense.sdk.technique.TechniqueResult;
+import io.condense.server.Folders;
 import io.condense.server.blob.BlobId;
 import io.condense.server.blob.BlobStore;
 import io.condense.server.bus.EventSender;
@@ -22,11 +23,8 @@ import io.condense.server.metrics.StepOutcome;
 import io.condense.server.plugin.LoadedTechnique;
 import io.condense.server.report.Structs;
 import java.io.IOException;
-import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.SimpleFileVisitor;
-import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.function.Supplier;
@@ -162,7 +160,7 @@ final class StepRunner {
                     .build();
             return new StepExecution.Completed(stepResult, model, result.model());
         } finally {
-            deleteRecursively(scratch);
+            Folders.deleteRecursively(scratch);
         }
     }
 
@@ -172,29 +170,6 @@ final class StepRunner {
             return Files.createTempDirectory(scratchRoot, jobId + "-step" + (stepIndex + 1) + "-");
         } catch (IOException e) {
             throw new CondenseException(ErrorCode.UNAVAILABLE, "cannot create a scratch folder under " + scratchRoot + ": " + e.getMessage(), e);
-        }
-    }
-
-    static void deleteRecursively(Path folder) {
-        if (!Files.exists(folder)) {
-            return;
-        }
-        try {
-            Files.walkFileTree(folder, new SimpleFileVisitor<>() {
-                @Override
-                public FileVisitResult visitFile(Path file, BasicFileAttributes attributes) throws IOException {
-                    Files.delete(file);
-                    return FileVisitResult.CONTINUE;
-                }
-
-                @Override
-                public FileVisitResult postVisitDirectory(Path directory, IOException exception) throws IOException {
-                    Files.delete(directory);
-                    return FileVisitResult.CONTINUE;
-                }
-            });
-        } catch (IOException e) {
-            log.warn("Could not delete the scratch folder {}: {}", folder, e.toString());
         }
     }
 
