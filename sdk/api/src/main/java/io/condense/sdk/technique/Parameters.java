@@ -18,10 +18,12 @@ import java.util.TreeSet;
 public final class Parameters {
     private final Map<String, String> values;
     private final Map<String, ParameterSpec> specs;
+    private final java.util.Set<String> explicit;
 
-    private Parameters(Map<String, String> values, Map<String, ParameterSpec> specs) {
+    private Parameters(Map<String, String> values, Map<String, ParameterSpec> specs, java.util.Set<String> explicit) {
         this.values = values;
         this.specs = specs;
+        this.explicit = explicit;
     }
 
     /**
@@ -62,15 +64,17 @@ public final class Parameters {
             throw new InvalidParametersException(problems);
         }
         Map<String, String> values = new LinkedHashMap<>();
+        java.util.Set<String> explicit = new java.util.LinkedHashSet<>();
         for (ParameterSpec spec : specs) {
             String value = given.get(spec.name());
             if (value != null) {
                 values.put(spec.name(), value.trim());
+                explicit.add(spec.name());
             } else if (spec.defaultValue() != null) {
                 values.put(spec.name(), spec.defaultValue());
             }
         }
-        return new Parameters(Collections.unmodifiableMap(values), index(specs));
+        return new Parameters(Collections.unmodifiableMap(values), index(specs), Collections.unmodifiableSet(explicit));
     }
 
     private static Map<String, ParameterSpec> index(List<ParameterSpec> specs) {
@@ -120,8 +124,20 @@ public final class Parameters {
         return values;
     }
 
+    /** True when the parameter has a value, given by the user or by its default. */
     public boolean isSet(String name) {
         return values.containsKey(name);
+    }
+
+    /**
+     * True only when the user gave this parameter, not when its default filled it in: lets a technique
+     * refuse an option that does not apply to the mode chosen instead of silently ignoring it.
+     */
+    public boolean isExplicit(String name) {
+        if (!specs.containsKey(name)) {
+            throw new IllegalArgumentException("no parameter '" + name + "' is declared");
+        }
+        return explicit.contains(name);
     }
 
     public String getString(String name) {

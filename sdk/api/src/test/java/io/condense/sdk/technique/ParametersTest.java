@@ -29,6 +29,16 @@ class ParametersTest {
     }
 
     @Test
+    void explicitValuesAreToldApartFromDefaults() {
+        Parameters parameters = Parameters.validate(SPECS, Map.of("bits", "4"));
+
+        assertThat(parameters.isExplicit("bits")).isTrue();
+        assertThat(parameters.isExplicit("sparsity")).isFalse();
+        assertThat(parameters.isSet("sparsity")).isTrue();
+        assertThatThrownBy(() -> parameters.isExplicit("nope")).isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
     void givenValuesAreParsedAndTrimmed() {
         Parameters parameters = Parameters.validate(SPECS,
                 Map.of("sparsity", " 0.9", "scope", "global", "symmetric", "FALSE", "exclude", "conv1, fc*,,"));
