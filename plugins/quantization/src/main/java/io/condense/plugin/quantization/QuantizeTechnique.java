@@ -11,6 +11,7 @@ import io.condense.sdk.model.OnnxModel;
 import io.condense.sdk.model.QdqWeights;
 import io.condense.sdk.model.WeightLayer;
 import io.condense.sdk.quantization.CalibrationMethod;
+import io.condense.sdk.quantization.StaticActivations;
 import io.condense.sdk.technique.InvalidParametersException;
 import io.condense.sdk.technique.ParameterProblem;
 import io.condense.sdk.technique.ParameterSpec;

@@ -1,4 +1,4 @@
-package io.condense.plugin.quantization;
+package io.condense.sdk.quantization;
 
 import static java.util.Objects.requireNonNull;
 
@@ -17,11 +17,6 @@ import io.condense.sdk.model.ModelEditor;
 import io.condense.sdk.model.OnnxModel;
 import io.condense.sdk.model.QdqWeights;
 import io.condense.sdk.model.WeightLayer;
-import io.condense.sdk.quantization.ActivationCalibrator;
-import io.condense.sdk.quantization.ActivationHistogram;
-import io.condense.sdk.quantization.ActivationQuantization;
-import io.condense.sdk.quantization.ActivationRange;
-import io.condense.sdk.quantization.CalibrationMethod;
 import io.condense.sdk.tensor.DataType;
 import io.condense.sdk.tensor.Tensor;
 import java.nio.ByteBuffer;
@@ -35,22 +30,25 @@ import java.util.OptionalInt;
 import java.util.Set;
 
 /**
- * Static activation quantization: calibrates the activation input of each quantized layer on the calibration data,
+ * Static activation quantization, shared by every technique that quantizes activations (quantize, binarize and
+ * ternarize with activations=8): calibrates the activation input of each quantized layer on the calibration data,
  * then puts a QuantizeLinear -> DequantizeLinear pair (per tensor, int8 or uint8) between that activation and the
  * layers that read it.
  */
-final class StaticActivations {
+public final class StaticActivations {
     private StaticActivations() {
     }
 
-    record Settings(CalibrationMethod method, boolean symmetric, double percentile, int samples) {
-        Settings {
+    /** How ranges are chosen: the method, int8 (symmetric) or uint8 activations, the percentile, the samples read. */
+    public record Settings(CalibrationMethod method, boolean symmetric, double percentile, int samples) {
+        public Settings {
             requireNonNull(method, "method is null");
         }
     }
 
-    record Outcome(int activations, int samples, double outputSqnrDb) {
-        Outcome withOutputSqnr(double sqnrDb) {
+    /** Activations quantized, samples read, and the output SQNR once measured (NaN before). */
+    public record Outcome(int activations, int samples, double outputSqnrDb) {
+        public Outcome withOutputSqnr(double sqnrDb) {
             return new Outcome(activations, samples, sqnrDb);
         }
     }
@@ -62,7 +60,7 @@ final class StaticActivations {
      * int32 levels of scale activation scale x weight scale through DequantizeLinear. Adds the activation figures to each
      * layer's report entry ({@code reports} parallel to {@code layers}).
      */
-    static Outcome apply(OnnxModel source, ModelEditor editor, List<WeightLayer> layers, List<float[]> weightScales,
+    public static Outcome apply(OnnxModel source, ModelEditor editor, List<WeightLayer> layers, List<float[]> weightScales,
             List<Map<String, Object>> reports, Dataset data, Settings settings, StepContext context) {
         Map<String, List<Integer>> readers = new LinkedHashMap<>();
         Set<String> outputs = new LinkedHashSet<>();
@@ -184,7 +182,7 @@ final class StaticActivations {
     }
 
     /** The layer's float activation input: the first of its first two inputs that is not its weight nor a constant. */
-    static String activationInput(OnnxModel model, WeightLayer layer) {
+    public static String activationInput(OnnxModel model, WeightLayer layer) {
         NodeProto node = layer.node();
         for (int input = 0; input < Math.min(2, node.getInputCount()); input++) {
             String name = node.getInput(input);
@@ -216,7 +214,7 @@ final class StaticActivations {
     }
 
     /** SQNR in dB of all float outputs of {@code candidate} against {@code original} over the first samples of the data. */
-    static double outputSqnrDb(OnnxModel original, OnnxModel candidate, Dataset data, int samples, StepContext context) {
+    public static double outputSqnrDb(OnnxModel original, OnnxModel candidate, Dataset data, int samples, StepContext context) {
         Evaluator evaluator = ActivationCalibrator.evaluator(context);
         int count = Math.min(samples, data.size());
         double signal = 0;
