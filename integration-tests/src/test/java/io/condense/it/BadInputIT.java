@@ -180,6 +180,51 @@ class BadInputIT {
     }
 
     @Test
+    void trainingDataIdsAreCheckedOnSubmit() throws Exception {
+        String images = client.upload(TestEnvironment.digitImages()).getBlobId();
+        String labels = client.upload(TestEnvironment.digitLabels()).getBlobId();
+        String unknown = "c".repeat(64);
+
+        assertThatThrownBy(() -> client.submit(SubmitRequest.newBuilder().setModelId(model).addSteps(step("trainprobe"))
+                .setTrainDataId(unknown).setTrainLabelsId(labels).build()))
+                .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+                    assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.NOT_FOUND);
+                    assertThat(e.getStatus().getDescription()).contains("train_data_id " + unknown + " is not stored").contains("UploadModel");
+                });
+        assertThatThrownBy(() -> client.submit(SubmitRequest.newBuilder().setModelId(model).addSteps(step("trainprobe"))
+                .setTrainDataId(images).setTrainLabelsId(unknown).build()))
+                .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+                    assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.NOT_FOUND);
+                    assertThat(e.getStatus().getDescription()).contains("train_labels_id " + unknown + " is not stored");
+                });
+        assertThatThrownBy(() -> client.submit(SubmitRequest.newBuilder().setModelId(model).addSteps(step("trainprobe"))
+                .setTrainDataId("not-a-blob-id").setTrainLabelsId(labels).build()))
+                .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+                    assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.NOT_FOUND);
+                    assertThat(e.getStatus().getDescription()).contains("train_data_id: 'not-a-blob-id' is not a blob id");
+                });
+        assertThatThrownBy(() -> client.submit(SubmitRequest.newBuilder().setModelId(model).addSteps(step("trainprobe"))
+                .setTrainLabelsId(labels).build()))
+                .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+                    assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+                    assertThat(e.getStatus().getDescription()).startsWith("INVALID_DATA: ")
+                            .contains("train_labels_id is set without train_data_id").contains("--train-data");
+                });
+        assertThatThrownBy(() -> client.submit(SubmitRequest.newBuilder().setModelId(model).addSteps(step("trainprobe"))
+                .setTrainDataId(images).build()))
+                .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+                    assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+                    assertThat(e.getStatus().getDescription()).startsWith("DATA_REQUIRED: ")
+                            .contains("train_data_id is set without train_labels_id").contains("training needs labels").contains("--train-labels");
+                });
+        // both stored: accepted
+        String jobId = client.submit(SubmitRequest.newBuilder().setModelId(model).addSteps(step("trainprobe"))
+                .setTrainDataId(images).setTrainLabelsId(labels).setSkipEvaluation(true).build()).getJobId();
+        Jobs.events(client, jobId);
+        assertThat(client.job(jobId).getState()).isEqualTo(JobState.JOB_STATE_COMPLETED);
+    }
+
+    @Test
     void unknownIdsAreNotFound() {
         assertThatThrownBy(() -> client.job("no-such-job")).isInstanceOfSatisfying(StatusRuntimeException.class,
                 e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.NOT_FOUND));

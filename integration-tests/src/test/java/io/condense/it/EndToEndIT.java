@@ -14,6 +14,8 @@ import io.condense.proto.v1.TechniqueInfo;
 import io.condense.proto.v1.UploadResult;
 import io.condense.sdk.data.DataReaders;
 import io.condense.sdk.data.Dataset;
+import io.condense.sdk.data.NdArray;
+import io.condense.sdk.data.Npy;
 import io.condense.sdk.eval.EvaluationRequest;
 import io.condense.sdk.eval.EvaluationResult;
 import io.condense.sdk.eval.Evaluator;
@@ -148,10 +150,115 @@ class EndToEndIT {
     }
 
     @Test
+    @SuppressWarnings("unchecked")
+    void trainingDataAndLabelsReachTheStepThroughKafka() throws Exception {
+        String model = client.upload(TestEnvironment.mnist8()).getBlobId();
+        String images = client.upload(TestEnvironment.digitImages()).getBlobId();
+        String labels = client.upload(TestEnvironment.digitLabels()).getBlobId();
+        SubmitResponse submitted = client.submit(SubmitRequest.newBuilder().setModelId(model)
+                .addSteps(step("trainprobe")).addSteps(step("trainprobe"))
+                .setTrainDataId(images).setTrainLabelsId(labels).setSkipEvaluation(true).build());
+        List<JobEvent> events = Jobs.events(client, submitted.getJobId());
+        assertThat(Jobs.kinds(events)).containsExactly("ACCEPTED", "STEP_STARTED 1", "STEP_COMPLETED 1", "STEP_STARTED 2",
+                "STEP_COMPLETED 2", "COMPLETED");
+
+        List<Object> expectedCounts = labelCounts(Files.readAllBytes(TestEnvironment.digitLabels()));
+        Job job = client.job(submitted.getJobId());
+        // both steps get it: the ids travel in the spec of every StepRequested
+        for (int step = 0; step < 2; step++) {
+            Map<String, Object> report = Structs.toMap(job.getStepResults(step).getReport());
+            assertThat(report).containsEntry("training_data", true).containsEntry("samples", 10_000L).containsEntry("labels", 10_000L);
+            assertThat((List<Object>) report.get("input_shape")).containsExactly(10_000L, 28L, 28L);
+            assertThat((List<Object>) report.get("label_counts")).isEqualTo(expectedCounts);
+        }
+
+        // a job without training data: the step sees none
+        String plain = client.submit(SubmitRequest.newBuilder().setModelId(model).addSteps(step("trainprobe")).setSkipEvaluation(true)
+                .build()).getJobId();
+        Jobs.events(client, plain);
+        Job plainJob = client.job(plain);
+        assertThat(plainJob.getState()).isEqualTo(JobState.JOB_STATE_COMPLETED);
+        assertThat(Structs.toMap(plainJob.getStepResults(0).getReport())).containsEntry("training_data", false).doesNotContainKey("samples");
+    }
+
+    @Test
+    void trainingLabelsThatDoNotMatchTheInputsFailTheStepThatReadsThemWithInvalidData() {
+        // accepted by the API (both ids stored); the counts are checked when the step reads the data
+        String realModel = uploadQuietly(TestEnvironment.mnist8());
+        String images = uploadQuietly(TestEnvironment.digitImages());
+        String fiveLabels = client.upload(Npy.toBytes(NdArray.ofLongs(new long[] {5}, new long[] {0, 1, 2, 3, 4}))).getBlobId();
+        String jobId = client.submit(SubmitRequest.newBuilder().setModelId(realModel).addSteps(step("trainprobe"))
+                .setTrainDataId(images).setTrainLabelsId(fiveLabels).setSkipEvaluation(true).build()).getJobId();
+        List<JobEvent> events = Jobs.events(client, jobId);
+        assertThat(Jobs.kinds(events)).containsExactly("ACCEPTED", "STEP_STARTED 1", "FAILED");
+        Job job = client.job(jobId);
+        assertThat(job.getState()).isEqualTo(JobState.JOB_STATE_FAILED);
+        assertThat(job.getError().getStep()).isEqualTo(1);
+        assertThat(job.getError().getTechnique()).isEqualTo("trainprobe");
+        assertThat(job.getError().getCode()).isEqualTo("INVALID_DATA");
+        assertThat(job.getError().getCategory()).isEqualTo("USER");
+        assertThat(job.getError().getMessage())
+                .contains("train_data_id " + images).contains("train_labels_id " + fiveLabels)
+                .contains("labels hold 5 samples but inputs hold 10000")
+                .doesNotContain("scratch")
+                .doesNotContain("\tat ");
+    }
+
+    @Test
+    void theCompressCommandUploadsAndPassesTrainingData(@TempDir Path folder) {
+        String requestId = "train-cli-" + System.nanoTime();
+        Path output = folder.resolve("out.onnx");
+        int exit = new picocli.CommandLine(new io.condense.server.cli.CondenseCommand()).execute("compress",
+                TestEnvironment.mnist8().toString(), "--pipeline", "trainprobe", "-o", output.toString(),
+                "--train-data", TestEnvironment.digitImages().toString(), "--train-labels", TestEnvironment.digitLabels().toString(),
+                "--server", platform.grpcTarget(), "--no-evaluation", "--request-id", requestId);
+        assertThat(exit).isZero();
+        assertThat(output).isRegularFile();
+        String jobId = java.util.UUID.nameUUIDFromBytes(("condense-client-request:" + requestId).getBytes(StandardCharsets.UTF_8)).toString();
+        Map<String, Object> report = Structs.toMap(client.job(jobId).getStepResults(0).getReport());
+        assertThat(report).containsEntry("training_data", true).containsEntry("samples", 10_000L).containsEntry("labels", 10_000L);
+
+        // labels alone, or inputs alone, are refused before anything is uploaded
+        int labelsOnly = new picocli.CommandLine(new io.condense.server.cli.CondenseCommand()).execute("compress",
+                TestEnvironment.mnist8().toString(), "--pipeline", "trainprobe", "-o", folder.resolve("never.onnx").toString(),
+                "--train-labels", TestEnvironment.digitLabels().toString(), "--server", platform.grpcTarget());
+        assertThat(labelsOnly).isEqualTo(2);
+        int inputsOnly = new picocli.CommandLine(new io.condense.server.cli.CondenseCommand()).execute("compress",
+                TestEnvironment.mnist8().toString(), "--pipeline", "trainprobe", "-o", folder.resolve("never.onnx").toString(),
+                "--train-data", TestEnvironment.digitImages().toString(), "--server", platform.grpcTarget());
+        assertThat(inputsOnly).isEqualTo(2);
+        assertThat(folder.resolve("never.onnx")).doesNotExist();
+    }
+
+    private static String uploadQuietly(Path file) {
+        try {
+            return client.upload(file).getBlobId();
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    /** How many labels of each class 0..max an IDX1 label file holds, read from its bytes (8-byte header). */
+    private static List<Object> labelCounts(byte[] idx) {
+        long[] counts = new long[256];
+        int max = 0;
+        for (int i = 8; i < idx.length; i++) {
+            int label = idx[i] & 0xFF;
+            counts[label]++;
+            max = Math.max(max, label);
+        }
+        List<Object> list = new java.util.ArrayList<>();
+        for (int label = 0; label <= max; label++) {
+            list.add(counts[label]);
+        }
+        return list;
+    }
+
+    @Test
     void listsTheLoadedTechniquesAndThePluginsThatDidNotLoad() {
         ListTechniquesResponse response = client.techniques();
         assertThat(response.getTechniquesList()).extracting(TechniqueInfo::getId)
-                .contains("prune", "quantize", "explode", "slow", "flaky").doesNotContain("future");
+                .contains("prune", "quantize", "explode", "slow", "flaky", "trainprobe").doesNotContain("future");
         TechniqueInfo prune = response.getTechniquesList().stream().filter(t -> t.getId().equals("prune")).findFirst().orElseThrow();
         assertThat(prune.getPluginId()).isEqualTo("pruning");
         assertThat(prune.getParametersList()).anySatisfy(parameter -> {

@@ -43,7 +43,7 @@ final class TestPlatform {
         return pluginsFolder;
     }
 
-    /** The real archives plus explode, slow and flaky, an archive that needs a future SDK, and one that is not a jar. */
+    /** The real archives plus explode, slow, flaky and trainprobe, an archive that needs a future SDK, and one that is not a jar. */
     static Path pluginsFolderWithTestPlugins() throws IOException {
         Path folder = Files.createTempDirectory("condense-it-plugins-");
         for (Path archive : TestEnvironment.realPluginArchives()) {
@@ -52,6 +52,7 @@ final class TestPlatform {
         TestPlugins.build("explode", "explode", "1.0.0", ">=0.1.0", folder.resolve("explode-plugin-1.0.0.jar"));
         TestPlugins.build("slow", "slow", "1.0.0", ">=0.1.0", folder.resolve("slow-plugin-1.0.0.jar"));
         TestPlugins.build("flaky", "flaky", "1.0.0", ">=0.1.0", folder.resolve("flaky-plugin-1.0.0.jar"));
+        TestPlugins.build("trainprobe", "trainprobe", "1.0.0", ">=0.1.0", folder.resolve("trainprobe-plugin-1.0.0.jar"));
         TestPlugins.build("explode", "future", "2.0.0", ">=99.0.0", folder.resolve("future-plugin-2.0.0.jar"));
         Files.writeString(folder.resolve("corrupt-plugin-1.0.0.jar"), "this is not a jar", StandardCharsets.UTF_8);
         return folder;

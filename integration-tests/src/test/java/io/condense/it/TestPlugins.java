@@ -38,7 +38,7 @@ final class TestPlugins {
         Files.createDirectories(sources);
         Files.createDirectories(classes);
         List<String> files = new ArrayList<>();
-        for (String name : List.of("ExplodeTechnique.java", "SlowTechnique.java", "FlakyTechnique.java")) {
+        for (String name : List.of("ExplodeTechnique.java", "SlowTechnique.java", "FlakyTechnique.java", "TrainProbeTechnique.java")) {
             try (InputStream in = TestPlugins.class.getResourceAsStream("/test-plugins/" + sourceFolder + "/" + name)) {
                 if (in != null) {
                     Path file = sources.resolve(name);

@@ -51,6 +51,26 @@ public interface StepContext {
     /** Evaluation inputs (and maybe labels) supplied with the job, if any. */
     Optional<Dataset> evaluationData();
 
+    /**
+     * Training inputs and their labels supplied with the job ({@code --train-data} and {@code --train-labels},
+     * {@code SubmitRequest.train_data_id} and {@code train_labels_id}), for techniques that train or fine-tune.
+     *
+     * <p>When present, the data set always has labels ({@link Dataset#labels()} is non-empty): integer class
+     * indices, one per sample, as many as there are inputs. The host reads the data on first call only
+     * (most techniques never ask) with the SDK's readers (.npy, .npz, IDX raw or gzip), and refuses what
+     * cannot train: inputs without labels fail with {@link ErrorCode#DATA_REQUIRED}, labels whose sample
+     * count differs from the inputs', or files it cannot read, with {@link ErrorCode#INVALID_DATA}; the
+     * message says which and what to supply. A technique that needs training data and finds none throws
+     * {@link ErrorCode#DATA_REQUIRED} itself, naming {@code --train-data} and {@code --train-labels}.
+     *
+     * @return the job's training set; empty when the job has none, or when the host does not offer
+     *     training data (hosts older than this method)
+     * @throws CondenseException DATA_REQUIRED or INVALID_DATA as above
+     */
+    default Optional<Dataset> trainingData() {
+        return Optional.empty();
+    }
+
     /** A folder private to this step for temporary files; the host deletes it afterwards. */
     Path scratchDirectory();
 }

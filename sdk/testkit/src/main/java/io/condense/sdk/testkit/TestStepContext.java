@@ -24,7 +24,7 @@ import java.util.Optional;
  * A real, hand-written {@link StepContext} for tests: it records every progress event, has a cancel switch
  * (flip it with {@link #cancel()} or let it flip itself after a number of progress events), a
  * {@link SimpleMeterRegistry} tagged {@code technique=<id>} like the host's, the evaluator found by
- * {@link Evaluators} unless told otherwise, optional calibration and evaluation data, and a scratch folder
+ * {@link Evaluators} unless told otherwise, optional calibration, evaluation and training data, and a scratch folder
  * that {@link #close()} deletes when the context created it.
  *
  * <pre>{@code
@@ -49,6 +49,7 @@ public final class TestStepContext implements StepContext, AutoCloseable {
     private final Optional<Evaluator> evaluator;
     private final Optional<Dataset> calibrationData;
     private final Optional<Dataset> evaluationData;
+    private final Optional<Dataset> trainingData;
     private final Path scratchDirectory;
     private final boolean ownsScratchDirectory;
     private final int cancelAfterProgressEvents;
@@ -63,6 +64,7 @@ public final class TestStepContext implements StepContext, AutoCloseable {
         this.evaluator = builder.evaluator;
         this.calibrationData = Optional.ofNullable(builder.calibrationData);
         this.evaluationData = Optional.ofNullable(builder.evaluationData);
+        this.trainingData = Optional.ofNullable(builder.trainingData);
         this.scratchDirectory = scratchDirectory;
         this.ownsScratchDirectory = ownsScratchDirectory;
         this.cancelAfterProgressEvents = builder.cancelAfterProgressEvents;
@@ -135,6 +137,12 @@ public final class TestStepContext implements StepContext, AutoCloseable {
         return evaluationData;
     }
 
+    /** The training set given to the builder (always with labels), or empty, as the host offers it. */
+    @Override
+    public Optional<Dataset> trainingData() {
+        return trainingData;
+    }
+
     @Override
     public Path scratchDirectory() {
         return scratchDirectory;
@@ -182,6 +190,7 @@ public final class TestStepContext implements StepContext, AutoCloseable {
         private Optional<Evaluator> evaluator;
         private Dataset calibrationData;
         private Dataset evaluationData;
+        private Dataset trainingData;
         private Path scratchDirectory;
         private int cancelAfterProgressEvents;
         private boolean cancelled;
@@ -234,6 +243,22 @@ public final class TestStepContext implements StepContext, AutoCloseable {
 
         public Builder evaluationData(Dataset evaluationData) {
             this.evaluationData = requireNonNull(evaluationData, "evaluationData is null");
+            return this;
+        }
+
+        /**
+         * The training set to offer through {@link StepContext#trainingData()}. Like the host, it must have
+         * labels (one per sample; {@link Dataset} itself checks the counts agree).
+         *
+         * @throws IllegalArgumentException when the data set has no labels: the host never offers such a set
+         */
+        public Builder trainingData(Dataset trainingData) {
+            requireNonNull(trainingData, "trainingData is null");
+            if (trainingData.labels().isEmpty()) {
+                throw new IllegalArgumentException("trainingData has " + trainingData.size() + " inputs but no labels; "
+                        + "the host offers training data only with labels: build it with Dataset.of(inputs, labels)");
+            }
+            this.trainingData = trainingData;
             return this;
         }
 

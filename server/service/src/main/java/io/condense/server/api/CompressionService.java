@@ -161,8 +161,18 @@ public final class CompressionService extends CompressionServiceGrpc.Compression
         requireData(request.getEvaluationDataId(), "evaluation_data_id");
         requireData(request.getEvaluationLabelsId(), "evaluation_labels_id");
         requireData(request.getCalibrationDataId(), "calibration_data_id");
+        requireData(request.getTrainDataId(), "train_data_id");
+        requireData(request.getTrainLabelsId(), "train_labels_id");
         if (!request.getEvaluationLabelsId().isEmpty() && request.getEvaluationDataId().isEmpty()) {
             throw new CondenseException(ErrorCode.INVALID_DATA, "evaluation_labels_id is set without evaluation_data_id; labels need the inputs they label");
+        }
+        if (!request.getTrainLabelsId().isEmpty() && request.getTrainDataId().isEmpty()) {
+            throw new CondenseException(ErrorCode.INVALID_DATA, "train_labels_id is set without train_data_id; labels need the inputs they label: "
+                    + "upload the training inputs too and pass their blob id as train_data_id (--train-data)");
+        }
+        if (!request.getTrainDataId().isEmpty() && request.getTrainLabelsId().isEmpty()) {
+            throw new CondenseException(ErrorCode.DATA_REQUIRED, "train_data_id is set without train_labels_id; training needs labels: "
+                    + "upload the class labels of the training inputs (one integer per sample) and pass their blob id as train_labels_id (--train-labels)");
         }
         validator.validate(request.getStepsList());
 
@@ -192,6 +202,8 @@ public final class CompressionService extends CompressionServiceGrpc.Compression
                 .setEvaluationDataId(request.getEvaluationDataId())
                 .setEvaluationLabelsId(request.getEvaluationLabelsId())
                 .setCalibrationDataId(request.getCalibrationDataId())
+                .setTrainDataId(request.getTrainDataId())
+                .setTrainLabelsId(request.getTrainLabelsId())
                 .setClientRequestId(request.getClientRequestId())
                 .setSkipEvaluation(request.getSkipEvaluation())
                 .setSubmittedAtMs(System.currentTimeMillis())
@@ -210,7 +222,16 @@ public final class CompressionService extends CompressionServiceGrpc.Compression
     }
 
     private void requireData(String id, String field) {
-        if (!id.isEmpty() && !blobs.contains(BlobId.of(id))) {
+        if (id.isEmpty()) {
+            return;
+        }
+        BlobId blob;
+        try {
+            blob = BlobId.of(id);
+        } catch (CondenseException e) {
+            throw new CondenseException(e.code(), field + ": " + e.getMessage(), e);
+        }
+        if (!blobs.contains(blob)) {
             throw new CondenseException(ErrorCode.NOT_FOUND, field + " " + id + " is not stored; upload the data with UploadModel first");
         }
     }

@@ -58,6 +58,14 @@ final class CompressCommand implements Callable<Integer> {
     @Option(names = "--calibration-data", paramLabel = "C.npy", description = "Calibration inputs for techniques that use them.")
     Path calibrationData;
 
+    @Option(names = "--train-data", paramLabel = "XT.npy", description = "Training inputs (.npy, .npz or IDX) for techniques that "
+            + "train or fine-tune; needs --train-labels.")
+    Path trainingData;
+
+    @Option(names = "--train-labels", paramLabel = "YT.npy", description = "Integer class labels of the training inputs, one per sample "
+            + "(.npy, .npz of one array, or IDX); needs --train-data.")
+    Path trainingLabels;
+
     @Option(names = "--server", paramLabel = "HOST:PORT", description = "Use this Condense server instead of an embedded one.")
     String server;
 
@@ -81,8 +89,16 @@ final class CompressCommand implements Callable<Integer> {
             requireFile(evaluationData, "--eval-data");
             requireFile(evaluationLabels, "--eval-labels");
             requireFile(calibrationData, "--calibration-data");
+            requireFile(trainingData, "--train-data");
+            requireFile(trainingLabels, "--train-labels");
             if (evaluationLabels != null && evaluationData == null) {
                 throw new IllegalArgumentException("--eval-labels needs --eval-data");
+            }
+            if (trainingLabels != null && trainingData == null) {
+                throw new IllegalArgumentException("--train-labels needs --train-data (the inputs the labels belong to)");
+            }
+            if (trainingData != null && trainingLabels == null) {
+                throw new IllegalArgumentException("--train-data needs --train-labels: training needs one integer class label per sample");
             }
         } catch (CondenseException | IllegalArgumentException e) {
             err.println("condense: " + e.getMessage());
@@ -142,6 +158,10 @@ final class CompressCommand implements Callable<Integer> {
         }
         if (calibrationData != null) {
             request.setCalibrationDataId(client.upload(calibrationData).getBlobId());
+        }
+        if (trainingData != null) {
+            request.setTrainDataId(client.upload(trainingData).getBlobId());
+            request.setTrainLabelsId(client.upload(trainingLabels).getBlobId());
         }
         if (requestId != null) {
             request.setClientRequestId(requestId);

@@ -2,6 +2,7 @@ package io.condense.server.worker;
 
 import static java.util.Objects.requireNonNull;
 
+import io.condense.proto.v1.events.JobSpec;
 import io.condense.sdk.data.DataReaders;
 import io.condense.sdk.data.Dataset;
 import io.condense.sdk.error.CondenseException;
@@ -15,7 +16,7 @@ import java.nio.file.Path;
 import java.util.Optional;
 
 /**
- * Evaluation and calibration data stored as blobs, read with the SDK's readers. A blob has no file name,
+ * Evaluation, calibration and training data stored as blobs, read with the SDK's readers. A blob has no file name,
  * so the format is recognised from its first bytes (.npy, .npz, gzip-compressed IDX or raw IDX) and the
  * blob is linked into the step's scratch folder under a name with the matching extension.
  */
@@ -28,6 +29,17 @@ final class BlobDatasets {
 
     /** The data set of an inputs blob and an optional labels blob; empty when no inputs id is given. */
     Optional<Dataset> load(String inputsId, String labelsId, Path folder) {
+        return load(inputsId, labelsId, folder, "evaluation");
+    }
+
+    /**
+     * The data set of an inputs blob and an optional labels blob; empty when no inputs id is given. Error
+     * messages name the blobs by their request fields ({@code <purpose>_data_id ID}), not by the scratch
+     * files they are read from.
+     *
+     * @param purpose what the data is for: "evaluation", "calibration" or "train" (the prefix of its request fields)
+     */
+    Optional<Dataset> load(String inputsId, String labelsId, Path folder, String purpose) {
         if (inputsId.isEmpty()) {
             return Optional.empty();
         }
@@ -36,7 +48,47 @@ final class BlobDatasets {
         try {
             return Optional.of(DataReaders.dataset(inputs, labels));
         } catch (IllegalArgumentException e) {
-            throw new CondenseException(ErrorCode.INVALID_DATA, "the evaluation labels do not fit the inputs: " + e.getMessage(), e);
+            throw new CondenseException(ErrorCode.INVALID_DATA, "the " + purpose + " labels do not fit the inputs: " + e.getMessage(), e);
+        } catch (CondenseException e) {
+            String message = e.getMessage().replace(inputs.toString(), purpose + "_data_id " + inputsId);
+            if (labels != null) {
+                message = message.replace(labels.toString(), purpose + "_labels_id " + labelsId);
+            }
+            throw new CondenseException(e.code(), message, e);
+        }
+    }
+
+    /** The training set named by a job spec ({@code train_data_id}, {@code train_labels_id}); see {@link #loadTraining(String, String, Path)}. */
+    Optional<Dataset> loadTraining(JobSpec spec, Path folder) {
+        return loadTraining(spec.getTrainDataId(), spec.getTrainLabelsId(), folder);
+    }
+
+    /**
+     * The training set of a job: inputs and labels, both required. Empty when the job has no training
+     * inputs; DATA_REQUIRED when it has inputs but no labels (an older or hand-made job spec: the API
+     * refuses such a Submit); INVALID_DATA when a file cannot be read or the labels' sample count differs from the inputs'. Messages name the blob ids and
+     * the options to fix.
+     */
+    Optional<Dataset> loadTraining(String inputsId, String labelsId, Path folder) {
+        if (inputsId.isEmpty()) {
+            if (!labelsId.isEmpty()) {
+                throw new CondenseException(ErrorCode.INVALID_DATA, "the job has training labels (train_labels_id " + labelsId
+                        + ") but no training inputs; submit the inputs with --train-data (train_data_id)");
+            }
+            return Optional.empty();
+        }
+        if (labelsId.isEmpty()) {
+            throw new CondenseException(ErrorCode.DATA_REQUIRED, "the job has training inputs (train_data_id " + inputsId
+                    + ") but no labels; training needs one integer class label per sample: submit them with --train-labels (train_labels_id)");
+        }
+        try {
+            return load(inputsId, labelsId, folder, "train");
+        } catch (CondenseException e) {
+            if (e.code() != ErrorCode.INVALID_DATA) {
+                throw e;
+            }
+            throw new CondenseException(ErrorCode.INVALID_DATA, "the training data cannot be used: " + e.getMessage()
+                    + "; supply training inputs and integer labels with the same number of samples (--train-data, --train-labels)", e);
         }
     }
 

@@ -9,6 +9,7 @@ import io.condense.sdk.technique.Parameters;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.nio.file.Path;
 import java.util.Optional;
+import java.util.function.BiConsumer;
 import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
 
@@ -17,16 +18,17 @@ final class HostStepContext implements StepContext {
     private final String techniqueId;
     private final Parameters parameters;
     private final MeterRegistry meterRegistry;
-    private final ProgressReporter progress;
+    private final BiConsumer<Double, String> progress;
     private final BooleanSupplier cancelled;
     private final Optional<Evaluator> evaluator;
     private final Supplier<Optional<Dataset>> calibrationData;
     private final Supplier<Optional<Dataset>> evaluationData;
+    private final Supplier<Optional<Dataset>> trainingData;
     private final Path scratchDirectory;
 
-    HostStepContext(String techniqueId, Parameters parameters, MeterRegistry meterRegistry, ProgressReporter progress,
+    HostStepContext(String techniqueId, Parameters parameters, MeterRegistry meterRegistry, BiConsumer<Double, String> progress,
             BooleanSupplier cancelled, Optional<Evaluator> evaluator, Supplier<Optional<Dataset>> calibrationData,
-            Supplier<Optional<Dataset>> evaluationData,
+            Supplier<Optional<Dataset>> evaluationData, Supplier<Optional<Dataset>> trainingData,
             Path scratchDirectory) {
         this.techniqueId = requireNonNull(techniqueId, "techniqueId is null");
         this.parameters = requireNonNull(parameters, "parameters is null");
@@ -36,6 +38,7 @@ final class HostStepContext implements StepContext {
         this.evaluator = requireNonNull(evaluator, "evaluator is null");
         this.calibrationData = memoize(requireNonNull(calibrationData, "calibrationData is null"));
         this.evaluationData = memoize(requireNonNull(evaluationData, "evaluationData is null"));
+        this.trainingData = memoize(requireNonNull(trainingData, "trainingData is null"));
         this.scratchDirectory = requireNonNull(scratchDirectory, "scratchDirectory is null");
     }
 
@@ -56,7 +59,7 @@ final class HostStepContext implements StepContext {
 
     @Override
     public void progress(double fraction, String message) {
-        progress.report(fraction, message);
+        progress.accept(fraction, message);
     }
 
     @Override
@@ -80,16 +83,37 @@ final class HostStepContext implements StepContext {
         return evaluationData.get();
     }
 
-    private static <T> Supplier<T> memoize(Supplier<T> supplier) {
+    /**
+     * The training inputs and labels, read on first use; the loader refuses inputs without labels
+     * (DATA_REQUIRED) and labels whose count differs from the inputs' (INVALID_DATA).
+     */
+    @Override
+    public Optional<Dataset> trainingData() {
+        return trainingData.get();
+    }
+
+    /**
+     * Calls the supplier once; later calls answer the same value, or throw the same failure again (a second
+     * read would find the first one's files in the scratch folder and fail differently).
+     */
+    static <T> Supplier<T> memoize(Supplier<T> supplier) {
         return new Supplier<>() {
             private T value;
+            private RuntimeException failure;
             private boolean loaded;
 
             @Override
             public synchronized T get() {
                 if (!loaded) {
-                    value = supplier.get();
+                    try {
+                        value = supplier.get();
+                    } catch (RuntimeException e) {
+                        failure = e;
+                    }
                     loaded = true;
+                }
+                if (failure != null) {
+                    throw failure;
                 }
                 return value;
             }

@@ -122,12 +122,13 @@ final class StepRunner {
                     technique.id(),
                     parameters,
                     metrics.registryFor(technique.id(), technique.pluginVersion()),
-                    new ProgressReporter(sender, jobId, stepIndex, technique.id()),
+                    new ProgressReporter(sender, jobId, stepIndex, technique.id())::report,
                     () -> cancellations.isCancelled(jobId),
                     evaluator.get(),
-                    () -> datasets.load(request.getSpec().getCalibrationDataId(), "", scratch.resolve("calibration")),
+                    () -> datasets.load(request.getSpec().getCalibrationDataId(), "", scratch.resolve("calibration"), "calibration"),
                     () -> datasets.load(request.getSpec().getEvaluationDataId(), request.getSpec().getEvaluationLabelsId(),
                             scratch.resolve("evaluation")),
+                    () -> datasets.loadTraining(request.getSpec(), scratch.resolve("training")),
                     scratch);
             TechniqueResult result;
             try {
