@@ -13,6 +13,7 @@ import io.condense.sdk.technique.TechniqueResult;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import org.pf4j.Extension;
 
 /**
@@ -20,7 +21,9 @@ import org.pf4j.Extension;
  * per channel, DequantizeLinear): {@code method=bwn} is one basis {@code alpha * sign(W)} with
  * {@code alpha = mean |W|} (BWN, the weights of XNOR-Net); {@code method=abc} fits {@code bases} shifted
  * binary bases by least squares (ABC-Net); {@code method=horq} binarizes the residual {@code order} times
- * (HORQ). Several bases are dequantized separately and summed (Sum) before the layer. Activations stay float.
+ * (HORQ). Several bases are dequantized separately and summed (Sum) before the layer. Activations stay float, or
+ * with {@code activations=8} (W1-A8) become static int8/uint8 through QuantizeLinear/DequantizeLinear, calibrated
+ * as the quantization family does.
  */
 @Extension
 public final class BinarizeTechnique implements Technique {
@@ -40,12 +43,11 @@ public final class BinarizeTechnique implements Technique {
                         + "abc: 'bases' binary bases sign(W - mean + u_i std) with least-squares scales (ABC-Net, 'bases' bits); "
                         + "horq: binarize W, then the residual, 'order' times (HORQ, 'order' bits)."));
         parameters.add(ParameterSpec.integerParameter(BASES, DEFAULT_BASES, Range.closed(1, 8),
-                "Binary bases per weight for method=abc (the ABC-Net paper uses 1 to 5); any other value than the default "
-                        + "with another method is refused."));
+                "Binary bases per weight for method=abc (the ABC-Net paper uses 1 to 5); given with another method, it is refused."));
         parameters.add(ParameterSpec.integerParameter(ORDER, DEFAULT_ORDER, Range.closed(1, 4),
-                "Residual binarizations for method=horq (order 1 is bwn); any other value than the default with another "
-                        + "method is refused."));
+                "Residual binarizations for method=horq (order 1 is bwn); given with another method, it is refused."));
         parameters.addAll(LowBitCompression.SELECTION_PARAMETERS);
+        parameters.addAll(LowBitCompression.ACTIVATION_PARAMETERS);
         DESCRIPTOR = new TechniqueDescriptor(ID, "0.1.0",
                 "Binary weights with per-channel scales (BWN/XNOR, ABC-Net bases, HORQ residuals) of Conv, Gemm and MatMul layers, "
                         + "written as int8 {-1, +1} + scale through DequantizeLinear",
@@ -63,13 +65,15 @@ public final class BinarizeTechnique implements Technique {
         int bases = parameters.getInt(BASES);
         int order = parameters.getInt(ORDER);
         List<ParameterProblem> problems = new ArrayList<>();
-        if (!method.equals("abc") && bases != DEFAULT_BASES) {
+        if (!method.equals("abc") && parameters.isExplicit(BASES)) {
             problems.add(new ParameterProblem(BASES, Integer.toString(bases), "applies to method=abc only, and method is " + method));
         }
-        if (!method.equals("horq") && order != DEFAULT_ORDER) {
+        if (!method.equals("horq") && parameters.isExplicit(ORDER)) {
             problems.add(new ParameterProblem(ORDER, Integer.toString(order), "applies to method=horq only, and method is " + method));
         }
+        LowBitCompression.checkActivationParameters(parameters, problems);
         LayerSelection selection = LowBitCompression.selection(parameters, problems);
+        Optional<LowBitCompression.ActivationSettings> activations = LowBitCompression.activationSettings(ID, parameters, context);
         LowBitCompression.Method chosen = switch (method) {
             case "bwn" -> new LowBitCompression.Method("bwn", 1, "binary", LowBitApproximations::binaryWeights, Map.of());
             case "abc" -> new LowBitCompression.Method("abc", bases, "binary",
@@ -78,6 +82,7 @@ public final class BinarizeTechnique implements Technique {
                     (weights, layout) -> LowBitApproximations.residualBinary(weights, layout, order), Map.of(ORDER, order));
             default -> throw new IllegalStateException("method '" + method + "' passed validation but is not handled");
         };
-        return LowBitCompression.run(ID, chosen, selection, parameters.getBoolean(LowBitCompression.KEEP_FIRST_LAST), model, context);
+        return LowBitCompression.run(ID, chosen, selection, parameters.getBoolean(LowBitCompression.KEEP_FIRST_LAST), activations, model,
+                context);
     }
 }

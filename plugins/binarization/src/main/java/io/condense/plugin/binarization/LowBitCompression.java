@@ -16,9 +16,12 @@ import io.condense.sdk.model.ModelEditor;
 import io.condense.sdk.model.OnnxModel;
 import io.condense.sdk.model.QdqWeights;
 import io.condense.sdk.model.WeightLayer;
+import io.condense.sdk.quantization.CalibrationMethod;
+import io.condense.sdk.quantization.StaticActivations;
 import io.condense.sdk.technique.ParameterProblem;
 import io.condense.sdk.technique.ParameterSpec;
 import io.condense.sdk.technique.Parameters;
+import io.condense.sdk.technique.Range;
 import io.condense.sdk.technique.Report;
 import io.condense.sdk.technique.SelectionParameters;
 import io.condense.sdk.technique.TechniqueResult;
@@ -37,6 +40,11 @@ import java.util.Optional;
  * one float32 scale per channel and basis; the written model stores each level in an int8 (what ONNX Runtime
  * dequantizes), and packing the levels into bits belongs to the coding stage. When the step has evaluation
  * data and an evaluator, the report also carries the accuracy before and after, measured in ONNX Runtime.
+ *
+ * <p>With {@code activations=8} (W1-A8 / W2-A8) the activations of every changed layer are quantized too, by the
+ * SDK's {@link StaticActivations} as the quantization family does: calibrated on the model with its binary or ternary
+ * weights already in place (the activations that model really produces), a QuantizeLinear -> DequantizeLinear pair on
+ * each changed layer's activation input and output, and an int32 bias.
  */
 final class LowBitCompression {
     static final String KEEP_FIRST_LAST = "keep_first_last";
@@ -56,6 +64,43 @@ final class LowBitCompression {
                             + "in float, as the binary-network papers do; false changes them too."),
             SelectionParameters.minElements(0,
                     "Layers whose weight has fewer elements stay float (default 0: every selected layer)."));
+
+    static final String ACTIVATIONS = "activations";
+    static final String FLOAT_ACTIVATIONS = "float";
+    static final String INT8_ACTIVATIONS = "8";
+    static final String CALIBRATION = "calibration";
+    static final String SYMMETRIC = "symmetric";
+    static final String PERCENTILE = "percentile";
+    static final String CALIBRATION_SAMPLES = "calibration_samples";
+    /** The options that only mean something with activations=8. */
+    static final List<String> CALIBRATION_OPTIONS = List.of(CALIBRATION, PERCENTILE, CALIBRATION_SAMPLES, SYMMETRIC);
+
+    /**
+     * The activation parameters both techniques take: {@code activations} and the calibration options of the
+     * quantization family's {@code quantize}, with its names, defaults and meanings.
+     */
+    static final List<ParameterSpec> ACTIVATION_PARAMETERS = List.of(
+            ParameterSpec.choiceParameter(ACTIVATIONS, FLOAT_ACTIVATIONS, List.of(FLOAT_ACTIVATIONS, INT8_ACTIVATIONS),
+                    "float: activations stay float (weight-only); 8: static 8-bit activations too (W1-A8 / W2-A8), calibrated on "
+                            + "the calibration data (pass --calibration-data): QuantizeLinear -> DequantizeLinear on the activation "
+                            + "input and output of every changed layer, and an int32 bias."),
+            ParameterSpec.choiceParameter(CALIBRATION, "minmax", List.of("minmax", "percentile", "entropy", "mse"),
+                    "With activations=8: how each activation range is chosen from its histogram: minmax, percentile "
+                            + "(see percentile), entropy (Kullback-Leibler, as TensorRT) or mse (least squared error)."),
+            ParameterSpec.booleanParameter(SYMMETRIC, false,
+                    "With activations=8: int8 activations with zero point 0 (true) or uint8 with a zero point (false)."),
+            ParameterSpec.doubleParameter(PERCENTILE, 99.99, Range.open(0, 100),
+                    "With calibration=percentile: the percentage of activation values kept inside the range."),
+            ParameterSpec.integerParameter(CALIBRATION_SAMPLES, 200, Range.closed(1, 1_000_000),
+                    "With activations=8: how many calibration samples to run (fewer when the data holds fewer)."));
+
+    /** What {@code activations=8} needs: how to calibrate, and the data to calibrate on. */
+    record ActivationSettings(StaticActivations.Settings settings, Dataset data) {
+        ActivationSettings {
+            requireNonNull(settings, "settings is null");
+            requireNonNull(data, "data is null");
+        }
+    }
 
     /** Approximates one float weight laid out per output channel. */
     @FunctionalInterface
@@ -94,8 +139,41 @@ final class LowBitCompression {
         return SelectionParameters.layerSelection(parameters, problems).denseOnly().requiringOutputChannelAxis();
     }
 
-    static TechniqueResult run(String techniqueId, Method method, LayerSelection selection, boolean keepFirstLast, OnnxModel model,
-            StepContext context) {
+    /**
+     * Adds a problem for every calibration option given without {@code activations=8} (where it would be ignored);
+     * call before {@link #selection}, which throws the problems collected.
+     */
+    static void checkActivationParameters(Parameters parameters, List<ParameterProblem> problems) {
+        if (parameters.getString(ACTIVATIONS).equals(INT8_ACTIVATIONS)) {
+            return;
+        }
+        for (String option : CALIBRATION_OPTIONS) {
+            if (parameters.isExplicit(option)) {
+                problems.add(new ParameterProblem(option, parameters.getString(option),
+                        "applies to activations=8 only, and activations is " + parameters.getString(ACTIVATIONS)
+                                + ": set activations=8 to quantize the activations, or drop " + option));
+            }
+        }
+    }
+
+    /**
+     * The activation settings when {@code activations=8}, empty for float activations; without calibration data in
+     * the step, {@code DATA_REQUIRED}. Parameters must have passed {@link #checkActivationParameters} first.
+     */
+    static Optional<ActivationSettings> activationSettings(String techniqueId, Parameters parameters, StepContext context) {
+        if (!parameters.getString(ACTIVATIONS).equals(INT8_ACTIVATIONS)) {
+            return Optional.empty();
+        }
+        Dataset data = context.calibrationData().orElseThrow(() -> new CondenseException(ErrorCode.DATA_REQUIRED,
+                techniqueId + " with activations=8 needs calibration data to choose the int8 activation ranges: pass "
+                        + "--calibration-data (inputs shaped like the model's input), or drop activations=8 to keep float activations"));
+        return Optional.of(new ActivationSettings(new StaticActivations.Settings(
+                CalibrationMethod.fromParameter(parameters.getString(CALIBRATION)), parameters.getBoolean(SYMMETRIC),
+                parameters.getDouble(PERCENTILE), parameters.getInt(CALIBRATION_SAMPLES)), data));
+    }
+
+    static TechniqueResult run(String techniqueId, Method method, LayerSelection selection, boolean keepFirstLast,
+            Optional<ActivationSettings> activations, OnnxModel model, StepContext context) {
         String verb = techniqueId.equals("ternarize") ? "ternarize" : "binarize";
         // weights reshaped at run time (mnist-8's MatMul weight) become initializers the layers read directly
         OnnxModel source = model.edit().foldConstantReshapes().build();
@@ -132,6 +210,10 @@ final class LowBitCompression {
         double noiseTotal = 0;
         double worstError = 0;
         List<Map<String, Object>> layerReports = new ArrayList<>(count);
+        // per layer reading a changed weight (several may share one): what StaticActivations needs
+        List<WeightLayer> changedLayers = new ArrayList<>();
+        List<float[]> biasWeightScales = new ArrayList<>();
+        List<Map<String, Object>> changedLayerReports = new ArrayList<>();
         for (int i = 0; i < count; i++) {
             context.checkCancelled();
             LayerSelection.Candidate candidate = candidates.get(i);
@@ -178,8 +260,30 @@ final class LowBitCompression {
             layer.put("packed_bits", layerPackedBits);
             layer.put("float_bits", layerFloatBits);
             layerReports.add(layer);
+            float[] biasScales = biasWeightScales(approximation);
+            for (WeightLayer weightLayer : candidate.layers()) {
+                changedLayers.add(weightLayer);
+                biasWeightScales.add(biasScales);
+                changedLayerReports.add(layer);
+            }
         }
-        OnnxModel result = editor.build();
+        StaticActivations.Outcome activationOutcome = null;
+        double activationSqnr = Double.NaN;
+        OnnxModel result;
+        if (activations.isPresent()) {
+            ActivationSettings settings = activations.get();
+            // calibrate what will run: the model with its low-bit weights in place, not the float one
+            OnnxModel weightsOnly = editor.build();
+            activationOutcome = StaticActivations.apply(weightsOnly, editor, changedLayers, biasWeightScales, changedLayerReports,
+                    settings.data(), settings.settings(), context);
+            result = editor.build();
+            int samples = settings.settings().samples();
+            activationOutcome = activationOutcome.withOutputSqnr(StaticActivations.outputSqnrDb(model, result, settings.data(), samples,
+                    context));
+            activationSqnr = StaticActivations.outputSqnrDb(weightsOnly, result, settings.data(), samples, context);
+        } else {
+            result = editor.build();
+        }
         context.progress(1.0, verb + "d " + count + (count == 1 ? " layer" : " layers"));
 
         long parameterBytes = 0;
@@ -211,7 +315,22 @@ final class LowBitCompression {
                 .put("model_bytes_after", result.serializedSize())
                 .put("packing", PACKING_NOTE)
                 .put("opset_before", opsetBefore)
-                .put("opset_after", result.opsetVersion("").orElse(0L));
+                .put("opset_after", result.opsetVersion("").orElse(0L))
+                .put("activations", activations.isPresent() ? INT8_ACTIVATIONS : FLOAT_ACTIVATIONS);
+        if (activationOutcome != null) {
+            StaticActivations.Settings settings = activations.get().settings();
+            report.put("calibration", settings.method().parameterValue())
+                    .put("symmetric", settings.symmetric())
+                    .put("activation_type", settings.symmetric() ? "int8" : "uint8");
+            if (settings.method() == CalibrationMethod.PERCENTILE) {
+                report.put("percentile", settings.percentile());
+            }
+            report.put("calibration_samples", activationOutcome.samples())
+                    .put("activations_quantized", activationOutcome.activations())
+                    .put("output_sqnr_db", activationOutcome.outputSqnrDb())
+                    .put("activation_sqnr_db", activationSqnr)
+                    .put("fusable_layers", fusableLayers(changedLayerReports));
+        }
         if (foldedReshapes > 0) {
             report.put("folded_reshapes", foldedReshapes);
         }
@@ -227,6 +346,42 @@ final class LowBitCompression {
             report.addLayer(layer);
         }
         return new TechniqueResult(result, report.build());
+    }
+
+    /**
+     * Per channel, the weight scale the int32 bias levels are counted in (bias scale = activation scale x this): the
+     * written scale for one basis, which is what an integer kernel multiplies by; the largest magnitude the channel
+     * can hold (the sum of its bases' scales) for several bases, whose Sum keeps the layer a float kernel. A channel
+     * with nothing (all-zero weights) uses 1, so the bias keeps its value instead of dividing by zero.
+     */
+    private static float[] biasWeightScales(Approximation approximation) {
+        int channels = approximation.layout().channels();
+        float[] result = new float[channels];
+        for (float[] basis : approximation.scales()) {
+            for (int c = 0; c < channels; c++) {
+                result[c] += basis[c];
+            }
+        }
+        for (int c = 0; c < channels; c++) {
+            if (!(result[c] > 0f)) {
+                result[c] = 1f;
+            }
+        }
+        return result;
+    }
+
+    /**
+     * Layers with one basis: their weight comes straight from one DequantizeLinear, between activation QDQ pairs, the
+     * pattern ONNX Runtime fuses into QLinearConv / QLinearMatMul / QGemm; a Sum of bases keeps a layer a float kernel.
+     */
+    private static int fusableLayers(List<Map<String, Object>> changedLayerReports) {
+        int count = 0;
+        for (Map<String, Object> layer : changedLayerReports) {
+            if (((Number) layer.get("bases")).intValue() == 1) {
+                count++;
+            }
+        }
+        return count;
     }
 
     private static CondenseException nothingSelected(String verb, List<LayerSelection.Skipped> skipped, boolean keepFirstLast) {

@@ -3,6 +3,7 @@ package io.condense.plugin.binarization;
 import io.condense.sdk.context.StepContext;
 import io.condense.sdk.model.LayerSelection;
 import io.condense.sdk.model.OnnxModel;
+import io.condense.sdk.technique.ParameterProblem;
 import io.condense.sdk.technique.ParameterSpec;
 import io.condense.sdk.technique.Parameters;
 import io.condense.sdk.technique.Range;
@@ -12,12 +13,14 @@ import io.condense.sdk.technique.TechniqueResult;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import org.pf4j.Extension;
 
 /**
  * Ternary weights (TWN) with per-output-channel scales, written in QDQ form: int8 levels in {-1, 0, +1}, a
  * float scale per channel, DequantizeLinear. Per channel, weights with {@code |W| <= threshold * mean |W|}
- * become 0, the others {@code sign(W)}, and the scale is the mean magnitude of the kept weights.
+ * become 0, the others {@code sign(W)}, and the scale is the mean magnitude of the kept weights. With
+ * {@code activations=8} (W2-A8) the activations of the changed layers become static int8/uint8 too.
  */
 @Extension
 public final class TernarizeTechnique implements Technique {
@@ -36,6 +39,7 @@ public final class TernarizeTechnique implements Technique {
                 "The threshold factor: weights with |W| <= threshold * mean |W| of their channel become 0 (0.7 in the TWN paper; "
                         + "below 1 every channel keeps at least one weight)."));
         parameters.addAll(LowBitCompression.SELECTION_PARAMETERS);
+        parameters.addAll(LowBitCompression.ACTIVATION_PARAMETERS);
         DESCRIPTOR = new TechniqueDescriptor(ID, "0.1.0",
                 "Ternary weights with per-channel scales (TWN) of Conv, Gemm and MatMul layers, written as int8 {-1, 0, +1} + scale "
                         + "through DequantizeLinear",
@@ -50,9 +54,13 @@ public final class TernarizeTechnique implements Technique {
     @Override
     public TechniqueResult apply(OnnxModel model, Parameters parameters, StepContext context) {
         double threshold = parameters.getDouble(THRESHOLD);
-        LayerSelection selection = LowBitCompression.selection(parameters, new ArrayList<>());
+        List<ParameterProblem> problems = new ArrayList<>();
+        LowBitCompression.checkActivationParameters(parameters, problems);
+        LayerSelection selection = LowBitCompression.selection(parameters, problems);
+        Optional<LowBitCompression.ActivationSettings> activations = LowBitCompression.activationSettings(ID, parameters, context);
         LowBitCompression.Method method = new LowBitCompression.Method("twn", 2, "ternary",
                 (weights, layout) -> LowBitApproximations.ternaryWeights(weights, layout, threshold), Map.of(THRESHOLD, threshold));
-        return LowBitCompression.run(ID, method, selection, parameters.getBoolean(LowBitCompression.KEEP_FIRST_LAST), model, context);
+        return LowBitCompression.run(ID, method, selection, parameters.getBoolean(LowBitCompression.KEEP_FIRST_LAST), activations, model,
+                context);
     }
 }

@@ -10,6 +10,7 @@ import ai.onnx.proto.OnnxMl.TensorShapeProto;
 import ai.onnx.proto.OnnxMl.TypeProto;
 import ai.onnx.proto.OnnxMl.ValueInfoProto;
 import io.condense.sdk.data.Dataset;
+import io.condense.sdk.data.NdArray;
 import io.condense.sdk.model.OnnxModel;
 import io.condense.sdk.technique.Parameters;
 import io.condense.sdk.technique.Technique;
@@ -18,6 +19,9 @@ import io.condense.sdk.tensor.DataType;
 import io.condense.sdk.tensor.Tensor;
 import io.condense.sdk.testkit.SharedData;
 import io.condense.sdk.testkit.TestStepContext;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.util.Map;
 import java.util.Random;
 
@@ -40,6 +44,46 @@ final class Models {
         try (TestStepContext context = TestStepContext.builder().technique(technique, values).evaluationData(evaluationData).build()) {
             return technique.apply(model, parameters, context);
         }
+    }
+
+    /** Runs a technique with evaluation data and, when not null, calibration data. */
+    static TechniqueResult apply(Technique technique, OnnxModel model, Map<String, String> values, Dataset evaluationData,
+            Dataset calibrationData) {
+        Parameters parameters = Parameters.validate(technique.descriptor().parameters(), values);
+        TestStepContext.Builder builder = TestStepContext.builder().technique(technique, values);
+        if (evaluationData != null) {
+            builder.evaluationData(evaluationData);
+        }
+        if (calibrationData != null) {
+            builder.calibrationData(calibrationData);
+        }
+        try (TestStepContext context = builder.build()) {
+            return technique.apply(model, parameters, context);
+        }
+    }
+
+    /**
+     * {@code count} digits for calibration, taken after the {@link #DIGITS} used for evaluation so the two sets do not
+     * overlap, scaled as {@link #digitsFor} scales them.
+     */
+    static Dataset calibrationDigitsFor(String model, int count) {
+        Dataset digits = SharedData.mnistDigits(DIGITS + count, model.startsWith("mnist8") ? 1f / 255 : 1f);
+        return Dataset.of(digits.inputs().slice(DIGITS, count));
+    }
+
+    /** UltraFace RFB-320's two sample photos ({@code test_data/img1_input_0.pb}, {@code img2}) as one [2, 3, 240, 320] input. */
+    static Dataset ultrafacePhotos() {
+        float[] pixels = new float[2 * 3 * 240 * 320];
+        for (int photo = 0; photo < 2; photo++) {
+            try {
+                byte[] bytes = Files.readAllBytes(SharedData.model("ultraface/test_data/img" + (photo + 1) + "_input_0.pb"));
+                float[] values = Tensor.fromProto(TensorProto.parseFrom(bytes)).toFloatArray();
+                System.arraycopy(values, 0, pixels, photo * values.length, values.length);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }
+        return Dataset.of(NdArray.ofFloats(new long[] {2, 3, 240, 320}, pixels));
     }
 
     /** mnist8 takes pixels / 255, pytorch_cnn_mnist raw 0..255 pixels. */

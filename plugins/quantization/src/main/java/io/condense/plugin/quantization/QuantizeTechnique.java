@@ -64,14 +64,17 @@ public final class QuantizeTechnique implements Technique {
     static final long PER_TENSOR_OPSET = QdqWeights.PER_TENSOR_OPSET;
 
     private static final TechniqueDescriptor DESCRIPTOR = new TechniqueDescriptor(ID, "0.1.0",
-            "Symmetric 8-bit weight quantization of Conv, Gemm and MatMul layers, written as int8 + scale through DequantizeLinear (QDQ)",
+            "Weight quantization of Conv, Gemm and MatMul layers: symmetric int8 + scale through DequantizeLinear (QDQ), "
+                    + "or 4/3/2-bit blocked levels (RTN or GPTQ), k-means shared values or powers of two",
             "quantization",
             List.of(
-                    ParameterSpec.choiceParameter(GRANULARITY, "per_channel", List.of("per_channel", "per_tensor"),
+                    ParameterSpec.choiceParameter(GRANULARITY, "per_channel", List.of("per_channel", "per_tensor", "block"),
                             "per_channel: one scale per output channel (Conv axis 0, Gemm/MatMul the output-feature "
-                                    + "axis), needs opset 13 and upgrades older models; per_tensor: one scale per weight."),
-                    ParameterSpec.integerParameter(BITS, 8, Range.closed(8, 8),
-                            "Bits per weight. Only 8 for now (int8, levels -127..127)."),
+                                    + "axis), needs opset 13 and upgrades older models; per_tensor: one scale per weight; block: "
+                                    + "one scale and zero point per `block` input features of each output channel (opset 21)."),
+                    ParameterSpec.integerParameter(BITS, 8, Range.closed(1, 8),
+                            "Bits per weight: 8 (int8, levels -127..127), or 4, 3, 2 (weight-only: uint4 levels at 4 bits, "
+                                    + "uint8 levels at 3 and 2 with the packed size in the report). 1 bit is the binarize technique."),
                     ParameterSpec.choiceParameter(DTYPE, "int", List.of("int", "fp16", "bf16"),
                             "int: integer levels of `bits` bits with scales (QDQ); fp16 or bf16: weights stored as 16-bit floats "
                                     + "read through a Cast to float (bf16 needs opset 13); not with activations=true or "
@@ -87,7 +90,9 @@ public final class QuantizeTechnique implements Technique {
                     ParameterSpec.doubleParameter(PERCENTILE, 99.99, Range.open(0, 100),
                             "With calibration=percentile: the percentage of activation values kept inside the range."),
                     ParameterSpec.integerParameter(CALIBRATION_SAMPLES, 200, Range.closed(1, 1_000_000),
-                            "With activations=true: how many calibration samples to run (fewer when the data holds fewer)."),
+                            "With activations=true or method=gptq: how many calibration samples to run (fewer when the data "
+                                    + "holds fewer)."),
+                    LowBitSettings.specs().get(0), LowBitSettings.specs().get(1), LowBitSettings.specs().get(2),
                     SelectionParameters.exclude("Layers to leave in float"),
                     SelectionParameters.minElements(0,
                             "Layers whose weight has fewer elements stay float (default 0: quantize every layer; "
@@ -121,9 +126,8 @@ public final class QuantizeTechnique implements Technique {
         List<ParameterProblem> problems = new ArrayList<>();
         List<String> patterns = SelectionParameters.excludePatterns(parameters, problems);
         int bits = parameters.getInt(BITS);
-        if (bits != 8) {
-            problems.add(new ParameterProblem(BITS, Integer.toString(bits), "only 8-bit quantization is supported"));
-        }
+        // bits other than 8, blocks, GPTQ, k-means and powers of two: LowBitQuantization
+        problems.addAll(LowBitSettings.problems(parameters));
         boolean activations = parameters.getBoolean(ACTIVATIONS);
         CalibrationMethod method = CalibrationMethod.fromParameter(parameters.getString(CALIBRATION));
         String dtype = parameters.getString(DTYPE);
@@ -148,6 +152,11 @@ public final class QuantizeTechnique implements Technique {
         if (halfPrecision && (biasCorrection || sensitivity)) {
             problems.add(new ParameterProblem(biasCorrection ? BIAS_CORRECTION : SENSITIVITY, "true", "bias correction and "
                     + "sensitivity apply to integer quantization: use dtype=int, or drop them"));
+        }
+        if (LowBitSettings.applies(parameters) && (biasCorrection || sensitivity)) {
+            problems.add(new ParameterProblem(biasCorrection ? BIAS_CORRECTION : SENSITIVITY, "true", "bias correction and "
+                    + "sensitivity are measured for 8-bit integer weights; with bits below 8, kmeans or pow2 drop them "
+                    + "(method=gptq already compensates the rounding error from calibration data)"));
         }
         boolean graphScope = parameters.getString(SCOPE).equals("graph");
         if (graphScope && !dtype.equals("fp16")) {
@@ -204,6 +213,9 @@ public final class QuantizeTechnique implements Technique {
 
         if (halfPrecision) {
             return halfPrecision(model, source, candidates, skipped, dtype, foldedReshapes, context);
+        }
+        if (LowBitSettings.applies(parameters)) {
+            return LowBitQuantization.apply(model, source, foldedReshapes, candidates, skipped, LowBitSettings.of(parameters), context);
         }
         ModelEditor editor = source.edit();
         long opsetBefore = source.opsetVersion("").orElse(0L);

@@ -21,7 +21,15 @@ class QuantizeCompatibilityTest extends TechniqueCompatibilityKit {
     @Override
     protected List<InvalidParameterCase> invalidParameterCases() {
         return List.of(
-                InvalidParameterCase.of("bits", "4"),
+                InvalidParameterCase.of("bits", "1"),
+                InvalidParameterCase.of("bits", "5"),
+                InvalidParameterCase.of("block", "1"),
+                InvalidParameterCase.of("method", "awq"),
+                InvalidParameterCase.of("scheme", "fp4"),
+                new InvalidParameterCase(Map.of("bits", "4", "activations", "true"), "activations"),
+                new InvalidParameterCase(Map.of("block", "64"), "block"),
+                new InvalidParameterCase(Map.of("scheme", "kmeans", "bits", "4", "granularity", "per_tensor"), "granularity"),
+                new InvalidParameterCase(Map.of("scheme", "pow2", "bits", "4", "method", "gptq"), "method"),
                 InvalidParameterCase.of("granularity", "foo"),
                 InvalidParameterCase.of("min_elements", "-5"),
                 InvalidParameterCase.of("exclude", "regex:[conv"),

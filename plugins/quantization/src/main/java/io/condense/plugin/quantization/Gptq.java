@@ -1,0 +1,161 @@
+package io.condense.plugin.quantization;
+
+import io.condense.sdk.error.CondenseException;
+import io.condense.sdk.error.ErrorCode;
+import org.ejml.data.DMatrixRMaj;
+import org.ejml.dense.row.CommonOps_DDRM;
+import org.ejml.dense.row.factory.DecompositionFactory_DDRM;
+import org.ejml.dense.row.factory.LinearSolverFactory_DDRM;
+import org.ejml.interfaces.decomposition.CholeskyDecomposition_F64;
+import org.ejml.interfaces.linsol.LinearSolverDense;
+
+/**
+ * GPTQ (Frantar et al., 2023) onto an {@link AffineGrid}: the input features of a [rows, columns] weight are quantized
+ * in order; each one's rounding error, divided by the diagonal of the upper Cholesky factor of the inverse Hessian
+ * {@code H = 2 X^T X / n} of the layer inputs, is subtracted from the features not yet quantized along that factor's
+ * row, so that the layer's output on the calibration inputs moves as little as possible. Updates inside a lazy block
+ * of {@value #LAZY_BLOCK} features are immediate; the rest of the matrix is updated once per block (one matrix
+ * product). Blocked groups take their scale and zero point from the updated weights when their first feature comes.
+ */
+final class Gptq {
+    /** Features per lazy batch of updates. */
+    static final int LAZY_BLOCK = 128;
+    /** Damping added to the diagonal, as a share of its mean (the paper's 1%). */
+    static final double DAMPING = 0.01;
+    private static final int DAMPING_RETRIES = 6;
+
+    private Gptq() {
+    }
+
+    /** The outcome and the damping that made the Hessian positive definite. */
+    record Result(QuantizedMatrix matrix, double damping, int deadFeatures) {
+    }
+
+    /**
+     * @param weights row-major [rows, columns] (not changed)
+     * @param hessian [columns, columns], {@code 2 X^T X / n} (not changed)
+     */
+    static Result quantize(double[] weights, int rows, int columns, DMatrixRMaj hessian, AffineGrid grid, String layer) {
+        if (hessian.numRows != columns || hessian.numCols != columns) {
+            throw new IllegalArgumentException("a Hessian of " + hessian.numRows + "x" + hessian.numCols + " for " + columns + " features");
+        }
+        DMatrixRMaj w = new DMatrixRMaj(rows, columns);
+        System.arraycopy(weights, 0, w.data, 0, weights.length);
+        DMatrixRMaj h = hessian.copy();
+        int dead = 0;
+        double diagonalSum = 0;
+        for (int i = 0; i < columns; i++) {
+            if (h.get(i, i) == 0) {
+                // an input feature always 0 on the calibration data: with H_ii = 1 and no coupling its weights are rounded
+                // to nearest (the reference implementation zeroes them, which other inputs may not forgive)
+                h.set(i, i, 1);
+                dead++;
+            }
+            diagonalSum += h.get(i, i);
+        }
+        double meanDiagonal = diagonalSum / columns;
+        double damping = DAMPING;
+        DMatrixRMaj upper = null;
+        for (int attempt = 0; attempt < DAMPING_RETRIES && upper == null; attempt++, damping *= 10) {
+            upper = inverseCholeskyUpper(h, damping * meanDiagonal);
+        }
+        if (upper == null) {
+            throw new CondenseException(ErrorCode.INTERNAL_ERROR, "GPTQ of layer " + layer + ": the Hessian of its inputs stays "
+                    + "singular even with " + (damping / 10) + " x its mean diagonal added; use method=rtn for this model");
+        }
+        damping /= 10;
+
+        int groups = grid.groups(rows, columns);
+        float[] scales = new float[groups];
+        int[] zeros = new int[groups];
+        if (grid.perTensor()) {
+            QuantizedMatrix.fitRange(w.data, 0, w.data.length, grid, scales, zeros, 0);
+        } else if (grid.groupColumns() >= columns) {
+            for (int row = 0; row < rows; row++) {
+                QuantizedMatrix.fitRange(w.data, row * columns, (row + 1) * columns, grid, scales, zeros, row);
+            }
+        }
+        int perRow = grid.groupsPerRow(columns);
+        byte[] levels = new byte[rows * columns];
+        float[] dequantized = new float[rows * columns];
+        double[] data = w.data;
+        double[] u = upper.data;
+        // a lazy block holds whole groups, so that a group's range is fitted on fully updated weights
+        int lazyBlock = grid.perTensor() || grid.groupColumns() >= columns ? LAZY_BLOCK
+                : Math.max(1, LAZY_BLOCK / grid.groupColumns()) * grid.groupColumns();
+        for (int start = 0; start < columns; start += lazyBlock) {
+            int end = Math.min(columns, start + lazyBlock);
+            DMatrixRMaj errors = new DMatrixRMaj(rows, end - start);
+            for (int i = start; i < end; i++) {
+                if (!grid.perTensor() && grid.groupColumns() < columns && i % grid.groupColumns() == 0) {
+                    int group = i / grid.groupColumns();
+                    int groupEnd = Math.min(columns, i + grid.groupColumns());
+                    for (int row = 0; row < rows; row++) {
+                        QuantizedMatrix.fitRange(data, row * columns + i, row * columns + groupEnd, grid, scales, zeros, row * perRow + group);
+                    }
+                }
+                double diagonal = u[i * columns + i];
+                for (int row = 0; row < rows; row++) {
+                    int index = row * columns + i;
+                    int group = grid.group(row, i, columns);
+                    double weight = data[index];
+                    int level = grid.level(weight, scales[group], zeros[group]);
+                    float value = AffineGrid.dequantize(level, scales[group], zeros[group]);
+                    levels[index] = (byte) level;
+                    dequantized[index] = value;
+                    double error = (weight - value) / diagonal;
+                    errors.set(row, i - start, error);
+                    int rowStart = row * columns;
+                    int hessianRow = i * columns;
+                    for (int j = i + 1; j < end; j++) {
+                        data[rowStart + j] -= error * u[hessianRow + j];
+                    }
+                }
+            }
+            if (end < columns) {
+                DMatrixRMaj factor = CommonOps_DDRM.extract(upper, start, end, end, columns);
+                DMatrixRMaj rest = CommonOps_DDRM.extract(w, 0, rows, end, columns);
+                CommonOps_DDRM.multAdd(-1, errors, factor, rest);
+                CommonOps_DDRM.insert(rest, w, 0, end);
+            }
+        }
+        return new Result(new QuantizedMatrix(grid, rows, columns, levels, scales, zeros, dequantized), damping, dead);
+    }
+
+    /** U with U^T U = (H + damping I)^-1, or null when H + damping I is not positive definite. */
+    private static DMatrixRMaj inverseCholeskyUpper(DMatrixRMaj hessian, double damping) {
+        int n = hessian.numRows;
+        DMatrixRMaj damped = hessian.copy();
+        for (int i = 0; i < n; i++) {
+            damped.add(i, i, damping);
+        }
+        LinearSolverDense<DMatrixRMaj> solver = LinearSolverFactory_DDRM.chol(n);
+        if (!solver.setA(damped)) {
+            return null;
+        }
+        DMatrixRMaj inverse = new DMatrixRMaj(n, n);
+        solver.invert(inverse);
+        CholeskyDecomposition_F64<DMatrixRMaj> cholesky = DecompositionFactory_DDRM.chol(n, false);
+        if (!cholesky.decompose(inverse)) {
+            return null;
+        }
+        DMatrixRMaj upper = cholesky.getT(null);
+        for (int i = 0; i < n; i++) {
+            if (!(upper.get(i, i) > 0)) {
+                return null;
+            }
+        }
+        return upper;
+    }
+
+    /** tr((W - Q) H (W - Q)^T): how far the layer's output on the calibration inputs moves (up to the 2 / n factor). */
+    static double outputError(double[] weights, float[] dequantized, int rows, int columns, DMatrixRMaj hessian) {
+        DMatrixRMaj difference = new DMatrixRMaj(rows, columns);
+        for (int i = 0; i < weights.length; i++) {
+            difference.data[i] = weights[i] - dequantized[i];
+        }
+        DMatrixRMaj product = new DMatrixRMaj(rows, columns);
+        CommonOps_DDRM.mult(difference, hessian, product);
+        return CommonOps_DDRM.elementSum(CommonOps_DDRM.elementMult(product, difference, null));
+    }
+}

@@ -1,0 +1,443 @@
+package io.condense.plugin.quantization;
+
+import ai.onnx.proto.OnnxMl.AttributeProto;
+import ai.onnx.proto.OnnxMl.NodeProto;
+import io.condense.sdk.context.StepContext;
+import io.condense.sdk.data.Dataset;
+import io.condense.sdk.error.CondenseException;
+import io.condense.sdk.error.ErrorCode;
+import io.condense.sdk.model.LayerSelection;
+import io.condense.sdk.model.ModelEditor;
+import io.condense.sdk.model.OnnxModel;
+import io.condense.sdk.model.QdqWeights;
+import io.condense.sdk.model.WeightLayer;
+import io.condense.sdk.technique.Report;
+import io.condense.sdk.technique.TechniqueResult;
+import io.condense.sdk.tensor.ChannelLayout;
+import io.condense.sdk.tensor.DataType;
+import io.condense.sdk.tensor.Tensor;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalInt;
+import org.ejml.data.DMatrixRMaj;
+
+/**
+ * Weight-only quantization below 8 bits, blocked scales, GPTQ, k-means weight sharing and power-of-two weights, each
+ * written in a form ONNX Runtime runs:
+ *
+ * <ul>
+ *   <li>uniform: the weight as a 2-D [output channels, input features] matrix (stored [in, out] for MatMul and Gemm
+ *   without transB) of unsigned levels, uint4 at 2, 3 and 4 bits (opset 21) and uint8 at 8, with float scales and zero points of
+ *   the levels' type per block of input features (DequantizeLinear's {@code block_size}, opset 21), per output channel
+ *   or per tensor; a Reshape gives Conv weights their shape back;</li>
+ *   <li>kmeans: a float codebook of at most 2^bits values and one index per weight (uint4 up to 4 bits, else uint8),
+ *   read by Cast to int32 and Gather(codebook, indices);</li>
+ *   <li>pow2: int8 levels 0, ±1, ±2, ±4... times a power-of-two scale per channel through DequantizeLinear (up to 4
+ *   bits; 8-bit powers of two do not fit int8 levels and are written as float values).</li>
+ * </ul>
+ * The report gives the bytes the file holds for the weights and the bytes they would take packed at {@code bits}.
+ */
+final class LowBitQuantization {
+    /** DequantizeLinear's block_size attribute and 4-bit types. */
+    static final long BLOCKED_OPSET = QdqWeights.FOUR_BIT_OPSET;
+    private static final int TO_INT32 = DataType.INT32.onnxCode();
+
+    private LowBitQuantization() {
+    }
+
+    static TechniqueResult apply(OnnxModel model, OnnxModel source, int foldedReshapes, List<LayerSelection.Candidate> selected,
+            List<LayerSelection.Skipped> skipped, LowBitSettings settings, StepContext context) {
+        List<LayerSelection.Candidate> candidates = new ArrayList<>();
+        Map<String, WeightMatrix> matrices = new LinkedHashMap<>();
+        for (LayerSelection.Candidate candidate : selected) {
+            Optional<WeightMatrix> matrix = WeightMatrix.of(candidate);
+            if (matrix.isEmpty() && settings.scheme().equals("uniform")) {
+                skipped.add(LayerSelection.Skipped.of(candidate, "its layers do not read the weight with the output channels on axis 0 "
+                        + "(or 1 of a rank-2 weight), so it has no [output, input] matrix to quantize"));
+                continue;
+            }
+            matrix.ifPresent(m -> matrices.put(candidate.weightName(), m));
+            candidates.add(candidate);
+        }
+        if (candidates.isEmpty()) {
+            throw new CondenseException(ErrorCode.NOTHING_TO_COMPRESS, "nothing to quantize: all " + skipped.size()
+                    + " weight layers were skipped (" + LayerSelection.reasons(skipped) + "); lower min_elements or change exclude");
+        }
+        Dataset calibration = null;
+        if (settings.gptq()) {
+            calibration = context.calibrationData().orElseThrow(() -> new CondenseException(ErrorCode.DATA_REQUIRED,
+                    "quantize with method=gptq needs calibration data to measure each layer's inputs: pass --calibration-data "
+                            + "(inputs shaped like the model's input), or use method=rtn"));
+        }
+
+        ModelEditor editor = source.edit();
+        long opsetBefore = source.opsetVersion("").orElse(0L);
+        long opsetNeeded = opsetNeeded(settings);
+        if (opsetNeeded > 0) {
+            try {
+                editor.requireOpset("", opsetNeeded);
+            } catch (CondenseException e) {
+                throw new CondenseException(ErrorCode.UNSUPPORTED_MODEL, "cannot quantize: " + describe(settings) + " need opset "
+                        + opsetNeeded + " but the model imports opset " + opsetBefore + " and Condense cannot upgrade it: " + e.getMessage()
+                        + (opsetNeeded == BLOCKED_OPSET && settings.bits() == 8 ? " (granularity=per_channel needs only opset 13)" : ""), e);
+            }
+        }
+
+        Map<String, DMatrixRMaj> hessians = Map.of();
+        Map<String, String> gptqRefusals = new LinkedHashMap<>();
+        if (settings.gptq()) {
+            Map<String, List<LayerInputHessians.InputView>> views = new LinkedHashMap<>();
+            Map<String, Integer> features = new LinkedHashMap<>();
+            for (LayerSelection.Candidate candidate : candidates) {
+                WeightMatrix matrix = matrices.get(candidate.weightName());
+                List<LayerInputHessians.InputView> layerViews = new ArrayList<>();
+                for (WeightLayer layer : candidate.layers()) {
+                    LayerInputHessians.Result<LayerInputHessians.InputView> view = LayerInputHessians.view(layer, matrix);
+                    if (view.value().isEmpty()) {
+                        gptqRefusals.put(candidate.weightName(), view.reason());
+                        break;
+                    }
+                    layerViews.add(view.value().get());
+                }
+                if (!gptqRefusals.containsKey(candidate.weightName())) {
+                    views.put(candidate.weightName(), layerViews);
+                    features.put(candidate.weightName(), matrix.columns());
+                }
+            }
+            if (!views.isEmpty()) {
+                hessians = LayerInputHessians.accumulate(source, views, features, calibration, settings.calibrationSamples(), context);
+            }
+        }
+
+        Totals totals = new Totals();
+        List<Map<String, Object>> layerReports = new ArrayList<>();
+        for (int i = 0; i < candidates.size(); i++) {
+            context.checkCancelled();
+            LayerSelection.Candidate candidate = candidates.get(i);
+            context.progress((settings.gptq() ? 0.5 : 0) + (settings.gptq() ? 0.5 : 1.0) * i / candidates.size(),
+                    "layer " + (i + 1) + " of " + candidates.size() + ": " + candidate.layerNames());
+            float[] weights = source.tensor(candidate.weightName()).toFloatArray();
+            for (int index = 0; index < weights.length; index++) {
+                if (!Float.isFinite(weights[index])) {
+                    throw new CondenseException(ErrorCode.UNSUPPORTED_MODEL, "cannot quantize layer " + candidate.layerNames() + ": its weight '"
+                            + candidate.weightName() + "' holds " + weights[index] + " at index " + index + "; exclude the layer or fix the model");
+                }
+            }
+            Map<String, Object> layer = new LinkedHashMap<>();
+            layer.put("name", candidate.layerNames());
+            layer.put("op", candidate.opTypes());
+            layer.put("weight", candidate.weightName());
+            layer.put("shape", shapeList(candidate.shape()));
+            layer.put("elements", candidate.elements());
+            layer.put("scheme", settings.scheme());
+            layer.put("bits", settings.bits());
+            float[] dequantized = switch (settings.scheme()) {
+                case "kmeans" -> kmeans(editor, candidate, weights, settings, layer);
+                case "pow2" -> powerOfTwo(editor, candidate, weights, settings, layer);
+                default -> uniform(editor, candidate, matrices.get(candidate.weightName()), weights, settings,
+                        hessians.get(candidate.weightName()), gptqRefusals.get(candidate.weightName()), layer);
+            };
+            double signal = 0;
+            double noise = 0;
+            for (int index = 0; index < weights.length; index++) {
+                double error = weights[index] - dequantized[index];
+                signal += (double) weights[index] * weights[index];
+                noise += error * error;
+            }
+            double sqnr = new SymmetricQuantizer.Energies(signal, noise).sqnrDb();
+            layer.put("sqnr_db", sqnr);
+            layer.put("bytes_before", 4L * candidate.elements());
+            totals.add(signal, noise, sqnr, 4L * candidate.elements(), ((Number) layer.get("bytes_after")).longValue(),
+                    ((Number) layer.get("bytes_packed")).longValue());
+            layerReports.add(layer);
+        }
+        OnnxModel result = editor.build();
+        context.progress(1.0, "quantized " + layerReports.size() + " layers");
+
+        Report.Builder report = Report.builder()
+                .put("technique", QuantizeTechnique.ID)
+                .put("scheme", settings.scheme())
+                .put("bits", settings.bits());
+        if (!settings.scheme().equals("kmeans")) {
+            report.put("granularity", settings.granularity());
+        }
+        if (settings.blocked()) {
+            report.put("block", settings.block());
+        }
+        if (settings.scheme().equals("uniform")) {
+            report.put("method", settings.method());
+        }
+        report.put("layers_quantized", layerReports.size())
+                .put("layers_skipped", skipped.size())
+                .put("sqnr_db", new SymmetricQuantizer.Energies(totals.signal, totals.noise).sqnrDb())
+                .put("min_sqnr_db", totals.worstSqnr)
+                .put("weight_bytes_before", totals.bytesBefore)
+                .put("weight_bytes_after", totals.bytesAfter)
+                .put("weight_bytes_packed", totals.bytesPacked)
+                .put("model_bytes_before", model.serializedSize())
+                .put("model_bytes_after", result.serializedSize())
+                .put("opset_before", opsetBefore)
+                .put("opset_after", result.opsetVersion("").orElse(0L));
+        if (settings.gptq()) {
+            report.put("calibration_samples", Math.min(settings.calibrationSamples(), calibration.size()));
+        }
+        if (foldedReshapes > 0) {
+            report.put("folded_reshapes", foldedReshapes);
+        }
+        report.put("skipped", LayerSelection.skippedReport(skipped));
+        for (Map<String, Object> layer : layerReports) {
+            report.addLayer(layer);
+        }
+        return new TechniqueResult(result, report.build());
+    }
+
+    /** The default-domain opset the written form needs, or 0 when the model's own will do. */
+    static long opsetNeeded(LowBitSettings settings) {
+        return switch (settings.scheme()) {
+            case "kmeans" -> settings.bits() <= 4 ? BLOCKED_OPSET : 0;
+            case "pow2" -> settings.bits() > 4 ? 0 : settings.perTensor() ? QdqWeights.PER_TENSOR_OPSET : QdqWeights.PER_AXIS_OPSET;
+            default -> settings.blocked() || settings.bits() <= 4 ? BLOCKED_OPSET
+                    : settings.perTensor() ? QdqWeights.PER_TENSOR_OPSET : QdqWeights.PER_AXIS_OPSET;
+        };
+    }
+
+    private static String describe(LowBitSettings settings) {
+        return switch (settings.scheme()) {
+            case "kmeans" -> "4-bit codebook indices (uint4)";
+            case "pow2" -> "power-of-two levels through DequantizeLinear";
+            default -> (settings.blocked() ? "blocked DequantizeLinear (block_size)" : settings.bits() + "-bit DequantizeLinear")
+                    + (settings.bits() <= 4 ? " with uint4 levels" : "");
+        };
+    }
+
+    private static float[] uniform(ModelEditor editor, LayerSelection.Candidate candidate, WeightMatrix matrix, float[] weights,
+            LowBitSettings settings, DMatrixRMaj hessian, String gptqRefusal, Map<String, Object> layer) {
+        int rows = matrix.rows();
+        int columns = matrix.columns();
+        AffineGrid grid = new AffineGrid(settings.bits(), settings.blocked() ? settings.block() : columns, settings.perTensor());
+        double[] rowMajor = matrix.toRows(weights);
+        QuantizedMatrix quantized;
+        QuantizedMatrix nearest = QuantizedMatrix.roundToNearest(rowMajor, rows, columns, grid);
+        layer.put("granularity", settings.granularity());
+        if (settings.blocked()) {
+            layer.put("block", settings.block());
+            layer.put("blocks_per_row", grid.groupsPerRow(columns));
+            if (columns % settings.block() != 0) {
+                layer.put("last_block", columns % settings.block());
+            }
+        }
+        layer.put("input_features", columns);
+        if (hessian != null) {
+            Gptq.Result result = Gptq.quantize(rowMajor, rows, columns, hessian, grid, candidate.layerNames());
+            quantized = result.matrix();
+            layer.put("method", "gptq");
+            layer.put("damping", result.damping());
+            layer.put("dead_features", result.deadFeatures());
+            layer.put("output_error_rtn", Gptq.outputError(rowMajor, nearest.dequantized(), rows, columns, hessian));
+            layer.put("output_error_gptq", Gptq.outputError(rowMajor, quantized.dequantized(), rows, columns, hessian));
+        } else {
+            quantized = nearest;
+            layer.put("method", "rtn");
+            if (gptqRefusal != null) {
+                layer.put("gptq_fallback", gptqRefusal + "; rounded to nearest instead");
+            }
+        }
+
+        String weightName = candidate.weightName();
+        // 2 and 3 bits in a uint4 container: ONNX has no narrower type; the report gives the size packed at `bits`
+        DataType type = settings.bits() <= 4 ? DataType.UINT4 : DataType.UINT8;
+        int groups = quantized.scales().length;
+        int perRow = quantized.groupsPerRow();
+        String levelsName = editor.uniqueName(weightName + "_quantized");
+        String scaleName = editor.uniqueName(weightName + "_scale");
+        String zeroPointName = editor.uniqueName(weightName + "_zero_point");
+        String output = editor.uniqueName(weightName + "_dequantized");
+        editor.putInitializer(QdqWeights.levels(levelsName, type, matrix.storedShape(), matrix.toStored(quantized.levels())));
+        OptionalInt axis;
+        if (settings.perTensor()) {
+            editor.putInitializer(QdqWeights.scales(scaleName, quantized.scales(), false));
+            editor.putInitializer(QdqWeights.levels(zeroPointName, type, new long[0], quantized.zeroPointBytes()));
+            axis = OptionalInt.empty();
+        } else if (!settings.blocked()) {
+            editor.putInitializer(QdqWeights.scales(scaleName, quantized.scales(), true));
+            editor.putInitializer(QdqWeights.levels(zeroPointName, type, new long[] {rows}, quantized.zeroPointBytes()));
+            axis = OptionalInt.of(matrix.channelAxis());
+        } else {
+            long[] scaleShape = matrix.transposed() ? new long[] {perRow, rows} : new long[] {rows, perRow};
+            editor.putInitializer(Tensor.fromFloats(scaleName, DataType.FLOAT, scaleShape, matrix.toStored(quantized.scales(), perRow))
+                    .toProto());
+            editor.putInitializer(QdqWeights.levels(zeroPointName, type, scaleShape,
+                    transpose(quantized.zeroPointBytes(), rows, perRow, matrix.transposed())));
+            axis = OptionalInt.of(matrix.featureAxis());
+        }
+        NodeProto dequantize = QdqWeights.dequantizeLinear(editor.uniqueName(weightName + "_DequantizeLinear"), levelsName, scaleName,
+                zeroPointName, output, axis);
+        if (settings.blocked()) {
+            dequantize = dequantize.toBuilder().addAttribute(AttributeProto.newBuilder().setName("block_size")
+                    .setType(AttributeProto.AttributeType.INT).setI(settings.block())).build();
+        }
+        editor.addNode(dequantize);
+        String value = output;
+        long[] shape = candidate.shape();
+        if (shape.length != 2) {
+            String shapeName = editor.uniqueName(weightName + "_shape");
+            value = editor.uniqueName(weightName + "_reshaped");
+            editor.putInitializer(Tensor.fromLongs(shapeName, new long[] {shape.length}, shape).toProto());
+            editor.addNode(NodeProto.newBuilder().setOpType("Reshape").setName(editor.uniqueName(weightName + "_Reshape"))
+                    .addInput(output).addInput(shapeName).addOutput(value).build());
+        }
+        QdqWeights.rewire(editor, candidate.layers(), weightName, value);
+
+        long elements = candidate.elements();
+        layer.put("levels_type", type.name().toLowerCase(java.util.Locale.ROOT));
+        layer.put("scales", groups);
+        layer.put("bytes_after", type.byteSize(elements) + 4L * groups + type.byteSize(groups));
+        layer.put("bytes_packed", packedBytes(elements, settings.bits()) + 4L * groups + packedBytes(groups, settings.bits()));
+        return toStoredFloats(quantized.dequantized(), matrix);
+    }
+
+    private static float[] kmeans(ModelEditor editor, LayerSelection.Candidate candidate, float[] weights, LowBitSettings settings,
+            Map<String, Object> layer) {
+        KMeansSharing.Codebook codebook = KMeansSharing.cluster(weights, 1 << settings.bits());
+        String weightName = candidate.weightName();
+        DataType type = settings.bits() <= 4 ? DataType.UINT4 : DataType.UINT8;
+        String indicesName = editor.uniqueName(weightName + "_indices");
+        String codebookName = editor.uniqueName(weightName + "_codebook");
+        String castName = editor.uniqueName(weightName + "_indices_int32");
+        String output = editor.uniqueName(weightName + "_shared");
+        editor.putInitializer(QdqWeights.levels(indicesName, type, candidate.shape(), codebook.indices()));
+        editor.putInitializer(Tensor.fromFloats(codebookName, DataType.FLOAT, new long[] {codebook.centroids().length},
+                codebook.centroids()).toProto());
+        editor.addNode(NodeProto.newBuilder().setOpType("Cast").setName(editor.uniqueName(weightName + "_Cast")).addInput(indicesName)
+                .addOutput(castName).addAttribute(AttributeProto.newBuilder().setName("to").setType(AttributeProto.AttributeType.INT)
+                        .setI(TO_INT32)).build());
+        editor.addNode(NodeProto.newBuilder().setOpType("Gather").setName(editor.uniqueName(weightName + "_Gather")).addInput(codebookName)
+                .addInput(castName).addOutput(output).addAttribute(AttributeProto.newBuilder().setName("axis")
+                        .setType(AttributeProto.AttributeType.INT).setI(0)).build());
+        QdqWeights.rewire(editor, candidate.layers(), weightName, output);
+
+        long elements = candidate.elements();
+        int clusters = codebook.centroids().length;
+        layer.put("clusters", clusters);
+        layer.put("kmeans", codebook.method());
+        if (codebook.method().equals("lloyd")) {
+            layer.put("lloyd_iterations", codebook.iterations());
+        }
+        layer.put("indices_type", type.name().toLowerCase(java.util.Locale.ROOT));
+        layer.put("bytes_after", type.byteSize(elements) + 4L * clusters);
+        layer.put("bytes_packed", packedBytes(elements, settings.bits()) + 4L * clusters);
+        float[] dequantized = new float[weights.length];
+        for (int i = 0; i < weights.length; i++) {
+            dequantized[i] = codebook.centroids()[codebook.indices()[i] & 0xFF];
+        }
+        return dequantized;
+    }
+
+    private static float[] powerOfTwo(ModelEditor editor, LayerSelection.Candidate candidate, float[] weights, LowBitSettings settings,
+            Map<String, Object> layer) {
+        long[] shape = candidate.shape();
+        int axis = candidate.outputChannelAxis();
+        ChannelLayout layout = !settings.perTensor() && candidate.sameOutputChannelAxis() && axis < shape.length
+                ? ChannelLayout.of(shape, axis) : ChannelLayout.perTensor(candidate.elements());
+        int channels = layout.channels();
+        double[] maxima = new double[channels];
+        for (int i = 0; i < weights.length; i++) {
+            int channel = layout.channelOf(i);
+            maxima[channel] = Math.max(maxima[channel], Math.abs(weights[i]));
+        }
+        int[] bottoms = new int[channels];
+        float[] scales = new float[channels];
+        for (int channel = 0; channel < channels; channel++) {
+            // a channel of zeros keeps scale 1 and levels 0
+            bottoms[channel] = maxima[channel] > 0 ? PowerOfTwoLevels.bottomExponent(maxima[channel], settings.bits()) : 0;
+            scales[channel] = Math.scalb(1f, bottoms[channel]);
+        }
+        float[] dequantized = new float[weights.length];
+        byte[] levels = new byte[weights.length];
+        for (int i = 0; i < weights.length; i++) {
+            int channel = layout.channelOf(i);
+            double value = PowerOfTwoLevels.value(weights[i], bottoms[channel], settings.bits());
+            dequantized[i] = (float) value;
+            if (settings.bits() <= 4) {
+                levels[i] = (byte) Math.round(value / scales[channel]);
+                dequantized[i] = levels[i] * scales[channel];
+            }
+        }
+        long elements = candidate.elements();
+        layer.put("granularity", layout.perChannel() ? "per_channel" : "per_tensor");
+        layer.put("exponents", PowerOfTwoLevels.exponents(settings.bits()));
+        layer.put("scales", channels);
+        if (settings.bits() <= 4) {
+            QdqWeights.write(editor, candidate.weightName(), candidate.layers(), "quantized", DataType.INT8, shape, levels, scales,
+                    layout.perChannel() ? OptionalInt.of(axis) : OptionalInt.empty());
+            layer.put("levels_type", "int8");
+            layer.put("bytes_after", elements + 5L * channels);
+        } else {
+            editor.putInitializer(Tensor.fromFloats(candidate.weightName(), DataType.FLOAT, shape, dequantized).toProto());
+            layer.put("levels_type", "float");
+            layer.put("bytes_after", 4L * elements);
+        }
+        // packed: a sign and an exponent index (0 meaning zero) in `bits`, one exponent byte per scale
+        layer.put("bytes_packed", packedBytes(elements, settings.bits()) + channels);
+        return dequantized;
+    }
+
+    private static float[] toStoredFloats(float[] rowMajor, WeightMatrix matrix) {
+        if (!matrix.transposed()) {
+            return rowMajor;
+        }
+        float[] stored = new float[rowMajor.length];
+        for (int row = 0; row < matrix.rows(); row++) {
+            for (int column = 0; column < matrix.columns(); column++) {
+                stored[column * matrix.rows() + row] = rowMajor[row * matrix.columns() + column];
+            }
+        }
+        return stored;
+    }
+
+    private static byte[] transpose(byte[] rowMajor, int rows, int columns, boolean transposed) {
+        if (!transposed) {
+            return rowMajor;
+        }
+        byte[] result = new byte[rowMajor.length];
+        for (int row = 0; row < rows; row++) {
+            for (int column = 0; column < columns; column++) {
+                result[column * rows + row] = rowMajor[row * columns + column];
+            }
+        }
+        return result;
+    }
+
+    static long packedBytes(long count, int bits) {
+        return (count * bits + 7) / 8;
+    }
+
+    private static List<Long> shapeList(long[] shape) {
+        List<Long> dims = new ArrayList<>(shape.length);
+        for (long dim : shape) {
+            dims.add(dim);
+        }
+        return dims;
+    }
+
+    private static final class Totals {
+        double signal;
+        double noise;
+        double worstSqnr = Double.POSITIVE_INFINITY;
+        long bytesBefore;
+        long bytesAfter;
+        long bytesPacked;
+
+        void add(double layerSignal, double layerNoise, double sqnr, long before, long after, long packed) {
+            signal += layerSignal;
+            noise += layerNoise;
+            worstSqnr = Math.min(worstSqnr, sqnr);
+            bytesBefore += before;
+            bytesAfter += after;
+            bytesPacked += packed;
+        }
+    }
+}

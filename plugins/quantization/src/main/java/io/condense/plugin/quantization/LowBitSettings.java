@@ -1,0 +1,127 @@
+package io.condense.plugin.quantization;
+
+import static java.util.Objects.requireNonNull;
+
+import io.condense.sdk.technique.ParameterProblem;
+import io.condense.sdk.technique.ParameterSpec;
+import io.condense.sdk.technique.Parameters;
+import io.condense.sdk.technique.Range;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The low-bit side of {@code quantize}: which parameters choose it ({@code bits} below 8, {@code granularity=block},
+ * {@code method=gptq}, {@code scheme=kmeans|pow2}), their specs, and the combinations it refuses.
+ *
+ * @param scheme uniform (affine levels with scales and zero points), kmeans (shared values from a codebook) or pow2
+ * @param bits bits per weight: 2, 3, 4 or 8
+ * @param granularity per_channel, per_tensor or block
+ * @param block columns (input features) per block with granularity=block
+ * @param method rtn (round to nearest) or gptq (error feedback through the layer inputs' Hessian)
+ * @param calibrationSamples calibration samples GPTQ runs
+ */
+record LowBitSettings(String scheme, int bits, String granularity, int block, String method, int calibrationSamples) {
+    static final String BLOCK = "block";
+    static final String METHOD = "method";
+    static final String SCHEME = "scheme";
+    static final int DEFAULT_BLOCK = 32;
+    static final List<Integer> SUPPORTED_BITS = List.of(2, 3, 4, 8);
+
+    LowBitSettings {
+        requireNonNull(scheme, "scheme is null");
+        requireNonNull(granularity, "granularity is null");
+        requireNonNull(method, "method is null");
+    }
+
+    static List<ParameterSpec> specs() {
+        return List.of(
+                ParameterSpec.integerParameter(BLOCK, DEFAULT_BLOCK, Range.closed(2, 1 << 20),
+                        "With granularity=block: input features (the layer's reduction dimension) sharing one scale and zero point; "
+                                + "a block size that does not divide a layer's input features leaves a shorter last block."),
+                ParameterSpec.choiceParameter(METHOD, "rtn", List.of("rtn", "gptq"),
+                        "rtn: round each weight to the nearest level; gptq: quantize input features in order and spread each "
+                                + "rounding error over the features not yet quantized through the layer inputs' Hessian (needs "
+                                + "--calibration-data; scheme=uniform)."),
+                ParameterSpec.choiceParameter(SCHEME, "uniform", List.of("uniform", "kmeans", "pow2"),
+                        "uniform: evenly spaced levels with a scale and zero point; kmeans: 2^bits shared values per layer found "
+                                + "by k-means (Deep Compression), stored as indices into a codebook; pow2: zero or signed powers of "
+                                + "two (INQ, log quantization)."));
+    }
+
+    static LowBitSettings of(Parameters parameters) {
+        return new LowBitSettings(parameters.getString(SCHEME), parameters.getInt(QuantizeTechnique.BITS),
+                parameters.getString(QuantizeTechnique.GRANULARITY), parameters.getInt(BLOCK), parameters.getString(METHOD),
+                parameters.getInt(QuantizeTechnique.CALIBRATION_SAMPLES));
+    }
+
+    /** Whether these values leave the 8-bit symmetric path: fewer bits, blocks, GPTQ or a non-uniform scheme. */
+    static boolean applies(Parameters parameters) {
+        return parameters.getInt(QuantizeTechnique.BITS) < 8 || parameters.getString(QuantizeTechnique.GRANULARITY).equals("block")
+                || parameters.getString(METHOD).equals("gptq") || !parameters.getString(SCHEME).equals("uniform");
+    }
+
+    boolean blocked() {
+        return granularity.equals("block");
+    }
+
+    boolean perTensor() {
+        return granularity.equals("per_tensor");
+    }
+
+    boolean gptq() {
+        return method.equals("gptq");
+    }
+
+    /** Every problem with the bits and the low-bit parameters, together with the rest of quantize's values. */
+    static List<ParameterProblem> problems(Parameters parameters) {
+        List<ParameterProblem> problems = new ArrayList<>();
+        int bits = parameters.getInt(QuantizeTechnique.BITS);
+        String bitsText = Integer.toString(bits);
+        if (bits == 1) {
+            problems.add(new ParameterProblem(QuantizeTechnique.BITS, bitsText, "1-bit weights are the binarize technique "
+                    + "(binarize, or ternarize for -1/0/+1): use that step instead; quantize takes bits 2, 3, 4 or 8"));
+        } else if (!SUPPORTED_BITS.contains(bits)) {
+            problems.add(new ParameterProblem(QuantizeTechnique.BITS, bitsText, "quantize takes bits 2, 3, 4 or 8"));
+        }
+        if (!applies(parameters)) {
+            for (String name : List.of(BLOCK)) {
+                if (parameters.isExplicit(name)) {
+                    problems.add(new ParameterProblem(name, parameters.getString(name), "block applies only with granularity=block"));
+                }
+            }
+            return problems;
+        }
+        String granularity = parameters.getString(QuantizeTechnique.GRANULARITY);
+        String scheme = parameters.getString(SCHEME);
+        String method = parameters.getString(METHOD);
+        String mode = bits < 8 ? bits + "-bit weights" : scheme.equals("uniform") ? granularity + "/" + method + " weights"
+                : scheme + " weights";
+        if (parameters.getBoolean(QuantizeTechnique.ACTIVATIONS)) {
+            problems.add(new ParameterProblem(QuantizeTechnique.ACTIVATIONS, "true", "static activations run integer kernels that "
+                    + "take 8-bit weights per channel or per tensor; " + mode + " are weight-only: drop activations=true, or use "
+                    + "bits=8 with scheme=uniform, method=rtn and granularity per_channel or per_tensor"));
+        }
+        String dtype = parameters.getString(QuantizeTechnique.DTYPE);
+        if (!dtype.equals("int")) {
+            problems.add(new ParameterProblem(QuantizeTechnique.DTYPE, dtype, "dtype=" + dtype + " stores 16-bit floats, not "
+                    + mode + ": leave dtype at int"));
+        }
+        if (parameters.isExplicit(BLOCK) && !granularity.equals("block")) {
+            problems.add(new ParameterProblem(BLOCK, parameters.getString(BLOCK), "block applies only with granularity=block "
+                    + "(granularity is " + granularity + ")"));
+        }
+        if (scheme.equals("kmeans") && parameters.isExplicit(QuantizeTechnique.GRANULARITY)) {
+            problems.add(new ParameterProblem(QuantizeTechnique.GRANULARITY, granularity, "scheme=kmeans shares one codebook per "
+                    + "layer and has no scales: leave granularity out"));
+        }
+        if (scheme.equals("pow2") && granularity.equals("block")) {
+            problems.add(new ParameterProblem(QuantizeTechnique.GRANULARITY, granularity, "scheme=pow2 scales by a power of two "
+                    + "per channel or per tensor: use granularity=per_channel or per_tensor"));
+        }
+        if (method.equals("gptq") && !scheme.equals("uniform")) {
+            problems.add(new ParameterProblem(METHOD, method, "method=gptq rounds onto uniform levels: use scheme=uniform, or "
+                    + "method=rtn with scheme=" + scheme));
+        }
+        return problems;
+    }
+}

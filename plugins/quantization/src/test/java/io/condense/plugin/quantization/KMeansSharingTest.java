@@ -1,0 +1,108 @@
+package io.condense.plugin.quantization;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.Arrays;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+
+class KMeansSharingTest {
+
+    static double squaredError(float[] weights, KMeansSharing.Codebook codebook) {
+        double error = 0;
+        for (int i = 0; i < weights.length; i++) {
+            double difference = weights[i] - codebook.centroids()[codebook.indices()[i] & 0xFF];
+            error += difference * difference;
+        }
+        return error;
+    }
+
+    /** The least squared error over every split of the sorted values into {@code clusters} contiguous runs. */
+    static double bruteForce(double[] sorted, int first, int clusters) {
+        if (clusters == 1) {
+            return runError(sorted, first, sorted.length - 1);
+        }
+        double best = Double.POSITIVE_INFINITY;
+        for (int end = first; end <= sorted.length - clusters; end++) {
+            best = Math.min(best, runError(sorted, first, end) + bruteForce(sorted, end + 1, clusters - 1));
+        }
+        return best;
+    }
+
+    static double runError(double[] sorted, int first, int last) {
+        double mean = 0;
+        for (int i = first; i <= last; i++) {
+            mean += sorted[i];
+        }
+        mean /= last - first + 1;
+        double error = 0;
+        for (int i = first; i <= last; i++) {
+            error += (sorted[i] - mean) * (sorted[i] - mean);
+        }
+        return error;
+    }
+
+    @Test
+    void exactMethodFindsTheOptimalPartitionAndBeatsLloyd() {
+        Random random = new Random(7);
+        for (int trial = 0; trial < 20; trial++) {
+            float[] weights = new float[14];
+            for (int i = 0; i < weights.length; i++) {
+                weights[i] = (float) (random.nextGaussian() * (i % 3 == 0 ? 3 : 1));
+            }
+            double[] sorted = new double[weights.length];
+            for (int i = 0; i < weights.length; i++) {
+                sorted[i] = weights[i];
+            }
+            Arrays.sort(sorted);
+            KMeansSharing.Codebook codebook = KMeansSharing.cluster(weights, 4);
+            assertThat(codebook.method()).isEqualTo("exact");
+            assertThat(codebook.centroids()).hasSize(4);
+            assertThat(squaredError(weights, codebook)).isCloseTo(bruteForce(sorted, 0, 4), org.assertj.core.data.Offset.offset(1e-4));
+
+            double[] lloyd = new double[4];
+            KMeansSharing.lloyd(sorted, lloyd);
+            double lloydError = 0;
+            for (double value : sorted) {
+                double best = Double.POSITIVE_INFINITY;
+                for (double centroid : lloyd) {
+                    best = Math.min(best, (value - centroid) * (value - centroid));
+                }
+                lloydError += best;
+            }
+            assertThat(squaredError(weights, codebook)).isLessThanOrEqualTo(lloydError + 1e-4);
+        }
+    }
+
+    @Test
+    void fewerDistinctValuesThanClustersKeepsThemExactly() {
+        float[] weights = {0.5f, -1f, 0.5f, 2f, -1f};
+        KMeansSharing.Codebook codebook = KMeansSharing.cluster(weights, 16);
+        assertThat(codebook.centroids()).containsExactly(-1f, 0.5f, 2f);
+        assertThat(squaredError(weights, codebook)).isZero();
+    }
+
+    @Test
+    void lloydFromLinearInitialisationConvergesOnSeparatedGroups() {
+        double[] sorted = {-5.1, -5, -4.9, 0, 0.1, 4.9, 5, 5.1};
+        double[] centroids = new double[3];
+        int iterations = KMeansSharing.lloyd(sorted, centroids);
+        assertThat(iterations).isLessThan(KMeansSharing.MAX_LLOYD_ITERATIONS);
+        assertThat(centroids[0]).isCloseTo(-5, org.assertj.core.data.Offset.offset(1e-9));
+        assertThat(centroids[1]).isCloseTo(0.05, org.assertj.core.data.Offset.offset(1e-9));
+        assertThat(centroids[2]).isCloseTo(5, org.assertj.core.data.Offset.offset(1e-9));
+    }
+
+    @Test
+    void powersOfTwoRoundToTheNearestValueInTheirWindow() {
+        // 4 bits: 7 exponents; max 1.0 gives top = floor(log2(4/3)) = 0, bottom = -6
+        int bottom = PowerOfTwoLevels.bottomExponent(1.0, 4);
+        assertThat(bottom).isEqualTo(-6);
+        assertThat(PowerOfTwoLevels.value(1.0, bottom, 4)).isEqualTo(1.0);
+        assertThat(PowerOfTwoLevels.value(0.74, bottom, 4)).isEqualTo(0.5);
+        assertThat(PowerOfTwoLevels.value(-0.76, bottom, 4)).isEqualTo(-1.0);
+        assertThat(PowerOfTwoLevels.value(1.0 / 64, bottom, 4)).isEqualTo(1.0 / 64);
+        assertThat(PowerOfTwoLevels.value(1.0 / 130, bottom, 4)).isEqualTo(0.0);
+        assertThat(PowerOfTwoLevels.value(1.0 / 120, bottom, 4)).isEqualTo(1.0 / 64);
+    }
+}
