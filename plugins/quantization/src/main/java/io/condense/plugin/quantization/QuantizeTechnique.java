@@ -51,6 +51,14 @@ public final class QuantizeTechnique implements Technique {
     static final String SYMMETRIC = "symmetric";
     static final String PERCENTILE = "percentile";
     static final String CALIBRATION_SAMPLES = "calibration_samples";
+    static final String FOLD_BATCHNORM = "fold_batchnorm";
+    static final String EXCLUDE_OPS = "exclude_ops";
+    static final String BIAS_CORRECTION = "bias_correction";
+    static final String SENSITIVITY = "sensitivity";
+    static final String MAX_DROP = "max_drop";
+    static final String SCOPE = "scope";
+    /** Calibration samples the per-layer output SQNR is measured on (at most). */
+    static final int LAYER_ERROR_SAMPLES = 64;
     /** Per-axis DequantizeLinear (the axis attribute) needs opset 13; per-tensor needs 10. */
     static final long PER_CHANNEL_OPSET = QdqWeights.PER_AXIS_OPSET;
     static final long PER_TENSOR_OPSET = QdqWeights.PER_TENSOR_OPSET;
@@ -88,7 +96,24 @@ public final class QuantizeTechnique implements Technique {
                     SelectionParameters.exclude("Layers to leave in float"),
                     SelectionParameters.minElements(0,
                             "Layers whose weight has fewer elements stay float (default 0: quantize every layer; "
-                                    + "8-bit per-channel weights keep even small layers accurate).")));
+                                    + "8-bit per-channel weights keep even small layers accurate)."),
+                    ParameterSpec.booleanParameter(FOLD_BATCHNORM, true,
+                            "Fold each BatchNormalization that follows a Conv or Gemm into its weight and bias before quantizing "
+                                    + "(so ONNX Runtime can fuse the layer into an integer kernel and the parameters shrink too)."),
+                    ParameterSpec.stringListParameter(EXCLUDE_OPS, "",
+                            "Op types to keep in float, comma-separated: Conv, Gemm, MatMul."),
+                    ParameterSpec.booleanParameter(BIAS_CORRECTION, false,
+                            "Add E[W x] - E[Wq x] (from the mean of each layer input on the calibration data) to the bias of every "
+                                    + "quantized Conv and Gemm, so its output is right on average; needs --calibration-data."),
+                    ParameterSpec.booleanParameter(SENSITIVITY, false,
+                            "Find the layers to keep in float to stay within max_drop: worst layers first, each step quantizing "
+                                    + "again without them and evaluating on the calibration data; needs --calibration-data."),
+                    ParameterSpec.doubleParameter(MAX_DROP, 1.0, Range.closed(0, 100),
+                            "With sensitivity=true: the largest acceptable drop, in points of top-1 accuracy when the calibration "
+                                    + "data has labels, else in points of top-1 agreement with the float model."),
+                    ParameterSpec.choiceParameter(SCOPE, "weights", List.of("weights", "graph"),
+                            "With dtype=fp16: weights (16-bit weights read through a Cast, the graph stays float32) or graph (every "
+                                    + "convertible op and its tensors in float16, Casts at the float32 inputs and outputs).")));
 
     @Override
     public TechniqueDescriptor descriptor() {
@@ -115,10 +140,45 @@ public final class QuantizeTechnique implements Technique {
             problems.add(new ParameterProblem(GRANULARITY, parameters.getString(GRANULARITY), "dtype=" + dtype
                     + " has no scales, so no granularity: leave granularity at its default"));
         }
+        List<String> excludedOps = parameters.getStringList(EXCLUDE_OPS);
+        for (String op : excludedOps) {
+            if (!List.of("Conv", "Gemm", "MatMul").contains(op)) {
+                problems.add(new ParameterProblem(EXCLUDE_OPS, parameters.getString(EXCLUDE_OPS), "'" + op
+                        + "' is not an op type quantize handles; use Conv, Gemm or MatMul (case matters)"));
+            }
+        }
+        boolean biasCorrection = parameters.getBoolean(BIAS_CORRECTION);
+        boolean sensitivity = parameters.getBoolean(SENSITIVITY);
+        if (halfPrecision && (biasCorrection || sensitivity)) {
+            problems.add(new ParameterProblem(biasCorrection ? BIAS_CORRECTION : SENSITIVITY, "true", "bias correction and "
+                    + "sensitivity apply to integer quantization: use dtype=int, or drop them"));
+        }
+        if (LowBitSettings.applies(parameters) && (biasCorrection || sensitivity)) {
+            problems.add(new ParameterProblem(biasCorrection ? BIAS_CORRECTION : SENSITIVITY, "true", "bias correction and "
+                    + "sensitivity are measured for 8-bit integer weights; with bits below 8, kmeans or pow2 drop them "
+                    + "(method=gptq already compensates the rounding error from calibration data)"));
+        }
+        boolean graphScope = parameters.getString(SCOPE).equals("graph");
+        if (graphScope && !dtype.equals("fp16")) {
+            problems.add(new ParameterProblem(SCOPE, "graph", "the whole graph is converted only to float16: use dtype=fp16 with "
+                    + "scope=graph, or scope=weights"));
+        }
+        if (graphScope && (parameters.isExplicit(SelectionParameters.EXCLUDE) || !excludedOps.isEmpty())) {
+            problems.add(new ParameterProblem(SCOPE, "graph", "scope=graph converts every convertible node, so exclude and "
+                    + "exclude_ops do not apply: drop them, or use scope=weights"));
+        }
         if (!problems.isEmpty()) {
             throw new InvalidParametersException(problems);
         }
-        Dataset calibrationData = null;
+        if (graphScope) {
+            return HalfPrecisionGraphStep.apply(model, context);
+        }
+        Dataset calibrationData = context.calibrationData().orElse(null);
+        if (calibrationData == null && (biasCorrection || sensitivity)) {
+            throw new CondenseException(ErrorCode.DATA_REQUIRED, "quantize with " + (biasCorrection ? "bias_correction" : "sensitivity")
+                    + "=true needs calibration data (" + (biasCorrection ? "the mean of each layer input" : "to measure the drop")
+                    + "): pass --calibration-data (inputs shaped like the model's input), or set it to false");
+        }
         if (activations) {
             calibrationData = context.calibrationData().orElseThrow(() -> new CondenseException(ErrorCode.DATA_REQUIRED,
                     "quantize with activations=true needs calibration data to choose the activation ranges: pass --calibration-data "
@@ -127,16 +187,29 @@ public final class QuantizeTechnique implements Technique {
         long minElements = parameters.getLong(SelectionParameters.MIN_ELEMENTS);
 
         // weights reshaped at run time (mnist-8's MatMul weight) become initializers the layers read directly
-        OnnxModel source = model.edit().foldConstantReshapes().build();
-        int foldedReshapes = model.nodes().size() - source.nodes().size();
+        OnnxModel reshaped = model.edit().foldConstantReshapes().build();
+        int foldedReshapes = model.nodes().size() - reshaped.nodes().size();
+        OnnxModel source = parameters.getBoolean(FOLD_BATCHNORM) ? reshaped.edit().foldBatchNormalization().build() : reshaped;
+        int foldedBatchNorms = reshaped.nodes().size() - source.nodes().size();
         List<WeightLayer> layers = source.weightLayers();
         if (layers.isEmpty()) {
             throw new CondenseException(ErrorCode.NOTHING_TO_COMPRESS, "nothing to quantize: the model has no Conv, Gemm or MatMul "
                     + "layer whose weight is a constant (initializer); it has " + ModelContents.describe(model));
         }
         LayerSelection.Result selection = new LayerSelection(patterns, minElements).select(source, layers);
-        List<LayerSelection.Candidate> candidates = selection.candidates();
+        List<LayerSelection.Candidate> candidates = OpExclusion.filter(selection.candidates(), excludedOps);
         List<LayerSelection.Skipped> skipped = new ArrayList<>(selection.skipped());
+        skipped.addAll(OpExclusion.skipped(selection.candidates(), excludedOps));
+        OnnxModel reference = source;
+        BiasCorrection.Outcome correction = null;
+        if (biasCorrection && !halfPrecision && !candidates.isEmpty()) {
+            correction = BiasCorrection.apply(source, candidates, perChannel, activations ? REDUCED_RANGE_FACTOR : 1f, calibrationData,
+                    parameters.getInt(CALIBRATION_SAMPLES), context);
+            source = correction.model();
+            // the same layers, read again from the corrected model (their nodes now name the corrected biases)
+            candidates = OpExclusion.filter(new LayerSelection(patterns, minElements).select(source, source.weightLayers()).candidates(),
+                    excludedOps);
+        }
 
         if (halfPrecision) {
             return halfPrecision(model, source, candidates, skipped, dtype, foldedReshapes, context);
@@ -252,9 +325,19 @@ public final class QuantizeTechnique implements Technique {
         }
         OnnxModel result = editor.build();
         if (activationOutcome != null) {
-            activationOutcome = activationOutcome.withOutputSqnr(StaticActivations.outputSqnrDb(source, result, calibrationData,
+            activationOutcome = activationOutcome.withOutputSqnr(StaticActivations.outputSqnrDb(reference, result, calibrationData,
                     parameters.getInt(CALIBRATION_SAMPLES), context));
         }
+        if (calibrationData != null) {
+            LayerRanking.addOutputSqnr(reference, result, quantizedLayerList, quantizedLayerReports, activations && !parameters.getBoolean(SYMMETRIC),
+                    calibrationData, Math.min(LAYER_ERROR_SAMPLES, parameters.getInt(CALIBRATION_SAMPLES)), context);
+        }
+        if (correction != null) {
+            for (Map<String, Object> layer : layerReports) {
+                layer.putAll(correction.layers().getOrDefault((String) layer.get("weight"), Map.of()));
+            }
+        }
+        LayerRanking.sortWorstFirst(layerReports);
         context.progress(1.0, "quantized " + quantizedLayers + " layers");
 
         Report.Builder report = Report.builder()
@@ -285,6 +368,29 @@ public final class QuantizeTechnique implements Technique {
         }
         if (foldedReshapes > 0) {
             report.put("folded_reshapes", foldedReshapes);
+        }
+        report.put("folded_batchnorms", foldedBatchNorms);
+        if (!excludedOps.isEmpty()) {
+            report.put("exclude_ops", excludedOps);
+        }
+        if (correction != null) {
+            report.put("bias_correction", true).put("bias_corrected_layers", correction.corrected())
+                    .put("bias_correction_samples", correction.samples());
+        }
+        if (calibrationData != null) {
+            report.put("layer_output_sqnr_samples", Math.min(Math.min(LAYER_ERROR_SAMPLES, parameters.getInt(CALIBRATION_SAMPLES)),
+                    calibrationData.size()));
+        }
+        if (sensitivity) {
+            List<String> ranked = new ArrayList<>();
+            for (Map<String, Object> layer : layerReports) {
+                ranked.add((String) layer.get("weight"));
+            }
+            report.put("sensitivity", Sensitivity.analyse(model, result, ranked, parameters.getDouble(MAX_DROP), calibrationData,
+                    parameters.getInt(CALIBRATION_SAMPLES),
+                    keep -> apply(model, Parameters.validate(DESCRIPTOR.parameters(),
+                            Sensitivity.excluding(parameters, keep, SelectionParameters.EXCLUDE, SENSITIVITY)), context).model(),
+                    context));
         }
         report.put("skipped", LayerSelection.skippedReport(skipped));
         for (Map<String, Object> layer : layerReports) {

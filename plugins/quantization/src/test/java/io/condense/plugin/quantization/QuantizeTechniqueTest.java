@@ -193,7 +193,7 @@ class QuantizeTechniqueTest {
     void excludedLayersStayFloat() {
         OnnxModel original = OnnxModel.load(SharedData.model("pytorch_cnn_mnist.onnx"));
         TechniqueResult result = quantize(original, Map.of("exclude", "conv*", "min_elements", "400"));
-        assertThat(result.report().layers()).extracting(layer -> layer.get("weight")).containsExactly("fc1.weight", "fc2.weight");
+        assertThat(result.report().layers()).extracting(layer -> layer.get("weight")).containsExactlyInAnyOrder("fc1.weight", "fc2.weight");
         assertThat(result.model().tensor("conv1.weight").dataType()).isEqualTo(DataType.FLOAT);
         assertThat(result.report().get("layers_skipped")).isEqualTo(2);
     }

@@ -41,12 +41,15 @@ public final class DataReaders {
         if (lower.endsWith(".npz")) {
             return Npz.read(file);
         }
-        byte[] bytes = DataFiles.readAll(file);
         Map<String, NdArray> single = new LinkedHashMap<>();
         String stem = name.contains(".") ? name.substring(0, name.indexOf('.')) : name;
-        if (Npy.isNpy(bytes)) {
-            single.put(stem, Npy.parse(bytes, file.toString()));
-        } else if (bytes.length >= 4 && bytes[0] == 'P' && bytes[1] == 'K' && bytes[2] == 3 && bytes[3] == 4) {
+        if (Npy.isNpy(file)) {
+            // memory-mapped: samples are read when used, so a large calibration set does not fill the heap
+            single.put(stem, Npy.read(file));
+            return single;
+        }
+        byte[] bytes = DataFiles.readAll(file);
+        if (bytes.length >= 4 && bytes[0] == 'P' && bytes[1] == 'K' && bytes[2] == 3 && bytes[3] == 4) {
             return Npz.read(file);
         } else if (Idx.isGzip(bytes) || Idx.looksLikeIdx(bytes) || lower.contains("idx") || lower.endsWith(".gz")) {
             single.put(stem, Idx.parse(bytes, file.toString()));

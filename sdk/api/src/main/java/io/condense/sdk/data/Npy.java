@@ -9,9 +9,12 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.regex.Matcher;
@@ -32,9 +35,35 @@ public final class Npy {
     private Npy() {
     }
 
+    /**
+     * Reads an .npy file memory-mapped: the values stay in the file's pages and are read when used ({@link NdArray#slice},
+     * {@link NdArray#getFloat}), so a calibration set larger than the heap is read one sample at a time. Files of 2 GiB
+     * and more are refused (one mapping holds at most 2 GiB).
+     */
     public static NdArray read(Path file) {
         requireNonNull(file, "file is null");
-        return parse(DataFiles.readAll(file), file.toString());
+        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
+            long size = channel.size();
+            if (size > Integer.MAX_VALUE - 8) {
+                throw new CondenseException(ErrorCode.RESOURCE_EXHAUSTED, "data file " + file + " is " + size
+                        + " bytes; split it into files under 2 GiB");
+            }
+            ByteBuffer mapped = channel.map(FileChannel.MapMode.READ_ONLY, 0, size);
+            return parse(mapped, file.toString(), false);
+        } catch (NoSuchFileException e) {
+            throw new CondenseException(ErrorCode.INVALID_DATA, "data file " + file + " does not exist", e);
+        } catch (IOException e) {
+            throw new CondenseException(ErrorCode.INVALID_DATA, "cannot read data file " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Whether the file starts with the .npy magic bytes (reads only those). */
+    static boolean isNpy(Path file) {
+        try (var in = Files.newInputStream(file)) {
+            return isNpy(in.readNBytes(MAGIC.length));
+        } catch (IOException e) {
+            return false;
+        }
     }
 
     static boolean isNpy(byte[] bytes) {
@@ -51,29 +80,40 @@ public final class Npy {
 
     /** Parses the bytes of an .npy file; {@code source} names it in error messages. */
     static NdArray parse(byte[] bytes, String source) {
-        if (!isNpy(bytes) || bytes.length < 10) {
+        return parse(ByteBuffer.wrap(bytes), source, true);
+    }
+
+    /** Parses an .npy file held in {@code whole}; the values are copied into a primitive array, or left in the buffer. */
+    private static NdArray parse(ByteBuffer whole, String source, boolean copy) {
+        int length = whole.remaining();
+        byte[] start = new byte[Math.min(length, 12)];
+        whole.duplicate().get(start);
+        if (!isNpy(start) || length < 10) {
             throw invalid(source, "it does not start with the .npy magic bytes \\x93NUMPY");
         }
-        int major = bytes[6] & 0xFF;
-        ByteBuffer buffer = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
+        int major = start[6] & 0xFF;
+        ByteBuffer buffer = whole.duplicate().order(ByteOrder.LITTLE_ENDIAN);
         long headerLength;
         int headerStart;
         if (major == 1) {
             headerLength = buffer.getShort(8) & 0xFFFF;
             headerStart = 10;
         } else if (major == 2 || major == 3) {
-            if (bytes.length < 12) {
+            if (length < 12) {
                 throw invalid(source, "the file ends inside its header");
             }
             headerLength = buffer.getInt(8) & 0xFFFFFFFFL;
             headerStart = 12;
         } else {
-            throw invalid(source, "it is .npy format version " + major + "." + (bytes[7] & 0xFF) + "; supported are 1.0, 2.0 and 3.0");
+            throw invalid(source, "it is .npy format version " + major + "." + (start[7] & 0xFF) + "; supported are 1.0, 2.0 and 3.0");
         }
-        if (headerStart + headerLength > bytes.length) {
+        if (headerStart + headerLength > length) {
             throw invalid(source, "the file ends inside its header");
         }
-        String header = new String(bytes, headerStart, (int) headerLength, major == 3 ? StandardCharsets.UTF_8 : StandardCharsets.ISO_8859_1);
+        byte[] headerBytes = new byte[(int) headerLength];
+        buffer.position(headerStart);
+        buffer.get(headerBytes);
+        String header = new String(headerBytes, major == 3 ? StandardCharsets.UTF_8 : StandardCharsets.ISO_8859_1);
         Matcher descr = DESCR.matcher(header);
         Matcher fortran = FORTRAN.matcher(header);
         Matcher shapeText = SHAPE.matcher(header);
@@ -103,12 +143,17 @@ public final class Npy {
         }
         int width = type.bits() / 8;
         long dataStart = headerStart + headerLength;
-        long available = bytes.length - dataStart;
+        long available = length - dataStart;
         if (available != count * width) {
             throw invalid(source, "its header promises " + count + " elements of " + width + " bytes (" + count * width
                     + " bytes) but the file holds " + available + " bytes of data" + (available < count * width ? " (truncated?)" : ""));
         }
-        ByteBuffer data = ByteBuffer.wrap(bytes, (int) dataStart, (int) available).slice().order(ByteOrder.LITTLE_ENDIAN);
+        buffer.position((int) dataStart);
+        buffer.limit((int) (dataStart + available));
+        ByteBuffer data = buffer.slice().order(ByteOrder.LITTLE_ENDIAN);
+        if (!copy) {
+            return NdArray.mapped(type, shape, data);
+        }
         int n = (int) count;
         return switch (type) {
             case FLOAT -> {

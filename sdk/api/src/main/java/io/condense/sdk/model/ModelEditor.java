@@ -230,6 +230,38 @@ public final class ModelEditor {
         return this;
     }
 
+    /**
+     * Folds every inference-mode BatchNormalization that follows a Conv or Gemm into that layer's weight and bias (see
+     * {@link BatchNormFolding} for the arithmetic and the conditions); the layer then writes the BatchNormalization's output
+     * and the BatchNormalization node goes. Quantization wants this first: a BatchNormalization between a layer and its
+     * QuantizeLinear keeps ONNX Runtime from fusing the layer into an integer kernel. Returns this editor; the number folded
+     * is the drop in node count.
+     */
+    public ModelEditor foldBatchNormalization() {
+        BatchNormFolding.fold(this);
+        return this;
+    }
+
+    /** The original node slots of the edit (null where removed), read-only. */
+    List<NodeProto> slotsView() {
+        return java.util.Collections.unmodifiableList(slots);
+    }
+
+    /** The nodes added in this edit, read-only. */
+    List<NodeProto> addedView() {
+        return java.util.Collections.unmodifiableList(added);
+    }
+
+    /** The model the edit started from. */
+    OnnxModel baseModel() {
+        return base;
+    }
+
+    /** The dense initializer of that name in the edit, or null. */
+    TensorProto initializerProto(String name) {
+        return dense.get(name);
+    }
+
     /** The tensor a Constant node of this edit produces under that name (its {@code value} attribute), or null. */
     private TensorProto constantNodeValue(String name) {
         for (NodeProto node : slots) {

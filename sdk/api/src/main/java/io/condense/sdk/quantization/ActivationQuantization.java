@@ -49,6 +49,11 @@ public record ActivationQuantization(DataType type, float scale, int zeroPoint) 
         return (int) Math.max(low(type), Math.min(high(type), level));
     }
 
+    /** What DequantizeLinear gives a level: {@code (level - zeroPoint) * scale} in float32. */
+    public float dequantize(int level) {
+        return (level - zeroPoint) * scale;
+    }
+
     /** {@code value} quantized then dequantized. */
     public float roundTrip(float value) {
         return (quantize(value) - zeroPoint) * scale;

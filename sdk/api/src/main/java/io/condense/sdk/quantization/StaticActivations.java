@@ -64,9 +64,12 @@ public final class StaticActivations {
             List<Map<String, Object>> reports, Dataset data, Settings settings, StepContext context) {
         Map<String, List<Integer>> readers = new LinkedHashMap<>();
         Set<String> outputs = new LinkedHashSet<>();
+        List<String> outputPoints = new ArrayList<>(layers.size());
         for (int i = 0; i < layers.size(); i++) {
             readers.computeIfAbsent(activationInput(source, layers.get(i)), name -> new ArrayList<>()).add(i);
-            outputs.add(layers.get(i).node().getOutput(0));
+            String point = outputPoint(source, layers.get(i), settings.symmetric());
+            outputPoints.add(point);
+            outputs.add(point);
         }
         Set<String> values = new LinkedHashSet<>(readers.keySet());
         values.addAll(outputs);
@@ -75,28 +78,32 @@ public final class StaticActivations {
         Map<String, ActivationQuantization> quantizations = new LinkedHashMap<>();
         Map<String, ActivationRange> ranges = new LinkedHashMap<>();
         for (String value : values) {
-            ActivationRange range = settings.method().choose(histograms.get(value), settings.symmetric(), settings.percentile());
+            // a layer output no quantized layer reads (the last layer's logits, say) keeps its whole seen range: clipping it
+            // changes the model's result directly, and no integer kernel downstream needs a tighter scale
+            CalibrationMethod method = readers.containsKey(value) ? settings.method() : CalibrationMethod.MINMAX;
+            ActivationRange range = method.choose(histograms.get(value), settings.symmetric(), settings.percentile());
             ranges.put(value, range);
             quantizations.put(value, ActivationQuantization.of(range, settings.symmetric()));
         }
         // outputs: the producer writes <value>_float, read by QuantizeLinear; DequantizeLinear writes <value> for every reader
         for (int i = 0; i < layers.size(); i++) {
             WeightLayer layer = layers.get(i);
-            String output = layer.node().getOutput(0);
+            String output = outputPoints.get(i);
             if (!outputs.remove(output)) {
                 continue;
             }
             String floatName = editor.uniqueName(output + "_float");
-            NodeProto current = editor.node(layer.nodeIndex());
-            editor.replaceNode(layer.nodeIndex(), current.toBuilder().setOutput(0, floatName).build());
+            int producer = source.producerIndex(output);
+            NodeProto current = editor.node(producer);
+            editor.replaceNode(producer, current.toBuilder().setOutput(0, floatName).build());
             insert(editor, floatName, output, true, quantizations.get(output));
+            if (!output.equals(layer.node().getOutput(0))) {
+                reports.get(i).put("output_after", current.getOpType());
+            }
             reports.get(i).put("output_scale", quantizations.get(output).scale());
             reports.get(i).put("output_zero_point", quantizations.get(output).zeroPoint());
         }
-        Set<String> outputValues = new LinkedHashSet<>();
-        for (WeightLayer layer : layers) {
-            outputValues.add(layer.node().getOutput(0));
-        }
+        Set<String> outputValues = new LinkedHashSet<>(outputPoints);
         for (Map.Entry<String, List<Integer>> entry : readers.entrySet()) {
             String value = entry.getKey();
             ActivationHistogram histogram = histograms.get(value);
@@ -129,6 +136,29 @@ public final class StaticActivations {
         }
         return new Outcome(readers.size() + outputValues.size() - countShared(readers.keySet(), outputValues),
                 Math.min(settings.samples(), data.size()), Double.NaN);
+    }
+
+    /**
+     * Where a layer's output is quantized: after the Relu that alone reads it (not a graph output) when the activations are
+     * uint8, so that the Relu's output range (from 0) is the one quantized, ONNX Runtime drops the Relu into the zero point
+     * and the next layer's input shares the same QuantizeLinear; else the layer's own output. Int8 symmetric activations
+     * (zero point 0) keep the Relu in float, so there the output is quantized before it.
+     */
+    public static String outputPoint(OnnxModel model, WeightLayer layer, boolean symmetric) {
+        String output = layer.node().getOutput(0);
+        if (symmetric || isGraphOutput(model, output)) {
+            return output;
+        }
+        List<NodeProto> consumers = model.consumers(output);
+        if (consumers.size() == 1 && consumers.get(0).getOpType().equals("Relu") && consumers.get(0).getOutputCount() == 1
+                && (consumers.get(0).getDomain().isEmpty() || consumers.get(0).getDomain().equals("ai.onnx"))) {
+            return consumers.get(0).getOutput(0);
+        }
+        return output;
+    }
+
+    private static boolean isGraphOutput(OnnxModel model, String value) {
+        return model.outputs().stream().anyMatch(output -> output.getName().equals(value));
     }
 
     private static int countShared(Set<String> inputs, Set<String> outputs) {

@@ -1,0 +1,52 @@
+package io.condense.sdk.data;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class MappedNpyTest {
+    @TempDir
+    Path folder;
+
+    @Test
+    void readsNpyMemoryMappedAndSlicesOnDemand() throws Exception {
+        float[] values = new float[3 * 2 * 5];
+        for (int i = 0; i < values.length; i++) {
+            values[i] = i * 0.5f - 3;
+        }
+        Path file = folder.resolve("inputs.npy");
+        Npy.write(file, NdArray.ofFloats(new long[] {3, 2, 5}, values));
+
+        NdArray mapped = Npy.read(file);
+        assertThat(mapped.isMapped()).isTrue();
+        assertThat(mapped.shape()).containsExactly(3, 2, 5);
+        NdArray second = mapped.slice(1, 1);
+        assertThat(second.isMapped()).isFalse();
+        assertThat(second.shape()).containsExactly(1, 2, 5);
+        for (int i = 0; i < 10; i++) {
+            assertThat(second.getFloat(i)).isEqualTo(values[10 + i]);
+            assertThat(mapped.getFloat(10 + i)).isEqualTo(values[10 + i]);
+        }
+        assertThat(mapped.toFloatArray()).containsExactly(values);
+        assertThat(mapped.reshape(new long[] {30}).getFloat(29)).isEqualTo(values[29]);
+
+        Dataset dataset = DataReaders.dataset(file, null);
+        assertThat(dataset.inputs().isMapped()).isTrue();
+        assertThat(dataset.size()).isEqualTo(3);
+        assertThat(dataset.head(2).inputs().toFloatArray()).containsExactly(java.util.Arrays.copyOf(values, 20));
+    }
+
+    @Test
+    void mappedIntegerArraysReadLikeHeapOnes() throws Exception {
+        Path file = folder.resolve("labels.npy");
+        Npy.write(file, NdArray.ofLongs(new long[] {4}, new long[] {7, -1, 3, 9}));
+        NdArray mapped = Npy.read(file);
+        assertThat(mapped.isMapped()).isTrue();
+        assertThat(mapped.getLong(1)).isEqualTo(-1);
+        assertThat((long[]) mapped.data()).containsExactly(7, -1, 3, 9);
+        assertThat(Files.size(file)).isGreaterThan(32);
+    }
+}
