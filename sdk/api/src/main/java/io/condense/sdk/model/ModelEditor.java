@@ -150,6 +150,21 @@ public final class ModelEditor {
         return this;
     }
 
+    /**
+     * The original index of the node that currently (as replaced in this edit) writes {@code value}, or -1 when no
+     * original node does (the value is a graph input, an initializer, or written by an added node).
+     */
+    public int producerIndex(String value) {
+        requireNonNull(value, "value is null");
+        for (int i = 0; i < slots.size(); i++) {
+            NodeProto node = slots.get(i);
+            if (node != null && node.getOutputList().contains(value)) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
     /** The node currently at an original index (as replaced in this edit), or null once removed. */
     public NodeProto node(int nodeIndex) {
         checkIndex(nodeIndex);

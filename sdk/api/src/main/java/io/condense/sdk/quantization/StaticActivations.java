@@ -93,7 +93,12 @@ public final class StaticActivations {
                 continue;
             }
             String floatName = editor.uniqueName(output + "_float");
-            int producer = source.producerIndex(output);
+            // the index in the edit, not in source: a caller may pass a source built from the edit (re-sorted)
+            int producer = editor.producerIndex(output);
+            if (producer < 0) {
+                throw new IllegalStateException("no original node of the edit writes " + output + ": StaticActivations needs the "
+                        + "layers and their Relu as original nodes of the editor");
+            }
             NodeProto current = editor.node(producer);
             editor.replaceNode(producer, current.toBuilder().setOutput(0, floatName).build());
             insert(editor, floatName, output, true, quantizations.get(output));
