@@ -8,6 +8,7 @@ import io.condense.sdk.model.ModelContents;
 import io.condense.sdk.model.ModelEditor;
 import io.condense.sdk.model.OnnxModel;
 import io.condense.sdk.model.WeightLayer;
+import io.condense.sdk.stats.ModelStats;
 import io.condense.sdk.technique.ParameterSpec;
 import io.condense.sdk.technique.Parameters;
 import io.condense.sdk.technique.Range;
@@ -26,7 +27,8 @@ import org.pf4j.Extension;
 /**
  * Unstructured magnitude pruning: zeroes the smallest-magnitude weights of Conv, Gemm and MatMul layers,
  * per layer or with one threshold across all selected layers, and stores each pruned weight as an ONNX
- * sparse initializer when that is smaller than the dense form.
+ * sparse initializer when that is smaller than the dense form. method=sparsegpt, pattern=N:M, scope=sensitivity
+ * and the sensitivity table take the per-layer path of {@link PlannedPruning}.
  */
 @Extension
 public final class PruneTechnique implements Technique {
@@ -38,15 +40,35 @@ public final class PruneTechnique implements Technique {
     static final long DEFAULT_MIN_ELEMENTS = 256;
 
     private static final TechniqueDescriptor DESCRIPTOR = new TechniqueDescriptor(ID, "0.1.0",
-            "Unstructured magnitude pruning of Conv, Gemm and MatMul weights, stored as ONNX sparse initializers when smaller",
+            "Unstructured (magnitude or SparseGPT) and N:M pruning of Conv, Gemm and MatMul weights, stored as ONNX sparse "
+                    + "initializers when smaller",
             "pruning",
             List.of(
                     ParameterSpec.doubleParameter(SPARSITY, 0.5, Range.closedOpen(0, 1),
                             "Fraction of the selected weights set to zero, the smallest in magnitude first."),
-                    ParameterSpec.choiceParameter(SCOPE, "layer", List.of("layer", "global"),
+                    ParameterSpec.choiceParameter(SCOPE, "layer", List.of("layer", "global", "sensitivity"),
                             "layer: every selected layer reaches the sparsity on its own; global: one magnitude threshold "
                                     + "across all selected layers, so the sparsity is reached overall and layers with many "
-                                    + "small weights are pruned more."),
+                                    + "small weights are pruned more; sensitivity: each layer gets its own sparsity from the "
+                                    + "sensitivity analysis, so that the overall sparsity is reached where accuracy drops least "
+                                    + "(needs evaluation or calibration data)."),
+                    ParameterSpec.choiceParameter(PruneOptions.METHOD, "magnitude", List.of("magnitude", "sparsegpt"),
+                            "magnitude: the smallest |w| are removed; sparsegpt: one-shot OBS/SparseGPT, the weights to remove "
+                                    + "are chosen from the layer's inputs on the calibration data (X^T X) and the remaining "
+                                    + "weights of the layer are updated to compensate (needs calibration data)."),
+                    ParameterSpec.stringParameter(PruneOptions.PATTERN, "",
+                            "N:M pattern, for example 2:4: at most N non-zeros in every group of M consecutive weights along "
+                                    + "the input dimension (Conv: consecutive input channels at each kernel position), as sparse "
+                                    + "tensor cores need; excludes sparsity. Empty: unstructured."),
+                    ParameterSpec.booleanParameter(PruneOptions.SENSITIVITY, false,
+                            "Also measure every selected layer's sensitivity (accuracy with labels, agreement without, with only "
+                                    + "that layer pruned to each of sensitivity_sparsities) and report the table."),
+                    ParameterSpec.stringListParameter(PruneOptions.SENSITIVITY_SPARSITIES, "0.5,0.7,0.8,0.9,0.95",
+                            "Sparsities at which the sensitivity analysis prunes each layer, each in (0, 1)."),
+                    ParameterSpec.integerParameter(PruneOptions.CALIBRATION_SAMPLES, 256, Range.closed(1, 1_000_000),
+                            "Calibration samples whose layer inputs make X^T X for method=sparsegpt."),
+                    ParameterSpec.integerParameter(PruneOptions.SENSITIVITY_SAMPLES, 1000, Range.closed(1, 1_000_000),
+                            "Samples the sensitivity analysis evaluates for each layer and sparsity."),
                     SelectionParameters.exclude("Layers to leave alone"),
                     SelectionParameters.minElements(DEFAULT_MIN_ELEMENTS,
                             "Layers whose weight has fewer elements are left alone (default 256: small first "
@@ -63,6 +85,7 @@ public final class PruneTechnique implements Technique {
 
     @Override
     public TechniqueResult apply(OnnxModel model, Parameters parameters, StepContext context) {
+        PruneOptions options = PruneOptions.of(parameters);
         double sparsity = parameters.getDouble(SPARSITY);
         boolean global = parameters.getString(SCOPE).equals("global");
         boolean allowSparse = parameters.getString(STORAGE).equals("auto");
@@ -83,7 +106,12 @@ public final class PruneTechnique implements Technique {
                     + " weight layers were skipped (" + selection.skippedReasons() + "); lower min_elements or change exclude");
         }
 
+        if (options.planned()) {
+            return PlannedPruning.apply(model, source, selection, options, foldedReshapes, context);
+        }
+
         int count = candidates.size();
+        Map<String, Long> macsByNode = ModelStats.of(source).macsByNode();
         MagnitudeThreshold threshold = new MagnitudeThreshold();
         int[][] weights = new int[count][];
         MagnitudeThreshold.Threshold globalThreshold = null;
@@ -105,6 +133,8 @@ public final class PruneTechnique implements Technique {
         long storedBefore = 0;
         long storedAfter = 0;
         int sparseLayers = 0;
+        long macsTotal = 0;
+        long effectiveMacsTotal = 0;
         long tiesLeft = global ? globalThreshold.ties() : 0;
         int[] buffer = null;
         List<Map<String, Object>> layerReports = new ArrayList<>(count);
@@ -174,12 +204,16 @@ public final class PruneTechnique implements Technique {
             layer.put("sparsity", values.length == 0 ? 0.0 : 1.0 - (double) nonZeros / values.length);
             layer.put("stored", sparse ? "sparse" : "dense");
             layer.put("bytes", bytes);
+            LayerFigures.add(layer, candidate, macsByNode, values.length, nonZeros);
+            macsTotal += (long) layer.get("macs");
+            effectiveMacsTotal += (long) layer.get("effective_macs");
             layerReports.add(layer);
         }
         OnnxModel pruned = editor.build();
         context.progress(1.0, "pruned " + count + " layers");
 
         report.put("technique", ID)
+                .put("method", "magnitude")
                 .put("scope", global ? "global" : "layer")
                 .put("target_sparsity", sparsity)
                 .put("sparsity", parameterTotal == 0 ? 0.0 : 1.0 - (double) nonZeroTotal / parameterTotal)
@@ -191,7 +225,9 @@ public final class PruneTechnique implements Technique {
                 .put("weight_bytes_before", storedBefore)
                 .put("weight_bytes_after", storedAfter)
                 .put("model_bytes_before", model.serializedSize())
-                .put("model_bytes_after", pruned.serializedSize());
+                .put("model_bytes_after", pruned.serializedSize())
+                .put("macs", macsTotal)
+                .put("effective_macs", effectiveMacsTotal);
         if (global) {
             report.put("threshold", (double) globalThreshold.magnitude());
         }

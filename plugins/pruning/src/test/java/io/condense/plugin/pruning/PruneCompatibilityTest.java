@@ -25,6 +25,13 @@ class PruneCompatibilityTest extends TechniqueCompatibilityKit {
                 InvalidParameterCase.of("sparsity", "-0.1"),
                 InvalidParameterCase.of("scope", "everywhere"),
                 InvalidParameterCase.of("min_elements", "-1"),
-                InvalidParameterCase.of("exclude", "regex:conv(1"));
+                InvalidParameterCase.of("exclude", "regex:conv(1"),
+                InvalidParameterCase.of("method", "obs"),
+                InvalidParameterCase.of("pattern", "5:4"),
+                InvalidParameterCase.of("pattern", "4:4"),
+                InvalidParameterCase.of("pattern", "2-4"),
+                new InvalidParameterCase(Map.of("pattern", "2:4", "scope", "global"), "scope"),
+                new InvalidParameterCase(Map.of("sensitivity", "true", "sensitivity_sparsities", "0.5,1.5"), "sensitivity_sparsities"),
+                InvalidParameterCase.of("calibration_samples", "0"));
     }
 }

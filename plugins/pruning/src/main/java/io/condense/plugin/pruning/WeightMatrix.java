@@ -1,0 +1,123 @@
+package io.condense.plugin.pruning;
+
+import ai.onnx.proto.OnnxMl.AttributeProto;
+import ai.onnx.proto.OnnxMl.NodeProto;
+import io.condense.sdk.error.CondenseException;
+import io.condense.sdk.error.ErrorCode;
+import io.condense.sdk.model.WeightLayer;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * A layer's flat weight seen as one matrix per convolution group: rows are output channels, columns are the
+ * inputs each output sums over. Column order puts the N:M axis innermost: for Gemm and MatMul the input
+ * features; for Conv {@code (kernel position, input channel)}, so that consecutive columns are consecutive input
+ * channels at one kernel position (NVIDIA's 2:4 convention for convolutions). {@link LayerHessian} orders the
+ * layer's input patches the same way.
+ *
+ * @param groups convolution groups (1 for Gemm and MatMul)
+ * @param rows output channels per group
+ * @param columns inputs per output: input channels per group times the kernel area
+ * @param channels input channels per group (the input features for Gemm and MatMul): the N:M axis length
+ * @param kernelArea kernel positions (1 for Gemm and MatMul)
+ * @param outputMajor for 2-D weights: true when the weight is laid out [out, in], false for [in, out]
+ */
+record WeightMatrix(int groups, int rows, int columns, int channels, int kernelArea, boolean outputMajor) {
+
+    /** The matrix view of {@code layer}'s weight of the given shape. */
+    static WeightMatrix of(WeightLayer layer, long[] shape) {
+        if (layer.opType().equals("Conv")) {
+            if (shape.length < 3) {
+                throw new CondenseException(ErrorCode.UNSUPPORTED_MODEL, "Conv '" + layer.displayName() + "' has a weight of shape "
+                        + Arrays.toString(shape) + "; expected [out, in/group, kernel...]");
+            }
+            int group = (int) intAttribute(layer.node(), "group", 1);
+            int out = Math.toIntExact(shape[0]);
+            if (group < 1 || out % group != 0) {
+                throw new CondenseException(ErrorCode.UNSUPPORTED_MODEL, "Conv '" + layer.displayName() + "' has group=" + group
+                        + " which does not divide its " + out + " output channels");
+            }
+            int area = 1;
+            for (int i = 2; i < shape.length; i++) {
+                area = Math.multiplyExact(area, Math.toIntExact(shape[i]));
+            }
+            int channels = Math.toIntExact(shape[1]);
+            return new WeightMatrix(group, out / group, Math.multiplyExact(channels, area), channels, area, true);
+        }
+        if (shape.length != 2) {
+            throw new CondenseException(ErrorCode.UNSUPPORTED_MODEL, layer.opType() + " '" + layer.displayName()
+                    + "' has a weight of shape " + Arrays.toString(shape) + "; expected a matrix");
+        }
+        int outAxis = layer.outputChannelAxis();
+        int out = Math.toIntExact(shape[outAxis]);
+        int in = Math.toIntExact(shape[1 - outAxis]);
+        return new WeightMatrix(1, out, in, in, 1, outAxis == 0);
+    }
+
+    /** Index in the flat weight of (group, row, column). */
+    int flatIndex(int group, int row, int column) {
+        if (kernelArea == 1 && groups == 1) {
+            return outputMajor ? row * columns + column : column * rows + row;
+        }
+        int position = column / channels;
+        int channel = column - position * channels;
+        return ((group * rows + row) * channels + channel) * kernelArea + position;
+    }
+
+    /** Whether a group of M consecutive columns starts at {@code column} (groups restart at every kernel position). */
+    boolean groupStart(int column, int m) {
+        return (column % channels) % m == 0;
+    }
+
+    /** How many columns the N:M group starting at {@code column} holds: M, or fewer at the end of a channel run. */
+    int groupLength(int column, int m) {
+        return Math.min(m, channels - column % channels);
+    }
+
+    /** The weights of one group as a [rows][columns] matrix. */
+    double[][] read(float[] flat, int group) {
+        double[][] matrix = new double[rows][columns];
+        for (int row = 0; row < rows; row++) {
+            for (int column = 0; column < columns; column++) {
+                matrix[row][column] = flat[flatIndex(group, row, column)];
+            }
+        }
+        return matrix;
+    }
+
+    /** Writes one group's [rows][columns] matrix back into the flat weight. */
+    void write(double[][] matrix, int group, float[] flat) {
+        for (int row = 0; row < rows; row++) {
+            for (int column = 0; column < columns; column++) {
+                flat[flatIndex(group, row, column)] = (float) matrix[row][column];
+            }
+        }
+    }
+
+    static long intAttribute(NodeProto node, String name, long defaultValue) {
+        for (AttributeProto attribute : node.getAttributeList()) {
+            if (attribute.getName().equals(name)) {
+                return attribute.getI();
+            }
+        }
+        return defaultValue;
+    }
+
+    static List<Long> intsAttribute(NodeProto node, String name) {
+        for (AttributeProto attribute : node.getAttributeList()) {
+            if (attribute.getName().equals(name)) {
+                return attribute.getIntsList();
+            }
+        }
+        return List.of();
+    }
+
+    static String stringAttribute(NodeProto node, String name, String defaultValue) {
+        for (AttributeProto attribute : node.getAttributeList()) {
+            if (attribute.getName().equals(name)) {
+                return attribute.getS().toStringUtf8();
+            }
+        }
+        return defaultValue;
+    }
+}
