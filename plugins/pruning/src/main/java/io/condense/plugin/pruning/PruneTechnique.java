@@ -1,5 +1,6 @@
 package io.condense.plugin.pruning;
 
+import io.condense.plugin.pruning.channel.ChannelPruning;
 import io.condense.sdk.context.StepContext;
 import io.condense.sdk.error.CondenseException;
 import io.condense.sdk.error.ErrorCode;
@@ -76,7 +77,17 @@ public final class PruneTechnique implements Technique {
                     ParameterSpec.choiceParameter(STORAGE, "auto", List.of("auto", "dense"),
                             "auto: a pruned weight is written as an ONNX sparse initializer (values + int64 indices) "
                                     + "when that is smaller, which needs more than 2/3 zeros; dense: always dense "
-                                    + "(for runtimes without sparse initializers).")));
+                                    + "(for runtimes without sparse initializers)."),
+                    ParameterSpec.choiceParameter(ChannelPruning.STRUCTURE, "unstructured", ChannelPruning.STRUCTURES,
+                            "unstructured: zero single weights; channel: remove whole output channels of Conv, Gemm and MatMul "
+                                    + "layers and shrink the graph (BatchNormalization, next layers' inputs, residual adds and "
+                                    + "concats together); sparsity is then the share of channels removed per group."),
+                    ParameterSpec.choiceParameter(ChannelPruning.CRITERION, "l1", ChannelPruning.CRITERIA,
+                            "structure=channel only: l1 or l2 norm of each filter, fpgm (distance to the geometric median of "
+                                    + "the filters), or bn_scale (|scale| of the BatchNormalization after the layer)."),
+                    ParameterSpec.integerParameter(ChannelPruning.CHANNEL_MULTIPLE, ChannelPruning.DEFAULT_CHANNEL_MULTIPLE,
+                            Range.closed(1, 1024), "structure=channel only: channels kept per group rounded to a multiple of "
+                                    + "this when the group has a multiple of it (ONNX Runtime's fast kernels want multiples of 8); 1: exact.")));
 
     @Override
     public TechniqueDescriptor descriptor() {
@@ -85,7 +96,11 @@ public final class PruneTechnique implements Technique {
 
     @Override
     public TechniqueResult apply(OnnxModel model, Parameters parameters, StepContext context) {
+        if (ChannelPruning.requested(parameters)) {
+            return ChannelPruning.apply(model, parameters, context);
+        }
         PruneOptions options = PruneOptions.of(parameters);
+        ChannelPruning.checkUnstructured(parameters);
         double sparsity = parameters.getDouble(SPARSITY);
         boolean global = parameters.getString(SCOPE).equals("global");
         boolean allowSparse = parameters.getString(STORAGE).equals("auto");

@@ -1,0 +1,105 @@
+package io.condense.plugin.pruning.channel;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.condense.sdk.data.NdArray;
+import io.condense.sdk.eval.InferenceSession;
+import io.condense.sdk.model.ModelEditor;
+import io.condense.sdk.model.OnnxModel;
+import io.condense.sdk.technique.TechniqueResult;
+import io.condense.sdk.tensor.DataType;
+import io.condense.sdk.tensor.Tensor;
+import io.condense.sdk.testkit.Evaluators;
+import io.condense.sdk.testkit.SharedData;
+import io.condense.sdk.testkit.TestStepContext;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/**
+ * Removing a channel is the same as the next layers ignoring it: the pruned model must compute what the original computes
+ * with the removed channels' input weights of every following Conv, Gemm and MatMul set to zero. Checked on real models,
+ * where any slice at the wrong index, a missed BatchNormalization or a misplaced concat range would show.
+ */
+class MaskedEquivalenceTest {
+
+    @ParameterizedTest(name = "{0} {1} {2}")
+    @CsvSource({"ultraface/version-RFB-320.onnx, l1, 0.25", "ultraface/version-RFB-320.onnx, bn_scale, 0.25",
+            "ultraface/version-RFB-320.onnx, fpgm, 0.5", "ultraface/version-slim-320.onnx, l2, 0.25",
+            "pytorch_cnn_mnist.onnx, l1, 0.5", "mnist8/model.onnx, l2, 0.5"})
+    void prunedModelComputesWhatTheMaskedOriginalComputes(String name, String criterion, String sparsity) {
+        OnnxModel original = OnnxModel.load(SharedData.model(name));
+        TechniqueResult result = ChannelPruningTest.prune(original, ChannelPruningTest.channel(sparsity, "criterion", criterion));
+        OnnxModel masked = masked(original, Criterion.fromParameter(criterion), Double.parseDouble(sparsity));
+
+        try (InferenceSession maskedSession = Evaluators.fromServiceLoader().open(masked);
+                InferenceSession originalSession = Evaluators.fromServiceLoader().open(original);
+                InferenceSession prunedSession = Evaluators.fromServiceLoader().open(OnnxModel.fromBytes(result.model().toBytes()))) {
+            String input = prunedSession.inputs().get(0).name();
+            NdArray data = name.startsWith("ultraface") ? UltraFaceDetections.photo(1)
+                    : SharedData.mnistDigits(1, name.startsWith("mnist8") ? 1f / 255 : 1f).inputs();
+            Map<String, NdArray> expected = maskedSession.run(Map.of(input, data));
+            Map<String, NdArray> actual = prunedSession.run(Map.of(input, data));
+            Map<String, NdArray> unpruned = originalSession.run(Map.of(input, data));
+            for (String output : expected.keySet()) {
+                float[] want = expected.get(output).toFloatArray();
+                float[] got = actual.get(output).toFloatArray();
+                float[] before = unpruned.get(output).toFloatArray();
+                assertThat(actual.get(output).shape()).isEqualTo(unpruned.get(output).shape());
+                double largest = 0;
+                double scale = 0;
+                double changed = 0;
+                for (int i = 0; i < want.length; i++) {
+                    largest = Math.max(largest, Math.abs(want[i] - got[i]));
+                    scale = Math.max(scale, Math.abs(want[i]));
+                    changed = Math.max(changed, Math.abs(before[i] - got[i]));
+                }
+                System.out.printf("masked equivalence %s %s %s output %s: largest difference to the masked original %.3g "
+                        + "(largest value %.3g), to the unpruned original %.3g%n", name, criterion, sparsity, output, largest, scale, changed);
+                assertThat(largest).as("output %s against the masked original", output).isLessThanOrEqualTo(1e-4 * Math.max(1, scale));
+                // and pruning did change something, so the comparison means something
+                assertThat(changed).as("output %s against the unpruned original", output).isGreaterThan(1e-3 * Math.max(1e-3, scale));
+            }
+        }
+    }
+
+    /** The original with the input weights of the removed channels set to zero in every layer that reads them. */
+    static OnnxModel masked(OnnxModel original, Criterion criterion, double sparsity) {
+        OnnxModel source = ChannelPruning.prepare(original);
+        ChannelDependencies dependencies = ChannelDependencies.analyze(source, List.of(), 256);
+        ChannelPruning.Plan plan;
+        try (TestStepContext context = TestStepContext.builder().build()) {
+            plan = ChannelPruning.plan(dependencies, sparsity, criterion, (int) ChannelPruning.DEFAULT_CHANNEL_MULTIPLE, context);
+        }
+        assertThat(plan.kept()).isNotEmpty();
+        ModelEditor editor = source.edit();
+        for (ChannelDependencies.Slice slice : dependencies.slices()) {
+            if (slice.role() != ChannelDependencies.Role.INPUTS) {
+                continue;
+            }
+            int[] kept = ChannelPruning.keptFeatures(dependencies, slice.layout(), plan.kept());
+            if (kept == null) {
+                continue;
+            }
+            Set<Integer> keep = new HashSet<>();
+            for (int index : kept) {
+                keep.add(index);
+            }
+            Tensor weight = source.tensor(slice.constant());
+            long[] shape = weight.shape();
+            float[] values = weight.toFloatArray();
+            int length = Math.toIntExact(shape[slice.axis()]);
+            int inner = Math.toIntExact(ConstantTensor.product(shape, slice.axis() + 1, shape.length));
+            for (int i = 0; i < values.length; i++) {
+                if (!keep.contains((i / inner) % length)) {
+                    values[i] = 0f;
+                }
+            }
+            editor.putInitializer(Tensor.fromFloats(slice.constant(), DataType.FLOAT, shape, values).toProto());
+        }
+        return editor.build();
+    }
+}
