@@ -5,6 +5,7 @@ import io.condense.sdk.error.CondenseException;
 import io.condense.sdk.error.ErrorCode;
 import io.condense.sdk.eval.Evaluator;
 import io.condense.sdk.technique.Parameters;
+import io.condense.sdk.training.Trainer;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.nio.file.Path;
 import java.util.Optional;
@@ -44,6 +45,11 @@ public interface StepContext {
 
     /** Runs models in the host's ONNX Runtime; empty where the host offers none. */
     Optional<Evaluator> evaluator();
+
+    /** Trains models in the host's training runtime; empty where the host offers none. */
+    default Optional<Trainer> trainer() {
+        return Optional.empty();
+    }
 
     /** Calibration inputs supplied with the job, if any. */
     Optional<Dataset> calibrationData();
