@@ -5,6 +5,7 @@ import static java.util.Objects.requireNonNull;
 import io.condense.sdk.context.StepContext;
 import io.condense.sdk.data.Dataset;
 import io.condense.sdk.eval.Evaluator;
+import io.condense.sdk.training.Trainer;
 import io.condense.sdk.technique.Parameters;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.nio.file.Path;
@@ -24,12 +25,13 @@ final class HostStepContext implements StepContext {
     private final Supplier<Optional<Dataset>> calibrationData;
     private final Supplier<Optional<Dataset>> evaluationData;
     private final Supplier<Optional<Dataset>> trainingData;
+    private final Supplier<Optional<Trainer>> trainer;
     private final Path scratchDirectory;
 
     HostStepContext(String techniqueId, Parameters parameters, MeterRegistry meterRegistry, BiConsumer<Double, String> progress,
             BooleanSupplier cancelled, Optional<Evaluator> evaluator, Supplier<Optional<Dataset>> calibrationData,
             Supplier<Optional<Dataset>> evaluationData, Supplier<Optional<Dataset>> trainingData,
-            Path scratchDirectory) {
+            Supplier<Optional<Trainer>> trainer, Path scratchDirectory) {
         this.techniqueId = requireNonNull(techniqueId, "techniqueId is null");
         this.parameters = requireNonNull(parameters, "parameters is null");
         this.meterRegistry = requireNonNull(meterRegistry, "meterRegistry is null");
@@ -39,6 +41,7 @@ final class HostStepContext implements StepContext {
         this.calibrationData = memoize(requireNonNull(calibrationData, "calibrationData is null"));
         this.evaluationData = memoize(requireNonNull(evaluationData, "evaluationData is null"));
         this.trainingData = memoize(requireNonNull(trainingData, "trainingData is null"));
+        this.trainer = requireNonNull(trainer, "trainer is null");
         this.scratchDirectory = requireNonNull(scratchDirectory, "scratchDirectory is null");
     }
 
@@ -70,6 +73,12 @@ final class HostStepContext implements StepContext {
     @Override
     public Optional<Evaluator> evaluator() {
         return evaluator;
+    }
+
+    /** The host's training runtime (condense-training), looked up on first use: PyTorch loads only for steps that train. */
+    @Override
+    public Optional<Trainer> trainer() {
+        return trainer.get();
     }
 
     /** Read from the blob store on first use only: most techniques never ask for data. */

@@ -10,6 +10,7 @@ import io.condense.proto.v1.events.StepStarted;
 import io.condense.sdk.error.CondenseException;
 import io.condense.sdk.error.ErrorCode;
 import io.condense.sdk.eval.Evaluator;
+import io.condense.sdk.training.Trainer;
 import io.condense.sdk.model.OnnxModel;
 import io.condense.sdk.technique.Parameters;
 import io.condense.sdk.technique.TechniqueResult;
@@ -45,19 +46,22 @@ final class StepRunner {
     private final StepMetrics metrics;
     private final Cancellations cancellations;
     private final Supplier<Optional<Evaluator>> evaluator;
+    private final Supplier<Optional<Trainer>> trainer;
     private final Path scratchRoot;
     private final String workerName;
     private final int maxAttempts;
     private final Duration retryBackoff;
 
     StepRunner(BlobStore blobs, BlobDatasets datasets, EventSender sender, StepMetrics metrics, Cancellations cancellations,
-            Supplier<Optional<Evaluator>> evaluator, Path scratchRoot, String workerName, int maxAttempts, Duration retryBackoff) {
+            Supplier<Optional<Evaluator>> evaluator, Supplier<Optional<Trainer>> trainer, Path scratchRoot, String workerName,
+            int maxAttempts, Duration retryBackoff) {
         this.blobs = requireNonNull(blobs, "blobs is null");
         this.datasets = requireNonNull(datasets, "datasets is null");
         this.sender = requireNonNull(sender, "sender is null");
         this.metrics = requireNonNull(metrics, "metrics is null");
         this.cancellations = requireNonNull(cancellations, "cancellations is null");
         this.evaluator = requireNonNull(evaluator, "evaluator is null");
+        this.trainer = requireNonNull(trainer, "trainer is null");
         this.scratchRoot = requireNonNull(scratchRoot, "scratchRoot is null");
         this.workerName = requireNonNull(workerName, "workerName is null");
         if (maxAttempts < 1) {
@@ -129,6 +133,7 @@ final class StepRunner {
                     () -> datasets.load(request.getSpec().getEvaluationDataId(), request.getSpec().getEvaluationLabelsId(),
                             scratch.resolve("evaluation")),
                     () -> datasets.loadTraining(request.getSpec(), scratch.resolve("training")),
+                    trainer,
                     scratch);
             TechniqueResult result;
             try {

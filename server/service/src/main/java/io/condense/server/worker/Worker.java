@@ -3,6 +3,7 @@ package io.condense.server.worker;
 import static java.util.Objects.requireNonNull;
 
 import io.condense.sdk.eval.Evaluator;
+import io.condense.sdk.training.Trainer;
 import io.condense.server.blob.BlobStore;
 import io.condense.server.bus.EventSender;
 import io.condense.server.bus.KafkaSettings;
@@ -33,9 +34,12 @@ public final class Worker implements AutoCloseable {
             String instanceId, Path scratchRoot, int threadsPerTechnique, KafkaClientBinder binder) {
         requireNonNull(plugins, "plugins is null");
         this.sender = new EventSender(settings, "condense-worker-events-" + instanceId, binder);
-        Supplier<Optional<Evaluator>> evaluator = new EvaluatorSupplier();
+        Supplier<Optional<Evaluator>> evaluator = new HostService<>(Evaluator.class,
+                "No io.condense.sdk.eval.Evaluator on the classpath: steps and jobs run without evaluation");
+        Supplier<Optional<Trainer>> trainer = new HostService<>(Trainer.class,
+                "No io.condense.sdk.training.Trainer on the classpath: techniques that train are refused");
         BlobDatasets datasets = new BlobDatasets(blobs);
-        StepRunner runner = new StepRunner(blobs, datasets, sender, metrics, cancellations, evaluator, scratchRoot, instanceId, MAX_ATTEMPTS,
+        StepRunner runner = new StepRunner(blobs, datasets, sender, metrics, cancellations, evaluator, trainer, scratchRoot, instanceId, MAX_ATTEMPTS,
                 Duration.ofMillis(500));
         JobFinisher finisher = new JobFinisher(blobs, datasets, evaluator, scratchRoot);
         for (LoadedTechnique technique : plugins.techniques().values()) {
@@ -77,19 +81,29 @@ public final class Worker implements AutoCloseable {
         sender.close();
     }
 
-    /** The host's evaluator (condense-runtime), found once through ServiceLoader. */
-    private static final class EvaluatorSupplier implements Supplier<Optional<Evaluator>> {
-        private Optional<Evaluator> evaluator;
+    /**
+     * A service the host offers to techniques (the evaluator of condense-runtime, the trainer of condense-training),
+     * found once through ServiceLoader on first use, so a worker that never trains never loads PyTorch.
+     */
+    private static final class HostService<T> implements Supplier<Optional<T>> {
+        private final Class<T> type;
+        private final String missing;
+        private Optional<T> service;
+
+        HostService(Class<T> type, String missing) {
+            this.type = type;
+            this.missing = missing;
+        }
 
         @Override
-        public synchronized Optional<Evaluator> get() {
-            if (evaluator == null) {
-                evaluator = ServiceLoader.load(Evaluator.class, Worker.class.getClassLoader()).findFirst();
-                if (evaluator.isEmpty()) {
-                    log.warn("No io.condense.sdk.eval.Evaluator on the classpath: steps and jobs run without evaluation");
+        public synchronized Optional<T> get() {
+            if (service == null) {
+                service = ServiceLoader.load(type, Worker.class.getClassLoader()).findFirst();
+                if (service.isEmpty()) {
+                    log.warn(missing);
                 }
             }
-            return evaluator;
+            return service;
         }
     }
 }

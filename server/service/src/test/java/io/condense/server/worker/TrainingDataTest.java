@@ -2,7 +2,6 @@ package io.condense.server.worker;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.condense.proto.v1.PipelineStep;
 import io.condense.proto.v1.events.JobSpec;
@@ -56,7 +55,7 @@ class TrainingDataTest {
 
     private HostStepContext context(Supplier<Optional<Dataset>> trainingData) {
         return new HostStepContext("finetune", Parameters.validate(List.of(), Map.of()), new SimpleMeterRegistry(), (fraction, message) -> {
-        }, () -> false, Optional.empty(), Optional::empty, Optional::empty, trainingData, folder.resolve("scratch"));
+        }, () -> false, Optional.empty(), Optional::empty, Optional::empty, trainingData, Optional::empty, folder.resolve("scratch"));
     }
 
     private static NdArray inputs(int samples) {
@@ -72,6 +71,16 @@ class TrainingDataTest {
         ByteBuffer buffer = ByteBuffer.allocate(8 + labels.length);
         buffer.putInt(0x00000801).putInt(labels.length).put(labels);
         return buffer.array();
+    }
+
+    @Test
+    void theHostOffersTheTrainingRuntime() {
+        // found through ServiceLoader as the worker finds it; PyTorch itself loads only when a step trains
+        Optional<io.condense.sdk.training.Trainer> trainer = java.util.ServiceLoader.load(io.condense.sdk.training.Trainer.class,
+                Worker.class.getClassLoader()).findFirst();
+
+        assertThat(trainer).as("a Trainer on the server's class path (condense-training)").isPresent();
+        assertThat(trainer.get().getClass().getName()).isEqualTo("io.condense.server.training.PyTorchTrainer");
     }
 
     @Test
@@ -109,7 +118,8 @@ class TrainingDataTest {
         Path shared = Path.of(System.getProperty("condense.shared.dir", "../../../shared"));
         Path images = shared.resolve("data/mnist-digits/images-idx3-ubyte");
         Path labelFile = shared.resolve("data/mnist-digits/labels-idx1-ubyte");
-        assumeTrue(Files.isRegularFile(images) && Files.isRegularFile(labelFile), "the shared MNIST digits are absent: " + shared.toAbsolutePath());
+        assertThat(Files.isRegularFile(images) && Files.isRegularFile(labelFile)).as("the shared MNIST digits under %s (set "
+                + "-Dcondense.shared.dir)", shared.toAbsolutePath()).isTrue();
         BlobStore blobs = blobs();
         JobSpec spec = overTheBus(blobs.put(Files.readAllBytes(images)).hex(), blobs.put(Files.readAllBytes(labelFile)).hex());
 
