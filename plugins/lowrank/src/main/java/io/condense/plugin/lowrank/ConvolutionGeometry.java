@@ -2,6 +2,7 @@ package io.condense.plugin.lowrank;
 
 import ai.onnx.proto.OnnxMl.AttributeProto;
 import ai.onnx.proto.OnnxMl.NodeProto;
+import io.condense.sdk.model.NodeAttributes;
 import java.util.Arrays;
 
 /**
@@ -18,7 +19,7 @@ record ConvolutionGeometry(long[] kernel, long[] strides, long[] pads, long[] di
 
     /** Why the geometry cannot be made explicit, or null. */
     static String problem(NodeProto node, long[] weightShape) {
-        String autoPad = stringAttribute(node, "auto_pad", "NOTSET");
+        String autoPad = NodeAttributes.getString(node, "auto_pad", "NOTSET");
         if (autoPad.equals("SAME_UPPER") || autoPad.equals("SAME_LOWER")) {
             long[] strides = ints(node, "strides", weightShape.length - 2, 1);
             for (long stride : strides) {
@@ -38,8 +39,8 @@ record ConvolutionGeometry(long[] kernel, long[] strides, long[] pads, long[] di
         long[] kernel = Arrays.copyOfRange(weightShape, 2, weightShape.length);
         long[] strides = ints(node, "strides", spatial, 1);
         long[] dilations = ints(node, "dilations", spatial, 1);
-        long group = intAttribute(node, "group", 1);
-        String autoPad = stringAttribute(node, "auto_pad", "NOTSET");
+        long group = NodeAttributes.getInt(node, "group", 1);
+        String autoPad = NodeAttributes.getString(node, "auto_pad", "NOTSET");
         long[] pads = new long[2 * spatial];
         if (autoPad.equals("SAME_UPPER") || autoPad.equals("SAME_LOWER")) {
             for (int i = 0; i < spatial; i++) {
@@ -53,24 +54,6 @@ record ConvolutionGeometry(long[] kernel, long[] strides, long[] pads, long[] di
             System.arraycopy(given, 0, pads, 0, pads.length);
         }
         return new ConvolutionGeometry(kernel, strides, pads, dilations, group);
-    }
-
-    static long intAttribute(NodeProto node, String name, long fallback) {
-        for (AttributeProto attribute : node.getAttributeList()) {
-            if (attribute.getName().equals(name)) {
-                return attribute.getI();
-            }
-        }
-        return fallback;
-    }
-
-    static String stringAttribute(NodeProto node, String name, String fallback) {
-        for (AttributeProto attribute : node.getAttributeList()) {
-            if (attribute.getName().equals(name)) {
-                return attribute.getS().toStringUtf8();
-            }
-        }
-        return fallback;
     }
 
     private static long[] ints(NodeProto node, String name, int count, long fallback) {

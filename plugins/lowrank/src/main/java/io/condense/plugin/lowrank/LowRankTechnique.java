@@ -9,6 +9,7 @@ import io.condense.sdk.eval.EvaluationRequest;
 import io.condense.sdk.eval.EvaluationResult;
 import io.condense.sdk.eval.Evaluator;
 import io.condense.sdk.model.ModelEditor;
+import io.condense.sdk.model.NodeAttributes;
 import io.condense.sdk.model.OnnxModel;
 import io.condense.sdk.model.WeightLayer;
 import io.condense.sdk.stats.ModelStats;
@@ -350,7 +351,7 @@ public final class LowRankTechnique implements Technique {
             return new Planned(layer, shape, null, "method=svd factorises Gemm and MatMul only; method=spatial_svd or "
                     + "method=tucker2 factorises convolutions");
         }
-        long group = ConvolutionGeometry.intAttribute(node, "group", 1);
+        long group = NodeAttributes.getInt(node, "group", 1);
         if (group != 1) {
             return new Planned(layer, shape, null, (shape[1] == 1 ? "depthwise" : "grouped") + " convolution (group=" + group
                     + "): each group's kernel is already a small separate tensor");

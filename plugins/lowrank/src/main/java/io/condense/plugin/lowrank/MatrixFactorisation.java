@@ -3,6 +3,7 @@ package io.condense.plugin.lowrank;
 import ai.onnx.proto.OnnxMl.AttributeProto;
 import ai.onnx.proto.OnnxMl.NodeProto;
 import io.condense.sdk.model.ModelEditor;
+import io.condense.sdk.model.NodeAttributes;
 import io.condense.sdk.model.WeightLayer;
 import io.condense.sdk.tensor.Tensor;
 import java.util.ArrayList;
@@ -58,7 +59,7 @@ final class MatrixFactorisation extends Factorisation {
         }
         switch (layout) {
             case GEMM -> {
-                boolean transposed = ConvolutionGeometry.intAttribute(layer.node(), "transB", 0) != 0;
+                boolean transposed = NodeAttributes.getInt(layer.node(), "transB", 0) != 0;
                 int first = Math.toIntExact(shape[0]);
                 int second = Math.toIntExact(shape[1]);
                 this.rows = transposed ? second : first;
@@ -242,7 +243,7 @@ final class MatrixFactorisation extends Factorisation {
         long extraParameters = 0;
         switch (layout) {
             case GEMM -> {
-                boolean transposed = ConvolutionGeometry.intAttribute(original, "transB", 0) != 0;
+                boolean transposed = NodeAttributes.getInt(original, "transB", 0) != 0;
                 String firstWeight = transposed
                         ? Nodes.putWeight(editor, weightName + "_lowrank_1", weight.dataType(), new long[] {rank, rows},
                                 Nodes.toFloats(Nodes.transpose(left, rows, rank)))

@@ -3,6 +3,7 @@ package io.condense.plugin.pruning;
 import io.condense.sdk.data.NdArray;
 import io.condense.sdk.error.CondenseException;
 import io.condense.sdk.error.ErrorCode;
+import io.condense.sdk.model.NodeAttributes;
 import io.condense.sdk.model.WeightLayer;
 import java.util.Arrays;
 import java.util.List;
@@ -66,7 +67,7 @@ final class LayerHessian {
         long[] shape = activation.shape();
         switch (layer.opType()) {
             case "Conv" -> addConvolution(values, shape);
-            case "Gemm" -> addRows(values, shape, WeightMatrix.intAttribute(layer.node(), "transA", 0) != 0);
+            case "Gemm" -> addRows(values, shape, NodeAttributes.getInt(layer.node(), "transA", 0) != 0);
             default -> addRows(values, shape, layer.node().getInput(0).equals(layer.weightName()));
         }
     }
@@ -147,7 +148,7 @@ final class LayerHessian {
                 padRight = pads.get(1).intValue();
             }
         }
-        String autoPad = WeightMatrix.stringAttribute(layer.node(), "auto_pad", "NOTSET");
+        String autoPad = NodeAttributes.getString(layer.node(), "auto_pad", "NOTSET");
         int extentHeight = (kernelHeight - 1) * dilationHeight + 1;
         int extentWidth = (kernelWidth - 1) * dilationWidth + 1;
         int outHeight;

@@ -4,6 +4,7 @@ import ai.onnx.proto.OnnxMl.AttributeProto;
 import ai.onnx.proto.OnnxMl.NodeProto;
 import io.condense.sdk.error.CondenseException;
 import io.condense.sdk.error.ErrorCode;
+import io.condense.sdk.model.NodeAttributes;
 import io.condense.sdk.model.WeightLayer;
 import java.util.Arrays;
 import java.util.List;
@@ -31,7 +32,7 @@ record WeightMatrix(int groups, int rows, int columns, int channels, int kernelA
                 throw new CondenseException(ErrorCode.UNSUPPORTED_MODEL, "Conv '" + layer.displayName() + "' has a weight of shape "
                         + Arrays.toString(shape) + "; expected [out, in/group, kernel...]");
             }
-            int group = (int) intAttribute(layer.node(), "group", 1);
+            int group = (int) NodeAttributes.getInt(layer.node(), "group", 1);
             int out = Math.toIntExact(shape[0]);
             if (group < 1 || out % group != 0) {
                 throw new CondenseException(ErrorCode.UNSUPPORTED_MODEL, "Conv '" + layer.displayName() + "' has group=" + group
@@ -94,15 +95,6 @@ record WeightMatrix(int groups, int rows, int columns, int channels, int kernelA
         }
     }
 
-    static long intAttribute(NodeProto node, String name, long defaultValue) {
-        for (AttributeProto attribute : node.getAttributeList()) {
-            if (attribute.getName().equals(name)) {
-                return attribute.getI();
-            }
-        }
-        return defaultValue;
-    }
-
     static List<Long> intsAttribute(NodeProto node, String name) {
         for (AttributeProto attribute : node.getAttributeList()) {
             if (attribute.getName().equals(name)) {
@@ -110,14 +102,5 @@ record WeightMatrix(int groups, int rows, int columns, int channels, int kernelA
             }
         }
         return List.of();
-    }
-
-    static String stringAttribute(NodeProto node, String name, String defaultValue) {
-        for (AttributeProto attribute : node.getAttributeList()) {
-            if (attribute.getName().equals(name)) {
-                return attribute.getS().toStringUtf8();
-            }
-        }
-        return defaultValue;
     }
 }

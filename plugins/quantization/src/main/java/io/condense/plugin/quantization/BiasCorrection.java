@@ -9,6 +9,7 @@ import io.condense.sdk.eval.InferenceSession;
 import io.condense.sdk.eval.ValueSpec;
 import io.condense.sdk.model.LayerSelection;
 import io.condense.sdk.model.ModelEditor;
+import io.condense.sdk.model.NodeAttributes;
 import io.condense.sdk.model.OnnxModel;
 import io.condense.sdk.model.WeightLayer;
 import io.condense.sdk.quantization.ActivationCalibrator;
@@ -77,7 +78,7 @@ final class BiasCorrection {
 
     private static boolean correctable(WeightLayer layer) {
         String op = layer.opType();
-        return op.equals("Conv") || (op.equals("Gemm") && intAttribute(layer.node(), "transA", 0) == 0);
+        return op.equals("Conv") || (op.equals("Gemm") && NodeAttributes.getInt(layer.node(), "transA", 0) == 0);
     }
 
     private static boolean correct(OnnxModel source, ModelEditor editor, LayerSelection.Candidate candidate, WeightLayer layer, double[] mean,
@@ -102,7 +103,7 @@ final class BiasCorrection {
             outputs = (int) shape[0];
             int inputsPerGroup = (int) shape[1];
             int kernel = weights.length / (outputs * inputsPerGroup);
-            int group = (int) intAttribute(layer.node(), "group", 1);
+            int group = (int) NodeAttributes.getInt(layer.node(), "group", 1);
             if (mean.length != (long) inputsPerGroup * group) {
                 report.put("bias_correction", "not applied: input has " + mean.length + " channels, weight expects " + inputsPerGroup * group);
                 return false;
@@ -122,14 +123,14 @@ final class BiasCorrection {
                 shift[o] = sum;
             }
         } else {
-            boolean transposed = intAttribute(layer.node(), "transB", 0) != 0;
+            boolean transposed = NodeAttributes.getInt(layer.node(), "transB", 0) != 0;
             int features = (int) (transposed ? shape[1] : shape[0]);
             outputs = (int) (transposed ? shape[0] : shape[1]);
             if (mean.length != features) {
                 report.put("bias_correction", "not applied: input has " + mean.length + " features, weight expects " + features);
                 return false;
             }
-            double alpha = floatAttribute(layer.node(), "alpha", 1f);
+            double alpha = NodeAttributes.getFloat(layer.node(), "alpha", 1f);
             shift = new double[outputs];
             for (int o = 0; o < outputs; o++) {
                 double sum = 0;
@@ -143,7 +144,7 @@ final class BiasCorrection {
         NodeProto node = editor.node(layer.nodeIndex());
         boolean hasBias = node.getInputCount() >= 3 && !node.getInput(2).isEmpty();
         float[] bias;
-        double beta = layer.opType().equals("Gemm") ? floatAttribute(layer.node(), "beta", 1f) : 1;
+        double beta = layer.opType().equals("Gemm") ? NodeAttributes.getFloat(layer.node(), "beta", 1f) : 1;
         if (hasBias) {
             if (!source.isInitializer(node.getInput(2))) {
                 report.put("bias_correction", "not applied: the bias is not a constant");
@@ -245,23 +246,5 @@ final class BiasCorrection {
             means.put(entry.getKey(), mean);
         }
         return means;
-    }
-
-    private static long intAttribute(NodeProto node, String name, long fallback) {
-        for (AttributeProto attribute : node.getAttributeList()) {
-            if (attribute.getName().equals(name)) {
-                return attribute.getI();
-            }
-        }
-        return fallback;
-    }
-
-    private static float floatAttribute(NodeProto node, String name, float fallback) {
-        for (AttributeProto attribute : node.getAttributeList()) {
-            if (attribute.getName().equals(name)) {
-                return attribute.getF();
-            }
-        }
-        return fallback;
     }
 }

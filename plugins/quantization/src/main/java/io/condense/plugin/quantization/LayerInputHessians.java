@@ -11,6 +11,7 @@ import io.condense.sdk.error.CondenseException;
 import io.condense.sdk.error.ErrorCode;
 import io.condense.sdk.eval.InferenceSession;
 import io.condense.sdk.eval.ValueSpec;
+import io.condense.sdk.model.NodeAttributes;
 import io.condense.sdk.model.OnnxModel;
 import io.condense.sdk.model.WeightLayer;
 import io.condense.sdk.quantization.ActivationCalibrator;
@@ -61,18 +62,18 @@ final class LayerInputHessians {
                 if (shape.length != 4) {
                     return Result.refused("GPTQ handles 2-D convolutions (weight rank 4), this weight has rank " + shape.length);
                 }
-                if (intAttribute(node, "group", 1) != 1) {
-                    return Result.refused("GPTQ does not handle grouped convolutions (group=" + intAttribute(node, "group", 1) + ")");
+                if (NodeAttributes.getInt(node, "group", 1) != 1) {
+                    return Result.refused("GPTQ does not handle grouped convolutions (group=" + NodeAttributes.getInt(node, "group", 1) + ")");
                 }
                 int[] strides = ints(node, "strides", new int[] {1, 1});
                 int[] dilations = ints(node, "dilations", new int[] {1, 1});
                 int[] pads = ints(node, "pads", new int[] {0, 0, 0, 0});
-                String autoPad = stringAttribute(node, "auto_pad", "NOTSET");
+                String autoPad = NodeAttributes.getString(node, "auto_pad", "NOTSET");
                 return Result.of(new Patches(node.getInput(0), (int) shape[1], (int) shape[2], (int) shape[3], strides, dilations, pads,
                         autoPad));
             }
             case "Gemm" -> {
-                if (intAttribute(node, "transA", 0) != 0) {
+                if (NodeAttributes.getInt(node, "transA", 0) != 0) {
                     return Result.refused("GPTQ does not handle Gemm with transA=1");
                 }
                 return Result.of(new Rows(node.getInput(0), matrix.columns()));
@@ -231,24 +232,6 @@ final class LayerInputHessians {
             buffers.put(view, buffer);
         }
         return buffer;
-    }
-
-    static long intAttribute(NodeProto node, String name, long fallback) {
-        for (AttributeProto attribute : node.getAttributeList()) {
-            if (attribute.getName().equals(name)) {
-                return attribute.getI();
-            }
-        }
-        return fallback;
-    }
-
-    private static String stringAttribute(NodeProto node, String name, String fallback) {
-        for (AttributeProto attribute : node.getAttributeList()) {
-            if (attribute.getName().equals(name)) {
-                return attribute.getS().toStringUtf8();
-            }
-        }
-        return fallback;
     }
 
     private static int[] ints(NodeProto node, String name, int[] fallback) {

@@ -122,11 +122,11 @@ final class BatchNormFolding {
                 return null;
             }
         } else {
-            if (intAttribute(layer, "transA", 0) != 0 || shape.length != 2) {
+            if (NodeAttributes.getInt(layer, "transA", 0) != 0 || shape.length != 2) {
                 return null;
             }
-            axis = intAttribute(layer, "transB", 0) != 0 ? 0 : 1;
-            beta = floatAttribute(layer, "beta", 1f);
+            axis = NodeAttributes.getInt(layer, "transB", 0) != 0 ? 0 : 1;
+            beta = NodeAttributes.getFloat(layer, "beta", 1f);
         }
         if (shape[axis] != channels) {
             return null;
@@ -138,7 +138,7 @@ final class BatchNormFolding {
                 return null;
             }
         }
-        double epsilon = floatAttribute(batchNorm, "epsilon", DEFAULT_EPSILON);
+        double epsilon = NodeAttributes.getFloat(batchNorm, "epsilon", DEFAULT_EPSILON);
         double[] factors = new double[channels];
         float[] newBias = new float[channels];
         for (int c = 0; c < channels; c++) {
@@ -207,23 +207,5 @@ final class BatchNormFolding {
             return null;
         }
         return tensor.toFloatArray();
-    }
-
-    private static long intAttribute(NodeProto node, String name, long fallback) {
-        for (AttributeProto attribute : node.getAttributeList()) {
-            if (attribute.getName().equals(name)) {
-                return attribute.getI();
-            }
-        }
-        return fallback;
-    }
-
-    private static float floatAttribute(NodeProto node, String name, float fallback) {
-        for (AttributeProto attribute : node.getAttributeList()) {
-            if (attribute.getName().equals(name)) {
-                return attribute.getF();
-            }
-        }
-        return fallback;
     }
 }

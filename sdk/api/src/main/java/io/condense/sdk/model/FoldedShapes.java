@@ -22,7 +22,7 @@ final class FoldedShapes {
             }
             case "Reshape" -> {
                 long[] target = node.getInputCount() > 1 ? constant.apply(node.getInput(1)) : ints(node, "shape");
-                if (target == null || intAttribute(node, "allowzero", 0) != 0) {
+                if (target == null || NodeAttributes.getInt(node, "allowzero", 0) != 0) {
                     return null;
                 }
                 long[] result = target.clone();
@@ -57,7 +57,7 @@ final class FoldedShapes {
                 return count == elements ? result : null;
             }
             case "Flatten" -> {
-                long axis = intAttribute(node, "axis", 1);
+                long axis = NodeAttributes.getInt(node, "axis", 1);
                 int split = (int) (axis < 0 ? axis + input.length : axis);
                 if (split < 0 || split > input.length) {
                     return null;
@@ -127,14 +127,5 @@ final class FoldedShapes {
             }
         }
         return null;
-    }
-
-    private static long intAttribute(NodeProto node, String name, long fallback) {
-        for (AttributeProto attribute : node.getAttributeList()) {
-            if (attribute.getName().equals(name)) {
-                return attribute.getI();
-            }
-        }
-        return fallback;
     }
 }

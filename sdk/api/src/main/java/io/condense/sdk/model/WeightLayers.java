@@ -1,6 +1,5 @@
 package io.condense.sdk.model;
 
-import ai.onnx.proto.OnnxMl.AttributeProto;
 import ai.onnx.proto.OnnxMl.GraphProto;
 import ai.onnx.proto.OnnxMl.NodeProto;
 import java.util.ArrayList;
@@ -28,7 +27,7 @@ final class WeightLayers {
                 }
                 case "Gemm" -> {
                     if (node.getInputCount() >= 2 && isInitializer.test(node.getInput(1)) && rank.applyAsInt(node.getInput(1)) == 2) {
-                        boolean transposed = intAttribute(node, "transB", 0) != 0;
+                        boolean transposed = NodeAttributes.getInt(node, "transB", 0) != 0;
                         layers.add(new WeightLayer(node, i, node.getInput(1), bias(node, 2, isInitializer),
                                 transposed ? 0 : 1, transposed ? 1 : 0));
                     }
@@ -58,14 +57,5 @@ final class WeightLayers {
             }
         }
         return null;
-    }
-
-    static long intAttribute(NodeProto node, String name, long fallback) {
-        for (AttributeProto attribute : node.getAttributeList()) {
-            if (attribute.getName().equals(name)) {
-                return attribute.getI();
-            }
-        }
-        return fallback;
     }
 }

@@ -6,6 +6,7 @@ import ai.onnx.proto.OnnxMl.GraphProto;
 import ai.onnx.proto.OnnxMl.NodeProto;
 import ai.onnx.proto.OnnxMl.SparseTensorProto;
 import ai.onnx.proto.OnnxMl.TensorProto;
+import io.condense.sdk.model.NodeAttributes;
 import io.condense.sdk.model.OnnxModel;
 import io.condense.sdk.tensor.DataType;
 import io.condense.sdk.tensor.OnnxTypes;
@@ -111,7 +112,7 @@ public record ModelStats(
                 return ShapeInference.product(y, 0, y.length) * ShapeInference.product(b, 1, b.length);
             }
             case "Gemm" -> {
-                long k = ShapeInference.intAttribute(node, "transA", 0) != 0 ? a[0] : a[a.length - 1];
+                long k = NodeAttributes.getInt(node, "transA", 0) != 0 ? a[0] : a[a.length - 1];
                 return ShapeInference.product(y, 0, y.length) * k;
             }
             default -> {

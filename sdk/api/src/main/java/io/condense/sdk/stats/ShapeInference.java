@@ -10,6 +10,7 @@ import ai.onnx.proto.OnnxMl.TensorProto;
 import ai.onnx.proto.OnnxMl.TensorShapeProto;
 import ai.onnx.proto.OnnxMl.TypeProto;
 import ai.onnx.proto.OnnxMl.ValueInfoProto;
+import io.condense.sdk.model.NodeAttributes;
 import io.condense.sdk.model.OnnxModel;
 import io.condense.sdk.tensor.DataType;
 import io.condense.sdk.tensor.Tensor;
@@ -212,7 +213,7 @@ public final class ShapeInference {
         if (UNARY.contains(op)) {
             int type = xType;
             if (op.equals("Cast")) {
-                type = (int) intAttribute(node, "to", 0);
+                type = (int) NodeAttributes.getInt(node, "to", 0);
             } else if (op.equals("DequantizeLinear")) {
                 type = node.getInputCount() > 1 ? types.getOrDefault(node.getInput(1), DataType.FLOAT.onnxCode()) : DataType.FLOAT.onnxCode();
             } else if (op.equals("QuantizeLinear")) {
@@ -262,13 +263,13 @@ public final class ShapeInference {
                 set(output, result, xType);
             }
             case "Flatten" -> {
-                int axis = normalize(intAttribute(node, "axis", 1), x.length + 1);
+                int axis = normalize(NodeAttributes.getInt(node, "axis", 1), x.length + 1);
                 set(output, new long[] {product(x, 0, axis), product(x, axis, x.length)}, xType);
             }
             case "Reshape" -> {
                 long[] target = node.getInputCount() > 1 ? constants.get(node.getInput(1)) : attributeInts(node, "shape");
                 if (target != null) {
-                    long[] result = reshape(x, target, intAttribute(node, "allowzero", 0) != 0);
+                    long[] result = reshape(x, target, NodeAttributes.getInt(node, "allowzero", 0) != 0);
                     set(output, result, xType);
                     if (constants.containsKey(node.getInput(0))) {
                         setConstant(output, constants.get(node.getInput(0)));
@@ -278,8 +279,8 @@ public final class ShapeInference {
             case "Gemm" -> {
                 long[] b = shapes.get(node.getInput(1));
                 if (b != null && x.length == 2 && b.length == 2) {
-                    long m = intAttribute(node, "transA", 0) != 0 ? x[1] : x[0];
-                    long n = intAttribute(node, "transB", 0) != 0 ? b[0] : b[1];
+                    long m = NodeAttributes.getInt(node, "transA", 0) != 0 ? x[1] : x[0];
+                    long n = NodeAttributes.getInt(node, "transB", 0) != 0 ? b[0] : b[1];
                     set(output, new long[] {m, n}, xType);
                 }
             }
@@ -347,8 +348,8 @@ public final class ShapeInference {
             }
             case "Shape" -> {
                 int rank = x.length;
-                int start = normalizeClamped(intAttribute(node, "start", 0), rank);
-                int end = normalizeClamped(intAttribute(node, "end", rank), rank);
+                int start = normalizeClamped(NodeAttributes.getInt(node, "start", 0), rank);
+                int end = normalizeClamped(NodeAttributes.getInt(node, "end", rank), rank);
                 long[] values = Arrays.copyOfRange(x, start, Math.max(start, end));
                 set(output, new long[] {values.length}, DataType.INT64.onnxCode());
                 setConstant(output, values);
@@ -404,7 +405,7 @@ public final class ShapeInference {
                 }
             }
             case "DepthToSpace", "SpaceToDepth" -> {
-                long block = intAttribute(node, "blocksize", 1);
+                long block = NodeAttributes.getInt(node, "blocksize", 1);
                 if (x.length == 4) {
                     boolean toSpace = op.equals("DepthToSpace");
                     set(output, toSpace ? new long[] {x[0], x[1] / (block * block), x[2] * block, x[3] * block}
@@ -445,12 +446,12 @@ public final class ShapeInference {
         long[] explicit = attributeInts(node, "output_shape");
         long[] result = new long[x.length];
         result[0] = x[0];
-        result[1] = w[1] * intAttribute(node, "group", 1);
+        result[1] = w[1] * NodeAttributes.getInt(node, "group", 1);
         long[] strides = orOnes(attributeInts(node, "strides"), spatial);
         long[] dilations = orOnes(attributeInts(node, "dilations"), spatial);
         long[] pads = attributeInts(node, "pads");
         long[] outputPadding = attributeInts(node, "output_padding");
-        String autoPad = stringAttribute(node, "auto_pad", "NOTSET");
+        String autoPad = NodeAttributes.getString(node, "auto_pad", "NOTSET");
         for (int i = 0; i < spatial; i++) {
             if (explicit != null) {
                 result[i + 2] = explicit[explicit.length - spatial + i];
@@ -471,7 +472,7 @@ public final class ShapeInference {
             return null;
         }
         long[] result = x.clone();
-        windowed(node, x, kernel, x.length - 2, result, intAttribute(node, "ceil_mode", 0) != 0);
+        windowed(node, x, kernel, x.length - 2, result, NodeAttributes.getInt(node, "ceil_mode", 0) != 0);
         return result;
     }
 
@@ -480,7 +481,7 @@ public final class ShapeInference {
         long[] strides = orOnes(attributeInts(node, "strides"), spatial);
         long[] dilations = orOnes(attributeInts(node, "dilations"), spatial);
         long[] pads = attributeInts(node, "pads");
-        String autoPad = stringAttribute(node, "auto_pad", "NOTSET");
+        String autoPad = NodeAttributes.getString(node, "auto_pad", "NOTSET");
         for (int i = 0; i < spatial; i++) {
             long input = x[i + 2];
             long span = (kernel[i] - 1) * dilations[i] + 1;
@@ -545,7 +546,7 @@ public final class ShapeInference {
 
     private void concat(NodeProto node, String output, int type) {
         long[] first = shapes.get(node.getInput(0));
-        int axis = normalize(intAttribute(node, "axis", 1), first.length);
+        int axis = normalize(NodeAttributes.getInt(node, "axis", 1), first.length);
         long[] result = first.clone();
         boolean foldable = constants.containsKey(node.getInput(0)) && first.length == 1;
         long[] values = foldable ? constants.get(node.getInput(0)) : null;
@@ -575,7 +576,7 @@ public final class ShapeInference {
         if (indices == null) {
             return;
         }
-        int axis = normalize(intAttribute(node, "axis", 0), x.length);
+        int axis = normalize(NodeAttributes.getInt(node, "axis", 0), x.length);
         long[] result = new long[x.length - 1 + indices.length];
         System.arraycopy(x, 0, result, 0, axis);
         System.arraycopy(indices, 0, result, axis, indices.length);
@@ -653,7 +654,7 @@ public final class ShapeInference {
     }
 
     private void split(NodeProto node, long[] x, int type) {
-        int axis = normalize(intAttribute(node, "axis", 0), x.length);
+        int axis = normalize(NodeAttributes.getInt(node, "axis", 0), x.length);
         long[] sizes = node.getInputCount() > 1 && !node.getInput(1).isEmpty() ? constants.get(node.getInput(1))
                 : attributeInts(node, "split");
         int parts = node.getOutputCount();
@@ -678,12 +679,12 @@ public final class ShapeInference {
         }
         boolean arg = node.getOpType().startsWith("Arg");
         if (arg) {
-            axes = new long[] {intAttribute(node, "axis", 0)};
+            axes = new long[] {NodeAttributes.getInt(node, "axis", 0)};
         }
-        boolean keep = intAttribute(node, "keepdims", 1) != 0;
+        boolean keep = NodeAttributes.getInt(node, "keepdims", 1) != 0;
         boolean[] reduced = new boolean[x.length];
         if (axes == null || axes.length == 0) {
-            if (intAttribute(node, "noop_with_empty_axes", 0) != 0) {
+            if (NodeAttributes.getInt(node, "noop_with_empty_axes", 0) != 0) {
                 set(output, x.clone(), type);
                 return;
             }
@@ -786,15 +787,6 @@ public final class ShapeInference {
         return ones;
     }
 
-    static long intAttribute(NodeProto node, String name, long fallback) {
-        for (AttributeProto attribute : node.getAttributeList()) {
-            if (attribute.getName().equals(name)) {
-                return attribute.getI();
-            }
-        }
-        return fallback;
-    }
-
     static long[] attributeInts(NodeProto node, String name) {
         for (AttributeProto attribute : node.getAttributeList()) {
             if (attribute.getName().equals(name)) {
@@ -802,15 +794,6 @@ public final class ShapeInference {
             }
         }
         return null;
-    }
-
-    private static String stringAttribute(NodeProto node, String name, String fallback) {
-        for (AttributeProto attribute : node.getAttributeList()) {
-            if (attribute.getName().equals(name)) {
-                return attribute.getS().toStringUtf8();
-            }
-        }
-        return fallback;
     }
 
     private static long[] toArray(List<Long> list) {

@@ -7,6 +7,7 @@ import ai.onnx.proto.OnnxMl.GraphProto;
 import ai.onnx.proto.OnnxMl.NodeProto;
 import ai.onnx.proto.OnnxMl.ValueInfoProto;
 import io.condense.sdk.model.LayerSelection;
+import io.condense.sdk.model.NodeAttributes;
 import io.condense.sdk.model.OnnxModel;
 import io.condense.sdk.stats.ShapeInference;
 import java.util.ArrayList;
@@ -246,7 +247,7 @@ final class ChannelDependencies {
             block(inputLayout, label(node) + " has a weight of rank " + shape.length);
             return;
         }
-        long group = intAttribute(node, "group", 1);
+        long group = NodeAttributes.getInt(node, "group", 1);
         int outputs = Math.toIntExact(shape[0]);
         int inputsPerGroup = Math.toIntExact(shape[1]);
         if (group == 1) {
@@ -303,10 +304,10 @@ final class ChannelDependencies {
             return;
         }
         long[] shape = weight.tensor().originalShape();
-        int inputAxis = intAttribute(node, "transB", 0) == 1 ? 1 : 0;
+        int inputAxis = NodeAttributes.getInt(node, "transB", 0) == 1 ? 1 : 0;
         int outputAxis = 1 - inputAxis;
         if (inputLayout != null) {
-            if (intAttribute(node, "transA", 0) != 0 || features(inputLayout) != shape[inputAxis]) {
+            if (NodeAttributes.getInt(node, "transA", 0) != 0 || features(inputLayout) != shape[inputAxis]) {
                 block(inputLayout, label(node) + " reads its input transposed or with a feature count that does not match the channels");
             } else {
                 slices.add(new Slice(weightName, inputAxis, inputLayout, index, Role.INPUTS));
@@ -443,7 +444,7 @@ final class ChannelDependencies {
             return;
         }
         int rank = shape.get().length;
-        long axis = intAttribute(node, "axis", 1);
+        long axis = NodeAttributes.getInt(node, "axis", 1);
         if (axis < 0) {
             axis += rank;
         }
@@ -510,7 +511,7 @@ final class ChannelDependencies {
             return;
         }
         Optional<long[]> out = shapes.shape(node.getOutput(0));
-        long axis = intAttribute(node, "axis", 1);
+        long axis = NodeAttributes.getInt(node, "axis", 1);
         if (out.isPresent() && axis < 0) {
             axis += out.get().length;
         }
@@ -712,15 +713,6 @@ final class ChannelDependencies {
 
     private static String input(NodeProto node, int index) {
         return index < node.getInputCount() ? node.getInput(index) : "";
-    }
-
-    static long intAttribute(NodeProto node, String name, long defaultValue) {
-        for (AttributeProto attribute : node.getAttributeList()) {
-            if (attribute.getName().equals(name)) {
-                return attribute.getI();
-            }
-        }
-        return defaultValue;
     }
 
     static String label(NodeProto node) {

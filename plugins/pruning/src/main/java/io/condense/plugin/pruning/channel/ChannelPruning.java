@@ -13,6 +13,7 @@ import io.condense.sdk.error.ErrorCode;
 import io.condense.sdk.model.LayerSelection;
 import io.condense.sdk.model.ModelContents;
 import io.condense.sdk.model.ModelEditor;
+import io.condense.sdk.model.NodeAttributes;
 import io.condense.sdk.model.OnnxModel;
 import io.condense.sdk.stats.ModelStats;
 import io.condense.sdk.stats.ShapeInference;
@@ -253,8 +254,8 @@ public final class ChannelPruning {
             NodeProto after = prunedNodes.get(key(before));
             Map<String, Object> layer = new LinkedHashMap<>();
             layer.put("name", key(before));
-            layer.put("op", before.getOpType() + (ChannelDependencies.intAttribute(before, "group", 1) > 1 ? " (group "
-                    + ChannelDependencies.intAttribute(before, "group", 1) + ")" : ""));
+            layer.put("op", before.getOpType() + (NodeAttributes.getInt(before, "group", 1) > 1 ? " (group "
+                    + NodeAttributes.getInt(before, "group", 1) + ")" : ""));
             layer.put("weight", before.getInput(1));
             layer.put("shape_before", dims(shapesBefore.shape(before.getInput(1))));
             layer.put("shape_after", after == null ? List.of() : dims(shapesAfter.shape(after.getInput(1))));

@@ -10,6 +10,7 @@ import io.condense.sdk.data.NdArray;
 import io.condense.sdk.error.CondenseException;
 import io.condense.sdk.error.ErrorCode;
 import io.condense.sdk.eval.InferenceSession;
+import io.condense.sdk.model.NodeAttributes;
 import io.condense.sdk.model.OnnxModel;
 import io.condense.sdk.technique.Parameters;
 import io.condense.sdk.technique.TechniqueResult;
@@ -290,7 +291,7 @@ class ChannelPruningTest {
         assertThat(shape(pruned, "a.weight")).containsExactly(6, 3, 3, 3);
         assertThat(shape(pruned, "dw.weight")).containsExactly(6, 1, 3, 3);
         assertThat(shape(pruned, "dw.bias")).containsExactly(6);
-        assertThat(ChannelDependencies.intAttribute(node(pruned, "dw"), "group", 1)).isEqualTo(6);
+        assertThat(NodeAttributes.getInt(node(pruned, "dw"), "group", 1)).isEqualTo(6);
         assertThat(shape(pruned, "c.weight")).containsExactly(4, 6, 3, 3);
         assertSameOutputs(original, pruned, "x", new long[] {1, 3, 6, 6}, 1e-4);
     }
