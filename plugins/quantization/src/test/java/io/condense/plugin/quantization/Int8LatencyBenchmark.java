@@ -26,8 +26,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * {@code mvn -q -f plugins/quantization/pom.xml test-compile exec:exec@int8-latency} (see README.md).
  *
  * <p>Arguments: calibration inputs for pytorch_cnn_mnist (default 1000), for UltraFace (default 1000), latency runs per model
- * (default 200). Models: pytorch_cnn_mnist calibrated on real digits (raw 0..255 pixels), UltraFace RFB-320 calibrated on its
- * two photos and perturbed copies of them (contrast, brightness, noise, mirror).
+ * (default 200), the models to run (default {@code mnist,ultraface,resnet50}), calibration inputs for ResNet-50 (default 64). Models: pytorch_cnn_mnist calibrated on real digits (raw 0..255 pixels), UltraFace RFB-320 calibrated on its
+ * two photos and perturbed copies of them (contrast, brightness, noise, mirror), ResNet-50 (the ONNX light model with random
+ * weights, {@link LightModels}) calibrated on synthetic images ({@link SyntheticImages}).
  */
 public final class Int8LatencyBenchmark {
     private Int8LatencyBenchmark() {
@@ -37,29 +38,54 @@ public final class Int8LatencyBenchmark {
         int mnistInputs = args.length > 0 ? Integer.parseInt(args[0]) : 1000;
         int faceInputs = args.length > 1 ? Integer.parseInt(args[1]) : 1000;
         int runs = args.length > 2 ? Integer.parseInt(args[2]) : 200;
-        System.out.printf("Int8LatencyBenchmark %s: %d cores, load average %s, java %s, max heap %d MB, shared %s%n", Instant.now(),
+        java.util.List<String> models = java.util.Arrays.asList((args.length > 3 ? args[3] : "mnist,ultraface,resnet50").split(","));
+        int resnetInputs = args.length > 4 ? Integer.parseInt(args[4]) : 64;
+        System.out.printf("Int8LatencyBenchmark %s: %d cores, load average %s, java %s, max heap %d MB, shared %s, models %s%n", Instant.now(),
                 Runtime.getRuntime().availableProcessors(), loadAverage(), System.getProperty("java.version"),
-                Runtime.getRuntime().maxMemory() >> 20, SharedData.directory());
+                Runtime.getRuntime().maxMemory() >> 20, SharedData.directory(), models);
 
-        OnnxModel mnist = OnnxModel.load(SharedData.model("pytorch_cnn_mnist.onnx"));
-        Dataset digits = SharedData.mnistDigits(mnistInputs, 1f);
-        run("pytorch_cnn_mnist", mnist, digits, mnistInputs, SharedData.mnistDigits(16, 1f), runs);
+        if (models.contains("mnist")) {
+            OnnxModel mnist = OnnxModel.load(SharedData.model("pytorch_cnn_mnist.onnx"));
+            Dataset digits = SharedData.mnistDigits(mnistInputs, 1f);
+            run("pytorch_cnn_mnist", mnist, digits, mnistInputs, SharedData.mnistDigits(16, 1f), runs);
+        }
 
-        OnnxModel face = OnnxModel.load(SharedData.model("ultraface/version-RFB-320.onnx"));
-        Dataset photos = QuantizeTechniqueTest.photos();
-        // the calibration inputs go to an .npy file first and are read back memory-mapped, as the server reads --calibration-data:
-        // calibration then reads one sample at a time from the page cache instead of holding them all in the heap
-        Path folder = Files.createTempDirectory("condense-int8-benchmark");
-        Path file = folder.resolve("ultraface-calibration.npy");
-        try {
-            writePerturbed(photos, faceInputs, file);
-            Dataset calibration = DataReaders.dataset(file, null);
-            System.out.printf("UltraFace calibration inputs: %s, %d MB on disk, memory-mapped: %s%n", file, Files.size(file) >> 20,
-                    calibration.inputs().isMapped());
-            run("UltraFace RFB-320", face, calibration, faceInputs, photos, runs);
-        } finally {
-            Files.deleteIfExists(file);
-            Files.deleteIfExists(folder);
+        if (models.contains("ultraface")) {
+            OnnxModel face = OnnxModel.load(SharedData.model("ultraface/version-RFB-320.onnx"));
+            Dataset photos = QuantizeTechniqueTest.photos();
+            // the calibration inputs go to an .npy file first and are read back memory-mapped, as the server reads --calibration-data:
+            // calibration then reads one sample at a time from the page cache instead of holding them all in the heap
+            Path folder = Files.createTempDirectory("condense-int8-benchmark");
+            Path file = folder.resolve("ultraface-calibration.npy");
+            try {
+                writePerturbed(photos, faceInputs, file);
+                Dataset calibration = DataReaders.dataset(file, null);
+                System.out.printf("UltraFace calibration inputs: %s, %d MB on disk, memory-mapped: %s%n", file, Files.size(file) >> 20,
+                        calibration.inputs().isMapped());
+                run("UltraFace RFB-320", face, calibration, faceInputs, photos, runs);
+            } finally {
+                Files.deleteIfExists(file);
+                Files.deleteIfExists(folder);
+            }
+        }
+
+        if (models.contains("resnet50")) {
+            // compute-bound convolutions: ResNet-50 (Caffe2 export, 53 Conv, 224x224); the light model's weights are ConstantOfShape
+            // nodes, materialised here as initializers with random but plausible values (LightModels, seed 7)
+            OnnxModel resnet = LightModels.materialize(OnnxModel.load(SharedData.model("onnx_light/light_resnet50.onnx")), 7);
+            long[] shape = {1, 3, 224, 224};
+            Path folder = Files.createTempDirectory("condense-int8-benchmark");
+            Path file = folder.resolve("resnet50-calibration.npy");
+            try {
+                writeNpy(shape, resnetInputs, file, new Random(42), SyntheticImages::fill);
+                Dataset calibration = DataReaders.dataset(file, null);
+                System.out.printf("ResNet-50 calibration inputs: %s, %d MB on disk, memory-mapped: %s%n", file, Files.size(file) >> 20,
+                        calibration.inputs().isMapped());
+                run("ResNet-50 (light, random weights)", resnet, calibration, resnetInputs, SyntheticImages.dataset(2, 4242), runs);
+            } finally {
+                Files.deleteIfExists(file);
+                Files.deleteIfExists(folder);
+            }
         }
         System.out.printf("done: load average %s%n", loadAverage());
     }
@@ -154,10 +180,19 @@ public final class Int8LatencyBenchmark {
         }
     }
 
-    /** Writes {@link #perturbed} inputs to an .npy file one sample at a time (float32, C order, format 1.0). */
+    /** Writes {@link #perturb perturbed} inputs to an .npy file one sample at a time (float32, C order, format 1.0). */
     static void writePerturbed(Dataset photos, int count, Path file) throws java.io.IOException {
-        long[] shape = photos.inputs().shape();
-        int size = Math.toIntExact(photos.inputs().size() / shape[0]);
+        writeNpy(photos.inputs().shape(), count, file, new Random(42), (i, random, values) -> perturb(photos, i, random, values));
+    }
+
+    /** Fills sample {@code i} of an .npy file. */
+    interface SampleGenerator {
+        void fill(int i, Random random, float[] out);
+    }
+
+    /** Writes {@code count} generated samples of {@code shape} (its first dimension ignored) to an .npy file one at a time. */
+    static void writeNpy(long[] shape, int count, Path file, Random random, SampleGenerator generator) throws java.io.IOException {
+        int size = Math.toIntExact(NdArray.elementCount(shape) / shape[0]);
         String dictionary = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + count + ", " + shape[1] + ", " + shape[2] + ", "
                 + shape[3] + "), }";
         int padded = (10 + dictionary.length() + 1 + 63) / 64 * 64 - 10;
@@ -174,10 +209,9 @@ public final class Int8LatencyBenchmark {
             while (header.hasRemaining()) {
                 channel.write(header);
             }
-            Random random = new Random(42);
             float[] values = new float[size];
             for (int i = 0; i < count; i++) {
-                perturb(photos, i, random, values);
+                generator.fill(i, random, values);
                 sample.clear();
                 sample.asFloatBuffer().put(values);
                 while (sample.hasRemaining()) {
