@@ -7,6 +7,7 @@ import io.condense.sdk.data.Dataset;
 import io.condense.sdk.eval.Evaluator;
 import io.condense.sdk.technique.Parameters;
 import io.condense.sdk.technique.Technique;
+import io.condense.sdk.training.Trainer;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -50,6 +51,7 @@ public final class TestStepContext implements StepContext, AutoCloseable {
     private final Optional<Dataset> calibrationData;
     private final Optional<Dataset> evaluationData;
     private final Optional<Dataset> trainingData;
+    private final Optional<Trainer> trainer;
     private final Path scratchDirectory;
     private final boolean ownsScratchDirectory;
     private final int cancelAfterProgressEvents;
@@ -65,6 +67,7 @@ public final class TestStepContext implements StepContext, AutoCloseable {
         this.calibrationData = Optional.ofNullable(builder.calibrationData);
         this.evaluationData = Optional.ofNullable(builder.evaluationData);
         this.trainingData = Optional.ofNullable(builder.trainingData);
+        this.trainer = Optional.ofNullable(builder.trainer);
         this.scratchDirectory = scratchDirectory;
         this.ownsScratchDirectory = ownsScratchDirectory;
         this.cancelAfterProgressEvents = builder.cancelAfterProgressEvents;
@@ -143,6 +146,12 @@ public final class TestStepContext implements StepContext, AutoCloseable {
         return trainingData;
     }
 
+    /** The trainer given to the builder, or empty (as a host without a training runtime offers none). */
+    @Override
+    public Optional<Trainer> trainer() {
+        return trainer;
+    }
+
     @Override
     public Path scratchDirectory() {
         return scratchDirectory;
@@ -191,6 +200,7 @@ public final class TestStepContext implements StepContext, AutoCloseable {
         private Dataset calibrationData;
         private Dataset evaluationData;
         private Dataset trainingData;
+        private Trainer trainer;
         private Path scratchDirectory;
         private int cancelAfterProgressEvents;
         private boolean cancelled;
@@ -259,6 +269,16 @@ public final class TestStepContext implements StepContext, AutoCloseable {
                         + "the host offers training data only with labels: build it with Dataset.of(inputs, labels)");
             }
             this.trainingData = trainingData;
+            return this;
+        }
+
+        /**
+         * The trainer to offer through {@link StepContext#trainer()}; default: none, as a host without a training
+         * runtime. Tests get the host's with {@code ServiceLoader.load(Trainer.class)} and {@code condense-training}
+         * at test scope.
+         */
+        public Builder trainer(Trainer trainer) {
+            this.trainer = requireNonNull(trainer, "trainer is null");
             return this;
         }
 

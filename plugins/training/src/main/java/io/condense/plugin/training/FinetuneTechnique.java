@@ -1,0 +1,345 @@
+package io.condense.plugin.training;
+
+import ai.onnx.proto.OnnxMl.NodeProto;
+import ai.onnx.proto.OnnxMl.TensorProto;
+import io.condense.sdk.context.StepContext;
+import io.condense.sdk.data.Dataset;
+import io.condense.sdk.error.CondenseException;
+import io.condense.sdk.error.ErrorCode;
+import io.condense.sdk.eval.EvaluationRequest;
+import io.condense.sdk.eval.EvaluationResult;
+import io.condense.sdk.eval.Evaluator;
+import io.condense.sdk.model.InitializerInfo;
+import io.condense.sdk.model.ModelEditor;
+import io.condense.sdk.model.OnnxModel;
+import io.condense.sdk.technique.ParameterProblem;
+import io.condense.sdk.technique.ParameterSpec;
+import io.condense.sdk.technique.Parameters;
+import io.condense.sdk.technique.Range;
+import io.condense.sdk.technique.Report;
+import io.condense.sdk.technique.Technique;
+import io.condense.sdk.technique.TechniqueDescriptor;
+import io.condense.sdk.technique.TechniqueResult;
+import io.condense.sdk.tensor.DataType;
+import io.condense.sdk.training.EpochSummary;
+import io.condense.sdk.training.LearningRateSchedule;
+import io.condense.sdk.training.Optimizer;
+import io.condense.sdk.training.Trainer;
+import io.condense.sdk.training.TrainingListener;
+import io.condense.sdk.training.TrainingRequest;
+import io.condense.sdk.training.TrainingResult;
+import io.condense.sdk.technique.InvalidParametersException;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalDouble;
+import java.util.Set;
+import java.util.TreeSet;
+import org.pf4j.Extension;
+
+/**
+ * Fine-tunes the float weights of a model in the host's training runtime ({@link StepContext#trainer()}) on the
+ * job's training data ({@link StepContext#trainingData()}), so that a model compressed by earlier steps recovers
+ * its accuracy. With {@code keep_zeros=true} (the default) every weight that is exactly zero in the input stays
+ * exactly zero: pruning's sparsity survives. Models whose weights are quantized (QDQ, int8) or shared through a
+ * Gather codebook (k-means) are refused: quantization-aware and codebook fine-tuning are not built yet.
+ */
+@Extension
+public final class FinetuneTechnique implements Technique {
+    public static final String ID = "finetune";
+    static final String EPOCHS = "epochs";
+    static final String LR = "lr";
+    static final String BATCH = "batch";
+    static final String OPTIMIZER = "optimizer";
+    static final String MOMENTUM = "momentum";
+    static final String WEIGHT_DECAY = "weight_decay";
+    static final String SCHEDULE = "schedule";
+    static final String SEED = "seed";
+    static final String KEEP_ZEROS = "keep_zeros";
+    static final String VALIDATION = "validation";
+    static final String INPUT_SCALE = "input_scale";
+    static final double DEFAULT_SGD_RATE = 0.01;
+    static final double DEFAULT_ADAM_RATE = 0.001;
+
+    /** Operators whose presence means the weights are quantized: fine-tuning them would need QAT. */
+    private static final Set<String> QUANTIZED_OPERATORS = Set.of("QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear",
+            "QLinearConv", "QLinearMatMul", "MatMulInteger", "ConvInteger", "QLinearAdd", "QLinearMul", "QGemm", "MatMulNBits");
+
+    private static final TechniqueDescriptor DESCRIPTOR = new TechniqueDescriptor(ID, "0.1.0",
+            "Fine-tunes the float weights on the job's training data (--train-data, --train-labels) in the host's training "
+                    + "runtime; weights that are exactly zero (pruned) stay zero",
+            "training", List.of(
+                    ParameterSpec.integerParameter(EPOCHS, 3, Range.closed(1, 1000), "Passes over the training data."),
+                    ParameterSpec.doubleParameter(LR, DEFAULT_SGD_RATE, Range.closed(1e-8, 10),
+                            "Initial learning rate; when not given, 0.01 for sgd and 0.001 for adam."),
+                    ParameterSpec.integerParameter(BATCH, 64, Range.closed(1, 65_536), "Samples per training step."),
+                    ParameterSpec.choiceParameter(OPTIMIZER, "sgd", List.of("sgd", "adam"),
+                            "sgd: SGD with 'momentum'; adam: Adam (beta1 0.9, beta2 0.999)."),
+                    ParameterSpec.doubleParameter(MOMENTUM, 0.9, Range.closedOpen(0, 1),
+                            "Momentum of optimizer=sgd; given with adam, it is refused."),
+                    ParameterSpec.doubleParameter(WEIGHT_DECAY, 0, Range.closed(0, 1), "L2 weight decay added to the gradient."),
+                    ParameterSpec.choiceParameter(SCHEDULE, "constant", List.of("constant", "step", "cosine"),
+                            "constant: lr throughout; step: lr x 0.1 after every third of the epochs (at least one epoch each); "
+                                    + "cosine: cosine annealing per batch from lr to 0."),
+                    ParameterSpec.integerParameter(SEED, 42, Range.atLeast(0), "Seed of the shuffling: the same seed gives the same weights."),
+                    ParameterSpec.booleanParameter(KEEP_ZEROS, true,
+                            "Every weight that is exactly zero in the input model stays zero (keeps pruning's sparsity); false trains them too."),
+                    ParameterSpec.doubleParameter(VALIDATION, 0.1, Range.closed(0, 0.5),
+                            "Share of the training data (its last samples) held out to measure accuracy before, after and every epoch; "
+                                    + "0: none (then accuracy is measured only on evaluation data, when the job has some)."),
+                    ParameterSpec.doubleParameter(INPUT_SCALE, 1, Range.greaterThan(0),
+                            "Every input value is multiplied by this while training and measuring (1/255 = 0.00392156862745098 for "
+                                    + "uint8 pixels a model expects in [0, 1]).")));
+
+    @Override
+    public TechniqueDescriptor descriptor() {
+        return DESCRIPTOR;
+    }
+
+    @Override
+    public TechniqueResult apply(OnnxModel model, Parameters parameters, StepContext context) {
+        String optimizerName = parameters.getString(OPTIMIZER);
+        if (optimizerName.equals("adam") && parameters.isExplicit(MOMENTUM)) {
+            throw new InvalidParametersException(List.of(new ParameterProblem(MOMENTUM, parameters.getString(MOMENTUM),
+                    "applies to optimizer=sgd only, and optimizer is adam")));
+        }
+        int epochs = parameters.getInt(EPOCHS);
+        int batch = parameters.getInt(BATCH);
+        double rate = parameters.isExplicit(LR) ? parameters.getDouble(LR)
+                : optimizerName.equals("adam") ? DEFAULT_ADAM_RATE : DEFAULT_SGD_RATE;
+        double weightDecay = parameters.getDouble(WEIGHT_DECAY);
+        double validationShare = parameters.getDouble(VALIDATION);
+        float inputScale = (float) parameters.getDouble(INPUT_SCALE);
+        boolean keepZeros = parameters.getBoolean(KEEP_ZEROS);
+        long seed = parameters.getLong(SEED);
+
+        Dataset data = context.trainingData().orElseThrow(() -> new CondenseException(ErrorCode.DATA_REQUIRED,
+                "finetune needs labelled training data: pass --train-data with the inputs and --train-labels with one integer "
+                        + "class label per sample (.npy, .npz or IDX)"));
+        Trainer trainer = context.trainer().orElseThrow(() -> new CondenseException(ErrorCode.UNAVAILABLE,
+                "finetune needs the host's training runtime (condense-training, PyTorch through DJL), and this host offers "
+                        + "none: run the job on a Condense server or CLI built with the training runtime"));
+        refuseUntrainableWeights(model);
+        List<String> unsupported = trainer.unsupportedOperators(model);
+        if (!unsupported.isEmpty()) {
+            throw new CondenseException(ErrorCode.UNSUPPORTED_MODEL, "finetune cannot train this model: the training runtime does "
+                    + "not interpret " + String.join(", ", unsupported) + "; fine-tune before the step that introduced them, "
+                    + "or without them");
+        }
+        context.checkCancelled();
+
+        OnnxModel dense = densified(model);
+        int heldOut = validationShare > 0 ? Math.max(1, (int) Math.floor(data.size() * validationShare)) : 0;
+        int trainCount = data.size() - heldOut;
+        if (trainCount < 1) {
+            throw new CondenseException(ErrorCode.INVALID_DATA, "finetune has " + data.size() + " training samples and holds out "
+                    + heldOut + " for validation, leaving none to train on: supply more samples or lower 'validation'");
+        }
+        Dataset training = data.head(trainCount);
+        Dataset validation = heldOut > 0 ? new Dataset(data.inputs().slice(trainCount, heldOut),
+                data.labels().map(labels -> labels.slice(trainCount, heldOut))) : null;
+        Dataset evaluation = context.evaluationData().filter(d -> d.labels().isPresent()).orElse(null);
+
+        Map<String, Long> zerosBefore = zeroCounts(dense);
+
+        TrainingRequest.Builder request = TrainingRequest.builder(dense, training)
+                .inputScale(inputScale)
+                .optimizer(optimizerName.equals("adam") ? new Optimizer.Adam(0.9, 0.999, 1e-8, weightDecay)
+                        : Optimizer.sgd(parameters.getDouble(MOMENTUM), weightDecay))
+                .schedule(schedule(parameters.getString(SCHEDULE), rate, epochs))
+                .epochs(epochs).batchSize(batch).seed(seed)
+                .freezeZeros(keepZeros)
+                .listener(TrainingListener.reportingTo(context))
+                .cancelled(context::isCancelled);
+        if (validation != null) {
+            request.validationData(validation);
+        }
+
+        OptionalDouble heldOutBefore = validation == null ? OptionalDouble.empty()
+                : OptionalDouble.of(accuracy(trainer, dense, validation, inputScale, batch));
+        context.progress(0, heldOutBefore.isPresent()
+                ? String.format(java.util.Locale.ROOT, "held-out accuracy before fine-tuning %.4f", heldOutBefore.getAsDouble())
+                : "fine-tuning");
+        TrainingResult result;
+        try {
+            result = trainer.train(request.build());
+        } catch (CondenseException e) {
+            throw e;
+        } catch (RuntimeException e) {
+            throw new CondenseException(ErrorCode.RUNTIME_FAILURE, "the training runtime failed while fine-tuning: " + e.getMessage()
+                    + "; check the training data fits the model's input", e);
+        }
+        OnnxModel trained = result.model();
+
+        Map<String, Long> zerosAfter = zeroCounts(trained);
+        long keptZeros = 0;
+        long zerosInTrained = 0;
+        for (String name : result.trainedInitializers()) {
+            long before = zerosBefore.getOrDefault(name, 0L);
+            zerosInTrained += before;
+            if (keepZeros) {
+                long lost = lostZeros(dense, trained, name);
+                if (lost > 0) {
+                    throw new CondenseException(ErrorCode.INTERNAL_ERROR, "finetune was to keep every zero, but " + lost + " zeros of '"
+                            + name + "' changed in training; report this with the model");
+                }
+                keptZeros += before;
+            }
+        }
+
+        Report.Builder report = Report.builder()
+                .put("epochs", epochs).put("optimizer", optimizerName).put("lr", rate).put("batch", batch)
+                .put("schedule", parameters.getString(SCHEDULE)).put("seed", seed)
+                .put("training_samples", trainCount).put("validation_samples", heldOut)
+                .put("keep_zeros", keepZeros)
+                .put("zeros_before", zerosInTrained)
+                .put("zeros_after", result.trainedInitializers().stream().mapToLong(n -> zerosAfter.getOrDefault(n, 0L)).sum())
+                .put("zeros_kept", keptZeros)
+                .put("trained_initializers", result.trainedInitializers().size());
+        for (String name : result.trainedInitializers()) {
+            Map<String, Object> layer = new LinkedHashMap<>();
+            layer.put("name", name);
+            layer.put("elements", trained.tensor(name).elementCount());
+            layer.put("zeros_before", zerosBefore.getOrDefault(name, 0L));
+            layer.put("zeros_after", zerosAfter.getOrDefault(name, 0L));
+            report.addLayer(layer);
+        }
+        List<Map<String, Object>> history = new ArrayList<>();
+        for (EpochSummary epoch : result.history()) {
+            Map<String, Object> row = new LinkedHashMap<>();
+            row.put("epoch", epoch.epoch() + 1);
+            row.put("loss", epoch.loss());
+            row.put("training_accuracy", epoch.accuracy());
+            epoch.validationAccuracy().ifPresent(v -> row.put("validation_accuracy", v));
+            row.put("seconds", epoch.seconds());
+            history.add(row);
+        }
+        report.put("history", history);
+        if (validation != null) {
+            report.put("validation_accuracy_before", heldOutBefore.getAsDouble());
+            report.put("validation_accuracy_after", accuracy(trainer, trained, validation, inputScale, batch));
+        }
+        if (evaluation != null) {
+            measureEvaluation(context, trainer, dense, trained, evaluation, inputScale, batch, report);
+        }
+        context.progress(1, "fine-tuned " + result.trainedInitializers().size() + " initializers over " + epochs + " epochs");
+        return new TechniqueResult(trained, report.build());
+    }
+
+    /** Accuracy before and after on the job's evaluation data: in ONNX Runtime when the host has it and inputs need no scale. */
+    private static void measureEvaluation(StepContext context, Trainer trainer, OnnxModel before, OnnxModel after, Dataset evaluation,
+            float inputScale, int batch, Report.Builder report) {
+        Evaluator evaluator = context.evaluator().orElse(null);
+        if (evaluator != null && inputScale == 1f) {
+            EvaluationResult measured = evaluator.compare(before, after, EvaluationRequest.of(evaluation, evaluation.size()));
+            measured.accuracyBefore().ifPresent(v -> report.put("accuracy_before", v));
+            measured.accuracyAfter().ifPresent(v -> report.put("accuracy_after", v));
+            report.put("evaluation_samples", measured.samples()).put("accuracy_measured_by", "onnxruntime");
+        } else {
+            report.put("accuracy_before", accuracy(trainer, before, evaluation, inputScale, batch));
+            report.put("accuracy_after", accuracy(trainer, after, evaluation, inputScale, batch));
+            report.put("evaluation_samples", evaluation.size()).put("accuracy_measured_by", "training runtime");
+        }
+    }
+
+    private static double accuracy(Trainer trainer, OnnxModel model, Dataset data, float inputScale, int batch) {
+        try {
+            return trainer.accuracy(model, data, inputScale, batch);
+        } catch (CondenseException e) {
+            throw e;
+        } catch (RuntimeException e) {
+            throw new CondenseException(ErrorCode.RUNTIME_FAILURE, "the training runtime failed measuring accuracy: " + e.getMessage(), e);
+        }
+    }
+
+    static LearningRateSchedule schedule(String name, double rate, int epochs) {
+        return switch (name) {
+            case "constant" -> LearningRateSchedule.constant(rate);
+            case "step" -> new LearningRateSchedule.Step(rate, Math.max(1, (epochs + 2) / 3), 0.1);
+            case "cosine" -> new LearningRateSchedule.Cosine(rate, 0);
+            default -> throw new IllegalStateException("schedule '" + name + "' passed validation but is not handled");
+        };
+    }
+
+    /**
+     * Refuses weights this technique cannot train faithfully yet: quantized (QDQ or integer operators, or integer
+     * weight initializers feeding compute) and k-means-shared weights (a Gather reading an initializer codebook).
+     */
+    static void refuseUntrainableWeights(OnnxModel model) {
+        Set<String> quantized = new TreeSet<>();
+        Set<String> shared = new TreeSet<>();
+        Map<String, DataType> initializerTypes = new LinkedHashMap<>();
+        for (InitializerInfo info : model.initializers()) {
+            initializerTypes.put(info.name(), info.dataType());
+        }
+        for (NodeProto node : model.nodes()) {
+            if (QUANTIZED_OPERATORS.contains(node.getOpType())) {
+                quantized.add(node.getOpType());
+            }
+            if (node.getOpType().equals("Gather") && node.getInputCount() > 0
+                    && isFloat(initializerTypes.getOrDefault(node.getInput(0), DataType.INT64))) {
+                shared.add(node.getName().isEmpty() ? node.getOutput(0) : node.getName());
+            }
+        }
+        if (!quantized.isEmpty()) {
+            throw new CondenseException(ErrorCode.UNSUPPORTED_MODEL, "finetune currently trains float weights only, and this model "
+                    + "has quantized weights (" + String.join(", ", quantized) + " nodes): quantization-aware fine-tuning (QAT) is not "
+                    + "built yet; put finetune before the quantization, binarization or ternarization step");
+        }
+        if (!shared.isEmpty()) {
+            throw new CondenseException(ErrorCode.UNSUPPORTED_MODEL, "finetune currently trains float weights only, and this model "
+                    + "shares weights through a codebook (Gather of an initializer: " + String.join(", ", shared) + "): k-means "
+                    + "fine-tuning of shared weights is not built yet; put finetune before the weight-sharing step");
+        }
+    }
+
+    private static boolean isFloat(DataType type) {
+        return type == DataType.FLOAT || type == DataType.FLOAT16 || type == DataType.BFLOAT16;
+    }
+
+    /** The model with its sparse initializers stored dense (the training runtime reads dense initializers). */
+    static OnnxModel densified(OnnxModel model) {
+        List<InitializerInfo> sparse = model.initializers().stream().filter(InitializerInfo::sparse).toList();
+        if (sparse.isEmpty()) {
+            return model;
+        }
+        ModelEditor editor = model.edit();
+        for (InitializerInfo info : sparse) {
+            TensorProto dense = model.tensor(info.name()).toProto();
+            editor.putInitializer(dense);
+        }
+        return editor.build();
+    }
+
+    /** Per float32 initializer, how many elements are exactly zero. */
+    static Map<String, Long> zeroCounts(OnnxModel model) {
+        Map<String, Long> counts = new LinkedHashMap<>();
+        for (InitializerInfo info : model.initializers()) {
+            if (info.dataType() == DataType.FLOAT) {
+                float[] values = model.tensor(info.name()).toFloatArray();
+                long zeros = 0;
+                for (float value : values) {
+                    if (value == 0f) {
+                        zeros++;
+                    }
+                }
+                counts.put(info.name(), zeros);
+            }
+        }
+        return counts;
+    }
+
+    /** How many elements that were exactly zero in {@code before} are not zero in {@code after}. */
+    private static long lostZeros(OnnxModel before, OnnxModel after, String name) {
+        float[] old = before.tensor(name).toFloatArray();
+        float[] now = after.tensor(name).toFloatArray();
+        long lost = 0;
+        for (int i = 0; i < old.length; i++) {
+            if (old[i] == 0f && now[i] != 0f) {
+                lost++;
+            }
+        }
+        return lost;
+    }
+}

@@ -1,0 +1,217 @@
+package io.condense.plugin.training;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.condense.plugin.pruning.PruneTechnique;
+import io.condense.sdk.data.Dataset;
+import io.condense.sdk.error.CondenseException;
+import io.condense.sdk.error.ErrorCode;
+import io.condense.sdk.eval.EvaluationRequest;
+import io.condense.sdk.eval.EvaluationResult;
+import io.condense.sdk.model.InitializerInfo;
+import io.condense.sdk.model.OnnxModel;
+import io.condense.sdk.technique.InvalidParametersException;
+import io.condense.sdk.technique.TechniqueResult;
+import io.condense.sdk.tensor.DataType;
+import io.condense.sdk.testkit.Evaluators;
+import io.condense.sdk.testkit.TestStepContext;
+import io.condense.sdk.training.LearningRateSchedule;
+import io.condense.sdk.training.Optimizer;
+import io.condense.sdk.training.Trainer;
+import io.condense.sdk.training.TrainingRequest;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.ServiceLoader;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * LeNet-300-100 trained briefly on Fashion-MNIST by the host's trainer, pruned to 92% by the real {@code prune}
+ * technique, then fine-tuned by {@code finetune}: accuracy collapses with pruning alone and comes back with
+ * fine-tuning, every pruned zero stays exactly zero, and ONNX Runtime measures on the written model what the
+ * report says. Plus the refusals.
+ */
+class FinetuneTechniqueTest {
+    private static final int TRAIN_SAMPLES = 12_000;
+    private static final int TEST_SAMPLES = 10_000;
+
+    private static Trainer trainer;
+    private static Dataset train;
+    private static Dataset test;
+    private static OnnxModel dense;
+    private static double denseAccuracy;
+    private static OnnxModel pruned;
+    private static double prunedAccuracy;
+
+    private final FinetuneTechnique technique = new FinetuneTechnique();
+
+    @BeforeAll
+    static void trainAndPrune() {
+        train = FashionMnist.split("train", TRAIN_SAMPLES);
+        test = FashionMnist.split("t10k", TEST_SAMPLES);
+        trainer = ServiceLoader.load(Trainer.class).findFirst().orElseThrow(() -> new IllegalStateException(
+                "no Trainer on the test class path: condense-training must be a test dependency"));
+        dense = trainer.train(TrainingRequest.builder(Models.leNet300100(1), train)
+                .optimizer(Optimizer.sgd(0.9, 0)).schedule(new LearningRateSchedule.Cosine(0.05, 0.001))
+                .epochs(3).batchSize(64).seed(1).build()).model();
+        denseAccuracy = onnxRuntimeAccuracy(dense);
+
+        PruneTechnique prune = new PruneTechnique();
+        try (TestStepContext context = TestStepContext.builder()
+                .technique(prune, Map.of("sparsity", "0.92", "storage", "dense")).build()) {
+            pruned = prune.apply(dense, context.parameters(), context).model();
+        }
+        prunedAccuracy = onnxRuntimeAccuracy(pruned);
+        System.out.printf(java.util.Locale.ROOT, "dense LeNet-300-100: %.4f on %d test images; pruned to 92%%: %.4f%n",
+                denseAccuracy, TEST_SAMPLES, prunedAccuracy);
+    }
+
+    private static double onnxRuntimeAccuracy(OnnxModel model) {
+        EvaluationResult result = Evaluators.fromServiceLoader().compare(model, model, EvaluationRequest.of(test, TEST_SAMPLES));
+        return result.accuracyAfter().orElseThrow();
+    }
+
+    private TestStepContext.Builder context(Map<String, String> parameters) {
+        return TestStepContext.builder().technique(technique, parameters).trainingData(train).trainer(trainer);
+    }
+
+    @Test
+    void pruneThenFinetuneRecoversAccuracyAndKeepsEveryZero() {
+        assertThat(prunedAccuracy).as("pruning to 92%% without training loses tens of points").isLessThan(denseAccuracy - 0.10);
+
+        TechniqueResult result;
+        try (TestStepContext context = context(Map.of("epochs", "6", "lr", "0.02", "schedule", "cosine"))
+                .evaluationData(test).build()) {
+            result = technique.apply(pruned, context.parameters(), context);
+            assertThat(context.progressEvents()).extracting(TestStepContext.ProgressEvent::message)
+                    .anyMatch(message -> message.startsWith("epoch 6/6 batch"))
+                    .anyMatch(message -> message.startsWith("epoch 1: loss"));
+            assertThat(context.progressEvents()).allMatch(event -> event.fraction() >= 0 && event.fraction() <= 1);
+        }
+
+        // the written model, read back, runs in ONNX Runtime
+        Path file = Path.of("target", "finetuned-lenet-300-100.onnx");
+        result.model().save(file);
+        OnnxModel written = OnnxModel.load(file);
+        double finetunedAccuracy = onnxRuntimeAccuracy(written);
+        System.out.printf(java.util.Locale.ROOT, "finetune(epochs=6, lr=0.02, schedule=cosine): %.4f (dense %.4f, pruned %.4f); report %s%n",
+                finetunedAccuracy, denseAccuracy, prunedAccuracy, result.report().toJson());
+
+        assertThat(finetunedAccuracy).as("fine-tuning recovers to within half a point of the dense model")
+                .isGreaterThan(denseAccuracy - 0.005);
+        assertThat((double) result.report().get("accuracy_after")).isEqualTo(finetunedAccuracy);
+        assertThat((double) result.report().get("accuracy_before")).isEqualTo(prunedAccuracy);
+        assertThat(result.report().get("accuracy_measured_by")).isEqualTo("onnxruntime");
+        assertThat(trainer.accuracy(written, test, 1f, 256)).as("the training runtime agrees with ONNX Runtime")
+                .isCloseTo(finetunedAccuracy, org.assertj.core.data.Offset.offset(0.002));
+        assertThat((double) result.report().get("validation_accuracy_after"))
+                .isGreaterThan((double) result.report().get("validation_accuracy_before") + 0.05);
+        assertThat((List<?>) result.report().get("history")).hasSize(6);
+
+        long zeros = 0;
+        for (InitializerInfo info : pruned.initializers()) {
+            float[] before = pruned.tensor(info.name()).toFloatArray();
+            float[] after = written.tensor(info.name()).toFloatArray();
+            int changed = 0;
+            for (int i = 0; i < before.length; i++) {
+                if (before[i] == 0f) {
+                    zeros++;
+                    assertThat(after[i]).as("%s[%d] was pruned", info.name(), i).isEqualTo(0f);
+                } else if (after[i] != before[i]) {
+                    changed++;
+                }
+            }
+            if (info.name().endsWith(".weight")) {
+                assertThat(changed).as("%s's kept weights trained", info.name()).isPositive();
+            }
+        }
+        assertThat(zeros).as("prune left 92%% of the weights zero").isGreaterThan(240_000);
+        assertThat(((Number) result.report().get("zeros_kept")).longValue()).isEqualTo(zeros);
+    }
+
+    @Test
+    void keepZerosFalseTrainsThePrunedWeightsToo() {
+        try (TestStepContext context = context(Map.of("epochs", "1", "keep_zeros", "false", "validation", "0")).build()) {
+            OnnxModel result = technique.apply(pruned, context.parameters(), context).model();
+            float[] before = pruned.tensor("fc1.weight").toFloatArray();
+            float[] after = result.tensor("fc1.weight").toFloatArray();
+            long revived = 0;
+            for (int i = 0; i < before.length; i++) {
+                if (before[i] == 0f && after[i] != 0f) {
+                    revived++;
+                }
+            }
+            assertThat(revived).isGreaterThan(before.length / 2);
+        }
+    }
+
+    @Test
+    void refusesWithoutTrainingData() {
+        try (TestStepContext context = TestStepContext.builder().technique(technique, Map.of()).trainer(trainer).build()) {
+            assertThatThrownBy(() -> technique.apply(pruned, context.parameters(), context))
+                    .isInstanceOfSatisfying(CondenseException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.DATA_REQUIRED))
+                    .hasMessageContaining("--train-data").hasMessageContaining("--train-labels");
+        }
+    }
+
+    @Test
+    void refusesWithoutATrainerOnTheHost() {
+        try (TestStepContext context = TestStepContext.builder().technique(technique, Map.of()).trainingData(train).build()) {
+            assertThatThrownBy(() -> technique.apply(pruned, context.parameters(), context))
+                    .isInstanceOfSatisfying(CondenseException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.UNAVAILABLE))
+                    .hasMessageContaining("training runtime");
+        }
+    }
+
+    @Test
+    void refusesQuantizedAndSharedWeightsAndUnsupportedOperators() {
+        try (TestStepContext context = context(Map.of()).build()) {
+            assertThatThrownBy(() -> technique.apply(Models.quantizedLinear(), context.parameters(), context))
+                    .isInstanceOfSatisfying(CondenseException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.UNSUPPORTED_MODEL))
+                    .hasMessageContaining("float weights only").hasMessageContaining("QAT").hasMessageContaining("DequantizeLinear");
+            assertThatThrownBy(() -> technique.apply(Models.codebookLinear(), context.parameters(), context))
+                    .isInstanceOfSatisfying(CondenseException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.UNSUPPORTED_MODEL))
+                    .hasMessageContaining("float weights only").hasMessageContaining("k-means");
+            assertThatThrownBy(() -> technique.apply(Models.withErf(), context.parameters(), context))
+                    .isInstanceOfSatisfying(CondenseException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.UNSUPPORTED_MODEL))
+                    .hasMessageContaining("Erf");
+            assertThat(context.progressEvents()).isEmpty();
+        }
+    }
+
+    @Test
+    void refusesMomentumWithAdam() {
+        try (TestStepContext context = context(Map.of("optimizer", "adam", "momentum", "0.5")).build()) {
+            assertThatThrownBy(() -> technique.apply(pruned, context.parameters(), context))
+                    .isInstanceOf(InvalidParametersException.class).hasMessageContaining("momentum");
+        }
+    }
+
+    @Test
+    void stopsWhenCancelled() {
+        try (TestStepContext context = context(Map.of("epochs", "2")).cancelAfterProgressEvents(5).build()) {
+            assertThatThrownBy(() -> technique.apply(pruned, context.parameters(), context))
+                    .isInstanceOfSatisfying(CondenseException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.CANCELLED));
+            assertThat(context.progressEvents().size()).isLessThan(20);
+        }
+    }
+
+    @Test
+    void sameSeedSameWeightsAndTheDescriptorIsComplete() {
+        assertThat(technique.descriptor().id()).isEqualTo("finetune");
+        assertThat(technique.descriptor().parameters()).extracting(spec -> spec.name()).contains("epochs", "lr", "batch",
+                "optimizer", "momentum", "weight_decay", "schedule", "seed", "keep_zeros", "validation");
+        Dataset small = train.head(1_000);
+        float[][] weights = new float[2][];
+        for (int run = 0; run < 2; run++) {
+            try (TestStepContext context = TestStepContext.builder().technique(technique, Map.of("epochs", "1", "optimizer", "adam",
+                    "schedule", "step", "weight_decay", "0.0001")).trainingData(small).trainer(trainer).build()) {
+                weights[run] = technique.apply(pruned, context.parameters(), context).model().tensor("fc2.weight").toFloatArray();
+            }
+        }
+        assertThat(weights[1]).containsExactly(weights[0]);
+        assertThat(pruned.tensor("fc2.weight").dataType()).isEqualTo(DataType.FLOAT);
+    }
+}
