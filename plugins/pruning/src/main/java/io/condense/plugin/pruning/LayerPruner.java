@@ -1,10 +1,10 @@
 package io.condense.plugin.pruning;
 
+import io.condense.sdk.calibration.LayerInputGram;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.List;
 import org.ejml.data.DMatrixRMaj;
-import org.ejml.dense.row.CommonOps_DDRM;
 
 /**
  * Prunes one weight to a sparsity or an N:M pattern, by magnitude or with {@link SparseGpt} (given the X^T X of
@@ -32,14 +32,27 @@ final class LayerPruner {
      * @param hessians the X^T X of every layer reading the weight (needed for SPARSEGPT, ignored otherwise)
      * @param pattern the N:M pattern, or null to prune to {@code sparsity}
      */
-    static float[] prune(float[] weights, WeightMatrix matrix, Method method, List<LayerHessian> hessians, double sparsity,
+    static float[] prune(float[] weights, WeightMatrix matrix, Method method, List<LayerInputGram> hessians, double sparsity,
             NmPattern pattern) {
         if (method == Method.SPARSEGPT) {
             float[] result = weights.clone();
+            int columns = matrix.columns();
+            int[] order = new int[columns];
+            for (int column = 0; column < columns; column++) {
+                order[column] = matrix.gramColumn(column);
+            }
             for (int group = 0; group < matrix.groups(); group++) {
-                DMatrixRMaj hessian = new DMatrixRMaj(matrix.columns(), matrix.columns());
-                for (LayerHessian layer : hessians) {
-                    CommonOps_DDRM.addEquals(hessian, layer.sum(group));
+                // X^T X summed over the layers, its columns permuted from the weight's order into this matrix's
+                DMatrixRMaj hessian = new DMatrixRMaj(columns, columns);
+                for (LayerInputGram layer : hessians) {
+                    double[] gram = layer.gram(group);
+                    for (int a = 0; a < columns; a++) {
+                        int from = order[a] * columns;
+                        int to = a * columns;
+                        for (int b = 0; b < columns; b++) {
+                            hessian.data[to + b] += gram[from + order[b]];
+                        }
+                    }
                 }
                 double[][] rows = matrix.read(weights, group);
                 SparseGpt.prune(rows, hessian, matrix, sparsity, pattern);

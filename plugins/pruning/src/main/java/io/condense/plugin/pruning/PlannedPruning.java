@@ -1,5 +1,6 @@
 package io.condense.plugin.pruning;
 
+import io.condense.sdk.calibration.LayerInputGram;
 import io.condense.sdk.context.StepContext;
 import io.condense.sdk.data.Dataset;
 import io.condense.sdk.error.CondenseException;
@@ -7,6 +8,7 @@ import io.condense.sdk.error.ErrorCode;
 import io.condense.sdk.model.LayerSelection;
 import io.condense.sdk.model.ModelEditor;
 import io.condense.sdk.model.OnnxModel;
+import io.condense.sdk.model.WeightLayer;
 import io.condense.sdk.stats.ModelStats;
 import io.condense.sdk.technique.Report;
 import io.condense.sdk.technique.TechniqueResult;
@@ -55,8 +57,8 @@ final class PlannedPruning {
         SensitivityAnalysis.Table table = null;
         if (sensitivityData != null) {
             // each layer alone pruned, the others dense: X^T X of the original model's inputs is the right one
-            List<List<LayerHessian>> original = calibration == null ? null
-                    : HessianCollector.collect(source, candidates, matrices, calibration, options.calibrationSamples(), context, 0.0, 0.25);
+            List<List<LayerInputGram>> original = calibration == null ? null
+                    : layerInputs(source, candidates, calibration, options.calibrationSamples(), context, 0.0, 0.25);
             table = SensitivityAnalysis.measure(source, candidates, matrices, weights, options.method(), original,
                     options.sensitivitySparsities(), sensitivityData, options.sensitivitySamples(), context);
         }
@@ -79,10 +81,10 @@ final class PlannedPruning {
             context.checkCancelled();
             LayerSelection.Candidate candidate = candidates.get(i);
             context.progress(0.5 + 0.5 * i / count, "layer " + (i + 1) + " of " + count + ": " + candidate.layerNames());
-            List<LayerHessian> hessians = null;
+            List<LayerInputGram> hessians = null;
             if (calibration != null) {
-                hessians = HessianCollector.collect(current, List.of(candidate), List.of(matrices.get(i)), calibration,
-                        options.calibrationSamples(), context, 0.5 + 0.5 * i / count, 0.5 + 0.5 * (i + 1) / count).get(0);
+                hessians = layerInputs(current, List.of(candidate), calibration, options.calibrationSamples(), context,
+                        0.5 + 0.5 * i / count, 0.5 + 0.5 * (i + 1) / count).get(0);
             }
             float[] pruned = LayerPruner.prune(weights.get(i), matrices.get(i), options.method(), hessians, plan[i], options.pattern());
             if (calibration != null && i + 1 < count) {
@@ -172,6 +174,34 @@ final class PlannedPruning {
             report.addLayer(layer);
         }
         return new TechniqueResult(pruned, report.build());
+    }
+
+    /**
+     * X^T X of the inputs of every layer reading each candidate's weight, on {@code model}, in one pass over the data: one
+     * list per candidate (one entry per layer), in candidate order. Refuses convolutions with more than two spatial axes.
+     */
+    static List<List<LayerInputGram>> layerInputs(OnnxModel model, List<LayerSelection.Candidate> candidates, Dataset data,
+            int samples, StepContext context, double progressFrom, double progressTo) {
+        List<WeightLayer> layers = new ArrayList<>();
+        for (LayerSelection.Candidate candidate : candidates) {
+            for (WeightLayer layer : candidate.layers()) {
+                if (layer.opType().equals("Conv") && candidate.shape().length > 4) {
+                    throw new CondenseException(ErrorCode.UNSUPPORTED_MODEL, "method=sparsegpt handles 1-D and 2-D convolutions; '"
+                            + layer.displayName() + "' is " + (candidate.shape().length - 2) + "-D: exclude it or use method=magnitude");
+                }
+                layers.add(layer);
+            }
+        }
+        String activity = "X^T X of the inputs of " + candidates.get(0).layerNames()
+                + (candidates.size() > 1 ? " and " + (candidates.size() - 1) + " more layers" : "");
+        List<LayerInputGram> grams = LayerInputGram.accumulate(model, layers, data, samples, context, progressFrom, progressTo, activity);
+        List<List<LayerInputGram>> result = new ArrayList<>(candidates.size());
+        int next = 0;
+        for (LayerSelection.Candidate candidate : candidates) {
+            result.add(List.copyOf(grams.subList(next, next + candidate.layers().size())));
+            next += candidate.layers().size();
+        }
+        return result;
     }
 
     /** Each layer's sparsity: the target everywhere (layer), the share one global magnitude threshold gives, or from the curves. */

@@ -1,5 +1,6 @@
 package io.condense.plugin.pruning;
 
+import io.condense.sdk.calibration.LayerInputGram;
 import io.condense.sdk.context.StepContext;
 import io.condense.sdk.data.Dataset;
 import io.condense.sdk.eval.EvaluationRequest;
@@ -55,7 +56,7 @@ final class SensitivityAnalysis {
     }
 
     static Table measure(OnnxModel source, List<LayerSelection.Candidate> candidates, List<WeightMatrix> matrices,
-            List<float[]> weights, LayerPruner.Method method, List<List<LayerHessian>> hessians, double[] sparsities,
+            List<float[]> weights, LayerPruner.Method method, List<List<LayerInputGram>> hessians, double[] sparsities,
             Dataset data, int samples, StepContext context) {
         Evaluator evaluator = ActivationCalibrator.evaluator(context);
         EvaluationRequest request = EvaluationRequest.of(data, samples);

@@ -1,20 +1,18 @@
 package io.condense.plugin.pruning;
 
-import ai.onnx.proto.OnnxMl.AttributeProto;
-import ai.onnx.proto.OnnxMl.NodeProto;
 import io.condense.sdk.error.CondenseException;
 import io.condense.sdk.error.ErrorCode;
 import io.condense.sdk.model.NodeAttributes;
 import io.condense.sdk.model.WeightLayer;
 import java.util.Arrays;
-import java.util.List;
 
 /**
  * A layer's flat weight seen as one matrix per convolution group: rows are output channels, columns are the
  * inputs each output sums over. Column order puts the N:M axis innermost: for Gemm and MatMul the input
  * features; for Conv {@code (kernel position, input channel)}, so that consecutive columns are consecutive input
- * channels at one kernel position (NVIDIA's 2:4 convention for convolutions). {@link LayerHessian} orders the
- * layer's input patches the same way.
+ * channels at one kernel position (NVIDIA's 2:4 convention for convolutions). The SDK's
+ * {@link io.condense.sdk.calibration.LayerInputGram} orders a Conv's columns as the weight does, {@code (input channel,
+ * kernel position)}: {@link #gramColumn} maps one order to the other.
  *
  * @param groups convolution groups (1 for Gemm and MatMul)
  * @param rows output channels per group
@@ -95,12 +93,10 @@ record WeightMatrix(int groups, int rows, int columns, int channels, int kernelA
         }
     }
 
-    static List<Long> intsAttribute(NodeProto node, String name) {
-        for (AttributeProto attribute : node.getAttributeList()) {
-            if (attribute.getName().equals(name)) {
-                return attribute.getIntsList();
-            }
-        }
-        return List.of();
+    /** The column of {@link io.condense.sdk.calibration.LayerInputGram}'s matrix that this matrix's {@code column} is. */
+    int gramColumn(int column) {
+        int position = column / channels;
+        int channel = column - position * channels;
+        return channel * kernelArea + position;
     }
 }

@@ -2,12 +2,14 @@ package io.condense.plugin.quantization;
 
 import ai.onnx.proto.OnnxMl.AttributeProto;
 import ai.onnx.proto.OnnxMl.NodeProto;
+import io.condense.sdk.calibration.LayerInputGram;
 import io.condense.sdk.context.StepContext;
 import io.condense.sdk.data.Dataset;
 import io.condense.sdk.error.CondenseException;
 import io.condense.sdk.error.ErrorCode;
 import io.condense.sdk.model.LayerSelection;
 import io.condense.sdk.model.ModelEditor;
+import io.condense.sdk.model.NodeAttributes;
 import io.condense.sdk.model.OnnxModel;
 import io.condense.sdk.model.QdqWeights;
 import io.condense.sdk.model.WeightLayer;
@@ -89,26 +91,25 @@ final class LowBitQuantization {
         Map<String, DMatrixRMaj> hessians = Map.of();
         Map<String, String> gptqRefusals = new LinkedHashMap<>();
         if (settings.gptq()) {
-            Map<String, List<LayerInputHessians.InputView>> views = new LinkedHashMap<>();
-            Map<String, Integer> features = new LinkedHashMap<>();
+            List<LayerSelection.Candidate> measured = new ArrayList<>();
+            List<WeightLayer> layers = new ArrayList<>();
             for (LayerSelection.Candidate candidate : candidates) {
                 WeightMatrix matrix = matrices.get(candidate.weightName());
-                List<LayerInputHessians.InputView> layerViews = new ArrayList<>();
                 for (WeightLayer layer : candidate.layers()) {
-                    LayerInputHessians.Result<LayerInputHessians.InputView> view = LayerInputHessians.view(layer, matrix);
-                    if (view.value().isEmpty()) {
-                        gptqRefusals.put(candidate.weightName(), view.reason());
+                    String refusal = gptqRefusal(layer, matrix);
+                    if (refusal != null) {
+                        gptqRefusals.put(candidate.weightName(), refusal);
                         break;
                     }
-                    layerViews.add(view.value().get());
                 }
                 if (!gptqRefusals.containsKey(candidate.weightName())) {
-                    views.put(candidate.weightName(), layerViews);
-                    features.put(candidate.weightName(), matrix.columns());
+                    measured.add(candidate);
+                    layers.addAll(candidate.layers());
                 }
             }
-            if (!views.isEmpty()) {
-                hessians = LayerInputHessians.accumulate(source, views, features, calibration, settings.calibrationSamples(), context);
+            if (!layers.isEmpty()) {
+                hessians = hessians(measured, LayerInputGram.accumulate(source, layers, calibration, settings.calibrationSamples(),
+                        context, 0.0, 0.5, "GPTQ"));
             }
         }
 
@@ -211,6 +212,65 @@ final class LowBitQuantization {
             default -> (settings.blocked() ? "blocked DequantizeLinear (block_size)" : settings.bits() + "-bit DequantizeLinear")
                     + (settings.bits() <= 4 ? " with uint4 levels" : "");
         };
+    }
+
+    /** Why GPTQ cannot see {@code layer}'s inputs as rows of its weight matrix's columns, or null when it can. */
+    static String gptqRefusal(WeightLayer layer, WeightMatrix matrix) {
+        NodeProto node = layer.node();
+        switch (node.getOpType()) {
+            case "Conv" -> {
+                long[] shape = matrix.shape();
+                if (shape.length != 4) {
+                    return "GPTQ handles 2-D convolutions (weight rank 4), this weight has rank " + shape.length;
+                }
+                long group = NodeAttributes.getInt(node, "group", 1);
+                if (group != 1) {
+                    return "GPTQ does not handle grouped convolutions (group=" + group + ")";
+                }
+                return null;
+            }
+            case "Gemm" -> {
+                return NodeAttributes.getInt(node, "transA", 0) != 0 ? "GPTQ does not handle Gemm with transA=1" : null;
+            }
+            case "MatMul" -> {
+                return !node.getInput(1).equals(layer.weightName()) || node.getInput(0).equals(layer.weightName())
+                        ? "GPTQ handles MatMul with the weight as second operand" : null;
+            }
+            default -> {
+                return "GPTQ does not handle " + node.getOpType();
+            }
+        }
+    }
+
+    /**
+     * Each weight's Hessian {@code H = 2 X^T X / n} over the inputs of all layers reading it, keyed by weight name. The
+     * columns are in {@link LayerInputGram}'s order, which is {@link WeightMatrix}'s (the stored weight's).
+     *
+     * @param grams one per layer of {@code candidates}, in order
+     */
+    static Map<String, DMatrixRMaj> hessians(List<LayerSelection.Candidate> candidates, List<LayerInputGram> grams) {
+        Map<String, DMatrixRMaj> hessians = new LinkedHashMap<>();
+        int next = 0;
+        for (LayerSelection.Candidate candidate : candidates) {
+            List<LayerInputGram> layers = grams.subList(next, next + candidate.layers().size());
+            next += candidate.layers().size();
+            int columns = layers.get(0).columns();
+            double[] sum = layers.get(0).gram(0).clone();
+            long rows = layers.get(0).rows();
+            for (LayerInputGram layer : layers.subList(1, layers.size())) {
+                double[] gram = layer.gram(0);
+                for (int i = 0; i < sum.length; i++) {
+                    sum[i] += gram[i];
+                }
+                rows += layer.rows();
+            }
+            double scale = rows == 0 ? 0 : 2.0 / rows;
+            for (int i = 0; i < sum.length; i++) {
+                sum[i] *= scale;
+            }
+            hessians.put(candidate.weightName(), DMatrixRMaj.wrap(columns, columns, sum));
+        }
+        return hessians;
     }
 
     private static float[] uniform(ModelEditor editor, LayerSelection.Candidate candidate, WeightMatrix matrix, float[] weights,
