@@ -17,6 +17,7 @@ import io.condense.sdk.model.OnnxModel;
 import io.condense.sdk.model.QdqWeights;
 import io.condense.sdk.model.WeightLayer;
 import io.condense.sdk.quantization.CalibrationMethod;
+import io.condense.sdk.quantization.CalibrationParameters;
 import io.condense.sdk.quantization.StaticActivations;
 import io.condense.sdk.technique.ParameterProblem;
 import io.condense.sdk.technique.ParameterSpec;
@@ -32,6 +33,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.stream.Stream;
 
 /**
  * What {@code binarize} and {@code ternarize} share: choosing the layers, approximating each weight with a
@@ -68,31 +70,19 @@ final class LowBitCompression {
     static final String ACTIVATIONS = "activations";
     static final String FLOAT_ACTIVATIONS = "float";
     static final String INT8_ACTIVATIONS = "8";
-    static final String CALIBRATION = "calibration";
-    static final String SYMMETRIC = "symmetric";
-    static final String PERCENTILE = "percentile";
-    static final String CALIBRATION_SAMPLES = "calibration_samples";
     /** The options that only mean something with activations=8. */
-    static final List<String> CALIBRATION_OPTIONS = List.of(CALIBRATION, PERCENTILE, CALIBRATION_SAMPLES, SYMMETRIC);
+    static final List<String> CALIBRATION_OPTIONS = CalibrationParameters.NAMES;
 
     /**
      * The activation parameters both techniques take: {@code activations} and the calibration options of the
      * quantization family's {@code quantize}, with its names, defaults and meanings.
      */
-    static final List<ParameterSpec> ACTIVATION_PARAMETERS = List.of(
+    static final List<ParameterSpec> ACTIVATION_PARAMETERS = Stream.concat(Stream.of(
             ParameterSpec.choiceParameter(ACTIVATIONS, FLOAT_ACTIVATIONS, List.of(FLOAT_ACTIVATIONS, INT8_ACTIVATIONS),
                     "float: activations stay float (weight-only); 8: static 8-bit activations too (W1-A8 / W2-A8), calibrated on "
                             + "the calibration data (pass --calibration-data): QuantizeLinear -> DequantizeLinear on the activation "
-                            + "input and output of every changed layer, and an int32 bias."),
-            ParameterSpec.choiceParameter(CALIBRATION, "minmax", List.of("minmax", "percentile", "entropy", "mse"),
-                    "With activations=8: how each activation range is chosen from its histogram: minmax, percentile "
-                            + "(see percentile), entropy (Kullback-Leibler, as TensorRT) or mse (least squared error)."),
-            ParameterSpec.booleanParameter(SYMMETRIC, false,
-                    "With activations=8: int8 activations with zero point 0 (true) or uint8 with a zero point (false)."),
-            ParameterSpec.doubleParameter(PERCENTILE, 99.99, Range.open(0, 100),
-                    "With calibration=percentile: the percentage of activation values kept inside the range."),
-            ParameterSpec.integerParameter(CALIBRATION_SAMPLES, 200, Range.closed(1, 1_000_000),
-                    "With activations=8: how many calibration samples to run (fewer when the data holds fewer)."));
+                            + "input and output of every changed layer, and an int32 bias.")),
+            CalibrationParameters.specs("With activations=8", "").stream()).toList();
 
     /** What {@code activations=8} needs: how to calibrate, and the data to calibrate on. */
     record ActivationSettings(StaticActivations.Settings settings, Dataset data) {
@@ -167,9 +157,7 @@ final class LowBitCompression {
         Dataset data = context.calibrationData().orElseThrow(() -> new CondenseException(ErrorCode.DATA_REQUIRED,
                 techniqueId + " with activations=8 needs calibration data to choose the int8 activation ranges: pass "
                         + "--calibration-data (inputs shaped like the model's input), or drop activations=8 to keep float activations"));
-        return Optional.of(new ActivationSettings(new StaticActivations.Settings(
-                CalibrationMethod.fromParameter(parameters.getString(CALIBRATION)), parameters.getBoolean(SYMMETRIC),
-                parameters.getDouble(PERCENTILE), parameters.getInt(CALIBRATION_SAMPLES)), data));
+        return Optional.of(new ActivationSettings(CalibrationParameters.settings(parameters), data));
     }
 
     static TechniqueResult run(String techniqueId, Method method, LayerSelection selection, boolean keepFirstLast,

@@ -11,6 +11,7 @@ import io.condense.sdk.model.OnnxModel;
 import io.condense.sdk.model.QdqWeights;
 import io.condense.sdk.model.WeightLayer;
 import io.condense.sdk.quantization.CalibrationMethod;
+import io.condense.sdk.quantization.CalibrationParameters;
 import io.condense.sdk.quantization.StaticActivations;
 import io.condense.sdk.technique.InvalidParametersException;
 import io.condense.sdk.technique.ParameterProblem;
@@ -47,10 +48,10 @@ public final class QuantizeTechnique implements Technique {
     /** With static activations the weights use levels -63..63: scales grow by 127 / 63. */
     static final float REDUCED_RANGE_FACTOR = 127f / 63f;
     static final String ACTIVATIONS = "activations";
-    static final String CALIBRATION = "calibration";
-    static final String SYMMETRIC = "symmetric";
-    static final String PERCENTILE = "percentile";
-    static final String CALIBRATION_SAMPLES = "calibration_samples";
+    static final String CALIBRATION = CalibrationParameters.CALIBRATION;
+    static final String SYMMETRIC = CalibrationParameters.SYMMETRIC;
+    static final String PERCENTILE = CalibrationParameters.PERCENTILE;
+    static final String CALIBRATION_SAMPLES = CalibrationParameters.CALIBRATION_SAMPLES;
     static final String FOLD_BATCHNORM = "fold_batchnorm";
     static final String EXCLUDE_OPS = "exclude_ops";
     static final String BIAS_CORRECTION = "bias_correction";
@@ -62,6 +63,9 @@ public final class QuantizeTechnique implements Technique {
     /** Per-axis DequantizeLinear (the axis attribute) needs opset 13; per-tensor needs 10. */
     static final long PER_CHANNEL_OPSET = QdqWeights.PER_AXIS_OPSET;
     static final long PER_TENSOR_OPSET = QdqWeights.PER_TENSOR_OPSET;
+
+    private static final List<ParameterSpec> CALIBRATION_SPECS = CalibrationParameters.specs("With activations=true",
+            " or method=gptq");
 
     private static final TechniqueDescriptor DESCRIPTOR = new TechniqueDescriptor(ID, "0.1.0",
             "Weight quantization of Conv, Gemm and MatMul layers: symmetric int8 + scale through DequantizeLinear (QDQ), "
@@ -82,16 +86,7 @@ public final class QuantizeTechnique implements Technique {
                     ParameterSpec.booleanParameter(ACTIVATIONS, false,
                             "Also quantize the activation input of every quantized layer (static, per tensor, from the "
                                     + "calibration data: pass --calibration-data), written as QuantizeLinear -> DequantizeLinear."),
-                    ParameterSpec.choiceParameter(CALIBRATION, "minmax", List.of("minmax", "percentile", "entropy", "mse"),
-                            "With activations=true: how each activation range is chosen from its histogram: minmax, percentile "
-                                    + "(see percentile), entropy (Kullback-Leibler, as TensorRT) or mse (least squared error)."),
-                    ParameterSpec.booleanParameter(SYMMETRIC, false,
-                            "With activations=true: int8 activations with zero point 0 (true) or uint8 with a zero point (false)."),
-                    ParameterSpec.doubleParameter(PERCENTILE, 99.99, Range.open(0, 100),
-                            "With calibration=percentile: the percentage of activation values kept inside the range."),
-                    ParameterSpec.integerParameter(CALIBRATION_SAMPLES, 200, Range.closed(1, 1_000_000),
-                            "With activations=true or method=gptq: how many calibration samples to run (fewer when the data "
-                                    + "holds fewer)."),
+                    CALIBRATION_SPECS.get(0), CALIBRATION_SPECS.get(1), CALIBRATION_SPECS.get(2), CALIBRATION_SPECS.get(3),
                     LowBitSettings.specs().get(0), LowBitSettings.specs().get(1), LowBitSettings.specs().get(2),
                     SelectionParameters.exclude("Layers to leave in float"),
                     SelectionParameters.minElements(0,
@@ -320,8 +315,7 @@ public final class QuantizeTechnique implements Technique {
         if (activations) {
             activationOutcome = StaticActivations.apply(source, editor, quantizedLayerList, quantizedLayerScales, quantizedLayerReports,
                     calibrationData,
-                    new StaticActivations.Settings(method, parameters.getBoolean(SYMMETRIC), parameters.getDouble(PERCENTILE),
-                            parameters.getInt(CALIBRATION_SAMPLES)), context);
+                    CalibrationParameters.settings(parameters), context);
         }
         OnnxModel result = editor.build();
         if (activationOutcome != null) {
