@@ -205,7 +205,7 @@ class EndToEndIT {
     }
 
     @Test
-    void theCompressCommandUploadsAndPassesTrainingData(@TempDir Path folder) {
+    void theCompressCommandUploadsAndPassesTrainingData(@TempDir Path folder) throws Exception {
         String requestId = "train-cli-" + System.nanoTime();
         Path output = folder.resolve("out.onnx");
         int exit = new picocli.CommandLine(new io.condense.server.cli.CondenseCommand()).execute("compress",
@@ -214,6 +214,8 @@ class EndToEndIT {
                 "--server", platform.grpcTarget(), "--no-evaluation", "--request-id", requestId);
         assertThat(exit).isZero();
         assertThat(output).isRegularFile();
+        assertThat(java.nio.file.Files.getPosixFilePermissions(output)).as("the written model is an ordinary readable file")
+                .contains(java.nio.file.attribute.PosixFilePermission.OTHERS_READ, java.nio.file.attribute.PosixFilePermission.GROUP_READ);
         String jobId = java.util.UUID.nameUUIDFromBytes(("condense-client-request:" + requestId).getBytes(StandardCharsets.UTF_8)).toString();
         Map<String, Object> report = Structs.toMap(client.job(jobId).getStepResults(0).getReport());
         assertThat(report).containsEntry("training_data", true).containsEntry("samples", 10_000L).containsEntry("labels", 10_000L);

@@ -174,6 +174,10 @@ public final class CondenseClient implements AutoCloseable {
                     written += chunk.getData().size();
                 }
             }
+            // createTempFile makes the file owner-only; a written model or report is an ordinary file (rw-r--r--)
+            if (Files.getFileStore(temporary).supportsFileAttributeView("posix")) {
+                Files.setPosixFilePermissions(temporary, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
+            }
             Files.move(temporary, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
             return written;
         } finally {
