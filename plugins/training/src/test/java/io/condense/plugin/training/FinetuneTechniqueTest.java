@@ -132,6 +132,38 @@ class FinetuneTechniqueTest {
     }
 
     @Test
+    void weightsPruneStoredSparseAreWrittenSparseAgain() {
+        OnnxModel sparse;
+        PruneTechnique prune = new PruneTechnique();
+        try (TestStepContext context = TestStepContext.builder().technique(prune, Map.of("sparsity", "0.92")).build()) {
+            sparse = prune.apply(dense, context.parameters(), context).model();
+        }
+        List<String> sparseNames = sparse.initializers().stream().filter(InitializerInfo::sparse).map(InitializerInfo::name).toList();
+        assertThat(sparseNames).as("prune stores 92%%-sparse weights sparse").isNotEmpty();
+
+        try (TestStepContext context = context(Map.of("epochs", "1", "validation", "0")).build()) {
+            TechniqueResult result = technique.apply(sparse, context.parameters(), context);
+            OnnxModel written = result.model();
+            assertThat(written.initializers().stream().filter(InitializerInfo::sparse).map(InitializerInfo::name).toList())
+                    .containsExactlyInAnyOrderElementsOf(sparseNames);
+            assertThat(result.report().get("sparse_initializers")).isEqualTo((long) sparseNames.size());
+            assertThat(written.serializedSize()).as("still the size of a pruned model").isLessThan(pruned.serializedSize() / 2);
+            for (String name : sparseNames) {
+                float[] before = sparse.tensor(name).toFloatArray();
+                float[] after = written.tensor(name).toFloatArray();
+                for (int i = 0; i < before.length; i++) {
+                    if (before[i] == 0f) {
+                        assertThat(after[i]).as("%s[%d]", name, i).isZero();
+                    }
+                }
+                assertThat(after).as("%s trained", name).isNotEqualTo(before);
+            }
+            // the sparse form loads and runs in ONNX Runtime, with the accuracy of its dense twin
+            assertThat(onnxRuntimeAccuracy(OnnxModel.fromBytes(written.toBytes()))).isEqualTo(onnxRuntimeAccuracy(FinetuneTechnique.densified(written)));
+        }
+    }
+
+    @Test
     void keepZerosFalseTrainsThePrunedWeightsToo() {
         try (TestStepContext context = context(Map.of("epochs", "1", "keep_zeros", "false", "validation", "0")).build()) {
             OnnxModel result = technique.apply(pruned, context.parameters(), context).model();
