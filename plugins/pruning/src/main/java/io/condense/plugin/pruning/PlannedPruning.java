@@ -17,7 +17,6 @@ import io.condense.sdk.tensor.Tensor;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -69,14 +68,7 @@ final class PlannedPruning {
 
         Map<String, Long> macsByNode = ModelStats.of(source).macsByNode();
         ModelEditor editor = source.edit();
-        List<Map<String, Object>> layerReports = new ArrayList<>(count);
-        long parameterTotal = 0;
-        long nonZeroTotal = 0;
-        long storedBefore = 0;
-        long storedAfter = 0;
-        long macsTotal = 0;
-        long effectiveMacsTotal = 0;
-        int sparseLayers = 0;
+        PruneTally tally = new PruneTally(macsByNode);
         for (int i = 0; i < count; i++) {
             context.checkCancelled();
             LayerSelection.Candidate candidate = candidates.get(i);
@@ -103,35 +95,11 @@ final class PlannedPruning {
             boolean sparse = options.allowSparse() && WeightEncoding.sparseIsSmaller(pruned.length, nonZeros);
             if (sparse) {
                 editor.putSparseInitializer(WeightEncoding.sparse(candidate.weightName(), candidate.shape(), dense, nonZeros));
-                sparseLayers++;
             } else {
                 editor.putInitializer(WeightEncoding.dense(candidate.weightName(), candidate.shape(), dense));
             }
-            long bytes = sparse ? WeightEncoding.sparseBytes(nonZeros) : WeightEncoding.denseBytes(pruned.length);
-            parameterTotal += pruned.length;
-            nonZeroTotal += nonZeros;
-            storedBefore += WeightEncoding.denseBytes(pruned.length);
-            storedAfter += bytes;
-
-            Map<String, Object> layer = new LinkedHashMap<>();
-            layer.put("name", candidate.layerNames());
-            layer.put("op", candidate.opTypes());
-            layer.put("weight", candidate.weightName());
-            layer.put("shape", LayerFigures.shape(candidate.shape()));
-            layer.put("elements", pruned.length);
-            layer.put("non_zeros", nonZeros);
-            layer.put("sparsity", pruned.length == 0 ? 0.0 : 1.0 - (double) nonZeros / pruned.length);
-            if (options.pattern() != null) {
-                layer.put("pattern", options.pattern().toString());
-            } else {
-                layer.put("target_sparsity", plan[i]);
-            }
-            layer.put("stored", sparse ? "sparse" : "dense");
-            layer.put("bytes", bytes);
-            LayerFigures.add(layer, candidate, macsByNode, pruned.length, nonZeros);
-            macsTotal += (long) layer.get("macs");
-            effectiveMacsTotal += (long) layer.get("effective_macs");
-            layerReports.add(layer);
+            tally.add(candidate, pruned.length, nonZeros, sparse, options.pattern() != null
+                    ? Map.of("pattern", options.pattern().toString()) : Map.of("target_sparsity", plan[i]));
         }
         OnnxModel pruned = editor.build();
         context.progress(1.0, "pruned " + count + " layers");
@@ -145,18 +113,7 @@ final class PlannedPruning {
         } else {
             report.put("target_sparsity", options.sparsity());
         }
-        report.put("sparsity", parameterTotal == 0 ? 0.0 : 1.0 - (double) nonZeroTotal / parameterTotal)
-                .put("parameters", parameterTotal)
-                .put("non_zeros", nonZeroTotal)
-                .put("layers_pruned", count)
-                .put("layers_skipped", selection.skipped().size())
-                .put("layers_sparse", sparseLayers)
-                .put("weight_bytes_before", storedBefore)
-                .put("weight_bytes_after", storedAfter)
-                .put("model_bytes_before", model.serializedSize())
-                .put("model_bytes_after", pruned.serializedSize())
-                .put("macs", macsTotal)
-                .put("effective_macs", effectiveMacsTotal);
+        tally.putTotals(report, model, pruned, selection.skipped().size());
         if (calibration != null) {
             report.put("calibration_samples", Math.min(options.calibrationSamples(), calibration.size()));
         }
@@ -170,9 +127,7 @@ final class PlannedPruning {
             report.put("folded_reshapes", foldedReshapes);
         }
         report.put("skipped", LayerSelection.skippedReport(selection.skipped()));
-        for (Map<String, Object> layer : layerReports) {
-            report.addLayer(layer);
-        }
+        tally.addLayers(report);
         return new TechniqueResult(pruned, report.build());
     }
 

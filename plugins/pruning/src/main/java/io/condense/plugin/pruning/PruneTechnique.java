@@ -20,7 +20,6 @@ import io.condense.sdk.technique.TechniqueDescriptor;
 import io.condense.sdk.technique.TechniqueResult;
 import io.condense.sdk.tensor.Tensor;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.pf4j.Extension;
@@ -142,17 +141,9 @@ public final class PruneTechnique implements Technique {
         }
 
         ModelEditor editor = source.edit();
-        Report.Builder report = Report.builder();
-        long parameterTotal = 0;
-        long nonZeroTotal = 0;
-        long storedBefore = 0;
-        long storedAfter = 0;
-        int sparseLayers = 0;
-        long macsTotal = 0;
-        long effectiveMacsTotal = 0;
+        PruneTally tally = new PruneTally(macsByNode);
         long tiesLeft = global ? globalThreshold.ties() : 0;
         int[] buffer = null;
-        List<Map<String, Object>> layerReports = new ArrayList<>(count);
         for (int i = 0; i < count; i++) {
             context.checkCancelled();
             LayerSelection.Candidate candidate = candidates.get(i);
@@ -200,49 +191,17 @@ public final class PruneTechnique implements Technique {
                     editor.putInitializer(WeightEncoding.dense(candidate.weightName(), shape, dense));
                 }
             }
-            long bytes = sparse ? WeightEncoding.sparseBytes(nonZeros) : WeightEncoding.denseBytes(values.length);
-            if (sparse) {
-                sparseLayers++;
-            }
-            parameterTotal += values.length;
-            nonZeroTotal += nonZeros;
-            storedBefore += WeightEncoding.denseBytes(values.length);
-            storedAfter += bytes;
-
-            Map<String, Object> layer = new LinkedHashMap<>();
-            layer.put("name", candidate.layerNames());
-            layer.put("op", candidate.opTypes());
-            layer.put("weight", candidate.weightName());
-            layer.put("shape", shapeList(shape));
-            layer.put("elements", values.length);
-            layer.put("non_zeros", nonZeros);
-            layer.put("sparsity", values.length == 0 ? 0.0 : 1.0 - (double) nonZeros / values.length);
-            layer.put("stored", sparse ? "sparse" : "dense");
-            layer.put("bytes", bytes);
-            LayerFigures.add(layer, candidate, macsByNode, values.length, nonZeros);
-            macsTotal += (long) layer.get("macs");
-            effectiveMacsTotal += (long) layer.get("effective_macs");
-            layerReports.add(layer);
+            tally.add(candidate, values.length, nonZeros, sparse, Map.of());
         }
         OnnxModel pruned = editor.build();
         context.progress(1.0, "pruned " + count + " layers");
 
+        Report.Builder report = Report.builder();
         report.put("technique", ID)
                 .put("method", "magnitude")
                 .put("scope", global ? "global" : "layer")
-                .put("target_sparsity", sparsity)
-                .put("sparsity", parameterTotal == 0 ? 0.0 : 1.0 - (double) nonZeroTotal / parameterTotal)
-                .put("parameters", parameterTotal)
-                .put("non_zeros", nonZeroTotal)
-                .put("layers_pruned", count)
-                .put("layers_skipped", selection.skipped().size())
-                .put("layers_sparse", sparseLayers)
-                .put("weight_bytes_before", storedBefore)
-                .put("weight_bytes_after", storedAfter)
-                .put("model_bytes_before", model.serializedSize())
-                .put("model_bytes_after", pruned.serializedSize())
-                .put("macs", macsTotal)
-                .put("effective_macs", effectiveMacsTotal);
+                .put("target_sparsity", sparsity);
+        tally.putTotals(report, model, pruned, selection.skipped().size());
         if (global) {
             report.put("threshold", (double) globalThreshold.magnitude());
         }
@@ -250,9 +209,7 @@ public final class PruneTechnique implements Technique {
             report.put("folded_reshapes", foldedReshapes);
         }
         report.put("skipped", LayerSelection.skippedReport(selection.skipped()));
-        for (Map<String, Object> layer : layerReports) {
-            report.addLayer(layer);
-        }
+        tally.addLayers(report);
         return new TechniqueResult(pruned, report.build());
     }
 
@@ -263,13 +220,5 @@ public final class PruneTechnique implements Technique {
         int[] bits = reuse != null && reuse.length == count ? reuse : new int[count];
         tensor.raw().asIntBuffer().get(bits);
         return bits;
-    }
-
-    private static List<Long> shapeList(long[] shape) {
-        List<Long> dims = new ArrayList<>(shape.length);
-        for (long dim : shape) {
-            dims.add(dim);
-        }
-        return dims;
     }
 }
