@@ -60,6 +60,11 @@ public final class CompressionService extends CompressionServiceGrpc.Compression
 
     private static final Logger log = LoggerFactory.getLogger(CompressionService.class);
     private static final Duration EVENTS_SYNC_TIMEOUT = Duration.ofSeconds(10);
+    /**
+     * How long an unknown id is looked for again: a transaction another instance committed a moment ago becomes
+     * readable only once the broker has written its commit markers, which lags the producer's commit by milliseconds.
+     */
+    private static final Duration UNKNOWN_JOB_GRACE = Duration.ofSeconds(2);
 
     private final BlobStore blobs;
     private final PluginHost plugins;
@@ -271,7 +276,7 @@ public final class CompressionService extends CompressionServiceGrpc.Compression
         };
         call.setOnCancelHandler(() -> jobs.unwatch(jobId, watcher));
         try {
-            if (!jobs.watch(jobId, watcher) && !(catchUpOnEvents() && jobs.watch(jobId, watcher))) {
+            if (!afterCatchingUp(() -> jobs.watch(jobId, watcher))) {
                 throw unknownJob(jobId);
             }
         } catch (RuntimeException e) {
@@ -394,11 +399,33 @@ public final class CompressionService extends CompressionServiceGrpc.Compression
 
     /** The job from this instance's view, after reading the events topic to its end when the view does not know it yet. */
     private Optional<Job> findJob(String jobId) {
-        Optional<Job> job = jobs.job(jobId);
-        if (job.isEmpty() && catchUpOnEvents()) {
-            job = jobs.job(jobId);
+        return afterCatchingUp(() -> jobs.job(jobId).isPresent()) ? jobs.job(jobId) : Optional.empty();
+    }
+
+    /**
+     * True when {@code known} holds now, or after reading the events topic to its end; read again for a short grace
+     * while the answer is no, since another instance's commit can be seen a moment before it is readable.
+     */
+    private boolean afterCatchingUp(java.util.function.BooleanSupplier known) {
+        if (known.getAsBoolean()) {
+            return true;
         }
-        return job;
+        long deadline = System.nanoTime() + UNKNOWN_JOB_GRACE.toNanos();
+        do {
+            if (!catchUpOnEvents()) {
+                return false;
+            }
+            if (known.getAsBoolean()) {
+                return true;
+            }
+            try {
+                Thread.sleep(50);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new CondenseException(ErrorCode.UNAVAILABLE, "interrupted while reading the events topic", e);
+            }
+        } while (System.nanoTime() < deadline);
+        return false;
     }
 
     /** Reads what is committed to the events topic now; true when this instance's view holds it all. */
