@@ -4,6 +4,7 @@ import io.condense.sdk.data.Dataset;
 import io.condense.sdk.error.CondenseException;
 import io.condense.sdk.error.ErrorCode;
 import io.condense.sdk.eval.Evaluator;
+import io.condense.sdk.model.OnnxModel;
 import io.condense.sdk.technique.Parameters;
 import io.condense.sdk.training.Trainer;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -75,6 +76,21 @@ public interface StepContext {
      */
     default Optional<Dataset> trainingData() {
         return Optional.empty();
+    }
+
+    /**
+     * A model the client uploaded to the host, by the blob id {@code UploadModel} answered, parsed and checked as a
+     * job's model is: for techniques with a parameter that names a second model (the student of {@code distill}).
+     * The command line uploads a parameter value written {@code @file.onnx} and passes its id.
+     *
+     * @param id the blob id of the uploaded model
+     * @return the model
+     * @throws CondenseException INVALID_PARAMETER when the host holds no blob with that id, INVALID_MODEL when the blob
+     *     is not an ONNX model, UNAVAILABLE when the host keeps no uploaded models (hosts older than this method)
+     */
+    default OnnxModel uploadedModel(String id) {
+        throw new CondenseException(ErrorCode.UNAVAILABLE, "this host keeps no uploaded models, so the model " + id
+                + " cannot be read; run the step on a Condense host of version 0.1.0 or later");
     }
 
     /** A folder private to this step for temporary files; the host deletes it afterwards. */

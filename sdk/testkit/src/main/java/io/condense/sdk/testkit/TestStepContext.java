@@ -4,7 +4,10 @@ import static java.util.Objects.requireNonNull;
 
 import io.condense.sdk.context.StepContext;
 import io.condense.sdk.data.Dataset;
+import io.condense.sdk.error.CondenseException;
+import io.condense.sdk.error.ErrorCode;
 import io.condense.sdk.eval.Evaluator;
+import io.condense.sdk.model.OnnxModel;
 import io.condense.sdk.technique.Parameters;
 import io.condense.sdk.technique.Technique;
 import io.condense.sdk.training.Trainer;
@@ -17,9 +20,11 @@ import java.nio.file.Path;
 import java.nio.file.SimpleFileVisitor;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.TreeSet;
 
 /**
  * A real, hand-written {@link StepContext} for tests: it records every progress event, has a cancel switch
@@ -52,6 +57,7 @@ public final class TestStepContext implements StepContext, AutoCloseable {
     private final Optional<Dataset> evaluationData;
     private final Optional<Dataset> trainingData;
     private final Optional<Trainer> trainer;
+    private final Map<String, OnnxModel> uploadedModels;
     private final Path scratchDirectory;
     private final boolean ownsScratchDirectory;
     private final int cancelAfterProgressEvents;
@@ -68,6 +74,7 @@ public final class TestStepContext implements StepContext, AutoCloseable {
         this.evaluationData = Optional.ofNullable(builder.evaluationData);
         this.trainingData = Optional.ofNullable(builder.trainingData);
         this.trainer = Optional.ofNullable(builder.trainer);
+        this.uploadedModels = Map.copyOf(builder.uploadedModels);
         this.scratchDirectory = scratchDirectory;
         this.ownsScratchDirectory = ownsScratchDirectory;
         this.cancelAfterProgressEvents = builder.cancelAfterProgressEvents;
@@ -152,6 +159,20 @@ public final class TestStepContext implements StepContext, AutoCloseable {
         return trainer;
     }
 
+    /**
+     * A model given to the builder with {@link Builder#uploadedModel(String, OnnxModel)}; INVALID_PARAMETER naming the id
+     * otherwise, as the host answers for an id it holds no blob for.
+     */
+    @Override
+    public OnnxModel uploadedModel(String id) {
+        OnnxModel model = uploadedModels.get(requireNonNull(id, "id is null"));
+        if (model == null) {
+            throw new CondenseException(ErrorCode.INVALID_PARAMETER, "no uploaded model has the id " + id + ": upload the model first"
+                    + " (the test context holds " + new TreeSet<>(uploadedModels.keySet()) + ")");
+        }
+        return model;
+    }
+
     @Override
     public Path scratchDirectory() {
         return scratchDirectory;
@@ -201,6 +222,7 @@ public final class TestStepContext implements StepContext, AutoCloseable {
         private Dataset evaluationData;
         private Dataset trainingData;
         private Trainer trainer;
+        private final Map<String, OnnxModel> uploadedModels = new LinkedHashMap<>();
         private Path scratchDirectory;
         private int cancelAfterProgressEvents;
         private boolean cancelled;
@@ -248,6 +270,12 @@ public final class TestStepContext implements StepContext, AutoCloseable {
 
         public Builder calibrationData(Dataset calibrationData) {
             this.calibrationData = requireNonNull(calibrationData, "calibrationData is null");
+            return this;
+        }
+
+        /** A model the step may read with {@link StepContext#uploadedModel(String)}, as if the client had uploaded it. */
+        public Builder uploadedModel(String id, OnnxModel model) {
+            this.uploadedModels.put(requireNonNull(id, "id is null"), requireNonNull(model, "model is null"));
             return this;
         }
 

@@ -19,7 +19,9 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -40,7 +42,8 @@ final class CompressCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "MODEL.onnx", description = "The model to compress.")
     Path model;
 
-    @Option(names = "--pipeline", required = true, description = "Steps, for example \"prune(sparsity=0.5) | quantize(bits=8)\".")
+    @Option(names = "--pipeline", required = true, description = "Steps, for example \"prune(sparsity=0.5) | quantize(bits=8)\". "
+            + "A parameter value written @FILE (distill's student=@student.onnx) is uploaded and replaced by its model id.")
     String pipeline;
 
     @Option(names = {"-o", "--output"}, required = true, paramLabel = "OUT.onnx", description = "Where to write the compressed model.")
@@ -86,6 +89,9 @@ final class CompressCommand implements Callable<Integer> {
         try {
             steps = PipelineParser.parse(pipeline);
             requireFile(model, "model");
+            for (Path attached : attachedFiles(steps)) {
+                requireFile(attached, "the parameter value @" + attached + ":");
+            }
             requireFile(evaluationData, "--eval-data");
             requireFile(evaluationLabels, "--eval-labels");
             requireFile(calibrationData, "--calibration-data");
@@ -148,7 +154,7 @@ final class CompressCommand implements Callable<Integer> {
     }
 
     private int compress(CondenseClient client, List<PipelineStep> steps, PrintStream out, PrintStream err) throws IOException {
-        SubmitRequest.Builder request = SubmitRequest.newBuilder().addAllSteps(steps)
+        SubmitRequest.Builder request = SubmitRequest.newBuilder().addAllSteps(uploadAttached(client, steps))
                 .setModelId(client.upload(model).getBlobId());
         if (evaluationData != null) {
             request.setEvaluationDataId(client.upload(evaluationData).getBlobId());
@@ -192,6 +198,35 @@ final class CompressCommand implements Callable<Integer> {
         out.println();
         out.println("Wrote " + output + " (" + bytes + " bytes)" + (report == null ? "" : " and " + report));
         return 0;
+    }
+
+    /** The files named by parameter values written {@code @FILE}, in the order they appear. */
+    static List<Path> attachedFiles(List<PipelineStep> steps) {
+        List<Path> files = new ArrayList<>();
+        for (PipelineStep step : steps) {
+            step.getParametersMap().values().stream().filter(CompressCommand::isAttached)
+                    .forEach(value -> files.add(Path.of(value.substring(1))));
+        }
+        return files;
+    }
+
+    /** The steps with every {@code @FILE} value uploaded and replaced by the blob id the upload answered. */
+    private static List<PipelineStep> uploadAttached(CondenseClient client, List<PipelineStep> steps) throws IOException {
+        List<PipelineStep> uploaded = new ArrayList<>();
+        for (PipelineStep step : steps) {
+            PipelineStep.Builder builder = step.toBuilder();
+            for (Map.Entry<String, String> parameter : step.getParametersMap().entrySet()) {
+                if (isAttached(parameter.getValue())) {
+                    builder.putParameters(parameter.getKey(), client.upload(Path.of(parameter.getValue().substring(1))).getBlobId());
+                }
+            }
+            uploaded.add(builder.build());
+        }
+        return uploaded;
+    }
+
+    private static boolean isAttached(String value) {
+        return value.length() > 1 && value.charAt(0) == '@';
     }
 
     private static void requireFile(Path file, String what) {

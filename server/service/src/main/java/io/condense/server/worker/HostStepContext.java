@@ -5,6 +5,7 @@ import static java.util.Objects.requireNonNull;
 import io.condense.sdk.context.StepContext;
 import io.condense.sdk.data.Dataset;
 import io.condense.sdk.eval.Evaluator;
+import io.condense.sdk.model.OnnxModel;
 import io.condense.sdk.training.Trainer;
 import io.condense.sdk.technique.Parameters;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -12,6 +13,7 @@ import java.nio.file.Path;
 import java.util.Optional;
 import java.util.function.BiConsumer;
 import java.util.function.BooleanSupplier;
+import java.util.function.Function;
 import java.util.function.Supplier;
 
 /** The host's step context: what one step of one job may reach, and nothing else. */
@@ -26,12 +28,13 @@ final class HostStepContext implements StepContext {
     private final Supplier<Optional<Dataset>> evaluationData;
     private final Supplier<Optional<Dataset>> trainingData;
     private final Supplier<Optional<Trainer>> trainer;
+    private final Function<String, OnnxModel> uploadedModels;
     private final Path scratchDirectory;
 
     HostStepContext(String techniqueId, Parameters parameters, MeterRegistry meterRegistry, BiConsumer<Double, String> progress,
             BooleanSupplier cancelled, Optional<Evaluator> evaluator, Supplier<Optional<Dataset>> calibrationData,
             Supplier<Optional<Dataset>> evaluationData, Supplier<Optional<Dataset>> trainingData,
-            Supplier<Optional<Trainer>> trainer, Path scratchDirectory) {
+            Supplier<Optional<Trainer>> trainer, Function<String, OnnxModel> uploadedModels, Path scratchDirectory) {
         this.techniqueId = requireNonNull(techniqueId, "techniqueId is null");
         this.parameters = requireNonNull(parameters, "parameters is null");
         this.meterRegistry = requireNonNull(meterRegistry, "meterRegistry is null");
@@ -42,6 +45,7 @@ final class HostStepContext implements StepContext {
         this.evaluationData = memoize(requireNonNull(evaluationData, "evaluationData is null"));
         this.trainingData = memoize(requireNonNull(trainingData, "trainingData is null"));
         this.trainer = requireNonNull(trainer, "trainer is null");
+        this.uploadedModels = requireNonNull(uploadedModels, "uploadedModels is null");
         this.scratchDirectory = requireNonNull(scratchDirectory, "scratchDirectory is null");
     }
 
@@ -99,6 +103,12 @@ final class HostStepContext implements StepContext {
     @Override
     public Optional<Dataset> trainingData() {
         return trainingData.get();
+    }
+
+    /** Read from the blob store on each call (a technique asks once, for the model its parameter names). */
+    @Override
+    public OnnxModel uploadedModel(String id) {
+        return uploadedModels.apply(requireNonNull(id, "id is null"));
     }
 
     /**

@@ -3,8 +3,10 @@ package io.condense.server.worker;
 import io.condense.sdk.error.CondenseException;
 import io.condense.sdk.error.ErrorCode;
 import io.condense.sdk.model.OnnxModel;
+import io.condense.server.blob.BlobId;
+import io.condense.server.blob.BlobStore;
 
-/** Parses model bytes from the blob store, turning any parse failure into a clear INVALID_MODEL. */
+/** Parses model bytes from the blob store (a job's model, an uploaded model a step parameter names), turning any parse failure into a clear INVALID_MODEL. */
 final class ModelLoading {
     private ModelLoading() {
     }
@@ -13,9 +15,25 @@ final class ModelLoading {
         try {
             return OnnxModel.fromBytes(bytes);
         } catch (CondenseException e) {
-            throw e;
+            throw new CondenseException(e.code(), what + " (" + bytes.length + " bytes) is " + e.getMessage(), e);
         } catch (RuntimeException e) {
             throw new CondenseException(ErrorCode.INVALID_MODEL, what + " (" + bytes.length + " bytes) is not a valid ONNX model: " + e.getMessage(), e);
         }
+    }
+
+    /** A model uploaded by the client (a step parameter names it by blob id), parsed like a job's model. */
+    static OnnxModel uploaded(BlobStore blobs, String id) {
+        String upload = "upload the model first (UploadModel answers its id: 64 hex digits; the command line uploads a "
+                + "parameter value written @file.onnx)";
+        BlobId blob;
+        try {
+            blob = BlobId.of(id);
+        } catch (CondenseException e) {
+            throw new CondenseException(ErrorCode.INVALID_PARAMETER, "'" + id + "' is not a model id: " + upload);
+        }
+        if (!blobs.contains(blob)) {
+            throw new CondenseException(ErrorCode.INVALID_PARAMETER, "no uploaded model has the id " + id + ": " + upload);
+        }
+        return ModelLoading.parse(blobs.read(blob), "the uploaded model " + id);
     }
 }

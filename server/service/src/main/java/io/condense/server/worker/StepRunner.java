@@ -134,6 +134,7 @@ final class StepRunner {
                             scratch.resolve("evaluation")),
                     () -> datasets.loadTraining(request.getSpec(), scratch.resolve("training")),
                     trainer,
+                    id -> ModelLoading.uploaded(blobs, id),
                     scratch);
             TechniqueResult result;
             try {

@@ -55,7 +55,8 @@ class TrainingDataTest {
 
     private HostStepContext context(Supplier<Optional<Dataset>> trainingData) {
         return new HostStepContext("finetune", Parameters.validate(List.of(), Map.of()), new SimpleMeterRegistry(), (fraction, message) -> {
-        }, () -> false, Optional.empty(), Optional::empty, Optional::empty, trainingData, Optional::empty, folder.resolve("scratch"));
+        }, () -> false, Optional.empty(), Optional::empty, Optional::empty, trainingData, Optional::empty,
+                id -> ModelLoading.uploaded(blobs(), id), folder.resolve("scratch"));
     }
 
     private static NdArray inputs(int samples) {

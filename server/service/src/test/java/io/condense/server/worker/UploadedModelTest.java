@@ -1,0 +1,56 @@
+package io.condense.server.worker;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.condense.sdk.error.CondenseException;
+import io.condense.sdk.error.ErrorCode;
+import io.condense.sdk.model.OnnxModel;
+import io.condense.server.blob.BlobId;
+import io.condense.server.blob.BlobStore;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** A step reads a second model the client uploaded (distill's student) by its blob id. */
+class UploadedModelTest {
+    private static final Path MNIST = Path.of(System.getProperty("condense.shared.dir", "../../../shared"), "models", "mnist8", "model.onnx");
+
+    @TempDir
+    Path folder;
+
+    @Test
+    void anUploadedModelIsReadByItsId() throws Exception {
+        BlobStore blobs = new BlobStore(folder.resolve("blobs"), 64L << 20);
+        byte[] bytes = Files.readAllBytes(MNIST);
+        BlobId id = blobs.put(bytes);
+        OnnxModel model = ModelLoading.uploaded(blobs, id.hex());
+        assertThat(model.toBytes()).isEqualTo(OnnxModel.fromBytes(bytes).toBytes());
+    }
+
+    @Test
+    void anUnknownIdSaysToUploadFirst() {
+        BlobStore blobs = new BlobStore(folder.resolve("blobs"), 64L << 20);
+        String missing = "ab".repeat(32);
+        assertThatThrownBy(() -> ModelLoading.uploaded(blobs, missing)).isInstanceOfSatisfying(CondenseException.class, e -> {
+            assertThat(e.code()).isEqualTo(ErrorCode.INVALID_PARAMETER);
+            assertThat(e.getMessage()).contains("no uploaded model has the id " + missing).contains("@file.onnx");
+        });
+        assertThatThrownBy(() -> ModelLoading.uploaded(blobs, "student.onnx")).isInstanceOfSatisfying(CondenseException.class, e -> {
+            assertThat(e.code()).isEqualTo(ErrorCode.INVALID_PARAMETER);
+            assertThat(e.getMessage()).startsWith("'student.onnx' is not a model id").contains("UploadModel");
+        });
+    }
+
+    @Test
+    void aBlobThatIsNoModelIsInvalidModel() {
+        BlobStore blobs = new BlobStore(folder.resolve("blobs"), 64L << 20);
+        BlobId id = blobs.put("not a model".getBytes(StandardCharsets.UTF_8));
+        assertThatThrownBy(() -> ModelLoading.uploaded(blobs, id.hex())).isInstanceOfSatisfying(CondenseException.class, e -> {
+            assertThat(e.code()).isEqualTo(ErrorCode.INVALID_MODEL);
+            assertThat(e.getMessage()).contains("the uploaded model " + id.hex());
+        });
+    }
+}
