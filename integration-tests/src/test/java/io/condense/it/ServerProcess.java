@@ -106,7 +106,7 @@ final class ServerProcess implements AutoCloseable {
     }
 
     /** The server as the build packages it for ./condense: server/service/target/condense-server.jar and target/lib. */
-    private static String packagedServerClasspath() {
+    static String packagedServerClasspath() {
         Path target = Path.of(System.getProperty("condense.root", "..")).resolve("server/service/target");
         Path jar = target.resolve("condense-server.jar");
         if (!java.nio.file.Files.isRegularFile(jar) || !java.nio.file.Files.isDirectory(target.resolve("lib"))) {

@@ -1,0 +1,37 @@
+package io.condense.plugin.training;
+
+import io.condense.sdk.data.Dataset;
+import io.condense.sdk.model.OnnxModel;
+import io.condense.sdk.technique.Technique;
+import io.condense.sdk.testkit.SharedData;
+import io.condense.sdk.testkit.TrainingCompatibilityKit;
+import java.util.Map;
+
+/**
+ * The test kit's training check on {@code finetune}: pytorch_cnn_mnist (a real PyTorch-exported CNN, raw 0..255 pixels)
+ * fine-tuned on 512 shared MNIST digits (461 after finetune holds out 10%), 2 epochs of 15 batches of 32: about 35
+ * progress events, so the kit's cancellation after 3 is clearly a stop.
+ * The trainer is the host's, found with ServiceLoader (condense-training at test scope).
+ */
+class FinetuneTrainingCompatibilityTest extends TrainingCompatibilityKit {
+
+    @Override
+    protected Technique technique() {
+        return new FinetuneTechnique();
+    }
+
+    @Override
+    protected Map<String, String> trainingParameters() {
+        return Map.of("epochs", "2", "batch", "32", "lr", "0.0005");
+    }
+
+    @Override
+    protected OnnxModel referenceModel() {
+        return OnnxModel.load(SharedData.model("pytorch_cnn_mnist.onnx"));
+    }
+
+    @Override
+    protected Dataset trainingData() {
+        return SharedData.mnistDigits(512, 1f);
+    }
+}

@@ -1,0 +1,135 @@
+package io.condense.plugin.training.bench;
+
+import ai.onnx.proto.OnnxMl.AttributeProto;
+import ai.onnx.proto.OnnxMl.GraphProto;
+import ai.onnx.proto.OnnxMl.ModelProto;
+import ai.onnx.proto.OnnxMl.NodeProto;
+import ai.onnx.proto.OnnxMl.OperatorSetIdProto;
+import ai.onnx.proto.OnnxMl.TensorProto;
+import ai.onnx.proto.OnnxMl.TensorShapeProto;
+import ai.onnx.proto.OnnxMl.TypeProto;
+import ai.onnx.proto.OnnxMl.ValueInfoProto;
+import io.condense.sdk.data.NdArray;
+import io.condense.sdk.model.OnnxModel;
+import io.condense.sdk.tensor.DataType;
+import io.condense.sdk.tensor.Tensor;
+import java.util.Random;
+
+/**
+ * The two LeNets of the issue as ONNX graphs (opset 13, float input {@code image [batch, 1, 28, 28]} in [0, 1], output
+ * {@code logits [batch, 10]}), with PyTorch's default initialisation (uniform in +-1/sqrt(fan in)) from a seeded
+ * {@link Random}: the same networks as {@code server/training}'s {@code GraphBuilder} builds for {@code train-lenet}.
+ */
+final class LeNets {
+    private final GraphProto.Builder graph = GraphProto.newBuilder().setName("graph");
+    private final Random random;
+    private int counter;
+
+    private LeNets(long seed) {
+        this.random = new Random(seed);
+        graph.addInput(valueInfo("image", 1, 28, 28));
+        graph.addOutput(valueInfo("logits", 10));
+    }
+
+    /** LeNet-300-100: Flatten, Gemm 784-300, Relu, Gemm 300-100, Relu, Gemm 100-10; 266,610 parameters. */
+    static OnnxModel leNet300100(long seed) {
+        LeNets b = new LeNets(seed);
+        String x = b.node("Flatten", new String[] {"image"}, scalar("axis", 1));
+        x = b.dense(x, 784, 300, "fc1");
+        x = b.node("Relu", new String[] {x});
+        x = b.dense(x, 300, 100, "fc2");
+        x = b.node("Relu", new String[] {x});
+        x = b.dense(x, 100, 10, "fc3");
+        b.nodeWithOutput("Identity", new String[] {x}, "logits");
+        return b.build();
+    }
+
+    /**
+     * LeNet-5 as PyTorch tutorials write it for 28x28 images: Conv 1-6 5x5 pad 2, Relu, MaxPool 2, Conv 6-16 5x5, Relu,
+     * MaxPool 2, Flatten, Gemm 400-120, Relu, Gemm 120-84, Relu, Gemm 84-10; 61,706 parameters.
+     */
+    static OnnxModel leNet5(long seed) {
+        LeNets b = new LeNets(seed);
+        String x = b.conv("image", 1, 6, 5, 2, "conv1");
+        x = b.node("Relu", new String[] {x});
+        x = b.node("MaxPool", new String[] {x}, ints("kernel_shape", 2, 2), ints("strides", 2, 2));
+        x = b.conv(x, 6, 16, 5, 0, "conv2");
+        x = b.node("Relu", new String[] {x});
+        x = b.node("MaxPool", new String[] {x}, ints("kernel_shape", 2, 2), ints("strides", 2, 2));
+        x = b.node("Flatten", new String[] {x}, scalar("axis", 1));
+        x = b.dense(x, 400, 120, "fc1");
+        x = b.node("Relu", new String[] {x});
+        x = b.dense(x, 120, 84, "fc2");
+        x = b.node("Relu", new String[] {x});
+        x = b.dense(x, 84, 10, "fc3");
+        b.nodeWithOutput("Identity", new String[] {x}, "logits");
+        return b.build();
+    }
+
+    private String dense(String x, long in, long out, String name) {
+        weight(name + ".weight", in, out, in);
+        weight(name + ".bias", in, out);
+        return node("Gemm", new String[] {x, name + ".weight", name + ".bias"}, scalar("transB", 1));
+    }
+
+    private String conv(String x, long in, long out, long k, long pad, String name) {
+        weight(name + ".weight", in * k * k, out, in, k, k);
+        weight(name + ".bias", in * k * k, out);
+        return node("Conv", new String[] {x, name + ".weight", name + ".bias"}, ints("kernel_shape", k, k),
+                ints("pads", pad, pad, pad, pad));
+    }
+
+    private void weight(String name, long fanIn, long... shape) {
+        double bound = 1 / Math.sqrt(fanIn);
+        int count = Math.toIntExact(NdArray.elementCount(shape));
+        float[] values = new float[count];
+        for (int i = 0; i < count; i++) {
+            values[i] = (float) ((random.nextDouble() * 2 - 1) * bound);
+        }
+        graph.addInitializer(Tensor.fromFloats(name, DataType.FLOAT, shape, values).toProto());
+    }
+
+    private String node(String op, String[] inputs, AttributeProto... attributes) {
+        String output = op.toLowerCase(java.util.Locale.ROOT) + "_" + (counter++);
+        nodeWithOutput(op, inputs, output, attributes);
+        return output;
+    }
+
+    private void nodeWithOutput(String op, String[] inputs, String output, AttributeProto... attributes) {
+        NodeProto.Builder node = NodeProto.newBuilder().setOpType(op).setName(output + "_node").addOutput(output);
+        for (String input : inputs) {
+            node.addInput(input);
+        }
+        for (AttributeProto attribute : attributes) {
+            node.addAttribute(attribute);
+        }
+        graph.addNode(node);
+    }
+
+    private static AttributeProto scalar(String name, long value) {
+        return AttributeProto.newBuilder().setName(name).setType(AttributeProto.AttributeType.INT).setI(value).build();
+    }
+
+    private static AttributeProto ints(String name, long... values) {
+        AttributeProto.Builder attribute = AttributeProto.newBuilder().setName(name).setType(AttributeProto.AttributeType.INTS);
+        for (long value : values) {
+            attribute.addInts(value);
+        }
+        return attribute.build();
+    }
+
+    private static ValueInfoProto valueInfo(String name, long... shapeAfterBatch) {
+        TensorShapeProto.Builder dims = TensorShapeProto.newBuilder();
+        dims.addDim(TensorShapeProto.Dimension.newBuilder().setDimParam("batch"));
+        for (long dim : shapeAfterBatch) {
+            dims.addDim(TensorShapeProto.Dimension.newBuilder().setDimValue(dim));
+        }
+        return ValueInfoProto.newBuilder().setName(name).setType(TypeProto.newBuilder().setTensorType(
+                TypeProto.Tensor.newBuilder().setElemType(TensorProto.DataType.FLOAT_VALUE).setShape(dims))).build();
+    }
+
+    private OnnxModel build() {
+        return OnnxModel.of(ModelProto.newBuilder().setIrVersion(8).setProducerName("condense-bench")
+                .addOpsetImport(OperatorSetIdProto.newBuilder().setDomain("").setVersion(13)).setGraph(graph).build());
+    }
+}
