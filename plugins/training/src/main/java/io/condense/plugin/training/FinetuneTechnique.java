@@ -42,8 +42,10 @@ import org.pf4j.Extension;
  * Fine-tunes the float weights of a model in the host's training runtime ({@link StepContext#trainer()}) on the
  * job's training data ({@link StepContext#trainingData()}), so that a model compressed by earlier steps recovers
  * its accuracy. With {@code keep_zeros=true} (the default) every weight that is exactly zero in the input stays
- * exactly zero: pruning's sparsity survives. Models whose weights are quantized (QDQ, int8) or shared through a
- * Gather codebook (k-means) are refused: quantization-aware and codebook fine-tuning are not built yet.
+ * exactly zero: pruning's sparsity survives. Quantized weights (QDQ: int8, uint8, int4, uint4 levels through
+ * DequantizeLinear) train as fake quantization (QAT) and keep their value sets, binary and ternary layers train their
+ * scales too, k-means codebooks train with their indices fixed ({@link TrainingGraph}); the written model has the
+ * input's form.
  */
 @Extension
 public final class FinetuneTechnique implements Technique {
@@ -62,13 +64,14 @@ public final class FinetuneTechnique implements Technique {
     static final double DEFAULT_SGD_RATE = 0.01;
     static final double DEFAULT_ADAM_RATE = 0.001;
 
-    /** Operators whose presence means the weights are quantized: fine-tuning them would need QAT. */
-    private static final Set<String> QUANTIZED_OPERATORS = Set.of("QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear",
+    /** Integer operators: weights in these are not in QDQ form, so there is nothing to fake-quantize. */
+    private static final Set<String> INTEGER_OPERATORS = Set.of("DynamicQuantizeLinear",
             "QLinearConv", "QLinearMatMul", "MatMulInteger", "ConvInteger", "QLinearAdd", "QLinearMul", "QGemm", "MatMulNBits");
 
     private static final TechniqueDescriptor DESCRIPTOR = new TechniqueDescriptor(ID, "0.1.0",
-            "Fine-tunes the float weights on the job's training data (--train-data, --train-labels) in the host's training "
-                    + "runtime; weights that are exactly zero (pruned) stay zero",
+            "Fine-tunes the weights on the job's training data (--train-data, --train-labels) in the host's training "
+                    + "runtime; weights that are exactly zero (pruned) stay zero; quantized (QDQ), binary, ternary and k-means "
+                    + "weights train in their own form (quantization-aware) and keep their levels",
             "training", List.of(
                     ParameterSpec.integerParameter(EPOCHS, 3, Range.closed(1, 1000), "Passes over the training data."),
                     ParameterSpec.doubleParameter(LR, DEFAULT_SGD_RATE, Range.closed(1e-8, 10),
@@ -120,8 +123,11 @@ public final class FinetuneTechnique implements Technique {
         Trainer trainer = context.trainer().orElseThrow(() -> new CondenseException(ErrorCode.UNAVAILABLE,
                 "finetune needs the host's training runtime (condense-training, PyTorch through DJL), and this host offers "
                         + "none: run the job on a Condense server or CLI built with the training runtime"));
-        refuseUntrainableWeights(model);
-        List<String> unsupported = trainer.unsupportedOperators(model);
+        refuseIntegerOperators(model);
+        OnnxModel dense = densified(model);
+        TrainingGraph graph = TrainingGraph.of(dense);
+        OnnxModel trainingModel = graph.model();
+        List<String> unsupported = trainer.unsupportedOperators(trainingModel);
         if (!unsupported.isEmpty()) {
             throw new CondenseException(ErrorCode.UNSUPPORTED_MODEL, "finetune cannot train this model: the training runtime does "
                     + "not interpret " + String.join(", ", unsupported) + "; fine-tune before the step that introduced them, "
@@ -129,7 +135,6 @@ public final class FinetuneTechnique implements Technique {
         }
         context.checkCancelled();
 
-        OnnxModel dense = densified(model);
         int heldOut = validationShare > 0 ? Math.max(1, (int) Math.floor(data.size() * validationShare)) : 0;
         int trainCount = data.size() - heldOut;
         if (trainCount < 1) {
@@ -141,9 +146,9 @@ public final class FinetuneTechnique implements Technique {
                 data.labels().map(labels -> labels.slice(trainCount, heldOut))) : null;
         Dataset evaluation = context.evaluationData().filter(d -> d.labels().isPresent()).orElse(null);
 
-        Map<String, Long> zerosBefore = zeroCounts(dense);
+        Map<String, Long> zerosBefore = zeroCounts(trainingModel);
 
-        TrainingRequest.Builder request = TrainingRequest.builder(dense, training)
+        TrainingRequest.Builder request = TrainingRequest.builder(trainingModel, training)
                 .inputScale(inputScale)
                 .optimizer(optimizerName.equals("adam") ? new Optimizer.Adam(0.9, 0.999, 1e-8, weightDecay)
                         : Optimizer.sgd(parameters.getDouble(MOMENTUM), weightDecay))
@@ -155,6 +160,7 @@ public final class FinetuneTechnique implements Technique {
         if (validation != null) {
             request.validationData(validation);
         }
+        graph.trainable().ifPresent(request::trainable);
 
         OptionalDouble heldOutBefore = validation == null ? OptionalDouble.empty()
                 : OptionalDouble.of(accuracy(trainer, dense, validation, inputScale, batch));
@@ -171,6 +177,8 @@ public final class FinetuneTechnique implements Technique {
                     + "; check the training data fits the model's input", e);
         }
         OnnxModel trained = result.model();
+        TrainingGraph.WrittenBack writtenBack = graph.writeBack(trained);
+        OnnxModel output = writtenBack.model();
 
         Map<String, Long> zerosAfter = zeroCounts(trained);
         long keptZeros = 0;
@@ -179,7 +187,7 @@ public final class FinetuneTechnique implements Technique {
             long before = zerosBefore.getOrDefault(name, 0L);
             zerosInTrained += before;
             if (keepZeros) {
-                long lost = lostZeros(dense, trained, name);
+                long lost = lostZeros(trainingModel, trained, name);
                 if (lost > 0) {
                     throw new CondenseException(ErrorCode.INTERNAL_ERROR, "finetune was to keep every zero, but " + lost + " zeros of '"
                             + name + "' changed in training; report this with the model");
@@ -197,9 +205,30 @@ public final class FinetuneTechnique implements Technique {
                 .put("zeros_after", result.trainedInitializers().stream().mapToLong(n -> zerosAfter.getOrDefault(n, 0L)).sum())
                 .put("zeros_kept", keptZeros)
                 .put("trained_initializers", result.trainedInitializers().size());
+        Set<String> quantizedNames = new java.util.HashSet<>();
+        for (TrainingGraph.QuantizedWeight weight : graph.weights()) {
+            quantizedNames.add(weight.latent());
+            quantizedNames.add(weight.scale());
+        }
+        for (TrainingGraph.QuantizedBias bias : graph.biases()) {
+            quantizedNames.add(bias.latent());
+        }
+        for (TrainingGraph.Codebook codebook : graph.codebooks()) {
+            quantizedNames.add(codebook.codebook());
+        }
+        for (Map<String, Object> layer : writtenBack.layers()) {
+            report.addLayer(layer);
+        }
+        report.put("quantized_layers", graph.weights().size()).put("codebooks", graph.codebooks().size())
+                .put("int32_biases", graph.biases().size())
+                .put("levels_kept", writtenBack.layers().stream().allMatch(layer -> !Boolean.FALSE.equals(layer.get("levels_kept"))));
         for (String name : result.trainedInitializers()) {
+            if (quantizedNames.contains(name)) {
+                continue;
+            }
             Map<String, Object> layer = new LinkedHashMap<>();
             layer.put("name", name);
+            layer.put("form", "float");
             layer.put("elements", trained.tensor(name).elementCount());
             layer.put("zeros_before", zerosBefore.getOrDefault(name, 0L));
             layer.put("zeros_after", zerosAfter.getOrDefault(name, 0L));
@@ -218,12 +247,12 @@ public final class FinetuneTechnique implements Technique {
         report.put("history", history);
         if (validation != null) {
             report.put("validation_accuracy_before", heldOutBefore.getAsDouble());
-            report.put("validation_accuracy_after", accuracy(trainer, trained, validation, inputScale, batch));
+            report.put("validation_accuracy_after", accuracy(trainer, output, validation, inputScale, batch));
         }
         if (evaluation != null) {
-            measureEvaluation(context, trainer, dense, trained, evaluation, inputScale, batch, report);
+            measureEvaluation(context, trainer, dense, output, evaluation, inputScale, batch, report);
         }
-        OnnxModel written = resparsified(model, trained);
+        OnnxModel written = resparsified(model, output);
         report.put("sparse_initializers", written.initializers().stream().filter(InitializerInfo::sparse).count());
         context.progress(1, "fine-tuned " + result.trainedInitializers().size() + " initializers over " + epochs + " epochs");
         return new TechniqueResult(written, report.build());
@@ -265,39 +294,22 @@ public final class FinetuneTechnique implements Technique {
     }
 
     /**
-     * Refuses weights this technique cannot train faithfully yet: quantized (QDQ or integer operators, or integer
-     * weight initializers feeding compute) and k-means-shared weights (a Gather reading an initializer codebook).
+     * Refuses integer kernels (QLinearConv, MatMulInteger, ...): their weights are not in QDQ form, so there is no
+     * DequantizeLinear to turn into fake quantization.
      */
-    static void refuseUntrainableWeights(OnnxModel model) {
-        Set<String> quantized = new TreeSet<>();
-        Set<String> shared = new TreeSet<>();
-        Map<String, DataType> initializerTypes = new LinkedHashMap<>();
-        for (InitializerInfo info : model.initializers()) {
-            initializerTypes.put(info.name(), info.dataType());
-        }
+    static void refuseIntegerOperators(OnnxModel model) {
+        Set<String> integer = new TreeSet<>();
         for (NodeProto node : model.nodes()) {
-            if (QUANTIZED_OPERATORS.contains(node.getOpType())) {
-                quantized.add(node.getOpType());
-            }
-            if (node.getOpType().equals("Gather") && node.getInputCount() > 0
-                    && isFloat(initializerTypes.getOrDefault(node.getInput(0), DataType.INT64))) {
-                shared.add(node.getName().isEmpty() ? node.getOutput(0) : node.getName());
+            if (INTEGER_OPERATORS.contains(node.getOpType())) {
+                integer.add(node.getOpType());
             }
         }
-        if (!quantized.isEmpty()) {
-            throw new CondenseException(ErrorCode.UNSUPPORTED_MODEL, "finetune currently trains float weights only, and this model "
-                    + "has quantized weights (" + String.join(", ", quantized) + " nodes): quantization-aware fine-tuning (QAT) is not "
-                    + "built yet; put finetune before the quantization, binarization or ternarization step");
+        if (!integer.isEmpty()) {
+            throw new CondenseException(ErrorCode.UNSUPPORTED_MODEL, "finetune trains float weights, QDQ weights (DequantizeLinear of "
+                    + "integer levels) and k-means codebooks, and this model runs integer operators (" + String.join(", ", integer)
+                    + "); write the quantized model in QDQ form (as quantize, binarize and ternarize do) or fine-tune before the "
+                    + "step that introduced them");
         }
-        if (!shared.isEmpty()) {
-            throw new CondenseException(ErrorCode.UNSUPPORTED_MODEL, "finetune currently trains float weights only, and this model "
-                    + "shares weights through a codebook (Gather of an initializer: " + String.join(", ", shared) + "): k-means "
-                    + "fine-tuning of shared weights is not built yet; put finetune before the weight-sharing step");
-        }
-    }
-
-    private static boolean isFloat(DataType type) {
-        return type == DataType.FLOAT || type == DataType.FLOAT16 || type == DataType.BFLOAT16;
     }
 
     /** The model with its sparse initializers stored dense (the training runtime reads dense initializers). */

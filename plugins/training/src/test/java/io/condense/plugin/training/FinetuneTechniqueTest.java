@@ -198,14 +198,11 @@ class FinetuneTechniqueTest {
     }
 
     @Test
-    void refusesQuantizedAndSharedWeightsAndUnsupportedOperators() {
+    void refusesIntegerOperatorsAndUnsupportedOperators() {
         try (TestStepContext context = context(Map.of()).build()) {
-            assertThatThrownBy(() -> technique.apply(Models.quantizedLinear(), context.parameters(), context))
+            assertThatThrownBy(() -> technique.apply(Models.withIntegerMatMul(), context.parameters(), context))
                     .isInstanceOfSatisfying(CondenseException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.UNSUPPORTED_MODEL))
-                    .hasMessageContaining("float weights only").hasMessageContaining("QAT").hasMessageContaining("DequantizeLinear");
-            assertThatThrownBy(() -> technique.apply(Models.codebookLinear(), context.parameters(), context))
-                    .isInstanceOfSatisfying(CondenseException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.UNSUPPORTED_MODEL))
-                    .hasMessageContaining("float weights only").hasMessageContaining("k-means");
+                    .hasMessageContaining("MatMulInteger").hasMessageContaining("QDQ form");
             assertThatThrownBy(() -> technique.apply(Models.withErf(), context.parameters(), context))
                     .isInstanceOfSatisfying(CondenseException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.UNSUPPORTED_MODEL))
                     .hasMessageContaining("Erf");

@@ -67,6 +67,16 @@ final class Models {
         return m.build();
     }
 
+    /** The quantized linear graph with its Gemm replaced by MatMulInteger (an integer kernel, not QDQ). */
+    static OnnxModel withIntegerMatMul() {
+        Models m = new Models(1);
+        m.node("Flatten", new String[] {"image"}, "flat", AttributeProto.newBuilder().setName("axis")
+                .setType(AttributeProto.AttributeType.INT).setI(1).build());
+        m.graph.addInitializer(Tensor.fromRaw("fc.weight_q", DataType.INT8, new long[] {784, 10}, new byte[7840]).toProto());
+        m.node("MatMulInteger", new String[] {"flat", "fc.weight_q"}, "logits");
+        return m.build();
+    }
+
     /** LeNet-style dense layer followed by Erf, an operator the training runtime does not interpret. */
     static OnnxModel withErf() {
         Models m = new Models(1);

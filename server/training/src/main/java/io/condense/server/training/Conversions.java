@@ -24,9 +24,21 @@ final class Conversions {
             case INT32 -> manager.create(tensor.toIntArray(), shape);
             case INT8 -> manager.create(bytes(tensor), shape, ai.djl.ndarray.types.DataType.INT8);
             case UINT8 -> manager.create(bytes(tensor), shape, ai.djl.ndarray.types.DataType.UINT8);
+            // 4-bit levels (two per byte in the file) unpacked one per byte: int4 as int8, uint4 as uint8
+            case INT4 -> manager.create(direct(unpacked(tensor)), shape, ai.djl.ndarray.types.DataType.INT8);
+            case UINT4 -> manager.create(direct(unpacked(tensor)), shape, ai.djl.ndarray.types.DataType.UINT8);
             default -> throw new CondenseException(ErrorCode.UNSUPPORTED_MODEL, "tensor " + tensor.name() + " has element type "
                     + tensor.dataType() + ", which the training runtime does not read");
         };
+    }
+
+    private static byte[] unpacked(Tensor tensor) {
+        int[] values = tensor.toIntArray();
+        byte[] bytes = new byte[values.length];
+        for (int i = 0; i < values.length; i++) {
+            bytes[i] = (byte) values[i];
+        }
+        return bytes;
     }
 
     private static ByteBuffer bytes(Tensor tensor) {

@@ -10,7 +10,10 @@ import ai.djl.ndarray.types.Shape;
  * DequantizeLinear maps back with {@code (q - zero_point) * scale}. Rounding uses a straight-through estimator
  * (its gradient is 1); clamping passes no gradient outside the range. Scales and zero points are constants: they
  * are never trained (the default trainable set leaves them out). Per-axis scales follow the node's {@code axis}
- * (default 1). Integer inputs of DequantizeLinear (stored int8 weights) are converted to float.
+ * (default 1); blocked scales and zero points ({@code block_size}, opset 21) repeat each entry {@code block_size} times
+ * along {@code axis}. Integer inputs of DequantizeLinear (stored int8 weights, 4-bit weights loaded one per byte) are
+ * converted to float. A QuantizeLinear to a 4-bit zero point is refused when the graph is compiled (its range is not
+ * that of the 8-bit type the runtime holds it in).
  */
 final class FakeQuantization {
     private FakeQuantization() {
@@ -51,8 +54,16 @@ final class FakeQuantization {
         return new NDArray[] {q.mul(scale)};
     }
 
-    /** A per-tensor value as is; a per-axis 1-D value reshaped to broadcast along the node's axis. */
+    /**
+     * A per-tensor value as is; a per-axis 1-D value reshaped to broadcast along the node's axis; a blocked value
+     * ({@code block_size} > 0, opset 21: the shape of x with {@code ceil(d / block_size)} along the axis) with each entry
+     * repeated {@code block_size} times along the axis and trimmed to x's size there (the last block may be shorter).
+     */
     private static NDArray broadcastable(OnnxNode node, NDArray value, NDArray x) {
+        long blockSize = node.getInt("block_size", 0);
+        if (blockSize > 0) {
+            return blocked(node, value, x, blockSize);
+        }
         if (value.getShape().dimension() == 0 || value.getShape().size() == 1 && x.getShape().dimension() == 0) {
             return value;
         }
@@ -62,5 +73,26 @@ final class FakeQuantization {
         java.util.Arrays.fill(shape, 1);
         shape[axis] = value.getShape().size();
         return value.reshape(new Shape(shape));
+    }
+
+    private static NDArray blocked(OnnxNode node, NDArray value, NDArray x, long blockSize) {
+        Shape shape = x.getShape();
+        int rank = shape.dimension();
+        int axis = Operators.normalizeAxis(node, node.getInt("axis", 1), rank);
+        Shape valueShape = value.getShape();
+        long blocks = (shape.get(axis) + blockSize - 1) / blockSize;
+        boolean fits = valueShape.dimension() == rank;
+        for (int i = 0; fits && i < rank; i++) {
+            fits = valueShape.get(i) == (i == axis ? blocks : shape.get(i));
+        }
+        if (!fits) {
+            throw node.invalid("a blocked scale or zero point (block_size " + blockSize + ", axis " + axis + ") must have shape "
+                    + shape + " with " + blocks + " along the axis, not " + valueShape);
+        }
+        NDArray repeated = value.repeat(axis, blockSize);
+        if (repeated.getShape().get(axis) == shape.get(axis)) {
+            return repeated;
+        }
+        return repeated.get(":,".repeat(axis) + "0:" + shape.get(axis));
     }
 }

@@ -57,6 +57,7 @@ final class GraphProgram {
                     + "); nothing was trained. Export the model without these operators, or train it elsewhere");
         }
         List<NodeProto> protos = model.nodes();
+        refuseFourBitQuantization(model, protos);
         this.nodes = new ArrayList<>(protos.size());
         this.kernels = new ArrayList<>(protos.size());
         for (int i = 0; i < protos.size(); i++) {
@@ -76,6 +77,24 @@ final class GraphProgram {
             outputs.add(output.getName());
         }
         this.outputNames = List.copyOf(outputs);
+    }
+
+    /**
+     * 4-bit initializers load one level per 8-bit element; DequantizeLinear reads them exactly, but a QuantizeLinear
+     * whose zero point is 4-bit would clamp to the 8-bit range, so it is refused rather than run wrong.
+     */
+    private static void refuseFourBitQuantization(OnnxModel model, List<NodeProto> protos) {
+        for (int i = 0; i < protos.size(); i++) {
+            NodeProto node = protos.get(i);
+            if (node.getOpType().equals("QuantizeLinear") && node.getInputCount() > 2) {
+                int type = model.initializer(node.getInput(2)).map(TensorProto::getDataType).orElse(0);
+                if (type == TensorProto.DataType.INT4_VALUE || type == TensorProto.DataType.UINT4_VALUE) {
+                    throw new CondenseException(ErrorCode.UNSUPPORTED_MODEL, new OnnxNode(node, i).describe()
+                            + " quantizes to a 4-bit zero point, which the training runtime does not interpret (it fake-quantizes "
+                            + "to int8 and uint8 only); use an 8-bit zero point and a Clip to the 4-bit range");
+                }
+            }
+        }
     }
 
     static GraphProgram compile(OnnxModel model) {

@@ -52,6 +52,9 @@ final class Operators {
         kernels.put("Constant", Operators::constant);
         kernels.put("Shape", Operators::shape);
         kernels.put("Gather", Operators::gather);
+        kernels.put("Cast", Operators::cast);
+        kernels.put("Sign", Operators::sign);
+        kernels.put("Sum", Operators::sum);
         kernels.put("Unsqueeze", Operators::unsqueeze);
         kernels.put("Squeeze", Operators::squeeze);
         kernels.put("Slice", Operators::slice);
@@ -364,6 +367,18 @@ final class Operators {
         long[] indices = in[1].toType(DataType.INT64, false).toLongArray();
         Shape indexShape = in[1].getShape();
         long dim = shape.get(axis);
+        if (shape.dimension() == 1) {
+            // a 1-D table (a k-means codebook): one vectorised take, whose gradient sums per entry (scatter-add)
+            for (int i = 0; i < indices.length; i++) {
+                long resolved = indices[i] < 0 ? indices[i] + dim : indices[i];
+                if (resolved < 0 || resolved >= dim) {
+                    throw node.invalid("index " + indices[i] + " is out of range for axis 0 of size " + dim);
+                }
+                indices[i] = resolved;
+            }
+            NDArray index = context.manager().create(indices, indexShape);
+            return one(data.take(context.manager(), index).reshape(indexShape));
+        }
         String prefix = ":,".repeat(axis);
         NDList slices = new NDList(indices.length);
         for (long index : indices) {
@@ -386,6 +401,55 @@ final class Operators {
             out[k++] = shape.get(i);
         }
         return one(stacked.reshape(new Shape(out)));
+    }
+
+    /**
+     * Cast to the element type of {@code to} (ONNX codes): float types become float32 (float64 for double), integers
+     * and bool keep their meaning; a float-to-float Cast passes gradients, integer results carry none.
+     */
+    private static NDArray[] cast(ExecutionContext context, OnnxNode node, NDArray[] in) {
+        long to = node.getInt("to", 0);
+        DataType type = switch ((int) to) {
+            case 1, 10, 16 -> DataType.FLOAT32;
+            case 11 -> DataType.FLOAT64;
+            case 2 -> DataType.UINT8;
+            case 3 -> DataType.INT8;
+            case 6 -> DataType.INT32;
+            case 7 -> DataType.INT64;
+            case 9 -> DataType.BOOLEAN;
+            default -> throw node.unsupported("Cast to ONNX element type " + to);
+        };
+        NDArray x = in[0];
+        if (x.getDataType() == type) {
+            return one(x);
+        }
+        if (type == DataType.BOOLEAN) {
+            return one(x.neq(0));
+        }
+        return one(x.toType(type, false));
+    }
+
+    /**
+     * Sign (-1, 0 or +1, as ONNX defines it) with a straight-through gradient clipped as hard tanh: the gradient of
+     * x passes unchanged where |x| <= 1 and is zero elsewhere (BinaryConnect / BNN), so binary latent weights train.
+     * The forward value is exact: sign(x) plus (clip(x) - clip(x)), the second term zero with clip's gradient.
+     */
+    private static NDArray[] sign(ExecutionContext context, OnnxNode node, NDArray[] in) {
+        NDArray x = in[0];
+        if (isInteger(x)) {
+            return one(x.sign());
+        }
+        NDArray clipped = x.clip(-1f, 1f);
+        return one(x.sign().stopGradient().add(clipped.sub(clipped.stopGradient())));
+    }
+
+    /** Sum of any number of inputs, broadcast as Add. */
+    private static NDArray[] sum(ExecutionContext context, OnnxNode node, NDArray[] in) {
+        NDArray total = in[0];
+        for (int i = 1; i < in.length; i++) {
+            total = total.add(in[i]);
+        }
+        return one(total);
     }
 
     /** The input's shape as int64, sliced by {@code start}/{@code end} (opset 15). */

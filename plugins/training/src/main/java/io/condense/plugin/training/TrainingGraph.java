@@ -1,0 +1,710 @@
+package io.condense.plugin.training;
+
+import static java.util.Objects.requireNonNull;
+
+import ai.onnx.proto.OnnxMl.AttributeProto;
+import ai.onnx.proto.OnnxMl.NodeProto;
+import ai.onnx.proto.OnnxMl.TensorProto;
+import io.condense.sdk.error.CondenseException;
+import io.condense.sdk.error.ErrorCode;
+import io.condense.sdk.model.ModelEditor;
+import io.condense.sdk.model.NodeAttributes;
+import io.condense.sdk.model.OnnxModel;
+import io.condense.sdk.tensor.DataType;
+import io.condense.sdk.tensor.Tensor;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
+
+/**
+ * The internal training form of a compressed model, and the way back. Never written out: only the host's trainer runs
+ * it. Every DequantizeLinear of integer weight levels becomes a float latent weight behind fake quantization that keeps
+ * the value set the input used; every int32 bias read through DequantizeLinear becomes a float latent; k-means codebooks
+ * (Gather of a float table by constant indices) train as they are, the indices never change. {@link #writeBack} turns
+ * the trained latents into levels of the original element types, shapes and names again and checks that every level
+ * written is one the input allowed.
+ *
+ * <p>Forms, per levels tensor (the levels actually used, over the whole tensor):
+ * <ul>
+ *   <li>{@code binary}: int8 levels {-1, +1} with zero points 0 (binarize): {@code Sign(latent)} (straight-through,
+ *       hard tanh) dequantized with the per-channel scale, which trains (TTQ's trained scales);</li>
+ *   <li>{@code ternary}: int8 levels within {-1, 0, +1} with zero points 0 (ternarize): {@code QuantizeLinear} with a
+ *       fixed copy of the input scale (the threshold stays half a step of the input scale in latent units),
+ *       {@code Clip(lo, hi)}, {@code DequantizeLinear} with the trained scale;</li>
+ *   <li>{@code qat}: any other contiguous level range [lo, hi] (int8 PTQ, uint4/uint8 blocks): the same chain with the
+ *       input's scale, fixed, on both sides (classic QAT);</li>
+ *   <li>refused: powers of two (pow2) and level sets that cover less than a quarter of their range.</li>
+ * </ul>
+ */
+final class TrainingGraph {
+    /** Inputs of these operators at these positions are structural (as the trainer's default trainable set defines it). */
+    private static final Map<String, Set<Integer>> NON_WEIGHT_INPUTS = Map.of(
+            "BatchNormalization", Set.of(3, 4),
+            "QuantizeLinear", Set.of(1, 2),
+            "DequantizeLinear", Set.of(1, 2),
+            "Clip", Set.of(1, 2),
+            "Dropout", Set.of(1, 2),
+            "Reshape", Set.of(1),
+            "Slice", Set.of(1, 2, 3, 4),
+            "Unsqueeze", Set.of(1),
+            "Squeeze", Set.of(1),
+            "Gather", Set.of(1));
+
+    private static final Set<DataType> LEVEL_TYPES = Set.of(DataType.INT8, DataType.UINT8, DataType.INT4, DataType.UINT4);
+
+    enum Form {
+        QAT("qat"), TERNARY("ternary"), BINARY("binary");
+
+        final String label;
+
+        Form(String label) {
+            this.label = label;
+        }
+    }
+
+    /** One DequantizeLinear of integer weight levels. */
+    record QuantizedWeight(String levels, DataType type, long[] shape, int[] values, String scale, float[] scales, long[] scaleShape,
+            String zeroPoint, int[] zeroPoints, int[] parameterIndex, int lo, int hi, int usedLevels, Form form, String latent,
+            String quantizeScale, boolean scaleTrained, String output) {
+    }
+
+    /** One DequantizeLinear of int32 bias levels. */
+    record QuantizedBias(String levels, long[] shape, int[] values, String scale, float[] scales, String zeroPoint, int[] zeroPoints,
+            int[] parameterIndex, String latent, Optional<QuantizedWeight> weight, boolean rescale) {
+    }
+
+    /** One k-means codebook: a float table read by Gather through constant indices. */
+    record Codebook(String codebook, String indices) {
+    }
+
+    private final OnnxModel input;
+    private final OnnxModel training;
+    private final List<QuantizedWeight> weights;
+    private final List<QuantizedBias> biases;
+    private final List<Codebook> codebooks;
+    private final Optional<Set<String>> trainable;
+
+    private TrainingGraph(OnnxModel input, OnnxModel training, List<QuantizedWeight> weights, List<QuantizedBias> biases,
+            List<Codebook> codebooks, Optional<Set<String>> trainable) {
+        this.input = input;
+        this.training = training;
+        this.weights = weights;
+        this.biases = biases;
+        this.codebooks = codebooks;
+        this.trainable = trainable;
+    }
+
+    OnnxModel model() {
+        return training;
+    }
+
+    List<QuantizedWeight> weights() {
+        return weights;
+    }
+
+    List<QuantizedBias> biases() {
+        return biases;
+    }
+
+    List<Codebook> codebooks() {
+        return codebooks;
+    }
+
+    /** The trainable set when scales train too (binary, ternary); empty means the trainer's default. */
+    Optional<Set<String>> trainable() {
+        return trainable;
+    }
+
+    boolean changed() {
+        return !weights.isEmpty() || !biases.isEmpty();
+    }
+
+    /** Builds the training form; a model without quantized weights is its own training form. */
+    static TrainingGraph of(OnnxModel model) {
+        requireNonNull(model, "model is null");
+        List<NodeProto> nodes = model.nodes();
+        Map<String, Integer> readers = new LinkedHashMap<>();
+        for (NodeProto node : nodes) {
+            for (String name : node.getInputList()) {
+                readers.merge(name, 1, Integer::sum);
+            }
+        }
+        long opset = model.opsetVersion("").orElse(model.opsetVersion("ai.onnx").orElse(1L));
+        ModelEditor editor = model.edit();
+        List<QuantizedWeight> weights = new ArrayList<>();
+        Map<String, QuantizedWeight> weightByOutput = new LinkedHashMap<>();
+        List<Integer> biasNodes = new ArrayList<>();
+        for (int i = 0; i < nodes.size(); i++) {
+            NodeProto node = nodes.get(i);
+            if (!node.getOpType().equals("DequantizeLinear") || !model.isInitializer(node.getInput(0))) {
+                continue;
+            }
+            Tensor levels = model.tensor(node.getInput(0));
+            if (levels.dataType() == DataType.INT32) {
+                biasNodes.add(i);
+                continue;
+            }
+            if (!LEVEL_TYPES.contains(levels.dataType())) {
+                continue;
+            }
+            if (readers.getOrDefault(node.getInput(0), 0) > 1) {
+                throw new CondenseException(ErrorCode.UNSUPPORTED_MODEL, "finetune cannot train the quantized weight '" + node.getInput(0)
+                        + "': more than one node reads it, and its trained levels would have to serve each of them; fine-tune before "
+                        + "the quantization step");
+            }
+            QuantizedWeight weight = rewriteWeight(model, editor, node, i, levels, readers, opset);
+            weights.add(weight);
+            weightByOutput.put(weight.output(), weight);
+        }
+        List<QuantizedBias> biases = new ArrayList<>();
+        for (int i : biasNodes) {
+            biases.add(rewriteBias(model, editor, nodes.get(i), i, weightByOutput));
+        }
+        List<Codebook> codebooks = codebooks(model);
+        if (weights.isEmpty() && biases.isEmpty()) {
+            return new TrainingGraph(model, model, List.of(), List.of(), codebooks, Optional.empty());
+        }
+        OnnxModel training = editor.build();
+        Optional<Set<String>> trainable = Optional.empty();
+        if (weights.stream().anyMatch(QuantizedWeight::scaleTrained)) {
+            Set<String> names = defaultTrainable(training);
+            for (QuantizedWeight weight : weights) {
+                if (weight.scaleTrained()) {
+                    names.add(weight.scale());
+                }
+            }
+            trainable = Optional.of(names);
+        }
+        return new TrainingGraph(model, training, List.copyOf(weights), List.copyOf(biases), codebooks, trainable);
+    }
+
+    private static QuantizedWeight rewriteWeight(OnnxModel model, ModelEditor editor, NodeProto node, int index, Tensor levels,
+            Map<String, Integer> readers, long opset) {
+        String levelsName = node.getInput(0);
+        String output = node.getOutput(0);
+        long[] shape = levels.shape();
+        int[] values = levels.toIntArray();
+        if (node.getInputCount() < 2 || !model.isInitializer(node.getInput(1))) {
+            throw new CondenseException(ErrorCode.UNSUPPORTED_MODEL, "finetune cannot train '" + levelsName + "': its DequantizeLinear "
+                    + "reads a scale that is not an initializer");
+        }
+        String scaleName = node.getInput(1);
+        Tensor scaleTensor = model.tensor(scaleName);
+        float[] scales = scaleTensor.toFloatArray();
+        String zeroPointName = node.getInputCount() > 2 ? node.getInput(2) : "";
+        int[] zeroPoints;
+        DataType zeroPointType;
+        if (zeroPointName.isEmpty()) {
+            zeroPoints = new int[scales.length];
+            zeroPointType = levels.dataType();
+        } else if (model.isInitializer(zeroPointName)) {
+            Tensor zeroPointTensor = model.tensor(zeroPointName);
+            zeroPoints = zeroPointTensor.toIntArray();
+            zeroPointType = zeroPointTensor.dataType();
+        } else {
+            throw new CondenseException(ErrorCode.UNSUPPORTED_MODEL, "finetune cannot train '" + levelsName + "': its zero point is "
+                    + "computed, not an initializer");
+        }
+        long blockSize = NodeAttributes.getInt(node, "block_size", 0);
+        int axis = (int) NodeAttributes.getInt(node, "axis", 1);
+        if (axis < 0) {
+            axis += shape.length;
+        }
+        int[] parameterIndex = parameterIndex(levelsName, shape, scaleTensor.shape(), axis, blockSize);
+
+        TreeSet<Integer> used = new TreeSet<>();
+        boolean zeroPointsZero = true;
+        for (int zeroPoint : zeroPoints) {
+            zeroPointsZero &= zeroPoint == 0;
+        }
+        for (int value : values) {
+            used.add(value);
+        }
+        int lo = used.isEmpty() ? 0 : used.first();
+        int hi = used.isEmpty() ? 0 : used.last();
+        Form form;
+        boolean oneBitType = levels.dataType() == DataType.INT8 && zeroPointsZero && blockSize == 0;
+        if (oneBitType && lo >= -1 && hi <= 1 && !used.contains(0) && used.size() == 2) {
+            form = Form.BINARY;
+        } else if (oneBitType && lo >= -1 && hi <= 1) {
+            form = Form.TERNARY;
+        } else {
+            int range = hi - lo + 1;
+            if (used.size() < range) {
+                if (powersOfTwo(used, zeroPointsZero)) {
+                    throw new CondenseException(ErrorCode.UNSUPPORTED_MODEL, "finetune cannot train '" + levelsName + "': its levels "
+                            + used + " are zero and powers of two (quantize scheme=pow2), which fake quantization with uniform "
+                            + "steps would not keep; fine-tune before the pow2 quantization, or quantize with scheme=uniform");
+                }
+                if (used.size() * 4L < range) {
+                    throw new CondenseException(ErrorCode.UNSUPPORTED_MODEL, "finetune cannot train '" + levelsName + "': it uses "
+                            + used.size() + " distinct levels spread over [" + lo + ", " + hi + "], not a uniform range it could keep; "
+                            + "fine-tune before the step that wrote it");
+                }
+            }
+            form = Form.QAT;
+        }
+        // trained scales need the scale to be this node's alone
+        boolean scaleTrained = form != Form.QAT && readers.getOrDefault(scaleName, 0) == 1 && scaleTensor.dataType() == DataType.FLOAT;
+
+        float[] latent = new float[values.length];
+        for (int i = 0; i < values.length; i++) {
+            int p = parameterIndex[i];
+            latent[i] = (values[i] - zeroPoints[p]) * scales[p];
+        }
+        String latentName = editor.uniqueName(levelsName + "_latent");
+        editor.removeInitializer(levelsName);
+        editor.putInitializer(Tensor.fromFloats(latentName, DataType.FLOAT, shape, latent).toProto());
+
+        DataType trainingZeroPointType = zeroPointType == DataType.UINT8 || zeroPointType == DataType.UINT4 ? DataType.UINT8 : DataType.INT8;
+        String trainingZeroPoint = editor.uniqueName(levelsName + "_training_zero_point");
+        byte[] zeroPointBytes = new byte[zeroPoints.length];
+        for (int i = 0; i < zeroPoints.length; i++) {
+            zeroPointBytes[i] = (byte) zeroPoints[i];
+        }
+        editor.putInitializer(Tensor.fromRaw(trainingZeroPoint, trainingZeroPointType, scaleTensor.shape(), zeroPointBytes).toProto());
+
+        String quantizeScale = scaleName;
+        if (form == Form.TERNARY && scaleTrained) {
+            // a fixed copy for QuantizeLinear (zeros as 1: such a channel's latents are 0 and stay at level 0)
+            float[] fixed = scales.clone();
+            for (int i = 0; i < fixed.length; i++) {
+                if (!(fixed[i] > 0)) {
+                    fixed[i] = 1;
+                }
+            }
+            quantizeScale = editor.uniqueName(scaleName + "_fixed");
+            editor.putInitializer(Tensor.fromFloats(quantizeScale, DataType.FLOAT, scaleTensor.shape(), fixed).toProto());
+        }
+        List<AttributeProto> attributes = new ArrayList<>();
+        for (AttributeProto attribute : node.getAttributeList()) {
+            if (attribute.getName().equals("axis") || attribute.getName().equals("block_size")) {
+                attributes.add(attribute);
+            }
+        }
+        String quantized = editor.uniqueName(levelsName + "_fake_levels");
+        String clipped = editor.uniqueName(levelsName + "_fake_clipped");
+        if (form == Form.BINARY) {
+            editor.addNode(NodeProto.newBuilder().setOpType("Sign").setName(editor.uniqueName(levelsName + "_Sign"))
+                    .addInput(latentName).addOutput(clipped).build());
+        } else {
+            editor.addNode(NodeProto.newBuilder().setOpType("QuantizeLinear").setName(editor.uniqueName(levelsName + "_FakeQuantize"))
+                    .addInput(latentName).addInput(quantizeScale).addInput(trainingZeroPoint).addOutput(quantized)
+                    .addAllAttribute(attributes).build());
+            NodeProto.Builder clip = NodeProto.newBuilder().setOpType("Clip").setName(editor.uniqueName(levelsName + "_Clip"))
+                    .addInput(quantized).addOutput(clipped);
+            if (opset >= 11) {
+                String low = editor.uniqueName(levelsName + "_level_min");
+                String high = editor.uniqueName(levelsName + "_level_max");
+                editor.putInitializer(Tensor.fromFloats(low, DataType.FLOAT, new long[0], new float[] {lo}).toProto());
+                editor.putInitializer(Tensor.fromFloats(high, DataType.FLOAT, new long[0], new float[] {hi}).toProto());
+                clip.addInput(low).addInput(high);
+            } else {
+                clip.addAttribute(AttributeProto.newBuilder().setName("min").setType(AttributeProto.AttributeType.FLOAT).setF(lo));
+                clip.addAttribute(AttributeProto.newBuilder().setName("max").setType(AttributeProto.AttributeType.FLOAT).setF(hi));
+            }
+            editor.addNode(clip.build());
+        }
+        editor.replaceNode(index, NodeProto.newBuilder(node).clearInput().addInput(clipped).addInput(scaleName)
+                .addInput(trainingZeroPoint).build());
+        if (!zeroPointName.isEmpty() && readers.getOrDefault(zeroPointName, 0) == 1) {
+            editor.removeInitializer(zeroPointName);
+        }
+        return new QuantizedWeight(levelsName, levels.dataType(), shape, values, scaleName, scales, scaleTensor.shape(), zeroPointName,
+                zeroPoints, parameterIndex, lo, hi, used.size(), form, latentName, quantizeScale, scaleTrained, output);
+    }
+
+    /** Zero and powers of two only, with a gap somewhere (so not a contiguous range like {-2..2}). */
+    private static boolean powersOfTwo(Set<Integer> used, boolean zeroPointsZero) {
+        if (!zeroPointsZero) {
+            return false;
+        }
+        for (int level : used) {
+            int magnitude = Math.abs(level);
+            if (magnitude != 0 && Integer.bitCount(magnitude) != 1) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static QuantizedBias rewriteBias(OnnxModel model, ModelEditor editor, NodeProto node, int index,
+            Map<String, QuantizedWeight> weightByOutput) {
+        String levelsName = node.getInput(0);
+        Tensor levels = model.tensor(levelsName);
+        int[] values = levels.toIntArray();
+        if (node.getInputCount() < 2 || !model.isInitializer(node.getInput(1))) {
+            throw new CondenseException(ErrorCode.UNSUPPORTED_MODEL, "finetune cannot train the int32 bias '" + levelsName + "': its "
+                    + "DequantizeLinear reads a scale that is not an initializer");
+        }
+        String scaleName = node.getInput(1);
+        Tensor scaleTensor = model.tensor(scaleName);
+        float[] scales = scaleTensor.toFloatArray();
+        String zeroPointName = node.getInputCount() > 2 ? node.getInput(2) : "";
+        int[] zeroPoints = zeroPointName.isEmpty() ? new int[scales.length] : model.tensor(zeroPointName).toIntArray();
+        int axis = (int) NodeAttributes.getInt(node, "axis", 1);
+        if (axis < 0) {
+            axis += levels.rank();
+        }
+        int[] parameterIndex = parameterIndex(levelsName, levels.shape(), scaleTensor.shape(), axis, 0);
+        float[] latent = new float[values.length];
+        for (int i = 0; i < values.length; i++) {
+            latent[i] = (float) ((double) (values[i] - zeroPoints[parameterIndex[i]]) * scales[parameterIndex[i]]);
+        }
+        String latentName = editor.uniqueName(levelsName + "_latent");
+        editor.removeInitializer(levelsName);
+        editor.putInitializer(Tensor.fromFloats(latentName, DataType.FLOAT, levels.shape(), latent).toProto());
+        editor.replaceNode(index, NodeProto.newBuilder().setOpType("Identity").setName(node.getName().isEmpty()
+                ? editor.uniqueName(levelsName + "_Identity") : node.getName()).addInput(latentName).addOutput(node.getOutput(0)).build());
+
+        // the layer whose bias this is: its weight input dequantized by one of ours; its activation by a per-tensor DQ
+        Optional<QuantizedWeight> weight = Optional.empty();
+        boolean rescale = false;
+        for (NodeProto layer : model.consumers(node.getOutput(0))) {
+            if (layer.getInputCount() < 3 || !layer.getInput(2).equals(node.getOutput(0))) {
+                continue;
+            }
+            QuantizedWeight candidate = weightByOutput.get(layer.getInput(1));
+            if (candidate == null) {
+                continue;
+            }
+            weight = Optional.of(candidate);
+            Optional<NodeProto> activation = model.producer(layer.getInput(0));
+            if (candidate.scaleTrained() && activation.isPresent() && activation.get().getOpType().equals("DequantizeLinear")
+                    && activation.get().getInputCount() > 1 && model.isInitializer(activation.get().getInput(1))) {
+                float[] activationScale = model.tensor(activation.get().getInput(1)).toFloatArray();
+                rescale = activationScale.length == 1 && isProduct(scales, activationScale[0], candidate.scales());
+            }
+            break;
+        }
+        return new QuantizedBias(levelsName, levels.shape(), values, scaleName, scales, zeroPointName, zeroPoints, parameterIndex,
+                latentName, weight, rescale);
+    }
+
+    /** Whether bias scales are activation scale x weight scale per channel (a zero weight scale counted as 1). */
+    private static boolean isProduct(float[] biasScales, float activationScale, float[] weightScales) {
+        if (biasScales.length != weightScales.length && weightScales.length != 1) {
+            return false;
+        }
+        for (int c = 0; c < biasScales.length; c++) {
+            float weightScale = weightScales[weightScales.length == 1 ? 0 : c];
+            double expected = (double) activationScale * (weightScale == 0 ? 1 : weightScale);
+            if (Math.abs(biasScales[c] - expected) > 1e-5 * Math.abs(expected)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Gather nodes reading a float initializer table through indices that are an initializer, or a Cast of one. */
+    private static List<Codebook> codebooks(OnnxModel model) {
+        List<Codebook> found = new ArrayList<>();
+        for (NodeProto node : model.nodes()) {
+            if (!node.getOpType().equals("Gather") || node.getInputCount() < 2 || !model.isInitializer(node.getInput(0))
+                    || model.tensor(node.getInput(0)).dataType() != DataType.FLOAT) {
+                continue;
+            }
+            String indices = node.getInput(1);
+            Optional<NodeProto> producer = model.producer(indices);
+            if (producer.isPresent() && producer.get().getOpType().equals("Cast")) {
+                indices = producer.get().getInput(0);
+            }
+            if (model.isInitializer(indices)) {
+                found.add(new Codebook(node.getInput(0), indices));
+            }
+        }
+        return List.copyOf(found);
+    }
+
+    /** The trainer's default set: float32 initializers never read in a structural position. */
+    static Set<String> defaultTrainable(OnnxModel model) {
+        Set<String> structural = new LinkedHashSet<>();
+        for (NodeProto node : model.nodes()) {
+            for (int position : NON_WEIGHT_INPUTS.getOrDefault(node.getOpType(), Set.of())) {
+                if (position < node.getInputCount()) {
+                    structural.add(node.getInput(position));
+                }
+            }
+        }
+        Set<String> names = new TreeSet<>();
+        for (TensorProto initializer : model.graph().getInitializerList()) {
+            if (initializer.getDataType() == TensorProto.DataType.FLOAT_VALUE && !structural.contains(initializer.getName())) {
+                names.add(initializer.getName());
+            }
+        }
+        return names;
+    }
+
+    /**
+     * For each element of a tensor of {@code shape}, the index of its scale (and zero point): one for all, one per
+     * entry along {@code axis}, or (block_size > 0) one per block of {@code blockSize} along the axis.
+     */
+    static int[] parameterIndex(String name, long[] shape, long[] parameterShape, int axis, long blockSize) {
+        int count = Math.toIntExact(Arrays.stream(shape).reduce(1, (a, b) -> a * b));
+        long parameters = Arrays.stream(parameterShape).reduce(1, (a, b) -> a * b);
+        int[] index = new int[count];
+        if (parameters == 1 && blockSize == 0) {
+            return index;
+        }
+        int rank = shape.length;
+        if (axis < 0 || axis >= rank) {
+            throw new CondenseException(ErrorCode.INVALID_MODEL, "the DequantizeLinear of '" + name + "' has axis " + axis
+                    + " for a rank-" + rank + " tensor");
+        }
+        long inner = 1;
+        for (int d = axis + 1; d < rank; d++) {
+            inner *= shape[d];
+        }
+        long size = shape[axis];
+        if (blockSize == 0) {
+            if (parameters != size) {
+                throw new CondenseException(ErrorCode.INVALID_MODEL, "the DequantizeLinear of '" + name + "' has " + parameters
+                        + " scales along axis " + axis + " of size " + size);
+            }
+            for (int i = 0; i < count; i++) {
+                index[i] = (int) ((i / inner) % size);
+            }
+            return index;
+        }
+        long blocks = (size + blockSize - 1) / blockSize;
+        if (parameterShape.length != rank || parameterShape[axis] != blocks) {
+            throw new CondenseException(ErrorCode.INVALID_MODEL, "the blocked DequantizeLinear of '" + name + "' has scales of shape "
+                    + Arrays.toString(parameterShape) + " for levels " + Arrays.toString(shape) + " in blocks of " + blockSize);
+        }
+        for (int i = 0; i < count; i++) {
+            long outer = i / (inner * size);
+            long along = (i / inner) % size;
+            long within = i % inner;
+            index[i] = (int) ((outer * blocks + along / blockSize) * inner + within);
+        }
+        return index;
+    }
+
+    OnnxModel input() {
+        return input;
+    }
+
+    /** The written model and one report entry per quantized weight and codebook. */
+    record WrittenBack(OnnxModel model, List<Map<String, Object>> layers) {
+    }
+
+    /**
+     * The input model with the trained values in its own form: float initializers copied, latents turned into levels
+     * of the original type, shape and name ({@code clip(round(latent / scale) + zero point, lo, hi)}, binary: the sign,
+     * 0 as +1), trained scales written (a negative channel scale is made positive by negating that channel's levels,
+     * the same product), int32 biases requantized (their scales rescaled by new / old weight scale when they were
+     * activation scale x weight scale). Then checks every written level against the input's.
+     */
+    WrittenBack writeBack(OnnxModel trained) {
+        requireNonNull(trained, "trained is null");
+        ModelEditor editor = input.edit();
+        for (TensorProto initializer : input.graph().getInitializerList()) {
+            if (initializer.getDataType() == TensorProto.DataType.FLOAT_VALUE) {
+                // the trainer writes an empty doc_string where the input had none (proto2 keeps it: 2 bytes a tensor)
+                trained.initializer(initializer.getName()).ifPresent(tensor -> editor.putInitializer(
+                        initializer.hasDocString() ? tensor : tensor.toBuilder().clearDocString().build()));
+            }
+        }
+        List<Map<String, Object>> layers = new ArrayList<>();
+        Map<String, float[]> newScales = new LinkedHashMap<>();
+        for (QuantizedWeight weight : weights) {
+            float[] latent = trained.tensor(weight.latent()).toFloatArray();
+            float[] quantizeScales = trained.tensor(weight.quantizeScale()).toFloatArray();
+            float[] scales = weight.scaleTrained() ? trained.tensor(weight.scale()).toFloatArray() : weight.scales().clone();
+            for (float scale : scales) {
+                if (!Float.isFinite(scale)) {
+                    throw new CondenseException(ErrorCode.INVALID_PARAMETER, "fine-tuning made a scale of '" + weight.levels()
+                            + "' " + scale + "; lower the learning rate");
+                }
+            }
+            int[] levels = new int[latent.length];
+            int[] parameterIndex = weight.parameterIndex();
+            for (int i = 0; i < latent.length; i++) {
+                int p = parameterIndex[i];
+                if (weight.form() == Form.BINARY) {
+                    levels[i] = latent[i] >= 0 ? 1 : -1;
+                } else {
+                    float scaled = latent[i] / quantizeScales[p];
+                    long level = (long) Math.rint(scaled) + weight.zeroPoints()[p];
+                    levels[i] = (int) Math.max(weight.lo(), Math.min(weight.hi(), level));
+                }
+            }
+            int flipped = 0;
+            if (weight.scaleTrained()) {
+                boolean[] negative = new boolean[scales.length];
+                for (int c = 0; c < scales.length; c++) {
+                    if (scales[c] < 0) {
+                        negative[c] = true;
+                        scales[c] = -scales[c];
+                        flipped++;
+                    }
+                }
+                if (flipped > 0) {
+                    for (int i = 0; i < levels.length; i++) {
+                        if (negative[parameterIndex[i]]) {
+                            levels[i] = -levels[i];
+                        }
+                    }
+                }
+                editor.putInitializer(Tensor.fromFloats(weight.scale(), DataType.FLOAT, weight.scaleShape(), scales).toProto());
+                newScales.put(weight.output(), scales);
+            }
+            editor.putInitializer(Tensor.fromInts(weight.levels(), weight.type(), weight.shape(), levels).toProto());
+            layers.add(weightEntry(weight, levels, scales, flipped));
+        }
+        for (QuantizedBias bias : biases) {
+            float[] latent = trained.tensor(bias.latent()).toFloatArray();
+            float[] scales = bias.scales().clone();
+            if (bias.rescale()) {
+                QuantizedWeight weight = bias.weight().orElseThrow();
+                float[] after = newScales.get(weight.output());
+                for (int c = 0; c < scales.length; c++) {
+                    float old = weight.scales()[weight.scales().length == 1 ? 0 : c];
+                    float now = after[after.length == 1 ? 0 : c];
+                    if (old != 0 && now != 0) {
+                        scales[c] = (float) ((double) scales[c] * now / old);
+                    }
+                }
+                editor.putInitializer(Tensor.fromFloats(bias.scale(), DataType.FLOAT, input.tensor(bias.scale()).shape(), scales).toProto());
+            }
+            int[] levels = new int[latent.length];
+            for (int i = 0; i < latent.length; i++) {
+                int p = bias.parameterIndex()[i];
+                double level = Math.rint(latent[i] / (double) scales[p]) + bias.zeroPoints()[p];
+                levels[i] = (int) Math.max(Integer.MIN_VALUE, Math.min(Integer.MAX_VALUE, level));
+            }
+            editor.putInitializer(Tensor.fromInts(bias.levels(), DataType.INT32, bias.shape(), levels).toProto());
+            Map<String, Object> entry = new LinkedHashMap<>();
+            entry.put("name", bias.levels());
+            entry.put("form", "int32_bias");
+            entry.put("elements", (long) levels.length);
+            bias.weight().ifPresent(w -> entry.put("weight", w.levels()));
+            entry.put("scale_rescaled", bias.rescale());
+            int changed = 0;
+            for (int i = 0; i < levels.length; i++) {
+                if (levels[i] != bias.values()[i]) {
+                    changed++;
+                }
+            }
+            entry.put("levels_changed", (long) changed);
+            layers.add(entry);
+        }
+        OnnxModel written = editor.build();
+        for (Codebook codebook : codebooks) {
+            layers.add(codebookEntry(codebook, written));
+        }
+        return new WrittenBack(written, layers);
+    }
+
+    private Map<String, Object> weightEntry(QuantizedWeight weight, int[] levels, float[] scales, int flipped) {
+        Map<String, Object> entry = new LinkedHashMap<>();
+        entry.put("name", weight.levels());
+        entry.put("form", weight.form().label);
+        entry.put("elements", (long) levels.length);
+        entry.put("levels_type", weight.type().name().toLowerCase(java.util.Locale.ROOT));
+        entry.put("levels_range", List.of(weight.lo(), weight.hi()));
+        entry.put("levels_used_before", (long) weight.usedLevels());
+        TreeSet<Integer> after = new TreeSet<>();
+        long changed = 0;
+        long zerosBefore = 0;
+        long zerosAfter = 0;
+        boolean kept = true;
+        TreeSet<Integer> before = new TreeSet<>();
+        for (int value : weight.values()) {
+            before.add(value);
+        }
+        for (int i = 0; i < levels.length; i++) {
+            after.add(levels[i]);
+            int zeroPoint = weight.zeroPoints()[weight.parameterIndex()[i]];
+            changed += levels[i] != weight.values()[i] ? 1 : 0;
+            zerosBefore += weight.values()[i] == zeroPoint ? 1 : 0;
+            zerosAfter += levels[i] == zeroPoint ? 1 : 0;
+            // binary and ternary keep their value set exactly; uniform levels stay within the input's range
+            kept &= weight.form() == Form.QAT ? levels[i] >= weight.lo() && levels[i] <= weight.hi() : before.contains(levels[i]);
+        }
+        // a level's meaning also needs the type: the written tensor must read back as these levels
+        entry.put("levels_used_after", (long) after.size());
+        entry.put("levels_changed", changed);
+        entry.put("zero_levels_before", zerosBefore);
+        entry.put("zero_levels_after", zerosAfter);
+        entry.put("levels_kept", kept);
+        if (!kept) {
+            throw new CondenseException(ErrorCode.INTERNAL_ERROR, "finetune wrote levels " + after + " for '" + weight.levels()
+                    + "', outside the input's " + before + "; report this with the model");
+        }
+        entry.put("scale_trained", weight.scaleTrained());
+        if (weight.scaleTrained()) {
+            entry.put("scale_mean_before", mean(weight.scales()));
+            entry.put("scale_mean_after", mean(scales));
+            if (scales.length <= 32) {
+                entry.put("scales_before", toList(weight.scales()));
+                entry.put("scales_after", toList(scales));
+            }
+            entry.put("scales_changed", (long) countChanged(weight.scales(), scales));
+            entry.put("scales_flipped", (long) flipped);
+        }
+        return entry;
+    }
+
+    private Map<String, Object> codebookEntry(Codebook codebook, OnnxModel written) {
+        Map<String, Object> entry = new LinkedHashMap<>();
+        float[] before = input.tensor(codebook.codebook()).toFloatArray();
+        float[] after = written.tensor(codebook.codebook()).toFloatArray();
+        boolean indicesIdentical = input.tensor(codebook.indices()).rawByteString().equals(written.tensor(codebook.indices()).rawByteString())
+                && input.tensor(codebook.indices()).dataType() == written.tensor(codebook.indices()).dataType();
+        boolean sizeUnchanged = before.length == after.length;
+        entry.put("name", codebook.codebook());
+        entry.put("form", "codebook");
+        entry.put("indices", codebook.indices());
+        entry.put("entries", (long) after.length);
+        entry.put("entries_changed", (long) countChanged(before, after));
+        long zeroEntries = 0;
+        for (float value : before) {
+            zeroEntries += value == 0f ? 1 : 0;
+        }
+        entry.put("zero_entries_before", zeroEntries);
+        long zeroAfter = 0;
+        for (float value : after) {
+            zeroAfter += value == 0f ? 1 : 0;
+        }
+        entry.put("zero_entries_after", zeroAfter);
+        entry.put("indices_identical", indicesIdentical);
+        entry.put("codebook_size_unchanged", sizeUnchanged);
+        entry.put("levels_kept", indicesIdentical && sizeUnchanged);
+        if (!indicesIdentical || !sizeUnchanged) {
+            throw new CondenseException(ErrorCode.INTERNAL_ERROR, "finetune changed the indices or the size of codebook '"
+                    + codebook.codebook() + "'; report this with the model");
+        }
+        return entry;
+    }
+
+    private static int countChanged(float[] before, float[] after) {
+        int changed = 0;
+        for (int i = 0; i < before.length; i++) {
+            changed += Float.compare(before[i], after[i]) != 0 ? 1 : 0;
+        }
+        return changed;
+    }
+
+    private static double mean(float[] values) {
+        double sum = 0;
+        for (float value : values) {
+            sum += value;
+        }
+        return values.length == 0 ? 0 : sum / values.length;
+    }
+
+    private static List<Double> toList(float[] values) {
+        List<Double> list = new ArrayList<>(values.length);
+        for (float value : values) {
+            list.add((double) value);
+        }
+        return list;
+    }
+}
