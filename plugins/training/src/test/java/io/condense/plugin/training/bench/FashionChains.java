@@ -1,6 +1,8 @@
 package io.condense.plugin.training.bench;
 
+import io.condense.plugin.binarization.TernarizeTechnique;
 import io.condense.plugin.pruning.PruneTechnique;
+import io.condense.plugin.quantization.QuantizeTechnique;
 import io.condense.plugin.training.FinetuneTechnique;
 import io.condense.sdk.data.Dataset;
 import io.condense.sdk.data.Idx;
@@ -54,6 +56,7 @@ import java.util.Set;
  */
 public final class FashionChains {
     private static final String[] MODELS = {"lenet-300-100", "lenet-5"};
+    private static final String KMEANS_BITS = System.getProperty("condense.chains.kmeans.bits", "6");
 
     private FashionChains() {
     }
@@ -105,11 +108,38 @@ public final class FashionChains {
             rows.add(rowFinetuned);
             print(rowFinetuned, denseRow);
 
-            // DEEP COMPRESSION ROW (prune | quantize(method=kmeans, bits=6, ...) | finetune): not measured yet. finetune
-            // in this tree refuses models whose weights are shared through a k-means codebook (UNSUPPORTED_MODEL,
-            // "finetune currently trains float weights only"). When codebook fine-tuning lands, add the row here: apply
-            // the quantization plugin's QuantizeTechnique (condense-plugin-quantization at test scope) to pruned92, then
-            // FinetuneTechnique with the same training data, and measure(...) it like the rows above.
+            // Deep Compression (Han et al.): prune and retrain (the row above), then share the surviving weights through a
+            // k-means codebook per layer and retrain the codebooks (indices fixed, gradients summed per centroid, the zero
+            // centroid kept)
+            String prunedChain = "prune(sparsity=0.92) | finetune(" + inline(finetune) + ")";
+            String sharedChain = prunedChain + " | quantize(scheme=kmeans, bits=" + KMEANS_BITS + ")";
+            started = System.nanoTime();
+            OnnxModel shared = apply(new QuantizeTechnique(), finetuned, Map.of("scheme", "kmeans", "bits", KMEANS_BITS), null, null, null);
+            Row rowShared = measure(name, sharedChain, shared, test, evaluator, output, seconds(started));
+            rows.add(rowShared);
+            print(rowShared, denseRow);
+            started = System.nanoTime();
+            OnnxModel deep = apply(new FinetuneTechnique(), shared, finetune, train, test, trainer);
+            Row rowDeep = measure(name, sharedChain + " | finetune(" + inline(finetune) + ")", deep, test, evaluator, output,
+                    seconds(started));
+            rows.add(rowDeep);
+            print(rowDeep, denseRow);
+
+            // ternary weights {-a, 0, +a} per channel (TWN), then fine-tuned: levels kept, per-channel scales trained
+            for (String keepFirstLast : new String[] {"true", "false"}) {
+                started = System.nanoTime();
+                String ternarize = "ternarize(keep_first_last=" + keepFirstLast + ")";
+                OnnxModel ternary = apply(new TernarizeTechnique(), dense, Map.of("keep_first_last", keepFirstLast), null, null, null);
+                Row rowTernary = measure(name, ternarize, ternary, test, evaluator, output, seconds(started));
+                rows.add(rowTernary);
+                print(rowTernary, denseRow);
+                started = System.nanoTime();
+                OnnxModel ternaryTuned = apply(new FinetuneTechnique(), ternary, finetune, train, test, trainer);
+                Row rowTernaryTuned = measure(name, ternarize + " | finetune(" + inline(finetune) + ")", ternaryTuned, test, evaluator,
+                        output, seconds(started));
+                rows.add(rowTernaryTuned);
+                print(rowTernaryTuned, denseRow);
+            }
         }
 
         System.out.println();
@@ -118,9 +148,9 @@ public final class FashionChains {
         Map<String, Double> denseAccuracy = new LinkedHashMap<>();
         for (Row row : rows) {
             denseAccuracy.putIfAbsent(row.model(), row.accuracy());
-            System.out.printf(Locale.ROOT, "| %s | `%s` | %.4f | %+.2f | %,d of %,d | %,d of %,d | %,d | %.0f |%n", row.model(),
-                    row.chain().replace("|", "\\|"), row.accuracy(), 100 * (row.accuracy() - denseAccuracy.get(row.model())), row.nonZeroWeights(),
-                    row.weights(), row.nonZeroParameters(), row.parameters(), row.fileBytes(), row.seconds());
+            System.out.printf(Locale.ROOT, "| %s | `%s` | %.4f | %+.2f | %s | %,d of %,d | %,d | %.0f |%n", row.model(),
+                    row.chain().replace("|", "\\|"), row.accuracy(), 100 * (row.accuracy() - denseAccuracy.get(row.model())),
+                    weightsColumn(row), row.nonZeroParameters(), row.parameters(), row.fileBytes(), row.seconds());
         }
     }
 
@@ -176,6 +206,11 @@ public final class FashionChains {
         }
         try (TestStepContext context = builder.build()) {
             TechniqueResult result = technique.apply(model, context.parameters(), context);
+            if (technique instanceof QuantizeTechnique) {
+                System.out.printf(Locale.ROOT, "  quantize report: weight_bytes_packed %s, model_bytes_before %s, model_bytes_after %s%n",
+                        result.report().get("weight_bytes_packed"), result.report().get("model_bytes_before"),
+                        result.report().get("model_bytes_after"));
+            }
             if (technique instanceof FinetuneTechnique) {
                 List<?> history = (List<?>) result.report().get("history");
                 for (Object epoch : history) {
@@ -224,9 +259,14 @@ public final class FashionChains {
     }
 
     private static void print(Row row, Row dense) {
-        System.out.printf(Locale.ROOT, "%s %s: test accuracy %.4f (%+.2f points), non-zero weights %d of %d, file %d bytes, %.0f s%n",
-                row.model(), row.chain(), row.accuracy(), 100 * (row.accuracy() - dense.accuracy()), row.nonZeroWeights(),
-                row.weights(), row.fileBytes(), row.seconds());
+        System.out.printf(Locale.ROOT, "%s %s: test accuracy %.4f (%+.2f points), non-zero weights %s, file %d bytes, %.0f s%n",
+                row.model(), row.chain(), row.accuracy(), 100 * (row.accuracy() - dense.accuracy()), weightsColumn(row),
+                row.fileBytes(), row.seconds());
+    }
+
+    /** Float Conv/Gemm weights counted; a model whose layer weights are all integer levels or codebook indices says so. */
+    private static String weightsColumn(Row row) {
+        return row.weights() == 0 ? "integer levels / indices" : String.format(Locale.ROOT, "%,d of %,d", row.nonZeroWeights(), row.weights());
     }
 
     private static double seconds(long started) {
