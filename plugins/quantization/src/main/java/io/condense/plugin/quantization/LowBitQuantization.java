@@ -13,6 +13,7 @@ import io.condense.sdk.model.NodeAttributes;
 import io.condense.sdk.model.OnnxModel;
 import io.condense.sdk.model.QdqWeights;
 import io.condense.sdk.model.WeightLayer;
+import io.condense.sdk.quantization.StaticActivations;
 import io.condense.sdk.technique.Report;
 import io.condense.sdk.technique.TechniqueResult;
 import io.condense.sdk.tensor.ChannelLayout;
@@ -40,7 +41,9 @@ import org.ejml.data.DMatrixRMaj;
  *   <li>pow2: int8 levels 0, ±1, ±2, ±4... times a power-of-two scale per channel through DequantizeLinear (up to 4
  *   bits; 8-bit powers of two do not fit int8 levels and are written as float values).</li>
  * </ul>
- * The report gives the bytes the file holds for the weights and the bytes they would take packed at {@code bits}.
+ * The report gives the bytes the file holds for the weights and the bytes they would take packed at {@code bits}. With
+ * static activations (uniform levels, or pow2 up to 4 bits) the weights written as above are followed by the activation
+ * QuantizeLinear -> DequantizeLinear pairs of the 8-bit path ({@link ActivationStep}): W4A8 in QDQ form.
  */
 final class LowBitQuantization {
     /** DequantizeLinear's block_size attribute and 4-bit types. */
@@ -50,8 +53,11 @@ final class LowBitQuantization {
     private LowBitQuantization() {
     }
 
+    /**
+     * @param activations the static activation settings, or null for weight-only quantization
+     */
     static TechniqueResult apply(OnnxModel model, OnnxModel source, int foldedReshapes, List<LayerSelection.Candidate> selected,
-            List<LayerSelection.Skipped> skipped, LowBitSettings settings, StepContext context) {
+            List<LayerSelection.Skipped> skipped, LowBitSettings settings, StaticActivations.Settings activations, StepContext context) {
         List<LayerSelection.Candidate> candidates = new ArrayList<>();
         Map<String, WeightMatrix> matrices = new LinkedHashMap<>();
         for (LayerSelection.Candidate candidate : selected) {
@@ -115,6 +121,10 @@ final class LowBitQuantization {
 
         Totals totals = new Totals();
         List<Map<String, Object>> layerReports = new ArrayList<>();
+        // for the activation step: each layer reading a quantized weight, the weight's scales, its report entry
+        List<WeightLayer> quantizedLayers = new ArrayList<>();
+        List<float[]> quantizedLayerScales = new ArrayList<>();
+        List<Map<String, Object>> quantizedLayerReports = new ArrayList<>();
         for (int i = 0; i < candidates.size(); i++) {
             context.checkCancelled();
             LayerSelection.Candidate candidate = candidates.get(i);
@@ -135,12 +145,13 @@ final class LowBitQuantization {
             layer.put("elements", candidate.elements());
             layer.put("scheme", settings.scheme());
             layer.put("bits", settings.bits());
-            float[] dequantized = switch (settings.scheme()) {
+            Written written = switch (settings.scheme()) {
                 case "kmeans" -> kmeans(editor, candidate, weights, settings, layer);
                 case "pow2" -> powerOfTwo(editor, candidate, weights, settings, layer);
                 default -> uniform(editor, candidate, matrices.get(candidate.weightName()), weights, settings,
                         hessians.get(candidate.weightName()), gptqRefusals.get(candidate.weightName()), layer);
             };
+            float[] dequantized = written.dequantized();
             double signal = 0;
             double noise = 0;
             for (int index = 0; index < weights.length; index++) {
@@ -154,8 +165,22 @@ final class LowBitQuantization {
             totals.add(signal, noise, sqnr, 4L * candidate.elements(), ((Number) layer.get("bytes_after")).longValue(),
                     ((Number) layer.get("bytes_packed")).longValue());
             layerReports.add(layer);
+            for (WeightLayer weightLayer : candidate.layers()) {
+                quantizedLayers.add(weightLayer);
+                quantizedLayerScales.add(written.channelScales());
+                quantizedLayerReports.add(layer);
+            }
         }
-        OnnxModel result = editor.build();
+        ActivationStep activationStep = null;
+        if (activations != null) {
+            Dataset data = context.calibrationData().orElseThrow(() -> new IllegalStateException("activations without calibration data"));
+            activationStep = ActivationStep.apply(source, source, editor, quantizedLayers, quantizedLayerScales, quantizedLayerReports,
+                    data, activations, context);
+            LayerRanking.addOutputSqnr(source, activationStep.model(), quantizedLayers, quantizedLayerReports, !activations.symmetric(),
+                    data, Math.min(QuantizeTechnique.LAYER_ERROR_SAMPLES, activations.samples()), context);
+            LayerRanking.sortWorstFirst(layerReports);
+        }
+        OnnxModel result = activationStep != null ? activationStep.model() : editor.build();
         context.progress(1.0, "quantized " + layerReports.size() + " layers");
 
         Report.Builder report = Report.builder()
@@ -184,6 +209,11 @@ final class LowBitQuantization {
                 .put("opset_after", result.opsetVersion("").orElse(0L));
         if (settings.gptq()) {
             report.put("calibration_samples", Math.min(settings.calibrationSamples(), calibration.size()));
+        }
+        if (activationStep != null) {
+            activationStep.report(report);
+            report.put("layer_output_sqnr_samples", Math.min(Math.min(QuantizeTechnique.LAYER_ERROR_SAMPLES, activations.samples()),
+                    context.calibrationData().orElseThrow().size()));
         }
         if (foldedReshapes > 0) {
             report.put("folded_reshapes", foldedReshapes);
@@ -273,7 +303,7 @@ final class LowBitQuantization {
         return hessians;
     }
 
-    private static float[] uniform(ModelEditor editor, LayerSelection.Candidate candidate, WeightMatrix matrix, float[] weights,
+    private static Written uniform(ModelEditor editor, LayerSelection.Candidate candidate, WeightMatrix matrix, float[] weights,
             LowBitSettings settings, DMatrixRMaj hessian, String gptqRefusal, Map<String, Object> layer) {
         int rows = matrix.rows();
         int columns = matrix.columns();
@@ -356,10 +386,10 @@ final class LowBitQuantization {
         layer.put("scales", groups);
         layer.put("bytes_after", type.byteSize(elements) + 4L * groups + type.byteSize(groups));
         layer.put("bytes_packed", packedBytes(elements, settings.bits()) + 4L * groups + packedBytes(groups, settings.bits()));
-        return toStoredFloats(quantized.dequantized(), matrix);
+        return new Written(toStoredFloats(quantized.dequantized(), matrix), channelScales(quantized.scales(), rows, perRow));
     }
 
-    private static float[] kmeans(ModelEditor editor, LayerSelection.Candidate candidate, float[] weights, LowBitSettings settings,
+    private static Written kmeans(ModelEditor editor, LayerSelection.Candidate candidate, float[] weights, LowBitSettings settings,
             Map<String, Object> layer) {
         KMeansSharing.Codebook codebook = KMeansSharing.cluster(weights, 1 << settings.bits());
         String weightName = candidate.weightName();
@@ -393,10 +423,10 @@ final class LowBitQuantization {
         for (int i = 0; i < weights.length; i++) {
             dequantized[i] = codebook.centroids()[codebook.indices()[i] & 0xFF];
         }
-        return dequantized;
+        return new Written(dequantized, null);
     }
 
-    private static float[] powerOfTwo(ModelEditor editor, LayerSelection.Candidate candidate, float[] weights, LowBitSettings settings,
+    private static Written powerOfTwo(ModelEditor editor, LayerSelection.Candidate candidate, float[] weights, LowBitSettings settings,
             Map<String, Object> layer) {
         long[] shape = candidate.shape();
         int axis = candidate.outputChannelAxis();
@@ -442,7 +472,34 @@ final class LowBitQuantization {
         }
         // packed: a sign and an exponent index (0 meaning zero) in `bits`, one exponent byte per scale
         layer.put("bytes_packed", packedBytes(elements, settings.bits()) + channels);
-        return dequantized;
+        return new Written(dequantized, settings.bits() <= 4 ? scales : null);
+    }
+
+    /**
+     * One scale per output channel (or one per tensor) for the int32 bias of static activations: the channel's own scale, or
+     * with blocks the largest of its row's block scales (no single weight scale exists then; the bias only needs a grid
+     * fine enough: one activation step times one weight step of the row's widest block).
+     */
+    static float[] channelScales(float[] scales, int rows, int perRow) {
+        if (scales.length == 1 || perRow == 1) {
+            return scales;
+        }
+        float[] channels = new float[rows];
+        for (int row = 0; row < rows; row++) {
+            float largest = 0;
+            for (int group = 0; group < perRow; group++) {
+                largest = Math.max(largest, scales[row * perRow + group]);
+            }
+            channels[row] = largest;
+        }
+        return channels;
+    }
+
+    /**
+     * A weight as written: its dequantized values (stored order) and the scales the activation step quantizes its layers'
+     * biases with, null when it is not read through DequantizeLinear (k-means codebooks, 8-bit powers of two).
+     */
+    private record Written(float[] dequantized, float[] channelScales) {
     }
 
     private static float[] toStoredFloats(float[] rowMajor, WeightMatrix matrix) {

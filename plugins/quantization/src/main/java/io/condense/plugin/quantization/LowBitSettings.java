@@ -11,7 +11,9 @@ import java.util.List;
 
 /**
  * The low-bit side of {@code quantize}: which parameters choose it ({@code bits} below 8, {@code granularity=block},
- * {@code method=gptq}, {@code scheme=kmeans|pow2}), their specs, and the combinations it refuses.
+ * {@code method=gptq}, {@code scheme=kmeans|pow2}), their specs, and the combinations it refuses. With
+ * {@code activations=true} it keeps static int8/uint8 activations (W4A8 in QDQ form) for uniform levels and for pow2 up
+ * to 4 bits.
  *
  * @param scheme uniform (affine levels with scales and zero points), kmeans (shared values from a codebook) or pow2
  * @param bits bits per weight: 2, 3, 4 or 8
@@ -97,9 +99,7 @@ record LowBitSettings(String scheme, int bits, String granularity, int block, St
         String mode = bits < 8 ? bits + "-bit weights" : scheme.equals("uniform") ? granularity + "/" + method + " weights"
                 : scheme + " weights";
         if (parameters.getBoolean(QuantizeTechnique.ACTIVATIONS)) {
-            problems.add(new ParameterProblem(QuantizeTechnique.ACTIVATIONS, "true", "static activations run integer kernels that "
-                    + "take 8-bit weights per channel or per tensor; " + mode + " are weight-only: drop activations=true, or use "
-                    + "bits=8 with scheme=uniform, method=rtn and granularity per_channel or per_tensor"));
+            problems.addAll(activationProblems(parameters, scheme, bits, mode));
         }
         String dtype = parameters.getString(QuantizeTechnique.DTYPE);
         if (!dtype.equals("int")) {
@@ -123,5 +123,36 @@ record LowBitSettings(String scheme, int bits, String granularity, int block, St
                     + "method=rtn with scheme=" + scheme));
         }
         return problems;
+    }
+
+    /**
+     * What refuses static activations (W4A8): they go with weights read through DequantizeLinear, uniform levels below 8
+     * bits or pow2 up to 4 bits. K-means codebooks (Gather) and 8-bit pow2 (float values) have no weight scale; 8-bit
+     * uniform levels with zero points per block or channel are fused by ONNX Runtime 1.29 into integer kernels that reject
+     * them (QLinearMatMul: "weight zero point must be a scalar"); int8 activations in the opset-21 graph of 4-bit levels
+     * are rejected when the session is created (pytorch_cnn_mnist: "output_dtype INT8 does not match y_zero_point type
+     * UINT8" on a QuantizeLinear of its own rewrite).
+     */
+    private static List<ParameterProblem> activationProblems(Parameters parameters, String scheme, int bits, String mode) {
+        String uniform = "scheme=uniform with bits 2 to 4 (rtn or gptq, per_channel, per_tensor or block)";
+        if (scheme.equals("kmeans") || scheme.equals("pow2") && bits > 4) {
+            return List.of(new ParameterProblem(QuantizeTechnique.ACTIVATIONS, "true", "static activations go with weights read "
+                    + "through DequantizeLinear (levels times a scale); " + mode + " are " + (scheme.equals("kmeans")
+                            ? "codebook values read through Gather" : "stored as float values") + ", with no scale to quantize the "
+                    + "bias with nor a QDQ layer to form: drop activations=true, or use " + uniform
+                    + (scheme.equals("pow2") ? " or scheme=pow2 with bits 2 to 4" : "")));
+        }
+        if (scheme.equals("uniform") && bits == 8) {
+            return List.of(new ParameterProblem(QuantizeTechnique.ACTIVATIONS, "true", "with static activations ONNX Runtime fuses "
+                    + "8-bit uint8 levels with a zero point per block or per channel into integer kernels that reject them: for 8-bit "
+                    + "weights with activations use the int8 path (granularity per_channel or per_tensor, method=rtn), or " + uniform));
+        }
+        if (scheme.equals("uniform") && parameters.getBoolean(QuantizeTechnique.SYMMETRIC)) {
+            return List.of(new ParameterProblem(QuantizeTechnique.SYMMETRIC, "true", "int8 activations (symmetric=true) in the opset-21 "
+                    + "graph that " + mode + " need are rejected by ONNX Runtime 1.29 when it loads some models (its int8 rewrite "
+                    + "leaves a QuantizeLinear whose output_dtype INT8 does not match its uint8 zero point): use symmetric=false "
+                    + "(uint8 activations), or scheme=pow2 with bits 2 to 4 (opset 13) for int8 activations"));
+        }
+        return List.of();
     }
 }

@@ -10,9 +10,7 @@ import io.condense.sdk.model.ModelEditor;
 import io.condense.sdk.model.OnnxModel;
 import io.condense.sdk.model.QdqWeights;
 import io.condense.sdk.model.WeightLayer;
-import io.condense.sdk.quantization.CalibrationMethod;
 import io.condense.sdk.quantization.CalibrationParameters;
-import io.condense.sdk.quantization.StaticActivations;
 import io.condense.sdk.technique.InvalidParametersException;
 import io.condense.sdk.technique.ParameterProblem;
 import io.condense.sdk.technique.ParameterSpec;
@@ -34,10 +32,11 @@ import java.util.OptionalInt;
 import org.pf4j.Extension;
 
 /**
- * Weight-only symmetric 8-bit linear quantization in QDQ form: each selected Conv, Gemm or MatMul weight
- * becomes an int8 initializer with a float scale and an int8 zero point of 0 (per output channel or per
- * tensor), read by a DequantizeLinear node whose output replaces the weight input of the layer. Biases and
- * activations stay float. ONNX Runtime fuses the pattern into integer kernels where it can.
+ * Symmetric 8-bit linear quantization in QDQ form: each selected Conv, Gemm or MatMul weight becomes an int8
+ * initializer with a float scale and an int8 zero point of 0 (per output channel or per tensor), read by a
+ * DequantizeLinear node whose output replaces the weight input of the layer; with activations=true static
+ * activation pairs too ({@link ActivationStep}). Lower bits, blocks, GPTQ, k-means and powers of two go to
+ * {@link LowBitQuantization}. ONNX Runtime fuses the pattern into integer kernels where it can.
  */
 @Extension
 public final class QuantizeTechnique implements Technique {
@@ -77,15 +76,17 @@ public final class QuantizeTechnique implements Technique {
                                     + "axis), needs opset 13 and upgrades older models; per_tensor: one scale per weight; block: "
                                     + "one scale and zero point per `block` input features of each output channel (opset 21)."),
                     ParameterSpec.integerParameter(BITS, 8, Range.closed(1, 8),
-                            "Bits per weight: 8 (int8, levels -127..127), or 4, 3, 2 (weight-only: uint4 levels at 4 bits, "
-                                    + "uint8 levels at 3 and 2 with the packed size in the report). 1 bit is the binarize technique."),
+                            "Bits per weight: 8 (int8, levels -127..127), or 4, 3, 2 (uint4 levels, 3 and 2 bits with the packed "
+                                    + "size in the report; with activations=true uint8 activations in QDQ form, W4A8). 1 bit is the "
+                                    + "binarize technique."),
                     ParameterSpec.choiceParameter(DTYPE, "int", List.of("int", "fp16", "bf16"),
                             "int: integer levels of `bits` bits with scales (QDQ); fp16 or bf16: weights stored as 16-bit floats "
                                     + "read through a Cast to float (bf16 needs opset 13); not with activations=true or "
                                     + "granularity=per_tensor."),
                     ParameterSpec.booleanParameter(ACTIVATIONS, false,
                             "Also quantize the activation input of every quantized layer (static, per tensor, from the "
-                                    + "calibration data: pass --calibration-data), written as QuantizeLinear -> DequantizeLinear."),
+                                    + "calibration data: pass --calibration-data), written as QuantizeLinear -> DequantizeLinear; "
+                                    + "with 8-bit weights, or uniform weights of 2 to 4 bits (uint8 activations) and pow2 up to 4 bits."),
                     CALIBRATION_SPECS.get(0), CALIBRATION_SPECS.get(1), CALIBRATION_SPECS.get(2), CALIBRATION_SPECS.get(3),
                     LowBitSettings.specs().get(0), LowBitSettings.specs().get(1), LowBitSettings.specs().get(2),
                     SelectionParameters.exclude("Layers to leave in float"),
@@ -124,7 +125,6 @@ public final class QuantizeTechnique implements Technique {
         // bits other than 8, blocks, GPTQ, k-means and powers of two: LowBitQuantization
         problems.addAll(LowBitSettings.problems(parameters));
         boolean activations = parameters.getBoolean(ACTIVATIONS);
-        CalibrationMethod method = CalibrationMethod.fromParameter(parameters.getString(CALIBRATION));
         String dtype = parameters.getString(DTYPE);
         boolean halfPrecision = !dtype.equals("int");
         if (halfPrecision && activations) {
@@ -210,7 +210,8 @@ public final class QuantizeTechnique implements Technique {
             return halfPrecision(model, source, candidates, skipped, dtype, foldedReshapes, context);
         }
         if (LowBitSettings.applies(parameters)) {
-            return LowBitQuantization.apply(model, source, foldedReshapes, candidates, skipped, LowBitSettings.of(parameters), context);
+            return LowBitQuantization.apply(model, source, foldedReshapes, candidates, skipped, LowBitSettings.of(parameters),
+                    activations ? CalibrationParameters.settings(parameters) : null, context);
         }
         ModelEditor editor = source.edit();
         long opsetBefore = source.opsetVersion("").orElse(0L);
@@ -311,17 +312,9 @@ public final class QuantizeTechnique implements Technique {
             throw new CondenseException(ErrorCode.NOTHING_TO_COMPRESS, "nothing to quantize: all " + skipped.size()
                     + " weight layers were skipped (" + LayerSelection.reasons(skipped) + "); lower min_elements or change exclude");
         }
-        StaticActivations.Outcome activationOutcome = null;
-        if (activations) {
-            activationOutcome = StaticActivations.apply(source, editor, quantizedLayerList, quantizedLayerScales, quantizedLayerReports,
-                    calibrationData,
-                    CalibrationParameters.settings(parameters), context);
-        }
-        OnnxModel result = editor.build();
-        if (activationOutcome != null) {
-            activationOutcome = activationOutcome.withOutputSqnr(StaticActivations.outputSqnrDb(reference, result, calibrationData,
-                    parameters.getInt(CALIBRATION_SAMPLES), context));
-        }
+        ActivationStep activationStep = activations ? ActivationStep.apply(source, reference, editor, quantizedLayerList,
+                quantizedLayerScales, quantizedLayerReports, calibrationData, CalibrationParameters.settings(parameters), context) : null;
+        OnnxModel result = activationStep != null ? activationStep.model() : editor.build();
         if (calibrationData != null) {
             LayerRanking.addOutputSqnr(reference, result, quantizedLayerList, quantizedLayerReports, activations && !parameters.getBoolean(SYMMETRIC),
                     calibrationData, Math.min(LAYER_ERROR_SAMPLES, parameters.getInt(CALIBRATION_SAMPLES)), context);
@@ -348,17 +341,8 @@ public final class QuantizeTechnique implements Technique {
                 .put("model_bytes_after", result.serializedSize())
                 .put("opset_before", opsetBefore)
                 .put("opset_after", result.opsetVersion("").orElse(0L));
-        if (activationOutcome != null) {
-            report.put("activations", true)
-                    .put("calibration", method.parameterValue())
-                    .put("symmetric", parameters.getBoolean(SYMMETRIC))
-                    .put("activation_type", parameters.getBoolean(SYMMETRIC) ? "int8" : "uint8")
-                    .put("calibration_samples", activationOutcome.samples())
-                    .put("activations_quantized", activationOutcome.activations())
-                    .put("output_sqnr_db", activationOutcome.outputSqnrDb());
-            if (method == CalibrationMethod.PERCENTILE) {
-                report.put("percentile", parameters.getDouble(PERCENTILE));
-            }
+        if (activationStep != null) {
+            activationStep.report(report);
         }
         if (foldedReshapes > 0) {
             report.put("folded_reshapes", foldedReshapes);

@@ -89,22 +89,27 @@ class LowBitQuantizationTest {
         assertThat(outcome.written().opsetVersion("")).contains(21L);
         assertThat(outcome.result().report().layers()).allSatisfy(layer -> {
             String weight = (String) layer.get("weight");
+            assertBlockedUint4(outcome.written(), weight, 32);
             Tensor levels = outcome.written().tensor(weight + "_quantized");
-            assertThat(levels.dataType()).isEqualTo(DataType.UINT4);
             assertThat(levels.byteSize()).as("two levels per byte").isEqualTo((levels.elementCount() + 1) / 2);
             assertThat(outcome.written().initializer(weight + "_quantized").orElseThrow().getRawData().size())
                     .isEqualTo((int) ((levels.elementCount() + 1) / 2));
-            assertThat(outcome.written().tensor(weight + "_zero_point").dataType()).isEqualTo(DataType.UINT4);
-            NodeProto dequantize = outcome.written().consumers(weight + "_quantized").get(0);
-            assertThat(dequantize.getOpType()).isEqualTo("DequantizeLinear");
-            assertThat(dequantize.getAttributeList()).anySatisfy(attribute -> {
-                assertThat(attribute.getName()).isEqualTo("block_size");
-                assertThat(attribute.getI()).isEqualTo(32L);
-            });
             assertThat(outcome.written().isInitializer(weight)).as("the float weight is gone").isFalse();
         });
         assertThat(outcome.ratio()).as("file size ratio").isLessThan(name.startsWith("mnist8") ? 0.35 : 0.25);
         System.out.printf("  ONNX Runtime kernels of %s int4 block 32 (level ALL): %s%n", name, RuntimeKernels.operatorCounts(outcome.written()));
+    }
+
+    /** {@code weight} is written as uint4 levels and zero points read by a DequantizeLinear with {@code block_size}. */
+    static void assertBlockedUint4(OnnxModel written, String weight, long block) {
+        assertThat(written.tensor(weight + "_quantized").dataType()).isEqualTo(DataType.UINT4);
+        assertThat(written.tensor(weight + "_zero_point").dataType()).isEqualTo(DataType.UINT4);
+        NodeProto dequantize = written.consumers(weight + "_quantized").get(0);
+        assertThat(dequantize.getOpType()).isEqualTo("DequantizeLinear");
+        assertThat(dequantize.getAttributeList()).anySatisfy(attribute -> {
+            assertThat(attribute.getName()).isEqualTo("block_size");
+            assertThat(attribute.getI()).isEqualTo(block);
+        });
     }
 
     @ParameterizedTest(name = "{0} {1}")
@@ -267,7 +272,8 @@ class LowBitQuantizationTest {
     void combinationsThatMakeNoSenseAreRefusedTogether() {
         OnnxModel model = OnnxModel.load(SharedData.model("pytorch_cnn_mnist.onnx"));
         InvalidParametersException error = catchThrowableOfType(InvalidParametersException.class,
-                () -> QuantizeTechniqueTest.quantize(model, Map.of("bits", "4", "activations", "true", "block", "64", "dtype", "fp16")));
+                () -> QuantizeTechniqueTest.quantize(model, Map.of("scheme", "kmeans", "bits", "4", "activations", "true", "block", "64",
+                        "dtype", "fp16")));
         assertThat(error.problems()).extracting(problem -> problem.parameter()).contains("activations", "block", "dtype");
         assertThat(error.getMessage()).contains("granularity=block");
         InvalidParametersException kmeans = catchThrowableOfType(InvalidParametersException.class,
@@ -277,11 +283,15 @@ class LowBitQuantizationTest {
     }
 
     @Test
-    void gptqWithoutCalibrationDataAsksForIt() {
+    void gptqAndActivationsWithoutCalibrationDataAskForIt() {
         OnnxModel model = OnnxModel.load(SharedData.model("pytorch_cnn_mnist.onnx"));
         CondenseException error = catchThrowableOfType(CondenseException.class,
                 () -> QuantizeTechniqueTest.quantize(model, Map.of("bits", "4", "granularity", "block", "method", "gptq")));
         assertThat(error.code()).isEqualTo(ErrorCode.DATA_REQUIRED);
         assertThat(error.getMessage()).contains("--calibration-data").contains("method=rtn");
+        CondenseException activations = catchThrowableOfType(CondenseException.class,
+                () -> QuantizeTechniqueTest.quantize(model, Map.of("bits", "4", "granularity", "block", "activations", "true")));
+        assertThat(activations.code()).isEqualTo(ErrorCode.DATA_REQUIRED);
+        assertThat(activations.getMessage()).contains("--calibration-data").contains("activations=true");
     }
 }
