@@ -16,7 +16,7 @@ import java.util.List;
  * to 4 bits.
  *
  * @param scheme uniform (affine levels with scales and zero points), kmeans (shared values from a codebook) or pow2
- * @param bits bits per weight: 2, 3, 4 or 8
+ * @param bits bits per weight: 2, 3, 4 or 8; 5 to 7 too with scheme kmeans
  * @param granularity per_channel, per_tensor or block
  * @param block columns (input features) per block with granularity=block
  * @param method rtn (round to nearest) or gptq (error feedback through the layer inputs' Hessian)
@@ -82,8 +82,14 @@ record LowBitSettings(String scheme, int bits, String granularity, int block, St
         if (bits == 1) {
             problems.add(new ParameterProblem(QuantizeTechnique.BITS, bitsText, "1-bit weights are the binarize technique "
                     + "(binarize, or ternarize for -1/0/+1): use that step instead; quantize takes bits 2, 3, 4 or 8"));
+        } else if (bits > 4 && bits < 8) {
+            if (!parameters.getString(SCHEME).equals("kmeans")) {
+                problems.add(new ParameterProblem(QuantizeTechnique.BITS, bitsText, bits + "-bit levels are for scheme=kmeans only "
+                        + "(2^" + bits + " shared values, uint8 indices); uniform and pow2 weights take bits 2, 3, 4 or 8"));
+            }
         } else if (!SUPPORTED_BITS.contains(bits)) {
-            problems.add(new ParameterProblem(QuantizeTechnique.BITS, bitsText, "quantize takes bits 2, 3, 4 or 8"));
+            problems.add(new ParameterProblem(QuantizeTechnique.BITS, bitsText, "quantize takes bits 2, 3, 4 or 8 (and 5 to 7 with "
+                    + "scheme=kmeans)"));
         }
         if (!applies(parameters)) {
             for (String name : List.of(BLOCK)) {

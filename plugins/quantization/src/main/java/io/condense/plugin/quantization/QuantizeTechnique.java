@@ -77,8 +77,8 @@ public final class QuantizeTechnique implements Technique {
                                     + "one scale and zero point per `block` input features of each output channel (opset 21)."),
                     ParameterSpec.integerParameter(BITS, 8, Range.closed(1, 8),
                             "Bits per weight: 8 (int8, levels -127..127), or 4, 3, 2 (uint4 levels, 3 and 2 bits with the packed "
-                                    + "size in the report; with activations=true uint8 activations in QDQ form, W4A8). 1 bit is the "
-                                    + "binarize technique."),
+                                    + "size in the report; with activations=true uint8 activations in QDQ form, W4A8); with "
+                                    + "scheme=kmeans any of 2 to 8 (2^bits shared values). 1 bit is the binarize technique."),
                     ParameterSpec.choiceParameter(DTYPE, "int", List.of("int", "fp16", "bf16"),
                             "int: integer levels of `bits` bits with scales (QDQ); fp16 or bf16: weights stored as 16-bit floats "
                                     + "read through a Cast to float (bf16 needs opset 13); not with activations=true or "

@@ -116,7 +116,7 @@ class LowBitQuantizationTest {
     @CsvSource(delimiter = ';', value = {"mnist8/model.onnx; bits=4,granularity=per_channel", "pytorch_cnn_mnist.onnx; bits=4,granularity=per_channel",
             "pytorch_cnn_mnist.onnx; bits=4,granularity=per_tensor", "pytorch_cnn_mnist.onnx; bits=3,granularity=block,block=16",
             "mnist8/model.onnx; bits=8,granularity=block,block=64", "pytorch_cnn_mnist.onnx; bits=8,method=gptq",
-            "pytorch_cnn_mnist.onnx; scheme=kmeans,bits=8", "mnist8/model.onnx; scheme=kmeans,bits=2",
+            "pytorch_cnn_mnist.onnx; scheme=kmeans,bits=8", "pytorch_cnn_mnist.onnx; scheme=kmeans,bits=6", "mnist8/model.onnx; scheme=kmeans,bits=2",
             "pytorch_cnn_mnist.onnx; scheme=pow2,bits=8", "pytorch_cnn_mnist.onnx; scheme=pow2,bits=4,granularity=per_tensor"})
     void otherFormsRunInOnnxRuntime(String name, String parameters) throws Exception {
         Map<String, String> values = new LinkedHashMap<>();
@@ -265,7 +265,18 @@ class LowBitQuantizationTest {
         assertThat(error.getMessage()).contains("bits").contains("binarize");
         InvalidParametersException five = catchThrowableOfType(InvalidParametersException.class,
                 () -> QuantizeTechniqueTest.quantize(model, Map.of("bits", "5")));
-        assertThat(five.getMessage()).contains("bits").contains("2, 3, 4 or 8");
+        assertThat(five.getMessage()).contains("bits").contains("2, 3, 4 or 8").contains("scheme=kmeans only");
+    }
+
+    @Test
+    void kmeansTakesSixBits() throws Exception {
+        Outcome outcome = run("pytorch_cnn_mnist.onnx", Map.of("scheme", "kmeans", "bits", "6"));
+        assertThat(outcome.after()).as("kmeans 6-bit accuracy").isGreaterThanOrEqualTo(outcome.before() - 0.005);
+        assertThat(outcome.result().report().layers()).isNotEmpty().allSatisfy(layer -> {
+            String weight = (String) layer.get("weight");
+            assertThat(outcome.written().tensor(weight + "_indices").dataType()).isEqualTo(DataType.UINT8);
+            assertThat(outcome.written().tensor(weight + "_codebook").toFloatArray().length).isGreaterThan(16).isLessThanOrEqualTo(64);
+        });
     }
 
     @Test
