@@ -10,6 +10,7 @@ import io.condense.sdk.error.ErrorCode;
 import io.condense.sdk.model.ModelEditor;
 import io.condense.sdk.model.NodeAttributes;
 import io.condense.sdk.model.OnnxModel;
+import io.condense.sdk.training.TrainableInitializers;
 import io.condense.sdk.tensor.DataType;
 import io.condense.sdk.tensor.Tensor;
 import java.util.ArrayList;
@@ -43,19 +44,6 @@ import java.util.TreeSet;
  * </ul>
  */
 final class TrainingGraph {
-    /** Inputs of these operators at these positions are structural (as the trainer's default trainable set defines it). */
-    private static final Map<String, Set<Integer>> NON_WEIGHT_INPUTS = Map.of(
-            "BatchNormalization", Set.of(3, 4),
-            "QuantizeLinear", Set.of(1, 2),
-            "DequantizeLinear", Set.of(1, 2),
-            "Clip", Set.of(1, 2),
-            "Dropout", Set.of(1, 2),
-            "Reshape", Set.of(1),
-            "Slice", Set.of(1, 2, 3, 4),
-            "Unsqueeze", Set.of(1),
-            "Squeeze", Set.of(1),
-            "Gather", Set.of(1));
-
     private static final Set<DataType> LEVEL_TYPES = Set.of(DataType.INT8, DataType.UINT8, DataType.INT4, DataType.UINT4);
 
     enum Form {
@@ -424,21 +412,7 @@ final class TrainingGraph {
 
     /** The trainer's default set: float32 initializers never read in a structural position. */
     static Set<String> defaultTrainable(OnnxModel model) {
-        Set<String> structural = new LinkedHashSet<>();
-        for (NodeProto node : model.nodes()) {
-            for (int position : NON_WEIGHT_INPUTS.getOrDefault(node.getOpType(), Set.of())) {
-                if (position < node.getInputCount()) {
-                    structural.add(node.getInput(position));
-                }
-            }
-        }
-        Set<String> names = new TreeSet<>();
-        for (TensorProto initializer : model.graph().getInitializerList()) {
-            if (initializer.getDataType() == TensorProto.DataType.FLOAT_VALUE && !structural.contains(initializer.getName())) {
-                names.add(initializer.getName());
-            }
-        }
-        return names;
+        return new TreeSet<>(TrainableInitializers.defaults(model));
     }
 
     /**

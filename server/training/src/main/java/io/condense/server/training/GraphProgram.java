@@ -10,6 +10,7 @@ import ai.onnx.proto.OnnxMl.ValueInfoProto;
 import io.condense.sdk.error.CondenseException;
 import io.condense.sdk.error.ErrorCode;
 import io.condense.sdk.model.OnnxModel;
+import io.condense.sdk.training.TrainableInitializers;
 import io.condense.sdk.tensor.Tensor;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -27,19 +28,6 @@ import java.util.TreeSet;
  * only when every operator is supported; {@link #unsupportedOperators} names the others.
  */
 final class GraphProgram {
-    /** Inputs of these operators at these positions are constants of the graph's structure, never weights. */
-    private static final Map<String, Set<Integer>> NON_WEIGHT_INPUTS = Map.of(
-            "BatchNormalization", Set.of(3, 4),
-            "QuantizeLinear", Set.of(1, 2),
-            "DequantizeLinear", Set.of(1, 2),
-            "Clip", Set.of(1, 2),
-            "Dropout", Set.of(1, 2),
-            "Reshape", Set.of(1),
-            "Slice", Set.of(1, 2, 3, 4),
-            "Unsqueeze", Set.of(1),
-            "Squeeze", Set.of(1),
-            "Gather", Set.of(1));
-
     private final OnnxModel model;
     private final long opset;
     private final List<OnnxNode> nodes;
@@ -163,22 +151,7 @@ final class GraphProgram {
      * statistic, a quantization parameter, a bound, a ratio, axes or indices).
      */
     Set<String> defaultTrainable() {
-        Set<String> structural = new LinkedHashSet<>();
-        for (OnnxNode node : nodes) {
-            Set<Integer> positions = NON_WEIGHT_INPUTS.getOrDefault(node.opType(), Set.of());
-            for (int position : positions) {
-                if (position < node.proto().getInputCount()) {
-                    structural.add(node.proto().getInput(position));
-                }
-            }
-        }
-        Set<String> trainable = new TreeSet<>();
-        for (TensorProto initializer : model.graph().getInitializerList()) {
-            if (initializer.getDataType() == TensorProto.DataType.FLOAT_VALUE && !structural.contains(initializer.getName())) {
-                trainable.add(initializer.getName());
-            }
-        }
-        return Collections.unmodifiableSet(trainable);
+        return TrainableInitializers.defaults(model);
     }
 
     /** Initializers that batch normalization updates in training mode (its running mean and variance). */

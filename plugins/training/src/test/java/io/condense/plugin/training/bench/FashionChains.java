@@ -76,6 +76,7 @@ public final class FashionChains {
 
         Dataset train = scaled(fashion, "train");
         Dataset test = scaled(fashion, "t10k");
+        Dataset calibration = train.head(512);
         Trainer trainer = ServiceLoader.load(Trainer.class).findFirst().orElseThrow(() -> new IllegalStateException(
                 "no Trainer on the class path: condense-training must be a test dependency"));
         Evaluator evaluator = Evaluators.fromServiceLoader();
@@ -124,6 +125,27 @@ public final class FashionChains {
                     seconds(started));
             rows.add(rowDeep);
             print(rowDeep, denseRow);
+
+            // quantization-aware training: low-bit blocked weights with static uint8 activations (calibrated on 512 training
+            // images), then fine-tuned through fake quantization and written back as levels of the same types
+            for (String bits : new String[] {"4", "2"}) {
+                String quantize = "quantize(bits=" + bits + ", granularity=block, block=32, activations=true)";
+                started = System.nanoTime();
+                OnnxModel quantized = apply(new QuantizeTechnique(), dense, Map.of("bits", bits, "granularity", "block", "block", "32",
+                        "activations", "true"), null, null, null, calibration);
+                Row rowQuantized = measure(name, quantize, quantized, test, evaluator, output, seconds(started));
+                rows.add(rowQuantized);
+                print(rowQuantized, denseRow);
+                started = System.nanoTime();
+                OnnxModel qat = apply(new FinetuneTechnique(), quantized, finetune, train, test, trainer);
+                Row rowQat = measure(name, quantize + " | finetune(" + inline(finetune) + ")", qat, test, evaluator, output,
+                        seconds(started));
+                rows.add(rowQat);
+                print(rowQat, denseRow);
+                System.out.printf(Locale.ROOT, "%s %s: post-training loss %.2f points, recovered by finetune %.2f points (%.0f%%)%n", name,
+                        quantize, 100 * (denseRow.accuracy() - rowQuantized.accuracy()), 100 * (rowQat.accuracy() - rowQuantized.accuracy()),
+                        100 * (rowQat.accuracy() - rowQuantized.accuracy()) / (denseRow.accuracy() - rowQuantized.accuracy()));
+            }
 
             // ternary weights {-a, 0, +a} per channel (TWN), then fine-tuned: levels kept, per-channel scales trained
             for (String keepFirstLast : new String[] {"true", "false"}) {
@@ -194,7 +216,15 @@ public final class FashionChains {
     /** Runs one technique as a pipeline step would: parameters validated against its descriptor, the job's data in the context. */
     private static OnnxModel apply(Technique technique, OnnxModel model, Map<String, String> parameters, Dataset train, Dataset test,
             Trainer trainer) {
+        return apply(technique, model, parameters, train, test, trainer, null);
+    }
+
+    private static OnnxModel apply(Technique technique, OnnxModel model, Map<String, String> parameters, Dataset train, Dataset test,
+            Trainer trainer, Dataset calibration) {
         TestStepContext.Builder builder = TestStepContext.builder().technique(technique, parameters);
+        if (calibration != null) {
+            builder.calibrationData(calibration);
+        }
         if (train != null) {
             builder.trainingData(train);
         }
