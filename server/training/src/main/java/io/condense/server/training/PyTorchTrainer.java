@@ -127,10 +127,6 @@ public final class PyTorchTrainer implements Trainer {
     @Override
     public TrainingResult train(TrainingRequest request) {
         requireNonNull(request, "request is null");
-        if (!(request.loss() instanceof Loss.CrossEntropy)) {
-            throw new CondenseException(ErrorCode.INVALID_PARAMETER, "the training runtime supports only the cross-entropy loss, not "
-                    + request.loss());
-        }
         GraphProgram program = GraphProgram.compile(request.model());
         String logitsName = request.logitsOutput().orElse(program.outputNames().get(0));
         if (!program.outputNames().contains(logitsName)) {
@@ -211,6 +207,10 @@ public final class PyTorchTrainer implements Trainer {
             if (validation != null) {
                 validation.checkLabels(classes, "validation");
             }
+            TeacherLogits teacher = request.loss() instanceof Loss.Distillation distillation
+                    ? TeacherLogits.prepare(distillation, request.trainingData(), request.inputScale(), manager, classes, training.size(),
+                            request.batchSize())
+                    : null;
             List<String> trainedNames = new ArrayList<>(trainable);
             List<ParameterUpdate> updates = new ArrayList<>();
             for (String name : trainedNames) {
@@ -254,10 +254,11 @@ public final class PyTorchTrainer implements Trainer {
                         scope.suppressNotUsedWarning();
                         NDArray x = training.batch(manager, order, from, to);
                         NDArray y = training.batchLabels(manager, order, from, to);
+                        NDArray teacherLogits = teacher == null ? null : teacher.batch(manager, order, from, to);
                         try (GradientCollector collector = engine.newGradientCollector()) {
                             NDArray logits = program.run(context, initializers, Map.of(training.inputName(), x), List.of(logitsName))
                                     .get(logitsName).reshape(to - from, -1);
-                            NDArray loss = logits.logSoftmax(1).mul(y.oneHot((int) classes)).sum(new int[] {1}).neg().mean();
+                            NDArray loss = loss(request.loss(), logits, y, classes, teacherLogits);
                             collector.backward(loss);
                             batchLoss = loss.getFloat();
                             batchCorrect = logits.argMax(1).eq(y).sum().getLong();
@@ -292,6 +293,23 @@ public final class PyTorchTrainer implements Trainer {
             OnnxModel trained = writeBack(request.model(), initializers, written);
             return new TrainingResult(trained, history, trainedNames);
         }
+    }
+
+    /**
+     * The batch's mean loss: cross-entropy of the labels, or for distillation
+     * {@code alpha * T^2 * KL(softmax(t / T) || softmax(s / T)) + (1 - alpha) * cross-entropy} (the T^2 keeps the soft
+     * term's gradients on the scale of the hard one's as T changes, Hinton et al. 2015).
+     */
+    private static NDArray loss(Loss loss, NDArray logits, NDArray labels, long classes, NDArray teacherLogits) {
+        NDArray crossEntropy = logits.logSoftmax(1).mul(labels.oneHot((int) classes)).sum(new int[] {1}).neg().mean();
+        if (!(loss instanceof Loss.Distillation distillation)) {
+            return crossEntropy;
+        }
+        float temperature = (float) distillation.temperature();
+        float alpha = (float) distillation.alpha();
+        NDArray teacherLog = teacherLogits.div(temperature).logSoftmax(1);
+        NDArray kl = teacherLog.exp().mul(teacherLog.sub(logits.div(temperature).logSoftmax(1))).sum(new int[] {1}).mean();
+        return kl.mul(alpha * temperature * temperature).add(crossEntropy.mul(1 - alpha));
     }
 
     /** The number of classes: the logits' values per sample, from one inference-mode forward pass on the first sample. */

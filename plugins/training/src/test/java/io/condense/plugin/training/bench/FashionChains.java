@@ -57,6 +57,8 @@ import java.util.Set;
 public final class FashionChains {
     private static final String[] MODELS = {"lenet-300-100", "lenet-5"};
     private static final String KMEANS_BITS = System.getProperty("condense.chains.kmeans.bits", "6");
+    /** Which groups of rows to run: {@code prune} (and Deep Compression after it), {@code qat}, {@code ternary}. */
+    private static final Set<String> GROUPS = Set.of(System.getProperty("condense.chains.rows", "prune,qat,ternary").split(","));
 
     private FashionChains() {
     }
@@ -90,45 +92,48 @@ public final class FashionChains {
             rows.add(denseRow);
             print(denseRow, denseRow);
 
-            long started = System.nanoTime();
-            OnnxModel pruned90 = apply(new PruneTechnique(), dense, Map.of("sparsity", "0.9"), null, null, null);
-            Row row90 = measure(name, "prune(sparsity=0.9)", pruned90, test, evaluator, output, seconds(started));
-            rows.add(row90);
-            print(row90, denseRow);
+            long started;
+            if (GROUPS.contains("prune")) {
+                started = System.nanoTime();
+                OnnxModel pruned90 = apply(new PruneTechnique(), dense, Map.of("sparsity", "0.9"), null, null, null);
+                Row row90 = measure(name, "prune(sparsity=0.9)", pruned90, test, evaluator, output, seconds(started));
+                rows.add(row90);
+                print(row90, denseRow);
 
-            started = System.nanoTime();
-            OnnxModel pruned92 = apply(new PruneTechnique(), dense, Map.of("sparsity", "0.92"), null, null, null);
-            Row row92 = measure(name, "prune(sparsity=0.92)", pruned92, test, evaluator, output, seconds(started));
-            rows.add(row92);
-            print(row92, denseRow);
+                started = System.nanoTime();
+                OnnxModel pruned92 = apply(new PruneTechnique(), dense, Map.of("sparsity", "0.92"), null, null, null);
+                Row row92 = measure(name, "prune(sparsity=0.92)", pruned92, test, evaluator, output, seconds(started));
+                rows.add(row92);
+                print(row92, denseRow);
 
-            started = System.nanoTime();
-            OnnxModel finetuned = apply(new FinetuneTechnique(), pruned92, finetune, train, test, trainer);
-            Row rowFinetuned = measure(name, "prune(sparsity=0.92) | finetune(" + inline(finetune) + ")", finetuned, test,
-                    evaluator, output, seconds(started));
-            rows.add(rowFinetuned);
-            print(rowFinetuned, denseRow);
+                started = System.nanoTime();
+                OnnxModel finetuned = apply(new FinetuneTechnique(), pruned92, finetune, train, test, trainer);
+                Row rowFinetuned = measure(name, "prune(sparsity=0.92) | finetune(" + inline(finetune) + ")", finetuned, test,
+                        evaluator, output, seconds(started));
+                rows.add(rowFinetuned);
+                print(rowFinetuned, denseRow);
 
-            // Deep Compression (Han et al.): prune and retrain (the row above), then share the surviving weights through a
-            // k-means codebook per layer and retrain the codebooks (indices fixed, gradients summed per centroid, the zero
-            // centroid kept)
-            String prunedChain = "prune(sparsity=0.92) | finetune(" + inline(finetune) + ")";
-            String sharedChain = prunedChain + " | quantize(scheme=kmeans, bits=" + KMEANS_BITS + ")";
-            started = System.nanoTime();
-            OnnxModel shared = apply(new QuantizeTechnique(), finetuned, Map.of("scheme", "kmeans", "bits", KMEANS_BITS), null, null, null);
-            Row rowShared = measure(name, sharedChain, shared, test, evaluator, output, seconds(started));
-            rows.add(rowShared);
-            print(rowShared, denseRow);
-            started = System.nanoTime();
-            OnnxModel deep = apply(new FinetuneTechnique(), shared, finetune, train, test, trainer);
-            Row rowDeep = measure(name, sharedChain + " | finetune(" + inline(finetune) + ")", deep, test, evaluator, output,
-                    seconds(started));
-            rows.add(rowDeep);
-            print(rowDeep, denseRow);
+                // Deep Compression (Han et al.): prune and retrain (the row above), then share the surviving weights through a
+                // k-means codebook per layer and retrain the codebooks (indices fixed, gradients summed per centroid, the zero
+                // centroid kept)
+                String prunedChain = "prune(sparsity=0.92) | finetune(" + inline(finetune) + ")";
+                String sharedChain = prunedChain + " | quantize(scheme=kmeans, bits=" + KMEANS_BITS + ")";
+                started = System.nanoTime();
+                OnnxModel shared = apply(new QuantizeTechnique(), finetuned, Map.of("scheme", "kmeans", "bits", KMEANS_BITS), null, null, null);
+                Row rowShared = measure(name, sharedChain, shared, test, evaluator, output, seconds(started));
+                rows.add(rowShared);
+                print(rowShared, denseRow);
+                started = System.nanoTime();
+                OnnxModel deep = apply(new FinetuneTechnique(), shared, finetune, train, test, trainer);
+                Row rowDeep = measure(name, sharedChain + " | finetune(" + inline(finetune) + ")", deep, test, evaluator, output,
+                        seconds(started));
+                rows.add(rowDeep);
+                print(rowDeep, denseRow);
+            }
 
             // quantization-aware training: low-bit blocked weights with static uint8 activations (calibrated on 512 training
             // images), then fine-tuned through fake quantization and written back as levels of the same types
-            for (String bits : new String[] {"4", "2"}) {
+            for (String bits : GROUPS.contains("qat") ? new String[] {"4", "2"} : new String[0]) {
                 String quantize = "quantize(bits=" + bits + ", granularity=block, block=32, activations=true)";
                 started = System.nanoTime();
                 OnnxModel quantized = apply(new QuantizeTechnique(), dense, Map.of("bits", bits, "granularity", "block", "block", "32",
@@ -148,7 +153,7 @@ public final class FashionChains {
             }
 
             // ternary weights {-a, 0, +a} per channel (TWN), then fine-tuned: levels kept, per-channel scales trained
-            for (String keepFirstLast : new String[] {"true", "false"}) {
+            for (String keepFirstLast : GROUPS.contains("ternary") ? new String[] {"true", "false"} : new String[0]) {
                 started = System.nanoTime();
                 String ternarize = "ternarize(keep_first_last=" + keepFirstLast + ")";
                 OnnxModel ternary = apply(new TernarizeTechnique(), dense, Map.of("keep_first_last", keepFirstLast), null, null, null);
