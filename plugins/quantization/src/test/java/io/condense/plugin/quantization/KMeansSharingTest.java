@@ -82,6 +82,32 @@ class KMeansSharingTest {
         assertThat(squaredError(weights, codebook)).isZero();
     }
 
+    /**
+     * 90% of the weights pruned to exactly 0 and many tiny survivors near 0: the zeros keep an entry of exactly 0 of their
+     * own (both on the exact path and on Lloyd's), every survivor stays non-zero, and the survivors share the other entries.
+     */
+    @Test
+    void prunedZerosKeepAnExactZeroEntryAndSurvivorsNeverTakeIt() {
+        for (int clusters : new int[] {16, 64}) {
+            // 2,000 survivors x 15 fit the exact method's budget; 150,000 x 63 do not, so Lloyd's runs
+            java.util.Random random = new java.util.Random(5);
+            float[] large = new float[clusters == 16 ? 20_000 : 1_500_000];
+            for (int i = 0; i < large.length; i++) {
+                large[i] = i % 10 == 0 ? (float) (random.nextGaussian() * 0.1) : 0f;
+            }
+            large[10] = 1e-6f;
+            large[20] = -1e-6f;
+            KMeansSharing.Codebook codebook = KMeansSharing.cluster(large, clusters);
+            assertThat(codebook.centroids()).hasSize(clusters).contains(0f);
+            int zeroIndex = java.util.Arrays.binarySearch(codebook.centroids(), 0f);
+            for (int i = 0; i < large.length; i++) {
+                boolean zero = (codebook.indices()[i] & 0xFF) == zeroIndex;
+                assertThat(zero).as("weight %d (%s)", i, large[i]).isEqualTo(large[i] == 0f);
+            }
+            assertThat(codebook.method()).isEqualTo(clusters == 16 ? "exact" : "lloyd");
+        }
+    }
+
     @Test
     void lloydFromLinearInitialisationConvergesOnSeparatedGroups() {
         double[] sorted = {-5.1, -5, -4.9, 0, 0.1, 4.9, 5, 5.1};

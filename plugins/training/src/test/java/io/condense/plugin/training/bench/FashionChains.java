@@ -70,8 +70,8 @@ public final class FashionChains {
         }
         Path fashion = Path.of(args.length > 0 ? args[0] : "/usr/share/datasets/fashion-mnist");
         Path models = Path.of(args.length > 1 ? args[1] : "target/lenet");
-        int denseEpochs = args.length > 2 ? Integer.parseInt(args[2]) : 3;
-        Map<String, String> finetune = parameters(args.length > 3 ? args[3] : "epochs=4,lr=0.02,schedule=cosine,validation=0");
+        int denseEpochs = args.length > 2 ? Integer.parseInt(args[2]) : 10;
+        Map<String, String> finetune = parameters(args.length > 3 ? args[3] : "epochs=8,lr=0.02,schedule=cosine,validation=0");
         Path output = Path.of(args.length > 4 ? args[4] : "target/fashion-chains");
         Files.createDirectories(models);
         Files.createDirectories(output);
@@ -88,7 +88,7 @@ public final class FashionChains {
         List<Row> rows = new ArrayList<>();
         for (String name : MODELS) {
             OnnxModel dense = denseModel(name, models, train, test, trainer, denseEpochs);
-            Row denseRow = measure(name, "dense (" + describe(name, models) + ")", dense, test, evaluator, output, 0);
+            Row denseRow = measure(name, "dense (" + describe(name, denseEpochs) + ")", dense, test, evaluator, output, 0);
             rows.add(denseRow);
             print(denseRow, denseRow);
 
@@ -187,7 +187,7 @@ public final class FashionChains {
     }
 
     private static OnnxModel denseModel(String name, Path folder, Dataset train, Dataset test, Trainer trainer, int epochs) {
-        Path file = folder.resolve(name + ".onnx");
+        Path file = folder.resolve(denseFileName(name, epochs));
         if (Files.isRegularFile(file)) {
             System.out.printf(Locale.ROOT, "%s: read %s%n", name, file.toAbsolutePath());
             return OnnxModel.load(file);
@@ -214,8 +214,13 @@ public final class FashionChains {
         return trained;
     }
 
-    private static String describe(String name, Path folder) {
-        return "trained by Condense, " + folder.resolve(name + ".onnx").getFileName();
+    private static String describe(String name, int epochs) {
+        return "trained by Condense, " + epochs + " epochs, " + denseFileName(name, epochs);
+    }
+
+    /** The dense model's file in the model folder: one per network and number of training epochs. */
+    private static String denseFileName(String name, int epochs) {
+        return name + "-" + epochs + "-epochs.onnx";
     }
 
     /** Runs one technique as a pipeline step would: parameters validated against its descriptor, the job's data in the context. */
@@ -262,7 +267,8 @@ public final class FashionChains {
     /** Writes the model, reads it back and measures it in ONNX Runtime on the whole test split. */
     private static Row measure(String name, String chain, OnnxModel model, Dataset test, Evaluator evaluator, Path folder,
             double seconds) throws Exception {
-        Path file = folder.resolve(name + "-" + chain.replaceAll("[^a-z0-9.]+", "_").replaceAll("_+$", "") + ".onnx");
+        Path file = folder.resolve(name + "-" + chain.toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9.]+", "_")
+                .replaceAll("^_+|_+$", "").replaceAll("\\.onnx$", "") + ".onnx");
         model.save(file);
         OnnxModel written = OnnxModel.load(file);
         double accuracy = evaluator.compare(written, written, EvaluationRequest.of(test, test.size())).accuracyAfter().orElseThrow();
