@@ -9,12 +9,31 @@ import io.condense.sdk.error.ErrorCode;
  * {@code pytorch-native-cpu} jar on the class path and is unpacked into {@code ENGINE_CACHE_DIR} (or
  * {@code DJL_CACHE_DIR}, else {@code ~/.djl.ai}) once. Threads follow DJL's {@code ai.djl.pytorch.num_threads} and
  * {@code ai.djl.pytorch.num_interop_threads} system properties.
+ *
+ * <p>PyTorch 2.7.1's oneDNN convolution kernels for AVX2 and AVX-512 return NaN or infinite weight gradients at random
+ * batches for some small channel counts (a 5x5 convolution to 4 channels behind one to 2: NaN in 1,600 to 2,900 of
+ * 3,000 steps in {@code ConvolutionGradientTest}, none with the AVX kernels, at the same speed). oneDNN reads its
+ * {@code DNNL_MAX_CPU_ISA} environment variable when the library loads, which a running JVM cannot set for itself: the
+ * {@code condense} launcher, the image and the build's test JVMs set it to {@code AVX}; without it a non-finite loss
+ * says so ({@link #isaAdvice()}).
  */
 final class PyTorchEngine {
     static final String ENGINE_NAME = "PyTorch";
+    static final String ISA_VARIABLE = "DNNL_MAX_CPU_ISA";
     private static volatile Engine engine;
 
     private PyTorchEngine() {
+    }
+
+    /** Empty when oneDNN's instruction set is limited, else the advice a non-finite loss adds to its message. */
+    static String isaAdvice() {
+        String isa = System.getenv(ISA_VARIABLE);
+        if (isa != null && !isa.isBlank()) {
+            return "";
+        }
+        return "; if the learning rate is not the cause: this JVM runs without " + ISA_VARIABLE + "=AVX, and PyTorch's oneDNN "
+                + "AVX2/AVX-512 convolution kernels give NaN gradients at random for some small channel counts: start the "
+                + "JVM with that environment variable (the condense launcher does)";
     }
 
     static Engine get() {

@@ -266,7 +266,7 @@ public final class PyTorchTrainer implements Trainer {
                         if (!Float.isFinite(batchLoss)) {
                             throw new CondenseException(ErrorCode.INVALID_PARAMETER, "training diverged: the loss is " + batchLoss
                                     + " in epoch " + (epoch + 1) + ", batch " + (batch + 1) + "; lower the learning rate (now "
-                                    + rate + ") or check the input scale");
+                                    + rate + ") or check the input scale" + PyTorchEngine.isaAdvice());
                         }
                         for (ParameterUpdate update : updates) {
                             update.step(rate);

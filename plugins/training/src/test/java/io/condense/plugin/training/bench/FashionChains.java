@@ -43,8 +43,11 @@ import java.util.Set;
  * <ul>
  *   <li>the dense model;</li>
  *   <li>{@code prune(sparsity=0.9)} alone;</li>
- *   <li>{@code prune(sparsity=0.92)} alone, the input of the next row;</li>
- *   <li>{@code prune(sparsity=0.92) | finetune(...)} with the 60,000 training images as the job's training data.</li>
+ *   <li>{@code prune(sparsity=0.92, scope=global)} alone (the prune parameters are a property), the input of the next row;</li>
+ *   <li>that {@code | finetune(...)} with the 60,000 training images as the job's training data;</li>
+ *   <li>Deep Compression: that {@code | quantize(scheme=kmeans, bits=6) | finetune(...)};</li>
+ *   <li>QAT: {@code quantize(bits=4 and 2, block 32, activations=true) | finetune(...)};</li>
+ *   <li>{@code ternarize | finetune(...)}, with and without the first and last layers kept in float.</li>
  * </ul>
  * Every accuracy is measured in ONNX Runtime (condense-runtime) on the 10,000 test images, on the model written to
  * disk and read back. The table gives accuracy, the points lost against the dense model, the non-zero weights of the
@@ -57,6 +60,8 @@ import java.util.Set;
 public final class FashionChains {
     private static final String[] MODELS = {"lenet-300-100", "lenet-5"};
     private static final String KMEANS_BITS = System.getProperty("condense.chains.kmeans.bits", "6");
+    /** The pruning of the prune rows: one magnitude threshold over all layers, as Deep Compression prunes each layer to its own rate. */
+    private static final Map<String, String> PRUNE = parameters(System.getProperty("condense.chains.prune", "sparsity=0.92,scope=global"));
     /** Which groups of rows to run: {@code prune} (and Deep Compression after it), {@code qat}, {@code ternary}. */
     private static final Set<String> GROUPS = Set.of(System.getProperty("condense.chains.rows", "prune,qat,ternary").split(","));
 
@@ -101,14 +106,15 @@ public final class FashionChains {
                 print(row90, denseRow);
 
                 started = System.nanoTime();
-                OnnxModel pruned92 = apply(new PruneTechnique(), dense, Map.of("sparsity", "0.92"), null, null, null);
-                Row row92 = measure(name, "prune(sparsity=0.92)", pruned92, test, evaluator, output, seconds(started));
+                String prune = "prune(" + inline(PRUNE) + ")";
+                OnnxModel pruned92 = apply(new PruneTechnique(), dense, PRUNE, null, null, null);
+                Row row92 = measure(name, prune, pruned92, test, evaluator, output, seconds(started));
                 rows.add(row92);
                 print(row92, denseRow);
 
                 started = System.nanoTime();
                 OnnxModel finetuned = apply(new FinetuneTechnique(), pruned92, finetune, train, test, trainer);
-                Row rowFinetuned = measure(name, "prune(sparsity=0.92) | finetune(" + inline(finetune) + ")", finetuned, test,
+                Row rowFinetuned = measure(name, prune + " | finetune(" + inline(finetune) + ")", finetuned, test,
                         evaluator, output, seconds(started));
                 rows.add(rowFinetuned);
                 print(rowFinetuned, denseRow);
@@ -116,7 +122,7 @@ public final class FashionChains {
                 // Deep Compression (Han et al.): prune and retrain (the row above), then share the surviving weights through a
                 // k-means codebook per layer and retrain the codebooks (indices fixed, gradients summed per centroid, the zero
                 // centroid kept)
-                String prunedChain = "prune(sparsity=0.92) | finetune(" + inline(finetune) + ")";
+                String prunedChain = prune + " | finetune(" + inline(finetune) + ")";
                 String sharedChain = prunedChain + " | quantize(scheme=kmeans, bits=" + KMEANS_BITS + ")";
                 started = System.nanoTime();
                 OnnxModel shared = apply(new QuantizeTechnique(), finetuned, Map.of("scheme", "kmeans", "bits", KMEANS_BITS), null, null, null);
