@@ -12,23 +12,19 @@ import io.condense.sdk.eval.Evaluator;
 import io.condense.sdk.model.InitializerInfo;
 import io.condense.sdk.model.ModelEditor;
 import io.condense.sdk.model.OnnxModel;
-import io.condense.sdk.technique.ParameterProblem;
 import io.condense.sdk.technique.ParameterSpec;
 import io.condense.sdk.technique.Parameters;
-import io.condense.sdk.technique.Range;
 import io.condense.sdk.technique.Report;
 import io.condense.sdk.technique.Technique;
 import io.condense.sdk.technique.TechniqueDescriptor;
 import io.condense.sdk.technique.TechniqueResult;
 import io.condense.sdk.tensor.DataType;
-import io.condense.sdk.training.EpochSummary;
-import io.condense.sdk.training.LearningRateSchedule;
-import io.condense.sdk.training.Optimizer;
 import io.condense.sdk.training.Trainer;
 import io.condense.sdk.training.TrainingListener;
+import io.condense.sdk.training.TrainingParameters;
 import io.condense.sdk.training.TrainingRequest;
 import io.condense.sdk.training.TrainingResult;
-import io.condense.sdk.technique.InvalidParametersException;
+import io.condense.sdk.training.TrainingSteps;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -50,19 +46,7 @@ import org.pf4j.Extension;
 @Extension
 public final class FinetuneTechnique implements Technique {
     public static final String ID = "finetune";
-    static final String EPOCHS = "epochs";
-    static final String LR = "lr";
-    static final String BATCH = "batch";
-    static final String OPTIMIZER = "optimizer";
-    static final String MOMENTUM = "momentum";
-    static final String WEIGHT_DECAY = "weight_decay";
-    static final String SCHEDULE = "schedule";
-    static final String SEED = "seed";
     static final String KEEP_ZEROS = "keep_zeros";
-    static final String VALIDATION = "validation";
-    static final String INPUT_SCALE = "input_scale";
-    static final double DEFAULT_SGD_RATE = 0.01;
-    static final double DEFAULT_ADAM_RATE = 0.001;
 
     /** Integer operators: weights in these are not in QDQ form, so there is nothing to fake-quantize. */
     private static final Set<String> INTEGER_OPERATORS = Set.of("DynamicQuantizeLinear",
@@ -72,28 +56,20 @@ public final class FinetuneTechnique implements Technique {
             "Fine-tunes the weights on the job's training data (--train-data, --train-labels) in the host's training "
                     + "runtime; weights that are exactly zero (pruned) stay zero; quantized (QDQ), binary, ternary and k-means "
                     + "weights train in their own form (quantization-aware) and keep their levels",
-            "training", List.of(
-                    ParameterSpec.integerParameter(EPOCHS, 3, Range.closed(1, 1000), "Passes over the training data."),
-                    ParameterSpec.doubleParameter(LR, DEFAULT_SGD_RATE, Range.closed(1e-8, 10),
-                            "Initial learning rate; when not given, 0.01 for sgd and 0.001 for adam."),
-                    ParameterSpec.integerParameter(BATCH, 64, Range.closed(1, 65_536), "Samples per training step."),
-                    ParameterSpec.choiceParameter(OPTIMIZER, "sgd", List.of("sgd", "adam"),
-                            "sgd: SGD with 'momentum'; adam: Adam (beta1 0.9, beta2 0.999)."),
-                    ParameterSpec.doubleParameter(MOMENTUM, 0.9, Range.closedOpen(0, 1),
-                            "Momentum of optimizer=sgd; given with adam, it is refused."),
-                    ParameterSpec.doubleParameter(WEIGHT_DECAY, 0, Range.closed(0, 1), "L2 weight decay added to the gradient."),
-                    ParameterSpec.choiceParameter(SCHEDULE, "constant", List.of("constant", "step", "cosine"),
-                            "constant: lr throughout; step: lr x 0.1 after every third of the epochs (at least one epoch each); "
-                                    + "cosine: cosine annealing per batch from lr to 0."),
-                    ParameterSpec.integerParameter(SEED, 42, Range.atLeast(0), "Seed of the shuffling: the same seed gives the same weights."),
-                    ParameterSpec.booleanParameter(KEEP_ZEROS, true,
-                            "Every weight that is exactly zero in the input model stays zero (keeps pruning's sparsity); false trains them too."),
-                    ParameterSpec.doubleParameter(VALIDATION, 0.1, Range.closed(0, 0.5),
-                            "Share of the training data (its last samples) held out to measure accuracy before, after and every epoch; "
-                                    + "0: none (then accuracy is measured only on evaluation data, when the job has some)."),
-                    ParameterSpec.doubleParameter(INPUT_SCALE, 1, Range.greaterThan(0),
-                            "Every input value is multiplied by this while training and measuring (1/255 = 0.00392156862745098 for "
-                                    + "uint8 pixels a model expects in [0, 1]).")));
+            "training", parameterSpecs());
+
+    /** The shared training parameters with keep_zeros before validation, as finetune has always listed them. */
+    private static List<ParameterSpec> parameterSpecs() {
+        List<ParameterSpec> specs = new ArrayList<>(TrainingParameters.specs(3, "constant",
+                "Seed of the shuffling: the same seed gives the same weights."));
+        int validation = 0;
+        while (!specs.get(validation).name().equals(TrainingParameters.VALIDATION)) {
+            validation++;
+        }
+        specs.add(validation, ParameterSpec.booleanParameter(KEEP_ZEROS, true,
+                "Every weight that is exactly zero in the input model stays zero (keeps pruning's sparsity); false trains them too."));
+        return List.copyOf(specs);
+    }
 
     @Override
     public TechniqueDescriptor descriptor() {
@@ -102,27 +78,14 @@ public final class FinetuneTechnique implements Technique {
 
     @Override
     public TechniqueResult apply(OnnxModel model, Parameters parameters, StepContext context) {
-        String optimizerName = parameters.getString(OPTIMIZER);
-        if (optimizerName.equals("adam") && parameters.isExplicit(MOMENTUM)) {
-            throw new InvalidParametersException(List.of(new ParameterProblem(MOMENTUM, parameters.getString(MOMENTUM),
-                    "applies to optimizer=sgd only, and optimizer is adam")));
-        }
-        int epochs = parameters.getInt(EPOCHS);
-        int batch = parameters.getInt(BATCH);
-        double rate = parameters.isExplicit(LR) ? parameters.getDouble(LR)
-                : optimizerName.equals("adam") ? DEFAULT_ADAM_RATE : DEFAULT_SGD_RATE;
-        double weightDecay = parameters.getDouble(WEIGHT_DECAY);
-        double validationShare = parameters.getDouble(VALIDATION);
-        float inputScale = (float) parameters.getDouble(INPUT_SCALE);
+        TrainingParameters.Settings settings = TrainingParameters.settings(parameters);
+        int epochs = settings.epochs();
+        int batch = settings.batch();
+        float inputScale = settings.inputScale();
         boolean keepZeros = parameters.getBoolean(KEEP_ZEROS);
-        long seed = parameters.getLong(SEED);
 
-        Dataset data = context.trainingData().orElseThrow(() -> new CondenseException(ErrorCode.DATA_REQUIRED,
-                "finetune needs labelled training data: pass --train-data with the inputs and --train-labels with one integer "
-                        + "class label per sample (.npy, .npz or IDX)"));
-        Trainer trainer = context.trainer().orElseThrow(() -> new CondenseException(ErrorCode.UNAVAILABLE,
-                "finetune needs the host's training runtime (condense-training, PyTorch through DJL), and this host offers "
-                        + "none: run the job on a Condense server or CLI built with the training runtime"));
+        Dataset data = TrainingSteps.trainingData(context, ID);
+        Trainer trainer = TrainingSteps.trainer(context, ID);
         refuseIntegerOperators(model);
         OnnxModel dense = densified(model);
         TrainingGraph graph = TrainingGraph.of(dense);
@@ -135,25 +98,16 @@ public final class FinetuneTechnique implements Technique {
         }
         context.checkCancelled();
 
-        int heldOut = validationShare > 0 ? Math.max(1, (int) Math.floor(data.size() * validationShare)) : 0;
-        int trainCount = data.size() - heldOut;
-        if (trainCount < 1) {
-            throw new CondenseException(ErrorCode.INVALID_DATA, "finetune has " + data.size() + " training samples and holds out "
-                    + heldOut + " for validation, leaving none to train on: supply more samples or lower 'validation'");
-        }
-        Dataset training = data.head(trainCount);
-        Dataset validation = heldOut > 0 ? new Dataset(data.inputs().slice(trainCount, heldOut),
-                data.labels().map(labels -> labels.slice(trainCount, heldOut))) : null;
+        TrainingParameters.Split split = settings.split(data, ID);
+        Dataset training = split.training();
+        Dataset validation = split.validation().orElse(null);
+        int trainCount = training.size();
+        int heldOut = data.size() - trainCount;
         Dataset evaluation = context.evaluationData().filter(d -> d.labels().isPresent()).orElse(null);
 
         Map<String, Long> zerosBefore = zeroCounts(trainingModel);
 
-        TrainingRequest.Builder request = TrainingRequest.builder(trainingModel, training)
-                .inputScale(inputScale)
-                .optimizer(optimizerName.equals("adam") ? new Optimizer.Adam(0.9, 0.999, 1e-8, weightDecay)
-                        : Optimizer.sgd(parameters.getDouble(MOMENTUM), weightDecay))
-                .schedule(schedule(parameters.getString(SCHEDULE), rate, epochs))
-                .epochs(epochs).batchSize(batch).seed(seed)
+        TrainingRequest.Builder request = settings.request(trainingModel, training)
                 .freezeZeros(keepZeros)
                 .listener(TrainingListener.reportingTo(context))
                 .cancelled(context::isCancelled);
@@ -163,19 +117,11 @@ public final class FinetuneTechnique implements Technique {
         graph.trainable().ifPresent(request::trainable);
 
         OptionalDouble heldOutBefore = validation == null ? OptionalDouble.empty()
-                : OptionalDouble.of(accuracy(trainer, dense, validation, inputScale, batch));
+                : OptionalDouble.of(TrainingSteps.accuracy(trainer, dense, validation, inputScale, batch));
         context.progress(0, heldOutBefore.isPresent()
                 ? String.format(java.util.Locale.ROOT, "held-out accuracy before fine-tuning %.4f", heldOutBefore.getAsDouble())
                 : "fine-tuning");
-        TrainingResult result;
-        try {
-            result = trainer.train(request.build());
-        } catch (CondenseException e) {
-            throw e;
-        } catch (RuntimeException e) {
-            throw new CondenseException(ErrorCode.RUNTIME_FAILURE, "the training runtime failed while fine-tuning: " + e.getMessage()
-                    + "; check the training data fits the model's input", e);
-        }
+        TrainingResult result = TrainingSteps.train(trainer, request.build(), "fine-tuning");
         OnnxModel trained = result.model();
         TrainingGraph.WrittenBack writtenBack = graph.writeBack(trained);
         OnnxModel output = writtenBack.model();
@@ -197,8 +143,8 @@ public final class FinetuneTechnique implements Technique {
         }
 
         Report.Builder report = Report.builder()
-                .put("epochs", epochs).put("optimizer", optimizerName).put("lr", rate).put("batch", batch)
-                .put("schedule", parameters.getString(SCHEDULE)).put("seed", seed)
+                .put("epochs", epochs).put("optimizer", settings.optimizerName()).put("lr", settings.rate()).put("batch", batch)
+                .put("schedule", settings.scheduleName()).put("seed", settings.seed())
                 .put("training_samples", trainCount).put("validation_samples", heldOut)
                 .put("keep_zeros", keepZeros)
                 .put("zeros_before", zerosInTrained)
@@ -234,20 +180,10 @@ public final class FinetuneTechnique implements Technique {
             layer.put("zeros_after", zerosAfter.getOrDefault(name, 0L));
             report.addLayer(layer);
         }
-        List<Map<String, Object>> history = new ArrayList<>();
-        for (EpochSummary epoch : result.history()) {
-            Map<String, Object> row = new LinkedHashMap<>();
-            row.put("epoch", epoch.epoch() + 1);
-            row.put("loss", epoch.loss());
-            row.put("training_accuracy", epoch.accuracy());
-            epoch.validationAccuracy().ifPresent(v -> row.put("validation_accuracy", v));
-            row.put("seconds", epoch.seconds());
-            history.add(row);
-        }
-        report.put("history", history);
+        report.put("history", TrainingSteps.history(result));
         if (validation != null) {
             report.put("validation_accuracy_before", heldOutBefore.getAsDouble());
-            report.put("validation_accuracy_after", accuracy(trainer, output, validation, inputScale, batch));
+            report.put("validation_accuracy_after", TrainingSteps.accuracy(trainer, output, validation, inputScale, batch));
         }
         if (evaluation != null) {
             measureEvaluation(context, trainer, dense, output, evaluation, inputScale, batch, report);
@@ -268,29 +204,10 @@ public final class FinetuneTechnique implements Technique {
             measured.accuracyAfter().ifPresent(v -> report.put("accuracy_after", v));
             report.put("evaluation_samples", measured.samples()).put("accuracy_measured_by", "onnxruntime");
         } else {
-            report.put("accuracy_before", accuracy(trainer, before, evaluation, inputScale, batch));
-            report.put("accuracy_after", accuracy(trainer, after, evaluation, inputScale, batch));
+            report.put("accuracy_before", TrainingSteps.accuracy(trainer, before, evaluation, inputScale, batch));
+            report.put("accuracy_after", TrainingSteps.accuracy(trainer, after, evaluation, inputScale, batch));
             report.put("evaluation_samples", evaluation.size()).put("accuracy_measured_by", "training runtime");
         }
-    }
-
-    private static double accuracy(Trainer trainer, OnnxModel model, Dataset data, float inputScale, int batch) {
-        try {
-            return trainer.accuracy(model, data, inputScale, batch);
-        } catch (CondenseException e) {
-            throw e;
-        } catch (RuntimeException e) {
-            throw new CondenseException(ErrorCode.RUNTIME_FAILURE, "the training runtime failed measuring accuracy: " + e.getMessage(), e);
-        }
-    }
-
-    static LearningRateSchedule schedule(String name, double rate, int epochs) {
-        return switch (name) {
-            case "constant" -> LearningRateSchedule.constant(rate);
-            case "step" -> new LearningRateSchedule.Step(rate, Math.max(1, (epochs + 2) / 3), 0.1);
-            case "cosine" -> new LearningRateSchedule.Cosine(rate, 0);
-            default -> throw new IllegalStateException("schedule '" + name + "' passed validation but is not handled");
-        };
     }
 
     /**
@@ -314,16 +231,7 @@ public final class FinetuneTechnique implements Technique {
 
     /** The model with its sparse initializers stored dense (the training runtime reads dense initializers). */
     static OnnxModel densified(OnnxModel model) {
-        List<InitializerInfo> sparse = model.initializers().stream().filter(InitializerInfo::sparse).toList();
-        if (sparse.isEmpty()) {
-            return model;
-        }
-        ModelEditor editor = model.edit();
-        for (InitializerInfo info : sparse) {
-            TensorProto dense = model.tensor(info.name()).toProto();
-            editor.putInitializer(dense);
-        }
-        return editor.build();
+        return model.initializers().stream().anyMatch(InitializerInfo::sparse) ? model.edit().densifySparseInitializers().build() : model;
     }
 
     /**

@@ -19,6 +19,7 @@ import io.condense.sdk.technique.TechniqueResult;
 import io.condense.sdk.tensor.DataType;
 import io.condense.sdk.tensor.Tensor;
 import io.condense.sdk.testkit.Evaluators;
+import io.condense.sdk.testkit.FashionMnist;
 import io.condense.sdk.testkit.TestStepContext;
 import io.condense.sdk.training.LearningRateSchedule;
 import io.condense.sdk.training.Optimizer;

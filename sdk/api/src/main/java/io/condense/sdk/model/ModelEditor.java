@@ -245,6 +245,14 @@ public final class ModelEditor {
         return this;
     }
 
+    /** Stores every sparse initializer dense (same name, shape and values), for runtimes that read dense initializers only. */
+    public ModelEditor densifySparseInitializers() {
+        for (SparseTensorProto tensor : List.copyOf(sparse.values())) {
+            putInitializer(io.condense.sdk.tensor.Tensor.fromSparseProto(tensor).toProto());
+        }
+        return this;
+    }
+
     /**
      * Folds every inference-mode BatchNormalization that follows a Conv or Gemm into that layer's weight and bias (see
      * {@link BatchNormFolding} for the arithmetic and the conditions); the layer then writes the BatchNormalization's output

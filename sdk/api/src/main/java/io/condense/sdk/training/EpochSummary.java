@@ -1,5 +1,7 @@
 package io.condense.sdk.training;
 
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.OptionalDouble;
 
 /**
@@ -20,6 +22,20 @@ public record EpochSummary(int epoch, double loss, double accuracy, OptionalDoub
     /** Training samples per second in this epoch. */
     public double samplesPerSecond() {
         return seconds > 0 ? samples / seconds : 0;
+    }
+
+    /**
+     * This epoch as a row of a report's {@code history}: {@code epoch} (1-based), {@code loss}, {@code training_accuracy},
+     * {@code validation_accuracy} (when measured) and {@code seconds}.
+     */
+    public Map<String, Object> toMap() {
+        Map<String, Object> row = new LinkedHashMap<>();
+        row.put("epoch", epoch + 1);
+        row.put("loss", loss);
+        row.put("training_accuracy", accuracy);
+        validationAccuracy.ifPresent(v -> row.put("validation_accuracy", v));
+        row.put("seconds", seconds);
+        return row;
     }
 
     @Override

@@ -15,6 +15,7 @@ import io.condense.sdk.tensor.DataType;
 import io.condense.sdk.technique.Technique;
 import io.condense.sdk.technique.TechniqueResult;
 import io.condense.sdk.testkit.Evaluators;
+import io.condense.sdk.testkit.LeNets;
 import io.condense.sdk.testkit.TestStepContext;
 import io.condense.sdk.training.EpochSummary;
 import io.condense.sdk.training.LearningRateSchedule;

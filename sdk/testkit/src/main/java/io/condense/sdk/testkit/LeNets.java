@@ -1,4 +1,4 @@
-package io.condense.plugin.training.bench;
+package io.condense.sdk.testkit;
 
 import ai.onnx.proto.OnnxMl.AttributeProto;
 import ai.onnx.proto.OnnxMl.GraphProto;
@@ -20,7 +20,7 @@ import java.util.Random;
  * {@code logits [batch, 10]}), with PyTorch's default initialisation (uniform in +-1/sqrt(fan in)) from a seeded
  * {@link Random}: the same networks as {@code server/training}'s {@code GraphBuilder} builds for {@code train-lenet}.
  */
-final class LeNets {
+public final class LeNets {
     private final GraphProto.Builder graph = GraphProto.newBuilder().setName("graph");
     private final Random random;
     private int counter;
@@ -32,7 +32,7 @@ final class LeNets {
     }
 
     /** LeNet-300-100: Flatten, Gemm 784-300, Relu, Gemm 300-100, Relu, Gemm 100-10; 266,610 parameters. */
-    static OnnxModel leNet300100(long seed) {
+    public static OnnxModel leNet300100(long seed) {
         LeNets b = new LeNets(seed);
         String x = b.node("Flatten", new String[] {"image"}, scalar("axis", 1));
         x = b.dense(x, 784, 300, "fc1");
@@ -48,7 +48,7 @@ final class LeNets {
      * LeNet-5 as PyTorch tutorials write it for 28x28 images: Conv 1-6 5x5 pad 2, Relu, MaxPool 2, Conv 6-16 5x5, Relu,
      * MaxPool 2, Flatten, Gemm 400-120, Relu, Gemm 120-84, Relu, Gemm 84-10; 61,706 parameters.
      */
-    static OnnxModel leNet5(long seed) {
+    public static OnnxModel leNet5(long seed) {
         LeNets b = new LeNets(seed);
         String x = b.conv("image", 1, 6, 5, 2, "conv1");
         x = b.node("Relu", new String[] {x});

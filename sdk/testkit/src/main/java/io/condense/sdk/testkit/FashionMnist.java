@@ -1,4 +1,4 @@
-package io.condense.plugin.training;
+package io.condense.sdk.testkit;
 
 import io.condense.sdk.data.Dataset;
 import io.condense.sdk.data.Idx;
@@ -8,11 +8,11 @@ import java.nio.file.Path;
 import org.junit.jupiter.api.Assumptions;
 
 /** Fashion-MNIST from Debian's dataset-fashion-mnist (gzipped IDX), as float pixels in [0, 1] of shape [N, 28, 28]. */
-final class FashionMnist {
+public final class FashionMnist {
     private FashionMnist() {
     }
 
-    static Path directory() {
+    public static Path directory() {
         Path directory = Path.of(System.getProperty("condense.fashion.dir", "/usr/share/datasets/fashion-mnist"));
         Assumptions.assumeTrue(Files.isRegularFile(directory.resolve("train-images-idx3-ubyte.gz")),
                 () -> "Skipped: Fashion-MNIST is not in " + directory + " (apt-get install dataset-fashion-mnist)");
@@ -20,7 +20,7 @@ final class FashionMnist {
     }
 
     /** The first {@code count} samples of a split ({@code train} or {@code t10k}), pixels scaled by 1/255. */
-    static Dataset split(String split, int count) {
+    public static Dataset split(String split, int count) {
         Path directory = directory();
         Dataset raw = Dataset.of(Idx.read(directory.resolve(split + "-images-idx3-ubyte.gz")),
                 Idx.read(directory.resolve(split + "-labels-idx1-ubyte.gz"))).head(count);
