@@ -12,10 +12,11 @@ import io.condense.sdk.error.ErrorCode;
  *
  * <p>PyTorch 2.7.1's oneDNN convolution kernels for AVX2 and AVX-512 return NaN or infinite weight gradients at random
  * batches for some small channel counts (a 5x5 convolution to 4 channels behind one to 2: NaN in 1,600 to 2,900 of
- * 3,000 steps in {@code ConvolutionGradientTest}, none with the AVX kernels, at the same speed). oneDNN reads its
- * {@code DNNL_MAX_CPU_ISA} environment variable when the library loads, which a running JVM cannot set for itself: the
- * {@code condense} launcher, the image and the build's test JVMs set it to {@code AVX}; without it a non-finite loss
- * says so ({@link #isaAdvice()}).
+ * 3,000 steps in {@code ConvolutionGradientTest}), and its AVX and AVX2 kernels compute pytorch_cnn_mnist's forward
+ * pass on a batch wrong ({@code ForwardAgreementTest}); the SSE4.1 kernels get both right, about a third slower. oneDNN
+ * reads its {@code DNNL_MAX_CPU_ISA} environment variable when the library loads, which a running JVM cannot set for
+ * itself: the {@code condense} launcher, the image and the build's test JVMs set it to {@code SSE41}; without it a
+ * non-finite loss says so ({@link #isaAdvice()}).
  */
 final class PyTorchEngine {
     static final String ENGINE_NAME = "PyTorch";
@@ -31,8 +32,8 @@ final class PyTorchEngine {
         if (isa != null && !isa.isBlank()) {
             return "";
         }
-        return "; if the learning rate is not the cause: this JVM runs without " + ISA_VARIABLE + "=AVX, and PyTorch's oneDNN "
-                + "AVX2/AVX-512 convolution kernels give NaN gradients at random for some small channel counts: start the "
+        return "; if the learning rate is not the cause: this JVM runs without " + ISA_VARIABLE + "=SSE41, and PyTorch's oneDNN "
+                + "AVX-512 convolution kernels give NaN gradients at random for some small channel counts: start the "
                 + "JVM with that environment variable (the condense launcher does)";
     }
 

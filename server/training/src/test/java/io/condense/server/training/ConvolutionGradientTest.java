@@ -14,14 +14,15 @@ import org.junit.jupiter.api.Test;
  * The oneDNN kernel fault behind random NaN losses: a 5x5 convolution from 1 to 2 channels, Relu, a 5x5 convolution
  * from 2 to 4 channels (a width-0.25 LeNet-5), batches of 64. With PyTorch 2.7.1's AVX2 or AVX-512 kernels the first
  * convolution's gradients turned non-finite in 1,600 to 2,900 of 3,000 steps, the first one within 200 to 1,400; with
- * {@code DNNL_MAX_CPU_ISA=AVX} (set for the test JVMs by the root pom, and by the launcher) in none.
+ * {@code DNNL_MAX_CPU_ISA=SSE41} (set for the test JVMs by the root pom, and by the launcher) in none. (AVX passed this
+ * too but computes pytorch_cnn_mnist's forward pass wrong: {@code ForwardAgreementTest}.)
  */
 class ConvolutionGradientTest {
-    private static final int STEPS = 2000;
+    private static final int STEPS = 1200;
 
     @Test
     void smallConvolutionsGiveFiniteGradientsEveryStep() {
-        assertThat(System.getenv(PyTorchEngine.ISA_VARIABLE)).as("the test JVM's " + PyTorchEngine.ISA_VARIABLE).isEqualTo("AVX");
+        assertThat(System.getenv(PyTorchEngine.ISA_VARIABLE)).as("the test JVM's " + PyTorchEngine.ISA_VARIABLE).isEqualTo("SSE41");
         Engine engine = PyTorchEngine.get();
         try (NDManager manager = engine.newBaseManager()) {
             manager.getEngine().setRandomSeed(7);
