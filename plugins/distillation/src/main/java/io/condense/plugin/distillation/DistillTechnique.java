@@ -7,7 +7,6 @@ import io.condense.sdk.error.ErrorCode;
 import io.condense.sdk.eval.EvaluationRequest;
 import io.condense.sdk.eval.EvaluationResult;
 import io.condense.sdk.eval.Evaluator;
-import io.condense.sdk.model.InitializerInfo;
 import io.condense.sdk.model.OnnxModel;
 import io.condense.sdk.model.WeightLayer;
 import io.condense.sdk.stats.ModelStats;
@@ -121,7 +120,7 @@ public final class DistillTechnique implements Technique {
 
         Dataset data = TrainingSteps.trainingData(context, ID);
         Trainer trainer = TrainingSteps.trainer(context, ID);
-        OnnxModel teacher = densified(model);
+        OnnxModel teacher = TrainingSteps.densified(model);
         refuseUnsupported(trainer, teacher, "the teacher (the step's input model)");
 
         OnnxModel student;
@@ -133,7 +132,7 @@ public final class DistillTechnique implements Technique {
                     new ProgressSlice(context, 0, DERIVATION_SHARE, "deriving the student: ")));
             student = derivation.get().model();
         } else {
-            student = densified(context.uploadedModel(studentName));
+            student = TrainingSteps.densified(context.uploadedModel(studentName));
             StudentSignature.check(teacher, student, studentName);
         }
         refuseUnsupported(trainer, student, "the student");
@@ -281,10 +280,6 @@ public final class DistillTechnique implements Technique {
         return dims;
     }
 
-    /** The model with its sparse initializers stored dense (the training runtime reads dense initializers). */
-    private static OnnxModel densified(OnnxModel model) {
-        return model.initializers().stream().anyMatch(InitializerInfo::sparse) ? model.edit().densifySparseInitializers().build() : model;
-    }
 
     private static void refuseUnsupported(Trainer trainer, OnnxModel model, String which) {
         List<String> unsupported = trainer.unsupportedOperators(model);

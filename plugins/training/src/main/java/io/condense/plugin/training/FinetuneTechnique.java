@@ -87,7 +87,7 @@ public final class FinetuneTechnique implements Technique {
         Dataset data = TrainingSteps.trainingData(context, ID);
         Trainer trainer = TrainingSteps.trainer(context, ID);
         refuseIntegerOperators(model);
-        OnnxModel dense = densified(model);
+        OnnxModel dense = TrainingSteps.densified(model);
         TrainingGraph graph = TrainingGraph.of(dense);
         OnnxModel trainingModel = graph.model();
         List<String> unsupported = trainer.unsupportedOperators(trainingModel);
@@ -229,10 +229,6 @@ public final class FinetuneTechnique implements Technique {
         }
     }
 
-    /** The model with its sparse initializers stored dense (the training runtime reads dense initializers). */
-    static OnnxModel densified(OnnxModel model) {
-        return model.initializers().stream().anyMatch(InitializerInfo::sparse) ? model.edit().densifySparseInitializers().build() : model;
-    }
 
     /**
      * The trained model with every initializer that the input stored sparse (as prune does when that is smaller) stored

@@ -21,6 +21,7 @@ import io.condense.sdk.training.LearningRateSchedule;
 import io.condense.sdk.training.Optimizer;
 import io.condense.sdk.training.Trainer;
 import io.condense.sdk.training.TrainingRequest;
+import io.condense.sdk.training.TrainingSteps;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -160,7 +161,7 @@ class FinetuneTechniqueTest {
                 assertThat(after).as("%s trained", name).isNotEqualTo(before);
             }
             // the sparse form loads and runs in ONNX Runtime, with the accuracy of its dense twin
-            assertThat(onnxRuntimeAccuracy(OnnxModel.fromBytes(written.toBytes()))).isEqualTo(onnxRuntimeAccuracy(FinetuneTechnique.densified(written)));
+            assertThat(onnxRuntimeAccuracy(OnnxModel.fromBytes(written.toBytes()))).isEqualTo(onnxRuntimeAccuracy(TrainingSteps.densified(written)));
         }
     }
 

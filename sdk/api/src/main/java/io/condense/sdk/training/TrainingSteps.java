@@ -6,6 +6,7 @@ import io.condense.sdk.context.StepContext;
 import io.condense.sdk.data.Dataset;
 import io.condense.sdk.error.CondenseException;
 import io.condense.sdk.error.ErrorCode;
+import io.condense.sdk.model.InitializerInfo;
 import io.condense.sdk.model.OnnxModel;
 import java.util.List;
 import java.util.Map;
@@ -62,6 +63,11 @@ public final class TrainingSteps {
         } catch (RuntimeException e) {
             throw new CondenseException(ErrorCode.RUNTIME_FAILURE, "the training runtime failed measuring accuracy: " + e.getMessage(), e);
         }
+    }
+
+    /** The model with its sparse initializers stored dense (the training runtime reads dense initializers only). */
+    public static OnnxModel densified(OnnxModel model) {
+        return model.initializers().stream().anyMatch(InitializerInfo::sparse) ? model.edit().densifySparseInitializers().build() : model;
     }
 
     /** The run's epochs as a report's {@code history} ({@link EpochSummary#toMap()}). */
