@@ -29,13 +29,22 @@ final class KMeansSharing {
     }
 
     static Codebook cluster(float[] weights, int clusters) {
+        double[] sorted = new double[weights.length];
+        for (int i = 0; i < weights.length; i++) {
+            sorted[i] = weights[i];
+        }
+        Arrays.sort(sorted);
+        int distinct = 0;
         int zeros = 0;
-        for (float weight : weights) {
-            if (weight == 0) {
+        for (int i = 0; i < sorted.length; i++) {
+            if (i == 0 || sorted[i] != sorted[i - 1]) {
+                distinct++;
+            }
+            if (sorted[i] == 0) {
                 zeros++;
             }
         }
-        if (zeros > 0 && zeros < weights.length && clusters > 2 && distinctAtLeast(weights, clusters + 1)) {
+        if (distinct > clusters && zeros > 0 && zeros < weights.length && clusters > 2) {
             float[] kept = new float[weights.length - zeros];
             int next = 0;
             for (float weight : weights) {
@@ -44,17 +53,6 @@ final class KMeansSharing {
                 }
             }
             return withZeroEntry(weights, cluster(kept, clusters - 1));
-        }
-        double[] sorted = new double[weights.length];
-        for (int i = 0; i < weights.length; i++) {
-            sorted[i] = weights[i];
-        }
-        Arrays.sort(sorted);
-        int distinct = 0;
-        for (int i = 0; i < sorted.length; i++) {
-            if (i == 0 || sorted[i] != sorted[i - 1]) {
-                distinct++;
-            }
         }
         double[] centroids;
         String method;
@@ -87,16 +85,6 @@ final class KMeansSharing {
             indices[i] = (byte) nearest(codebook, weights[i]);
         }
         return new Codebook(codebook, indices, method, iterations);
-    }
-
-    private static boolean distinctAtLeast(float[] weights, int count) {
-        java.util.Set<Float> seen = new java.util.HashSet<>();
-        for (float weight : weights) {
-            if (seen.add(weight) && seen.size() >= count) {
-                return true;
-            }
-        }
-        return false;
     }
 
     /** The codebook of the non-zero weights with an entry of exactly 0 inserted in order; zeros index it, the others skip it. */
