@@ -60,18 +60,25 @@ public final class BinarizeTechnique implements Technique {
     }
 
     @Override
+    public List<ParameterProblem> validate(Parameters parameters) {
+        String method = parameters.getString(METHOD);
+        List<ParameterProblem> problems = new ArrayList<>();
+        if (!method.equals("abc") && parameters.isExplicit(BASES)) {
+            problems.add(new ParameterProblem(BASES, parameters.getString(BASES), "applies to method=abc only, and method is " + method));
+        }
+        if (!method.equals("horq") && parameters.isExplicit(ORDER)) {
+            problems.add(new ParameterProblem(ORDER, parameters.getString(ORDER), "applies to method=horq only, and method is " + method));
+        }
+        LowBitCompression.checkActivationParameters(parameters, problems);
+        return problems;
+    }
+
+    @Override
     public TechniqueResult apply(OnnxModel model, Parameters parameters, StepContext context) {
         String method = parameters.getString(METHOD);
         int bases = parameters.getInt(BASES);
         int order = parameters.getInt(ORDER);
-        List<ParameterProblem> problems = new ArrayList<>();
-        if (!method.equals("abc") && parameters.isExplicit(BASES)) {
-            problems.add(new ParameterProblem(BASES, Integer.toString(bases), "applies to method=abc only, and method is " + method));
-        }
-        if (!method.equals("horq") && parameters.isExplicit(ORDER)) {
-            problems.add(new ParameterProblem(ORDER, Integer.toString(order), "applies to method=horq only, and method is " + method));
-        }
-        LowBitCompression.checkActivationParameters(parameters, problems);
+        List<ParameterProblem> problems = new ArrayList<>(validate(parameters));
         LayerSelection selection = LowBitCompression.selection(parameters, problems);
         Optional<LowBitCompression.ActivationSettings> activations = LowBitCompression.activationSettings(ID, parameters, context);
         LowBitCompression.Method chosen = switch (method) {

@@ -52,10 +52,16 @@ public final class TernarizeTechnique implements Technique {
     }
 
     @Override
-    public TechniqueResult apply(OnnxModel model, Parameters parameters, StepContext context) {
-        double threshold = parameters.getDouble(THRESHOLD);
+    public List<ParameterProblem> validate(Parameters parameters) {
         List<ParameterProblem> problems = new ArrayList<>();
         LowBitCompression.checkActivationParameters(parameters, problems);
+        return problems;
+    }
+
+    @Override
+    public TechniqueResult apply(OnnxModel model, Parameters parameters, StepContext context) {
+        double threshold = parameters.getDouble(THRESHOLD);
+        List<ParameterProblem> problems = new ArrayList<>(validate(parameters));
         LayerSelection selection = LowBitCompression.selection(parameters, problems);
         Optional<LowBitCompression.ActivationSettings> activations = LowBitCompression.activationSettings(ID, parameters, context);
         LowBitCompression.Method method = new LowBitCompression.Method("twn", 2, "ternary",

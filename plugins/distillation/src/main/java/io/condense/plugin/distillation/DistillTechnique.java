@@ -98,22 +98,29 @@ public final class DistillTechnique implements Technique {
     }
 
     @Override
-    public TechniqueResult apply(OnnxModel model, Parameters parameters, StepContext context) {
-        TrainingParameters.Settings settings = TrainingParameters.settings(parameters);
+    public List<ParameterProblem> validate(Parameters parameters) {
+        List<ParameterProblem> problems = new ArrayList<>(TrainingParameters.problems(parameters));
         String studentName = parameters.getString(STUDENT).trim();
-        boolean derived = studentName.isEmpty() || studentName.equals(DERIVED);
-        if (!derived) {
-            List<ParameterProblem> problems = new ArrayList<>();
+        if (!(studentName.isEmpty() || studentName.equals(DERIVED))) {
             for (String name : DERIVATION_PARAMETERS) {
                 if (parameters.isExplicit(name)) {
                     problems.add(new ParameterProblem(name, parameters.getString(name), "applies to student=derived only, and "
                             + "the student is the uploaded model " + studentName + ": drop " + name));
                 }
             }
-            if (!problems.isEmpty()) {
-                throw new InvalidParametersException(problems);
-            }
         }
+        return problems;
+    }
+
+    @Override
+    public TechniqueResult apply(OnnxModel model, Parameters parameters, StepContext context) {
+        List<ParameterProblem> problems = validate(parameters);
+        if (!problems.isEmpty()) {
+            throw new InvalidParametersException(problems);
+        }
+        TrainingParameters.Settings settings = TrainingParameters.settings(parameters);
+        String studentName = parameters.getString(STUDENT).trim();
+        boolean derived = studentName.isEmpty() || studentName.equals(DERIVED);
         double temperature = parameters.getDouble(TEMPERATURE);
         double alpha = parameters.getDouble(ALPHA);
         boolean compare = parameters.getBoolean(COMPARE);

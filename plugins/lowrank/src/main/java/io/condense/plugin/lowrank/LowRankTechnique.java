@@ -14,6 +14,8 @@ import io.condense.sdk.model.OnnxModel;
 import io.condense.sdk.model.WeightLayer;
 import io.condense.sdk.stats.ModelStats;
 import io.condense.sdk.stats.ShapeInference;
+import io.condense.sdk.technique.InvalidParametersException;
+import io.condense.sdk.technique.ParameterProblem;
 import io.condense.sdk.technique.ParameterSpec;
 import io.condense.sdk.technique.Parameters;
 import io.condense.sdk.technique.Range;
@@ -21,6 +23,7 @@ import io.condense.sdk.technique.Report;
 import io.condense.sdk.technique.Technique;
 import io.condense.sdk.technique.TechniqueDescriptor;
 import io.condense.sdk.technique.TechniqueResult;
+import io.condense.sdk.technique.ValueCheck;
 import io.condense.sdk.tensor.DataType;
 import io.condense.sdk.tensor.Tensor;
 import java.util.ArrayList;
@@ -83,7 +86,8 @@ public final class LowRankTechnique implements Technique {
                                     + "1 x 1 (Tucker-2 by HOSVD). With either conv method 1 x 1 convolutions are split by SVD "
                                     + "into two 1 x 1 convolutions. Depthwise and grouped convolutions are always left alone."),
                     ParameterSpec.stringListParameter(OPS, "Gemm,MatMul,Conv",
-                            "Operator types to consider, a comma-separated subset of Gemm, MatMul, Conv."),
+                            "Operator types to consider, a comma-separated subset of Gemm, MatMul, Conv.")
+                            .withCheck(ValueCheck.eachItem(LowRankTechnique::opProblem)),
                     ParameterSpec.choiceParameter(SOLVER, "auto", List.of("auto", "full", "randomized"),
                             "SVD solver: full (EJML's dense SVD), randomized (range finder with power iterations, Halko "
                                     + "et al.), or auto: randomized when the matrix's smaller side is at least 512 and the "
@@ -105,7 +109,14 @@ public final class LowRankTechnique implements Technique {
     private record Settings(RankRule rule, boolean greedy, String method, Set<String> ops, SvdSolver solver, int calibrationSamples) {
     }
 
-    private static Settings settings(Parameters parameters) {
+    @Override
+    public List<ParameterProblem> validate(Parameters parameters) {
+        return problems(parameters);
+    }
+
+    /** Every rule across lowrank's parameters that they break: one of rank, energy and ratio; greedy spends a ratio. */
+    private static List<ParameterProblem> problems(Parameters parameters) {
+        List<ParameterProblem> problems = new ArrayList<>();
         int rank = parameters.getInt(RANK);
         double energy = parameters.getDouble(ENERGY);
         double ratio = parameters.getDouble(RATIO);
@@ -120,33 +131,44 @@ public final class LowRankTechnique implements Technique {
             given.add(RATIO + "=" + ratio);
         }
         if (given.size() > 1) {
-            throw new CondenseException(ErrorCode.INVALID_PARAMETER, "give only one of rank, energy and ratio, got "
-                    + String.join(" and ", given) + ": each chooses the ranks by itself");
+            String last = given.get(given.size() - 1);
+            problems.add(new ParameterProblem(last.substring(0, last.indexOf('=')), last.substring(last.indexOf('=') + 1),
+                    "give only one of rank, energy and ratio, got " + String.join(" and ", given) + ": each chooses the ranks by itself"));
+        } else if (parameters.getString(SELECTION).equals("greedy") && (rank > 0 || energy > 0)) {
+            problems.add(new ParameterProblem(SELECTION, "greedy", "selection=greedy spends a whole-model ratio, but "
+                    + given.get(0) + " was given: use ratio with selection=greedy, or selection=uniform with " + given.get(0)));
         }
+        Set<String> ops = new LinkedHashSet<>(parameters.getStringList(OPS));
+        if (ops.isEmpty()) {
+            problems.add(new ParameterProblem(OPS, parameters.getString(OPS), "is empty: name at least one of Gemm, MatMul, Conv"));
+        } else if (parameters.getString(METHOD).equals("svd") && ops.stream().allMatch(KNOWN_OPS::contains)
+                && !ops.contains("Gemm") && !ops.contains("MatMul")) {
+            problems.add(new ParameterProblem(OPS, parameters.getString(OPS), "with method=svd factorises nothing: svd handles Gemm "
+                    + "and MatMul; use method=spatial_svd or method=tucker2 for convolutions"));
+        }
+        return problems;
+    }
+
+    /** What is wrong with one entry of {@code ops}, or null: the parameter's value check. */
+    private static String opProblem(String op) {
+        return KNOWN_OPS.contains(op) ? null
+                : "names '" + op + "', which lowrank cannot factorise: use a comma-separated subset of Gemm, MatMul, Conv";
+    }
+
+    private static Settings settings(Parameters parameters) {
+        List<ParameterProblem> problems = problems(parameters);
+        if (!problems.isEmpty()) {
+            throw new InvalidParametersException(problems);
+        }
+        int rank = parameters.getInt(RANK);
+        double energy = parameters.getDouble(ENERGY);
+        double ratio = parameters.getDouble(RATIO);
         RankRule rule = rank > 0 ? new RankRule.Fixed(rank)
                 : energy > 0 ? new RankRule.Energy(energy)
                 : new RankRule.Ratio(ratio > 0 ? ratio : DEFAULT_RATIO);
         boolean greedy = parameters.getString(SELECTION).equals("greedy");
-        if (greedy && !(rule instanceof RankRule.Ratio)) {
-            throw new CondenseException(ErrorCode.INVALID_PARAMETER, "selection=greedy spends a whole-model ratio, but "
-                    + rule + " was given: use ratio with selection=greedy, or selection=uniform with " + rule);
-        }
         String method = parameters.getString(METHOD);
-        Set<String> ops = new LinkedHashSet<>();
-        for (String op : parameters.getStringList(OPS)) {
-            if (!KNOWN_OPS.contains(op)) {
-                throw new CondenseException(ErrorCode.INVALID_PARAMETER, "ops=" + parameters.getString(OPS) + " names '" + op
-                        + "', which lowrank cannot factorise: use a comma-separated subset of Gemm, MatMul, Conv");
-            }
-            ops.add(op);
-        }
-        if (ops.isEmpty()) {
-            throw new CondenseException(ErrorCode.INVALID_PARAMETER, "ops is empty: name at least one of Gemm, MatMul, Conv");
-        }
-        if (method.equals("svd") && !ops.contains("Gemm") && !ops.contains("MatMul")) {
-            throw new CondenseException(ErrorCode.INVALID_PARAMETER, "ops=" + parameters.getString(OPS) + " with method=svd "
-                    + "factorises nothing: svd handles Gemm and MatMul; use method=spatial_svd or method=tucker2 for convolutions");
-        }
+        Set<String> ops = new LinkedHashSet<>(parameters.getStringList(OPS));
         SvdSolver solver = new SvdSolver(SvdSolver.Mode.parse(parameters.getString(SOLVER)),
                 new RandomizedSvd(parameters.getInt(OVERSAMPLING), parameters.getInt(POWER_ITERATIONS), parameters.getLong(SEED)));
         return new Settings(rule, greedy, method, ops, solver, parameters.getInt(CALIBRATION_SAMPLES));

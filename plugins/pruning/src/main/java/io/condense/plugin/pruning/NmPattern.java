@@ -21,11 +21,22 @@ record NmPattern(int n, int m) {
 
     /** Parses {@code N:M}, or INVALID_PARAMETER naming {@code pattern} and saying what is wrong. */
     static NmPattern parse(String text) {
+        String problem = problem(text);
+        if (problem != null) {
+            throw new CondenseException(ErrorCode.INVALID_PARAMETER, "Invalid value '" + text + "' for parameter '" + PARAMETER + "': " + problem);
+        }
+        String trimmed = text.trim();
+        int colon = trimmed.indexOf(':');
+        return new NmPattern(Integer.parseInt(trimmed.substring(0, colon).trim()), Integer.parseInt(trimmed.substring(colon + 1).trim()));
+    }
+
+    /** What is wrong with {@code text} as an N:M pattern, or null when it is one: the pattern parameter's value check. */
+    static String problem(String text) {
         String trimmed = text.trim();
         int colon = trimmed.indexOf(':');
         String example = "; write N:M with 1 <= N < M, for example pattern=2:4 (at most 2 non-zeros in every 4 consecutive weights)";
         if (colon <= 0 || colon == trimmed.length() - 1) {
-            throw invalid(text, "it is not of the form N:M" + example);
+            return "it is not of the form N:M" + example;
         }
         int n;
         int m;
@@ -33,22 +44,18 @@ record NmPattern(int n, int m) {
             n = Integer.parseInt(trimmed.substring(0, colon).trim());
             m = Integer.parseInt(trimmed.substring(colon + 1).trim());
         } catch (NumberFormatException e) {
-            throw invalid(text, "N and M must be whole numbers" + example);
+            return "N and M must be whole numbers" + example;
         }
         if (m < 2 || m > MAX_M) {
-            throw invalid(text, "M must be in [2, " + MAX_M + "]" + example);
+            return "M must be in [2, " + MAX_M + "]" + example;
         }
         if (n < 1) {
-            throw invalid(text, "N must be at least 1 (N=0 would zero every weight)" + example);
+            return "N must be at least 1 (N=0 would zero every weight)" + example;
         }
         if (n >= m) {
-            throw invalid(text, "N must be smaller than M (" + n + ":" + m + " would prune nothing)" + example);
+            return "N must be smaller than M (" + n + ":" + m + " would prune nothing)" + example;
         }
-        return new NmPattern(n, m);
-    }
-
-    private static CondenseException invalid(String text, String why) {
-        return new CondenseException(ErrorCode.INVALID_PARAMETER, "Invalid value '" + text + "' for parameter '" + PARAMETER + "': " + why);
+        return null;
     }
 
     /** The fraction of zeros the pattern gives on an axis that is a multiple of M. */

@@ -1,9 +1,10 @@
 package io.condense.plugin.pruning;
 
-import io.condense.sdk.error.CondenseException;
-import io.condense.sdk.error.ErrorCode;
+import io.condense.plugin.pruning.channel.ChannelPruning;
+import io.condense.sdk.technique.InvalidParametersException;
+import io.condense.sdk.technique.ParameterProblem;
 import io.condense.sdk.technique.Parameters;
-import java.util.Arrays;
+import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -22,44 +23,79 @@ record PruneOptions(double sparsity, String scope, LayerPruner.Method method, Nm
     static final String CALIBRATION_SAMPLES = "calibration_samples";
     static final String SENSITIVITY_SAMPLES = "sensitivity_samples";
 
-    static PruneOptions of(Parameters parameters) {
-        double sparsity = parameters.getDouble(PruneTechnique.SPARSITY);
+    /**
+     * Every rule across the step's parameters that they break: the prune technique's {@code validate}, run at Submit.
+     * Covers both structures: options of the other structure given explicitly are refused.
+     */
+    static List<ParameterProblem> problems(Parameters parameters) {
+        List<ParameterProblem> problems = new ArrayList<>();
+        if (ChannelPruning.requested(parameters)) {
+            // options of unstructured pruning (scope, storage, and whatever else the technique offers) do not apply here
+            for (String name : parameters.asMap().keySet()) {
+                if (!ChannelPruning.CHANNEL_PARAMETERS.contains(name) && parameters.isExplicit(name)) {
+                    problems.add(new ParameterProblem(name, parameters.getString(name), "applies only to structure=unstructured; "
+                            + "channel pruning takes " + String.join(", ", ChannelPruning.CHANNEL_PARAMETERS) + ": drop " + name));
+                }
+            }
+            return problems;
+        }
+        for (String channelOnly : List.of(ChannelPruning.CRITERION, ChannelPruning.CHANNEL_MULTIPLE)) {
+            if (parameters.isExplicit(channelOnly)) {
+                problems.add(new ParameterProblem(channelOnly, parameters.getString(channelOnly), "applies only to structure=channel"
+                        + (channelOnly.equals(ChannelPruning.CRITERION)
+                                ? "; unstructured pruning always removes the smallest-magnitude weights" : "")
+                        + ": drop " + channelOnly + " or set structure=channel"));
+            }
+        }
         String scope = parameters.getString(PruneTechnique.SCOPE);
-        NmPattern pattern = null;
         String patternText = parameters.getString(PATTERN);
-        if (!patternText.isBlank()) {
-            pattern = NmPattern.parse(patternText);
+        if (!patternText.isBlank() && NmPattern.problem(patternText) == null) {
+            NmPattern pattern = NmPattern.parse(patternText);
             if (!scope.equals("layer")) {
-                throw new CondenseException(ErrorCode.INVALID_PARAMETER, "parameter 'scope' must be layer (the default) with "
-                        + "pattern=" + pattern + ": every group of every layer keeps " + pattern.n() + " of " + pattern.m()
-                        + " weights, there is no " + scope + " choice to make");
+                problems.add(new ParameterProblem(PruneTechnique.SCOPE, scope, "must be layer (the default) with pattern=" + pattern
+                        + ": every group of every layer keeps " + pattern.n() + " of " + pattern.m() + " weights, there is no "
+                        + scope + " choice to make"));
             }
             if (parameters.isExplicit(PruneTechnique.SPARSITY)) {
-                throw new CondenseException(ErrorCode.INVALID_PARAMETER, "parameters 'pattern' and 'sparsity' exclude each other: "
-                        + "pattern=" + pattern + " fixes the sparsity of every pruned layer at " + Math.round(100 * pattern.sparsity())
-                        + "%; give one of them");
+                problems.add(new ParameterProblem(PruneTechnique.SPARSITY, parameters.getString(PruneTechnique.SPARSITY),
+                        "excludes pattern: pattern=" + pattern + " fixes the sparsity of every pruned layer at "
+                                + Math.round(100 * pattern.sparsity()) + "%; give one of pattern and sparsity"));
             }
         }
-        List<String> listed = parameters.getStringList(SENSITIVITY_SPARSITIES);
-        double[] sensitivitySparsities = new double[listed.size()];
-        for (int i = 0; i < listed.size(); i++) {
-            try {
-                sensitivitySparsities[i] = Double.parseDouble(listed.get(i));
-            } catch (NumberFormatException e) {
-                sensitivitySparsities[i] = Double.NaN;
-            }
-            if (!(sensitivitySparsities[i] > 0 && sensitivitySparsities[i] < 1)) {
-                throw new CondenseException(ErrorCode.INVALID_PARAMETER, "Invalid value '" + listed.get(i) + "' in parameter '"
-                        + SENSITIVITY_SPARSITIES + "': every sparsity must be a number in (0, 1), for example 0.3,0.5,0.7,0.9");
-            }
-        }
-        Arrays.sort(sensitivitySparsities);
         boolean table = parameters.getBoolean(SENSITIVITY) || scope.equals("sensitivity");
-        if (table && sensitivitySparsities.length == 0) {
-            throw new CondenseException(ErrorCode.INVALID_PARAMETER, "parameter '" + SENSITIVITY_SPARSITIES
-                    + "' is empty: the sensitivity analysis needs at least one sparsity, for example 0.3,0.5,0.7,0.9");
+        if (table && parameters.getStringList(SENSITIVITY_SPARSITIES).isEmpty()) {
+            problems.add(new ParameterProblem(SENSITIVITY_SPARSITIES, parameters.getString(SENSITIVITY_SPARSITIES),
+                    "is empty: the sensitivity analysis needs at least one sparsity, for example 0.3,0.5,0.7,0.9"));
         }
-        return new PruneOptions(sparsity, scope, LayerPruner.Method.fromParameter(parameters.getString(METHOD)), pattern, table,
+        return problems;
+    }
+
+    /** What is wrong with one entry of {@code sensitivity_sparsities}, or null: the parameter's value check. */
+    static String sensitivitySparsityProblem(String entry) {
+        double value;
+        try {
+            value = Double.parseDouble(entry);
+        } catch (NumberFormatException e) {
+            value = Double.NaN;
+        }
+        return value > 0 && value < 1 ? null
+                : "'" + entry + "' is not a sparsity: every sparsity must be a number in (0, 1), for example 0.3,0.5,0.7,0.9";
+    }
+
+    /** The options of unstructured pruning; the parameters passed {@link #problems} (the host ran validate), checked again here. */
+    static PruneOptions of(Parameters parameters) {
+        List<ParameterProblem> problems = problems(parameters);
+        if (!problems.isEmpty()) {
+            throw new InvalidParametersException(problems);
+        }
+        String scope = parameters.getString(PruneTechnique.SCOPE);
+        String patternText = parameters.getString(PATTERN);
+        NmPattern pattern = patternText.isBlank() ? null : NmPattern.parse(patternText);
+        double[] sensitivitySparsities = parameters.getStringList(SENSITIVITY_SPARSITIES).stream()
+                .mapToDouble(Double::parseDouble).sorted().toArray();
+        boolean table = parameters.getBoolean(SENSITIVITY) || scope.equals("sensitivity");
+        return new PruneOptions(parameters.getDouble(PruneTechnique.SPARSITY), scope,
+                LayerPruner.Method.fromParameter(parameters.getString(METHOD)), pattern, table,
                 sensitivitySparsities, parameters.getInt(CALIBRATION_SAMPLES), parameters.getInt(SENSITIVITY_SAMPLES),
                 parameters.getString(PruneTechnique.STORAGE).equals("auto"));
     }

@@ -10,6 +10,8 @@ import io.condense.sdk.model.ModelEditor;
 import io.condense.sdk.model.OnnxModel;
 import io.condense.sdk.model.WeightLayer;
 import io.condense.sdk.stats.ModelStats;
+import io.condense.sdk.technique.InvalidParametersException;
+import io.condense.sdk.technique.ParameterProblem;
 import io.condense.sdk.technique.ParameterSpec;
 import io.condense.sdk.technique.Parameters;
 import io.condense.sdk.technique.Range;
@@ -18,6 +20,7 @@ import io.condense.sdk.technique.SelectionParameters;
 import io.condense.sdk.technique.Technique;
 import io.condense.sdk.technique.TechniqueDescriptor;
 import io.condense.sdk.technique.TechniqueResult;
+import io.condense.sdk.technique.ValueCheck;
 import io.condense.sdk.tensor.Tensor;
 import java.util.ArrayList;
 import java.util.List;
@@ -59,12 +62,14 @@ public final class PruneTechnique implements Technique {
                     ParameterSpec.stringParameter(PruneOptions.PATTERN, "",
                             "N:M pattern, for example 2:4: at most N non-zeros in every group of M consecutive weights along "
                                     + "the input dimension (Conv: consecutive input channels at each kernel position), as sparse "
-                                    + "tensor cores need; excludes sparsity. Empty: unstructured."),
+                                    + "tensor cores need; excludes sparsity. Empty: unstructured.")
+                            .withCheck(text -> text.isBlank() ? null : NmPattern.problem(text)),
                     ParameterSpec.booleanParameter(PruneOptions.SENSITIVITY, false,
                             "Also measure every selected layer's sensitivity (accuracy with labels, agreement without, with only "
                                     + "that layer pruned to each of sensitivity_sparsities) and report the table."),
                     ParameterSpec.stringListParameter(PruneOptions.SENSITIVITY_SPARSITIES, "0.5,0.7,0.8,0.9,0.95",
-                            "Sparsities at which the sensitivity analysis prunes each layer, each in (0, 1)."),
+                            "Sparsities at which the sensitivity analysis prunes each layer, each in (0, 1).")
+                            .withCheck(ValueCheck.eachItem(PruneOptions::sensitivitySparsityProblem)),
                     ParameterSpec.integerParameter(PruneOptions.CALIBRATION_SAMPLES, 256, Range.closed(1, 1_000_000),
                             "Calibration samples whose layer inputs make X^T X for method=sparsegpt."),
                     ParameterSpec.integerParameter(PruneOptions.SENSITIVITY_SAMPLES, 1000, Range.closed(1, 1_000_000),
@@ -94,12 +99,20 @@ public final class PruneTechnique implements Technique {
     }
 
     @Override
+    public List<ParameterProblem> validate(Parameters parameters) {
+        return PruneOptions.problems(parameters);
+    }
+
+    @Override
     public TechniqueResult apply(OnnxModel model, Parameters parameters, StepContext context) {
         if (ChannelPruning.requested(parameters)) {
+            List<ParameterProblem> problems = PruneOptions.problems(parameters);
+            if (!problems.isEmpty()) {
+                throw new InvalidParametersException(problems);
+            }
             return ChannelPruning.apply(model, parameters, context);
         }
         PruneOptions options = PruneOptions.of(parameters);
-        ChannelPruning.checkUnstructured(parameters);
         double sparsity = parameters.getDouble(SPARSITY);
         boolean global = parameters.getString(SCOPE).equals("global");
         boolean allowSparse = parameters.getString(STORAGE).equals("auto");

@@ -117,11 +117,14 @@ public final class QuantizeTechnique implements Technique {
     }
 
     @Override
-    public TechniqueResult apply(OnnxModel model, Parameters parameters, StepContext context) {
+    public List<ParameterProblem> validate(Parameters parameters) {
+        return problems(parameters);
+    }
+
+    /** Every rule across quantize's parameters that they break (the dtype, bits, scope and activation combinations). */
+    static List<ParameterProblem> problems(Parameters parameters) {
         boolean perChannel = parameters.getString(GRANULARITY).equals("per_channel");
         List<ParameterProblem> problems = new ArrayList<>();
-        List<String> patterns = SelectionParameters.excludePatterns(parameters, problems);
-        int bits = parameters.getInt(BITS);
         // bits other than 8, blocks, GPTQ, k-means and powers of two: LowBitQuantization
         problems.addAll(LowBitSettings.problems(parameters));
         boolean activations = parameters.getBoolean(ACTIVATIONS);
@@ -162,9 +165,25 @@ public final class QuantizeTechnique implements Technique {
             problems.add(new ParameterProblem(SCOPE, "graph", "scope=graph converts every convertible node, so exclude and "
                     + "exclude_ops do not apply: drop them, or use scope=weights"));
         }
+        return problems;
+    }
+
+    @Override
+    public TechniqueResult apply(OnnxModel model, Parameters parameters, StepContext context) {
+        List<ParameterProblem> problems = problems(parameters);
         if (!problems.isEmpty()) {
             throw new InvalidParametersException(problems);
         }
+        boolean perChannel = parameters.getString(GRANULARITY).equals("per_channel");
+        List<String> patterns = parameters.getStringList(SelectionParameters.EXCLUDE);
+        int bits = parameters.getInt(BITS);
+        boolean activations = parameters.getBoolean(ACTIVATIONS);
+        String dtype = parameters.getString(DTYPE);
+        boolean halfPrecision = !dtype.equals("int");
+        List<String> excludedOps = parameters.getStringList(EXCLUDE_OPS);
+        boolean biasCorrection = parameters.getBoolean(BIAS_CORRECTION);
+        boolean sensitivity = parameters.getBoolean(SENSITIVITY);
+        boolean graphScope = parameters.getString(SCOPE).equals("graph");
         if (graphScope) {
             return HalfPrecisionGraphStep.apply(model, context);
         }

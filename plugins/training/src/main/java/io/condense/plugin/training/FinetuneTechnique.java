@@ -12,6 +12,7 @@ import io.condense.sdk.eval.Evaluator;
 import io.condense.sdk.model.InitializerInfo;
 import io.condense.sdk.model.ModelEditor;
 import io.condense.sdk.model.OnnxModel;
+import io.condense.sdk.technique.ParameterProblem;
 import io.condense.sdk.technique.ParameterSpec;
 import io.condense.sdk.technique.Parameters;
 import io.condense.sdk.technique.Report;
@@ -74,6 +75,11 @@ public final class FinetuneTechnique implements Technique {
     @Override
     public TechniqueDescriptor descriptor() {
         return DESCRIPTOR;
+    }
+
+    @Override
+    public List<ParameterProblem> validate(Parameters parameters) {
+        return TrainingParameters.problems(parameters);
     }
 
     @Override

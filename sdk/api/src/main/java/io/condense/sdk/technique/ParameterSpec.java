@@ -14,7 +14,8 @@ public record ParameterSpec(
         String defaultValue,
         Range range,
         List<String> choices,
-        String documentation) {
+        String documentation,
+        ValueCheck check) {
 
     public ParameterSpec {
         requireNonNull(name, "name is null");
@@ -27,6 +28,24 @@ public record ParameterSpec(
         if (range != null && type != ParameterType.INTEGER && type != ParameterType.DOUBLE) {
             throw new IllegalArgumentException("range given for non-numeric parameter '" + name + "'");
         }
+    }
+
+    /** A parameter whose values need no rule beyond their type, range or choices. */
+    public ParameterSpec(String name, ParameterType type, String defaultValue, Range range, List<String> choices, String documentation) {
+        this(name, type, defaultValue, range, choices, documentation, null);
+    }
+
+    /**
+     * This parameter with a rule its (trimmed, type-valid) values must also follow; checked at Submit with every other
+     * rule. A default value must pass it too.
+     */
+    public ParameterSpec withCheck(ValueCheck valueCheck) {
+        requireNonNull(valueCheck, "valueCheck is null");
+        if (defaultValue != null && !defaultValue.isBlank() && valueCheck.problem(defaultValue.trim()) != null) {
+            throw new IllegalArgumentException("the default of parameter '" + name + "' breaks its own check: "
+                    + valueCheck.problem(defaultValue.trim()));
+        }
+        return new ParameterSpec(name, type, defaultValue, range, choices, documentation, valueCheck);
     }
 
     public static ParameterSpec doubleParameter(String name, double defaultValue, Range range, String documentation) {

@@ -52,6 +52,11 @@ public final class Parameters {
             }
             if (!valid(spec, value.trim())) {
                 problems.add(new ParameterProblem(spec.name(), value, spec.rule()));
+            } else if (spec.check() != null && !value.isBlank()) {
+                String problem = spec.check().problem(value.trim());
+                if (problem != null) {
+                    problems.add(new ParameterProblem(spec.name(), value, problem));
+                }
             }
         }
         return problems;
@@ -75,6 +80,37 @@ public final class Parameters {
             }
         }
         return new Parameters(Collections.unmodifiableMap(values), index(specs), Collections.unmodifiableSet(explicit));
+    }
+
+    /**
+     * The values checked against the technique's specs and then against its own rules across parameters
+     * ({@link Technique#validate}): the one validation a pipeline step gets, at Submit and again on the worker.
+     *
+     * @throws InvalidParametersException with every problem found: the specs' problems, or when there are none, the
+     *     technique's
+     */
+    public static Parameters resolve(Technique technique, Map<String, String> given) {
+        requireNonNull(technique, "technique is null");
+        Parameters parameters = validate(technique.descriptor().parameters(), given);
+        List<ParameterProblem> problems = technique.validate(parameters);
+        if (problems != null && !problems.isEmpty()) {
+            throw new InvalidParametersException(problems);
+        }
+        return parameters;
+    }
+
+    /**
+     * Every problem of these values, as {@link #resolve} finds them, without throwing: the specs' problems, or when
+     * there are none, the technique's rules across parameters.
+     */
+    public static List<ParameterProblem> problems(Technique technique, Map<String, String> given) {
+        requireNonNull(technique, "technique is null");
+        List<ParameterProblem> problems = check(technique.descriptor().parameters(), given);
+        if (!problems.isEmpty()) {
+            return problems;
+        }
+        List<ParameterProblem> combined = technique.validate(validate(technique.descriptor().parameters(), given));
+        return combined == null ? List.of() : List.copyOf(combined);
     }
 
     private static Map<String, ParameterSpec> index(List<ParameterSpec> specs) {

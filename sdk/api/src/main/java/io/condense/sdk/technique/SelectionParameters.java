@@ -34,7 +34,8 @@ public final class SelectionParameters {
      */
     public static ParameterSpec exclude(String purpose) {
         requireNonNull(purpose, "purpose is null");
-        return ParameterSpec.stringListParameter(EXCLUDE, "", purpose + ": " + PATTERN_SYNTAX);
+        return ParameterSpec.stringListParameter(EXCLUDE, "", purpose + ": " + PATTERN_SYNTAX)
+                .withCheck(ValueCheck.eachItem(LayerSelection::problem));
     }
 
     /** The {@code min_elements} parameter (an integer of at least 0); techniques differ in default and in why. */

@@ -75,12 +75,12 @@ public final class TrainingParameters {
      */
     public static Settings settings(Parameters parameters) {
         requireNonNull(parameters, "parameters is null");
+        List<ParameterProblem> problems = problems(parameters);
+        if (!problems.isEmpty()) {
+            throw new InvalidParametersException(problems);
+        }
         String optimizerName = parameters.getString(OPTIMIZER);
         boolean adam = optimizerName.equals("adam");
-        if (adam && parameters.isExplicit(MOMENTUM)) {
-            throw new InvalidParametersException(List.of(new ParameterProblem(MOMENTUM, parameters.getString(MOMENTUM),
-                    "applies to optimizer=sgd only, and optimizer is adam")));
-        }
         int epochs = parameters.getInt(EPOCHS);
         double rate = parameters.isExplicit(LR) ? parameters.getDouble(LR) : adam ? DEFAULT_ADAM_RATE : DEFAULT_SGD_RATE;
         double weightDecay = parameters.getDouble(WEIGHT_DECAY);
@@ -90,6 +90,16 @@ public final class TrainingParameters {
         return new Settings(epochs, parameters.getInt(BATCH), optimizerName, optimizer, rate, scheduleName,
                 schedule(scheduleName, rate, epochs), parameters.getLong(SEED), parameters.getDouble(VALIDATION),
                 (float) parameters.getDouble(INPUT_SCALE));
+    }
+
+    /** The rules across the training parameters that these break (momentum with optimizer=adam): for a technique's validate. */
+    public static List<ParameterProblem> problems(Parameters parameters) {
+        requireNonNull(parameters, "parameters is null");
+        if (parameters.getString(OPTIMIZER).equals("adam") && parameters.isExplicit(MOMENTUM)) {
+            return List.of(new ParameterProblem(MOMENTUM, parameters.getString(MOMENTUM),
+                    "applies to optimizer=sgd only, and optimizer is adam"));
+        }
+        return List.of();
     }
 
     /** The schedule called {@code name} (constant, step or cosine) starting at {@code rate}, for a run of {@code epochs}. */

@@ -251,7 +251,7 @@ public abstract class TechniqueCompatibilityKit {
                 + invalid.parameterName() + "'", () -> {
                     Map<String, String> values = new LinkedHashMap<>(validParameters());
                     values.putAll(invalid.parameters());
-                    assertRejected(values, invalid.parameterName());
+                    assertRejected(values, invalid.parameterName(), invalid.needsModel());
                 }));
     }
 
@@ -263,11 +263,20 @@ public abstract class TechniqueCompatibilityKit {
     }
 
     private void assertRejected(Map<String, String> values, String parameterName) {
+        assertRejected(values, parameterName, false);
+    }
+
+    private void assertRejected(Map<String, String> values, String parameterName, boolean needsModel) {
         Technique subject = techniqueUnderTest();
-        Throwable thrown = catchThrowable(() -> Parameters.validate(subject.descriptor().parameters(), values));
+        // what the server runs at Submit: the specs, their value checks and the technique's rules across parameters
+        Throwable thrown = catchThrowable(() -> Parameters.resolve(subject, values));
+        if (thrown == null && !needsModel) {
+            throw new AssertionError("parameters " + values + " passed validation (the specs, their value checks and "
+                    + subject.descriptor().id() + "'s validate), so a pipeline with them would be queued and fail only on a "
+                    + "worker: refuse them in validate, or mark the case InvalidParameterCase.whenRun if only the model shows them wrong");
+        }
         if (thrown == null) {
-            // the specs accept the values: the technique itself must refuse them (rules across parameters or the model)
-            Parameters parameters = Parameters.validate(subject.descriptor().parameters(), values);
+            Parameters parameters = Parameters.resolve(subject, values);
             Path model = referenceModels().get(0);
             OnnxModel input = OnnxModel.load(model);
             try (TestStepContext context = stepContext(model).parameters(parameters)

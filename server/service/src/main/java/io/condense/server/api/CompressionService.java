@@ -18,6 +18,8 @@ import io.condense.proto.v1.SubmitResponse;
 import io.condense.proto.v1.TechniqueInfo;
 import io.condense.proto.v1.UploadChunk;
 import io.condense.proto.v1.UploadResult;
+import io.condense.proto.v1.ValidateRequest;
+import io.condense.proto.v1.ValidateResponse;
 import io.condense.proto.v1.WatchJobRequest;
 import io.condense.proto.v1.events.CancelRequested;
 import io.condense.proto.v1.events.JobSpec;
@@ -179,7 +181,7 @@ public final class CompressionService extends CompressionServiceGrpc.Compression
             throw new CondenseException(ErrorCode.DATA_REQUIRED, "train_data_id is set without train_labels_id; training needs labels: "
                     + "upload the class labels of the training inputs (one integer per sample) and pass their blob id as train_labels_id (--train-labels)");
         }
-        validator.validate(request.getStepsList());
+        validator.resolve(request.getStepsList());
 
         String clientRequestId = request.getClientRequestId();
         if (clientRequestId.isEmpty()) {
@@ -190,7 +192,7 @@ public final class CompressionService extends CompressionServiceGrpc.Compression
         Object lock = submitLocks.computeIfAbsent(jobId, key -> new Object());
         try {
             synchronized (lock) {
-                if (findJob(jobId).isPresent()) {
+                if (knownAfterOneCatchUp(jobId)) {
                     return SubmitResponse.newBuilder().setJobId(jobId).setExisting(true).build();
                 }
                 return publish(request, jobId);
@@ -359,6 +361,17 @@ public final class CompressionService extends CompressionServiceGrpc.Compression
     }
 
     @Override
+    public void validate(ValidateRequest request, StreamObserver<ValidateResponse> responses) {
+        try {
+            ValidateResponse response = PipelineValidator.describe(validator.resolve(request.getStepsList()));
+            responses.onNext(response);
+            responses.onCompleted();
+        } catch (RuntimeException e) {
+            responses.onError(toStatus("Validate", e));
+        }
+    }
+
+    @Override
     public void listTechniques(ListTechniquesRequest request, StreamObserver<ListTechniquesResponse> responses) {
         ListTechniquesResponse.Builder response = ListTechniquesResponse.newBuilder();
         for (LoadedTechnique technique : plugins.techniques().values()) {
@@ -400,6 +413,17 @@ public final class CompressionService extends CompressionServiceGrpc.Compression
     /** The job from this instance's view, after reading the events topic to its end when the view does not know it yet. */
     private Optional<Job> findJob(String jobId) {
         return afterCatchingUp(() -> jobs.job(jobId).isPresent()) ? jobs.job(jobId) : Optional.empty();
+    }
+
+    /**
+     * Whether this instance's view holds the job, after reading the events topic to its end once when it does not yet:
+     * what Submit's dedupe needs. Unlike {@link #findJob} it does not look again for a grace period, which made every
+     * Submit with a new client_request_id wait that long (2 s): a retry of a request arrives after the first attempt's
+     * answer, by which time its commit is readable. Two Submits of one new request id racing on two instances within
+     * milliseconds are not told apart, as before.
+     */
+    private boolean knownAfterOneCatchUp(String jobId) {
+        return jobs.job(jobId).isPresent() || catchUpOnEvents() && jobs.job(jobId).isPresent();
     }
 
     /**

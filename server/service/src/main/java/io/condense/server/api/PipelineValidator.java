@@ -3,11 +3,13 @@ package io.condense.server.api;
 import static java.util.Objects.requireNonNull;
 
 import io.condense.proto.v1.PipelineStep;
+import io.condense.proto.v1.ResolvedStep;
+import io.condense.proto.v1.ValidateResponse;
 import io.condense.sdk.error.CondenseException;
 import io.condense.sdk.error.ErrorCode;
 import io.condense.sdk.technique.ParameterProblem;
-import io.condense.sdk.technique.Parameters;
 import io.condense.server.plugin.LoadedTechnique;
+import io.condense.server.plugin.PipelineStage;
 import io.condense.server.plugin.PluginHost;
 import java.util.ArrayList;
 import java.util.List;
@@ -26,7 +28,19 @@ public final class PipelineValidator {
         this.plugins = requireNonNull(plugins, "plugins is null");
     }
 
+    /** Checks the pipeline; see {@link #resolve}. */
     public void validate(List<PipelineStep> steps) {
+        resolve(steps);
+    }
+
+    /**
+     * The pipeline as typed stages: every step's technique found and its parameters checked against the specs, their
+     * value checks and the technique's rules across parameters ({@code Technique.validate}).
+     *
+     * @throws CondenseException INVALID_PIPELINE for an empty or too long pipeline; UNKNOWN_TECHNIQUE or INVALID_PARAMETER
+     *     listing every problem of every step, each with its step number and technique
+     */
+    public List<PipelineStage> resolve(List<PipelineStep> steps) {
         if (steps.isEmpty()) {
             throw new CondenseException(ErrorCode.INVALID_PIPELINE, "the pipeline has no steps; give at least one, for example prune(sparsity=0.5)");
         }
@@ -35,6 +49,7 @@ public final class PipelineValidator {
         }
         List<String> unknown = new ArrayList<>();
         List<String> problems = new ArrayList<>();
+        List<PipelineStage> stages = new ArrayList<>(steps.size());
         for (int index = 0; index < steps.size(); index++) {
             PipelineStep step = steps.get(index);
             int stepNumber = index + 1;
@@ -43,12 +58,16 @@ public final class PipelineValidator {
                 unknown.add("Unknown technique '" + step.getTechnique() + "' in step " + stepNumber);
                 continue;
             }
-            for (ParameterProblem problem : Parameters.check(technique.get().descriptor().parameters(), step.getParametersMap())) {
+            List<ParameterProblem> stepProblems = technique.get().problems(step.getParametersMap());
+            for (ParameterProblem problem : stepProblems) {
                 problems.add(problem.message(stepNumber, step.getTechnique()));
+            }
+            if (stepProblems.isEmpty()) {
+                stages.add(new PipelineStage(stepNumber, technique.get(), technique.get().resolve(step.getParametersMap())));
             }
         }
         if (unknown.isEmpty() && problems.isEmpty()) {
-            return;
+            return List.copyOf(stages);
         }
         List<String> all = new ArrayList<>(unknown);
         if (!unknown.isEmpty()) {
@@ -56,6 +75,26 @@ public final class PipelineValidator {
         }
         all.addAll(problems);
         throw new CondenseException(unknown.isEmpty() ? ErrorCode.INVALID_PARAMETER : ErrorCode.UNKNOWN_TECHNIQUE, String.join("; ", all));
+    }
+
+    /** The stages as the Validate RPC answers them: every parameter's value, and which ones the pipeline gave. */
+    public static ValidateResponse describe(List<PipelineStage> stages) {
+        ValidateResponse.Builder response = ValidateResponse.newBuilder();
+        for (PipelineStage stage : stages) {
+            ResolvedStep.Builder step = ResolvedStep.newBuilder()
+                    .setStep(stage.number())
+                    .setTechnique(stage.technique().id())
+                    .setPluginId(stage.technique().pluginId())
+                    .setPluginVersion(stage.technique().pluginVersion())
+                    .putAllParameters(stage.parameters().asMap());
+            for (String name : stage.parameters().asMap().keySet()) {
+                if (stage.parameters().isExplicit(name)) {
+                    step.addExplicitParameters(name);
+                }
+            }
+            response.addSteps(step);
+        }
+        return response.build();
     }
 
     private String knownTechniques() {

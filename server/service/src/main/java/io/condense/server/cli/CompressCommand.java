@@ -5,7 +5,9 @@ import io.condense.proto.v1.JobError;
 import io.condense.proto.v1.JobEvent;
 import io.condense.proto.v1.JobState;
 import io.condense.proto.v1.PipelineStep;
+import io.condense.proto.v1.ResolvedStep;
 import io.condense.proto.v1.SubmitRequest;
+import io.condense.proto.v1.ValidateResponse;
 import io.condense.sdk.error.CondenseException;
 import io.condense.sdk.error.ErrorCode;
 import io.condense.server.Folders;
@@ -42,12 +44,20 @@ final class CompressCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "MODEL.onnx", description = "The model to compress.")
     Path model;
 
-    @Option(names = "--pipeline", required = true, description = "Steps, for example \"prune(sparsity=0.5) | quantize(bits=8)\". "
+    @Option(names = "--pipeline", description = "Steps, for example \"prune(sparsity=0.5) | quantize(bits=8)\". "
             + "A parameter value written @FILE (distill's student=@student.onnx) is uploaded and replaced by its model id.")
     String pipeline;
 
-    @Option(names = {"-o", "--output"}, required = true, paramLabel = "OUT.onnx", description = "Where to write the compressed model.")
+    @Option(names = "--recipe", paramLabel = "PIPELINE.yaml", description = "The pipeline from a file instead of --pipeline: YAML "
+            + "(comments allowed) or JSON, a list of steps such as '- prune: {sparsity: 0.5}'; see recipes/README.md.")
+    Path recipe;
+
+    @Option(names = {"-o", "--output"}, paramLabel = "OUT.onnx", description = "Where to write the compressed model (not with --dry-run).")
     Path output;
+
+    @Option(names = "--dry-run", description = "Check the pipeline against the server's plugins (or the local plugins folder) as Submit "
+            + "would and print every step's resolved parameters, without running anything.")
+    boolean dryRun;
 
     @Option(names = "--report", paramLabel = "REPORT.json", description = "Where to write the job's report (JSON).")
     Path report;
@@ -87,7 +97,14 @@ final class CompressCommand implements Callable<Integer> {
         PrintStream err = System.err;
         List<PipelineStep> steps;
         try {
-            steps = PipelineParser.parse(pipeline);
+            if ((pipeline == null) == (recipe == null)) {
+                throw new IllegalArgumentException("give the steps with exactly one of --pipeline \"...\" and --recipe FILE");
+            }
+            if (output == null && !dryRun) {
+                throw new IllegalArgumentException("give -o OUT.onnx, where to write the compressed model (or --dry-run to only check the pipeline)");
+            }
+            requireFile(recipe, "--recipe");
+            steps = recipe != null ? Recipe.read(recipe) : PipelineParser.parse(pipeline);
             requireFile(model, "model");
             for (Path attached : attachedFiles(steps)) {
                 requireFile(attached, "the parameter value @" + attached + ":");
@@ -111,6 +128,9 @@ final class CompressCommand implements Callable<Integer> {
             return 2;
         }
 
+        if (dryRun) {
+            return dryRun(steps, out, err);
+        }
         CondensePlatform platform = null;
         Path temporaryData = null;
         try {
@@ -197,6 +217,41 @@ final class CompressCommand implements Callable<Integer> {
         Summary.print(job, out);
         out.println();
         out.println("Wrote " + output + " (" + bytes + " bytes)" + (report == null ? "" : " and " + report));
+        return 0;
+    }
+
+    /** Validates the steps as Submit would, on the server or against the local plugins folder, and prints what would run. */
+    private int dryRun(List<PipelineStep> steps, PrintStream out, PrintStream err) {
+        ValidateResponse resolved;
+        try {
+            if (server != null) {
+                try (CondenseClient client = new CondenseClient(server)) {
+                    resolved = client.validate(steps);
+                }
+            } else {
+                try (PluginHost host = PluginHost.load(plugins == null ? DefaultLocations.pluginsFolder() : plugins)) {
+                    resolved = PipelineValidator.describe(new PipelineValidator(host).resolve(steps));
+                }
+            }
+        } catch (CondenseException e) {
+            err.println("condense: " + e.getMessage());
+            return e.code() == ErrorCode.PLUGIN_FAILURE ? 3 : 2;
+        } catch (StatusRuntimeException e) {
+            Status status = e.getStatus();
+            err.println("condense: " + status.getCode() + ": " + status.getDescription());
+            return status.getCode() == Status.Code.INVALID_ARGUMENT ? 2 : 3;
+        }
+        out.println("The pipeline is valid (" + resolved.getStepsCount() + (resolved.getStepsCount() == 1 ? " step" : " steps")
+                + "); nothing was run. Parameters marked * were given, the others are defaults:");
+        for (ResolvedStep step : resolved.getStepsList()) {
+            out.printf("%n%d. %s  (plugin %s %s)%n", step.getStep(), step.getTechnique(), step.getPluginId(), step.getPluginVersion());
+            int width = step.getParametersMap().keySet().stream().mapToInt(String::length).max().orElse(0);
+            for (Map.Entry<String, String> parameter : step.getParametersMap().entrySet()) {
+                boolean given = step.getExplicitParametersList().contains(parameter.getKey());
+                out.printf("   %s %-" + width + "s = %s%n", given ? "*" : " ", parameter.getKey(),
+                        parameter.getValue().isEmpty() ? "\"\"" : parameter.getValue());
+            }
+        }
         return 0;
     }
 

@@ -11,10 +11,13 @@ import io.condense.proto.v1.Job;
 import io.condense.proto.v1.JobEvent;
 import io.condense.proto.v1.ListTechniquesRequest;
 import io.condense.proto.v1.ListTechniquesResponse;
+import io.condense.proto.v1.PipelineStep;
 import io.condense.proto.v1.SubmitRequest;
 import io.condense.proto.v1.SubmitResponse;
 import io.condense.proto.v1.UploadChunk;
 import io.condense.proto.v1.UploadResult;
+import io.condense.proto.v1.ValidateRequest;
+import io.condense.proto.v1.ValidateResponse;
 import io.condense.proto.v1.WatchJobRequest;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
@@ -28,6 +31,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.Iterator;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -127,6 +131,11 @@ public final class CondenseClient implements AutoCloseable {
 
     public Job cancel(String jobId) {
         return blocking.cancelJob(io.condense.proto.v1.CancelJobRequest.newBuilder().setJobId(jobId).build());
+    }
+
+    /** Checks the steps as Submit would; INVALID_ARGUMENT listing every problem when they are not valid. */
+    public ValidateResponse validate(List<PipelineStep> steps) {
+        return blocking.validate(ValidateRequest.newBuilder().addAllSteps(steps).build());
     }
 
     public ListTechniquesResponse techniques() {

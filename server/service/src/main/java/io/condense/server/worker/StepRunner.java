@@ -119,7 +119,8 @@ final class StepRunner {
         var step = request.getSpec().getSteps(stepIndex);
         OnnxModel model = ModelLoading.parse(input, stepIndex == 0 ? "the uploaded model " + request.getInputModelId()
                 : "the output of step " + stepIndex);
-        Parameters parameters = Parameters.validate(technique.descriptor().parameters(), step.getParametersMap());
+        // the same resolution Submit made (PipelineValidator.resolve): specs, value checks, the technique's validate
+        Parameters parameters = technique.resolve(step.getParametersMap());
         Path scratch = createScratch(jobId, stepIndex);
         try {
             HostStepContext context = new HostStepContext(

@@ -45,7 +45,7 @@ public final class ChannelPruning {
     public static final String CHANNEL_MULTIPLE = "channel_multiple";
     public static final long DEFAULT_CHANNEL_MULTIPLE = 8;
     /** The parameters channel pruning reads; any other given explicitly is refused. */
-    static final List<String> CHANNEL_PARAMETERS = List.of("sparsity", STRUCTURE, CRITERION, CHANNEL_MULTIPLE,
+    public static final List<String> CHANNEL_PARAMETERS = List.of("sparsity", STRUCTURE, CRITERION, CHANNEL_MULTIPLE,
             SelectionParameters.EXCLUDE, SelectionParameters.MIN_ELEMENTS);
     public static final List<String> STRUCTURES = List.of("unstructured", "channel");
     public static final List<String> CRITERIA = Criterion.NAMES;
@@ -58,26 +58,7 @@ public final class ChannelPruning {
         return parameters.isSet(STRUCTURE) && parameters.getString(STRUCTURE).equals("channel");
     }
 
-    /** Refuses {@code criterion} given for unstructured pruning. */
-    public static void checkUnstructured(Parameters parameters) {
-        if (parameters.isSet(CRITERION) && parameters.isExplicit(CRITERION)) {
-            throw new CondenseException(ErrorCode.INVALID_PARAMETER, "parameter 'criterion' applies only to structure=channel; "
-                    + "unstructured pruning always removes the smallest-magnitude weights: drop criterion or set structure=channel");
-        }
-        if (parameters.isSet(CHANNEL_MULTIPLE) && parameters.isExplicit(CHANNEL_MULTIPLE)) {
-            throw new CondenseException(ErrorCode.INVALID_PARAMETER, "parameter 'channel_multiple' applies only to structure=channel: "
-                    + "drop channel_multiple or set structure=channel");
-        }
-    }
-
     public static TechniqueResult apply(OnnxModel model, Parameters parameters, StepContext context) {
-        // options of unstructured pruning (scope, storage, and whatever else the technique offers) do not apply here
-        for (String name : parameters.asMap().keySet()) {
-            if (!CHANNEL_PARAMETERS.contains(name) && parameters.isExplicit(name)) {
-                throw new CondenseException(ErrorCode.INVALID_PARAMETER, "parameter '" + name + "' applies only to "
-                        + "structure=unstructured; channel pruning takes " + CHANNEL_PARAMETERS + ": drop " + name);
-            }
-        }
         double sparsity = parameters.getDouble("sparsity");
         Criterion criterion = Criterion.fromParameter(parameters.getString(CRITERION));
         LayerSelection selection = SelectionParameters.layerSelection(parameters, new ArrayList<>());
