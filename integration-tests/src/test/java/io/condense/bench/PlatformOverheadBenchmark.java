@@ -200,7 +200,9 @@ public final class PlatformOverheadBenchmark {
     private static JobRun runJob(CondenseClient client, SubmitRequest request) {
         long submittedAtMs = System.currentTimeMillis();
         long start = System.nanoTime();
-        String jobId = client.submit(request).getJobId();
+        // a new client_request_id per job, as the Python client and `condense compress --request-id` send: Submit then
+        // checks that no earlier job has it (issue 16 measured 2 s per job for that check)
+        String jobId = client.submit(request.toBuilder().setClientRequestId("bench-" + java.util.UUID.randomUUID()).build()).getJobId();
         long[] completedAt = {0};
         double[] stepMillis = {0};
         // wall-clock marks (ms, one clock: everything runs in this process): submit, accepted, step 1 started,

@@ -72,11 +72,11 @@ public final class CompressionService extends CompressionServiceGrpc.Compression
     private final PluginHost plugins;
     private final PipelineValidator validator;
     private final JobView jobs;
-    private final SubmitPublisher publisher;
+    private final JobPublisher publisher;
     private final EventsSync eventsSync;
     private final ConcurrentMap<String, Object> submitLocks = new ConcurrentHashMap<>();
 
-    public CompressionService(BlobStore blobs, PluginHost plugins, JobView jobs, SubmitPublisher publisher) {
+    public CompressionService(BlobStore blobs, PluginHost plugins, JobView jobs, JobPublisher publisher) {
         this(blobs, plugins, jobs, EventsSync.NONE, publisher);
     }
 
@@ -84,7 +84,7 @@ public final class CompressionService extends CompressionServiceGrpc.Compression
      * @param eventsSync waited on before answering that a job is unknown, since another API instance may
      *     have accepted it a moment ago and this instance's view may not have read it yet
      */
-    public CompressionService(BlobStore blobs, PluginHost plugins, JobView jobs, EventsSync eventsSync, SubmitPublisher publisher) {
+    public CompressionService(BlobStore blobs, PluginHost plugins, JobView jobs, EventsSync eventsSync, JobPublisher publisher) {
         this.eventsSync = requireNonNull(eventsSync, "eventsSync is null");
         this.blobs = requireNonNull(blobs, "blobs is null");
         this.plugins = requireNonNull(plugins, "plugins is null");

@@ -21,7 +21,7 @@ import org.slf4j.LoggerFactory;
  * Writes what the API decides (a job and its first step, a cancellation) to Kafka in a transaction and
  * returns only once the broker has committed it.
  */
-public final class SubmitPublisher implements AutoCloseable {
+public final class SubmitPublisher implements JobPublisher, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(SubmitPublisher.class);
 
     private final KafkaProducer<String, byte[]> producer;
@@ -33,10 +33,12 @@ public final class SubmitPublisher implements AutoCloseable {
         producer.initTransactions();
     }
 
+    @Override
     public void submit(BusEvent submitted, StepRequested firstStep) {
         publish(List.of(Events.record(submitted), Events.stepRecord(firstStep)));
     }
 
+    @Override
     public void publish(BusEvent event) {
         publish(List.of(Events.record(event)));
     }

@@ -12,7 +12,7 @@ import org.slf4j.LoggerFactory;
  * Sends informational events (step started, progress, a retry) outside transactions: they are shown to
  * people while a step runs and losing one changes no job's outcome.
  */
-public final class EventSender implements AutoCloseable {
+public final class EventSender implements EventSink, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(EventSender.class);
 
     private final KafkaProducer<String, byte[]> producer;
@@ -23,6 +23,7 @@ public final class EventSender implements AutoCloseable {
         binder.bind(producer);
     }
 
+    @Override
     public void send(BusEvent event) {
         producer.send(Events.record(event), (metadata, exception) -> {
             if (exception != null) {
@@ -32,6 +33,7 @@ public final class EventSender implements AutoCloseable {
     }
 
     /** Waits until every event sent so far is written, so events that follow in a transaction come after them. */
+    @Override
     public void flush() {
         producer.flush();
     }

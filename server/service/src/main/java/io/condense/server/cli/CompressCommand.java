@@ -13,8 +13,7 @@ import io.condense.sdk.error.ErrorCode;
 import io.condense.server.Folders;
 import io.condense.server.api.PipelineValidator;
 import io.condense.server.plugin.PluginHost;
-import io.condense.server.platform.CondensePlatform;
-import io.condense.server.platform.PlatformConfig;
+import io.condense.server.platform.LocalPlatform;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.io.IOException;
@@ -34,8 +33,8 @@ import picocli.CommandLine.Parameters;
  * embedded platform started in this process, and writes the result and its report.
  */
 @Command(name = "compress", mixinStandardHelpOptions = true,
-        description = "Compresses an ONNX model with a pipeline of techniques. Without --server it starts the whole platform "
-                + "(embedded Kafka, API, worker) in this process on free loopback ports.",
+        description = "Compresses an ONNX model with a pipeline of techniques. Without --server it runs the server's API, step "
+                + "runner and plugins in this process, without a broker or ports (condense serve runs them over Kafka).",
         exitCodeListHeading = "Exit codes:%n",
         exitCodeList = {"0:the job completed; the model and report are written", "1:the job failed or was cancelled",
                 "2:bad input: file, pipeline, technique or parameters", "3:the server or the embedded platform is unavailable"})
@@ -131,25 +130,29 @@ final class CompressCommand implements Callable<Integer> {
         if (dryRun) {
             return dryRun(steps, out, err);
         }
-        CondensePlatform platform = null;
+        LocalPlatform platform = null;
         Path temporaryData = null;
         try {
-            String target = server;
-            if (target == null) {
+            CondenseClient client;
+            if (server == null) {
                 Path pluginsFolder = plugins == null ? DefaultLocations.pluginsFolder() : plugins;
-                // the same check the server makes, before waiting for a broker to start
-                try (PluginHost host = PluginHost.load(pluginsFolder)) {
-                    new PipelineValidator(host).validate(steps);
+                PluginHost host = PluginHost.load(pluginsFolder);
+                try {
+                    // the same check the server makes, before anything is uploaded
+                    new PipelineValidator(host).resolve(steps);
                 } catch (CondenseException e) {
+                    host.close();
                     err.println("condense: " + e.getMessage());
                     return e.code() == ErrorCode.PLUGIN_FAILURE ? 3 : 2;
                 }
-                err.println("Starting the embedded Condense platform (Kafka, API, worker)...");
                 temporaryData = Files.createTempDirectory("condense-");
-                platform = CondensePlatform.start(PlatformConfig.embedded(temporaryData, pluginsFolder));
-                target = platform.grpcTarget();
+                // one-shot: the server's API, job view, step runner and plugins in this process, without a broker
+                platform = LocalPlatform.start(host, temporaryData);
+                client = new CondenseClient(platform.channel());
+            } else {
+                client = new CondenseClient(server);
             }
-            try (CondenseClient client = new CondenseClient(target)) {
+            try (client) {
                 return compress(client, steps, out, err);
             }
         } catch (CondenseException e) {
@@ -165,7 +168,11 @@ final class CompressCommand implements Callable<Integer> {
             return 2;
         } finally {
             if (platform != null) {
-                platform.close();
+                try {
+                    platform.close();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
             }
             if (temporaryData != null) {
                 Folders.deleteRecursively(temporaryData);

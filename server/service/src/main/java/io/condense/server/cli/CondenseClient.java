@@ -47,8 +47,13 @@ public final class CondenseClient implements AutoCloseable {
     private final CompressionServiceGrpc.CompressionServiceStub async;
 
     public CondenseClient(String target) {
-        requireNonNull(target, "target is null");
-        this.channel = ManagedChannelBuilder.forTarget(target).usePlaintext().maxInboundMessageSize(4 * CHUNK_BYTES).build();
+        this(ManagedChannelBuilder.forTarget(requireNonNull(target, "target is null")).usePlaintext()
+                .maxInboundMessageSize(4 * CHUNK_BYTES).build());
+    }
+
+    /** A client on a channel made elsewhere (the in-process channel of a local run); closing the client shuts it down. */
+    public CondenseClient(ManagedChannel channel) {
+        this.channel = requireNonNull(channel, "channel is null");
         this.blocking = CompressionServiceGrpc.newBlockingStub(channel);
         this.async = CompressionServiceGrpc.newStub(channel);
     }

@@ -3,20 +3,20 @@ package io.condense.server.worker;
 import static java.util.Objects.requireNonNull;
 
 import io.condense.proto.v1.events.Progress;
-import io.condense.server.bus.EventSender;
+import io.condense.server.bus.EventSink;
 import io.condense.server.bus.Events;
 
 /** Publishes a step's progress as events, at most a few per second (always the first and the last). */
 final class ProgressReporter {
     private static final long MINIMUM_INTERVAL_NANOS = 250_000_000L;
 
-    private final EventSender sender;
+    private final EventSink sender;
     private final String jobId;
     private final int stepIndex;
     private final String technique;
     private long lastSent = Long.MIN_VALUE;
 
-    ProgressReporter(EventSender sender, String jobId, int stepIndex, String technique) {
+    ProgressReporter(EventSink sender, String jobId, int stepIndex, String technique) {
         this.sender = requireNonNull(sender, "sender is null");
         this.jobId = requireNonNull(jobId, "jobId is null");
         this.stepIndex = stepIndex;

@@ -17,7 +17,7 @@ import io.condense.sdk.technique.TechniqueResult;
 import io.condense.server.Folders;
 import io.condense.server.blob.BlobId;
 import io.condense.server.blob.BlobStore;
-import io.condense.server.bus.EventSender;
+import io.condense.server.bus.EventSink;
 import io.condense.server.bus.Events;
 import io.condense.server.metrics.StepMetrics;
 import io.condense.server.metrics.StepOutcome;
@@ -42,7 +42,7 @@ final class StepRunner {
 
     private final BlobStore blobs;
     private final BlobDatasets datasets;
-    private final EventSender sender;
+    private final EventSink sender;
     private final StepMetrics metrics;
     private final Cancellations cancellations;
     private final Supplier<Optional<Evaluator>> evaluator;
@@ -52,7 +52,7 @@ final class StepRunner {
     private final int maxAttempts;
     private final Duration retryBackoff;
 
-    StepRunner(BlobStore blobs, BlobDatasets datasets, EventSender sender, StepMetrics metrics, Cancellations cancellations,
+    StepRunner(BlobStore blobs, BlobDatasets datasets, EventSink sender, StepMetrics metrics, Cancellations cancellations,
             Supplier<Optional<Evaluator>> evaluator, Supplier<Optional<Trainer>> trainer, Path scratchRoot, String workerName,
             int maxAttempts, Duration retryBackoff) {
         this.blobs = requireNonNull(blobs, "blobs is null");

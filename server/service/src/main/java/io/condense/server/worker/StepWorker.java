@@ -5,15 +5,8 @@ import static java.util.Objects.requireNonNull;
 import com.google.protobuf.InvalidProtocolBufferException;
 import io.condense.proto.v1.JobError;
 import io.condense.proto.v1.events.BusEvent;
-import io.condense.proto.v1.events.JobCancelled;
-import io.condense.proto.v1.events.JobCompleted;
-import io.condense.proto.v1.events.JobFailed;
-import io.condense.proto.v1.events.StepCompleted;
-import io.condense.proto.v1.events.StepFailed;
 import io.condense.proto.v1.events.StepRequested;
-import io.condense.sdk.error.CondenseException;
-import io.condense.sdk.error.ErrorCode;
-import io.condense.server.bus.EventSender;
+import io.condense.server.bus.EventSink;
 import io.condense.server.bus.Events;
 import io.condense.server.bus.KafkaSettings;
 import io.condense.server.bus.Topics;
@@ -56,14 +49,14 @@ final class StepWorker implements Runnable {
     private final JobFinisher finisher;
     private final Cancellations cancellations;
     private final StepMetrics metrics;
-    private final EventSender sender;
+    private final EventSink sender;
     private final KafkaConsumer<String, byte[]> consumer;
     private final KafkaProducer<String, byte[]> producer;
     private final CountDownLatch subscribed = new CountDownLatch(1);
     private volatile boolean running = true;
 
     StepWorker(LoadedTechnique technique, StepRunner runner, JobFinisher finisher, Cancellations cancellations, StepMetrics metrics,
-            EventSender sender, KafkaSettings settings, String instanceId, KafkaClientBinder binder) {
+            EventSink sender, KafkaSettings settings, String instanceId, KafkaClientBinder binder) {
         this.technique = requireNonNull(technique, "technique is null");
         this.runner = requireNonNull(runner, "runner is null");
         this.finisher = requireNonNull(finisher, "finisher is null");
@@ -124,76 +117,28 @@ final class StepWorker implements Runnable {
             commit(record, List.of(new ProducerRecord<>(Topics.DEAD_LETTERS, record.key(), record.value())), null);
             return;
         }
-        String jobId = request.getJobId();
-        int stepIndex = request.getStepIndex();
+        StepOutcome decided = StepOutcome.of(request, technique, StepOutcome.execute(runner, request, technique), cancellations, finisher);
         List<ProducerRecord<String, byte[]>> out = new ArrayList<>();
-        JobOutcome outcome = null;
-        StepExecution execution;
-        try {
-            execution = runner.run(request, technique);
-        } catch (CondenseException e) {
-            execution = new StepExecution.Failed(Events.error(stepIndex + 1, technique.id(), e));
+        for (BusEvent event : decided.events()) {
+            out.add(Events.record(event));
         }
-        if (execution instanceof StepExecution.Completed completed) {
-            out.add(Events.record(Events.event(jobId).setStepCompleted(StepCompleted.newBuilder()
-                    .setStepIndex(stepIndex).setResult(completed.result())).build()));
-            if (cancellations.isCancelled(jobId)) {
-                out.add(cancelled(jobId, stepIndex, "cancelled during step " + (stepIndex + 1) + " (" + technique.id() + ")"));
-                outcome = JobOutcome.CANCELLED;
-            } else if (stepIndex + 1 < request.getSpec().getStepsCount()) {
-                StepRequested next = request.toBuilder()
-                        .setStepIndex(stepIndex + 1)
-                        .setInputModelId(completed.result().getOutputModelId())
-                        .addCompletedSteps(completed.result())
-                        .build();
-                out.add(Events.stepRecord(next));
-            } else {
-                try {
-                    JobCompleted jobCompleted = finisher.finish(request, completed);
-                    out.add(Events.record(Events.event(jobId).setJobCompleted(jobCompleted).build()));
-                    outcome = JobOutcome.COMPLETED;
-                } catch (CondenseException e) {
-                    log.info("Job {} could not be finished: {}", jobId, e.toString());
-                    JobError error = Events.error(stepIndex + 1, technique.id(), new CondenseException(e.code(),
-                            "the result of the last step could not be evaluated: " + e.getMessage(), e));
-                    out.addAll(failed(record, request, error));
-                    outcome = JobOutcome.FAILED;
-                } catch (RuntimeException e) {
-                    log.error("Job {} could not be finished", jobId, e);
-                    JobError error = Events.error(stepIndex + 1, technique.id(), new CondenseException(ErrorCode.INTERNAL_ERROR,
-                            "the job's report could not be made: " + e, e));
-                    out.addAll(failed(record, request, error));
-                    outcome = JobOutcome.FAILED;
-                }
-            }
-        } else if (execution instanceof StepExecution.Failed failure) {
-            out.addAll(failed(record, request, failure.error()));
-            outcome = JobOutcome.FAILED;
-        } else if (execution instanceof StepExecution.Cancelled cancellation) {
-            out.add(cancelled(jobId, stepIndex, cancellation.reason()));
-            outcome = JobOutcome.CANCELLED;
+        if (decided.next() != null) {
+            out.add(Events.stepRecord(decided.next()));
         }
-        commit(record, out, outcome);
+        if (decided.failure() != null) {
+            out.add(deadLetter(record, request, decided.failure()));
+        }
+        commit(record, out, decided.outcome());
     }
 
-    private List<ProducerRecord<String, byte[]>> failed(ConsumerRecord<String, byte[]> record, StepRequested request, JobError error) {
-        String jobId = request.getJobId();
-        ProducerRecord<String, byte[]> deadLetter = new ProducerRecord<>(Topics.DEAD_LETTERS, jobId, record.value());
+    private ProducerRecord<String, byte[]> deadLetter(ConsumerRecord<String, byte[]> record, StepRequested request, JobError error) {
+        ProducerRecord<String, byte[]> deadLetter = new ProducerRecord<>(Topics.DEAD_LETTERS, request.getJobId(), record.value());
         deadLetter.headers()
                 .add("condense.technique", technique.id().getBytes(StandardCharsets.UTF_8))
                 .add("condense.step", Integer.toString(request.getStepIndex() + 1).getBytes(StandardCharsets.UTF_8))
                 .add("condense.error.code", error.getCode().getBytes(StandardCharsets.UTF_8))
                 .add("condense.error.message", error.getMessage().getBytes(StandardCharsets.UTF_8));
-        return List.of(
-                Events.record(Events.event(jobId).setStepFailed(StepFailed.newBuilder().setStepIndex(request.getStepIndex())
-                        .setTechnique(technique.id()).setError(error).setWillRetry(false)).build()),
-                Events.record(Events.event(jobId).setJobFailed(JobFailed.newBuilder().setError(error)).build()),
-                deadLetter);
-    }
-
-    private static ProducerRecord<String, byte[]> cancelled(String jobId, int stepIndex, String reason) {
-        BusEvent event = Events.event(jobId).setJobCancelled(JobCancelled.newBuilder().setStepIndex(stepIndex).setReason(reason)).build();
-        return Events.record(event);
+        return deadLetter;
     }
 
     /** Writes the outcome and the consumer offset in one transaction; on a broker error the step is read again. */

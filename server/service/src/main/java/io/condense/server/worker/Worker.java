@@ -15,15 +15,11 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import java.util.ServiceLoader;
 import io.condense.server.metrics.KafkaClientBinder;
 import java.util.function.Supplier;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /** Runs a step consumer for every technique the plugin host offers, each on its own thread. */
 public final class Worker implements AutoCloseable {
-    private static final Logger log = LoggerFactory.getLogger(Worker.class);
     private static final int MAX_ATTEMPTS = 3;
 
     private final List<StepWorker> stepWorkers = new ArrayList<>();
@@ -34,10 +30,8 @@ public final class Worker implements AutoCloseable {
             String instanceId, Path scratchRoot, int threadsPerTechnique, KafkaClientBinder binder) {
         requireNonNull(plugins, "plugins is null");
         this.sender = new EventSender(settings, "condense-worker-events-" + instanceId, binder);
-        Supplier<Optional<Evaluator>> evaluator = new HostService<>(Evaluator.class,
-                "No io.condense.sdk.eval.Evaluator on the classpath: steps and jobs run without evaluation");
-        Supplier<Optional<Trainer>> trainer = new HostService<>(Trainer.class,
-                "No io.condense.sdk.training.Trainer on the classpath: techniques that train are refused");
+        Supplier<Optional<Evaluator>> evaluator = HostService.evaluator();
+        Supplier<Optional<Trainer>> trainer = HostService.trainer();
         BlobDatasets datasets = new BlobDatasets(blobs);
         StepRunner runner = new StepRunner(blobs, datasets, sender, metrics, cancellations, evaluator, trainer, scratchRoot, instanceId, MAX_ATTEMPTS,
                 Duration.ofMillis(500));
@@ -79,31 +73,5 @@ public final class Worker implements AutoCloseable {
             thread.join(30_000);
         }
         sender.close();
-    }
-
-    /**
-     * A service the host offers to techniques (the evaluator of condense-runtime, the trainer of condense-training),
-     * found once through ServiceLoader on first use, so a worker that never trains never loads PyTorch.
-     */
-    private static final class HostService<T> implements Supplier<Optional<T>> {
-        private final Class<T> type;
-        private final String missing;
-        private Optional<T> service;
-
-        HostService(Class<T> type, String missing) {
-            this.type = type;
-            this.missing = missing;
-        }
-
-        @Override
-        public synchronized Optional<T> get() {
-            if (service == null) {
-                service = ServiceLoader.load(type, Worker.class.getClassLoader()).findFirst();
-                if (service.isEmpty()) {
-                    log.warn(missing);
-                }
-            }
-            return service;
-        }
     }
 }
