@@ -120,6 +120,22 @@ class PipelineValidationIT {
     }
 
     @Test
+    void everyRecipeTheRepositoryShipsIsValidAgainstTheRealPlugins() throws Exception {
+        // the tests run in the integration-tests module folder; the recipes sit at the repository's top
+        Path recipes = Path.of("..", "recipes");
+        List<Path> files;
+        try (var listing = Files.list(recipes)) {
+            files = listing.filter(file -> file.toString().endsWith(".yaml")).sorted().toList();
+        }
+        assertThat(files).as("recipes in " + recipes).isNotEmpty();
+        for (Path recipe : files) {
+            Run run = cli("compress", TestEnvironment.mnist8().toString(), "--recipe", recipe.toString(), "--dry-run",
+                    "--plugins", TestPlatform.pluginsFolder().toString());
+            assertThat(run.exit).as(recipe + ": " + run.err).isZero();
+        }
+    }
+
+    @Test
     void theLocalCommandRunsTheJobInProcessWithoutABroker(@TempDir Path folder) throws Exception {
         Path output = folder.resolve("mnist8-int8.onnx");
         Path report = folder.resolve("report.json");
