@@ -69,7 +69,7 @@ public final class DistillTechnique implements Technique {
                 ParameterSpec.stringParameter(STUDENT, DERIVED,
                         "derived: the student is derived from the model (width, depthwise, init); otherwise the id of a model "
                                 + "the client uploaded (the CLI uploads student=@file.onnx), with the model's inputs and as many "
-                                + "output values per sample."),
+                                + "output values per sample.").acceptingUpload(),
                 ParameterSpec.doubleParameter(WIDTH, 0.5, new Range(0.0, false, 1.0, true),
                         "Derived student: share of output channels each hidden Conv, Gemm and MatMul layer keeps (the smallest "
                                 + "l1 norms go, at least one stays; the layer producing the output keeps all); in (0, 1]."),

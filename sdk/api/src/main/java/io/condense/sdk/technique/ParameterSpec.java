@@ -15,7 +15,8 @@ public record ParameterSpec(
         Range range,
         List<String> choices,
         String documentation,
-        ValueCheck check) {
+        ValueCheck check,
+        boolean acceptsUpload) {
 
     public ParameterSpec {
         requireNonNull(name, "name is null");
@@ -32,7 +33,19 @@ public record ParameterSpec(
 
     /** A parameter whose values need no rule beyond their type, range or choices. */
     public ParameterSpec(String name, ParameterType type, String defaultValue, Range range, List<String> choices, String documentation) {
-        this(name, type, defaultValue, range, choices, documentation, null);
+        this(name, type, defaultValue, range, choices, documentation, null, false);
+    }
+
+    /**
+     * This parameter, declared as taking the id of a blob the client uploaded (a model, a file): clients may write
+     * {@code @FILE} for its value and upload the file in its place ({@code distill(student=@small.onnx)}). Only such
+     * parameters take {@code @FILE}; elsewhere an {@code @} is plain text.
+     */
+    public ParameterSpec acceptingUpload() {
+        if (type != ParameterType.STRING) {
+            throw new IllegalArgumentException("parameter '" + name + "' is " + type + "; only text parameters take an uploaded blob's id");
+        }
+        return new ParameterSpec(name, type, defaultValue, range, choices, documentation, check, true);
     }
 
     /**
@@ -45,7 +58,7 @@ public record ParameterSpec(
             throw new IllegalArgumentException("the default of parameter '" + name + "' breaks its own check: "
                     + valueCheck.problem(defaultValue.trim()));
         }
-        return new ParameterSpec(name, type, defaultValue, range, choices, documentation, valueCheck);
+        return new ParameterSpec(name, type, defaultValue, range, choices, documentation, valueCheck, acceptsUpload);
     }
 
     public static ParameterSpec doubleParameter(String name, double defaultValue, Range range, String documentation) {

@@ -391,7 +391,8 @@ public final class CompressionService extends CompressionServiceGrpc.Compression
                         .setRange(spec.range() == null ? "" : spec.range().toString())
                         .addAllChoices(spec.choices())
                         .setDocumentation(spec.documentation())
-                        .setRule(spec.rule()));
+                        .setRule(spec.rule())
+                        .setAcceptsUpload(spec.acceptsUpload()));
             }
             response.addTechniques(info);
         }

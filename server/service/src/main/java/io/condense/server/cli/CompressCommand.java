@@ -4,12 +4,16 @@ import io.condense.proto.v1.Job;
 import io.condense.proto.v1.JobError;
 import io.condense.proto.v1.JobEvent;
 import io.condense.proto.v1.JobState;
+import io.condense.proto.v1.ListTechniquesResponse;
+import io.condense.proto.v1.ParameterInfo;
 import io.condense.proto.v1.PipelineStep;
 import io.condense.proto.v1.ResolvedStep;
 import io.condense.proto.v1.SubmitRequest;
+import io.condense.proto.v1.TechniqueInfo;
 import io.condense.proto.v1.ValidateResponse;
 import io.condense.sdk.error.CondenseException;
 import io.condense.sdk.error.ErrorCode;
+import io.condense.sdk.technique.ParameterSpec;
 import io.condense.server.Folders;
 import io.condense.server.api.PipelineValidator;
 import io.condense.server.plugin.PluginHost;
@@ -21,9 +25,12 @@ import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.Callable;
+import java.util.stream.Collectors;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -44,7 +51,8 @@ final class CompressCommand implements Callable<Integer> {
     Path model;
 
     @Option(names = "--pipeline", description = "Steps, for example \"prune(sparsity=0.5) | quantize(bits=8)\". "
-            + "A parameter value written @FILE (distill's student=@student.onnx) is uploaded and replaced by its model id.")
+            + "A value written @FILE of a parameter that takes an uploaded file (distill's student=@student.onnx; ListTechniques "
+            + "says which) is uploaded and replaced by its blob id; elsewhere @ is plain text.")
     String pipeline;
 
     @Option(names = "--recipe", paramLabel = "PIPELINE.yaml", description = "The pipeline from a file instead of --pipeline: YAML "
@@ -105,9 +113,6 @@ final class CompressCommand implements Callable<Integer> {
             requireFile(recipe, "--recipe");
             steps = recipe != null ? Recipe.read(recipe) : PipelineParser.parse(pipeline);
             requireFile(model, "model");
-            for (Path attached : attachedFiles(steps)) {
-                requireFile(attached, "the parameter value @" + attached + ":");
-            }
             requireFile(evaluationData, "--eval-data");
             requireFile(evaluationLabels, "--eval-labels");
             requireFile(calibrationData, "--calibration-data");
@@ -134,6 +139,7 @@ final class CompressCommand implements Callable<Integer> {
         Path temporaryData = null;
         try {
             CondenseClient client;
+            Map<String, Set<String>> uploadable;
             if (server == null) {
                 Path pluginsFolder = plugins == null ? DefaultLocations.pluginsFolder() : plugins;
                 PluginHost host = PluginHost.load(pluginsFolder);
@@ -147,13 +153,21 @@ final class CompressCommand implements Callable<Integer> {
                 }
                 temporaryData = Files.createTempDirectory("condense-");
                 // one-shot: the server's API, job view, step runner and plugins in this process, without a broker
+                uploadable = uploadable(host);
                 platform = LocalPlatform.start(host, temporaryData);
                 client = new CondenseClient(platform.channel());
             } else {
                 client = new CondenseClient(server);
+                uploadable = null;
             }
             try (client) {
-                return compress(client, steps, out, err);
+                if (uploadable == null) {
+                    uploadable = uploadable(client.techniques());
+                }
+                for (Path attached : attachedFiles(steps, uploadable)) {
+                    requireFile(attached, "the parameter value @" + attached + ":");
+                }
+                return compress(client, steps, uploadable, out, err);
             }
         } catch (CondenseException e) {
             err.println("condense: " + e.getMessage());
@@ -163,7 +177,7 @@ final class CompressCommand implements Callable<Integer> {
             err.println("condense: " + status.getCode() + ": " + status.getDescription());
             return status.getCode() == Status.Code.INVALID_ARGUMENT || status.getCode() == Status.Code.NOT_FOUND
                     || status.getCode() == Status.Code.RESOURCE_EXHAUSTED ? 2 : 3;
-        } catch (IOException e) {
+        } catch (IOException | IllegalArgumentException e) {
             err.println("condense: " + e.getMessage());
             return 2;
         } finally {
@@ -180,8 +194,9 @@ final class CompressCommand implements Callable<Integer> {
         }
     }
 
-    private int compress(CondenseClient client, List<PipelineStep> steps, PrintStream out, PrintStream err) throws IOException {
-        SubmitRequest.Builder request = SubmitRequest.newBuilder().addAllSteps(uploadAttached(client, steps))
+    private int compress(CondenseClient client, List<PipelineStep> steps, Map<String, Set<String>> uploadable, PrintStream out,
+            PrintStream err) throws IOException {
+        SubmitRequest.Builder request = SubmitRequest.newBuilder().addAllSteps(uploadAttached(client, steps, uploadable))
                 .setModelId(client.upload(model).getBlobId());
         if (evaluationData != null) {
             request.setEvaluationDataId(client.upload(evaluationData).getBlobId());
@@ -262,23 +277,49 @@ final class CompressCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** The files named by parameter values written {@code @FILE}, in the order they appear. */
-    static List<Path> attachedFiles(List<PipelineStep> steps) {
+    /** The parameters of each technique that take an uploaded file ({@code ParameterSpec.acceptsUpload}), as the plugins declare. */
+    static Map<String, Set<String>> uploadable(PluginHost host) {
+        Map<String, Set<String>> uploadable = new HashMap<>();
+        host.techniques().forEach((id, technique) -> uploadable.put(id, technique.descriptor().parameters().stream()
+                .filter(ParameterSpec::acceptsUpload).map(ParameterSpec::name).collect(Collectors.toSet())));
+        return uploadable;
+    }
+
+    /** The parameters of each technique that take an uploaded file, as the server's ListTechniques says. */
+    static Map<String, Set<String>> uploadable(ListTechniquesResponse techniques) {
+        Map<String, Set<String>> uploadable = new HashMap<>();
+        for (TechniqueInfo technique : techniques.getTechniquesList()) {
+            uploadable.put(technique.getId(), technique.getParametersList().stream()
+                    .filter(ParameterInfo::getAcceptsUpload).map(ParameterInfo::getName).collect(Collectors.toSet()));
+        }
+        return uploadable;
+    }
+
+    /**
+     * The files named by {@code @FILE} values of parameters that take an uploaded file, in the order they appear. An
+     * {@code @} anywhere else is plain text the server validates like any other (an exclude pattern, say): the command
+     * never reads or uploads a file a parameter was not declared to take.
+     */
+    static List<Path> attachedFiles(List<PipelineStep> steps, Map<String, Set<String>> uploadable) {
         List<Path> files = new ArrayList<>();
         for (PipelineStep step : steps) {
-            step.getParametersMap().values().stream().filter(CompressCommand::isAttached)
-                    .forEach(value -> files.add(Path.of(value.substring(1))));
+            for (Map.Entry<String, String> parameter : step.getParametersMap().entrySet()) {
+                if (isAttached(step, parameter, uploadable)) {
+                    files.add(Path.of(parameter.getValue().substring(1)));
+                }
+            }
         }
         return files;
     }
 
-    /** The steps with every {@code @FILE} value uploaded and replaced by the blob id the upload answered. */
-    private static List<PipelineStep> uploadAttached(CondenseClient client, List<PipelineStep> steps) throws IOException {
+    /** The steps with every {@code @FILE} value of an upload parameter uploaded and replaced by the blob id the upload answered. */
+    private static List<PipelineStep> uploadAttached(CondenseClient client, List<PipelineStep> steps, Map<String, Set<String>> uploadable)
+            throws IOException {
         List<PipelineStep> uploaded = new ArrayList<>();
         for (PipelineStep step : steps) {
             PipelineStep.Builder builder = step.toBuilder();
             for (Map.Entry<String, String> parameter : step.getParametersMap().entrySet()) {
-                if (isAttached(parameter.getValue())) {
+                if (isAttached(step, parameter, uploadable)) {
                     builder.putParameters(parameter.getKey(), client.upload(Path.of(parameter.getValue().substring(1))).getBlobId());
                 }
             }
@@ -287,8 +328,10 @@ final class CompressCommand implements Callable<Integer> {
         return uploaded;
     }
 
-    private static boolean isAttached(String value) {
-        return value.length() > 1 && value.charAt(0) == '@';
+    private static boolean isAttached(PipelineStep step, Map.Entry<String, String> parameter, Map<String, Set<String>> uploadable) {
+        String value = parameter.getValue();
+        return value.length() > 1 && value.charAt(0) == '@'
+                && uploadable.getOrDefault(step.getTechnique(), Set.of()).contains(parameter.getKey());
     }
 
     private static void requireFile(Path file, String what) {
