@@ -8,7 +8,8 @@ import java.util.List;
 
 /**
  * The prune step's parameters once the rules across them are checked: a pattern excludes an explicit sparsity
- * and the global or sensitivity scopes; sensitivity sparsities lie in (0, 1).
+ * and an explicit global or sensitivity scope (a pattern prunes per layer whatever the default scope); sensitivity
+ * sparsities lie in (0, 1).
  *
  * @param pattern the N:M pattern, or null for unstructured pruning to {@code sparsity}
  * @param sensitivityTable whether the sensitivity table is measured (always for scope=sensitivity)
@@ -29,11 +30,13 @@ record PruneOptions(double sparsity, String scope, LayerPruner.Method method, Nm
         String patternText = parameters.getString(PATTERN);
         if (!patternText.isBlank()) {
             pattern = NmPattern.parse(patternText);
-            if (!scope.equals("layer")) {
-                throw new CondenseException(ErrorCode.INVALID_PARAMETER, "parameter 'scope' must be layer (the default) with "
+            if (!scope.equals("layer") && parameters.isExplicit(PruneTechnique.SCOPE)) {
+                throw new CondenseException(ErrorCode.INVALID_PARAMETER, "parameter 'scope' must be layer (or left out) with "
                         + "pattern=" + pattern + ": every group of every layer keeps " + pattern.n() + " of " + pattern.m()
                         + " weights, there is no " + scope + " choice to make");
             }
+            // an N:M pattern is per layer by nature: the default scope (global) applies to unstructured sparsity only
+            scope = "layer";
             if (parameters.isExplicit(PruneTechnique.SPARSITY)) {
                 throw new CondenseException(ErrorCode.INVALID_PARAMETER, "parameters 'pattern' and 'sparsity' exclude each other: "
                         + "pattern=" + pattern + " fixes the sparsity of every pruned layer at " + Math.round(100 * pattern.sparsity())
