@@ -32,7 +32,7 @@ import org.junit.jupiter.api.io.TempDir;
  * training runtime) itself:
  *
  * <pre>
- * condense compress pytorch_cnn_mnist.onnx --pipeline "prune(sparsity=0.9) | finetune(epochs=1, ...)" -o out.onnx
+ * condense compress pytorch_cnn_mnist.onnx --pipeline "prune(sparsity=0.9, scope=layer) | finetune(epochs=1, ...)" -o out.onnx
  *     --report report.json --train-data train.npy --train-labels train-labels.npy --eval-data eval.npy --eval-labels eval-labels.npy
  * </pre>
  *
@@ -44,7 +44,7 @@ import org.junit.jupiter.api.io.TempDir;
 class CompressFinetuneCliIT {
     private static final int TRAIN = 8_000;
     private static final int EVALUATE = 2_000;
-    private static final String PIPELINE = "prune(sparsity=0.9) | finetune(epochs=1, lr=0.0005, batch=32, validation=0)";
+    private static final String PIPELINE = "prune(sparsity=0.9, scope=layer) | finetune(epochs=1, lr=0.0005, batch=32, validation=0)";
 
     @Test
     @SuppressWarnings("unchecked")

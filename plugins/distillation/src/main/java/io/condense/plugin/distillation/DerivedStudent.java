@@ -4,8 +4,6 @@ import static java.util.Objects.requireNonNull;
 
 import ai.onnx.proto.OnnxMl.AttributeProto;
 import ai.onnx.proto.OnnxMl.NodeProto;
-import io.condense.plugin.pruning.PruneTechnique;
-import io.condense.plugin.pruning.channel.ChannelPruning;
 import io.condense.sdk.context.StepContext;
 import io.condense.sdk.error.CondenseException;
 import io.condense.sdk.error.ErrorCode;
@@ -13,21 +11,19 @@ import io.condense.sdk.model.ModelEditor;
 import io.condense.sdk.model.NodeAttributes;
 import io.condense.sdk.model.OnnxModel;
 import io.condense.sdk.model.WeightLayer;
-import io.condense.sdk.technique.Parameters;
-import io.condense.sdk.technique.SelectionParameters;
+import io.condense.sdk.model.channel.ChannelPruner;
 import io.condense.sdk.tensor.DataType;
 import io.condense.sdk.tensor.Tensor;
 import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
-import java.util.Map;
 import java.util.Random;
 import java.util.Set;
 
 /**
  * A student derived from the teacher: every hidden Conv, Gemm and MatMul layer keeps a share ({@code width}) of its output
- * channels, chosen and cut by prune's structured channel pruning (l1 norm, exact counts; the layer whose output is the
- * graph output keeps all), so the kept channels start from the teacher's weights; optionally every k x k Conv over more
+ * channels, chosen and cut by the SDK's structured channel pruning ({@link ChannelPruner#narrow}: l1 norm, exact counts; the
+ * layer whose output is the graph output keeps all), so the kept channels start from the teacher's weights; optionally every k x k Conv over more
  * than one input channel becomes a depthwise k x k Conv and a 1 x 1 pointwise Conv (MobileNet's depthwise separable
  * convolution); optionally every weight re-initialised as PyTorch initialises a new layer.
  */
@@ -102,16 +98,10 @@ final class DerivedStudent {
         return new Derivation(student, narrowed, separable, reinitialized);
     }
 
-    /** The teacher with every hidden weight layer cut to {@code width} of its output channels by prune's channel pruning. */
+    /** The teacher with every hidden weight layer cut to {@code width} of its output channels by the SDK's channel pruning. */
     static OnnxModel narrowed(OnnxModel teacher, double width, StepContext context) {
-        Parameters parameters = Parameters.validate(new PruneTechnique().descriptor().parameters(), Map.of(
-                "sparsity", Double.toString(1 - width),
-                ChannelPruning.STRUCTURE, "channel",
-                ChannelPruning.CRITERION, "l1",
-                ChannelPruning.CHANNEL_MULTIPLE, "1",
-                SelectionParameters.MIN_ELEMENTS, "0"));
         try {
-            return ChannelPruning.apply(teacher, parameters, context).model();
+            return ChannelPruner.narrow(teacher, width, context);
         } catch (CondenseException e) {
             if (e.code() != ErrorCode.NOTHING_TO_COMPRESS) {
                 throw e;

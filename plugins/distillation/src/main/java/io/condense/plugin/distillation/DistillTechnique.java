@@ -87,7 +87,7 @@ public final class DistillTechnique implements Technique {
                 ParameterSpec.booleanParameter(COMPARE, false,
                         "Also train the same student (same start, seed and schedule) on the labels alone and report both "
                                 + "accuracies and the difference (distillation_gain).")));
-        specs.addAll(TrainingParameters.specs(10, "cosine",
+        specs.addAll(TrainingParameters.specs(10, TrainingParameters.DEFAULT_SCHEDULE,
                 "Seed of the shuffling and of every new or re-initialised student weight: the same seed gives the same student."));
         return List.copyOf(specs);
     }

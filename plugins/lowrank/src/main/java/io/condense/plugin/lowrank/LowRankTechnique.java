@@ -75,11 +75,13 @@ public final class LowRankTechnique implements Technique {
                             "Target share of the weight parameters to keep: per layer with selection=uniform, over all "
                                     + "factorisable layers together with selection=greedy; 0 = not used. When none of "
                                     + "rank, energy and ratio is given, ratio=" + DEFAULT_RATIO + "."),
-                    ParameterSpec.choiceParameter(SELECTION, "uniform", List.of("uniform", "greedy"),
+                    ParameterSpec.choiceParameter(SELECTION, "auto", List.of("auto", "uniform", "greedy"),
                             "How ratio is spent: uniform gives every layer the same ratio; greedy spends a whole-model "
                                     + "budget where it costs least (per-layer kept energy, or the model's output SQNR on "
-                                    + "calibration data when the job has data and an evaluator), as AIMET's greedy "
-                                    + "compression-ratio selection does. greedy works with ratio only."),
+                                    + "calibration data, else on the evaluation data's inputs, when the job has data and an "
+                                    + "evaluator), as AIMET's greedy compression-ratio selection does; greedy works with ratio "
+                                    + "only. auto (the default): greedy when ratio chooses the ranks and the job has calibration "
+                                    + "or evaluation data and an evaluator, else uniform; the report says which and why."),
                     ParameterSpec.choiceParameter(METHOD, "svd", List.of("svd", "spatial_svd", "tucker2"),
                             "svd: Gemm and MatMul only, convolutions left alone; spatial_svd: also k x k convolutions into "
                                     + "k x 1 then 1 x k (Jaderberg et al.); tucker2: also convolutions into 1 x 1, k x k core, "
@@ -106,7 +108,8 @@ public final class LowRankTechnique implements Technique {
     }
 
     /** The checked settings of one run. */
-    private record Settings(RankRule rule, boolean greedy, String method, Set<String> ops, SvdSolver solver, int calibrationSamples) {
+    private record Settings(RankRule rule, boolean greedy, String method, Set<String> ops, SvdSolver solver, int calibrationSamples,
+            String selectionReason) {
     }
 
     @Override
@@ -155,7 +158,7 @@ public final class LowRankTechnique implements Technique {
                 : "names '" + op + "', which lowrank cannot factorise: use a comma-separated subset of Gemm, MatMul, Conv";
     }
 
-    private static Settings settings(Parameters parameters) {
+    private static Settings settings(Parameters parameters, StepContext context) {
         List<ParameterProblem> problems = problems(parameters);
         if (!problems.isEmpty()) {
             throw new InvalidParametersException(problems);
@@ -166,12 +169,24 @@ public final class LowRankTechnique implements Technique {
         RankRule rule = rank > 0 ? new RankRule.Fixed(rank)
                 : energy > 0 ? new RankRule.Energy(energy)
                 : new RankRule.Ratio(ratio > 0 ? ratio : DEFAULT_RATIO);
-        boolean greedy = parameters.getString(SELECTION).equals("greedy");
+        String selection = parameters.getString(SELECTION);
+        boolean greedy = selection.equals("greedy");
+        String selectionReason = "selection=" + selection + " given";
+        if (selection.equals("auto")) {
+            boolean data = context.calibrationData().isPresent() || context.evaluationData().isPresent();
+            greedy = rule instanceof RankRule.Ratio && data && context.evaluator().isPresent();
+            selectionReason = greedy ? "auto: greedy, as ratio chooses the ranks and the job has "
+                    + (context.calibrationData().isPresent() ? "calibration" : "evaluation") + " data to measure them on"
+                    : !(rule instanceof RankRule.Ratio) ? "auto: uniform, as " + rule + " chooses each layer's rank by itself"
+                    : !data ? "auto: uniform, as the job has no calibration or evaluation data to measure a whole-model choice on "
+                            + "(give --calibration-data, or selection=greedy to spend the ratio by kept energy)"
+                    : "auto: uniform, as no evaluator is available to measure a whole-model choice";
+        }
         String method = parameters.getString(METHOD);
         Set<String> ops = new LinkedHashSet<>(parameters.getStringList(OPS));
         SvdSolver solver = new SvdSolver(SvdSolver.Mode.parse(parameters.getString(SOLVER)),
                 new RandomizedSvd(parameters.getInt(OVERSAMPLING), parameters.getInt(POWER_ITERATIONS), parameters.getLong(SEED)));
-        return new Settings(rule, greedy, method, ops, solver, parameters.getInt(CALIBRATION_SAMPLES));
+        return new Settings(rule, greedy, method, ops, solver, parameters.getInt(CALIBRATION_SAMPLES), selectionReason);
     }
 
     /** A layer the technique looked at: either a factorisation to run or the reason it is left alone. */
@@ -180,7 +195,7 @@ public final class LowRankTechnique implements Technique {
 
     @Override
     public TechniqueResult apply(OnnxModel model, Parameters parameters, StepContext context) {
-        Settings settings = settings(parameters);
+        Settings settings = settings(parameters, context);
         // weights reshaped at run time (mnist-8's MatMul weight) become initializers the layers read directly
         OnnxModel source = model.edit().foldConstantReshapes().build();
         List<WeightLayer> layers = source.weightLayers();
@@ -309,6 +324,7 @@ public final class LowRankTechnique implements Technique {
                 .put("method", settings.method())
                 .put("rank_rule", settings.rule().toString())
                 .put("selection", settings.greedy() ? "greedy" : "uniform")
+                .put("selection_reason", settings.selectionReason())
                 .put("layers_factorised", factorised)
                 .put("layers_left_alone", plans.size() - factorised)
                 .put("factorised_parameters_before", factorisedParametersBefore)
@@ -426,7 +442,8 @@ public final class LowRankTechnique implements Technique {
 
     private void selectGreedily(OnnxModel source, List<Planned> factorisable, double ratio, Settings settings, StepContext context,
             Map<Factorisation, Selection> selections, Map<Factorisation, Double> chosenScores, Map<String, Object> greedyReport) {
-        Optional<Dataset> data = context.calibrationData();
+        // the calibration data, else the evaluation data's inputs (only outputs are compared, never labels)
+        Optional<Dataset> data = context.calibrationData().or(context::evaluationData);
         Optional<Evaluator> evaluator = context.evaluator();
         boolean measured = data.isPresent() && evaluator.isPresent();
         int layers = factorisable.size();
@@ -450,7 +467,7 @@ public final class LowRankTechnique implements Technique {
                 layerParameters[j] = choice.parameters();
                 if (measured) {
                     context.progress(0.5, "measuring layer " + (i + 1) + " of " + layers + " (" + factorisation.name() + ") at rank "
-                            + choice.rankValue() + " on calibration data");
+                            + choice.rankValue() + " on " + (context.calibrationData().isPresent() ? "calibration" : "evaluation") + " data");
                     ModelEditor editor = source.edit();
                     factorisation.write(editor, choice, source.opsetVersion("").orElse(1L));
                     EvaluationResult result = evaluator.get().compare(source, editor.build(),
@@ -482,6 +499,9 @@ public final class LowRankTechnique implements Technique {
             total += value;
         }
         greedyReport.put("greedy_score", measured ? "output_sqnr_db" : "kept_energy");
+        if (measured) {
+            greedyReport.put("greedy_data", context.calibrationData().isPresent() ? "calibration" : "evaluation");
+        }
         greedyReport.put("greedy_threshold", result.threshold());
         greedyReport.put("target_ratio", ratio);
         greedyReport.put("achieved_ratio", total == 0 ? 1.0 : (double) result.parameters() / total);

@@ -309,4 +309,39 @@ class LowRankTechniqueTest {
             assertThat(context.progressEvents()).hasSize(1);
         }
     }
+
+    @Test
+    void theDefaultSelectionIsGreedyWhenTheJobHasDataAndUniformOtherwise() {
+        OnnxModel original = OnnxModel.load(SharedData.model("pytorch_cnn_mnist.onnx"));
+        Dataset digits = SharedData.mnistDigits(200, 1f);
+        Map<String, String> ratio = Map.of("ratio", "0.5", "ops", "Gemm");
+
+        // no data: uniform, as before, and the report says why
+        TechniqueResult withoutData = lowrank(original, ratio);
+        assertThat(withoutData.report().get("selection")).isEqualTo("uniform");
+        assertThat((String) withoutData.report().get("selection_reason")).contains("auto: uniform", "no calibration or evaluation data");
+        assertThat(withoutData.model().toBytes()).isEqualTo(lowrank(original, Map.of("ratio", "0.5", "ops", "Gemm",
+                "selection", "uniform")).model().toBytes());
+
+        // calibration data: greedy measured on it, the same model as selection=greedy
+        TechniqueResult withCalibration = lowrank(original, ratio, TestStepContext.builder().calibrationData(digits));
+        assertThat(withCalibration.report().values()).containsEntry("selection", "greedy").containsEntry("greedy_score", "output_sqnr_db")
+                .containsEntry("greedy_data", "calibration");
+        assertThat((String) withCalibration.report().get("selection_reason")).contains("auto: greedy", "calibration data");
+        assertThat(withCalibration.model().toBytes()).isEqualTo(lowrank(original, Map.of("ratio", "0.5", "ops", "Gemm",
+                "selection", "greedy"), TestStepContext.builder().calibrationData(digits)).model().toBytes());
+        assertThat(withCalibration.model().toBytes()).isNotEqualTo(withoutData.model().toBytes());
+
+        // evaluation data only: greedy, measured on its inputs
+        TechniqueResult withEvaluation = lowrank(original, ratio, TestStepContext.builder().evaluationData(digits));
+        assertThat(withEvaluation.report().values()).containsEntry("selection", "greedy").containsEntry("greedy_data", "evaluation");
+
+        // a rule that chooses each layer's rank by itself, or no evaluator to measure with: uniform
+        TechniqueResult energy = lowrank(original, Map.of("energy", "0.9"), TestStepContext.builder().calibrationData(digits));
+        assertThat(energy.report().get("selection")).isEqualTo("uniform");
+        assertThat((String) energy.report().get("selection_reason")).contains("energy");
+        TechniqueResult noEvaluator = lowrank(original, ratio, TestStepContext.builder().calibrationData(digits).withoutEvaluator());
+        assertThat(noEvaluator.report().get("selection")).isEqualTo("uniform");
+        assertThat((String) noEvaluator.report().get("selection_reason")).contains("no evaluator");
+    }
 }

@@ -9,7 +9,8 @@ import java.util.List;
 
 /**
  * The prune step's parameters once the rules across them are checked: a pattern excludes an explicit sparsity
- * and the global or sensitivity scopes; sensitivity sparsities lie in (0, 1).
+ * and an explicit global or sensitivity scope (a pattern prunes per layer whatever the default scope); sensitivity
+ * sparsities lie in (0, 1).
  *
  * @param pattern the N:M pattern, or null for unstructured pruning to {@code sparsity}
  * @param sensitivityTable whether the sensitivity table is measured (always for scope=sensitivity)
@@ -51,11 +52,13 @@ record PruneOptions(double sparsity, String scope, LayerPruner.Method method, Nm
         String patternText = parameters.getString(PATTERN);
         if (!patternText.isBlank() && NmPattern.problem(patternText) == null) {
             NmPattern pattern = NmPattern.parse(patternText);
-            if (!scope.equals("layer")) {
-                problems.add(new ParameterProblem(PruneTechnique.SCOPE, scope, "must be layer (the default) with pattern=" + pattern
+            if (!scope.equals("layer") && parameters.isExplicit(PruneTechnique.SCOPE)) {
+                problems.add(new ParameterProblem(PruneTechnique.SCOPE, scope, "must be layer (or left out) with pattern=" + pattern
                         + ": every group of every layer keeps " + pattern.n() + " of " + pattern.m() + " weights, there is no "
                         + scope + " choice to make"));
             }
+            // an N:M pattern is per layer by nature: the default scope (global) applies to unstructured sparsity only
+            scope = "layer";
             if (parameters.isExplicit(PruneTechnique.SPARSITY)) {
                 problems.add(new ParameterProblem(PruneTechnique.SPARSITY, parameters.getString(PruneTechnique.SPARSITY),
                         "excludes pattern: pattern=" + pattern + " fixes the sparsity of every pruned layer at "
@@ -88,9 +91,10 @@ record PruneOptions(double sparsity, String scope, LayerPruner.Method method, Nm
         if (!problems.isEmpty()) {
             throw new InvalidParametersException(problems);
         }
-        String scope = parameters.getString(PruneTechnique.SCOPE);
         String patternText = parameters.getString(PATTERN);
         NmPattern pattern = patternText.isBlank() ? null : NmPattern.parse(patternText);
+        // an N:M pattern is per layer by nature: the default scope (global) applies to unstructured sparsity only
+        String scope = pattern != null ? "layer" : parameters.getString(PruneTechnique.SCOPE);
         double[] sensitivitySparsities = parameters.getStringList(SENSITIVITY_SPARSITIES).stream()
                 .mapToDouble(Double::parseDouble).sorted().toArray();
         boolean table = parameters.getBoolean(SENSITIVITY) || scope.equals("sensitivity");

@@ -29,7 +29,7 @@ import org.pf4j.Extension;
 
 /**
  * Unstructured magnitude pruning: zeroes the smallest-magnitude weights of Conv, Gemm and MatMul layers,
- * per layer or with one threshold across all selected layers, and stores each pruned weight as an ONNX
+ * with one threshold across all selected layers (the default) or per layer, and stores each pruned weight as an ONNX
  * sparse initializer when that is smaller than the dense form. method=sparsegpt, pattern=N:M, scope=sensitivity
  * and the sensitivity table take the per-layer path of {@link PlannedPruning}.
  */
@@ -49,10 +49,10 @@ public final class PruneTechnique implements Technique {
             List.of(
                     ParameterSpec.doubleParameter(SPARSITY, 0.5, Range.closedOpen(0, 1),
                             "Fraction of the selected weights set to zero, the smallest in magnitude first."),
-                    ParameterSpec.choiceParameter(SCOPE, "layer", List.of("layer", "global", "sensitivity"),
-                            "layer: every selected layer reaches the sparsity on its own; global: one magnitude threshold "
-                                    + "across all selected layers, so the sparsity is reached overall and layers with many "
-                                    + "small weights are pruned more; sensitivity: each layer gets its own sparsity from the "
+                    ParameterSpec.choiceParameter(SCOPE, "global", List.of("layer", "global", "sensitivity"),
+                            "global (the default): one magnitude threshold across all selected layers, so the sparsity is "
+                                    + "reached overall and layers with many small weights are pruned more; layer: every selected "
+                                    + "layer reaches the sparsity on its own (pattern=N:M is always per layer); sensitivity: each layer gets its own sparsity from the "
                                     + "sensitivity analysis, so that the overall sparsity is reached where accuracy drops least "
                                     + "(needs evaluation or calibration data)."),
                     ParameterSpec.choiceParameter(PruneOptions.METHOD, "magnitude", List.of("magnitude", "sparsegpt"),

@@ -145,8 +145,8 @@ class PruneMethodsTest {
     void sparseGptPerLayerBeatsMagnitudePerLayerOnMnist8() {
         String name = "mnist8/model.onnx";
         OnnxModel original = OnnxModel.load(SharedData.model(name));
-        double magnitude = PruneDigits.accuracy(name, original, prune(name, Map.of("sparsity", "0.8")).model(), DIGITS);
-        TechniqueResult sparseGpt = prune(name, Map.of("sparsity", "0.8", "method", "sparsegpt"));
+        double magnitude = PruneDigits.accuracy(name, original, prune(name, Map.of("sparsity", "0.8", "scope", "layer")).model(), DIGITS);
+        TechniqueResult sparseGpt = prune(name, Map.of("sparsity", "0.8", "method", "sparsegpt", "scope", "layer"));
         double data = PruneDigits.accuracy(name, original, sparseGpt.model(), DIGITS);
         System.out.printf("%s at 0.8 per layer: magnitude %.4f, sparsegpt %.4f%n", name, magnitude, data);
         assertThat(sparseGpt.report().layers()).allSatisfy(layer ->
@@ -201,7 +201,7 @@ class PruneMethodsTest {
                 - sparsities.stream().mapToDouble(Double::doubleValue).min().orElseThrow()).as("per-layer sparsities %s", sparsities)
                 .isGreaterThan(0.1);
         double accuracy = PruneDigits.accuracy(TORCH_MODEL, original, result.model(), DIGITS);
-        double perLayer = PruneDigits.accuracy(TORCH_MODEL, original, prune(TORCH_MODEL, Map.of("sparsity", "0.8")).model(), DIGITS);
+        double perLayer = PruneDigits.accuracy(TORCH_MODEL, original, prune(TORCH_MODEL, Map.of("sparsity", "0.8", "scope", "layer")).model(), DIGITS);
         System.out.printf("%s at 0.8: scope=sensitivity %.4f, scope=layer %.4f, sparsities %s%n", TORCH_MODEL, accuracy, perLayer, sparsities);
         assertThat(accuracy).as("scope=sensitivity against scope=layer (%.4f)", perLayer).isGreaterThan(perLayer + 0.1);
     }
@@ -221,7 +221,7 @@ class PruneMethodsTest {
 
     @Test
     void reportListsShapesParametersSparsityAndMacsPerLayer() {
-        TechniqueResult result = prune(TORCH_MODEL, Map.of("sparsity", "0.5", "method", "sparsegpt"));
+        TechniqueResult result = prune(TORCH_MODEL, Map.of("sparsity", "0.5", "method", "sparsegpt", "scope", "layer"));
         Map<String, Object> conv2 = result.report().layers().stream().filter(layer -> layer.get("weight").equals("conv2.weight"))
                 .findFirst().orElseThrow();
         System.out.println(conv2);

@@ -53,15 +53,15 @@ class PruneTechniqueTest {
 
     @ParameterizedTest(name = "{0}")
     @CsvSource({"mnist8/model.onnx", "pytorch_cnn_mnist.onnx"})
-    void halfSparsityKeepsAgreementAndReachesTheTarget(String name) {
+    void halfSparsityPerLayerKeepsAgreementAndReachesTheTarget(String name) {
         Path file = SharedData.model(name);
         OnnxModel original = OnnxModel.load(file);
-        TechniqueResult result = prune(original, Map.of("sparsity", "0.5"));
+        TechniqueResult result = prune(original, Map.of("sparsity", "0.5", "scope", "layer"));
         OnnxModel pruned = OnnxModel.fromBytes(result.model().toBytes());
 
         Evaluator evaluator = Evaluators.fromServiceLoader();
         EvaluationResult comparison = evaluator.compare(original, pruned, EvaluationRequest.of(digitsFor(name), DIGITS));
-        System.out.printf("prune 0.5 %s: agreement %.4f, accuracy %s -> %s, sparsity %.4f, file %d -> %d bytes%n", name,
+        System.out.printf("prune 0.5 scope=layer %s: agreement %.4f, accuracy %s -> %s, sparsity %.4f, file %d -> %d bytes%n", name,
                 comparison.top1Agreement(), comparison.accuracyBefore(), comparison.accuracyAfter(),
                 (double) result.report().get("sparsity"), original.serializedSize(), pruned.serializedSize());
         System.out.println(result.report().toJson());
@@ -226,5 +226,29 @@ class PruneTechniqueTest {
                     EvaluationRequest.of(digitsFor("mnist8"), 100));
             assertThat(comparison.top1Agreement()).as("sparse and dense storage compute the same, scope %s", scope).isEqualTo(1.0);
         }
+    }
+
+    @Test
+    void theDefaultScopeIsOneGlobalThresholdAndAPatternStaysPerLayer() {
+        OnnxModel original = OnnxModel.load(SharedData.model("pytorch_cnn_mnist.onnx"));
+        TechniqueResult byDefault = prune(original, Map.of("sparsity", "0.5"));
+        TechniqueResult global = prune(original, Map.of("sparsity", "0.5", "scope", "global"));
+        TechniqueResult perLayer = prune(original, Map.of("sparsity", "0.5", "scope", "layer"));
+        assertThat(byDefault.report().get("scope")).isEqualTo("global");
+        assertThat(byDefault.report().get("threshold")).isEqualTo(global.report().get("threshold"));
+        assertThat(byDefault.model().toBytes()).isEqualTo(global.model().toBytes());
+        assertThat(byDefault.model().toBytes()).isNotEqualTo(perLayer.model().toBytes());
+        // one threshold: the layers end at different sparsities (the protected conv1, under min_elements, is not among them)
+        List<Double> sparsities = byDefault.report().layers().stream().map(layer -> (double) layer.get("sparsity")).toList();
+        assertThat(sparsities.stream().mapToDouble(Double::doubleValue).max().orElseThrow()
+                - sparsities.stream().mapToDouble(Double::doubleValue).min().orElseThrow()).as("per-layer sparsities %s", sparsities)
+                .isGreaterThan(0.05);
+        assertThat(byDefault.report().layers()).extracting(layer -> layer.get("weight")).doesNotContain("conv1.weight");
+
+        // 2:4 with the default scope prunes every layer by its pattern, as with scope=layer
+        TechniqueResult pattern = prune(original, Map.of("pattern", "2:4"));
+        TechniqueResult patternPerLayer = prune(original, Map.of("pattern", "2:4", "scope", "layer"));
+        assertThat(pattern.report().get("scope")).isEqualTo("layer");
+        assertThat(pattern.model().toBytes()).isEqualTo(patternPerLayer.model().toBytes());
     }
 }

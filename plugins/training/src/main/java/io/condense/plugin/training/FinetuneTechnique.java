@@ -61,7 +61,7 @@ public final class FinetuneTechnique implements Technique {
 
     /** The shared training parameters with keep_zeros before validation, as finetune has always listed them. */
     private static List<ParameterSpec> parameterSpecs() {
-        List<ParameterSpec> specs = new ArrayList<>(TrainingParameters.specs(3, "constant",
+        List<ParameterSpec> specs = new ArrayList<>(TrainingParameters.specs(3, TrainingParameters.DEFAULT_SCHEDULE,
                 "Seed of the shuffling: the same seed gives the same weights."));
         int validation = 0;
         while (!specs.get(validation).name().equals(TrainingParameters.VALIDATION)) {

@@ -62,7 +62,7 @@ class FinetuneTechniqueTest {
 
         PruneTechnique prune = new PruneTechnique();
         try (TestStepContext context = TestStepContext.builder()
-                .technique(prune, Map.of("sparsity", "0.92", "storage", "dense")).build()) {
+                .technique(prune, Map.of("sparsity", "0.92", "scope", "layer", "storage", "dense")).build()) {
             pruned = prune.apply(dense, context.parameters(), context).model();
         }
         prunedAccuracy = onnxRuntimeAccuracy(pruned);
@@ -137,7 +137,7 @@ class FinetuneTechniqueTest {
     void weightsPruneStoredSparseAreWrittenSparseAgain() {
         OnnxModel sparse;
         PruneTechnique prune = new PruneTechnique();
-        try (TestStepContext context = TestStepContext.builder().technique(prune, Map.of("sparsity", "0.92")).build()) {
+        try (TestStepContext context = TestStepContext.builder().technique(prune, Map.of("sparsity", "0.92", "scope", "layer")).build()) {
             sparse = prune.apply(dense, context.parameters(), context).model();
         }
         List<String> sparseNames = sparse.initializers().stream().filter(InitializerInfo::sparse).map(InitializerInfo::name).toList();
@@ -244,5 +244,16 @@ class FinetuneTechniqueTest {
         }
         assertThat(weights[1]).containsExactly(weights[0]);
         assertThat(pruned.tensor("fc2.weight").dataType()).isEqualTo(DataType.FLOAT);
+    }
+
+    @Test
+    void theDefaultScheduleIsCosine() {
+        // issue 16: the schedule a user would choose after reading the papers (the README's "Defaults" measures it)
+        try (TestStepContext context = TestStepContext.builder().technique(technique, Map.of("epochs", "1"))
+                .trainingData(train.head(500)).trainer(trainer).build()) {
+            assertThat(context.parameters().isExplicit("schedule")).isFalse();
+            TechniqueResult result = technique.apply(pruned, context.parameters(), context);
+            assertThat(result.report().get("schedule")).isEqualTo("cosine");
+        }
     }
 }

@@ -259,7 +259,7 @@ class QuantizedFinetuneTest {
 
     @Test
     void prunedKmeansCodebooksTrainWithIndicesFixed() {
-        OnnxModel pruned = apply(new PruneTechnique(), dense, Map.of("sparsity", "0.9", "storage", "dense"));
+        OnnxModel pruned = apply(new PruneTechnique(), dense, Map.of("sparsity", "0.9", "scope", "layer", "storage", "dense"));
         OnnxModel shared = apply(new QuantizeTechnique(), pruned, Map.of("scheme", "kmeans", "bits", "4"));
         double before = accuracy(shared);
         TechniqueResult result = finetune(shared, Map.of("epochs", "2", "lr", "0.01", "schedule", "cosine"));
@@ -295,7 +295,7 @@ class QuantizedFinetuneTest {
 
     @Test
     void prunedThenBlockQuantizedWeightsKeepEveryZeroAtTheZeroPoint() {
-        OnnxModel pruned = apply(new PruneTechnique(), dense, Map.of("sparsity", "0.9", "storage", "dense"));
+        OnnxModel pruned = apply(new PruneTechnique(), dense, Map.of("sparsity", "0.9", "scope", "layer", "storage", "dense"));
         OnnxModel quantized = apply(new QuantizeTechnique(), pruned, Map.of("bits", "4", "granularity", "block", "block", "32"));
         double before = accuracy(quantized);
         TechniqueResult result = finetune(quantized, Map.of("epochs", "2", "lr", "0.01", "schedule", "cosine"));

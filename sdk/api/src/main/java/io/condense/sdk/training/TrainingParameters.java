@@ -32,6 +32,11 @@ public final class TrainingParameters {
     public static final String INPUT_SCALE = "input_scale";
     public static final double DEFAULT_SGD_RATE = 0.01;
     public static final double DEFAULT_ADAM_RATE = 0.001;
+    /**
+     * The schedule a technique that trains should default to: cosine annealing from lr to 0 (SGDR, Loshchilov and Hutter,
+     * 2017), which ends at a small rate instead of stopping at the initial one (plugins/training README, "Defaults").
+     */
+    public static final String DEFAULT_SCHEDULE = "cosine";
 
     private TrainingParameters() {
     }

@@ -12,6 +12,7 @@ import io.condense.sdk.error.ErrorCode;
 import io.condense.sdk.eval.InferenceSession;
 import io.condense.sdk.model.NodeAttributes;
 import io.condense.sdk.model.OnnxModel;
+import io.condense.sdk.model.channel.ChannelPruner;
 import io.condense.sdk.technique.Parameters;
 import io.condense.sdk.technique.TechniqueResult;
 import io.condense.sdk.testkit.Evaluators;
@@ -406,17 +407,17 @@ class ChannelPruningTest {
 
     @Test
     void keptChannelsAreRoundedToTheMultipleWhenTheLayerHasOne() {
-        assertThat(ChannelPruning.keptCount(64, 0.05, 1)).isEqualTo(61);
-        assertThat(ChannelPruning.keptCount(64, 0.05, 8)).isEqualTo(64);
-        assertThat(ChannelPruning.keptCount(64, 0.1, 8)).isEqualTo(56);
-        assertThat(ChannelPruning.keptCount(128, 0.05, 8)).isEqualTo(120);
-        assertThat(ChannelPruning.keptCount(16, 0.25, 8)).isEqualTo(16);
-        assertThat(ChannelPruning.keptCount(16, 0.5, 8)).isEqualTo(8);
-        assertThat(ChannelPruning.keptCount(64, 0.99, 8)).isEqualTo(8);
+        assertThat(ChannelPruner.keptCount(64, 0.05, 1)).isEqualTo(61);
+        assertThat(ChannelPruner.keptCount(64, 0.05, 8)).isEqualTo(64);
+        assertThat(ChannelPruner.keptCount(64, 0.1, 8)).isEqualTo(56);
+        assertThat(ChannelPruner.keptCount(128, 0.05, 8)).isEqualTo(120);
+        assertThat(ChannelPruner.keptCount(16, 0.25, 8)).isEqualTo(16);
+        assertThat(ChannelPruner.keptCount(16, 0.5, 8)).isEqualTo(8);
+        assertThat(ChannelPruner.keptCount(64, 0.99, 8)).isEqualTo(8);
         // not a multiple, or no larger than the multiple: exact
-        assertThat(ChannelPruning.keptCount(12, 0.25, 8)).isEqualTo(9);
-        assertThat(ChannelPruning.keptCount(8, 0.5, 8)).isEqualTo(4);
-        assertThat(ChannelPruning.keptCount(8, 0.99, 8)).isEqualTo(1);
+        assertThat(ChannelPruner.keptCount(12, 0.25, 8)).isEqualTo(9);
+        assertThat(ChannelPruner.keptCount(8, 0.5, 8)).isEqualTo(4);
+        assertThat(ChannelPruner.keptCount(8, 0.99, 8)).isEqualTo(1);
 
         // on a graph: a 16-channel layer at 25% keeps 16 by default (12 is not a multiple of 8), 12 with channel_multiple=1
         SyntheticGraph graph = new SyntheticGraph().input("x", 1, 3, 5, 5).output("y", 1, 2, 5, 5);

@@ -4,18 +4,15 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.condense.sdk.data.NdArray;
 import io.condense.sdk.eval.InferenceSession;
-import io.condense.sdk.model.ModelEditor;
 import io.condense.sdk.model.OnnxModel;
+import io.condense.sdk.model.channel.ChannelCriterion;
+import io.condense.sdk.model.channel.ChannelPruner;
 import io.condense.sdk.technique.TechniqueResult;
-import io.condense.sdk.tensor.DataType;
-import io.condense.sdk.tensor.Tensor;
 import io.condense.sdk.testkit.Evaluators;
 import io.condense.sdk.testkit.SharedData;
 import io.condense.sdk.testkit.TestStepContext;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -33,7 +30,7 @@ class MaskedEquivalenceTest {
     void prunedModelComputesWhatTheMaskedOriginalComputes(String name, String criterion, String sparsity) {
         OnnxModel original = OnnxModel.load(SharedData.model(name));
         TechniqueResult result = ChannelPruningTest.prune(original, ChannelPruningTest.channel(sparsity, "criterion", criterion));
-        OnnxModel masked = masked(original, Criterion.fromParameter(criterion), Double.parseDouble(sparsity));
+        OnnxModel masked = masked(original, ChannelCriterion.fromParameter(criterion), Double.parseDouble(sparsity));
 
         try (InferenceSession maskedSession = Evaluators.fromServiceLoader().open(masked);
                 InferenceSession originalSession = Evaluators.fromServiceLoader().open(original);
@@ -67,39 +64,10 @@ class MaskedEquivalenceTest {
     }
 
     /** The original with the input weights of the removed channels set to zero in every layer that reads them. */
-    static OnnxModel masked(OnnxModel original, Criterion criterion, double sparsity) {
-        OnnxModel source = ChannelPruning.prepare(original);
-        ChannelDependencies dependencies = ChannelDependencies.analyze(source, List.of(), 256);
-        ChannelPruning.Plan plan;
+    static OnnxModel masked(OnnxModel original, ChannelCriterion criterion, double sparsity) {
         try (TestStepContext context = TestStepContext.builder().build()) {
-            plan = ChannelPruning.plan(dependencies, sparsity, criterion, (int) ChannelPruning.DEFAULT_CHANNEL_MULTIPLE, context);
+            return ChannelPruner.masked(original, new ChannelPruner.Request(sparsity, criterion,
+                    (int) ChannelPruning.DEFAULT_CHANNEL_MULTIPLE, List.of(), 256), context);
         }
-        assertThat(plan.kept()).isNotEmpty();
-        ModelEditor editor = source.edit();
-        for (ChannelDependencies.Slice slice : dependencies.slices()) {
-            if (slice.role() != ChannelDependencies.Role.INPUTS) {
-                continue;
-            }
-            int[] kept = ChannelPruning.keptFeatures(dependencies, slice.layout(), plan.kept());
-            if (kept == null) {
-                continue;
-            }
-            Set<Integer> keep = new HashSet<>();
-            for (int index : kept) {
-                keep.add(index);
-            }
-            Tensor weight = source.tensor(slice.constant());
-            long[] shape = weight.shape();
-            float[] values = weight.toFloatArray();
-            int length = Math.toIntExact(shape[slice.axis()]);
-            int inner = Math.toIntExact(ConstantTensor.product(shape, slice.axis() + 1, shape.length));
-            for (int i = 0; i < values.length; i++) {
-                if (!keep.contains((i / inner) % length)) {
-                    values[i] = 0f;
-                }
-            }
-            editor.putInitializer(Tensor.fromFloats(slice.constant(), DataType.FLOAT, shape, values).toProto());
-        }
-        return editor.build();
     }
 }

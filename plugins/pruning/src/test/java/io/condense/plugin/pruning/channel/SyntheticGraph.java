@@ -32,7 +32,11 @@ final class SyntheticGraph {
 
     /** A random float initializer (values in [-1, 1)). */
     float[] random(String name, long... shape) {
-        float[] values = new float[Math.toIntExact(ConstantTensor.product(shape, 0, shape.length))];
+        long count = 1;
+        for (long dim : shape) {
+            count *= dim;
+        }
+        float[] values = new float[Math.toIntExact(count)];
         for (int i = 0; i < values.length; i++) {
             values[i] = random.nextFloat() * 2 - 1;
         }

@@ -1,6 +1,7 @@
 package io.condense.plugin.training.bench;
 
 import io.condense.plugin.binarization.TernarizeTechnique;
+import io.condense.plugin.lowrank.LowRankTechnique;
 import io.condense.plugin.pruning.PruneTechnique;
 import io.condense.plugin.quantization.QuantizeTechnique;
 import io.condense.plugin.training.FinetuneTechnique;
@@ -43,12 +44,17 @@ import java.util.Set;
  * holding the host's trainer and ONNX Runtime evaluator:
  * <ul>
  *   <li>the dense model;</li>
- *   <li>{@code prune(sparsity=0.9)} alone;</li>
+ *   <li>{@code prune(sparsity=0.9, scope=layer)} alone (every layer at 90%);</li>
  *   <li>{@code prune(sparsity=0.92, scope=global)} alone (the prune parameters are a property), the input of the next row;</li>
  *   <li>that {@code | finetune(...)} with the 60,000 training images as the job's training data;</li>
  *   <li>Deep Compression: that {@code | quantize(scheme=kmeans, bits=6) | finetune(...)};</li>
  *   <li>QAT: {@code quantize(bits=4 and 2, block 32, activations=true) | finetune(...)};</li>
- *   <li>{@code ternarize | finetune(...)}, with and without the first and last layers kept in float.</li>
+ *   <li>{@code ternarize | finetune(...)}, with and without the first and last layers kept in float;</li>
+ *   <li>the defaults rows (group {@code defaults}): each changed default against the one it replaced, the other parameters
+ *   left at their defaults: {@code prune(sparsity=0.5)} with {@code scope=layer} and with the default (global);
+ *   {@code lowrank(ratio=0.5)} with {@code selection=uniform} and with the default (auto: greedy, measured on the calibration
+ *   data, the first 512 training images); {@code prune(sparsity=0.9) | finetune()} with {@code schedule=constant} and with
+ *   the default (cosine).</li>
  * </ul>
  * Every accuracy is measured in ONNX Runtime (condense-runtime) on the 10,000 test images, on the model written to
  * disk and read back. The table gives accuracy, the points lost against the dense model, the non-zero weights of the
@@ -59,12 +65,17 @@ import java.util.Set;
  * (see the README and this module's pom).
  */
 public final class FashionChains {
-    private static final String[] MODELS = {"lenet-300-100", "lenet-5"};
+    /** The networks measured, in order (condense.chains.networks, default both). */
+    private static final String[] MODELS = System.getProperty("condense.chains.networks", "lenet-300-100,lenet-5").split(",");
     private static final String KMEANS_BITS = System.getProperty("condense.chains.kmeans.bits", "6");
     /** The pruning of the prune rows: one magnitude threshold over all layers, as Deep Compression prunes each layer to its own rate. */
     private static final Map<String, String> PRUNE = parameters(System.getProperty("condense.chains.prune", "sparsity=0.92,scope=global"));
     /** Which groups of rows to run: {@code prune} (and Deep Compression after it), {@code qat}, {@code ternary}. */
     private static final Set<String> GROUPS = Set.of(System.getProperty("condense.chains.rows", "prune,qat,ternary").split(","));
+    /** The training data of the defaults rows' finetune: all 60,000 images, or the first N (condense.chains.defaults.train). */
+    private static final int DEFAULTS_TRAIN = Integer.getInteger("condense.chains.defaults.train", 60_000);
+    /** Parameters added to both finetune rows of the defaults group (condense.chains.defaults.finetune, e.g. seed=7). */
+    private static final String DEFAULTS_FINETUNE = System.getProperty("condense.chains.defaults.finetune", "");
 
     private FashionChains() {
     }
@@ -99,10 +110,41 @@ public final class FashionChains {
             print(denseRow, denseRow);
 
             long started;
+            if (GROUPS.contains("defaults")) {
+                // each default changed by issue 16 against the one it replaced, everything else at its default
+                String[][] settings = {
+                        {"prune", "prune(sparsity=0.5, scope=layer)", "sparsity=0.5,scope=layer"},
+                        {"prune", "prune(sparsity=0.5) (default scope: global)", "sparsity=0.5"},
+                        {"lowrank", "lowrank(ratio=0.5, selection=uniform)", "ratio=0.5,selection=uniform"},
+                        {"lowrank", "lowrank(ratio=0.5) (default selection: auto, with calibration data)", "ratio=0.5"}};
+                for (String[] setting : settings) {
+                    started = System.nanoTime();
+                    Technique technique = setting[0].equals("prune") ? new PruneTechnique() : new LowRankTechnique();
+                    OnnxModel compressed = apply(technique, dense, parameters(setting[2]), null, null, null, calibration);
+                    Row row = measure(name, setting[1], compressed, test, evaluator, output, seconds(started));
+                    rows.add(row);
+                    print(row, denseRow);
+                }
+                OnnxModel pruned = apply(new PruneTechnique(), dense, Map.of("sparsity", "0.9"), null, null, null);
+                Row prunedRow = measure(name, "prune(sparsity=0.9)", pruned, test, evaluator, output, 0);
+                rows.add(prunedRow);
+                print(prunedRow, denseRow);
+                Dataset tuning = DEFAULTS_TRAIN < train.size() ? train.head(DEFAULTS_TRAIN) : train;
+                String extra = DEFAULTS_FINETUNE.isBlank() ? "" : inline(parameters(DEFAULTS_FINETUNE));
+                for (String[] setting : new String[][] {
+                        {"finetune(" + (extra.isEmpty() ? "" : extra + ", ") + "schedule=constant)", "schedule=constant," + DEFAULTS_FINETUNE},
+                        {"finetune(" + extra + ") (default schedule: cosine)", DEFAULTS_FINETUNE}}) {
+                    started = System.nanoTime();
+                    OnnxModel tuned = apply(new FinetuneTechnique(), pruned, parameters(setting[1]), tuning, null, trainer);
+                    Row row = measure(name, "prune(sparsity=0.9) | " + setting[0], tuned, test, evaluator, output, seconds(started));
+                    rows.add(row);
+                    print(row, denseRow);
+                }
+            }
             if (GROUPS.contains("prune")) {
                 started = System.nanoTime();
-                OnnxModel pruned90 = apply(new PruneTechnique(), dense, Map.of("sparsity", "0.9"), null, null, null);
-                Row row90 = measure(name, "prune(sparsity=0.9)", pruned90, test, evaluator, output, seconds(started));
+                OnnxModel pruned90 = apply(new PruneTechnique(), dense, Map.of("sparsity", "0.9", "scope", "layer"), null, null, null);
+                Row row90 = measure(name, "prune(sparsity=0.9, scope=layer)", pruned90, test, evaluator, output, seconds(started));
                 rows.add(row90);
                 print(row90, denseRow);
 
@@ -257,6 +299,15 @@ public final class FashionChains {
                 System.out.printf(Locale.ROOT, "  quantize report: weight_bytes_packed %s, model_bytes_before %s, model_bytes_after %s%n",
                         result.report().get("weight_bytes_packed"), result.report().get("model_bytes_before"),
                         result.report().get("model_bytes_after"));
+            }
+            if (technique instanceof LowRankTechnique) {
+                System.out.printf(Locale.ROOT, "  lowrank report: selection %s (%s), greedy_score %s, achieved_ratio %s, parameters %s -> %s%n",
+                        result.report().get("selection"), result.report().get("selection_reason"), result.report().get("greedy_score"),
+                        result.report().get("achieved_ratio"), result.report().get("parameters_before"), result.report().get("parameters_after"));
+            }
+            if (technique instanceof PruneTechnique) {
+                System.out.printf(Locale.ROOT, "  prune report: scope %s, sparsity %s%n", result.report().get("scope"),
+                        result.report().get("sparsity"));
             }
             if (technique instanceof FinetuneTechnique) {
                 List<?> history = (List<?>) result.report().get("history");

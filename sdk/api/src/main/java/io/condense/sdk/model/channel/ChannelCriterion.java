@@ -1,4 +1,4 @@
-package io.condense.plugin.pruning.channel;
+package io.condense.sdk.model.channel;
 
 import io.condense.sdk.error.CondenseException;
 import io.condense.sdk.error.ErrorCode;
@@ -10,13 +10,15 @@ import java.util.Locale;
  * other filters (FPGM: filters near the geometric median are the most replaceable), or the magnitude of the
  * BatchNormalization scale that follows it (network slimming). Lower scores are removed first.
  */
-enum Criterion {
+public enum ChannelCriterion {
     L1, L2, FPGM, BN_SCALE;
 
-    static final List<String> NAMES = List.of("l1", "l2", "fpgm", "bn_scale");
+    /** The criteria's parameter names, in declaration order. */
+    public static final List<String> NAMES = List.of("l1", "l2", "fpgm", "bn_scale");
 
-    static Criterion fromParameter(String value) {
-        for (Criterion criterion : values()) {
+    /** The criterion called {@code value} (l1, l2, fpgm, bn_scale). */
+    public static ChannelCriterion fromParameter(String value) {
+        for (ChannelCriterion criterion : values()) {
             if (criterion.parameterName().equals(value)) {
                 return criterion;
             }
@@ -24,7 +26,8 @@ enum Criterion {
         throw new CondenseException(ErrorCode.INVALID_PARAMETER, "unknown criterion '" + value + "': use one of " + NAMES);
     }
 
-    String parameterName() {
+    /** Its lower-case parameter name. */
+    public String parameterName() {
         return name().toLowerCase(Locale.ROOT);
     }
 

@@ -1,4 +1,4 @@
-package io.condense.plugin.pruning.channel;
+package io.condense.sdk.model.channel;
 
 import ai.onnx.proto.OnnxMl.NodeProto;
 import io.condense.sdk.model.ModelEditor;

@@ -1,4 +1,4 @@
-package io.condense.plugin.pruning.channel;
+package io.condense.sdk.model.channel;
 
 import static java.util.Objects.requireNonNull;
 
