@@ -57,8 +57,8 @@ public final class QuantizeTechnique implements Technique {
     static final String SENSITIVITY = "sensitivity";
     static final String MAX_DROP = "max_drop";
     static final String SCOPE = "scope";
-    /** Calibration samples the per-layer output SQNR is measured on (at most). */
-    static final int LAYER_ERROR_SAMPLES = 64;
+    /** Calibration samples the output SQNR and the per-layer output SQNR are measured on (at most). */
+    static final String SQNR_SAMPLES = "sqnr_samples";
     /** Per-axis DequantizeLinear (the axis attribute) needs opset 13; per-tensor needs 10. */
     static final long PER_CHANNEL_OPSET = QdqWeights.PER_AXIS_OPSET;
     static final long PER_TENSOR_OPSET = QdqWeights.PER_TENSOR_OPSET;
@@ -107,6 +107,10 @@ public final class QuantizeTechnique implements Technique {
                     ParameterSpec.doubleParameter(MAX_DROP, 1.0, Range.closed(0, 100),
                             "With sensitivity=true: the largest acceptable drop, in points of top-1 accuracy when the calibration "
                                     + "data has labels, else in points of top-1 agreement with the float model."),
+                    ParameterSpec.integerParameter(SQNR_SAMPLES, 64, Range.closed(1, 1_000_000),
+                            "With calibration data: the calibration samples (the first ones, at most calibration_samples) the "
+                                    + "report's output SQNR and per-layer output SQNR are measured on; calibration itself reads "
+                                    + "calibration_samples."),
                     ParameterSpec.choiceParameter(SCOPE, "weights", List.of("weights", "graph"),
                             "With dtype=fp16: weights (16-bit weights read through a Cast, the graph stays float32) or graph (every "
                                     + "convertible op and its tensors in float16, Casts at the float32 inputs and outputs).")));
@@ -211,7 +215,7 @@ public final class QuantizeTechnique implements Technique {
         }
         if (LowBitSettings.applies(parameters)) {
             return LowBitQuantization.apply(model, source, foldedReshapes, candidates, skipped, LowBitSettings.of(parameters),
-                    activations ? CalibrationParameters.settings(parameters) : null, context);
+                    activations ? CalibrationParameters.settings(parameters) : null, sqnrSamples(parameters), context);
         }
         ModelEditor editor = source.edit();
         long opsetBefore = source.opsetVersion("").orElse(0L);
@@ -312,12 +316,17 @@ public final class QuantizeTechnique implements Technique {
             throw new CondenseException(ErrorCode.NOTHING_TO_COMPRESS, "nothing to quantize: all " + skipped.size()
                     + " weight layers were skipped (" + LayerSelection.reasons(skipped) + "); lower min_elements or change exclude");
         }
-        ActivationStep activationStep = activations ? ActivationStep.apply(source, reference, editor, quantizedLayerList,
+        ActivationStep activationStep = activations ? ActivationStep.apply(source, editor, quantizedLayerList,
                 quantizedLayerScales, quantizedLayerReports, calibrationData, CalibrationParameters.settings(parameters), context) : null;
         OnnxModel result = activationStep != null ? activationStep.model() : editor.build();
+        int sqnrSamples = calibrationData == null ? 0 : Math.min(sqnrSamples(parameters), calibrationData.size());
         if (calibrationData != null) {
-            LayerRanking.addOutputSqnr(reference, result, quantizedLayerList, quantizedLayerReports, activations && !parameters.getBoolean(SYMMETRIC),
-                    calibrationData, Math.min(LAYER_ERROR_SAMPLES, parameters.getInt(CALIBRATION_SAMPLES)), context);
+            // one pass: the float model once, the quantized model exposed (per layer) and as it is (fused, output SQNR)
+            double outputSqnr = LayerRanking.addOutputSqnr(reference, result, quantizedLayerList, quantizedLayerReports,
+                    activations && !parameters.getBoolean(SYMMETRIC), calibrationData, sqnrSamples, activationStep != null, context);
+            if (activationStep != null) {
+                activationStep = activationStep.withOutputSqnr(outputSqnr, sqnrSamples);
+            }
         }
         if (correction != null) {
             for (Map<String, Object> layer : layerReports) {
@@ -356,8 +365,7 @@ public final class QuantizeTechnique implements Technique {
                     .put("bias_correction_samples", correction.samples());
         }
         if (calibrationData != null) {
-            report.put("layer_output_sqnr_samples", Math.min(Math.min(LAYER_ERROR_SAMPLES, parameters.getInt(CALIBRATION_SAMPLES)),
-                    calibrationData.size()));
+            report.put("layer_output_sqnr_samples", sqnrSamples);
         }
         if (sensitivity) {
             List<String> ranked = new ArrayList<>();
@@ -375,6 +383,11 @@ public final class QuantizeTechnique implements Technique {
             report.addLayer(layer);
         }
         return new TechniqueResult(result, report.build());
+    }
+
+    /** The sqnr_samples parameter, at most calibration_samples: the samples the report's SQNR passes run. */
+    static int sqnrSamples(Parameters parameters) {
+        return Math.min(parameters.getInt(SQNR_SAMPLES), parameters.getInt(CALIBRATION_SAMPLES));
     }
 
     private static TechniqueResult halfPrecision(OnnxModel model, OnnxModel source, List<LayerSelection.Candidate> candidates,
