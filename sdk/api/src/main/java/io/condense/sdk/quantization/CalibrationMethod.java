@@ -24,7 +24,7 @@ public enum CalibrationMethod {
     ENTROPY,
     MSE;
 
-    /** Levels the entropy method quantizes magnitudes to (int8: 128). */
+    /** Levels the entropy method quantizes magnitudes to when both signs share the 8-bit levels (int8: 128). */
     private static final int ENTROPY_LEVELS = 128;
 
     /** The lower-case name used as a parameter value. */
@@ -59,7 +59,7 @@ public enum CalibrationMethod {
         return switch (this) {
             case MINMAX -> new ActivationRange(histogram.min(), histogram.max());
             case PERCENTILE -> percentile(histogram, symmetric, percentile);
-            case ENTROPY -> clip(histogram, entropyThreshold(histogram));
+            case ENTROPY -> clip(histogram, entropyThreshold(histogram, entropyLevels(histogram, symmetric)));
             case MSE -> clip(histogram, mseThreshold(histogram, symmetric));
         };
     }
@@ -112,25 +112,35 @@ public enum CalibrationMethod {
     }
 
     /**
+     * Levels of magnitude the quantized range really has: 128 when the values take both signs or the activations are int8
+     * (symmetric), 256 when uint8 activations hold non-negative values (a Relu's output, pixels), whose range [0, T] gets
+     * all 256 levels. Searching those with 128 levels chooses a threshold for a grid twice as coarse as the one written,
+     * and so clips twice as hard as it should.
+     */
+    private static int entropyLevels(ActivationHistogram histogram, boolean symmetric) {
+        return !symmetric && histogram.min() >= 0 ? 2 * ENTROPY_LEVELS : ENTROPY_LEVELS;
+    }
+
+    /**
      * TensorRT's entropy calibration over the magnitude histogram: for every candidate edge (a bin from the last non-empty
-     * one down to {@value #ENTROPY_LEVELS}), the reference distribution is the first {@code edge} bins with everything
-     * beyond folded into the last one, the candidate is those bins merged into {@value #ENTROPY_LEVELS} levels and spread
+     * one down to {@code levels}), the reference distribution is the first {@code edge} bins with everything
+     * beyond folded into the last one, the candidate is those bins merged into {@code levels} levels and spread
      * back evenly over their non-empty bins, and the edge with the least KL(reference || candidate) wins.
      *
      * <p>Computed from prefix sums of the counts, of {@code count log count} and of the non-empty bins, so each edge costs
-     * {@value #ENTROPY_LEVELS} steps instead of a pass over its bins: with {@code T} the total count, {@code S} the count
+     * {@code levels} steps instead of a pass over its bins: with {@code T} the total count, {@code S} the count
      * inside the edge and {@code share(l) = sum(l) / nonEmpty(l)} a level's mass per non-empty bin,
      * {@code KL = (1 / T) [sum m log m - log T sum m - sum_l sum'(l) (log share(l) - log S)] + last}, where the sums run
      * over the bins before the last one of the edge and {@code last} is the term of that bin, which also holds the outliers.
      */
-    private static double entropyThreshold(ActivationHistogram histogram) {
+    private static double entropyThreshold(ActivationHistogram histogram, int levels) {
         long[] magnitudes = histogram.magnitudeCounts();
         int bins = magnitudes.length;
         int last = bins;
         while (last > 1 && magnitudes[last - 1] == 0) {
             last--;
         }
-        if (last <= ENTROPY_LEVELS) {
+        if (last <= levels) {
             return last * histogram.binWidth();
         }
         // prefix sums over bins [0, k): counts, count x log(count), non-empty bins
@@ -150,7 +160,7 @@ public enum CalibrationMethod {
         double logTotal = Math.log(total);
         double bestDivergence = Double.POSITIVE_INFINITY;
         int bestEdge = last;
-        for (int edge = last; edge >= ENTROPY_LEVELS; edge--) {
+        for (int edge = last; edge >= levels; edge--) {
             double inside = mass[edge];
             if (inside == 0) {
                 continue;
@@ -161,9 +171,9 @@ public enum CalibrationMethod {
             // sum over the non-empty bins before edge - 1 of m (log share - log S), level by level
             double cross = 0;
             double lastShare = 0;
-            for (int level = 0; level < ENTROPY_LEVELS; level++) {
-                int start = (int) ((long) level * edge / ENTROPY_LEVELS);
-                int end = (int) ((long) (level + 1) * edge / ENTROPY_LEVELS);
+            for (int level = 0; level < levels; level++) {
+                int start = (int) ((long) level * edge / levels);
+                int end = (int) ((long) (level + 1) * edge / levels);
                 int filled = nonEmpty[end] - nonEmpty[start];
                 if (filled == 0) {
                     continue;
