@@ -107,7 +107,7 @@ public final class QuantizeTechnique implements Technique {
                     ParameterSpec.doubleParameter(MAX_DROP, 1.0, Range.closed(0, 100),
                             "With sensitivity=true: the largest acceptable drop, in points of top-1 accuracy when the calibration "
                                     + "data has labels, else in points of top-1 agreement with the float model."),
-                    ParameterSpec.integerParameter(SQNR_SAMPLES, 64, Range.closed(1, 1_000_000),
+                    ParameterSpec.integerParameter(SQNR_SAMPLES, 32, Range.closed(1, 1_000_000),
                             "With calibration data: the calibration samples (the first ones, at most calibration_samples) the "
                                     + "report's output SQNR and per-layer output SQNR are measured on; calibration itself reads "
                                     + "calibration_samples."),

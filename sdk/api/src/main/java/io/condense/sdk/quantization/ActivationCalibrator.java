@@ -2,8 +2,10 @@ package io.condense.sdk.quantization;
 
 import static java.util.Objects.requireNonNull;
 
+import ai.onnx.proto.OnnxMl.AttributeProto;
 import ai.onnx.proto.OnnxMl.GraphProto;
 import ai.onnx.proto.OnnxMl.ModelProto;
+import ai.onnx.proto.OnnxMl.NodeProto;
 import ai.onnx.proto.OnnxMl.TypeProto;
 import ai.onnx.proto.OnnxMl.ValueInfoProto;
 import io.condense.sdk.context.StepContext;
@@ -16,6 +18,7 @@ import io.condense.sdk.eval.InferenceSession;
 import io.condense.sdk.eval.ValueSpec;
 import io.condense.sdk.model.OnnxModel;
 import io.condense.sdk.tensor.DataType;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collection;
 import java.util.HashSet;
@@ -33,9 +36,14 @@ import java.util.concurrent.Future;
  * model is run through the host's evaluator on a copy whose graph outputs also expose the wanted values, several samples
  * per run when its input's first dimension is dynamic ({@link #batchSize}); each run's activations go into the histograms
  * on a helper thread while the next run computes, and are then dropped, so memory does not grow with the number of
- * samples: at most two runs' exposed values are held at once.
+ * samples: at most two runs' exposed values are held at once. Values whose range is chosen by minmax are reduced to their
+ * minimum and maximum inside the runtime.
  */
 public final class ActivationCalibrator {
+    /** Prefixes of the graph outputs that carry a reduced value's minimum, maximum and element count. */
+    private static final String RANGE_MIN = "condense.calibration.min/";
+    private static final String RANGE_MAX = "condense.calibration.max/";
+    private static final String RANGE_SIZE = "condense.calibration.size/";
     /** Most samples fed in one run. */
     public static final int MAX_BATCH = 64;
     /** Bytes of exposed values one batched run may return at most (a single sample may exceed it: it runs alone). */
@@ -59,7 +67,9 @@ public final class ActivationCalibrator {
     /**
      * As {@link #calibrate(OnnxModel, Collection, Dataset, int, int, StepContext)}, with {@code rangeOnly} (a subset of
      * {@code values}) recorded as {@link ActivationHistogram#rangeOnly()}: their minimum and maximum alone, for values whose
-     * range is chosen by minmax.
+     * range is chosen by minmax, computed inside the runtime ({@link #exposingRanges}) so that those tensors are never copied
+     * out of it. (ReduceMin and ReduceMax need not propagate a NaN: a NaN among such values may go unnoticed, where an
+     * infinity is refused.)
      */
     public static Map<String, ActivationHistogram> calibrate(OnnxModel model, Collection<String> values, Set<String> rangeOnly,
             Dataset data, int samples, int bins, StepContext context) {
@@ -82,7 +92,12 @@ public final class ActivationCalibrator {
             thread.setDaemon(true);
             return thread;
         });
-        try (InferenceSession session = evaluator.open(exposing(model, values))) {
+        List<String> whole = new ArrayList<>();
+        List<String> reduced = new ArrayList<>();
+        for (String value : histograms.keySet()) {
+            (rangeOnly.contains(value) ? reduced : whole).add(value);
+        }
+        try (InferenceSession session = evaluator.open(exposingRanges(model, whole, reduced))) {
             ValueSpec input = singleInput(session);
             boolean batchable = batchable(input);
             int batch = 1;
@@ -127,19 +142,72 @@ public final class ActivationCalibrator {
     private static void record(Map<String, ActivationHistogram> histograms, Map<String, NdArray> outputs, NdArray feed, String inputName,
             int first, int size) {
         for (Map.Entry<String, ActivationHistogram> entry : histograms.entrySet()) {
-            NdArray activation = entry.getKey().equals(inputName) ? feed : outputs.get(entry.getKey());
-            if (activation == null) {
-                throw new CondenseException(ErrorCode.INTERNAL_ERROR, "the runtime returned no value '" + entry.getKey()
-                        + "' although it was added as a graph output");
-            }
-            float[] floats = activation.toFloatArray();
+            String value = entry.getKey();
+            ActivationHistogram histogram = entry.getValue();
             try {
-                entry.getValue().add(floats, 0, floats.length);
+                if (histogram.isRangeOnly()) {
+                    NdArray min = outputs.get(RANGE_MIN + value);
+                    NdArray max = outputs.get(RANGE_MAX + value);
+                    NdArray count = outputs.get(RANGE_SIZE + value);
+                    if (min == null || max == null || count == null) {
+                        throw new CondenseException(ErrorCode.INTERNAL_ERROR, "the runtime returned no range of '" + value
+                                + "' although it was added as graph outputs");
+                    }
+                    long values = count.getLong(0);
+                    if (values > 0) {
+                        histogram.addRange(min.getFloat(0), max.getFloat(0), values);
+                    }
+                    continue;
+                }
+                NdArray activation = value.equals(inputName) ? feed : outputs.get(value);
+                if (activation == null) {
+                    throw new CondenseException(ErrorCode.INTERNAL_ERROR, "the runtime returned no value '" + value
+                            + "' although it was added as a graph output");
+                }
+                float[] floats = activation.toFloatArray();
+                histogram.add(floats, 0, floats.length);
             } catch (IllegalArgumentException e) {
                 throw new CondenseException(ErrorCode.INVALID_DATA, "calibration sample " + (size == 1 ? String.valueOf(first)
-                        : first + " to " + (first + size - 1)) + " gives activation '" + entry.getKey() + "' a non-finite " + e.getMessage());
+                        : first + " to " + (first + size - 1)) + " gives activation '" + value + "' a non-finite " + e.getMessage());
             }
         }
+    }
+
+    /**
+     * A copy of the model whose graph outputs also include the values of {@code whole} (as float tensors) and, for each
+     * value of {@code reduced}, only its minimum, maximum and element count, computed inside the runtime (ReduceMin and
+     * ReduceMax over every axis, Size), so that no tensor of those crosses into Java: what the minmax method needs. Their
+     * outputs are named {@code RANGE_MIN}, {@code RANGE_MAX} and {@code RANGE_SIZE} followed by the value's name.
+     */
+    static OnnxModel exposingRanges(OnnxModel model, Collection<String> whole, Collection<String> reduced) {
+        OnnxModel exposed = exposing(model, whole);
+        if (reduced.isEmpty()) {
+            return exposed;
+        }
+        ModelProto.Builder proto = exposed.proto().toBuilder();
+        GraphProto.Builder graph = proto.getGraphBuilder();
+        for (String value : reduced) {
+            graph.addNode(reduction("ReduceMin", value, RANGE_MIN + value));
+            graph.addNode(reduction("ReduceMax", value, RANGE_MAX + value));
+            graph.addNode(NodeProto.newBuilder().setOpType("Size").setName(RANGE_SIZE + value).addInput(value)
+                    .addOutput(RANGE_SIZE + value));
+            graph.addOutput(scalar(RANGE_MIN + value, DataType.FLOAT));
+            graph.addOutput(scalar(RANGE_MAX + value, DataType.FLOAT));
+            graph.addOutput(scalar(RANGE_SIZE + value, DataType.INT64));
+        }
+        return OnnxModel.of(proto.build());
+    }
+
+    private static NodeProto reduction(String op, String input, String output) {
+        // no axes: every axis, at every opset (ReduceMin/ReduceMax-18 take axes as an optional input)
+        return NodeProto.newBuilder().setOpType(op).setName(output).addInput(input).addOutput(output)
+                .addAttribute(AttributeProto.newBuilder().setName("keepdims").setType(AttributeProto.AttributeType.INT).setI(0))
+                .build();
+    }
+
+    private static ValueInfoProto scalar(String name, DataType type) {
+        return ValueInfoProto.newBuilder().setName(name).setType(TypeProto.newBuilder()
+                .setTensorType(TypeProto.Tensor.newBuilder().setElemType(type.onnxCode()))).build();
     }
 
     /** Waits for the helper's previous batch, rethrowing what it threw. */

@@ -109,6 +109,28 @@ public final class ActivationHistogram {
         }
     }
 
+    /**
+     * Adds the minimum and maximum of {@code values} values computed elsewhere (inside the runtime) to a
+     * {@link #rangeOnly()} histogram.
+     *
+     * @throws IllegalStateException on a histogram with bins, which needs every value
+     * @throws IllegalArgumentException when the minimum or maximum is NaN or infinite
+     */
+    public void addRange(float batchMin, float batchMax, long values) {
+        if (!rangeOnly) {
+            throw new IllegalStateException("a histogram with bins needs the values themselves, not their range");
+        }
+        if (values == 0) {
+            return;
+        }
+        if (!Float.isFinite(batchMin) || !Float.isFinite(batchMax)) {
+            throw new IllegalArgumentException("activation value " + (Float.isFinite(batchMin) ? batchMax : batchMin));
+        }
+        min = Math.min(min, batchMin);
+        max = Math.max(max, batchMax);
+        count += values;
+    }
+
     private void doubleLimit() {
         int bins = counts.length;
         int quarter = bins / 4;
