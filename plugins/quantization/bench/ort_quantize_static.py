@@ -1,6 +1,7 @@
 """ONNX Runtime's quantize_static on the same model, data and method as Condense's quantize(activations=true):
 QDQ, per-channel int8 weights, uint8 activations, reduce_range (Condense's weights use levels -63..63 with activations),
-one calibration sample per call of the data reader (memory-mapped .npy).
+one calibration sample per call of the data reader (memory-mapped .npy). A model below opset 13 is upgraded to 13 first
+(onnx.version_converter), outside the timed quantize_static call.
 
 python3 ort_quantize_static.py MODEL.onnx CALIB.npy METHOD OUT.onnx [SAMPLES] [PERCENTILE]
 METHOD: minmax | entropy | percentile. Prints the quantize_static time in seconds (the step time).
@@ -10,6 +11,7 @@ import time
 
 import numpy as np
 import onnx
+import onnx.version_converter
 from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
 
 
@@ -38,6 +40,13 @@ def main():
     data = np.load(data_path, mmap_mode="r")
     count = min(count, data.shape[0])
     model = onnx.load(model_path)
+    opset = max(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
+    if opset < 13:
+        # per-channel DequantizeLinear (its axis) needs opset 13; quantize_static keeps the model's opset and writes an
+        # invalid model otherwise, so upgrade first, as Condense does inside its step (counted in the whole command only)
+        model = onnx.version_converter.convert_version(model, 13)
+        model_path = out + ".opset13.onnx"
+        onnx.save(model, model_path)
     initializers = {i.name for i in model.graph.initializer}
     name = [i.name for i in model.graph.input if i.name not in initializers][0]
     methods = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy, "percentile": CalibrationMethod.Percentile}
