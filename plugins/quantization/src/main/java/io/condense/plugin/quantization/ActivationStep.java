@@ -16,33 +16,38 @@ import java.util.Map;
 /**
  * Static int8/uint8 activations on a graph whose weights are already written in QDQ form, shared by the 8-bit path of
  * {@link QuantizeTechnique} and by {@link LowBitQuantization} (W4A8): calibrates and inserts the activation pairs
- * ({@link StaticActivations}), builds the model, measures its output SQNR against the float reference, and writes the
- * activation entries of the report.
+ * ({@link StaticActivations}), builds the model, and writes the activation entries of the report. Its output SQNR against
+ * the float reference is measured afterwards by the caller, on at most {@code sqnr_samples} samples.
  *
  * @param model the quantized model, activation pairs included
  * @param outcome pairs added, samples read, output SQNR
  * @param settings the calibration settings used
+ * @param sqnrSamples the calibration samples the output SQNR was measured on (0 before)
  */
-record ActivationStep(OnnxModel model, StaticActivations.Outcome outcome, StaticActivations.Settings settings) {
+record ActivationStep(OnnxModel model, StaticActivations.Outcome outcome, StaticActivations.Settings settings, int sqnrSamples) {
     ActivationStep {
         requireNonNull(model, "model is null");
         requireNonNull(outcome, "outcome is null");
         requireNonNull(settings, "settings is null");
     }
 
+
     /**
      * Calibrates {@code source} and edits {@code editor} (its graph, the weights of {@code layers} already rewired to their
-     * DequantizeLinear), then builds the result and measures it against {@code reference} on the calibration samples.
+     * DequantizeLinear), then builds the result. Its output SQNR is measured afterwards ({@link #withOutputSqnr}), in the same
+     * pass as the per-layer errors ({@link LayerRanking#addOutputSqnr}).
      *
      * @param weightScales one per layer: a scale per output channel (or one) that the layer's int32 bias is quantized with
      */
-    static ActivationStep apply(OnnxModel source, OnnxModel reference, ModelEditor editor, List<WeightLayer> layers,
-            List<float[]> weightScales, List<Map<String, Object>> reports, Dataset data, StaticActivations.Settings settings,
-            StepContext context) {
+    static ActivationStep apply(OnnxModel source, ModelEditor editor, List<WeightLayer> layers, List<float[]> weightScales,
+            List<Map<String, Object>> reports, Dataset data, StaticActivations.Settings settings, StepContext context) {
         StaticActivations.Outcome outcome = StaticActivations.apply(source, editor, layers, weightScales, reports, data, settings, context);
-        OnnxModel result = editor.build();
-        return new ActivationStep(result, outcome.withOutputSqnr(StaticActivations.outputSqnrDb(reference, result, data, settings.samples(),
-                context)), settings);
+        return new ActivationStep(editor.build(), outcome, settings, 0);
+    }
+
+    /** The same step with the output SQNR measured on {@code samples} calibration samples. */
+    ActivationStep withOutputSqnr(double sqnrDb, int samples) {
+        return new ActivationStep(model, outcome.withOutputSqnr(sqnrDb), settings, samples);
     }
 
     /** The activation entries of the step's report. */
@@ -53,7 +58,8 @@ record ActivationStep(OnnxModel model, StaticActivations.Outcome outcome, Static
                 .put("activation_type", settings.symmetric() ? "int8" : "uint8")
                 .put("calibration_samples", outcome.samples())
                 .put("activations_quantized", outcome.activations())
-                .put("output_sqnr_db", outcome.outputSqnrDb());
+                .put("output_sqnr_db", outcome.outputSqnrDb())
+                .put("output_sqnr_samples", sqnrSamples);
         if (settings.method() == CalibrationMethod.PERCENTILE) {
             report.put("percentile", settings.percentile());
         }

@@ -21,10 +21,11 @@ final class LayerRanking {
     /**
      * Adds {@code output_sqnr_db} (and {@code output_value}) to each layer's report entry: the SQNR of the layer's output in the
      * quantized model against the float model (after its Relu when the output is quantized there), over the first samples.
-     * {@code reports} is parallel to {@code layers}; a weight read by several layers keeps its worst.
+     * {@code reports} is parallel to {@code layers}; a weight read by several layers keeps its worst. With {@code outputSqnr}
+     * the same pass also measures the graph outputs of {@code quantized} as it is (fused) and returns their SQNR, else NaN.
      */
-    static void addOutputSqnr(OnnxModel reference, OnnxModel quantized, List<WeightLayer> layers, List<Map<String, Object>> reports,
-            boolean afterRelu, Dataset data, int samples, StepContext context) {
+    static double addOutputSqnr(OnnxModel reference, OnnxModel quantized, List<WeightLayer> layers, List<Map<String, Object>> reports,
+            boolean afterRelu, Dataset data, int samples, boolean outputSqnr, StepContext context) {
         Set<String> values = new LinkedHashSet<>();
         List<String> points = new ArrayList<>();
         for (WeightLayer layer : layers) {
@@ -32,7 +33,8 @@ final class LayerRanking {
             points.add(point);
             values.add(point);
         }
-        Map<String, Double> sqnr = LayerOutputErrors.sqnrDb(reference, quantized, values, data, samples, context);
+        LayerOutputErrors.Measured measured = LayerOutputErrors.measure(reference, quantized, values, outputSqnr, data, samples, context);
+        Map<String, Double> sqnr = measured.layers();
         Map<Map<String, Object>, Boolean> seen = new IdentityHashMap<>();
         for (int i = 0; i < layers.size(); i++) {
             Map<String, Object> report = reports.get(i);
@@ -45,6 +47,7 @@ final class LayerRanking {
                 report.put("output_sqnr_db", value);
             }
         }
+        return measured.outputSqnrDb();
     }
 
     /** Sorts by output SQNR where measured, else by weight SQNR, lowest (worst) first. */

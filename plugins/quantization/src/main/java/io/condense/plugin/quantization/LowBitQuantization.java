@@ -55,9 +55,11 @@ final class LowBitQuantization {
 
     /**
      * @param activations the static activation settings, or null for weight-only quantization
+     * @param sqnrSamples with activations: the calibration samples the output and per-layer SQNR are measured on (at most)
      */
     static TechniqueResult apply(OnnxModel model, OnnxModel source, int foldedReshapes, List<LayerSelection.Candidate> selected,
-            List<LayerSelection.Skipped> skipped, LowBitSettings settings, StaticActivations.Settings activations, StepContext context) {
+            List<LayerSelection.Skipped> skipped, LowBitSettings settings, StaticActivations.Settings activations, int sqnrSamples,
+            StepContext context) {
         List<LayerSelection.Candidate> candidates = new ArrayList<>();
         Map<String, WeightMatrix> matrices = new LinkedHashMap<>();
         for (LayerSelection.Candidate candidate : selected) {
@@ -174,10 +176,12 @@ final class LowBitQuantization {
         ActivationStep activationStep = null;
         if (activations != null) {
             Dataset data = context.calibrationData().orElseThrow(() -> new IllegalStateException("activations without calibration data"));
-            activationStep = ActivationStep.apply(source, source, editor, quantizedLayers, quantizedLayerScales, quantizedLayerReports,
+            activationStep = ActivationStep.apply(source, editor, quantizedLayers, quantizedLayerScales, quantizedLayerReports,
                     data, activations, context);
-            LayerRanking.addOutputSqnr(source, activationStep.model(), quantizedLayers, quantizedLayerReports, !activations.symmetric(),
-                    data, Math.min(QuantizeTechnique.LAYER_ERROR_SAMPLES, activations.samples()), context);
+            int samples = Math.min(sqnrSamples, data.size());
+            double outputSqnr = LayerRanking.addOutputSqnr(source, activationStep.model(), quantizedLayers, quantizedLayerReports,
+                    !activations.symmetric(), data, samples, true, context);
+            activationStep = activationStep.withOutputSqnr(outputSqnr, samples);
             LayerRanking.sortWorstFirst(layerReports);
         }
         OnnxModel result = activationStep != null ? activationStep.model() : editor.build();
@@ -212,8 +216,7 @@ final class LowBitQuantization {
         }
         if (activationStep != null) {
             activationStep.report(report);
-            report.put("layer_output_sqnr_samples", Math.min(Math.min(QuantizeTechnique.LAYER_ERROR_SAMPLES, activations.samples()),
-                    context.calibrationData().orElseThrow().size()));
+            report.put("layer_output_sqnr_samples", activationStep.sqnrSamples());
         }
         if (foldedReshapes > 0) {
             report.put("folded_reshapes", foldedReshapes);

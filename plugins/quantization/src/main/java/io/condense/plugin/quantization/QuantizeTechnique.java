@@ -23,12 +23,13 @@ import io.condense.sdk.technique.TechniqueDescriptor;
 import io.condense.sdk.technique.TechniqueResult;
 import io.condense.sdk.tensor.ChannelLayout;
 import io.condense.sdk.tensor.DataType;
-import io.condense.sdk.tensor.Tensor;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.OptionalInt;
+import java.util.stream.Collectors;
+import java.util.stream.IntStream;
 import org.pf4j.Extension;
 
 /**
@@ -57,8 +58,10 @@ public final class QuantizeTechnique implements Technique {
     static final String SENSITIVITY = "sensitivity";
     static final String MAX_DROP = "max_drop";
     static final String SCOPE = "scope";
-    /** Calibration samples the per-layer output SQNR is measured on (at most). */
-    static final int LAYER_ERROR_SAMPLES = 64;
+    /** Calibration samples the output SQNR and the per-layer output SQNR are measured on (at most). */
+    static final String SQNR_SAMPLES = "sqnr_samples";
+    /** Weights (elements over all layers) from which the layers are quantized in parallel. */
+    static final long PARALLEL_ELEMENTS = 1L << 22;
     /** Per-axis DequantizeLinear (the axis attribute) needs opset 13; per-tensor needs 10. */
     static final long PER_CHANNEL_OPSET = QdqWeights.PER_AXIS_OPSET;
     static final long PER_TENSOR_OPSET = QdqWeights.PER_TENSOR_OPSET;
@@ -107,6 +110,10 @@ public final class QuantizeTechnique implements Technique {
                     ParameterSpec.doubleParameter(MAX_DROP, 1.0, Range.closed(0, 100),
                             "With sensitivity=true: the largest acceptable drop, in points of top-1 accuracy when the calibration "
                                     + "data has labels, else in points of top-1 agreement with the float model."),
+                    ParameterSpec.integerParameter(SQNR_SAMPLES, 32, Range.closed(1, 1_000_000),
+                            "With calibration data: the calibration samples (the first ones, at most calibration_samples) the "
+                                    + "report's output SQNR and per-layer output SQNR are measured on; calibration itself reads "
+                                    + "calibration_samples."),
                     ParameterSpec.choiceParameter(SCOPE, "weights", List.of("weights", "graph"),
                             "With dtype=fp16: weights (16-bit weights read through a Cast, the graph stays float32) or graph (every "
                                     + "convertible op and its tensors in float16, Casts at the float32 inputs and outputs).")));
@@ -230,7 +237,7 @@ public final class QuantizeTechnique implements Technique {
         }
         if (LowBitSettings.applies(parameters)) {
             return LowBitQuantization.apply(model, source, foldedReshapes, candidates, skipped, LowBitSettings.of(parameters),
-                    activations ? CalibrationParameters.settings(parameters) : null, context);
+                    activations ? CalibrationParameters.settings(parameters) : null, sqnrSamples(parameters), context);
         }
         ModelEditor editor = source.edit();
         long opsetBefore = source.opsetVersion("").orElse(0L);
@@ -257,15 +264,32 @@ public final class QuantizeTechnique implements Technique {
         List<WeightLayer> quantizedLayerList = new ArrayList<>();
         List<float[]> quantizedLayerScales = new ArrayList<>();
         List<Map<String, Object>> quantizedLayerReports = new ArrayList<>();
+        // large models: the layers' levels computed in parallel first (each task its own buffer), then written in order
+        List<Levels> prepared = null;
+        long totalElements = 0;
+        for (LayerSelection.Candidate candidate : candidates) {
+            totalElements += candidate.elements();
+        }
+        if (count > 1 && totalElements >= PARALLEL_ELEMENTS && Runtime.getRuntime().availableProcessors() > 1) {
+            context.progress(0.0, "quantizing " + count + " layers in parallel");
+            List<LayerSelection.Candidate> all = candidates;
+            boolean channels = perChannel;
+            boolean reduced = activations;
+            OnnxModel weightsSource = source;
+            prepared = IntStream.range(0, count).parallel().mapToObj(index -> {
+                LayerSelection.Candidate candidate = all.get(index);
+                ChannelLayout layout = layout(candidate, channels);
+                return candidate.elements() + 5L * layout.channels() >= 4L * candidate.elements() ? null
+                        : levels(weightsSource, candidate, layout, reduced, new float[candidate.elements()]);
+            }).collect(Collectors.toList());
+        }
         for (int i = 0; i < count; i++) {
             context.checkCancelled();
             LayerSelection.Candidate candidate = candidates.get(i);
             context.progress((double) i / count, "layer " + (i + 1) + " of " + count + ": " + candidate.layerNames());
             long[] shape = candidate.shape();
             int axis = candidate.outputChannelAxis();
-            ChannelLayout layout = perChannel && candidate.sameOutputChannelAxis() && axis < shape.length
-                    ? ChannelLayout.of(shape, axis)
-                    : ChannelLayout.perTensor(candidate.elements());
+            ChannelLayout layout = layout(candidate, perChannel);
             boolean channelwise = layout.perChannel();
             long floatBytes = 4L * candidate.elements();
             long quantizedBytes = candidate.elements() + 5L * layout.channels();
@@ -275,27 +299,16 @@ public final class QuantizeTechnique implements Technique {
                                 + floatBytes + " float bytes"));
                 continue;
             }
-            Tensor tensor = source.tensor(candidate.weightName());
-            // layers of one size share a work buffer: no fresh (zeroed) array per layer
-            float[] weights = buffer != null && buffer.length == candidate.elements() ? buffer : new float[candidate.elements()];
-            tensor.toFloatArray(weights);
-            buffer = weights;
-            float[] scales = new float[layout.channels()];
-            int nonFinite = SymmetricQuantizer.scales(weights, layout, scales);
-            if (nonFinite >= 0) {
-                throw new CondenseException(ErrorCode.UNSUPPORTED_MODEL, "cannot quantize layer " + candidate.layerNames() + ": its weight '"
-                        + candidate.weightName() + "' holds " + weights[nonFinite] + " at index " + nonFinite
-                        + "; exclude the layer or fix the model");
+            Levels levels = prepared != null ? prepared.get(i) : null;
+            if (levels == null) {
+                // layers of one size share a work buffer: no fresh (zeroed) array per layer
+                float[] weights = buffer != null && buffer.length == candidate.elements() ? buffer : new float[candidate.elements()];
+                buffer = weights;
+                levels = levels(source, candidate, layout, activations, weights);
             }
-            if (activations) {
-                // 7-bit weight levels (-63..63): x86 integer kernels multiply uint8 activations by int8 weights in pairs
-                // summed into int16 (VPMADDUBSW), which 255 x 127 x 2 overflows; ONNX Runtime's reduce_range does the same
-                for (int channel = 0; channel < scales.length; channel++) {
-                    scales[channel] *= REDUCED_RANGE_FACTOR;
-                }
-            }
-            byte[] quantized = new byte[weights.length];
-            SymmetricQuantizer.Energies energies = SymmetricQuantizer.quantize(weights, layout, scales, quantized);
+            float[] scales = levels.scales();
+            byte[] quantized = levels.quantized();
+            SymmetricQuantizer.Energies energies = levels.energies();
             QdqWeights.write(editor, candidate.weightName(), candidate.layers(), "quantized", DataType.INT8, shape, quantized, scales,
                     channelwise ? OptionalInt.of(axis) : OptionalInt.empty());
 
@@ -331,12 +344,17 @@ public final class QuantizeTechnique implements Technique {
             throw new CondenseException(ErrorCode.NOTHING_TO_COMPRESS, "nothing to quantize: all " + skipped.size()
                     + " weight layers were skipped (" + LayerSelection.reasons(skipped) + "); lower min_elements or change exclude");
         }
-        ActivationStep activationStep = activations ? ActivationStep.apply(source, reference, editor, quantizedLayerList,
+        ActivationStep activationStep = activations ? ActivationStep.apply(source, editor, quantizedLayerList,
                 quantizedLayerScales, quantizedLayerReports, calibrationData, CalibrationParameters.settings(parameters), context) : null;
         OnnxModel result = activationStep != null ? activationStep.model() : editor.build();
+        int sqnrSamples = calibrationData == null ? 0 : Math.min(sqnrSamples(parameters), calibrationData.size());
         if (calibrationData != null) {
-            LayerRanking.addOutputSqnr(reference, result, quantizedLayerList, quantizedLayerReports, activations && !parameters.getBoolean(SYMMETRIC),
-                    calibrationData, Math.min(LAYER_ERROR_SAMPLES, parameters.getInt(CALIBRATION_SAMPLES)), context);
+            // one pass: the float model once, the quantized model exposed (per layer) and as it is (fused, output SQNR)
+            double outputSqnr = LayerRanking.addOutputSqnr(reference, result, quantizedLayerList, quantizedLayerReports,
+                    activations && !parameters.getBoolean(SYMMETRIC), calibrationData, sqnrSamples, activationStep != null, context);
+            if (activationStep != null) {
+                activationStep = activationStep.withOutputSqnr(outputSqnr, sqnrSamples);
+            }
         }
         if (correction != null) {
             for (Map<String, Object> layer : layerReports) {
@@ -375,8 +393,7 @@ public final class QuantizeTechnique implements Technique {
                     .put("bias_correction_samples", correction.samples());
         }
         if (calibrationData != null) {
-            report.put("layer_output_sqnr_samples", Math.min(Math.min(LAYER_ERROR_SAMPLES, parameters.getInt(CALIBRATION_SAMPLES)),
-                    calibrationData.size()));
+            report.put("layer_output_sqnr_samples", sqnrSamples);
         }
         if (sensitivity) {
             List<String> ranked = new ArrayList<>();
@@ -394,6 +411,49 @@ public final class QuantizeTechnique implements Technique {
             report.addLayer(layer);
         }
         return new TechniqueResult(result, report.build());
+    }
+
+    /** One weight's int8 levels, scales and quantization energies. */
+    private record Levels(float[] scales, byte[] quantized, SymmetricQuantizer.Energies energies) {
+    }
+
+    private static ChannelLayout layout(LayerSelection.Candidate candidate, boolean perChannel) {
+        long[] shape = candidate.shape();
+        int axis = candidate.outputChannelAxis();
+        return perChannel && candidate.sameOutputChannelAxis() && axis < shape.length
+                ? ChannelLayout.of(shape, axis)
+                : ChannelLayout.perTensor(candidate.elements());
+    }
+
+    /**
+     * Reads the candidate's weight into {@code weights} (its size) and quantizes it: scales max|w| / 127 per channel (x 127 / 63
+     * with activations), int8 levels, energies. UNSUPPORTED_MODEL on a NaN or infinite weight.
+     */
+    private static Levels levels(OnnxModel source, LayerSelection.Candidate candidate, ChannelLayout layout, boolean activations,
+            float[] weights) {
+        source.tensor(candidate.weightName()).toFloatArray(weights);
+        float[] scales = new float[layout.channels()];
+        int nonFinite = SymmetricQuantizer.scales(weights, layout, scales);
+        if (nonFinite >= 0) {
+            throw new CondenseException(ErrorCode.UNSUPPORTED_MODEL, "cannot quantize layer " + candidate.layerNames() + ": its weight '"
+                    + candidate.weightName() + "' holds " + weights[nonFinite] + " at index " + nonFinite
+                    + "; exclude the layer or fix the model");
+        }
+        if (activations) {
+            // 7-bit weight levels (-63..63): x86 integer kernels multiply uint8 activations by int8 weights in pairs
+            // summed into int16 (VPMADDUBSW), which 255 x 127 x 2 overflows; ONNX Runtime's reduce_range does the same
+            for (int channel = 0; channel < scales.length; channel++) {
+                scales[channel] *= REDUCED_RANGE_FACTOR;
+            }
+        }
+        byte[] quantized = new byte[weights.length];
+        SymmetricQuantizer.Energies energies = SymmetricQuantizer.quantize(weights, layout, scales, quantized);
+        return new Levels(scales, quantized, energies);
+    }
+
+    /** The sqnr_samples parameter, at most calibration_samples: the samples the report's SQNR passes run. */
+    static int sqnrSamples(Parameters parameters) {
+        return Math.min(parameters.getInt(SQNR_SAMPLES), parameters.getInt(CALIBRATION_SAMPLES));
     }
 
     private static TechniqueResult halfPrecision(OnnxModel model, OnnxModel source, List<LayerSelection.Candidate> candidates,

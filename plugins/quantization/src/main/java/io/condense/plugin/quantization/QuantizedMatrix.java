@@ -25,13 +25,25 @@ record QuantizedMatrix(AffineGrid grid, int rows, int columns, byte[] levels, fl
         }
         byte[] levels = new byte[rows * columns];
         float[] dequantized = new float[rows * columns];
+        // group by group along each row: the group's scale and zero point are loop constants, no index arithmetic per weight;
+        // the same double division and rounding as AffineGrid.level, so the same levels
+        int groupColumns = grid.perTensor() ? columns : grid.groupColumns();
+        int perRow = grid.groupsPerRow(columns);
+        int maxLevel = grid.maxLevel();
         for (int row = 0; row < rows; row++) {
-            for (int column = 0; column < columns; column++) {
-                int index = row * columns + column;
-                int group = grid.group(row, column, columns);
-                int level = grid.level(weights[index], scales[group], zeros[group]);
-                levels[index] = (byte) level;
-                dequantized[index] = AffineGrid.dequantize(level, scales[group], zeros[group]);
+            int rowStart = row * columns;
+            for (int group = 0; group < perRow; group++) {
+                int parameters = grid.perTensor() ? 0 : row * perRow + group;
+                double scale = scales[parameters];
+                float floatScale = scales[parameters];
+                int zero = zeros[parameters];
+                int end = rowStart + Math.min(columns, (group + 1) * groupColumns);
+                for (int index = rowStart + group * groupColumns; index < end; index++) {
+                    double level = Math.rint(weights[index] / scale) + zero;
+                    int clamped = (int) Math.max(0, Math.min(maxLevel, level));
+                    levels[index] = (byte) clamped;
+                    dequantized[index] = (clamped - zero) * floatScale;
+                }
             }
         }
         return new QuantizedMatrix(grid, rows, columns, levels, scales, zeros, dequantized);

@@ -83,6 +83,7 @@ public final class CompressionBenchmark {
                 {"quantize per_channel apply()", new QuantizeTechnique(), Map.of("granularity", "per_channel"), false},
                 {"quantize per_channel apply() + toBytes()", new QuantizeTechnique(), Map.of("granularity", "per_channel"), true},
                 {"quantize per_tensor apply()", new QuantizeTechnique(), Map.of("granularity", "per_tensor"), false},
+                {"quantize bits=4 block=32 apply()", new QuantizeTechnique(), Map.of("bits", "4", "granularity", "block"), false},
                 {"prune 0.5 layer scope apply()", new PruneTechnique(), Map.of("sparsity", "0.5", "scope", "layer"), false},
                 {"prune 0.5 global scope apply()", new PruneTechnique(), Map.of("sparsity", "0.5", "scope", "global"), false},
                 {"prune 0.5 layer scope apply() + toBytes()", new PruneTechnique(), Map.of("sparsity", "0.5", "scope", "layer"), true},

@@ -2,8 +2,10 @@ package io.condense.sdk.quantization;
 
 import static java.util.Objects.requireNonNull;
 
+import ai.onnx.proto.OnnxMl.AttributeProto;
 import ai.onnx.proto.OnnxMl.GraphProto;
 import ai.onnx.proto.OnnxMl.ModelProto;
+import ai.onnx.proto.OnnxMl.NodeProto;
 import ai.onnx.proto.OnnxMl.TypeProto;
 import ai.onnx.proto.OnnxMl.ValueInfoProto;
 import io.condense.sdk.context.StepContext;
@@ -16,6 +18,7 @@ import io.condense.sdk.eval.InferenceSession;
 import io.condense.sdk.eval.ValueSpec;
 import io.condense.sdk.model.OnnxModel;
 import io.condense.sdk.tensor.DataType;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collection;
 import java.util.HashSet;
@@ -23,14 +26,29 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 
 /**
  * Records float activations of a model over calibration data into one {@link ActivationHistogram} per value. The
- * model is run through the host's evaluator one sample at a time, on a copy whose graph outputs also expose the
- * wanted values; each sample's activations go into the histograms and are dropped, so memory does not grow with
- * the number of samples.
+ * model is run through the host's evaluator on a copy whose graph outputs also expose the wanted values, several samples
+ * per run when its input's first dimension is dynamic ({@link #batchSize}); each run's activations go into the histograms
+ * on a helper thread while the next run computes, and are then dropped, so memory does not grow with the number of
+ * samples: at most two runs' exposed values are held at once. Values whose range is chosen by minmax are reduced to their
+ * minimum and maximum inside the runtime.
  */
 public final class ActivationCalibrator {
+    /** Prefixes of the graph outputs that carry a reduced value's minimum, maximum and element count. */
+    private static final String RANGE_MIN = "condense.calibration.min/";
+    private static final String RANGE_MAX = "condense.calibration.max/";
+    private static final String RANGE_SIZE = "condense.calibration.size/";
+    /** Most samples fed in one run. */
+    public static final int MAX_BATCH = 64;
+    /** Bytes of exposed values one batched run may return at most (a single sample may exceed it: it runs alone). */
+    public static final long BATCH_BYTES = 32L << 20;
+
     private ActivationCalibrator() {
     }
 
@@ -43,8 +61,21 @@ public final class ActivationCalibrator {
      */
     public static Map<String, ActivationHistogram> calibrate(OnnxModel model, Collection<String> values, Dataset data, int samples,
             int bins, StepContext context) {
+        return calibrate(model, values, Set.of(), data, samples, bins, context);
+    }
+
+    /**
+     * As {@link #calibrate(OnnxModel, Collection, Dataset, int, int, StepContext)}, with {@code rangeOnly} (a subset of
+     * {@code values}) recorded as {@link ActivationHistogram#rangeOnly()}: their minimum and maximum alone, for values whose
+     * range is chosen by minmax, computed inside the runtime ({@link #exposingRanges}) so that those tensors are never copied
+     * out of it. (ReduceMin and ReduceMax need not propagate a NaN: a NaN among such values may go unnoticed, where an
+     * infinity is refused.)
+     */
+    public static Map<String, ActivationHistogram> calibrate(OnnxModel model, Collection<String> values, Set<String> rangeOnly,
+            Dataset data, int samples, int bins, StepContext context) {
         requireNonNull(model, "model is null");
         requireNonNull(values, "values is null");
+        requireNonNull(rangeOnly, "rangeOnly is null");
         requireNonNull(data, "data is null");
         requireNonNull(context, "context is null");
         if (samples < 1) {
@@ -53,35 +84,167 @@ public final class ActivationCalibrator {
         Evaluator evaluator = evaluator(context);
         Map<String, ActivationHistogram> histograms = new LinkedHashMap<>();
         for (String value : values) {
-            histograms.put(value, new ActivationHistogram(bins));
+            histograms.put(value, rangeOnly.contains(value) ? ActivationHistogram.rangeOnly() : new ActivationHistogram(bins));
         }
         int count = Math.min(samples, data.size());
-        try (InferenceSession session = evaluator.open(exposing(model, values))) {
+        ExecutorService worker = Executors.newSingleThreadExecutor(runnable -> {
+            Thread thread = new Thread(runnable, "condense-calibration-histograms");
+            thread.setDaemon(true);
+            return thread;
+        });
+        List<String> whole = new ArrayList<>();
+        List<String> reduced = new ArrayList<>();
+        for (String value : histograms.keySet()) {
+            (rangeOnly.contains(value) ? reduced : whole).add(value);
+        }
+        try (InferenceSession session = evaluator.open(exposingRanges(model, whole, reduced))) {
             ValueSpec input = singleInput(session);
-            for (int sample = 0; sample < count; sample++) {
+            boolean batchable = batchable(input);
+            int batch = 1;
+            Future<?> pending = null;
+            int sample = 0;
+            int reported = -16;
+            while (sample < count) {
                 context.checkCancelled();
-                if (sample % 16 == 0) {
+                if (sample - reported >= 16) {
                     context.progress((double) sample / count, "calibration sample " + (sample + 1) + " of " + count);
+                    reported = sample;
                 }
-                NdArray feed = sampleInput(data, sample, input);
-                Map<String, NdArray> outputs = session.run(Map.of(input.name(), feed));
-                for (Map.Entry<String, ActivationHistogram> entry : histograms.entrySet()) {
-                    NdArray activation = entry.getKey().equals(input.name()) ? feed : outputs.get(entry.getKey());
-                    if (activation == null) {
-                        throw new CondenseException(ErrorCode.INTERNAL_ERROR, "the runtime returned no value '" + entry.getKey()
-                                + "' although it was added as a graph output");
+                int size = Math.min(batch, count - sample);
+                NdArray feed = batchInput(data, sample, size, input);
+                Map<String, NdArray> outputs;
+                try {
+                    outputs = session.run(Map.of(input.name(), feed));
+                } catch (CondenseException e) {
+                    if (size == 1) {
+                        throw e;
                     }
-                    float[] floats = activation.toFloatArray();
-                    try {
-                        entry.getValue().add(floats, 0, floats.length);
-                    } catch (IllegalArgumentException e) {
-                        throw new CondenseException(ErrorCode.INVALID_DATA, "calibration sample " + sample + " gives activation '"
-                                + entry.getKey() + "' a non-finite " + e.getMessage());
-                    }
+                    // the graph fixes its batch somewhere (a Reshape to a constant shape): one sample per run from here on
+                    batchable = false;
+                    batch = 1;
+                    continue;
                 }
+                if (batchable && batch == 1) {
+                    batch = batchSize(outputs, size);
+                }
+                await(pending);
+                int first = sample;
+                pending = worker.submit(() -> record(histograms, outputs, feed, input.name(), first, size));
+                sample += size;
             }
+            await(pending);
+        } finally {
+            worker.shutdownNow();
         }
         return histograms;
+    }
+
+    private static void record(Map<String, ActivationHistogram> histograms, Map<String, NdArray> outputs, NdArray feed, String inputName,
+            int first, int size) {
+        for (Map.Entry<String, ActivationHistogram> entry : histograms.entrySet()) {
+            String value = entry.getKey();
+            ActivationHistogram histogram = entry.getValue();
+            try {
+                if (histogram.isRangeOnly()) {
+                    NdArray min = outputs.get(RANGE_MIN + value);
+                    NdArray max = outputs.get(RANGE_MAX + value);
+                    NdArray count = outputs.get(RANGE_SIZE + value);
+                    if (min == null || max == null || count == null) {
+                        throw new CondenseException(ErrorCode.INTERNAL_ERROR, "the runtime returned no range of '" + value
+                                + "' although it was added as graph outputs");
+                    }
+                    long values = count.getLong(0);
+                    if (values > 0) {
+                        histogram.addRange(min.getFloat(0), max.getFloat(0), values);
+                    }
+                    continue;
+                }
+                NdArray activation = value.equals(inputName) ? feed : outputs.get(value);
+                if (activation == null) {
+                    throw new CondenseException(ErrorCode.INTERNAL_ERROR, "the runtime returned no value '" + value
+                            + "' although it was added as a graph output");
+                }
+                float[] floats = activation.toFloatArray();
+                histogram.add(floats, 0, floats.length);
+            } catch (IllegalArgumentException e) {
+                throw new CondenseException(ErrorCode.INVALID_DATA, "calibration sample " + (size == 1 ? String.valueOf(first)
+                        : first + " to " + (first + size - 1)) + " gives activation '" + value + "' a non-finite " + e.getMessage());
+            }
+        }
+    }
+
+    /**
+     * A copy of the model whose graph outputs also include the values of {@code whole} (as float tensors) and, for each
+     * value of {@code reduced}, only its minimum, maximum and element count, computed inside the runtime (ReduceMin and
+     * ReduceMax over every axis, Size), so that no tensor of those crosses into Java: what the minmax method needs. Their
+     * outputs are named {@code RANGE_MIN}, {@code RANGE_MAX} and {@code RANGE_SIZE} followed by the value's name.
+     */
+    static OnnxModel exposingRanges(OnnxModel model, Collection<String> whole, Collection<String> reduced) {
+        OnnxModel exposed = exposing(model, whole);
+        if (reduced.isEmpty()) {
+            return exposed;
+        }
+        ModelProto.Builder proto = exposed.proto().toBuilder();
+        GraphProto.Builder graph = proto.getGraphBuilder();
+        for (String value : reduced) {
+            graph.addNode(reduction("ReduceMin", value, RANGE_MIN + value));
+            graph.addNode(reduction("ReduceMax", value, RANGE_MAX + value));
+            graph.addNode(NodeProto.newBuilder().setOpType("Size").setName(RANGE_SIZE + value).addInput(value)
+                    .addOutput(RANGE_SIZE + value));
+            graph.addOutput(scalar(RANGE_MIN + value, DataType.FLOAT));
+            graph.addOutput(scalar(RANGE_MAX + value, DataType.FLOAT));
+            graph.addOutput(scalar(RANGE_SIZE + value, DataType.INT64));
+        }
+        return OnnxModel.of(proto.build());
+    }
+
+    private static NodeProto reduction(String op, String input, String output) {
+        // no axes: every axis, at every opset (ReduceMin/ReduceMax-18 take axes as an optional input)
+        return NodeProto.newBuilder().setOpType(op).setName(output).addInput(input).addOutput(output)
+                .addAttribute(AttributeProto.newBuilder().setName("keepdims").setType(AttributeProto.AttributeType.INT).setI(0))
+                .build();
+    }
+
+    private static ValueInfoProto scalar(String name, DataType type) {
+        return ValueInfoProto.newBuilder().setName(name).setType(TypeProto.newBuilder()
+                .setTensorType(TypeProto.Tensor.newBuilder().setElemType(type.onnxCode()))).build();
+    }
+
+    /** Waits for the helper's previous batch, rethrowing what it threw. */
+    private static void await(Future<?> pending) {
+        if (pending == null) {
+            return;
+        }
+        try {
+            pending.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new CondenseException(ErrorCode.CANCELLED, "calibration was interrupted");
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof RuntimeException runtime) {
+                throw runtime;
+            }
+            throw new CondenseException(ErrorCode.INTERNAL_ERROR, "calibration failed: " + e.getCause());
+        }
+    }
+
+    /** True when the input's first dimension is dynamic, so several samples can be fed in one run. */
+    public static boolean batchable(ValueSpec input) {
+        long[] shape = input.shape();
+        return shape.length > 1 && shape[0] < 0;
+    }
+
+    /**
+     * Samples per run after a run of {@code samples} samples returned {@code outputs}: as many as keep a run's outputs within
+     * {@link #BATCH_BYTES}, from 1 to {@link #MAX_BATCH}.
+     */
+    public static int batchSize(Map<String, NdArray> outputs, int samples) {
+        long bytes = 0;
+        for (NdArray output : outputs.values()) {
+            bytes += 4L * output.size();
+        }
+        long perSample = Math.max(1, bytes / Math.max(1, samples));
+        return (int) Math.max(1, Math.min(MAX_BATCH, BATCH_BYTES / perSample));
     }
 
     /** The host's evaluator, or RUNTIME_FAILURE saying calibration needs one. */
@@ -105,18 +268,34 @@ public final class ActivationCalibrator {
      * its element count does not fit.
      */
     public static NdArray sampleInput(Dataset data, int index, ValueSpec input) {
+        return batchInput(data, index, 1, input);
+    }
+
+    /**
+     * Samples {@code [start, start + count)} of the data as float32 in the input's shape with the first dimension
+     * {@code count} (other dynamic dimensions as 1), or INVALID_DATA when a sample's element count does not fit. More than one
+     * sample needs a {@link #batchable} input.
+     */
+    public static NdArray batchInput(Dataset data, int start, int count, ValueSpec input) {
         long[] shape = input.shape();
         for (int i = 0; i < shape.length; i++) {
             if (shape[i] < 0) {
                 shape[i] = 1;
             }
         }
-        NdArray sample = data.inputs().slice(index, 1);
+        if (count != 1) {
+            if (!batchable(input)) {
+                throw new IllegalArgumentException("the input '" + input.name() + "' of shape " + Arrays.toString(input.shape())
+                        + " takes one sample per run");
+            }
+            shape[0] = count;
+        }
+        NdArray sample = data.inputs().slice(start, count);
         long wanted = NdArray.elementCount(shape);
         if (sample.size() != wanted) {
-            throw new CondenseException(ErrorCode.INVALID_DATA, "a calibration sample holds " + sample.size() + " values (data shape "
+            throw new CondenseException(ErrorCode.INVALID_DATA, "a calibration sample holds " + sample.size() / count + " values (data shape "
                     + Arrays.toString(data.inputs().shape()) + ") but the model input '" + input.name() + "' of shape "
-                    + Arrays.toString(input.shape()) + " takes " + wanted);
+                    + Arrays.toString(input.shape()) + " takes " + wanted / count);
         }
         if (input.dataType() != DataType.FLOAT) {
             throw new CondenseException(ErrorCode.INVALID_DATA, "calibration feeds float32 inputs; the model input '" + input.name()

@@ -24,7 +24,7 @@ public enum CalibrationMethod {
     ENTROPY,
     MSE;
 
-    /** Levels the entropy method quantizes magnitudes to (int8: 128). */
+    /** Levels the entropy method quantizes magnitudes to when both signs share the 8-bit levels (int8: 128). */
     private static final int ENTROPY_LEVELS = 128;
 
     /** The lower-case name used as a parameter value. */
@@ -59,7 +59,7 @@ public enum CalibrationMethod {
         return switch (this) {
             case MINMAX -> new ActivationRange(histogram.min(), histogram.max());
             case PERCENTILE -> percentile(histogram, symmetric, percentile);
-            case ENTROPY -> clip(histogram, entropyThreshold(histogram));
+            case ENTROPY -> clip(histogram, entropyThreshold(histogram, entropyLevels(histogram, symmetric)));
             case MSE -> clip(histogram, mseThreshold(histogram, symmetric));
         };
     }
@@ -111,83 +111,94 @@ public enum CalibrationMethod {
         return new ActivationRange((float) Math.min(low, high), (float) high);
     }
 
-    /** TensorRT's entropy calibration over the magnitude histogram. */
-    private static double entropyThreshold(ActivationHistogram histogram) {
+    /**
+     * Levels of magnitude the quantized range really has: 128 when the values take both signs or the activations are int8
+     * (symmetric), 256 when uint8 activations hold non-negative values (a Relu's output, pixels), whose range [0, T] gets
+     * all 256 levels. Searching those with 128 levels chooses a threshold for a grid twice as coarse as the one written,
+     * and so clips twice as hard as it should.
+     */
+    private static int entropyLevels(ActivationHistogram histogram, boolean symmetric) {
+        return !symmetric && histogram.min() >= 0 ? 2 * ENTROPY_LEVELS : ENTROPY_LEVELS;
+    }
+
+    /**
+     * TensorRT's entropy calibration over the magnitude histogram: for every candidate edge (a bin from the last non-empty
+     * one down to {@code levels}), the reference distribution is the first {@code edge} bins with everything
+     * beyond folded into the last one, the candidate is those bins merged into {@code levels} levels and spread
+     * back evenly over their non-empty bins, and the edge with the least KL(reference || candidate) wins.
+     *
+     * <p>Computed from prefix sums of the counts, of {@code count log count} and of the non-empty bins, so each edge costs
+     * {@code levels} steps instead of a pass over its bins: with {@code T} the total count, {@code S} the count
+     * inside the edge and {@code share(l) = sum(l) / nonEmpty(l)} a level's mass per non-empty bin,
+     * {@code KL = (1 / T) [sum m log m - log T sum m - sum_l sum'(l) (log share(l) - log S)] + last}, where the sums run
+     * over the bins before the last one of the edge and {@code last} is the term of that bin, which also holds the outliers.
+     */
+    private static double entropyThreshold(ActivationHistogram histogram, int levels) {
         long[] magnitudes = histogram.magnitudeCounts();
         int bins = magnitudes.length;
         int last = bins;
         while (last > 1 && magnitudes[last - 1] == 0) {
             last--;
         }
-        if (last <= ENTROPY_LEVELS) {
+        if (last <= levels) {
             return last * histogram.binWidth();
         }
-        double[] reference = new double[bins];
-        double[] candidate = new double[bins];
+        // prefix sums over bins [0, k): counts, count x log(count), non-empty bins
+        double[] mass = new double[last + 1];
+        double[] massLog = new double[last + 1];
+        int[] nonEmpty = new int[last + 1];
+        for (int k = 0; k < last; k++) {
+            long m = magnitudes[k];
+            mass[k + 1] = mass[k] + m;
+            massLog[k + 1] = massLog[k] + (m > 0 ? m * Math.log(m) : 0);
+            nonEmpty[k + 1] = nonEmpty[k] + (m > 0 ? 1 : 0);
+        }
+        double total = mass[last];
+        for (int k = last; k < bins; k++) {
+            total += magnitudes[k];
+        }
+        double logTotal = Math.log(total);
         double bestDivergence = Double.POSITIVE_INFINITY;
         int bestEdge = last;
-        long outliers = 0;
-        for (int k = last; k < bins; k++) {
-            outliers += magnitudes[k];
-        }
-        for (int edge = last; edge >= ENTROPY_LEVELS; edge--) {
-            // reference: the first `edge` bins, everything beyond folded into the last one
-            for (int k = 0; k < edge; k++) {
-                reference[k] = magnitudes[k];
+        for (int edge = last; edge >= levels; edge--) {
+            double inside = mass[edge];
+            if (inside == 0) {
+                continue;
             }
-            reference[edge - 1] += outliers;
-            // candidate: the first `edge` bins merged into ENTROPY_LEVELS, spread back over their non-empty bins
-            for (int level = 0; level < ENTROPY_LEVELS; level++) {
-                int start = (int) ((long) level * edge / ENTROPY_LEVELS);
-                int end = (int) ((long) (level + 1) * edge / ENTROPY_LEVELS);
-                double sum = 0;
-                int nonEmpty = 0;
-                for (int k = start; k < end; k++) {
-                    sum += magnitudes[k];
-                    if (magnitudes[k] != 0) {
-                        nonEmpty++;
-                    }
+            double logInside = Math.log(inside);
+            double outliers = total - inside;
+            long lastCount = magnitudes[edge - 1];
+            // sum over the non-empty bins before edge - 1 of m (log share - log S), level by level
+            double cross = 0;
+            double lastShare = 0;
+            for (int level = 0; level < levels; level++) {
+                int start = (int) ((long) level * edge / levels);
+                int end = (int) ((long) (level + 1) * edge / levels);
+                int filled = nonEmpty[end] - nonEmpty[start];
+                if (filled == 0) {
+                    continue;
                 }
-                double share = nonEmpty == 0 ? 0 : sum / nonEmpty;
-                for (int k = start; k < end; k++) {
-                    candidate[k] = magnitudes[k] != 0 ? share : 0;
+                double sum = mass[end] - mass[start];
+                double logShare = Math.log(sum / filled);
+                if (end == edge) {
+                    lastShare = sum / filled;
+                    sum -= lastCount;
                 }
+                cross += sum * (logShare - logInside);
             }
-            double divergence = divergence(reference, candidate, edge);
+            double divergence = (massLog[edge - 1] - logTotal * mass[edge - 1] - cross) / total;
+            double lastMass = lastCount + outliers;
+            if (lastMass > 0) {
+                double p = lastMass / total;
+                // the outliers folded into an empty last bin have no candidate mass there: penalised as TensorRT's smoothing does
+                divergence += lastCount != 0 ? p * Math.log(p / (lastShare / inside)) : p * Math.log(p / 1e-9);
+            }
             if (divergence < bestDivergence) {
                 bestDivergence = divergence;
                 bestEdge = edge;
             }
-            outliers += magnitudes[edge - 1];
         }
         return bestEdge * histogram.binWidth();
-    }
-
-    /** KL(p || q) of the two normalised over their first {@code length} entries; infinite where q misses mass of p. */
-    private static double divergence(double[] p, double[] q, int length) {
-        double pTotal = 0;
-        double qTotal = 0;
-        for (int k = 0; k < length; k++) {
-            pTotal += p[k];
-            qTotal += q[k];
-        }
-        if (pTotal == 0 || qTotal == 0) {
-            return Double.POSITIVE_INFINITY;
-        }
-        double sum = 0;
-        for (int k = 0; k < length; k++) {
-            if (p[k] == 0) {
-                continue;
-            }
-            if (q[k] == 0) {
-                // the outliers folded into the last bin have no candidate mass there: penalise as TensorRT's smoothing does
-                sum += p[k] / pTotal * Math.log((p[k] / pTotal) / 1e-9);
-                continue;
-            }
-            double pk = p[k] / pTotal;
-            sum += pk * Math.log(pk / (q[k] / qTotal));
-        }
-        return sum;
     }
 
     /** The magnitude threshold (a bin edge) with the least expected squared quantize-dequantize error. */

@@ -73,7 +73,14 @@ public final class StaticActivations {
         }
         Set<String> values = new LinkedHashSet<>(readers.keySet());
         values.addAll(outputs);
-        Map<String, ActivationHistogram> histograms = ActivationCalibrator.calibrate(source, values, data, settings.samples(),
+        // minmax ranges (every value with calibration=minmax; layer outputs no quantized layer reads) need no bins
+        Set<String> rangeOnly = new LinkedHashSet<>();
+        for (String value : values) {
+            if (!readers.containsKey(value) || settings.method() == CalibrationMethod.MINMAX) {
+                rangeOnly.add(value);
+            }
+        }
+        Map<String, ActivationHistogram> histograms = ActivationCalibrator.calibrate(source, values, rangeOnly, data, settings.samples(),
                 ActivationHistogram.DEFAULT_BINS, context);
         Map<String, ActivationQuantization> quantizations = new LinkedHashMap<>();
         Map<String, ActivationRange> ranges = new LinkedHashMap<>();
