@@ -8,6 +8,7 @@ import io.condense.proto.v1.PipelineStep;
 import io.condense.proto.v1.SubmitRequest;
 import io.condense.sdk.error.CondenseException;
 import io.condense.sdk.error.ErrorCode;
+import io.condense.sdk.model.OnnxModel;
 import io.condense.server.Folders;
 import io.condense.server.api.PipelineValidator;
 import io.condense.server.plugin.PluginHost;
@@ -78,8 +79,16 @@ final class CompressCommand implements Callable<Integer> {
     @Option(names = "--no-evaluation", description = "Skip the evaluation in ONNX Runtime at the end of the job.")
     boolean noEvaluation;
 
+    @Option(names = "--input-shape", paramLabel = "NAME:D1,D2,...", description = "Concrete dimensions for a model input with "
+            + "free ones, e.g. x:1,3,640,640 (repeat for several inputs). Fixed in the uploaded copy, so evaluation, calibration "
+            + "and MAC counts use them; the written model keeps them.")
+    List<String> inputShapes = new ArrayList<>();
+
     @Option(names = "--request-id", description = "Client request id: a retried command with the same id answers the same job.")
     String requestId;
+
+    /** The file uploaded: {@link #model}, or a temporary copy with {@code --input-shape} applied. */
+    private Path uploadedModel;
 
     @Override
     public Integer call() {
@@ -106,6 +115,7 @@ final class CompressCommand implements Callable<Integer> {
             if (trainingData != null && trainingLabels == null) {
                 throw new IllegalArgumentException("--train-data needs --train-labels: training needs one integer class label per sample");
             }
+            uploadedModel = shapedModel();
         } catch (CondenseException | IllegalArgumentException e) {
             err.println("condense: " + e.getMessage());
             return 2;
@@ -147,6 +157,9 @@ final class CompressCommand implements Callable<Integer> {
             if (platform != null) {
                 platform.close();
             }
+            if (!uploadedModel.equals(model)) {
+                Folders.deleteRecursively(uploadedModel.getParent());
+            }
             if (temporaryData != null) {
                 Folders.deleteRecursively(temporaryData);
             }
@@ -155,7 +168,7 @@ final class CompressCommand implements Callable<Integer> {
 
     private int compress(CondenseClient client, List<PipelineStep> steps, PrintStream out, PrintStream err) throws IOException {
         SubmitRequest.Builder request = SubmitRequest.newBuilder().addAllSteps(uploadAttached(client, steps))
-                .setModelId(client.upload(model).getBlobId());
+                .setModelId(client.upload(uploadedModel).getBlobId());
         if (evaluationData != null) {
             request.setEvaluationDataId(client.upload(evaluationData).getBlobId());
         }
@@ -198,6 +211,34 @@ final class CompressCommand implements Callable<Integer> {
         out.println();
         out.println("Wrote " + output + " (" + bytes + " bytes)" + (report == null ? "" : " and " + report));
         return 0;
+    }
+
+    /**
+     * The model file to upload: the given one, or a copy with the {@code --input-shape} dimensions fixed. A model with free
+     * dimensions beyond the batch axis and neither shapes nor data to take them from is refused here, naming the input.
+     */
+    private Path shapedModel() {
+        boolean hasData = evaluationData != null || calibrationData != null || noEvaluation;
+        if (inputShapes.isEmpty() && hasData) {
+            return model;
+        }
+        OnnxModel loaded = OnnxModel.load(model);
+        OnnxModel shaped = inputShapes.isEmpty() ? loaded : InputShapes.apply(loaded, InputShapes.parse(inputShapes));
+        String problem = hasData ? null : InputShapes.freeDimensionsProblem(shaped);
+        if (problem != null) {
+            throw new IllegalArgumentException(problem);
+        }
+        if (inputShapes.isEmpty()) {
+            return model;
+        }
+        try {
+            Path folder = Files.createTempDirectory("condense-shaped-");
+            Path copy = folder.resolve(model.getFileName());
+            shaped.save(copy);
+            return copy;
+        } catch (IOException e) {
+            throw new IllegalArgumentException("cannot write the model with fixed input shapes: " + e.getMessage(), e);
+        }
     }
 
     /** The files named by parameter values written {@code @FILE}, in the order they appear. */
