@@ -244,7 +244,10 @@ public final class QuantizeTechnique implements Technique {
             context.progress((double) i / count, "layer " + (i + 1) + " of " + count + ": " + candidate.layerNames());
             long[] shape = candidate.shape();
             int axis = candidate.outputChannelAxis();
-            ChannelLayout layout = perChannel && candidate.sameOutputChannelAxis() && axis < shape.length
+            // a batched MatMul weight ([..., K, N]) with static activations becomes QLinearMatMul in ONNX Runtime, which
+            // takes per-column scales only for a matrix: such weights get one scale
+            boolean batchedForIntegerKernel = activations && shape.length > 2 && candidate.opTypes().equals("MatMul");
+            ChannelLayout layout = perChannel && candidate.sameOutputChannelAxis() && axis < shape.length && !batchedForIntegerKernel
                     ? ChannelLayout.of(shape, axis)
                     : ChannelLayout.perTensor(candidate.elements());
             boolean channelwise = layout.perChannel();

@@ -101,10 +101,12 @@ final class ConstantFolding {
                     return true;
                 }
                 case "sparse_value" -> {
+                    // stored dense: techniques read dense weights, and ONNX's checker infers no shape for sparse initializers
                     SparseTensorProto sparse = attribute.getSparseTensor();
-                    SparseTensorProto.Builder named = sparse.toBuilder();
-                    named.getValuesBuilder().setName(output);
-                    editor.putSparseInitializer(named.build());
+                    if (!DataType.isSupported(sparse.getValues().getDataType())) {
+                        return false;
+                    }
+                    editor.putInitializer(Tensor.fromSparseProto(sparse).withName(output).toProto());
                     return true;
                 }
                 case "value_float" -> {

@@ -272,7 +272,8 @@ public final class LayerSelection {
      * Layers with weights that are not among {@link OnnxModel#weightLayers()}, each with the reason it is left as it
      * is: recurrent layers (LSTM, GRU, RNN), layers whose weight is already quantized (through DequantizeLinear, or an
      * integer kernel such as QLinearConv or MatMulInteger), Einsum that is not a plain matrix product, and Conv, Gemm or
-     * MatMul reading a constant Condense does not take as a weight. {@link #select} appends them to its skipped list,
+     * MatMul reading a constant Condense does not take as a weight, and weight layers inside If, Loop and Scan bodies
+     * (the subgraphs are kept as they are). {@link #select} appends them to its skipped list,
      * so that every technique's report names them.
      */
     public static List<Skipped> unhandled(OnnxModel model) {
@@ -337,8 +338,45 @@ public final class LayerSelection {
             if (reason != null) {
                 entries.add(new Skipped(weight, name, op, reason));
             }
+            for (ai.onnx.proto.OnnxMl.AttributeProto attribute : node.getAttributeList()) {
+                List<ai.onnx.proto.OnnxMl.GraphProto> graphs = new ArrayList<>(attribute.getGraphsList());
+                if (attribute.hasG()) {
+                    graphs.add(attribute.getG());
+                }
+                for (ai.onnx.proto.OnnxMl.GraphProto graph : graphs) {
+                    subgraphWeights(model, graph, op + " '" + name + "' (" + attribute.getName() + ")", entries);
+                }
+            }
         }
         return entries;
+    }
+
+    /** Weight layers inside an If/Loop/Scan body: their weights (outer initializers or the body's own constants) stay. */
+    private static void subgraphWeights(OnnxModel model, ai.onnx.proto.OnnxMl.GraphProto graph, String owner, List<Skipped> entries) {
+        Set<String> constants = new java.util.HashSet<>();
+        for (ai.onnx.proto.OnnxMl.TensorProto tensor : graph.getInitializerList()) {
+            constants.add(tensor.getName());
+        }
+        for (ai.onnx.proto.OnnxMl.NodeProto inner : graph.getNodeList()) {
+            if (inner.getOpType().equals("Constant")) {
+                constants.addAll(inner.getOutputList());
+            }
+        }
+        for (ai.onnx.proto.OnnxMl.NodeProto inner : graph.getNodeList()) {
+            String op = inner.getOpType();
+            if (!Set.of("Conv", "ConvTranspose", "Gemm", "MatMul", "LSTM", "GRU", "RNN").contains(op)) {
+                continue;
+            }
+            for (int position = 0; position < Math.min(2, inner.getInputCount()); position++) {
+                String input = inner.getInput(position);
+                if (constants.contains(input) || model.isInitializer(input)) {
+                    String name = inner.getName().isEmpty() ? inner.getOutput(0) : inner.getName();
+                    entries.add(new Skipped(input, name, op, "inside the subgraph of " + owner + ": weights in If, Loop and Scan "
+                            + "bodies are left as they are"));
+                    break;
+                }
+            }
+        }
     }
 
     private static String describeType(OnnxModel model, String name) {

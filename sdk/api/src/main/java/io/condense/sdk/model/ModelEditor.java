@@ -209,8 +209,8 @@ public final class ModelEditor {
      * wherever exporters put them: Constant nodes ({@code value}, {@code sparse_value}, {@code value_float(s)},
      * {@code value_int(s)}; paddle2onnx, tf2onnx and older PyTorch exports keep every weight in one), and Identity, Cast
      * (to a float type, or integer to int64), Reshape, Flatten, Squeeze, Unsqueeze and Transpose of a constant, chains
-     * included (mnist-8 reshapes its MatMul weight from [16,4,4,10] to [256,10]; fp16 exports cast weights to float).
-     * An Einsum that is a matrix product with a 2-D constant becomes a MatMul. Each folded value becomes an initializer
+     * included (mnist-8 reshapes its MatMul weight from [16,4,4,10] to [256,10]; fp16 exports cast weights to float),
+     * and ConstantOfShape of a constant shape up to 16 Mi elements. A {@code sparse_value} is stored dense. An Einsum that is a matrix product with a 2-D constant becomes a MatMul. Each folded value becomes an initializer
      * named after the node's output; the sources are dropped by {@link #build()} when nothing else reads them.
      * Nodes whose output is a graph output, nodes of other domains and subgraphs are left alone.
      */

@@ -92,7 +92,7 @@ class ConstantFoldingTest {
         assertThat(folded.nodes()).extracting(NodeProto::getOpType).containsExactly("Conv", "Reshape", "MatMul", "Add", "Mul");
         assertThat(folded.weightLayers()).extracting(WeightLayer::weightName).containsExactly("conv.w", "fc.w");
         assertThat(folded.tensor("conv.w").toFloatArray()).containsExactly(conv);
-        assertThat(folded.sparseInitializer("fc.w")).isPresent();
+        assertThat(folded.initializer("fc.w")).as("a sparse_value is stored dense").isPresent();
         assertThat(folded.tensor("fc.w").toFloatArray()).containsExactly(dense);
         assertThat(folded.tensor("fc.b").toFloatArray()).containsExactly(bias);
         assertThat(folded.tensor("shape").toLongArray()).containsExactly(1, -1);
