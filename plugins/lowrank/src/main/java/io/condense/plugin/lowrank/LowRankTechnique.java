@@ -8,6 +8,7 @@ import io.condense.sdk.error.ErrorCode;
 import io.condense.sdk.eval.EvaluationRequest;
 import io.condense.sdk.eval.EvaluationResult;
 import io.condense.sdk.eval.Evaluator;
+import io.condense.sdk.model.LayerSelection;
 import io.condense.sdk.model.ModelEditor;
 import io.condense.sdk.model.NodeAttributes;
 import io.condense.sdk.model.OnnxModel;
@@ -337,6 +338,10 @@ public final class LowRankTechnique implements Technique {
                 .put("macs_after", statsAfter.macs())
                 .put("model_bytes_before", model.serializedSize())
                 .put("model_bytes_after", written.serializedSize());
+        List<LayerSelection.Skipped> unhandled = LayerSelection.unhandled(source);
+        if (!unhandled.isEmpty()) {
+            report.put("left_alone", LayerSelection.skippedReport(unhandled));
+        }
         for (Map.Entry<String, Object> entry : greedyReport.entrySet()) {
             report.put(entry.getKey(), entry.getValue());
         }
@@ -348,6 +353,13 @@ public final class LowRankTechnique implements Technique {
         String op = layer.opType();
         Tensor weight = source.tensor(layer.weightName());
         long[] shape = weight.shape();
+        if (op.equals("ConvTranspose")) {
+            return new Planned(layer, shape, null, "lowrank does not factorise ConvTranspose");
+        }
+        if (op.equals("MatMul") && shape.length != 2) {
+            return new Planned(layer, shape, null, "its weight of shape " + java.util.Arrays.toString(shape)
+                    + " is a batch of matrices; lowrank factorises one matrix per layer");
+        }
         if (!settings.ops().contains(op)) {
             return new Planned(layer, shape, null, op + " is not in ops=" + String.join(",", settings.ops()));
         }

@@ -1,6 +1,7 @@
 package io.condense.plugin.pruning;
 
 import io.condense.plugin.pruning.channel.ChannelPruning;
+import io.condense.sdk.calibration.LayerInputGram;
 import io.condense.sdk.context.StepContext;
 import io.condense.sdk.error.CondenseException;
 import io.condense.sdk.error.ErrorCode;
@@ -127,6 +128,23 @@ public final class PruneTechnique implements Technique {
                     + "layer whose weight is a constant (initializer); it has " + ModelContents.describe(model));
         }
         LayerSelection.Result selection = layerSelection.select(source, layers);
+        if (options.method() == LayerPruner.Method.SPARSEGPT) {
+            // sparsegpt reconstructs from each layer's inputs: layers whose inputs are not gathered are left alone, named
+            List<LayerSelection.Candidate> gathered = new ArrayList<>();
+            List<LayerSelection.Skipped> skipped = new ArrayList<>(selection.skipped());
+            for (LayerSelection.Candidate candidate : selection.candidates()) {
+                String refusal = null;
+                for (WeightLayer layer : candidate.layers()) {
+                    refusal = refusal != null ? refusal : LayerInputGram.refusal(layer, candidate.shape());
+                }
+                if (refusal == null) {
+                    gathered.add(candidate);
+                } else {
+                    skipped.add(LayerSelection.Skipped.of(candidate, "method=sparsegpt: " + refusal));
+                }
+            }
+            selection = new LayerSelection.Result(gathered, skipped);
+        }
         List<LayerSelection.Candidate> candidates = selection.candidates();
         if (candidates.isEmpty()) {
             throw new CondenseException(ErrorCode.NOTHING_TO_COMPRESS, "nothing to prune: all " + selection.skipped().size()

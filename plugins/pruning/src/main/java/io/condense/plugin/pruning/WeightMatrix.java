@@ -43,6 +43,33 @@ record WeightMatrix(int groups, int rows, int columns, int channels, int kernelA
             int channels = Math.toIntExact(shape[1]);
             return new WeightMatrix(group, out / group, Math.multiplyExact(channels, area), channels, area, true);
         }
+        if (layer.opType().equals("ConvTranspose") && shape.length >= 3) {
+            // [C_in, C_out / group, k...]: each (output channel, kernel position) is a row over the input channels of its
+            // group, stored input-major; N:M groups restart at every group's first input channel
+            int group = (int) NodeAttributes.getInt(layer.node(), "group", 1);
+            int in = Math.toIntExact(shape[0]);
+            if (group < 1 || in % group != 0) {
+                throw new CondenseException(ErrorCode.UNSUPPORTED_MODEL, "ConvTranspose '" + layer.displayName() + "' has group="
+                        + group + " which does not divide its " + in + " input channels");
+            }
+            int rows = Math.toIntExact(shape[1]);
+            for (int i = 2; i < shape.length; i++) {
+                rows = Math.multiplyExact(rows, Math.toIntExact(shape[i]));
+            }
+            return new WeightMatrix(1, rows, in, in / group, 1, false);
+        }
+        if (layer.opType().equals("MatMul") && shape.length > 2) {
+            // a batch of matrices: [..., K, N] as the second operand (K inputs, restarting per matrix), [..., M, K] as the first
+            int out = Math.toIntExact(shape[layer.outputChannelAxis()]);
+            int in = Math.toIntExact(shape[layer.inputChannelAxis()]);
+            long stack = 1;
+            for (int i = 0; i < shape.length - 2; i++) {
+                stack *= shape[i];
+            }
+            return layer.outputChannelAxis() == shape.length - 1
+                    ? new WeightMatrix(1, out, Math.toIntExact(stack * in), in, 1, false)
+                    : new WeightMatrix(1, Math.toIntExact(stack * out), in, in, 1, true);
+        }
         if (shape.length != 2) {
             throw new CondenseException(ErrorCode.UNSUPPORTED_MODEL, layer.opType() + " '" + layer.displayName()
                     + "' has a weight of shape " + Arrays.toString(shape) + "; expected a matrix");

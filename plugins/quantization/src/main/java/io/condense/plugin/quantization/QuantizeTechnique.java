@@ -278,7 +278,7 @@ public final class QuantizeTechnique implements Technique {
             OnnxModel weightsSource = source;
             prepared = IntStream.range(0, count).parallel().mapToObj(index -> {
                 LayerSelection.Candidate candidate = all.get(index);
-                ChannelLayout layout = layout(candidate, channels);
+                ChannelLayout layout = layout(candidate, channels, reduced);
                 return candidate.elements() + 5L * layout.channels() >= 4L * candidate.elements() ? null
                         : levels(weightsSource, candidate, layout, reduced, new float[candidate.elements()]);
             }).collect(Collectors.toList());
@@ -289,7 +289,7 @@ public final class QuantizeTechnique implements Technique {
             context.progress((double) i / count, "layer " + (i + 1) + " of " + count + ": " + candidate.layerNames());
             long[] shape = candidate.shape();
             int axis = candidate.outputChannelAxis();
-            ChannelLayout layout = layout(candidate, perChannel);
+            ChannelLayout layout = layout(candidate, perChannel, activations);
             boolean channelwise = layout.perChannel();
             long floatBytes = 4L * candidate.elements();
             long quantizedBytes = candidate.elements() + 5L * layout.channels();
@@ -417,10 +417,13 @@ public final class QuantizeTechnique implements Technique {
     private record Levels(float[] scales, byte[] quantized, SymmetricQuantizer.Energies energies) {
     }
 
-    private static ChannelLayout layout(LayerSelection.Candidate candidate, boolean perChannel) {
+    private static ChannelLayout layout(LayerSelection.Candidate candidate, boolean perChannel, boolean activations) {
         long[] shape = candidate.shape();
         int axis = candidate.outputChannelAxis();
-        return perChannel && candidate.sameOutputChannelAxis() && axis < shape.length
+        // a batched MatMul weight ([..., K, N]) with static activations becomes QLinearMatMul in ONNX Runtime, which
+        // takes per-column scales only for a matrix: such weights get one scale
+        boolean batchedForIntegerKernel = activations && shape.length > 2 && candidate.opTypes().equals("MatMul");
+        return perChannel && candidate.sameOutputChannelAxis() && axis < shape.length && !batchedForIntegerKernel
                 ? ChannelLayout.of(shape, axis)
                 : ChannelLayout.perTensor(candidate.elements());
     }

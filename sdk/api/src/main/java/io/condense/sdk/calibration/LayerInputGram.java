@@ -76,25 +76,50 @@ public final class LayerInputGram {
     public static LayerInputGram of(WeightLayer layer, long[] weightShape) {
         requireNonNull(layer, "layer is null");
         requireNonNull(weightShape, "weightShape is null");
+        String refusal = refusal(layer, weightShape);
+        if (refusal != null) {
+            throw new CondenseException(ErrorCode.UNSUPPORTED_MODEL, refusal);
+        }
         if (layer.opType().equals("Conv")) {
-            if (weightShape.length < 3 || weightShape.length > 4) {
-                throw new CondenseException(ErrorCode.UNSUPPORTED_MODEL, "the inputs of Conv '" + layer.displayName()
-                        + "' are gathered for 1-D and 2-D convolutions; its weight has shape " + Arrays.toString(weightShape));
-            }
             long group = NodeAttributes.getInt(layer.node(), "group", 1);
-            if (group < 1 || weightShape[0] % group != 0) {
-                throw new CondenseException(ErrorCode.UNSUPPORTED_MODEL, "Conv '" + layer.displayName() + "' has group=" + group
-                        + " which does not divide its " + weightShape[0] + " output channels");
-            }
             return new LayerInputGram(layer, (int) group, Math.toIntExact(weightShape[1]),
                     Arrays.copyOfRange(weightShape, 2, weightShape.length));
         }
-        if (weightShape.length != 2) {
-            throw new CondenseException(ErrorCode.UNSUPPORTED_MODEL, layer.opType() + " '" + layer.displayName()
-                    + "' has a weight of shape " + Arrays.toString(weightShape) + "; expected a matrix");
-        }
         int features = Math.toIntExact(weightShape[layer.outputChannelAxis() == 0 ? 1 : 0]);
         return new LayerInputGram(layer, 1, features, new long[0]);
+    }
+
+    /**
+     * Why the inputs of {@code layer} (weight of shape {@code weightShape}) cannot be gathered, or null when they can:
+     * Conv with one or two spatial axes and a group count that divides its output channels, Gemm, and MatMul with a
+     * matrix weight; not ConvTranspose nor batched MatMul weights. Techniques that need the Gram matrix skip such layers
+     * with this reason.
+     */
+    public static String refusal(WeightLayer layer, long[] weightShape) {
+        requireNonNull(layer, "layer is null");
+        requireNonNull(weightShape, "weightShape is null");
+        switch (layer.opType()) {
+            case "Conv" -> {
+                if (weightShape.length < 3 || weightShape.length > 4) {
+                    return "the inputs of Conv '" + layer.displayName() + "' are gathered for 1-D and 2-D convolutions; its weight "
+                            + "has shape " + Arrays.toString(weightShape);
+                }
+                long group = NodeAttributes.getInt(layer.node(), "group", 1);
+                if (group < 1 || weightShape[0] % group != 0) {
+                    return "Conv '" + layer.displayName() + "' has group=" + group + " which does not divide its " + weightShape[0]
+                            + " output channels";
+                }
+                return null;
+            }
+            case "Gemm", "MatMul" -> {
+                return weightShape.length == 2 ? null : layer.opType() + " '" + layer.displayName() + "' has a weight of shape "
+                        + Arrays.toString(weightShape) + "; the inputs are gathered for matrix weights only";
+            }
+            default -> {
+                return "the inputs of " + layer.opType() + " '" + layer.displayName() + "' are not gathered (Conv, Gemm and "
+                        + "MatMul only)";
+            }
+        }
     }
 
     /** The value the layer multiplies with its weight: Conv and Gemm input 0, the other MatMul operand. */

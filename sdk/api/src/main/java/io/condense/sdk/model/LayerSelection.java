@@ -264,7 +264,124 @@ public final class LayerSelection {
                 candidates.add(new Candidate(weight, readers, info.shape(), (int) info.elements()));
             }
         }
+        skipped.addAll(unhandled(model));
         return new Result(candidates, skipped);
+    }
+
+    /**
+     * Layers with weights that are not among {@link OnnxModel#weightLayers()}, each with the reason it is left as it
+     * is: recurrent layers (LSTM, GRU, RNN), layers whose weight is already quantized (through DequantizeLinear, or an
+     * integer kernel such as QLinearConv or MatMulInteger), Einsum that is not a plain matrix product, and Conv, Gemm or
+     * MatMul reading a constant Condense does not take as a weight, and weight layers inside If, Loop and Scan bodies
+     * (the subgraphs are kept as they are). {@link #select} appends them to its skipped list,
+     * so that every technique's report names them.
+     */
+    public static List<Skipped> unhandled(OnnxModel model) {
+        requireNonNull(model, "model is null");
+        Set<Integer> layerNodes = new java.util.HashSet<>();
+        for (WeightLayer layer : model.weightLayers()) {
+            layerNodes.add(layer.nodeIndex());
+        }
+        List<Skipped> entries = new ArrayList<>();
+        List<ai.onnx.proto.OnnxMl.NodeProto> nodes = model.nodes();
+        for (int i = 0; i < nodes.size(); i++) {
+            ai.onnx.proto.OnnxMl.NodeProto node = nodes.get(i);
+            if (layerNodes.contains(i)) {
+                continue;
+            }
+            String op = node.getOpType();
+            String name = node.getName().isEmpty() ? (node.getOutputCount() > 0 ? node.getOutput(0) : op) : node.getName();
+            String reason = null;
+            String weight = null;
+            switch (op) {
+                case "LSTM", "GRU", "RNN" -> {
+                    if (node.getInputCount() >= 3 && model.isInitializer(node.getInput(1))) {
+                        weight = node.getInput(1) + "+" + node.getInput(2);
+                        reason = "recurrent layer: its W and R weights are left in float (the techniques change Conv, "
+                                + "ConvTranspose, Gemm and MatMul weights)";
+                    }
+                }
+                case "QLinearConv", "QLinearMatMul", "ConvInteger", "MatMulInteger", "DynamicQuantizeLinear" -> {
+                    for (String input : node.getInputList()) {
+                        if (!input.isEmpty() && model.isInitializer(input) && weight == null) {
+                            weight = input;
+                        }
+                    }
+                    if (weight != null) {
+                        reason = "already an integer kernel (" + op + "): its weights are left as they are";
+                    }
+                }
+                case "Conv", "ConvTranspose", "Gemm", "MatMul", "Einsum" -> {
+                    for (int position = 0; position < Math.min(2, node.getInputCount()) && reason == null; position++) {
+                        String input = node.getInput(position);
+                        ai.onnx.proto.OnnxMl.NodeProto producer = model.producer(input).orElse(null);
+                        if (producer != null && producer.getOpType().equals("DequantizeLinear") && producer.getInputCount() > 0
+                                && model.isInitializer(producer.getInput(0))) {
+                            weight = producer.getInput(0);
+                            reason = "its weight is already quantized (" + describeType(model, weight)
+                                    + " through DequantizeLinear): left as it is, not quantized twice";
+                        } else if (model.isInitializer(input) && (position == 1 || op.equals("MatMul") || op.equals("Einsum"))) {
+                            weight = input;
+                            reason = op.equals("Einsum")
+                                    ? "Einsum '" + NodeAttributes.getString(node, "equation", "") + "' is not a matrix product "
+                                            + "Condense rewrites as MatMul"
+                                    : "its constant input of shape " + model.initializer(input).map(t -> t.getDimsList().toString())
+                                            .orElse("(sparse)")
+                                            + " is not a weight of the shape " + op + " takes";
+                        }
+                    }
+                }
+                default -> {
+                    // no weights
+                }
+            }
+            if (reason != null) {
+                entries.add(new Skipped(weight, name, op, reason));
+            }
+            for (ai.onnx.proto.OnnxMl.AttributeProto attribute : node.getAttributeList()) {
+                List<ai.onnx.proto.OnnxMl.GraphProto> graphs = new ArrayList<>(attribute.getGraphsList());
+                if (attribute.hasG()) {
+                    graphs.add(attribute.getG());
+                }
+                for (ai.onnx.proto.OnnxMl.GraphProto graph : graphs) {
+                    subgraphWeights(model, graph, op + " '" + name + "' (" + attribute.getName() + ")", entries);
+                }
+            }
+        }
+        return entries;
+    }
+
+    /** Weight layers inside an If/Loop/Scan body: their weights (outer initializers or the body's own constants) stay. */
+    private static void subgraphWeights(OnnxModel model, ai.onnx.proto.OnnxMl.GraphProto graph, String owner, List<Skipped> entries) {
+        Set<String> constants = new java.util.HashSet<>();
+        for (ai.onnx.proto.OnnxMl.TensorProto tensor : graph.getInitializerList()) {
+            constants.add(tensor.getName());
+        }
+        for (ai.onnx.proto.OnnxMl.NodeProto inner : graph.getNodeList()) {
+            if (inner.getOpType().equals("Constant")) {
+                constants.addAll(inner.getOutputList());
+            }
+        }
+        for (ai.onnx.proto.OnnxMl.NodeProto inner : graph.getNodeList()) {
+            String op = inner.getOpType();
+            if (!Set.of("Conv", "ConvTranspose", "Gemm", "MatMul", "LSTM", "GRU", "RNN").contains(op)) {
+                continue;
+            }
+            for (int position = 0; position < Math.min(2, inner.getInputCount()); position++) {
+                String input = inner.getInput(position);
+                if (constants.contains(input) || model.isInitializer(input)) {
+                    String name = inner.getName().isEmpty() ? inner.getOutput(0) : inner.getName();
+                    entries.add(new Skipped(input, name, op, "inside the subgraph of " + owner + ": weights in If, Loop and Scan "
+                            + "bodies are left as they are"));
+                    break;
+                }
+            }
+        }
+    }
+
+    private static String describeType(OnnxModel model, String name) {
+        return model.initializers().stream().filter(info -> info.name().equals(name)).findFirst()
+                .map(info -> info.dataType().name().toLowerCase(Locale.ROOT)).orElse("an integer type");
     }
 
     private static String outputChannelAxisProblem(List<WeightLayer> readers, InitializerInfo info) {

@@ -37,6 +37,10 @@ public final class ModelContents {
         }
         int initializers = model.graph().getInitializerCount() + model.graph().getSparseInitializerCount();
         text.append("; ").append(initializers).append(initializers == 1 ? " initializer" : " initializers");
+        java.util.List<LayerSelection.Skipped> unhandled = LayerSelection.unhandled(model);
+        if (!unhandled.isEmpty()) {
+            text.append("; left alone: ").append(LayerSelection.reasons(unhandled));
+        }
         return text.toString();
     }
 }

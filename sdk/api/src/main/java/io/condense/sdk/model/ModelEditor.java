@@ -205,44 +205,23 @@ public final class ModelEditor {
     }
 
     /**
-     * Replaces every Reshape, Flatten, Squeeze, Unsqueeze or Identity node whose data input is a dense
-     * initializer (and whose shape or axes input, if any, is an int64 initializer) by an initializer named
-     * after the node's output. Old exports keep weights in one layout and reshape them at run time (mnist-8
-     * reshapes its MatMul weight from [16,4,4,10] to [256,10]); folded, such weights become initializers
-     * that {@link OnnxModel#weightLayers()} finds. The source initializers are dropped by {@link #build()}
-     * when nothing else reads them. Nodes whose output is a graph output are left alone.
+     * Turns constants computed by nodes into initializers, so that {@link OnnxModel#weightLayers()} finds weights
+     * wherever exporters put them: Constant nodes ({@code value}, {@code sparse_value}, {@code value_float(s)},
+     * {@code value_int(s)}; paddle2onnx, tf2onnx and older PyTorch exports keep every weight in one), and Identity, Cast
+     * (to a float type, or integer to int64), Reshape, Flatten, Squeeze, Unsqueeze and Transpose of a constant, chains
+     * included (mnist-8 reshapes its MatMul weight from [16,4,4,10] to [256,10]; fp16 exports cast weights to float),
+     * and ConstantOfShape of a constant shape up to 16 Mi elements. A {@code sparse_value} is stored dense. An Einsum that is a matrix product with a 2-D constant becomes a MatMul. Each folded value becomes an initializer
+     * named after the node's output; the sources are dropped by {@link #build()} when nothing else reads them.
+     * Nodes whose output is a graph output, nodes of other domains and subgraphs are left alone.
      */
-    public ModelEditor foldConstantReshapes() {
-        Set<String> graphOutputs = new HashSet<>();
-        for (ValueInfoProto output : base.graph().getOutputList()) {
-            graphOutputs.add(output.getName());
-        }
-        for (int i = 0; i < slots.size(); i++) {
-            NodeProto node = slots.get(i);
-            if (node == null || (!node.getDomain().isEmpty() && !node.getDomain().equals("ai.onnx")) || node.getInputCount() == 0
-                    || node.getOutputCount() != 1 || graphOutputs.contains(node.getOutput(0))) {
-                continue;
-            }
-            TensorProto data = dense.get(node.getInput(0));
-            if (data == null || !io.condense.sdk.tensor.DataType.isSupported(data.getDataType())) {
-                continue;
-            }
-            io.condense.sdk.tensor.Tensor tensor = io.condense.sdk.tensor.Tensor.fromProto(data);
-            long[] shape = FoldedShapes.outputShape(node, tensor.shape(), name -> {
-                TensorProto constant = dense.containsKey(name) ? dense.get(name) : constantNodeValue(name);
-                if (constant == null || (constant.getDataType() != TensorProto.DataType.INT64_VALUE
-                        && constant.getDataType() != TensorProto.DataType.INT32_VALUE)) {
-                    return null;
-                }
-                return io.condense.sdk.tensor.Tensor.fromProto(constant).toLongArray();
-            });
-            if (shape == null) {
-                continue;
-            }
-            putInitializer(tensor.reshape(shape).withName(node.getOutput(0)).toProto());
-            slots.set(i, null);
-        }
+    public ModelEditor foldConstants() {
+        ConstantFolding.fold(this);
         return this;
+    }
+
+    /** The same as {@link #foldConstants()} (whose first part it once was); every technique calls it before choosing layers. */
+    public ModelEditor foldConstantReshapes() {
+        return foldConstants();
     }
 
     /** Stores every sparse initializer dense (same name, shape and values), for runtimes that read dense initializers only. */
@@ -283,20 +262,6 @@ public final class ModelEditor {
     /** The dense initializer of that name in the edit, or null. */
     TensorProto initializerProto(String name) {
         return dense.get(name);
-    }
-
-    /** The tensor a Constant node of this edit produces under that name (its {@code value} attribute), or null. */
-    private TensorProto constantNodeValue(String name) {
-        for (NodeProto node : slots) {
-            if (node != null && node.getOpType().equals("Constant") && node.getOutputCount() == 1 && node.getOutput(0).equals(name)) {
-                for (ai.onnx.proto.OnnxMl.AttributeProto attribute : node.getAttributeList()) {
-                    if (attribute.getName().equals("value") && attribute.hasT()) {
-                        return attribute.getT();
-                    }
-                }
-            }
-        }
-        return null;
     }
 
     /** A value or node name not yet used in the model or this edit: {@code base} itself when free, else base_1, base_2... */
@@ -454,7 +419,8 @@ public final class ModelEditor {
             model.addOpsetImport(OperatorSetIdProto.newBuilder().setDomain(opset.getKey()).setVersion(opset.getValue()));
         }
         long newIrVersion = irVersion;
-        if (droppedInitializerInputs) {
+        if (droppedInitializerInputs || graph.getInitializerCount() + graph.getSparseInitializerCount() > 0) {
+            // IR 3 required every initializer to be a graph input too
             newIrVersion = Math.max(newIrVersion, 4);
         }
         model.setIrVersion(newIrVersion);

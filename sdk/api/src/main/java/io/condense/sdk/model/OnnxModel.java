@@ -360,11 +360,13 @@ public final class OnnxModel {
     }
 
     /**
-     * Conv, Gemm and MatMul nodes whose weight is an initializer, with the axis of their output channels.
-     * Conv: weight input 1 (axis 0 out, 1 in), bias input 2. Gemm: B input 1, C input 2, out axis 0 with
-     * transB=1 else 1. MatMul with a rank-2 initializer as second operand: out axis 1, in axis 0; with a
-     * rank-2 initializer as first operand (Y = W X): out axis 0 (rows of W give rows of Y), in axis 1.
-     * Nodes whose weight is computed (not an initializer) are skipped.
+     * Conv, ConvTranspose, Gemm and MatMul nodes whose weight is an initializer, with the axis of their output channels.
+     * Conv: weight input 1 (axis 0 out, 1 in), bias input 2. ConvTranspose: weight [C_in, C_out / group, k...] (axis 1
+     * out, 0 in), bias input 2. Gemm: B input 1, C input 2, out axis 0 with transB=1 else 1. MatMul with an initializer
+     * of rank r >= 2 as second operand: out axis r-1, in axis r-2 (r > 2: a batch of matrices); with one as first operand
+     * (Y = W X): out axis r-2 (rows of W give rows of Y), in axis r-1. Nodes whose weight is computed (not an
+     * initializer) are skipped: call {@code edit().foldConstants()} first for weights written as Constant nodes, and see
+     * {@link LayerSelection#unhandled(OnnxModel)} for the layers with weights no technique reads.
      */
     public List<WeightLayer> weightLayers() {
         return index().weightLayers(this);

@@ -7,7 +7,7 @@ import java.util.List;
 import java.util.function.Predicate;
 import java.util.function.ToIntFunction;
 
-/** Finds the Conv, Gemm and MatMul nodes whose weights are initializers (see {@link OnnxModel#weightLayers()}). */
+/** Finds the Conv, ConvTranspose, Gemm and MatMul nodes whose weights are initializers (see {@link OnnxModel#weightLayers()}). */
 final class WeightLayers {
     private WeightLayers() {
     }
@@ -25,6 +25,12 @@ final class WeightLayers {
                         layers.add(new WeightLayer(node, i, node.getInput(1), bias(node, 2, isInitializer), 0, 1));
                     }
                 }
+                case "ConvTranspose" -> {
+                    // weight [C_in, C_out / group, k...]: output channels on axis 1
+                    if (node.getInputCount() >= 2 && isInitializer.test(node.getInput(1)) && rank.applyAsInt(node.getInput(1)) >= 3) {
+                        layers.add(new WeightLayer(node, i, node.getInput(1), bias(node, 2, isInitializer), 1, 0));
+                    }
+                }
                 case "Gemm" -> {
                     if (node.getInputCount() >= 2 && isInitializer.test(node.getInput(1)) && rank.applyAsInt(node.getInput(1)) == 2) {
                         boolean transposed = NodeAttributes.getInt(node, "transB", 0) != 0;
@@ -33,11 +39,14 @@ final class WeightLayers {
                     }
                 }
                 case "MatMul" -> {
+                    // batched weights [..., K, N] (second operand) or [..., M, K] (first): the last two axes are the matrix
                     if (node.getInputCount() == 2) {
-                        if (isInitializer.test(node.getInput(1)) && rank.applyAsInt(node.getInput(1)) == 2) {
-                            layers.add(new WeightLayer(node, i, node.getInput(1), null, 1, 0));
-                        } else if (isInitializer.test(node.getInput(0)) && rank.applyAsInt(node.getInput(0)) == 2) {
-                            layers.add(new WeightLayer(node, i, node.getInput(0), null, 0, 1));
+                        int right = isInitializer.test(node.getInput(1)) ? rank.applyAsInt(node.getInput(1)) : -1;
+                        int left = isInitializer.test(node.getInput(0)) ? rank.applyAsInt(node.getInput(0)) : -1;
+                        if (right >= 2) {
+                            layers.add(new WeightLayer(node, i, node.getInput(1), null, right - 1, right - 2));
+                        } else if (left >= 2) {
+                            layers.add(new WeightLayer(node, i, node.getInput(0), null, left - 2, left - 1));
                         }
                     }
                 }

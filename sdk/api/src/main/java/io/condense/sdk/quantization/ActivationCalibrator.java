@@ -264,7 +264,8 @@ public final class ActivationCalibrator {
     }
 
     /**
-     * Sample {@code index} of the data as float32 in the input's shape (dynamic dimensions as 1), or INVALID_DATA when
+     * Sample {@code index} of the data as float32 in the input's shape (free dimensions from the data's sample shape
+     * where it tells them, see {@link #concreteShape}, else 1), or INVALID_DATA when
      * its element count does not fit.
      */
     public static NdArray sampleInput(Dataset data, int index, ValueSpec input) {
@@ -273,11 +274,11 @@ public final class ActivationCalibrator {
 
     /**
      * Samples {@code [start, start + count)} of the data as float32 in the input's shape with the first dimension
-     * {@code count} (other dynamic dimensions as 1), or INVALID_DATA when a sample's element count does not fit. More than one
-     * sample needs a {@link #batchable} input.
+     * {@code count} (other free dimensions from the data's sample shape, else 1), or INVALID_DATA when a sample's element
+     * count does not fit. More than one sample needs a {@link #batchable} input.
      */
     public static NdArray batchInput(Dataset data, int start, int count, ValueSpec input) {
-        long[] shape = input.shape();
+        long[] shape = concreteShape(input.shape(), data.inputs().shape());
         for (int i = 0; i < shape.length; i++) {
             if (shape[i] < 0) {
                 shape[i] = 1;
@@ -302,6 +303,32 @@ public final class ActivationCalibrator {
                     + "' is " + input.dataType());
         }
         return NdArray.ofFloats(shape, sample.toFloatArray());
+    }
+
+    /**
+     * The input's shape with its free dimensions taken from the data: a sample of shape {@code dataShape[1:]} of the
+     * input's rank fills them in place, one of rank one less fills all but the first (the batch, then 1). Dimensions the
+     * data cannot tell stay -1. A text detector's [-1, 3, -1, -1] fed [N, 3, 640, 640] runs on [1, 3, 640, 640].
+     */
+    public static long[] concreteShape(long[] inputShape, long[] dataShape) {
+        long[] shape = inputShape.clone();
+        int sampleRank = dataShape.length - 1;
+        int offset = sampleRank == shape.length ? 0 : sampleRank == shape.length - 1 ? 1 : -1;
+        if (offset < 0) {
+            return shape;
+        }
+        for (int i = offset; i < shape.length; i++) {
+            long given = dataShape[1 + i - offset];
+            if (shape[i] >= 0 && shape[i] != given) {
+                return inputShape.clone();
+            }
+        }
+        for (int i = offset; i < shape.length; i++) {
+            if (shape[i] < 0) {
+                shape[i] = dataShape[1 + i - offset];
+            }
+        }
+        return shape;
     }
 
     /** A copy of the model whose graph outputs also include {@code values} (as float tensors), graph inputs excepted. */

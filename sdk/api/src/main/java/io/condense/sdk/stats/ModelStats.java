@@ -84,7 +84,7 @@ public record ModelStats(
                 continue;
             }
             String op = node.getOpType();
-            if (!op.equals("Conv") && !op.equals("Gemm") && !op.equals("MatMul")) {
+            if (!op.equals("Conv") && !op.equals("ConvTranspose") && !op.equals("Gemm") && !op.equals("MatMul")) {
                 continue;
             }
             long count = macs(node, shapes);
@@ -95,7 +95,7 @@ public record ModelStats(
         return new ModelStats(parameters, nonZero, bytes, model.serializedSize(), macs, byNode);
     }
 
-    /** Multiply-accumulates of one Conv, Gemm or MatMul node, or 0 when its shapes are unknown. */
+    /** Multiply-accumulates of one Conv, ConvTranspose, Gemm or MatMul node, or 0 when its shapes are unknown. */
     static long macs(NodeProto node, ShapeInference shapes) {
         Optional<long[]> output = shapes.shape(node.getOutput(0));
         Optional<long[]> first = shapes.shape(node.getInput(0));
@@ -110,6 +110,10 @@ public record ModelStats(
             case "Conv" -> {
                 // each output element sums (input channels / group) x kernel area products; the weight is [M, C/group, k...]
                 return ShapeInference.product(y, 0, y.length) * ShapeInference.product(b, 1, b.length);
+            }
+            case "ConvTranspose" -> {
+                // each input element is scattered through (output channels / group) x kernel area products; weight [C, M/group, k...]
+                return ShapeInference.product(a, 0, a.length) * ShapeInference.product(b, 1, b.length);
             }
             case "Gemm" -> {
                 long k = NodeAttributes.getInt(node, "transA", 0) != 0 ? a[0] : a[a.length - 1];

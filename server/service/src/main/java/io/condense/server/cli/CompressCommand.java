@@ -13,6 +13,7 @@ import io.condense.proto.v1.TechniqueInfo;
 import io.condense.proto.v1.ValidateResponse;
 import io.condense.sdk.error.CondenseException;
 import io.condense.sdk.error.ErrorCode;
+import io.condense.sdk.model.OnnxModel;
 import io.condense.sdk.technique.ParameterSpec;
 import io.condense.server.Folders;
 import io.condense.server.api.PipelineValidator;
@@ -95,8 +96,16 @@ final class CompressCommand implements Callable<Integer> {
     @Option(names = "--no-evaluation", description = "Skip the evaluation in ONNX Runtime at the end of the job.")
     boolean noEvaluation;
 
+    @Option(names = "--input-shape", paramLabel = "NAME:D1,D2,...", description = "Concrete dimensions for a model input with "
+            + "free ones, e.g. x:1,3,640,640 (repeat for several inputs). Fixed in the uploaded copy, so evaluation, calibration "
+            + "and MAC counts use them; the written model keeps them.")
+    List<String> inputShapes = new ArrayList<>();
+
     @Option(names = "--request-id", description = "Client request id: a retried command with the same id answers the same job.")
     String requestId;
+
+    /** The file uploaded: {@link #model}, or a temporary copy with {@code --input-shape} applied. */
+    private Path uploadedModel;
 
     @Override
     public Integer call() {
@@ -127,6 +136,7 @@ final class CompressCommand implements Callable<Integer> {
             if (trainingData != null && trainingLabels == null) {
                 throw new IllegalArgumentException("--train-data needs --train-labels: training needs one integer class label per sample");
             }
+            uploadedModel = dryRun ? model : shapedModel();
         } catch (CondenseException | IllegalArgumentException e) {
             err.println("condense: " + e.getMessage());
             return 2;
@@ -188,6 +198,9 @@ final class CompressCommand implements Callable<Integer> {
                     Thread.currentThread().interrupt();
                 }
             }
+            if (!uploadedModel.equals(model)) {
+                Folders.deleteRecursively(uploadedModel.getParent());
+            }
             if (temporaryData != null) {
                 Folders.deleteRecursively(temporaryData);
             }
@@ -197,7 +210,7 @@ final class CompressCommand implements Callable<Integer> {
     private int compress(CondenseClient client, List<PipelineStep> steps, Map<String, Set<String>> uploadable, PrintStream out,
             PrintStream err) throws IOException {
         SubmitRequest.Builder request = SubmitRequest.newBuilder().addAllSteps(uploadAttached(client, steps, uploadable))
-                .setModelId(client.upload(model).getBlobId());
+                .setModelId(client.upload(uploadedModel).getBlobId());
         if (evaluationData != null) {
             request.setEvaluationDataId(client.upload(evaluationData).getBlobId());
         }
@@ -240,6 +253,34 @@ final class CompressCommand implements Callable<Integer> {
         out.println();
         out.println("Wrote " + output + " (" + bytes + " bytes)" + (report == null ? "" : " and " + report));
         return 0;
+    }
+
+    /**
+     * The model file to upload: the given one, or a copy with the {@code --input-shape} dimensions fixed. A model with free
+     * dimensions beyond the batch axis and neither shapes nor data to take them from is refused here, naming the input.
+     */
+    private Path shapedModel() {
+        boolean hasData = evaluationData != null || calibrationData != null || noEvaluation;
+        if (inputShapes.isEmpty() && hasData) {
+            return model;
+        }
+        OnnxModel loaded = OnnxModel.load(model);
+        OnnxModel shaped = inputShapes.isEmpty() ? loaded : InputShapes.apply(loaded, InputShapes.parse(inputShapes));
+        String problem = hasData ? null : InputShapes.freeDimensionsProblem(shaped);
+        if (problem != null) {
+            throw new IllegalArgumentException(problem);
+        }
+        if (inputShapes.isEmpty()) {
+            return model;
+        }
+        try {
+            Path folder = Files.createTempDirectory("condense-shaped-");
+            Path copy = folder.resolve(model.getFileName());
+            shaped.save(copy);
+            return copy;
+        } catch (IOException e) {
+            throw new IllegalArgumentException("cannot write the model with fixed input shapes: " + e.getMessage(), e);
+        }
     }
 
     /** Validates the steps as Submit would, on the server or against the local plugins folder, and prints what would run. */
