@@ -1,7 +1,6 @@
 package io.condense.sdk.technique;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
 import io.condense.sdk.model.LayerSelection;
 import java.util.ArrayList;
@@ -38,13 +37,11 @@ class SelectionParametersTest {
     }
 
     @Test
-    void badPatternsAreReportedAfterTheTechniquesOwnProblems() {
-        List<ParameterProblem> problems = new ArrayList<>();
-        problems.add(new ParameterProblem("bits", "3", "odd bits are not supported"));
-        InvalidParametersException thrown = catchThrowableOfType(() -> SelectionParameters.layerSelection(
-                Parameters.validate(SPECS, Map.of("exclude", "regex:conv(1,regex:[")), problems), InvalidParametersException.class);
-        assertThat(thrown.problems()).extracting(ParameterProblem::parameter).containsExactly("bits", "exclude", "exclude");
-        assertThat(thrown.problems().get(1).value()).isEqualTo("regex:conv(1,regex:[");
-        assertThat(thrown.problems().get(1).rule()).contains("'regex:conv(1' is not a valid regular expression");
+    void badPatternsAreRefusedByTheExcludeSpecsValueCheckAtValidation() {
+        List<ParameterProblem> problems = Parameters.check(SPECS, Map.of("exclude", "conv*,regex:conv(1,regex:["));
+        assertThat(problems).extracting(ParameterProblem::parameter).containsExactly("exclude");
+        assertThat(problems.get(0).value()).isEqualTo("conv*,regex:conv(1,regex:[");
+        assertThat(problems.get(0).rule()).contains("'regex:conv(1' is not a valid regular expression");
+        assertThat(Parameters.check(SPECS, Map.of("exclude", "conv*,regex:conv[12]"))).isEmpty();
     }
 }
