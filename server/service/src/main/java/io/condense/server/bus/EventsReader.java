@@ -57,6 +57,11 @@ public final class EventsReader implements EventsSync, AutoCloseable {
         return caughtUp.await(timeout.toMillis(), TimeUnit.MILLISECONDS);
     }
 
+    /** True once the history written before the start has been read. */
+    public boolean isCaughtUp() {
+        return caughtUp.getCount() == 0;
+    }
+
     /** Waits until the events committed to the topic before this call have been handed to the listeners. */
     @Override
     public boolean awaitLatest(Duration timeout) throws InterruptedException {

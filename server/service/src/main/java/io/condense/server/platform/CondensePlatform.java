@@ -19,6 +19,7 @@ import io.condense.server.metrics.MetricsEndpoint;
 import io.condense.server.metrics.StepMetrics;
 import io.condense.server.plugin.PluginHost;
 import io.condense.server.worker.Cancellations;
+import io.condense.server.worker.StepAttempts;
 import io.condense.server.worker.Worker;
 import io.grpc.Server;
 import io.grpc.ServerInterceptors;
@@ -122,8 +123,12 @@ public final class CondensePlatform implements AutoCloseable {
 
         JobView jobs = new JobView();
         Cancellations cancellations = new Cancellations();
+        StepAttempts attempts = new StepAttempts();
         List<EventListener> listeners = new ArrayList<>();
         listeners.add(cancellations);
+        if (config.role().runsWorker()) {
+            listeners.add(attempts);
+        }
         if (config.role().runsApi()) {
             listeners.add(jobs);
             Gauge.builder(StepMetrics.JOBS_IN_FLIGHT, jobs, JobView::inFlight).description("Jobs accepted and not yet ended").register(registry);
@@ -135,7 +140,7 @@ public final class CondensePlatform implements AutoCloseable {
         Worker worker = null;
         if (config.role().runsWorker()) {
             worker = new Worker(plugins, blobs, cancellations, stepMetrics, settings, instanceId, config.dataFolder().resolve("scratch"),
-                    config.workerThreads(), binder);
+                    config.workerThreads(), binder, attempts, events::isCaughtUp);
             resources.push(worker);
             worker.start();
         }

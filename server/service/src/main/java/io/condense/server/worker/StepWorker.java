@@ -25,6 +25,8 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.function.BooleanSupplier;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import io.condense.server.metrics.KafkaClientBinder;
@@ -59,17 +61,24 @@ final class StepWorker implements Runnable {
     private final EventSender sender;
     private final KafkaConsumer<String, byte[]> consumer;
     private final KafkaProducer<String, byte[]> producer;
+    private final StepAttempts attempts;
+    private final BooleanSupplier eventsCaughtUp;
     private final CountDownLatch subscribed = new CountDownLatch(1);
     private volatile boolean running = true;
+    /** Why this step consumer stopped on its own (fenced, a broker error it cannot get over); null while it runs or when stopped. */
+    private volatile String stoppedBecause;
 
     StepWorker(LoadedTechnique technique, StepRunner runner, JobFinisher finisher, Cancellations cancellations, StepMetrics metrics,
-            EventSender sender, KafkaSettings settings, String instanceId, KafkaClientBinder binder) {
+            EventSender sender, StepAttempts attempts, BooleanSupplier eventsCaughtUp, KafkaSettings settings, String instanceId,
+            KafkaClientBinder binder) {
         this.technique = requireNonNull(technique, "technique is null");
         this.runner = requireNonNull(runner, "runner is null");
         this.finisher = requireNonNull(finisher, "finisher is null");
         this.cancellations = requireNonNull(cancellations, "cancellations is null");
         this.metrics = requireNonNull(metrics, "metrics is null");
         this.sender = requireNonNull(sender, "sender is null");
+        this.attempts = requireNonNull(attempts, "attempts is null");
+        this.eventsCaughtUp = requireNonNull(eventsCaughtUp, "eventsCaughtUp is null");
         String name = "condense-worker-" + technique.id() + "-" + instanceId;
         this.consumer = new KafkaConsumer<>(settings.stepConsumer("condense-workers-" + technique.id(), name + "-consumer", name));
         this.producer = new KafkaProducer<>(settings.transactionalProducer(name));
@@ -85,10 +94,19 @@ final class StepWorker implements Runnable {
         return subscribed.await(timeout.toMillis(), TimeUnit.MILLISECONDS);
     }
 
+    /** Why this step consumer stopped by itself, or empty while it runs (or was stopped by {@link #stop}). */
+    Optional<String> failure() {
+        return Optional.ofNullable(stoppedBecause);
+    }
+
     @Override
     public void run() {
         try {
             producer.initTransactions();
+            // the attempts of steps read before the first poll must be known, or a step that crashed workers runs again
+            while (running && !eventsCaughtUp.getAsBoolean()) {
+                Thread.sleep(50);
+            }
             consumer.subscribe(List.of(Topics.steps(technique.id())));
             subscribed.countDown();
             while (running) {
@@ -96,21 +114,63 @@ final class StepWorker implements Runnable {
                     if (!running) {
                         break;
                     }
-                    handle(record);
+                    handleSafely(record);
                 }
             }
         } catch (WakeupException e) {
             if (running) {
+                stoppedBecause = "woken up unexpectedly";
                 log.error("Worker for '{}' woken up unexpectedly", technique.id(), e);
             }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            stoppedBecause = "interrupted";
         } catch (ProducerFencedException e) {
+            stoppedBecause = "fenced: another process uses the transactional id of this worker (" + e.getMessage() + ")";
             log.error("Worker for '{}' stops: another worker with the same transactional id took over ({})", technique.id(), e.getMessage());
-        } catch (RuntimeException e) {
+        } catch (Throwable e) {
+            stoppedBecause = "stopped by an unexpected error: " + e;
             log.error("Worker for '{}' stops after an unexpected error", technique.id(), e);
         } finally {
             subscribed.countDown();
+            closeQuietly();
+        }
+    }
+
+    private void closeQuietly() {
+        try {
             consumer.close(Duration.ofSeconds(5));
+        } catch (RuntimeException e) {
+            log.warn("Could not close the step consumer of '{}': {}", technique.id(), e.toString());
+        }
+        try {
             producer.close(Duration.ofSeconds(5));
+        } catch (RuntimeException e) {
+            log.warn("Could not close the producer of '{}': {}", technique.id(), e.toString());
+        }
+    }
+
+    /**
+     * Handles one step record; whatever goes wrong with this one job (short of Kafka telling this process it was
+     * replaced) fails that job and leaves the thread running for the next.
+     */
+    private void handleSafely(ConsumerRecord<String, byte[]> record) {
+        try {
+            handle(record);
+        } catch (ProducerFencedException | OutOfOrderSequenceException | AuthorizationException e) {
+            throw e;
+        } catch (Throwable e) {
+            log.error("Step record at {}-{} offset {} (job {}) could not be handled; failing its job", record.topic(), record.partition(),
+                    record.offset(), record.key(), e);
+            StepRequested request;
+            try {
+                request = StepRequested.parseFrom(record.value());
+            } catch (InvalidProtocolBufferException unreadable) {
+                commit(record, List.of(new ProducerRecord<>(Topics.DEAD_LETTERS, record.key(), record.value())), null);
+                return;
+            }
+            CondenseException error = Failures.classify(e, "step " + (request.getStepIndex() + 1) + " (" + technique.id() + ")");
+            commit(record, failed(record, request, Events.error(request.getStepIndex() + 1, technique.id(), error)), JobOutcome.FAILED);
         }
     }
 
@@ -128,11 +188,22 @@ final class StepWorker implements Runnable {
         int stepIndex = request.getStepIndex();
         List<ProducerRecord<String, byte[]>> out = new ArrayList<>();
         JobOutcome outcome = null;
+        StepAttempts.History history = attempts.history(jobId, stepIndex);
+        if (history.cutOff() >= StepAttempts.CRASH_LIMIT) {
+            CondenseException crashed = new CondenseException(ErrorCode.INTERNAL_ERROR, "step " + (stepIndex + 1) + " (" + technique.id()
+                    + ") stopped its worker " + history.cutOff() + " times before it could finish (workers " + history.workers()
+                    + "): the process died (killed, out of memory or a crash in native code); it is not run again, and its step "
+                    + "message is in " + Topics.DEAD_LETTERS);
+            log.error("Job {}: {}", jobId, crashed.getMessage());
+            commit(record, failed(record, request, Events.error(stepIndex + 1, technique.id(), crashed)), JobOutcome.FAILED);
+            return;
+        }
         StepExecution execution;
         try {
             execution = runner.run(request, technique);
-        } catch (CondenseException e) {
-            execution = new StepExecution.Failed(Events.error(stepIndex + 1, technique.id(), e));
+        } catch (Throwable e) {
+            execution = new StepExecution.Failed(Events.error(stepIndex + 1, technique.id(),
+                    Failures.classify(e, "step " + (stepIndex + 1) + " (" + technique.id() + ")")));
         }
         if (execution instanceof StepExecution.Completed completed) {
             out.add(Events.record(Events.event(jobId).setStepCompleted(StepCompleted.newBuilder()
@@ -152,17 +223,14 @@ final class StepWorker implements Runnable {
                     JobCompleted jobCompleted = finisher.finish(request, completed);
                     out.add(Events.record(Events.event(jobId).setJobCompleted(jobCompleted).build()));
                     outcome = JobOutcome.COMPLETED;
-                } catch (CondenseException e) {
-                    log.info("Job {} could not be finished: {}", jobId, e.toString());
-                    JobError error = Events.error(stepIndex + 1, technique.id(), new CondenseException(e.code(),
-                            "the result of the last step could not be evaluated: " + e.getMessage(), e));
-                    out.addAll(failed(record, request, error));
-                    outcome = JobOutcome.FAILED;
-                } catch (RuntimeException e) {
-                    log.error("Job {} could not be finished", jobId, e);
-                    JobError error = Events.error(stepIndex + 1, technique.id(), new CondenseException(ErrorCode.INTERNAL_ERROR,
-                            "the job's report could not be made: " + e, e));
-                    out.addAll(failed(record, request, error));
+                } catch (JobFinisher.EndFailure e) {
+                    CondenseException cause = e.error();
+                    if (cause.code().category() == io.condense.sdk.error.ErrorCategory.INTERNAL) {
+                        log.error("Job {}: {} failed", jobId, e.stage(), cause);
+                    } else {
+                        log.info("Job {}: {} failed: {}", jobId, e.stage(), cause.toString());
+                    }
+                    out.addAll(failed(record, request, Events.error(0, e.stage(), cause)));
                     outcome = JobOutcome.FAILED;
                 }
             }
@@ -221,7 +289,22 @@ final class StepWorker implements Runnable {
             } catch (KafkaException abortFailure) {
                 log.warn("Could not abort the transaction: {}", abortFailure.toString());
             }
+            announceRetry(record, e);
             consumer.seek(partition, record.offset());
+        }
+    }
+
+    /** Ends the attempt the step's StepStarted began, so running the step again is not counted as a worker that died. */
+    private void announceRetry(ConsumerRecord<String, byte[]> record, KafkaException cause) {
+        try {
+            StepRequested request = StepRequested.parseFrom(record.value());
+            CondenseException error = new CondenseException(ErrorCode.UNAVAILABLE, "the outcome could not be written to Kafka ("
+                    + cause.getMessage() + "); the step runs again");
+            sender.send(Events.event(request.getJobId()).setStepFailed(StepFailed.newBuilder().setStepIndex(request.getStepIndex())
+                    .setTechnique(technique.id()).setError(Events.error(request.getStepIndex() + 1, technique.id(), error))
+                    .setWillRetry(true)).build());
+        } catch (InvalidProtocolBufferException e) {
+            // an unreadable record never started a step
         }
     }
 
