@@ -10,6 +10,8 @@ import io.condense.proto.v1.GetJobRequest;
 import io.condense.proto.v1.Job;
 import io.condense.proto.v1.JobEvent;
 import io.condense.proto.v1.JobState;
+import io.condense.proto.v1.ListJobsRequest;
+import io.condense.proto.v1.ListJobsResponse;
 import io.condense.proto.v1.ListTechniquesRequest;
 import io.condense.proto.v1.ListTechniquesResponse;
 import io.condense.proto.v1.ParameterInfo;
@@ -355,6 +357,19 @@ public final class CompressionService extends CompressionServiceGrpc.Compression
             responses.onCompleted();
         } catch (RuntimeException e) {
             responses.onError(toStatus("CancelJob", e));
+        }
+    }
+
+    @Override
+    public void listJobs(ListJobsRequest request, StreamObserver<ListJobsResponse> responses) {
+        try {
+            int limit = request.getLimit() <= 0 ? 50 : Math.min(request.getLimit(), 1000);
+            JobState state = request.getState() == JobState.UNRECOGNIZED ? JobState.JOB_STATE_UNSPECIFIED : request.getState();
+            catchUpOnEvents();
+            responses.onNext(ListJobsResponse.newBuilder().addAllJobs(jobs.recent(limit, state)).build());
+            responses.onCompleted();
+        } catch (RuntimeException e) {
+            responses.onError(toStatus("ListJobs", e));
         }
     }
 

@@ -7,6 +7,7 @@ import io.condense.proto.v1.JobState;
 import io.condense.proto.v1.PipelineStep;
 import io.condense.proto.v1.SubmitRequest;
 import io.condense.sdk.error.CondenseException;
+import io.condense.sdk.error.ErrorCategory;
 import io.condense.sdk.error.ErrorCode;
 import io.condense.server.Folders;
 import io.condense.server.api.PipelineValidator;
@@ -35,8 +36,10 @@ import picocli.CommandLine.Parameters;
         description = "Compresses an ONNX model with a pipeline of techniques. Without --server it starts the whole platform "
                 + "(embedded Kafka, API, worker) in this process on free loopback ports.",
         exitCodeListHeading = "Exit codes:%n",
-        exitCodeList = {"0:the job completed; the model and report are written", "1:the job failed or was cancelled",
-                "2:bad input: file, pipeline, technique or parameters", "3:the server or the embedded platform is unavailable"})
+        exitCodeList = {"0:the job completed; the model and report are written",
+                "1:the job failed on the server's side (out of memory, a plugin failure) or was cancelled",
+                "2:bad input: a file, the model (not a valid ONNX model), its data, the pipeline, a technique or a parameter",
+                "3:the server or the embedded platform is unavailable"})
 final class CompressCommand implements Callable<Integer> {
 
     @Parameters(index = "0", paramLabel = "MODEL.onnx", description = "The model to compress.")
@@ -80,6 +83,9 @@ final class CompressCommand implements Callable<Integer> {
 
     @Option(names = "--request-id", description = "Client request id: a retried command with the same id answers the same job.")
     String requestId;
+
+    /** Why the embedded platform stopped working, once it has. */
+    private volatile String embeddedFailure;
 
     @Override
     public Integer call() {
@@ -130,12 +136,23 @@ final class CompressCommand implements Callable<Integer> {
                 target = platform.grpcTarget();
             }
             try (CondenseClient client = new CondenseClient(target)) {
+                if (platform != null) {
+                    // the embedded platform cannot go on (a stopped step consumer): stop waiting for a job it will never end
+                    platform.fatalProblem().thenAccept(reason -> {
+                        embeddedFailure = reason;
+                        client.channel().shutdownNow();
+                    });
+                }
                 return compress(client, steps, out, err);
             }
         } catch (CondenseException e) {
             err.println("condense: " + e.getMessage());
             return 3;
         } catch (StatusRuntimeException e) {
+            if (embeddedFailure != null) {
+                err.println("condense: the embedded platform stopped working: " + embeddedFailure);
+                return 3;
+            }
             Status status = e.getStatus();
             err.println("condense: " + status.getCode() + ": " + status.getDescription());
             return status.getCode() == Status.Code.INVALID_ARGUMENT || status.getCode() == Status.Code.NOT_FOUND
@@ -183,7 +200,13 @@ final class CompressCommand implements Callable<Integer> {
         if (job.getState() != JobState.JOB_STATE_COMPLETED) {
             if (job.getState() == JobState.JOB_STATE_FAILED) {
                 JobError error = job.getError();
-                err.printf("Job %s FAILED at step %d (%s): %s: %s%n", jobId, error.getStep(), error.getTechnique(), error.getCode(), error.getMessage());
+                if (error.getStep() == 0 && !error.getTechnique().isEmpty()) {
+                    err.printf("Job %s FAILED after its steps, in the %s: %s: %s%n", jobId, error.getTechnique(), error.getCode(), error.getMessage());
+                } else {
+                    err.printf("Job %s FAILED at step %d (%s): %s: %s%n", jobId, error.getStep(), error.getTechnique(), error.getCode(),
+                            error.getMessage());
+                }
+                return isBadInput(error) ? 2 : 1;
             } else {
                 err.printf("Job %s ended %s%n", jobId, job.getState().name().substring("JOB_STATE_".length()));
             }
@@ -198,6 +221,16 @@ final class CompressCommand implements Callable<Integer> {
         out.println();
         out.println("Wrote " + output + " (" + bytes + " bytes)" + (report == null ? "" : " and " + report));
         return 0;
+    }
+
+    /** A job that failed on what it was given (the model, its data, a parameter value), not on the server: exit code 2. */
+    static boolean isBadInput(JobError error) {
+        try {
+            ErrorCode code = ErrorCode.valueOf(error.getCode());
+            return code.category() == ErrorCategory.USER && code != ErrorCode.CANCELLED;
+        } catch (IllegalArgumentException unknown) {
+            return false;
+        }
     }
 
     /** The files named by parameter values written {@code @FILE}, in the order they appear. */

@@ -129,6 +129,11 @@ public final class CondenseClient implements AutoCloseable {
         return blocking.cancelJob(io.condense.proto.v1.CancelJobRequest.newBuilder().setJobId(jobId).build());
     }
 
+    /** The most recently submitted jobs, newest first, without their reports. */
+    public java.util.List<Job> jobs(int limit, io.condense.proto.v1.JobState state) {
+        return blocking.listJobs(io.condense.proto.v1.ListJobsRequest.newBuilder().setLimit(limit).setState(state).build()).getJobsList();
+    }
+
     public ListTechniquesResponse techniques() {
         return blocking.listTechniques(ListTechniquesRequest.getDefaultInstance());
     }

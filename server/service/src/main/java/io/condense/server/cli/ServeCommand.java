@@ -1,5 +1,7 @@
 package io.condense.server.cli;
 
+import io.condense.sdk.error.CondenseException;
+import io.condense.sdk.error.ErrorCategory;
 import io.condense.server.platform.CondensePlatform;
 import io.condense.server.platform.PlatformConfig;
 import io.condense.server.platform.Role;
@@ -15,6 +17,8 @@ import picocli.CommandLine.Option;
         description = "Runs a Condense server: gRPC API, Kafka step workers for every plugin, /metrics. "
                 + "Without --kafka-bootstrap it starts an embedded Kafka broker whose data lives in the data folder.")
 final class ServeCommand implements Callable<Integer> {
+    /** The exit code when a part of the server stopped and cannot come back (EX_SOFTWARE). */
+    static final int EXIT_CANNOT_WORK = 70;
 
     @Option(names = "--host", defaultValue = "127.0.0.1", description = "Address to listen on (default: ${DEFAULT-VALUE}).")
     String host;
@@ -37,7 +41,8 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--role", defaultValue = "all", description = "all, api or worker (default: ${DEFAULT-VALUE}).")
     String role;
 
-    @Option(names = "--instance-id", description = "Name of this process in Kafka transactional ids; give each process sharing a data folder its own.")
+    @Option(names = "--instance-id", description = "Name of this process in Kafka (transactional ids, consumer group members); default: the host name "
+            + "(HOSTNAME, a pod's name) and a random part, new for every start. A second process given an id in use refuses to start.")
     String instanceId;
 
     @Option(names = "--max-blob-bytes", defaultValue = "2147483648", description = "Largest upload in bytes (default: ${DEFAULT-VALUE}).")
@@ -61,12 +66,23 @@ final class ServeCommand implements Callable<Integer> {
         PlatformConfig config = new PlatformConfig(host, grpcPort, metricsPort, Optional.ofNullable(kafkaBootstrap), data,
                 plugins == null ? DefaultLocations.pluginsFolder() : plugins, parsedRole, Optional.ofNullable(instanceId), maxBlobBytes,
                 stepPartitions, workerThreads);
-        CondensePlatform platform = CondensePlatform.start(config);
+        CondensePlatform platform;
+        try {
+            platform = CondensePlatform.start(config);
+        } catch (CondenseException e) {
+            System.err.println("condense serve: " + e.getMessage());
+            return e.category() == ErrorCategory.USER ? 2 : 3;
+        }
         Runtime.getRuntime().addShutdownHook(new Thread(platform::close, "condense-shutdown"));
+        // a part that cannot come back stopped (a fenced producer, a dead step consumer): exit so that it is restarted
+        platform.fatalProblem().thenAccept(reason -> new Thread(() -> {
+            System.err.println("condense serve: exiting: " + reason);
+            System.exit(EXIT_CANNOT_WORK);
+        }, "condense-exit").start());
         System.out.println("Condense serving: gRPC " + (platform.grpcPort() < 0 ? "off" : platform.grpcTarget())
                 + ", metrics " + platform.metricsPort().map(port -> "http://" + host + ":" + port + "/metrics").orElse("off")
                 + ", Kafka " + platform.kafkaBootstrapServers() + ", techniques " + platform.plugins().techniques().keySet()
-                + ", pid " + ProcessHandle.current().pid());
+                + ", instance " + platform.instanceId() + ", pid " + ProcessHandle.current().pid());
         System.out.flush();
         platform.awaitTermination();
         return 0;

@@ -116,6 +116,17 @@ public final class JobView implements EventListener {
         return Optional.ofNullable(jobsByClientRequest.get(clientRequestId));
     }
 
+    /** The most recently submitted jobs (in {@code state}, unless it is UNSPECIFIED), newest first, without their reports. */
+    public java.util.List<Job> recent(int limit, JobState state) {
+        return jobs.values().stream()
+                .map(JobEntry::snapshot)
+                .filter(job -> state == JobState.JOB_STATE_UNSPECIFIED || job.getState() == state)
+                .sorted(java.util.Comparator.comparingLong(Job::getSubmittedAtMs).reversed().thenComparing(Job::getJobId))
+                .limit(limit)
+                .map(job -> job.toBuilder().clearReport().build())
+                .toList();
+    }
+
     /** Follows a job; false when the job is unknown. */
     public boolean watch(String jobId, JobWatcher watcher) {
         JobEntry entry = jobs.get(jobId);
@@ -131,6 +142,28 @@ public final class JobView implements EventListener {
         if (entry != null) {
             entry.unwatch(watcher);
         }
+    }
+
+    /**
+     * Jobs waiting for a step of this technique: accepted and not started, or between a completed step and the start of
+     * the next.
+     */
+    public long queued(String technique) {
+        long count = 0;
+        for (JobEntry entry : jobs.values()) {
+            synchronized (entry) {
+                Job.Builder job = entry.job();
+                if (JobEntry.isTerminal(job.getState())) {
+                    continue;
+                }
+                int done = job.getStepResultsCount();
+                boolean waiting = job.getState() == JobState.JOB_STATE_QUEUED || job.getCurrentStep() == done;
+                if (waiting && done < job.getStepsCount() && job.getSteps(done).getTechnique().equals(technique)) {
+                    count++;
+                }
+            }
+        }
+        return count;
     }
 
     /** Jobs accepted and not yet completed, failed or cancelled. */

@@ -15,6 +15,13 @@ final class ModelLoading {
         try {
             return OnnxModel.fromBytes(bytes);
         } catch (CondenseException e) {
+            if (e.code() == ErrorCode.INVALID_EXTERNAL_DATA) {
+                // the SDK's advice (load it from its file) is for code that has the file; a client of the API has uploaded bytes
+                throw new CondenseException(e.code(), what + " (" + bytes.length + " bytes) keeps tensor data in external files, "
+                        + "which an upload does not carry (" + e.getMessage().split(", which", 2)[0] + "): upload the model with "
+                        + "its tensors inline, for example in Python onnx.save_model(onnx.load(path), inline_path, "
+                        + "save_as_external_data=False) for a model under 2 GB", e);
+            }
             throw new CondenseException(e.code(), what + " (" + bytes.length + " bytes) is " + e.getMessage(), e);
         } catch (RuntimeException e) {
             throw new CondenseException(ErrorCode.INVALID_MODEL, what + " (" + bytes.length + " bytes) is not a valid ONNX model: " + e.getMessage(), e);

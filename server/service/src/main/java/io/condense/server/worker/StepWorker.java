@@ -277,7 +277,7 @@ final class StepWorker implements Runnable {
             producer.sendOffsetsToTransaction(Map.of(partition, new OffsetAndMetadata(record.offset() + 1)), consumer.groupMetadata());
             producer.commitTransaction();
             if (outcome != null) {
-                metrics.recordJob(outcome);
+                metrics.recordJob(outcome, Duration.ofMillis(System.currentTimeMillis() - submittedAtMs(record)));
             }
         } catch (ProducerFencedException | OutOfOrderSequenceException | AuthorizationException e) {
             throw e;
@@ -291,6 +291,15 @@ final class StepWorker implements Runnable {
             }
             announceRetry(record, e);
             consumer.seek(partition, record.offset());
+        }
+    }
+
+    private static long submittedAtMs(ConsumerRecord<String, byte[]> record) {
+        try {
+            long submitted = StepRequested.parseFrom(record.value()).getSpec().getSubmittedAtMs();
+            return submitted > 0 ? submitted : System.currentTimeMillis();
+        } catch (InvalidProtocolBufferException e) {
+            return System.currentTimeMillis();
         }
     }
 
