@@ -75,6 +75,9 @@ final class CompressCommand implements Callable<Integer> {
     @Option(names = "--server", paramLabel = "HOST:PORT", description = "Use this Condense server instead of an embedded one.")
     String server;
 
+    @picocli.CommandLine.Mixin
+    ClientSecurityOptions clientSecurity = new ClientSecurityOptions();
+
     @Option(names = "--plugins", paramLabel = "DIR", description = "Plugins folder of the embedded platform (default: the repository's build/plugins).")
     Path plugins;
 
@@ -135,7 +138,7 @@ final class CompressCommand implements Callable<Integer> {
                 platform = CondensePlatform.start(PlatformConfig.embedded(temporaryData, pluginsFolder));
                 target = platform.grpcTarget();
             }
-            try (CondenseClient client = new CondenseClient(target)) {
+            try (CondenseClient client = new CondenseClient(target, server == null ? ClientSecurity.NONE : clientSecurity.security())) {
                 if (platform != null) {
                     // the embedded platform cannot go on (a stopped step consumer): stop waiting for a job it will never end
                     platform.fatalProblem().thenAccept(reason -> {
@@ -157,7 +160,7 @@ final class CompressCommand implements Callable<Integer> {
             err.println("condense: " + status.getCode() + ": " + status.getDescription());
             return status.getCode() == Status.Code.INVALID_ARGUMENT || status.getCode() == Status.Code.NOT_FOUND
                     || status.getCode() == Status.Code.RESOURCE_EXHAUSTED ? 2 : 3;
-        } catch (IOException e) {
+        } catch (IOException | IllegalArgumentException e) {
             err.println("condense: " + e.getMessage());
             return 2;
         } finally {

@@ -43,8 +43,34 @@ public final class CondenseClient implements AutoCloseable {
     private final CompressionServiceGrpc.CompressionServiceStub async;
 
     public CondenseClient(String target) {
+        this(target, ClientSecurity.NONE);
+    }
+
+    /**
+     * @throws IllegalArgumentException when a TLS file cannot be read
+     */
+    public CondenseClient(String target, ClientSecurity security) {
         requireNonNull(target, "target is null");
-        this.channel = ManagedChannelBuilder.forTarget(target).usePlaintext().maxInboundMessageSize(4 * CHUNK_BYTES).build();
+        requireNonNull(security, "security is null");
+        io.grpc.ChannelCredentials credentials = io.grpc.InsecureChannelCredentials.create();
+        if (security.tlsCa().isPresent()) {
+            try {
+                io.grpc.TlsChannelCredentials.Builder tls = io.grpc.TlsChannelCredentials.newBuilder().trustManager(security.tlsCa().get().toFile());
+                if (security.tlsCertificate().isPresent()) {
+                    tls.keyManager(security.tlsCertificate().get().toFile(), security.tlsKey().get().toFile());
+                }
+                credentials = tls.build();
+            } catch (IOException e) {
+                throw new IllegalArgumentException("cannot read the TLS files: " + e.getMessage(), e);
+            }
+        }
+        ManagedChannelBuilder<?> builder = io.grpc.Grpc.newChannelBuilder(target, credentials).maxInboundMessageSize(4 * CHUNK_BYTES);
+        if (security.token().isPresent()) {
+            io.grpc.Metadata headers = new io.grpc.Metadata();
+            headers.put(io.grpc.Metadata.Key.of("authorization", io.grpc.Metadata.ASCII_STRING_MARSHALLER), "Bearer " + security.token().get());
+            builder.intercept(io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(headers));
+        }
+        this.channel = builder.build();
         this.blocking = CompressionServiceGrpc.newBlockingStub(channel);
         this.async = CompressionServiceGrpc.newStub(channel);
     }

@@ -89,6 +89,9 @@ final class JobCommands {
         @Option(names = "--server", paramLabel = "HOST:PORT", defaultValue = DEFAULT_SERVER, description = "The server (default: ${DEFAULT-VALUE}).")
         String server;
 
+        @picocli.CommandLine.Mixin
+        ClientSecurityOptions clientSecurity = new ClientSecurityOptions();
+
         @Option(names = "--limit", defaultValue = "50", description = "At most this many (default: ${DEFAULT-VALUE}, at most 1000).")
         int limit;
 
@@ -106,7 +109,7 @@ final class JobCommands {
                     return 2;
                 }
             }
-            try (CondenseClient client = new CondenseClient(server)) {
+            try (CondenseClient client = new CondenseClient(server, clientSecurity.security())) {
                 List<Job> jobs = client.jobs(limit, wanted);
                 PrintStream out = System.out;
                 out.printf("%-36s  %-9s  %-19s  %s%n", "job", "state", "submitted (UTC)", "pipeline");
@@ -117,6 +120,9 @@ final class JobCommands {
                 return 0;
             } catch (StatusRuntimeException e) {
                 return failure(e, server);
+            } catch (IllegalArgumentException e) {
+                System.err.println("condense: " + e.getMessage());
+                return 2;
             }
         }
     }
@@ -129,13 +135,19 @@ final class JobCommands {
         @Option(names = "--server", paramLabel = "HOST:PORT", defaultValue = DEFAULT_SERVER, description = "The server (default: ${DEFAULT-VALUE}).")
         String server;
 
+        @picocli.CommandLine.Mixin
+        ClientSecurityOptions clientSecurity = new ClientSecurityOptions();
+
         @Override
         public Integer call() {
-            try (CondenseClient client = new CondenseClient(server)) {
+            try (CondenseClient client = new CondenseClient(server, clientSecurity.security())) {
                 printStatus(client.job(jobId), System.out);
                 return 0;
             } catch (StatusRuntimeException e) {
                 return failure(e, server);
+            } catch (IllegalArgumentException e) {
+                System.err.println("condense: " + e.getMessage());
+                return 2;
             }
         }
     }
@@ -148,14 +160,20 @@ final class JobCommands {
         @Option(names = "--server", paramLabel = "HOST:PORT", defaultValue = DEFAULT_SERVER, description = "The server (default: ${DEFAULT-VALUE}).")
         String server;
 
+        @picocli.CommandLine.Mixin
+        ClientSecurityOptions clientSecurity = new ClientSecurityOptions();
+
         @Override
         public Integer call() {
-            try (CondenseClient client = new CondenseClient(server)) {
+            try (CondenseClient client = new CondenseClient(server, clientSecurity.security())) {
                 Job job = client.cancel(jobId);
                 System.out.println("Asked job " + jobId + " to stop; it is " + state(job.getState()));
                 return 0;
             } catch (StatusRuntimeException e) {
                 return failure(e, server);
+            } catch (IllegalArgumentException e) {
+                System.err.println("condense: " + e.getMessage());
+                return 2;
             }
         }
     }
@@ -174,9 +192,12 @@ final class JobCommands {
         @Option(names = "--server", paramLabel = "HOST:PORT", defaultValue = DEFAULT_SERVER, description = "The server (default: ${DEFAULT-VALUE}).")
         String server;
 
+        @picocli.CommandLine.Mixin
+        ClientSecurityOptions clientSecurity = new ClientSecurityOptions();
+
         @Override
         public Integer call() {
-            try (CondenseClient client = new CondenseClient(server)) {
+            try (CondenseClient client = new CondenseClient(server, clientSecurity.security())) {
                 long bytes = client.downloadResult(jobId, output);
                 if (report != null) {
                     client.downloadBlob(client.job(jobId).getReportId(), report);
@@ -185,6 +206,9 @@ final class JobCommands {
                 return 0;
             } catch (StatusRuntimeException e) {
                 return failure(e, server);
+            } catch (IllegalArgumentException e) {
+                System.err.println("condense: " + e.getMessage());
+                return 2;
             } catch (IOException e) {
                 System.err.println("condense: " + e.getMessage());
                 return 2;

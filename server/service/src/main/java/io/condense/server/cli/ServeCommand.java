@@ -3,6 +3,7 @@ package io.condense.server.cli;
 import io.condense.sdk.error.CondenseException;
 import io.condense.sdk.error.ErrorCategory;
 import io.condense.server.platform.CondensePlatform;
+import io.condense.server.security.ApiSecurity;
 import io.condense.server.platform.PlatformConfig;
 import io.condense.server.platform.Role;
 import java.nio.file.Path;
@@ -54,6 +55,19 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--worker-threads", defaultValue = "2", description = "Step consumers per technique in this process (default: ${DEFAULT-VALUE}).")
     int workerThreads;
 
+    @Option(names = "--tls-cert", paramLabel = "CERT.pem", description = "Serve gRPC over TLS with this certificate chain (PEM); needs --tls-key.")
+    Path tlsCertificate;
+
+    @Option(names = "--tls-key", paramLabel = "KEY.pem", description = "The private key of --tls-cert (PKCS#8 PEM).")
+    Path tlsKey;
+
+    @Option(names = "--tls-client-ca", paramLabel = "CA.pem", description = "Mutual TLS: refuse clients without a certificate signed by this CA.")
+    Path tlsClientCa;
+
+    @Option(names = "--auth-tokens", paramLabel = "FILE", description = "Refuse calls without a bearer token listed (as its SHA-256) in this "
+            + "file, one 'sha256:<hex> <tenant>' a line.")
+    Path authTokens;
+
     @Override
     public Integer call() throws Exception {
         Role parsedRole;
@@ -66,6 +80,13 @@ final class ServeCommand implements Callable<Integer> {
         PlatformConfig config = new PlatformConfig(host, grpcPort, metricsPort, Optional.ofNullable(kafkaBootstrap), data,
                 plugins == null ? DefaultLocations.pluginsFolder() : plugins, parsedRole, Optional.ofNullable(instanceId), maxBlobBytes,
                 stepPartitions, workerThreads);
+        try {
+            config = config.withSecurity(new ApiSecurity(Optional.ofNullable(tlsCertificate), Optional.ofNullable(tlsKey),
+                    Optional.ofNullable(tlsClientCa), Optional.ofNullable(authTokens)));
+        } catch (IllegalArgumentException e) {
+            System.err.println("condense serve: " + e.getMessage());
+            return 2;
+        }
         CondensePlatform platform;
         try {
             platform = CondensePlatform.start(config);
