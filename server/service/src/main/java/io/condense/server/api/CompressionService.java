@@ -34,6 +34,7 @@ import io.condense.server.blob.BlobWriter;
 import io.condense.server.bus.Events;
 import io.condense.server.bus.EventsSync;
 import io.condense.server.job.JobView;
+import io.condense.server.security.Tenants;
 import io.condense.server.job.JobWatcher;
 import io.condense.server.plugin.LoadedTechnique;
 import io.condense.server.plugin.PluginHost;
@@ -141,6 +142,7 @@ public final class CompressionService extends CompressionServiceGrpc.Compression
                     }
                     long size = writer.size();
                     BlobId id = writer.commit();
+                    blobs.grant(Tenants.current(), id);
                     responses.onNext(UploadResult.newBuilder().setBlobId(id.hex()).setSize(size).build());
                     responses.onCompleted();
                 } catch (RuntimeException e) {
@@ -165,6 +167,7 @@ public final class CompressionService extends CompressionServiceGrpc.Compression
             throw new CondenseException(ErrorCode.NOT_FOUND, "model_id is empty; upload the model with UploadModel and pass the blob id it answers");
         }
         blobs.require(BlobId.of(request.getModelId()));
+        requireOwned(BlobId.of(request.getModelId()), "model_id");
         requireData(request.getEvaluationDataId(), "evaluation_data_id");
         requireData(request.getEvaluationLabelsId(), "evaluation_labels_id");
         requireData(request.getCalibrationDataId(), "calibration_data_id");
@@ -188,7 +191,9 @@ public final class CompressionService extends CompressionServiceGrpc.Compression
             return publish(request, UUID.randomUUID().toString());
         }
         // the same client request always names the same job, on every instance
-        String jobId = UUID.nameUUIDFromBytes(("condense-client-request:" + clientRequestId).getBytes(StandardCharsets.UTF_8)).toString();
+        String tenant = Tenants.current();
+        String jobId = UUID.nameUUIDFromBytes(("condense-client-request:" + (tenant.isEmpty() ? "" : tenant + "\u0000") + clientRequestId)
+                .getBytes(StandardCharsets.UTF_8)).toString();
         Object lock = submitLocks.computeIfAbsent(jobId, key -> new Object());
         try {
             synchronized (lock) {
@@ -214,6 +219,7 @@ public final class CompressionService extends CompressionServiceGrpc.Compression
                 .setClientRequestId(request.getClientRequestId())
                 .setSkipEvaluation(request.getSkipEvaluation())
                 .setSubmittedAtMs(System.currentTimeMillis())
+                .setTenant(Tenants.current())
                 .build();
         var submitted = Events.event(jobId).setJobSubmitted(JobSubmitted.newBuilder().setSpec(spec)).build();
         StepRequested firstStep = StepRequested.newBuilder()
@@ -240,6 +246,14 @@ public final class CompressionService extends CompressionServiceGrpc.Compression
         }
         if (!blobs.contains(blob)) {
             throw new CondenseException(ErrorCode.NOT_FOUND, field + " " + id + " is not stored; upload the data with UploadModel first");
+        }
+        requireOwned(blob, field);
+    }
+
+    /** Another tenant's blob is answered as if it were not stored. */
+    private void requireOwned(BlobId blob, String field) {
+        if (!blobs.owns(Tenants.current(), blob)) {
+            throw new CondenseException(ErrorCode.NOT_FOUND, field + " " + blob + " is not stored; upload it with UploadModel first");
         }
     }
 
@@ -301,7 +315,11 @@ public final class CompressionService extends CompressionServiceGrpc.Compression
                     }
                     yield BlobId.of(job.getResultModelId());
                 }
-                case BLOB_ID -> BlobId.of(request.getBlobId());
+                case BLOB_ID -> {
+                    BlobId blob = BlobId.of(request.getBlobId());
+                    requireOwned(blob, "blob_id");
+                    yield blob;
+                }
                 case TARGET_NOT_SET -> throw Status.INVALID_ARGUMENT.withDescription("name a job_id or a blob_id to download").asRuntimeException();
             };
             size = blobs.size(id);

@@ -24,7 +24,7 @@ import picocli.CommandLine.Parameters;
 /**
  * The operator's commands against a running server: {@code condense jobs}, {@code status ID}, {@code cancel ID},
  * {@code download ID}. Exit codes: 0 done, 1 the job is not in a state that allows it (download of a job that did not
- * complete), 2 bad input (an unknown job id, an unknown state), 3 the server is unavailable.
+ * complete), 2 bad input (an unknown job id, an unknown state, a missing or unknown token), 3 the server is unavailable.
  */
 final class JobCommands {
     static final String DEFAULT_SERVER = "127.0.0.1:50051";
@@ -38,7 +38,7 @@ final class JobCommands {
         Status status = e.getStatus();
         System.err.println("condense: " + server + " answered " + status.getCode() + ": " + status.getDescription());
         return switch (status.getCode()) {
-            case NOT_FOUND, INVALID_ARGUMENT -> 2;
+            case NOT_FOUND, INVALID_ARGUMENT, UNAUTHENTICATED, PERMISSION_DENIED -> 2;
             case FAILED_PRECONDITION -> 1;
             default -> 3;
         };

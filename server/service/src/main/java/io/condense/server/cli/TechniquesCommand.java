@@ -37,6 +37,9 @@ final class TechniquesCommand implements Callable<Integer> {
             } catch (StatusRuntimeException e) {
                 System.err.println("condense: " + server + " answered " + e.getStatus().getCode() + ": " + e.getStatus().getDescription());
                 return 1;
+            } catch (IllegalArgumentException e) {
+                System.err.println("condense: " + e.getMessage());
+                return 2;
             }
         } else {
             try (PluginHost host = PluginHost.load(plugins == null ? DefaultLocations.pluginsFolder() : plugins)) {

@@ -30,7 +30,7 @@ import java.util.Map;
  *
  * <p>The file, one token a line ({@code #} starts a comment): {@code sha256:<64 hex digits> <tenant>}, the hash being
  * that of the token's UTF-8 bytes ({@code printf %s "$TOKEN" | sha256sum}). A tenant name is 1 to 64 letters, digits,
- * '.', '_' or '-'.
+ * '.', '_' or '-', starting with a letter or digit.
  */
 public final class TokenAuthenticator implements ServerInterceptor {
     public static final Metadata.Key<String> AUTHORIZATION = Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
@@ -58,7 +58,7 @@ public final class TokenAuthenticator implements ServerInterceptor {
                 continue;
             }
             String[] fields = line.split("\\s+");
-            if (fields.length != 2 || !fields[0].matches("sha256:[0-9a-fA-F]{64}") || !fields[1].matches("[A-Za-z0-9._-]{1,64}")) {
+            if (fields.length != 2 || !fields[0].matches("sha256:[0-9a-fA-F]{64}") || !fields[1].matches("[A-Za-z0-9][A-Za-z0-9._-]{0,63}")) {
                 problems.append("\n  line ").append(i + 1).append(": expected 'sha256:<64 hex digits> <tenant>'");
                 continue;
             }

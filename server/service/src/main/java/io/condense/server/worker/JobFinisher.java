@@ -101,6 +101,7 @@ final class JobFinisher {
         try {
             Report report = JobReport.build(originalStats, compressedStats, steps, evaluation);
             BlobId reportId = blobs.put(report.toJson().getBytes(StandardCharsets.UTF_8));
+            blobs.grant(spec.getTenant(), reportId);
             return JobCompleted.newBuilder()
                     .setResultModelId(last.result().getOutputModelId())
                     .setReportId(reportId.hex())

@@ -30,6 +30,11 @@ final class ModelLoading {
 
     /** A model uploaded by the client (a step parameter names it by blob id), parsed like a job's model. */
     static OnnxModel uploaded(BlobStore blobs, String id) {
+        return uploaded(blobs, id, "");
+    }
+
+    /** A model uploaded by the job's tenant; another tenant's blob is answered as if it were not stored. */
+    static OnnxModel uploaded(BlobStore blobs, String id, String tenant) {
         String upload = "upload the model first (UploadModel answers its id: 64 hex digits; the command line uploads a "
                 + "parameter value written @file.onnx)";
         BlobId blob;
@@ -38,7 +43,7 @@ final class ModelLoading {
         } catch (CondenseException e) {
             throw new CondenseException(ErrorCode.INVALID_PARAMETER, "'" + id + "' is not a model id: " + upload);
         }
-        if (!blobs.contains(blob)) {
+        if (!blobs.contains(blob) || !blobs.owns(tenant, blob)) {
             throw new CondenseException(ErrorCode.INVALID_PARAMETER, "no uploaded model has the id " + id + ": " + upload);
         }
         return ModelLoading.parse(blobs.read(blob), "the uploaded model " + id);

@@ -137,7 +137,7 @@ final class StepRunner {
                             scratch.resolve("evaluation")),
                     () -> datasets.loadTraining(request.getSpec(), scratch.resolve("training")),
                     trainer,
-                    id -> ModelLoading.uploaded(blobs, id),
+                    id -> ModelLoading.uploaded(blobs, id, request.getSpec().getTenant()),
                     scratch);
             TechniqueResult result;
             try {
@@ -157,6 +157,7 @@ final class StepRunner {
             }
             byte[] output = result.model().toBytes();
             BlobId outputId = blobs.put(output);
+            blobs.grant(request.getSpec().getTenant(), outputId);
             StepResult stepResult = StepResult.newBuilder()
                     .setStep(stepIndex + 1)
                     .setTechnique(technique.id())
