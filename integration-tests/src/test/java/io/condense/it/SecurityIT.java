@@ -158,6 +158,27 @@ class SecurityIT {
                 .as("a wrong token is bad input, not an unavailable server").isEqualTo(2);
     }
 
+    @Test
+    void thePythonAndNodeClientsTakeTheCaTheClientCertificateAndTheToken(@org.junit.jupiter.api.io.TempDir Path temp) {
+        for (ForeignClient foreign : List.of(ForeignClient.python(), ForeignClient.node())) {
+            foreign.checkInstalled(temp);
+            List<String> arguments = new java.util.ArrayList<>(List.of("--server", platform.grpcTarget(),
+                    "--proto-dir", ForeignClient.protoFolder().toString(), "--model", TestEnvironment.mnist8().toAbsolutePath().toString(),
+                    "--output", temp.resolve(foreign.language() + ".onnx").toString(), "--timeout", "120",
+                    "--tls-ca", folder.resolve("ca.pem").toString(), "--tls-cert", folder.resolve("client.pem").toString(),
+                    "--tls-key", folder.resolve("client.key").toString(), "--step", "slow", "seconds=0"));
+            ForeignClient.Run refused = foreign.run(arguments, temp, java.time.Duration.ofMinutes(3));
+            assertThat(refused.exitCode()).as("without a token: %s", refused).isNotZero();
+            assertThat(refused.stderr()).as(refused.toString()).contains("UNAUTHENTICATED");
+
+            arguments.addAll(List.of("--token", TOKEN));
+            ForeignClient.Run served = foreign.run(arguments, temp, java.time.Duration.ofMinutes(3));
+            assertThat(served.exitCode()).as("with the token: %s", served).isZero();
+            assertThat(served.summary()).as(served.toString()).containsEntry("state", "JOB_STATE_COMPLETED");
+            assertThat(temp.resolve(foreign.language() + ".onnx")).isRegularFile();
+        }
+    }
+
     private static String[] concat(List<String> first, List<String> second, List<String> third) {
         return java.util.stream.Stream.of(first, second, third).flatMap(List::stream).toArray(String[]::new);
     }
