@@ -59,7 +59,7 @@ class SecurityIT {
         platform = CondensePlatform.start(new PlatformConfig("127.0.0.1", 0, -1, Optional.of(kafka.bootstrapServers()),
                 Files.createDirectories(folder.resolve("data")), plugins, Role.ALL, Optional.empty(), 64L << 20, 2, 1)
                 .withSecurity(new ApiSecurity(Optional.of(folder.resolve("server.pem")), Optional.of(folder.resolve("server.key")),
-                        Optional.of(folder.resolve("ca.pem")), Optional.of(tokens))));
+                        Optional.of(folder.resolve("ca.pem")), Optional.of(tokens)).withoutReflection()));
     }
 
     @AfterAll
@@ -104,6 +104,30 @@ class SecurityIT {
             String jobId = client.submit(SubmitRequest.newBuilder().setModelId(model).addSteps(step("slow", Map.of("seconds", "0"))).build())
                     .getJobId();
             assertThat(client.jobs(10, JobState.JOB_STATE_UNSPECIFIED)).extracting(job -> job.getJobId()).contains(jobId);
+        }
+        // reflection was turned off (--no-reflection)
+        try (CondenseClient client = new CondenseClient(platform.grpcTarget(), mutualTls(Optional.of(TOKEN)))) {
+            java.util.concurrent.CompletableFuture<Throwable> failure = new java.util.concurrent.CompletableFuture<>();
+            io.grpc.stub.StreamObserver<io.grpc.reflection.v1.ServerReflectionRequest> requests = io.grpc.reflection.v1.ServerReflectionGrpc
+                    .newStub(client.channel()).serverReflectionInfo(new io.grpc.stub.StreamObserver<>() {
+                        @Override
+                        public void onNext(io.grpc.reflection.v1.ServerReflectionResponse value) {
+                            failure.complete(null);
+                        }
+
+                        @Override
+                        public void onError(Throwable t) {
+                            failure.complete(t);
+                        }
+
+                        @Override
+                        public void onCompleted() {
+                            failure.complete(null);
+                        }
+                    });
+            requests.onNext(io.grpc.reflection.v1.ServerReflectionRequest.newBuilder().setListServices("").build());
+            assertThat(Status.fromThrowable(failure.get(30, TimeUnit.SECONDS)).getCode()).isEqualTo(Status.Code.UNIMPLEMENTED);
+            requests.onCompleted();
         }
         // health answers probes without a token (still over mutual TLS)
         try (CondenseClient client = new CondenseClient(platform.grpcTarget(), mutualTls(Optional.empty()))) {

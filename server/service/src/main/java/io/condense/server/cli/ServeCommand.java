@@ -68,6 +68,9 @@ final class ServeCommand implements Callable<Integer> {
             + "file, one 'sha256:<hex> <tenant>' a line.")
     Path authTokens;
 
+    @Option(names = "--no-reflection", description = "Do not offer gRPC server reflection (it describes the API, not data).")
+    boolean noReflection;
+
     @Override
     public Integer call() throws Exception {
         Role parsedRole;
@@ -81,8 +84,9 @@ final class ServeCommand implements Callable<Integer> {
                 plugins == null ? DefaultLocations.pluginsFolder() : plugins, parsedRole, Optional.ofNullable(instanceId), maxBlobBytes,
                 stepPartitions, workerThreads);
         try {
-            config = config.withSecurity(new ApiSecurity(Optional.ofNullable(tlsCertificate), Optional.ofNullable(tlsKey),
-                    Optional.ofNullable(tlsClientCa), Optional.ofNullable(authTokens)));
+            ApiSecurity security = new ApiSecurity(Optional.ofNullable(tlsCertificate), Optional.ofNullable(tlsKey),
+                    Optional.ofNullable(tlsClientCa), Optional.ofNullable(authTokens));
+            config = config.withSecurity(noReflection ? security.withoutReflection() : security);
         } catch (IllegalArgumentException e) {
             System.err.println("condense serve: " + e.getMessage());
             return 2;

@@ -168,13 +168,13 @@ public final class CondensePlatform implements AutoCloseable {
                 io.grpc.ServerServiceDefinition api = security.authTokens().isPresent()
                         ? ServerInterceptors.intercept(service, TokenAuthenticator.load(security.authTokens().get()))
                         : ServerInterceptors.intercept(service);
-                grpcServer = builder
-                        .maxInboundMessageSize(CompressionService.MAX_CHUNK_BYTES + 64 * 1024)
+                builder.maxInboundMessageSize(CompressionService.MAX_CHUNK_BYTES + 64 * 1024)
                         .addService(ServerInterceptors.intercept(api, new GrpcServerMetrics(registry)))
-                        .addService(health.getHealthService())
-                        .addService(ProtoReflectionServiceV1.newInstance())
-                        .build()
-                        .start();
+                        .addService(health.getHealthService());
+                if (security.reflection()) {
+                    builder.addService(ProtoReflectionServiceV1.newInstance());
+                }
+                grpcServer = builder.build().start();
             } catch (IOException e) {
                 throw new CondenseException(ErrorCode.UNAVAILABLE, "cannot serve gRPC on " + config.host() + ":" + config.grpcPort() + ": " + e.getMessage(), e);
             }

@@ -8,10 +8,21 @@ import java.util.Optional;
 /**
  * How the gRPC API admits callers: TLS (a certificate chain and its private key, PEM), mutual TLS (also the CA that
  * client certificates must chain to), bearer tokens (a tokens file of hashes and tenants, see {@link TokenAuthenticator}).
- * Each is independent; none of them is plaintext open to anyone, which is only safe on loopback.
+ * Each is independent; none of them is plaintext open to anyone, which is only safe on loopback. Server reflection can
+ * be turned off.
  */
-public record ApiSecurity(Optional<Path> tlsCertificate, Optional<Path> tlsKey, Optional<Path> tlsClientCa, Optional<Path> authTokens) {
+public record ApiSecurity(Optional<Path> tlsCertificate, Optional<Path> tlsKey, Optional<Path> tlsClientCa, Optional<Path> authTokens,
+        boolean reflection) {
     public static final ApiSecurity NONE = new ApiSecurity(Optional.empty(), Optional.empty(), Optional.empty(), Optional.empty());
+
+    /** With server reflection on (it describes the API, not data). */
+    public ApiSecurity(Optional<Path> tlsCertificate, Optional<Path> tlsKey, Optional<Path> tlsClientCa, Optional<Path> authTokens) {
+        this(tlsCertificate, tlsKey, tlsClientCa, authTokens, true);
+    }
+
+    public ApiSecurity withoutReflection() {
+        return new ApiSecurity(tlsCertificate, tlsKey, tlsClientCa, authTokens, false);
+    }
 
     public ApiSecurity {
         requireNonNull(tlsCertificate, "tlsCertificate is null");
