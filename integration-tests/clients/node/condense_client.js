@@ -40,10 +40,11 @@ class CallFailed extends Error {
 
 const USAGE = `usage: node condense_client.js --proto-dir DIR [--server HOST:PORT] --model MODEL.onnx
          --step TECHNIQUE [KEY=VALUE ...] [--step ...] --output OUT.onnx
-         [--client-request-id ID] [--timeout SECONDS] | --check`;
+         [--client-request-id ID] [--timeout SECONDS]
+         [--tls-ca CA.pem [--tls-cert CERT.pem --tls-key KEY.pem]] [--token TOKEN (default: $CONDENSE_TOKEN)] | --check`;
 
 function parseArguments(argv) {
-  const options = { server: '127.0.0.1:50051', timeout: 300, steps: [], check: false };
+  const options = { server: '127.0.0.1:50051', timeout: 300, steps: [], check: false, token: process.env.CONDENSE_TOKEN };
   for (let i = 0; i < argv.length; i++) {
     const argument = argv[i];
     const value = () => {
@@ -60,6 +61,10 @@ function parseArguments(argv) {
       case '--client-request-id': options.clientRequestId = value(); break;
       case '--timeout': options.timeout = Number(value()); break;
       case '--check': options.check = true; break;
+      case '--tls-ca': options.tlsCa = value(); break;
+      case '--tls-cert': options.tlsCert = value(); break;
+      case '--tls-key': options.tlsKey = value(); break;
+      case '--token': options.token = value(); break;
       case '--step': {
         const technique = value();
         const parameters = {};
@@ -79,6 +84,9 @@ function parseArguments(argv) {
     }
   }
   if (!options.protoDir) throw new Usage('--proto-dir is needed');
+  if (Boolean(options.tlsCert) !== Boolean(options.tlsKey) || (options.tlsCert && !options.tlsCa)) {
+    throw new Usage('--tls-cert and --tls-key go together, and need --tls-ca');
+  }
   if (!(options.timeout > 0)) throw new Usage('--timeout must be a positive number of seconds');
   if (options.model && !fs.statSync(options.model, { throwIfNoEntry: false })?.isFile()) {
     throw new Usage(`no model file ${options.model} (from ${process.cwd()})`);
@@ -114,11 +122,26 @@ function loadService(grpc, protoLoader, protoDir) {
 }
 
 class CondenseClient {
-  constructor(grpc, Service, server, timeoutSeconds) {
+  constructor(grpc, Service, server, timeoutSeconds, security = {}) {
     this.grpc = grpc;
     this.timeoutSeconds = timeoutSeconds;
-    this.stub = new Service(server, grpc.credentials.createInsecure(), {
+    const credentials = security.tlsCa
+      ? grpc.credentials.createSsl(fs.readFileSync(security.tlsCa), security.tlsKey ? fs.readFileSync(security.tlsKey) : null,
+        security.tlsCert ? fs.readFileSync(security.tlsCert) : null)
+      : grpc.credentials.createInsecure();
+    const interceptors = [];
+    if (security.token) {
+      // the bearer token on every call, over TLS or plaintext (a server on loopback)
+      interceptors.push((callOptions, nextCall) => new grpc.InterceptingCall(nextCall(callOptions), {
+        start: (metadata, listener, next) => {
+          metadata.set('authorization', `Bearer ${security.token}`);
+          next(metadata, listener);
+        },
+      }));
+    }
+    this.stub = new Service(server, credentials, {
       'grpc.max_receive_message_length': 8 * CHUNK_BYTES,
+      interceptors,
     });
   }
 
@@ -237,7 +260,8 @@ async function run(options) {
     console.log(JSON.stringify({ client: 'node', check: 'ok', grpc: require('@grpc/grpc-js/package.json').version }));
     return 0;
   }
-  const client = new CondenseClient(grpc, Service, options.server, options.timeout);
+  const client = new CondenseClient(grpc, Service, options.server, options.timeout,
+    { tlsCa: options.tlsCa, tlsCert: options.tlsCert, tlsKey: options.tlsKey, token: options.token });
   try {
     await client.ready();
     const started = process.hrtime.bigint();

@@ -196,6 +196,28 @@ def event_kind(event):
     return kind.upper()
 
 
+def read_file(path):
+    with open(path, "rb") as file:
+        return file.read()
+
+
+def open_channel(grpc, arguments, options):
+    """Plaintext, TLS (--tls-ca), mutual TLS (--tls-cert, --tls-key) and a bearer token (--token or CONDENSE_TOKEN)."""
+    credentials = None
+    if arguments.tls_ca:
+        credentials = grpc.ssl_channel_credentials(
+            root_certificates=read_file(arguments.tls_ca),
+            private_key=read_file(arguments.tls_key) if arguments.tls_key else None,
+            certificate_chain=read_file(arguments.tls_cert) if arguments.tls_cert else None)
+    if arguments.token:
+        # call credentials need a secure channel: TLS, or a local TCP connection (a server on loopback)
+        transport = credentials or grpc.local_channel_credentials(grpc.LocalConnectionType.LOCAL_TCP)
+        credentials = grpc.composite_channel_credentials(transport, grpc.access_token_call_credentials(arguments.token))
+    if credentials is None:
+        return grpc.insecure_channel(arguments.server, options=options)
+    return grpc.secure_channel(arguments.server, credentials, options=options)
+
+
 def run(arguments):
     check_python_packages()
     protoc = find_protoc(arguments.protoc)
@@ -210,7 +232,7 @@ def run(arguments):
             print(json.dumps({"client": "python", "check": "ok", "grpc": grpc.__version__, "protoc": protoc}))
             return 0
         options = [("grpc.max_receive_message_length", 8 * CHUNK_BYTES)]
-        with grpc.insecure_channel(arguments.server, options=options) as channel:
+        with open_channel(grpc, arguments, options) as channel:
             try:
                 grpc.channel_ready_future(channel).result(timeout=arguments.timeout)
             except grpc.FutureTimeoutError:
@@ -277,9 +299,16 @@ def main(argv=None):
     parser.add_argument("--client-request-id", help="makes a retried run answer the same job (default: a new UUID)")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds allowed for each call (default: %(default)s)")
     parser.add_argument("--check", action="store_true", help="only check that grpc, protobuf and protoc are there")
+    parser.add_argument("--tls-ca", help="speak TLS, trusting server certificates signed by this CA (PEM)")
+    parser.add_argument("--tls-cert", help="this client's certificate chain for mutual TLS (PEM; needs --tls-key and --tls-ca)")
+    parser.add_argument("--tls-key", help="the private key of --tls-cert (PEM)")
+    parser.add_argument("--token", default=os.environ.get("CONDENSE_TOKEN"),
+                        help="bearer token for servers that ask for one (default: the CONDENSE_TOKEN environment variable)")
     arguments = parser.parse_args(argv)
     if not arguments.check and not (arguments.model and arguments.step and arguments.output):
         parser.error("--model, --step and --output are needed (or --check)")
+    if bool(arguments.tls_cert) != bool(arguments.tls_key) or (arguments.tls_cert and not arguments.tls_ca):
+        parser.error("--tls-cert and --tls-key go together, and need --tls-ca")
     arguments.step = arguments.step or []
     try:
         return run(arguments)

@@ -51,4 +51,36 @@ class PluginHostIT {
             });
         }
     }
+
+    @Test
+    void withAnAllowListOnlyTheArchivesItHashesLoad(@TempDir Path folder) throws Exception {
+        Path slow = TestPlugins.build("slow", "slow", "1.0.0", ">=0.1.0", folder.resolve("slow-plugin-1.0.0.jar"));
+        Path explode = TestPlugins.build("explode", "explode", "1.0.0", ">=0.1.0", folder.resolve("explode-plugin-1.0.0.jar"));
+        String slowHash = EndToEndIT.sha256(Files.readAllBytes(slow));
+        String explodeHash = EndToEndIT.sha256(Files.readAllBytes(explode));
+        Files.writeString(folder.resolve("plugins.lock"), "# checked by the operator\n" + slowHash + "  slow-plugin-1.0.0.jar\n");
+        try (PluginHost host = PluginHost.load(folder)) {
+            assertThat(host.techniques()).containsOnlyKeys("slow");
+            assertThat(host.problems()).singleElement().satisfies(problem -> {
+                assertThat(problem.pluginId()).isEqualTo("explode");
+                assertThat(problem.message()).contains("not on the allow-list").contains("plugins.lock").contains(explodeHash);
+            });
+        }
+
+        // the same file name with other bytes (a modified archive) is refused as well
+        TestPlugins.build("slow", "slow", "1.0.1", ">=0.1.0", slow);
+        try (PluginHost host = PluginHost.load(folder)) {
+            assertThat(host.techniques()).isEmpty();
+            assertThat(host.problems()).anySatisfy(problem -> {
+                assertThat(problem.pluginId()).isEqualTo("slow");
+                assertThat(problem.message()).contains("not on the allow-list");
+            });
+        }
+
+        Files.writeString(folder.resolve("plugins.lock"), slowHash + "  slow\nnot-a-hash explode\n");
+        assertThatThrownBy(() -> PluginHost.load(folder)).isInstanceOfSatisfying(CondenseException.class, e -> {
+            assertThat(e.code()).isEqualTo(ErrorCode.PLUGIN_FAILURE);
+            assertThat(e.getMessage()).contains("plugins.lock has errors").contains("line 2");
+        });
+    }
 }

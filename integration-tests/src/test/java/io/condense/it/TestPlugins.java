@@ -38,7 +38,8 @@ final class TestPlugins {
         Files.createDirectories(sources);
         Files.createDirectories(classes);
         List<String> files = new ArrayList<>();
-        for (String name : List.of("ExplodeTechnique.java", "SlowTechnique.java", "FlakyTechnique.java", "TrainProbeTechnique.java")) {
+        for (String name : List.of("ExplodeTechnique.java", "SlowTechnique.java", "FlakyTechnique.java", "TrainProbeTechnique.java",
+                "HaltTechnique.java")) {
             try (InputStream in = TestPlugins.class.getResourceAsStream("/test-plugins/" + sourceFolder + "/" + name)) {
                 if (in != null) {
                     Path file = sources.resolve(name);

@@ -292,8 +292,63 @@ final class Comparison {
         return text.toString();
     }
 
+    /**
+     * Refuses, before anything is allocated, generated inputs this JVM cannot hold: the values of one sample of every
+     * input, each kept as a Java array and again as an ONNX Runtime tensor, must fit in an eighth of the heap (the
+     * rest is for the outputs, both sessions and the other jobs). A declared shape of more than 2^31 values per input is
+     * refused whatever the heap.
+     */
+    static void checkGeneratedInputsFit(List<ValueSpec> inputs, long maxHeapBytes) {
+        long budget = maxHeapBytes / 8;
+        long total = 0;
+        StringBuilder shapes = new StringBuilder();
+        for (ValueSpec input : inputs) {
+            long[] shape = input.shape();
+            long values = 1;
+            boolean overflow = false;
+            for (long dimension : shape) {
+                long size = dimension < 0 ? 1 : dimension;
+                if (size != 0 && values > Long.MAX_VALUE / size) {
+                    overflow = true;
+                    break;
+                }
+                values *= size;
+            }
+            long bytes = overflow || values > Long.MAX_VALUE / 16 ? Long.MAX_VALUE : values * 2 * elementBytes(input.dataType());
+            if (shapes.length() > 0) {
+                shapes.append(", ");
+            }
+            shapes.append('\'').append(input.name()).append("' declares the shape ").append(Arrays.toString(shape));
+            if (overflow || values > Integer.MAX_VALUE - 8) {
+                throw new CondenseException(ErrorCode.RESOURCE_EXHAUSTED, "the model's input '" + input.name() + "' declares the shape "
+                        + Arrays.toString(shape) + (overflow ? " (more values than a 64-bit count holds)" : " (" + values + " values)")
+                        + " for one sample: more than one array can hold (2^31 values), so it cannot be evaluated on generated "
+                        + "inputs; give evaluation data of a smaller shape (if its dimensions are dynamic) or skip the evaluation "
+                        + "(skip_evaluation, the command line's --no-evaluation)");
+            }
+            total = bytes > Long.MAX_VALUE - total ? Long.MAX_VALUE : total + bytes;
+        }
+        if (total > budget) {
+            throw new CondenseException(ErrorCode.RESOURCE_EXHAUSTED, "the model's inputs as declared (" + shapes + ") need "
+                    + mebibytes(total) + " MiB for one generated sample (kept in Java and in ONNX Runtime), more than this worker "
+                    + "gives an evaluation (" + mebibytes(budget) + " MiB, an eighth of its " + mebibytes(maxHeapBytes)
+                    + " MiB heap); skip the evaluation (skip_evaluation, the command line's --no-evaluation) or run the worker "
+                    + "with more memory (-Xmx)");
+        }
+    }
+
+    private static long elementBytes(DataType type) {
+        // generated values are kept as floats, or longs for integer inputs, before conversion to the input's type
+        return type.isFloatingPoint() ? Float.BYTES : Long.BYTES;
+    }
+
+    private static long mebibytes(long bytes) {
+        return bytes == Long.MAX_VALUE ? Long.MAX_VALUE / (1024 * 1024) : (bytes + 1024 * 1024 - 1) / (1024 * 1024);
+    }
+
     private Batches generatedBatches() {
         List<ValueSpec> inputs = original.inputs();
+        checkGeneratedInputsFit(inputs, Runtime.getRuntime().maxMemory());
         int count = request.maxSamples();
         long seed = request.seed();
         return new Batches() {

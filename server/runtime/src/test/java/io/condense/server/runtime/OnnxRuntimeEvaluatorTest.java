@@ -347,4 +347,39 @@ class OnnxRuntimeEvaluatorTest {
     static Path shared(String relative) {
         return SharedData.model(relative);
     }
+
+    @Test
+    void aDeclaredInputTooLargeForTheHeapIsRefusedBeforeAnythingIsAllocated() {
+        // 1.6 billion floats: 6.4 GB per generated sample, more than any test JVM's heap holds (an OutOfMemoryError before)
+        OnnxModel model = TestModels.identity(DataType.FLOAT, 1, 100_000_000, 16);
+        assertThatThrownBy(() -> evaluator.compare(model, model, EvaluationRequest.generated(2)))
+                .isInstanceOfSatisfying(CondenseException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.RESOURCE_EXHAUSTED))
+                .hasMessageContaining("'x' declares the shape [1, 100000000, 16]")
+                .hasMessageContaining("skip_evaluation");
+    }
+
+    @Test
+    void aDeclaredInputOverTwoBillionValuesIsRefusedWhateverTheHeap() {
+        // 160 billion values: Math.toIntExact overflowed (an ArithmeticException, INTERNAL_ERROR) before
+        OnnxModel model = TestModels.identity(DataType.FLOAT, 100_000, 100_000, 16);
+        assertThatThrownBy(() -> Comparison.checkGeneratedInputsFit(
+                java.util.List.of(new ValueSpec("x", DataType.FLOAT, new long[] {100_000, 100_000, 16})), Long.MAX_VALUE))
+                .isInstanceOfSatisfying(CondenseException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.RESOURCE_EXHAUSTED))
+                .hasMessageContaining("[100000, 100000, 16] (160000000000 values)")
+                .hasMessageContaining("more than one array can hold");
+        assertThatThrownBy(() -> evaluator.compare(model, model, EvaluationRequest.generated(2)))
+                .isInstanceOfSatisfying(CondenseException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.RESOURCE_EXHAUSTED));
+        Comparison.checkGeneratedInputsFit(java.util.List.of(
+                new ValueSpec("x", DataType.FLOAT, new long[] {-1, 1, 28, 28})), 64L * 1024 * 1024);
+    }
+
+    @Test
+    void inputsThatFitAnEighthOfTheHeapAreAccepted() {
+        // 1 MiB of floats twice (Java and ONNX Runtime) = 2 MiB: fits 16 MiB / 8, not 8 MiB / 8
+        java.util.List<ValueSpec> inputs = java.util.List.of(new ValueSpec("x", DataType.FLOAT, new long[] {1, 256, 1024}));
+        Comparison.checkGeneratedInputsFit(inputs, 16L * 1024 * 1024);
+        assertThatThrownBy(() -> Comparison.checkGeneratedInputsFit(inputs, 8L * 1024 * 1024))
+                .hasMessageContaining("need 2 MiB for one generated sample")
+                .hasMessageContaining("(1 MiB, an eighth of its 8 MiB heap)");
+    }
 }

@@ -10,6 +10,8 @@ import io.condense.proto.v1.GetJobRequest;
 import io.condense.proto.v1.Job;
 import io.condense.proto.v1.JobEvent;
 import io.condense.proto.v1.JobState;
+import io.condense.proto.v1.ListJobsRequest;
+import io.condense.proto.v1.ListJobsResponse;
 import io.condense.proto.v1.ListTechniquesRequest;
 import io.condense.proto.v1.ListTechniquesResponse;
 import io.condense.proto.v1.ParameterInfo;
@@ -38,6 +40,7 @@ import io.condense.server.job.JobWatcher;
 import io.condense.server.plugin.LoadedTechnique;
 import io.condense.server.plugin.PluginHost;
 import io.condense.server.plugin.PluginProblem;
+import io.condense.server.security.Tenants;
 import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
@@ -141,6 +144,7 @@ public final class CompressionService extends CompressionServiceGrpc.Compression
                     }
                     long size = writer.size();
                     BlobId id = writer.commit();
+                    blobs.grant(Tenants.current(), id);
                     responses.onNext(UploadResult.newBuilder().setBlobId(id.hex()).setSize(size).build());
                     responses.onCompleted();
                 } catch (RuntimeException e) {
@@ -165,6 +169,7 @@ public final class CompressionService extends CompressionServiceGrpc.Compression
             throw new CondenseException(ErrorCode.NOT_FOUND, "model_id is empty; upload the model with UploadModel and pass the blob id it answers");
         }
         blobs.require(BlobId.of(request.getModelId()));
+        requireOwned(BlobId.of(request.getModelId()), "model_id");
         requireData(request.getEvaluationDataId(), "evaluation_data_id");
         requireData(request.getEvaluationLabelsId(), "evaluation_labels_id");
         requireData(request.getCalibrationDataId(), "calibration_data_id");
@@ -188,7 +193,9 @@ public final class CompressionService extends CompressionServiceGrpc.Compression
             return publish(request, UUID.randomUUID().toString());
         }
         // the same client request always names the same job, on every instance
-        String jobId = UUID.nameUUIDFromBytes(("condense-client-request:" + clientRequestId).getBytes(StandardCharsets.UTF_8)).toString();
+        String tenant = Tenants.current();
+        String jobId = UUID.nameUUIDFromBytes(("condense-client-request:" + (tenant.isEmpty() ? "" : tenant + "\u0000") + clientRequestId)
+                .getBytes(StandardCharsets.UTF_8)).toString();
         Object lock = submitLocks.computeIfAbsent(jobId, key -> new Object());
         try {
             synchronized (lock) {
@@ -214,6 +221,7 @@ public final class CompressionService extends CompressionServiceGrpc.Compression
                 .setClientRequestId(request.getClientRequestId())
                 .setSkipEvaluation(request.getSkipEvaluation())
                 .setSubmittedAtMs(System.currentTimeMillis())
+                .setTenant(Tenants.current())
                 .build();
         var submitted = Events.event(jobId).setJobSubmitted(JobSubmitted.newBuilder().setSpec(spec)).build();
         StepRequested firstStep = StepRequested.newBuilder()
@@ -240,6 +248,14 @@ public final class CompressionService extends CompressionServiceGrpc.Compression
         }
         if (!blobs.contains(blob)) {
             throw new CondenseException(ErrorCode.NOT_FOUND, field + " " + id + " is not stored; upload the data with UploadModel first");
+        }
+        requireOwned(blob, field);
+    }
+
+    /** Another tenant's blob is answered as if it were not stored. */
+    private void requireOwned(BlobId blob, String field) {
+        if (!blobs.owns(Tenants.current(), blob)) {
+            throw new CondenseException(ErrorCode.NOT_FOUND, field + " " + blob + " is not stored; upload it with UploadModel first");
         }
     }
 
@@ -301,7 +317,11 @@ public final class CompressionService extends CompressionServiceGrpc.Compression
                     }
                     yield BlobId.of(job.getResultModelId());
                 }
-                case BLOB_ID -> BlobId.of(request.getBlobId());
+                case BLOB_ID -> {
+                    BlobId blob = BlobId.of(request.getBlobId());
+                    requireOwned(blob, "blob_id");
+                    yield blob;
+                }
                 case TARGET_NOT_SET -> throw Status.INVALID_ARGUMENT.withDescription("name a job_id or a blob_id to download").asRuntimeException();
             };
             size = blobs.size(id);
@@ -368,6 +388,19 @@ public final class CompressionService extends CompressionServiceGrpc.Compression
             responses.onCompleted();
         } catch (RuntimeException e) {
             responses.onError(toStatus("Validate", e));
+        }
+    }
+
+    @Override
+    public void listJobs(ListJobsRequest request, StreamObserver<ListJobsResponse> responses) {
+        try {
+            int limit = request.getLimit() <= 0 ? 50 : Math.min(request.getLimit(), 1000);
+            JobState state = request.getState() == JobState.UNRECOGNIZED ? JobState.JOB_STATE_UNSPECIFIED : request.getState();
+            catchUpOnEvents();
+            responses.onNext(ListJobsResponse.newBuilder().addAllJobs(jobs.recent(limit, state)).build());
+            responses.onCompleted();
+        } catch (RuntimeException e) {
+            responses.onError(toStatus("ListJobs", e));
         }
     }
 

@@ -11,6 +11,11 @@ import io.condense.server.bus.KafkaSettings;
 import io.condense.server.metrics.KafkaClientBinder;
 import java.time.Duration;
 import java.util.List;
+import java.util.Optional;
+import org.apache.kafka.common.errors.AuthorizationException;
+import org.apache.kafka.common.errors.InvalidProducerEpochException;
+import org.apache.kafka.common.errors.OutOfOrderSequenceException;
+import org.apache.kafka.common.errors.ProducerFencedException;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.KafkaException;
@@ -25,6 +30,8 @@ public final class SubmitPublisher implements JobPublisher, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(SubmitPublisher.class);
 
     private final KafkaProducer<String, byte[]> producer;
+    /** Why this publisher can never write again (fenced by another process with the same transactional id). */
+    private volatile String broken;
 
     public SubmitPublisher(KafkaSettings settings, String instanceId, KafkaClientBinder binder) {
         requireNonNull(settings, "settings is null");
@@ -50,6 +57,10 @@ public final class SubmitPublisher implements JobPublisher, AutoCloseable {
                 producer.send(record);
             }
             producer.commitTransaction();
+        } catch (ProducerFencedException | OutOfOrderSequenceException | AuthorizationException | InvalidProducerEpochException e) {
+            broken = "the API's Kafka producer was fenced: another process uses its transactional id (" + e.getMessage() + ")";
+            log.error("Cannot write to Kafka any more: {}", broken);
+            throw new CondenseException(ErrorCode.UNAVAILABLE, "this API instance cannot write jobs any more; try another", e);
         } catch (KafkaException e) {
             log.warn("Could not write to Kafka: {}", e.toString());
             try {
@@ -59,6 +70,11 @@ public final class SubmitPublisher implements JobPublisher, AutoCloseable {
             }
             throw new CondenseException(ErrorCode.UNAVAILABLE, "the job could not be written to Kafka (" + e.getMessage() + "); try again", e);
         }
+    }
+
+    /** Why this publisher cannot write any more; empty while it can. */
+    public Optional<String> problem() {
+        return Optional.ofNullable(broken);
     }
 
     @Override

@@ -111,6 +111,39 @@ public final class BlobStore {
         return file;
     }
 
+    /**
+     * Records that a tenant holds a blob (it uploaded the bytes, or a step of its job wrote them); nothing for the shared
+     * tenant "" of a server without tokens. Content-addressed bytes uploaded by two tenants are held by both.
+     */
+    public void grant(String tenant, BlobId id) {
+        if (tenant.isEmpty()) {
+            return;
+        }
+        Path marker = ownerMarker(tenant, id);
+        try {
+            Files.createDirectories(marker.getParent());
+            if (!Files.exists(marker)) {
+                Files.createFile(marker);
+            }
+        } catch (FileAlreadyExistsException e) {
+            // another call recorded it first
+        } catch (IOException e) {
+            throw new CondenseException(ErrorCode.UNAVAILABLE, "cannot record the owner of blob " + id + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Whether a tenant holds a blob; every blob is the shared tenant's (""). */
+    public boolean owns(String tenant, BlobId id) {
+        return tenant.isEmpty() || Files.exists(ownerMarker(tenant, id));
+    }
+
+    private Path ownerMarker(String tenant, BlobId id) {
+        if (!tenant.matches("[A-Za-z0-9][A-Za-z0-9._-]{0,63}")) {
+            throw new IllegalArgumentException("not a tenant name: " + tenant);
+        }
+        return root.resolve("owners").resolve(tenant).resolve(id.hex());
+    }
+
     Path path(BlobId id) {
         return root.resolve(id.hex().substring(0, 2)).resolve(id.hex());
     }

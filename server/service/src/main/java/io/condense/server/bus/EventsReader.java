@@ -57,6 +57,19 @@ public final class EventsReader implements EventsSync, AutoCloseable {
         return caughtUp.await(timeout.toMillis(), TimeUnit.MILLISECONDS);
     }
 
+    /** Why the reader stopped by itself (the views built from it no longer follow the topic); empty while it reads. */
+    public java.util.Optional<String> problem() {
+        if (running && thread.getState() == Thread.State.TERMINATED) {
+            return java.util.Optional.of("the events reader stopped: the job view no longer follows " + Topics.EVENTS);
+        }
+        return java.util.Optional.empty();
+    }
+
+    /** True once the history written before the start has been read. */
+    public boolean isCaughtUp() {
+        return caughtUp.getCount() == 0;
+    }
+
     /** Waits until the events committed to the topic before this call have been handed to the listeners. */
     @Override
     public boolean awaitLatest(Duration timeout) throws InterruptedException {

@@ -34,6 +34,9 @@ public final class TopicAdmin {
             if (!existing.contains(Topics.EVENTS)) {
                 missing.add(new NewTopic(Topics.EVENTS, 1, (short) 1));
             }
+            if (!existing.contains(Topics.INSTANCES)) {
+                missing.add(new NewTopic(Topics.INSTANCES, 1, (short) 1));
+            }
             if (!existing.contains(Topics.DEAD_LETTERS)) {
                 missing.add(new NewTopic(Topics.DEAD_LETTERS, 1, (short) 1));
             }

@@ -7,6 +7,9 @@ public final class Topics {
     /** Steps that failed for good ({@code StepRequested}), key = job id. */
     public static final String DEAD_LETTERS = "condense.steps.dlq";
 
+    /** Holds no records: the consumer groups of running processes' instance ids subscribe to it. */
+    public static final String INSTANCES = "condense.instances";
+
     private static final String STEPS_PREFIX = "condense.steps.";
 
     private Topics() {

@@ -12,6 +12,7 @@ import io.condense.proto.v1.SubmitRequest;
 import io.condense.proto.v1.TechniqueInfo;
 import io.condense.proto.v1.ValidateResponse;
 import io.condense.sdk.error.CondenseException;
+import io.condense.sdk.error.ErrorCategory;
 import io.condense.sdk.error.ErrorCode;
 import io.condense.sdk.model.OnnxModel;
 import io.condense.sdk.technique.ParameterSpec;
@@ -44,8 +45,10 @@ import picocli.CommandLine.Parameters;
         description = "Compresses an ONNX model with a pipeline of techniques. Without --server it runs the server's API, step "
                 + "runner and plugins in this process, without a broker or ports (condense serve runs them over Kafka).",
         exitCodeListHeading = "Exit codes:%n",
-        exitCodeList = {"0:the job completed; the model and report are written", "1:the job failed or was cancelled",
-                "2:bad input: file, pipeline, technique or parameters", "3:the server or the embedded platform is unavailable"})
+        exitCodeList = {"0:the job completed; the model and report are written",
+                "1:the job failed on the server's side (out of memory, a plugin failure) or was cancelled",
+                "2:bad input: a file, the model (not a valid ONNX model), its data, the pipeline, a technique or a parameter",
+                "3:the server or the embedded platform is unavailable"})
 final class CompressCommand implements Callable<Integer> {
 
     @Parameters(index = "0", paramLabel = "MODEL.onnx", description = "The model to compress.")
@@ -89,6 +92,9 @@ final class CompressCommand implements Callable<Integer> {
 
     @Option(names = "--server", paramLabel = "HOST:PORT", description = "Use this Condense server instead of an embedded one.")
     String server;
+
+    @picocli.CommandLine.Mixin
+    ClientSecurityOptions clientSecurity = new ClientSecurityOptions();
 
     @Option(names = "--plugins", paramLabel = "DIR", description = "Plugins folder of the embedded platform (default: the repository's build/plugins).")
     Path plugins;
@@ -167,7 +173,7 @@ final class CompressCommand implements Callable<Integer> {
                 platform = LocalPlatform.start(host, temporaryData);
                 client = new CondenseClient(platform.channel());
             } else {
-                client = new CondenseClient(server);
+                client = new CondenseClient(server, clientSecurity.security());
                 uploadable = null;
             }
             try (client) {
@@ -186,7 +192,8 @@ final class CompressCommand implements Callable<Integer> {
             Status status = e.getStatus();
             err.println("condense: " + status.getCode() + ": " + status.getDescription());
             return status.getCode() == Status.Code.INVALID_ARGUMENT || status.getCode() == Status.Code.NOT_FOUND
-                    || status.getCode() == Status.Code.RESOURCE_EXHAUSTED ? 2 : 3;
+                    || status.getCode() == Status.Code.RESOURCE_EXHAUSTED || status.getCode() == Status.Code.UNAUTHENTICATED
+                    || status.getCode() == Status.Code.PERMISSION_DENIED ? 2 : 3;
         } catch (IOException | IllegalArgumentException e) {
             err.println("condense: " + e.getMessage());
             return 2;
@@ -238,7 +245,13 @@ final class CompressCommand implements Callable<Integer> {
         if (job.getState() != JobState.JOB_STATE_COMPLETED) {
             if (job.getState() == JobState.JOB_STATE_FAILED) {
                 JobError error = job.getError();
-                err.printf("Job %s FAILED at step %d (%s): %s: %s%n", jobId, error.getStep(), error.getTechnique(), error.getCode(), error.getMessage());
+                if (error.getStep() == 0 && !error.getTechnique().isEmpty()) {
+                    err.printf("Job %s FAILED after its steps, in the %s: %s: %s%n", jobId, error.getTechnique(), error.getCode(), error.getMessage());
+                } else {
+                    err.printf("Job %s FAILED at step %d (%s): %s: %s%n", jobId, error.getStep(), error.getTechnique(), error.getCode(),
+                            error.getMessage());
+                }
+                return isBadInput(error) ? 2 : 1;
             } else {
                 err.printf("Job %s ended %s%n", jobId, job.getState().name().substring("JOB_STATE_".length()));
             }
@@ -288,7 +301,7 @@ final class CompressCommand implements Callable<Integer> {
         ValidateResponse resolved;
         try {
             if (server != null) {
-                try (CondenseClient client = new CondenseClient(server)) {
+                try (CondenseClient client = new CondenseClient(server, clientSecurity.security())) {
                     resolved = client.validate(steps);
                 }
             } else {
@@ -334,6 +347,16 @@ final class CompressCommand implements Callable<Integer> {
                     .filter(ParameterInfo::getAcceptsUpload).map(ParameterInfo::getName).collect(Collectors.toSet()));
         }
         return uploadable;
+    }
+
+    /** A job that failed on what it was given (the model, its data, a parameter value), not on the server: exit code 2. */
+    static boolean isBadInput(JobError error) {
+        try {
+            ErrorCode code = ErrorCode.valueOf(error.getCode());
+            return code.category() == ErrorCategory.USER && code != ErrorCode.CANCELLED;
+        } catch (IllegalArgumentException unknown) {
+            return false;
+        }
     }
 
     /**

@@ -47,8 +47,14 @@ public final class CondenseClient implements AutoCloseable {
     private final CompressionServiceGrpc.CompressionServiceStub async;
 
     public CondenseClient(String target) {
-        this(ManagedChannelBuilder.forTarget(requireNonNull(target, "target is null")).usePlaintext()
-                .maxInboundMessageSize(4 * CHUNK_BYTES).build());
+        this(target, ClientSecurity.NONE);
+    }
+
+    /**
+     * @throws IllegalArgumentException when a TLS file cannot be read
+     */
+    public CondenseClient(String target, ClientSecurity security) {
+        this(channel(target, security));
     }
 
     /** A client on a channel made elsewhere (the in-process channel of a local run); closing the client shuts it down. */
@@ -56,6 +62,30 @@ public final class CondenseClient implements AutoCloseable {
         this.channel = requireNonNull(channel, "channel is null");
         this.blocking = CompressionServiceGrpc.newBlockingStub(channel);
         this.async = CompressionServiceGrpc.newStub(channel);
+    }
+
+    private static ManagedChannel channel(String target, ClientSecurity security) {
+        requireNonNull(target, "target is null");
+        requireNonNull(security, "security is null");
+        io.grpc.ChannelCredentials credentials = io.grpc.InsecureChannelCredentials.create();
+        if (security.tlsCa().isPresent()) {
+            try {
+                io.grpc.TlsChannelCredentials.Builder tls = io.grpc.TlsChannelCredentials.newBuilder().trustManager(security.tlsCa().get().toFile());
+                if (security.tlsCertificate().isPresent()) {
+                    tls.keyManager(security.tlsCertificate().get().toFile(), security.tlsKey().get().toFile());
+                }
+                credentials = tls.build();
+            } catch (IOException e) {
+                throw new IllegalArgumentException("cannot read the TLS files: " + e.getMessage(), e);
+            }
+        }
+        ManagedChannelBuilder<?> builder = io.grpc.Grpc.newChannelBuilder(target, credentials).maxInboundMessageSize(4 * CHUNK_BYTES);
+        if (security.token().isPresent()) {
+            io.grpc.Metadata headers = new io.grpc.Metadata();
+            headers.put(io.grpc.Metadata.Key.of("authorization", io.grpc.Metadata.ASCII_STRING_MARSHALLER), "Bearer " + security.token().get());
+            builder.intercept(io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(headers));
+        }
+        return builder.build();
     }
 
     public ManagedChannel channel() {
@@ -141,6 +171,11 @@ public final class CondenseClient implements AutoCloseable {
     /** Checks the steps as Submit would; INVALID_ARGUMENT listing every problem when they are not valid. */
     public ValidateResponse validate(List<PipelineStep> steps) {
         return blocking.validate(ValidateRequest.newBuilder().addAllSteps(steps).build());
+    }
+
+    /** The most recently submitted jobs, newest first, without their reports. */
+    public java.util.List<Job> jobs(int limit, io.condense.proto.v1.JobState state) {
+        return blocking.listJobs(io.condense.proto.v1.ListJobsRequest.newBuilder().setLimit(limit).setState(state).build()).getJobsList();
     }
 
     public ListTechniquesResponse techniques() {

@@ -8,7 +8,9 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         versionProvider = CondenseCommand.Version.class,
         description = "Compresses ONNX models with a pipeline of techniques, in process or through a Condense server.",
-        subcommands = {ServeCommand.class, CompressCommand.class, TechniquesCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {ServeCommand.class, CompressCommand.class, TechniquesCommand.class, JobCommands.ListCommand.class,
+                JobCommands.StatusCommand.class, JobCommands.CancelCommand.class, JobCommands.DownloadCommand.class,
+                CommandLine.HelpCommand.class})
 public final class CondenseCommand implements Runnable {
 
     @CommandLine.Spec

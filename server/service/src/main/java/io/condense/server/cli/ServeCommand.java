@@ -1,6 +1,9 @@
 package io.condense.server.cli;
 
+import io.condense.sdk.error.CondenseException;
+import io.condense.sdk.error.ErrorCategory;
 import io.condense.server.platform.CondensePlatform;
+import io.condense.server.security.ApiSecurity;
 import io.condense.server.platform.PlatformConfig;
 import io.condense.server.platform.Role;
 import java.nio.file.Path;
@@ -15,6 +18,8 @@ import picocli.CommandLine.Option;
         description = "Runs a Condense server: gRPC API, Kafka step workers for every plugin, /metrics. "
                 + "Without --kafka-bootstrap it starts an embedded Kafka broker whose data lives in the data folder.")
 final class ServeCommand implements Callable<Integer> {
+    /** The exit code when a part of the server stopped and cannot come back (EX_SOFTWARE). */
+    static final int EXIT_CANNOT_WORK = 70;
 
     @Option(names = "--host", defaultValue = "127.0.0.1", description = "Address to listen on (default: ${DEFAULT-VALUE}).")
     String host;
@@ -37,7 +42,8 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--role", defaultValue = "all", description = "all, api or worker (default: ${DEFAULT-VALUE}).")
     String role;
 
-    @Option(names = "--instance-id", description = "Name of this process in Kafka transactional ids; give each process sharing a data folder its own.")
+    @Option(names = "--instance-id", description = "Name of this process in Kafka (transactional ids, consumer group members); default: the host name "
+            + "(HOSTNAME, a pod's name) and a random part, new for every start. A second process given an id in use refuses to start.")
     String instanceId;
 
     @Option(names = "--max-blob-bytes", defaultValue = "2147483648", description = "Largest upload in bytes (default: ${DEFAULT-VALUE}).")
@@ -48,6 +54,22 @@ final class ServeCommand implements Callable<Integer> {
 
     @Option(names = "--worker-threads", defaultValue = "2", description = "Step consumers per technique in this process (default: ${DEFAULT-VALUE}).")
     int workerThreads;
+
+    @Option(names = "--tls-cert", paramLabel = "CERT.pem", description = "Serve gRPC over TLS with this certificate chain (PEM); needs --tls-key.")
+    Path tlsCertificate;
+
+    @Option(names = "--tls-key", paramLabel = "KEY.pem", description = "The private key of --tls-cert (PKCS#8 PEM).")
+    Path tlsKey;
+
+    @Option(names = "--tls-client-ca", paramLabel = "CA.pem", description = "Mutual TLS: refuse clients without a certificate signed by this CA.")
+    Path tlsClientCa;
+
+    @Option(names = "--auth-tokens", paramLabel = "FILE", description = "Refuse calls without a bearer token listed (as its SHA-256) in this "
+            + "file, one 'sha256:<hex> <tenant>' a line.")
+    Path authTokens;
+
+    @Option(names = "--no-reflection", description = "Do not offer gRPC server reflection (it describes the API, not data).")
+    boolean noReflection;
 
     @Override
     public Integer call() throws Exception {
@@ -61,12 +83,31 @@ final class ServeCommand implements Callable<Integer> {
         PlatformConfig config = new PlatformConfig(host, grpcPort, metricsPort, Optional.ofNullable(kafkaBootstrap), data,
                 plugins == null ? DefaultLocations.pluginsFolder() : plugins, parsedRole, Optional.ofNullable(instanceId), maxBlobBytes,
                 stepPartitions, workerThreads);
-        CondensePlatform platform = CondensePlatform.start(config);
+        try {
+            ApiSecurity security = new ApiSecurity(Optional.ofNullable(tlsCertificate), Optional.ofNullable(tlsKey),
+                    Optional.ofNullable(tlsClientCa), Optional.ofNullable(authTokens));
+            config = config.withSecurity(noReflection ? security.withoutReflection() : security);
+        } catch (IllegalArgumentException e) {
+            System.err.println("condense serve: " + e.getMessage());
+            return 2;
+        }
+        CondensePlatform platform;
+        try {
+            platform = CondensePlatform.start(config);
+        } catch (CondenseException e) {
+            System.err.println("condense serve: " + e.getMessage());
+            return e.category() == ErrorCategory.USER ? 2 : 3;
+        }
         Runtime.getRuntime().addShutdownHook(new Thread(platform::close, "condense-shutdown"));
+        // a part that cannot come back stopped (a fenced producer, a dead step consumer): exit so that it is restarted
+        platform.fatalProblem().thenAccept(reason -> new Thread(() -> {
+            System.err.println("condense serve: exiting: " + reason);
+            System.exit(EXIT_CANNOT_WORK);
+        }, "condense-exit").start());
         System.out.println("Condense serving: gRPC " + (platform.grpcPort() < 0 ? "off" : platform.grpcTarget())
                 + ", metrics " + platform.metricsPort().map(port -> "http://" + host + ":" + port + "/metrics").orElse("off")
                 + ", Kafka " + platform.kafkaBootstrapServers() + ", techniques " + platform.plugins().techniques().keySet()
-                + ", pid " + ProcessHandle.current().pid());
+                + ", instance " + platform.instanceId() + ", pid " + ProcessHandle.current().pid());
         System.out.flush();
         platform.awaitTermination();
         return 0;

@@ -22,6 +22,9 @@ final class TechniquesCommand implements Callable<Integer> {
     @Option(names = "--server", paramLabel = "HOST:PORT", description = "Ask this server.")
     String server;
 
+    @picocli.CommandLine.Mixin
+    ClientSecurityOptions clientSecurity = new ClientSecurityOptions();
+
     @Option(names = "--plugins", paramLabel = "DIR", description = "Plugins folder to read without a server (default: the repository's build/plugins).")
     Path plugins;
 
@@ -29,11 +32,14 @@ final class TechniquesCommand implements Callable<Integer> {
     public Integer call() {
         ListTechniquesResponse response;
         if (server != null) {
-            try (CondenseClient client = new CondenseClient(server)) {
+            try (CondenseClient client = new CondenseClient(server, clientSecurity.security())) {
                 response = client.techniques();
             } catch (StatusRuntimeException e) {
                 System.err.println("condense: " + server + " answered " + e.getStatus().getCode() + ": " + e.getStatus().getDescription());
                 return 1;
+            } catch (IllegalArgumentException e) {
+                System.err.println("condense: " + e.getMessage());
+                return 2;
             }
         } else {
             try (PluginHost host = PluginHost.load(plugins == null ? DefaultLocations.pluginsFolder() : plugins)) {

@@ -9,11 +9,18 @@ import java.util.List;
 /** One job as the view knows it: its state, its history of events and who is watching. Guarded by itself. */
 final class JobEntry {
     private final Job.Builder job;
+    private final String tenant;
     private final List<JobEvent> history = new ArrayList<>();
     private final List<JobWatcher> watchers = new ArrayList<>();
 
-    JobEntry(Job.Builder job) {
+    JobEntry(Job.Builder job, String tenant) {
         this.job = job;
+        this.tenant = tenant;
+    }
+
+    /** The tenant that submitted the job; "" on a server without tokens. */
+    String tenant() {
+        return tenant;
     }
 
     synchronized Job snapshot() {

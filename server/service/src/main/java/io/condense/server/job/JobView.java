@@ -14,6 +14,7 @@ import io.condense.proto.v1.StepStartedEvent;
 import io.condense.proto.v1.events.BusEvent;
 import io.condense.proto.v1.events.JobSpec;
 import io.condense.server.bus.EventListener;
+import io.condense.server.security.Tenants;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
@@ -97,28 +98,41 @@ public final class JobView implements EventListener {
                 .setModelId(spec.getModelId())
                 .addAllSteps(spec.getStepsList())
                 .setSubmittedAtMs(spec.getSubmittedAtMs())
-                .setClientRequestId(spec.getClientRequestId()));
+                .setClientRequestId(spec.getClientRequestId()), spec.getTenant());
         if (jobs.putIfAbsent(jobId, entry) != null) {
             return;
         }
         if (!spec.getClientRequestId().isEmpty()) {
-            jobsByClientRequest.putIfAbsent(spec.getClientRequestId(), jobId);
+            jobsByClientRequest.putIfAbsent(spec.getTenant() + "\u0000" + spec.getClientRequestId(), jobId);
         }
         entry.publish(JobEvent.newBuilder().setTimeMs(timeMs).setAccepted(JobAcceptedEvent.newBuilder().setStepCount(spec.getStepsCount())));
     }
 
+    /** A job of the calling tenant ({@link Tenants#current()}); another tenant's job is absent. */
     public Optional<Job> job(String jobId) {
-        JobEntry entry = jobs.get(jobId);
+        JobEntry entry = visible(jobs.get(jobId));
         return entry == null ? Optional.empty() : Optional.of(entry.snapshot());
     }
 
     public Optional<String> jobForClientRequest(String clientRequestId) {
-        return Optional.ofNullable(jobsByClientRequest.get(clientRequestId));
+        return Optional.ofNullable(jobsByClientRequest.get(Tenants.current() + "\u0000" + clientRequestId));
+    }
+
+    /** The most recently submitted jobs (in {@code state}, unless it is UNSPECIFIED), newest first, without their reports. */
+    public java.util.List<Job> recent(int limit, JobState state) {
+        return jobs.values().stream()
+                .filter(entry -> visible(entry) != null)
+                .map(JobEntry::snapshot)
+                .filter(job -> state == JobState.JOB_STATE_UNSPECIFIED || job.getState() == state)
+                .sorted(java.util.Comparator.comparingLong(Job::getSubmittedAtMs).reversed().thenComparing(Job::getJobId))
+                .limit(limit)
+                .map(job -> job.toBuilder().clearReport().build())
+                .toList();
     }
 
     /** Follows a job; false when the job is unknown. */
     public boolean watch(String jobId, JobWatcher watcher) {
-        JobEntry entry = jobs.get(jobId);
+        JobEntry entry = visible(jobs.get(jobId));
         if (entry == null) {
             return false;
         }
@@ -131,6 +145,33 @@ public final class JobView implements EventListener {
         if (entry != null) {
             entry.unwatch(watcher);
         }
+    }
+
+    /**
+     * Jobs waiting for a step of this technique: accepted and not started, or between a completed step and the start of
+     * the next.
+     */
+    public long queued(String technique) {
+        long count = 0;
+        for (JobEntry entry : jobs.values()) {
+            synchronized (entry) {
+                Job.Builder job = entry.job();
+                if (JobEntry.isTerminal(job.getState())) {
+                    continue;
+                }
+                int done = job.getStepResultsCount();
+                boolean waiting = job.getState() == JobState.JOB_STATE_QUEUED || job.getCurrentStep() == done;
+                if (waiting && done < job.getStepsCount() && job.getSteps(done).getTechnique().equals(technique)) {
+                    count++;
+                }
+            }
+        }
+        return count;
+    }
+
+    /** The entry when the calling tenant may see it, else null. */
+    private static JobEntry visible(JobEntry entry) {
+        return entry != null && entry.tenant().equals(Tenants.current()) ? entry : null;
     }
 
     /** Jobs accepted and not yet completed, failed or cancelled. */

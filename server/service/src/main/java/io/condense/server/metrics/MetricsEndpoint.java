@@ -11,7 +11,9 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 import java.util.concurrent.Executors;
+import java.util.function.Supplier;
 
 /** Serves {@code /metrics} in the Prometheus text format over the JDK's HTTP server. */
 public final class MetricsEndpoint implements AutoCloseable {
@@ -36,6 +38,29 @@ public final class MetricsEndpoint implements AutoCloseable {
         } catch (IOException e) {
             throw new CondenseException(ErrorCode.UNAVAILABLE, "cannot serve metrics on " + host + ":" + port + ": " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * Serves {@code /health} beside {@code /metrics}, for probes of processes without a gRPC server (workers): 200
+     * {@code SERVING}, or 503 {@code NOT_SERVING} and the problems, one a line.
+     */
+    public void serveHealth(Supplier<List<String>> problems) {
+        requireNonNull(problems, "problems is null");
+        server.createContext("/health", exchange -> {
+            try (exchange) {
+                if (!"GET".equals(exchange.getRequestMethod())) {
+                    exchange.sendResponseHeaders(405, -1);
+                    return;
+                }
+                List<String> now = problems.get();
+                byte[] body = (now.isEmpty() ? "SERVING\n" : "NOT_SERVING\n" + String.join("\n", now) + "\n").getBytes(StandardCharsets.UTF_8);
+                exchange.getResponseHeaders().set("Content-Type", "text/plain; charset=utf-8");
+                exchange.sendResponseHeaders(now.isEmpty() ? 200 : 503, body.length);
+                try (OutputStream out = exchange.getResponseBody()) {
+                    out.write(body);
+                }
+            }
+        });
     }
 
     public int port() {

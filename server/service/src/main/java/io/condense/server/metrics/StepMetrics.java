@@ -24,6 +24,22 @@ public final class StepMetrics {
     public static final String COMPRESSION_RATIO = "condense.step.compression.ratio";
     public static final String JOBS = "condense.jobs";
     public static final String JOBS_IN_FLIGHT = "condense.jobs.in.flight";
+    public static final String JOB_DURATION = "condense.job.duration";
+    public static final String JOBS_QUEUED = "condense.jobs.queued";
+    /**
+     * Histogram buckets from 5 ms to half a day (a training step or a whole job can take hours), round numbers so
+     * dashboards and alerts can name them.
+     */
+    static final Duration[] BUCKETS = buckets(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200,
+            1800, 3600, 7200, 14400, 28800, 43200);
+
+    private static Duration[] buckets(double... seconds) {
+        Duration[] buckets = new Duration[seconds.length];
+        for (int i = 0; i < seconds.length; i++) {
+            buckets[i] = Duration.ofNanos((long) (seconds[i] * 1e9));
+        }
+        return buckets;
+    }
 
     private final MeterRegistry registry;
     private final Map<String, MeterRegistry> pluginRegistries = new ConcurrentHashMap<>();
@@ -35,7 +51,7 @@ public final class StepMetrics {
     public void recordStep(String technique, String pluginVersion, StepOutcome outcome, Duration duration, long bytesIn, long bytesOut) {
         Tags tags = Tags.of("technique", technique, "plugin.version", pluginVersion, "outcome", outcome.tag());
         Timer.builder(STEP_DURATION).description("Time a technique took to run one step").tags(tags)
-                .publishPercentileHistogram().register(registry).record(duration);
+                .serviceLevelObjectives(BUCKETS).register(registry).record(duration);
         Counter.builder(STEPS).description("Steps run, by technique and outcome").tags(tags).register(registry).increment();
         DistributionSummary.builder(BYTES_IN).description("Size of the model a step received").baseUnit("bytes").tags(tags)
                 .register(registry).record(bytesIn);
@@ -49,8 +65,15 @@ public final class StepMetrics {
         }
     }
 
-    public void recordJob(JobOutcome outcome) {
+    /**
+     * A job ended (recorded once, by the worker that wrote its end): counted by outcome, and its whole duration from
+     * the Submit to its end, queueing included.
+     */
+    public void recordJob(JobOutcome outcome, Duration sinceSubmitted) {
         Counter.builder(JOBS).description("Jobs that ended, by outcome").tag("outcome", outcome.tag()).register(registry).increment();
+        Timer.builder(JOB_DURATION).description("Time from a job's Submit to its end, by outcome").tag("outcome", outcome.tag())
+                .serviceLevelObjectives(BUCKETS).register(registry)
+                .record(sinceSubmitted.isNegative() ? Duration.ZERO : sinceSubmitted);
     }
 
     /**

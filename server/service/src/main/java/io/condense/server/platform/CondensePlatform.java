@@ -10,6 +10,7 @@ import io.condense.server.blob.BlobStore;
 import io.condense.server.bus.EmbeddedKafka;
 import io.condense.server.bus.EventListener;
 import io.condense.server.bus.EventsReader;
+import io.condense.server.bus.KafkaReachability;
 import io.condense.server.bus.KafkaSettings;
 import io.condense.server.bus.TopicAdmin;
 import io.condense.server.job.JobView;
@@ -18,7 +19,10 @@ import io.condense.server.metrics.KafkaClientBinder;
 import io.condense.server.metrics.MetricsEndpoint;
 import io.condense.server.metrics.StepMetrics;
 import io.condense.server.plugin.PluginHost;
+import io.condense.server.security.ApiSecurity;
+import io.condense.server.security.TokenAuthenticator;
 import io.condense.server.worker.Cancellations;
+import io.condense.server.worker.StepAttempts;
 import io.condense.server.worker.Worker;
 import io.grpc.Server;
 import io.grpc.ServerInterceptors;
@@ -26,7 +30,6 @@ import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.protobuf.services.HealthStatusManager;
 import io.grpc.protobuf.services.ProtoReflectionServiceV1;
-import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.binder.jvm.ClassLoaderMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
@@ -45,6 +48,7 @@ import java.util.ArrayList;
 import java.util.Deque;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -57,6 +61,7 @@ import org.slf4j.LoggerFactory;
 public final class CondensePlatform implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(CondensePlatform.class);
     private static final Duration READY_TIMEOUT = Duration.ofSeconds(120);
+    private static final Duration HEALTH_INTERVAL = Duration.ofSeconds(2);
 
     private final Deque<AutoCloseable> resources = new ArrayDeque<>();
     private final PlatformConfig config;
@@ -67,6 +72,9 @@ public final class CondensePlatform implements AutoCloseable {
     private PluginHost plugins;
     private String bootstrapServers;
     private JvmGcMetrics gcMetrics;
+    private volatile HealthMonitor monitor;
+    private volatile boolean closing;
+    private String instanceId;
 
     private CondensePlatform(PlatformConfig config) {
         this.config = requireNonNull(config, "config is null");
@@ -87,7 +95,7 @@ public final class CondensePlatform implements AutoCloseable {
     private void startAll() {
         long started = System.nanoTime();
         createFolder(config.dataFolder());
-        String instanceId = config.instanceId().orElseGet(() -> InstanceId.readOrCreate(config.dataFolder()));
+        String instanceId = config.instanceId().map(InstanceId::checkExplicit).orElseGet(InstanceId::unique);
         health.setStatus("", ServingStatus.NOT_SERVING);
         health.setStatus(io.condense.proto.v1.CompressionServiceGrpc.SERVICE_NAME, ServingStatus.NOT_SERVING);
 
@@ -100,6 +108,7 @@ public final class CondensePlatform implements AutoCloseable {
         new UptimeMetrics().bindTo(registry);
         if (config.metricsPort() >= 0) {
             metricsEndpoint = MetricsEndpoint.start(config.host(), config.metricsPort(), registry);
+            metricsEndpoint.serveHealth(this::healthProblems);
             resources.push(metricsEndpoint);
         }
 
@@ -116,17 +125,22 @@ public final class CondensePlatform implements AutoCloseable {
         }
         KafkaSettings settings = new KafkaSettings(bootstrapServers, config.stepPartitions());
         new TopicAdmin(settings).ensureTopics(plugins.techniques().keySet());
+        resources.push(InstanceLease.acquire(settings, instanceId));
+        this.instanceId = instanceId;
         KafkaClientBinder binder = new KafkaClientBinder(registry);
         resources.push(binder);
         StepMetrics stepMetrics = new StepMetrics(registry);
 
         JobView jobs = new JobView();
         Cancellations cancellations = new Cancellations();
+        StepAttempts attempts = new StepAttempts();
         List<EventListener> listeners = new ArrayList<>();
         listeners.add(cancellations);
+        if (config.role().runsWorker()) {
+            listeners.add(attempts);
+        }
         if (config.role().runsApi()) {
             listeners.add(jobs);
-            Gauge.builder(StepMetrics.JOBS_IN_FLIGHT, jobs, JobView::inFlight).description("Jobs accepted and not yet ended").register(registry);
         }
         EventsReader events = new EventsReader(settings, "condense-events-" + instanceId, listeners, binder);
         resources.push(events);
@@ -135,23 +149,32 @@ public final class CondensePlatform implements AutoCloseable {
         Worker worker = null;
         if (config.role().runsWorker()) {
             worker = new Worker(plugins, blobs, cancellations, stepMetrics, settings, instanceId, config.dataFolder().resolve("scratch"),
-                    config.workerThreads(), binder);
+                    config.workerThreads(), binder, attempts, events::isCaughtUp);
             resources.push(worker);
             worker.start();
         }
 
+        SubmitPublisher publisher = null;
         if (config.role().runsApi()) {
-            SubmitPublisher publisher = new SubmitPublisher(settings, instanceId, binder);
+            publisher = new SubmitPublisher(settings, instanceId, binder);
             resources.push(publisher);
             CompressionService service = new CompressionService(blobs, plugins, jobs, events, publisher);
             try {
-                grpcServer = NettyServerBuilder.forAddress(new InetSocketAddress(config.host(), config.grpcPort()))
-                        .maxInboundMessageSize(CompressionService.MAX_CHUNK_BYTES + 64 * 1024)
-                        .addService(ServerInterceptors.intercept(service, new GrpcServerMetrics(registry)))
-                        .addService(health.getHealthService())
-                        .addService(ProtoReflectionServiceV1.newInstance())
-                        .build()
-                        .start();
+                ApiSecurity security = config.security();
+                NettyServerBuilder builder = security.tls()
+                        ? NettyServerBuilder.forAddress(new InetSocketAddress(config.host(), config.grpcPort()), serverCredentials(security))
+                        : NettyServerBuilder.forAddress(new InetSocketAddress(config.host(), config.grpcPort()));
+                // interceptors run last-added first: metrics see every call, refused ones included
+                io.grpc.ServerServiceDefinition api = security.authTokens().isPresent()
+                        ? ServerInterceptors.intercept(service, TokenAuthenticator.load(security.authTokens().get()))
+                        : ServerInterceptors.intercept(service);
+                builder.maxInboundMessageSize(CompressionService.MAX_CHUNK_BYTES + 64 * 1024)
+                        .addService(ServerInterceptors.intercept(api, new GrpcServerMetrics(registry)))
+                        .addService(health.getHealthService());
+                if (security.reflection()) {
+                    builder.addService(ProtoReflectionServiceV1.newInstance());
+                }
+                grpcServer = builder.build().start();
             } catch (IOException e) {
                 throw new CondenseException(ErrorCode.UNAVAILABLE, "cannot serve gRPC on " + config.host() + ":" + config.grpcPort() + ": " + e.getMessage(), e);
             }
@@ -176,6 +199,25 @@ public final class CondensePlatform implements AutoCloseable {
         }
         health.setStatus("", ServingStatus.SERVING);
         health.setStatus(io.condense.proto.v1.CompressionServiceGrpc.SERVICE_NAME, ServingStatus.SERVING);
+        if (config.role().runsApi()) {
+            ClusterMetrics clusterMetrics = new ClusterMetrics(settings, instanceId, registry, jobs, plugins.techniques().keySet());
+            resources.push(clusterMetrics);
+            clusterMetrics.start();
+        }
+        KafkaReachability kafkaReachability = new KafkaReachability(settings);
+        resources.push(kafkaReachability);
+        List<HealthMonitor.Check> checks = new ArrayList<>();
+        checks.add(new HealthMonitor.Check("kafka", kafkaReachability::problem, false));
+        checks.add(new HealthMonitor.Check("events", events::problem, true));
+        if (worker != null) {
+            checks.add(new HealthMonitor.Check("worker", worker::problem, true));
+        }
+        if (publisher != null) {
+            checks.add(new HealthMonitor.Check("api", publisher::problem, true));
+        }
+        monitor = new HealthMonitor(health, List.of("", io.condense.proto.v1.CompressionServiceGrpc.SERVICE_NAME), checks);
+        resources.push(monitor);
+        monitor.start(HEALTH_INTERVAL);
         log.info("Condense ready in {} ms: role {}, gRPC {}, metrics {}, Kafka {}, {} technique(s) {}{}",
                 (System.nanoTime() - started) / 1_000_000, config.role().name().toLowerCase(java.util.Locale.ROOT),
                 grpcServer == null ? "off" : config.host() + ":" + grpcServer.getPort(),
@@ -202,6 +244,41 @@ public final class CondensePlatform implements AutoCloseable {
         return bootstrapServers;
     }
 
+    /** This process's name in Kafka: the explicit {@code --instance-id}, or the host name and a random part. */
+    public String instanceId() {
+        return instanceId;
+    }
+
+    /**
+     * Completes with the reason once a part of this process that cannot recover has stopped (a fenced producer, a dead
+     * step consumer); health is then NOT_SERVING for good and the process should exit so that it is restarted.
+     */
+    public CompletableFuture<String> fatalProblem() {
+        return monitor == null ? new CompletableFuture<>() : monitor.fatal();
+    }
+
+    /** Why the process is not serving now (Kafka unreachable, a stopped part); empty while it serves. */
+    public List<String> problems() {
+        return monitor == null ? List.of() : monitor.problems();
+    }
+
+    /** What {@code /health} answers: empty while serving. */
+    private List<String> healthProblems() {
+        HealthMonitor current = monitor;
+        if (closing) {
+            return List.of("stopping");
+        }
+        if (current == null) {
+            return List.of("starting");
+        }
+        List<String> problems = new ArrayList<>(current.problems());
+        String fatal = current.fatal().getNow(null);
+        if (fatal != null && !problems.contains(fatal)) {
+            problems.add(0, fatal);
+        }
+        return problems;
+    }
+
     public PluginHost plugins() {
         return plugins;
     }
@@ -221,6 +298,7 @@ public final class CondensePlatform implements AutoCloseable {
 
     @Override
     public void close() {
+        closing = true;
         health.enterTerminalState();
         while (!resources.isEmpty()) {
             AutoCloseable resource = resources.pop();
@@ -234,6 +312,22 @@ public final class CondensePlatform implements AutoCloseable {
             gcMetrics.close();
         }
         registry.close();
+    }
+
+    /** TLS, and mutual TLS when a client CA is given: clients without a certificate it signed are refused in the handshake. */
+    private static io.grpc.ServerCredentials serverCredentials(ApiSecurity security) {
+        try {
+            io.grpc.TlsServerCredentials.Builder tls = io.grpc.TlsServerCredentials.newBuilder()
+                    .keyManager(security.tlsCertificate().get().toFile(), security.tlsKey().get().toFile());
+            if (security.tlsClientCa().isPresent()) {
+                tls.trustManager(security.tlsClientCa().get().toFile()).clientAuth(io.grpc.TlsServerCredentials.ClientAuth.REQUIRE);
+            }
+            return tls.build();
+        } catch (IOException | RuntimeException e) {
+            throw new CondenseException(ErrorCode.INVALID_PARAMETER, "cannot use the TLS certificate " + security.tlsCertificate().get()
+                    + ", key " + security.tlsKey().get() + security.tlsClientCa().map(ca -> " and client CA " + ca).orElse("") + ": "
+                    + e.getMessage(), e);
+        }
     }
 
     private static void createFolder(Path folder) {

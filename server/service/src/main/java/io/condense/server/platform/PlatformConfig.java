@@ -2,6 +2,7 @@ package io.condense.server.platform;
 
 import static java.util.Objects.requireNonNull;
 
+import io.condense.server.security.ApiSecurity;
 import java.nio.file.Path;
 import java.util.Optional;
 
@@ -19,6 +20,7 @@ import java.util.Optional;
  * @param maxBlobBytes the largest upload
  * @param stepPartitions partitions of each step topic created here
  * @param workerThreads step consumers per technique in this process (each runs one step at a time)
+ * @param security TLS, mutual TLS and bearer tokens of the gRPC API ({@link ApiSecurity#NONE}: plaintext, open)
  */
 public record PlatformConfig(
         String host,
@@ -31,7 +33,8 @@ public record PlatformConfig(
         Optional<String> instanceId,
         long maxBlobBytes,
         int stepPartitions,
-        int workerThreads) {
+        int workerThreads,
+        ApiSecurity security) {
 
     public static final long DEFAULT_MAX_BLOB_BYTES = 2L * 1024 * 1024 * 1024;
 
@@ -45,6 +48,14 @@ public record PlatformConfig(
         if (workerThreads < 1) {
             throw new IllegalArgumentException("workerThreads must be at least 1: " + workerThreads);
         }
+        requireNonNull(security, "security is null");
+    }
+
+    /** Without TLS or tokens (plaintext, open: for loopback). */
+    public PlatformConfig(String host, int grpcPort, int metricsPort, Optional<String> kafkaBootstrap, Path dataFolder, Path pluginsFolder,
+            Role role, Optional<String> instanceId, long maxBlobBytes, int stepPartitions, int workerThreads) {
+        this(host, grpcPort, metricsPort, kafkaBootstrap, dataFolder, pluginsFolder, role, instanceId, maxBlobBytes, stepPartitions,
+                workerThreads, ApiSecurity.NONE);
     }
 
     /** Everything in one process on free loopback ports, embedded broker. */
@@ -54,6 +65,12 @@ public record PlatformConfig(
     }
 
     public PlatformConfig withMaxBlobBytes(long bytes) {
-        return new PlatformConfig(host, grpcPort, metricsPort, kafkaBootstrap, dataFolder, pluginsFolder, role, instanceId, bytes, stepPartitions, workerThreads);
+        return new PlatformConfig(host, grpcPort, metricsPort, kafkaBootstrap, dataFolder, pluginsFolder, role, instanceId, bytes, stepPartitions,
+                workerThreads, security);
+    }
+
+    public PlatformConfig withSecurity(ApiSecurity apiSecurity) {
+        return new PlatformConfig(host, grpcPort, metricsPort, kafkaBootstrap, dataFolder, pluginsFolder, role, instanceId, maxBlobBytes,
+                stepPartitions, workerThreads, apiSecurity);
     }
 }

@@ -53,7 +53,14 @@ public final class PluginHost implements AutoCloseable {
         HostPluginManager manager = new HostPluginManager(pluginsFolder);
         manager.setSystemVersion(sdkVersion);
         List<PluginProblem> problems = new ArrayList<>();
+        Optional<PluginLock> lock = PluginLock.read(pluginsFolder);
         for (Path archive : archives(pluginsFolder)) {
+            Optional<String> refusal = lock.flatMap(allowList -> allowList.refusal(archive));
+            if (refusal.isPresent()) {
+                String[] identity = manifestIdentity(archive);
+                problems.add(new PluginProblem(identity[0], identity[1], archive, refusal.get()));
+                continue;
+            }
             try {
                 String pluginId = manager.loadPlugin(archive);
                 PluginWrapper wrapper = manager.getPlugin(pluginId);

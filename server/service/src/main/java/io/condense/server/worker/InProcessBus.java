@@ -94,15 +94,17 @@ public final class InProcessBus implements JobPublisher, EventSink, AutoCloseabl
             }
             try {
                 decided = StepOutcome.of(request, technique, StepOutcome.execute(runner, request, technique), cancellations, finisher);
-            } catch (RuntimeException e) {
+            } catch (Throwable e) {
+                // whatever escaped fails this job, so the command waiting on it never waits forever
                 log.error("Step {} of job {} failed unexpectedly", request.getStepIndex() + 1, request.getJobId(), e);
+                String what = "step " + (request.getStepIndex() + 1) + " (" + technique.id() + ")";
                 decided = StepOutcome.of(request, technique, new StepExecution.Failed(Events.error(request.getStepIndex() + 1,
-                        technique.id(), new CondenseException(ErrorCode.INTERNAL_ERROR, "the step failed unexpectedly: " + e, e))),
-                        cancellations, finisher);
+                        technique.id(), Failures.classify(e, what))), cancellations, finisher);
             }
             decided.events().forEach(this::deliver);
             if (decided.outcome() != null) {
-                metrics.recordJob(decided.outcome());
+                metrics.recordJob(decided.outcome(),
+                        Duration.ofMillis(Math.max(0, System.currentTimeMillis() - request.getSpec().getSubmittedAtMs())));
             }
             request = decided.next();
         }

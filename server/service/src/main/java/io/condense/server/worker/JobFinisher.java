@@ -37,6 +37,9 @@ final class JobFinisher {
     private static final int MAX_EVALUATION_SAMPLES = 1000;
     private static final int GENERATED_SAMPLES = 32;
     private static final int LATENCY_RUNS = 10;
+    /** The stage named as the failing "technique" of a job whose end failed (step 0: after the steps). */
+    static final String EVALUATION = "evaluation";
+    static final String REPORT = "report";
 
     private final BlobStore blobs;
     private final BlobDatasets datasets;
@@ -50,21 +53,72 @@ final class JobFinisher {
         this.scratchRoot = requireNonNull(scratchRoot, "scratchRoot is null");
     }
 
+    /** Where the end of a job failed ({@code report}: statistics and the report; {@code evaluation}: ONNX Runtime) and why. */
+    static final class EndFailure extends RuntimeException {
+        private final String stage;
+        private final CondenseException error;
+
+        EndFailure(String stage, CondenseException error) {
+            super(stage + ": " + error.getMessage(), error);
+            this.stage = requireNonNull(stage, "stage is null");
+            this.error = requireNonNull(error, "error is null");
+        }
+
+        String stage() {
+            return stage;
+        }
+
+        CondenseException error() {
+            return error;
+        }
+    }
+
+    /**
+     * @throws EndFailure for anything that goes wrong (out of memory included), naming the stage, never another throwable
+     */
     JobCompleted finish(StepRequested request, StepExecution.Completed last) {
         var spec = request.getSpec();
-        OnnxModel original = request.getStepIndex() == 0 ? last.inputModel()
-                : ModelLoading.parse(blobs.read(BlobId.of(spec.getModelId())), "the uploaded model " + spec.getModelId());
-        OnnxModel compressed = last.outputModel();
         List<StepResult> steps = new ArrayList<>(request.getCompletedStepsList());
         steps.add(last.result());
-        Map<String, Object> evaluation = evaluate(request, original, compressed);
-        Report report = JobReport.build(ModelStats.of(original), ModelStats.of(compressed), steps, evaluation);
-        BlobId reportId = blobs.put(report.toJson().getBytes(StandardCharsets.UTF_8));
-        return JobCompleted.newBuilder()
-                .setResultModelId(last.result().getOutputModelId())
-                .setReportId(reportId.hex())
-                .setReport(Structs.toStruct(report))
-                .build();
+        OnnxModel original;
+        OnnxModel compressed = last.outputModel();
+        ModelStats originalStats;
+        ModelStats compressedStats;
+        try {
+            original = request.getStepIndex() == 0 ? last.inputModel()
+                    : ModelLoading.parse(blobs.read(BlobId.of(spec.getModelId())), "the uploaded model " + spec.getModelId());
+            originalStats = ModelStats.of(original);
+            compressedStats = ModelStats.of(compressed);
+        } catch (Throwable e) {
+            throw new EndFailure(REPORT, end(e, "the statistics of the original and the result"));
+        }
+        Map<String, Object> evaluation;
+        try {
+            evaluation = evaluate(request, original, compressed);
+        } catch (Throwable e) {
+            throw new EndFailure(EVALUATION, end(e, "the evaluation of the result in ONNX Runtime"));
+        }
+        try {
+            Report report = JobReport.build(originalStats, compressedStats, steps, evaluation);
+            BlobId reportId = blobs.put(report.toJson().getBytes(StandardCharsets.UTF_8));
+            blobs.grant(spec.getTenant(), reportId);
+            return JobCompleted.newBuilder()
+                    .setResultModelId(last.result().getOutputModelId())
+                    .setReportId(reportId.hex())
+                    .setReport(Structs.toStruct(report))
+                    .build();
+        } catch (Throwable e) {
+            throw new EndFailure(REPORT, end(e, "the job's report"));
+        }
+    }
+
+    /** A failure after the last step, its message saying it came after the steps. */
+    private static CondenseException end(Throwable failure, String what) {
+        CondenseException error = Failures.classify(failure, what);
+        if (failure instanceof CondenseException) {
+            return new CondenseException(error.code(), what + " failed after the last step: " + error.getMessage(), failure);
+        }
+        return error;
     }
 
     private Map<String, Object> evaluate(StepRequested request, OnnxModel original, OnnxModel compressed) {

@@ -15,6 +15,13 @@ final class ModelLoading {
         try {
             return OnnxModel.fromBytes(bytes);
         } catch (CondenseException e) {
+            if (e.code() == ErrorCode.INVALID_EXTERNAL_DATA) {
+                // the SDK's advice (load it from its file) is for code that has the file; a client of the API has uploaded bytes
+                throw new CondenseException(e.code(), what + " (" + bytes.length + " bytes) keeps tensor data in external files, "
+                        + "which an upload does not carry (" + e.getMessage().split(", which", 2)[0] + "): upload the model with "
+                        + "its tensors inline, for example in Python onnx.save_model(onnx.load(path), inline_path, "
+                        + "save_as_external_data=False) for a model under 2 GB", e);
+            }
             throw new CondenseException(e.code(), what + " (" + bytes.length + " bytes) is " + e.getMessage(), e);
         } catch (RuntimeException e) {
             throw new CondenseException(ErrorCode.INVALID_MODEL, what + " (" + bytes.length + " bytes) is not a valid ONNX model: " + e.getMessage(), e);
@@ -23,6 +30,11 @@ final class ModelLoading {
 
     /** A model uploaded by the client (a step parameter names it by blob id), parsed like a job's model. */
     static OnnxModel uploaded(BlobStore blobs, String id) {
+        return uploaded(blobs, id, "");
+    }
+
+    /** A model uploaded by the job's tenant; another tenant's blob is answered as if it were not stored. */
+    static OnnxModel uploaded(BlobStore blobs, String id, String tenant) {
         String upload = "upload the model first (UploadModel answers its id: 64 hex digits; the command line uploads a "
                 + "parameter value written @file.onnx)";
         BlobId blob;
@@ -31,7 +43,7 @@ final class ModelLoading {
         } catch (CondenseException e) {
             throw new CondenseException(ErrorCode.INVALID_PARAMETER, "'" + id + "' is not a model id: " + upload);
         }
-        if (!blobs.contains(blob)) {
+        if (!blobs.contains(blob) || !blobs.owns(tenant, blob)) {
             throw new CondenseException(ErrorCode.INVALID_PARAMETER, "no uploaded model has the id " + id + ": " + upload);
         }
         return ModelLoading.parse(blobs.read(blob), "the uploaded model " + id);

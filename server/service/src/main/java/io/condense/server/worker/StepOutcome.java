@@ -11,7 +11,7 @@ import io.condense.proto.v1.events.StepCompleted;
 import io.condense.proto.v1.events.StepFailed;
 import io.condense.proto.v1.events.StepRequested;
 import io.condense.sdk.error.CondenseException;
-import io.condense.sdk.error.ErrorCode;
+import io.condense.sdk.error.ErrorCategory;
 import io.condense.server.bus.Events;
 import io.condense.server.metrics.JobOutcome;
 import io.condense.server.plugin.LoadedTechnique;
@@ -37,12 +37,17 @@ record StepOutcome(List<BusEvent> events, StepRequested next, JobError failure, 
         events = List.copyOf(requireNonNull(events, "events is null"));
     }
 
-    /** Runs the step; an error the runner did not turn into a failed execution fails the step all the same. */
+    /**
+     * Runs the step; anything the runner did not turn into a failed execution (an error, out of memory) fails the step all
+     * the same, typed by {@link Failures#classify}, and the thread goes on.
+     */
     static StepExecution execute(StepRunner runner, StepRequested request, LoadedTechnique technique) {
+        int stepNumber = request.getStepIndex() + 1;
         try {
             return runner.run(request, technique);
-        } catch (CondenseException e) {
-            return new StepExecution.Failed(Events.error(request.getStepIndex() + 1, technique.id(), e));
+        } catch (Throwable e) {
+            return new StepExecution.Failed(Events.error(stepNumber, technique.id(),
+                    Failures.classify(e, "step " + stepNumber + " (" + technique.id() + ")")));
         }
     }
 
@@ -75,14 +80,15 @@ record StepOutcome(List<BusEvent> events, StepRequested next, JobError failure, 
             JobCompleted jobCompleted = finisher.finish(request, completed);
             return new StepOutcome(List.of(stepCompleted, Events.event(jobId).setJobCompleted(jobCompleted).build()), null, null,
                     JobOutcome.COMPLETED);
-        } catch (CondenseException e) {
-            log.info("Job {} could not be finished: {}", jobId, e.toString());
-            return failed(request, technique, Events.error(stepIndex + 1, technique.id(), new CondenseException(e.code(),
-                    "the result of the last step could not be evaluated: " + e.getMessage(), e)), List.of(stepCompleted));
-        } catch (RuntimeException e) {
-            log.error("Job {} could not be finished", jobId, e);
-            return failed(request, technique, Events.error(stepIndex + 1, technique.id(), new CondenseException(ErrorCode.INTERNAL_ERROR,
-                    "the job's report could not be made: " + e, e)), List.of(stepCompleted));
+        } catch (JobFinisher.EndFailure e) {
+            // the end of the job (evaluation, report) is blamed on its stage, not on the last step
+            CondenseException cause = e.error();
+            if (cause.code().category() == ErrorCategory.INTERNAL) {
+                log.error("Job {}: {} failed", jobId, e.stage(), cause);
+            } else {
+                log.info("Job {}: {} failed: {}", jobId, e.stage(), cause.toString());
+            }
+            return failed(request, technique, Events.error(0, e.stage(), cause), List.of(stepCompleted));
         }
     }
 

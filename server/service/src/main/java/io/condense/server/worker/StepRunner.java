@@ -81,6 +81,8 @@ final class StepRunner {
             }
             sender.send(Events.event(jobId).setStepStarted(StepStarted.newBuilder()
                     .setStepIndex(stepIndex).setTechnique(technique.id()).setAttempt(attempt).setWorker(workerName)).build());
+            // written before the step runs: if the step takes its worker down, the next worker knows an attempt died
+            sender.flush();
             long started = System.nanoTime();
             long bytesIn = 0;
             try {
@@ -92,7 +94,8 @@ final class StepRunner {
                             completed.result().getBytesOut());
                 }
                 return execution;
-            } catch (CondenseException e) {
+            } catch (Throwable failure) {
+                CondenseException e = Failures.classify(failure, "step " + stepNumber + " (" + technique.id() + ")");
                 if (e.code() == ErrorCode.CANCELLED) {
                     metrics.recordStep(technique.id(), technique.pluginVersion(), StepOutcome.CANCELLED, elapsed(started), bytesIn, 0);
                     return new StepExecution.Cancelled(e.getMessage());
@@ -135,7 +138,7 @@ final class StepRunner {
                             scratch.resolve("evaluation")),
                     () -> datasets.loadTraining(request.getSpec(), scratch.resolve("training")),
                     trainer,
-                    id -> ModelLoading.uploaded(blobs, id),
+                    id -> ModelLoading.uploaded(blobs, id, request.getSpec().getTenant()),
                     scratch);
             TechniqueResult result;
             try {
@@ -155,6 +158,7 @@ final class StepRunner {
             }
             byte[] output = result.model().toBytes();
             BlobId outputId = blobs.put(output);
+            blobs.grant(request.getSpec().getTenant(), outputId);
             StepResult stepResult = StepResult.newBuilder()
                     .setStep(stepIndex + 1)
                     .setTechnique(technique.id())

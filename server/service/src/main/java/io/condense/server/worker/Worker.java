@@ -16,6 +16,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import io.condense.server.metrics.KafkaClientBinder;
+import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
 
 /** Runs a step consumer for every technique the plugin host offers, each on its own thread. */
@@ -27,7 +28,8 @@ public final class Worker implements AutoCloseable {
     private final EventSender sender;
 
     public Worker(PluginHost plugins, BlobStore blobs, Cancellations cancellations, StepMetrics metrics, KafkaSettings settings,
-            String instanceId, Path scratchRoot, int threadsPerTechnique, KafkaClientBinder binder) {
+            String instanceId, Path scratchRoot, int threadsPerTechnique, KafkaClientBinder binder, StepAttempts attempts,
+            BooleanSupplier eventsCaughtUp) {
         requireNonNull(plugins, "plugins is null");
         this.sender = new EventSender(settings, "condense-worker-events-" + instanceId, binder);
         Supplier<Optional<Evaluator>> evaluator = HostService.evaluator();
@@ -38,7 +40,7 @@ public final class Worker implements AutoCloseable {
         JobFinisher finisher = new JobFinisher(blobs, datasets, evaluator, scratchRoot);
         for (LoadedTechnique technique : plugins.techniques().values()) {
             for (int thread = 1; thread <= threadsPerTechnique; thread++) {
-                stepWorkers.add(new StepWorker(technique, runner, finisher, cancellations, metrics, sender, settings,
+                stepWorkers.add(new StepWorker(technique, runner, finisher, cancellations, metrics, sender, attempts, eventsCaughtUp, settings,
                         instanceId + "-" + thread, binder));
             }
         }
@@ -62,6 +64,24 @@ public final class Worker implements AutoCloseable {
             }
         }
         return true;
+    }
+
+    /**
+     * Why this worker cannot do its work: a step consumer stopped by itself (fenced by another process with the same
+     * instance id, an error it could not get over) or its thread is gone. Empty while every step consumer runs.
+     */
+    public Optional<String> problem() {
+        for (int i = 0; i < threads.size(); i++) {
+            StepWorker stepWorker = stepWorkers.get(i);
+            Optional<String> failure = stepWorker.failure();
+            if (failure.isPresent()) {
+                return Optional.of("the step consumer of '" + stepWorker.techniqueId() + "' stopped: " + failure.get());
+            }
+            if (!threads.get(i).isAlive()) {
+                return Optional.of("the step consumer of '" + stepWorker.techniqueId() + "' is no longer running");
+            }
+        }
+        return Optional.empty();
     }
 
     @Override

@@ -53,4 +53,23 @@ class UploadedModelTest {
             assertThat(e.getMessage()).contains("the uploaded model " + id.hex());
         });
     }
+
+    @Test
+    void anUploadWithExternalDataSaysHowToUploadItInlineNotToCallTheSdk() {
+        ai.onnx.proto.OnnxMl.ModelProto external = ai.onnx.proto.OnnxMl.ModelProto.newBuilder().setIrVersion(8)
+                .addOpsetImport(ai.onnx.proto.OnnxMl.OperatorSetIdProto.newBuilder().setVersion(13))
+                .setGraph(ai.onnx.proto.OnnxMl.GraphProto.newBuilder().setName("g")
+                        .addInitializer(ai.onnx.proto.OnnxMl.TensorProto.newBuilder().setName("w").addDims(4)
+                                .setDataType(ai.onnx.proto.OnnxMl.TensorProto.DataType.FLOAT_VALUE)
+                                .setDataLocation(ai.onnx.proto.OnnxMl.TensorProto.DataLocation.EXTERNAL)
+                                .addExternalData(ai.onnx.proto.OnnxMl.StringStringEntryProto.newBuilder().setKey("location").setValue("w.bin"))))
+                .build();
+        assertThatThrownBy(() -> ModelLoading.parse(external.toByteArray(), "the uploaded model abc"))
+                .isInstanceOfSatisfying(CondenseException.class, e -> {
+                    assertThat(e.code()).isEqualTo(ErrorCode.INVALID_EXTERNAL_DATA);
+                    assertThat(e.getMessage()).startsWith("the uploaded model abc (").contains("keeps tensor data in external files")
+                            .contains("tensor 'w'").contains("'w.bin'").contains("save_as_external_data=False")
+                            .doesNotContain("OnnxModel.load");
+                });
+    }
 }

@@ -1,0 +1,18 @@
+package io.condense.server.security;
+
+import io.grpc.Context;
+
+/** The tenant a call was authenticated as, for the length of the call; "" when the server runs without tokens. */
+public final class Tenants {
+    /** Set by {@link TokenAuthenticator} on every authenticated call. */
+    public static final Context.Key<String> TENANT = Context.key("condense-tenant");
+
+    private Tenants() {
+    }
+
+    /** The caller's tenant, or "" without authentication (one shared tenant). */
+    public static String current() {
+        String tenant = TENANT.get();
+        return tenant == null ? "" : tenant;
+    }
+}

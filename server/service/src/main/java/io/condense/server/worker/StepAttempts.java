@@ -1,0 +1,69 @@
+package io.condense.server.worker;
+
+import io.condense.proto.v1.events.BusEvent;
+import io.condense.server.bus.EventListener;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+/**
+ * Attempts of every step of every unfinished job, as the events topic records them: a worker announces each
+ * attempt (StepStarted, written before the step runs) and ends it with a retry (StepFailed that will retry) or
+ * with the step's outcome. An attempt with neither was cut off: its worker died (killed, out of memory, a
+ * native crash). A step whose attempts died {@link #CRASH_LIMIT} times is not run again.
+ */
+public final class StepAttempts implements EventListener {
+    /** Attempts that died with their worker before a step is failed instead of run again. */
+    public static final int CRASH_LIMIT = 2;
+
+    private final Map<String, Map<Integer, Attempts>> jobs = new ConcurrentHashMap<>();
+
+    /** Workers that started an attempt of one step, and how many attempts ended in a retry. */
+    private static final class Attempts {
+        final List<String> workers = new CopyOnWriteArrayList<>();
+        volatile int retried;
+    }
+
+    /** What is known of the earlier attempts of one step. */
+    public record History(int cutOff, List<String> workers) {
+    }
+
+    @Override
+    public void onEvent(BusEvent event, boolean live) {
+        String jobId = event.getJobId();
+        switch (event.getPayloadCase()) {
+            case STEP_STARTED -> attempts(jobId, event.getStepStarted().getStepIndex()).workers.add(event.getStepStarted().getWorker());
+            case STEP_FAILED -> {
+                if (event.getStepFailed().getWillRetry()) {
+                    attempts(jobId, event.getStepFailed().getStepIndex()).retried++;
+                }
+            }
+            case STEP_COMPLETED -> {
+                Map<Integer, Attempts> steps = jobs.get(jobId);
+                if (steps != null) {
+                    steps.remove(event.getStepCompleted().getStepIndex());
+                }
+            }
+            case JOB_COMPLETED, JOB_FAILED, JOB_CANCELLED -> jobs.remove(jobId);
+            default -> {
+                // other events say nothing about attempts
+            }
+        }
+    }
+
+    private Attempts attempts(String jobId, int stepIndex) {
+        return jobs.computeIfAbsent(jobId, id -> new ConcurrentHashMap<>()).computeIfAbsent(stepIndex, index -> new Attempts());
+    }
+
+    /** The attempts of a step that began and never ended, and the workers that ran the step so far. */
+    public History history(String jobId, int stepIndex) {
+        Map<Integer, Attempts> steps = jobs.get(jobId);
+        Attempts attempts = steps == null ? null : steps.get(stepIndex);
+        if (attempts == null) {
+            return new History(0, List.of());
+        }
+        List<String> workers = List.copyOf(attempts.workers);
+        return new History(Math.max(0, workers.size() - attempts.retried), workers);
+    }
+}

@@ -1,0 +1,65 @@
+package io.condense.server.job;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.condense.proto.v1.Job;
+import io.condense.proto.v1.JobState;
+import io.condense.proto.v1.PipelineStep;
+import io.condense.proto.v1.StepResult;
+import io.condense.proto.v1.events.BusEvent;
+import io.condense.proto.v1.events.JobCompleted;
+import io.condense.proto.v1.events.JobSpec;
+import io.condense.proto.v1.events.StepCompleted;
+import io.condense.proto.v1.events.StepStarted;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** What the cluster gauges and the operator's job list read from the view. */
+class JobViewTest {
+    private final JobView view = new JobView();
+
+    private void submit(String jobId, long at, String... techniques) {
+        JobSpec.Builder spec = JobSpec.newBuilder().setModelId("m").setSubmittedAtMs(at);
+        for (String technique : techniques) {
+            spec.addSteps(PipelineStep.newBuilder().setTechnique(technique));
+        }
+        view.accept(jobId, spec.build(), at);
+    }
+
+    private void event(String jobId, BusEvent.Builder event) {
+        view.onEvent(event.setJobId(jobId).build(), true);
+    }
+
+    @Test
+    void queuedCountsJobsWaitingForEachTechnique() {
+        submit("a", 1, "prune", "quantize");
+        submit("b", 2, "prune");
+        submit("c", 3, "quantize");
+        assertThat(view.queued("prune")).isEqualTo(2);
+        assertThat(view.queued("quantize")).isEqualTo(1);
+
+        event("a", BusEvent.newBuilder().setStepStarted(StepStarted.newBuilder().setStepIndex(0).setTechnique("prune")));
+        assertThat(view.queued("prune")).as("a runs now").isEqualTo(1);
+        event("a", BusEvent.newBuilder().setStepCompleted(StepCompleted.newBuilder().setStepIndex(0)
+                .setResult(StepResult.newBuilder().setStep(1).setTechnique("prune"))));
+        assertThat(view.queued("quantize")).as("a waits for quantize").isEqualTo(2);
+        event("c", BusEvent.newBuilder().setJobCompleted(JobCompleted.getDefaultInstance()));
+        assertThat(view.queued("quantize")).isEqualTo(1);
+        assertThat(view.inFlight()).isEqualTo(2);
+    }
+
+    @Test
+    void recentListsNewestFirstWithoutReportsAndFiltersByState() {
+        submit("old", 10, "prune");
+        submit("new", 30, "prune");
+        submit("mid", 20, "prune");
+        event("mid", BusEvent.newBuilder().setJobCompleted(JobCompleted.newBuilder().setReport(
+                com.google.protobuf.Struct.newBuilder().putFields("ratio", com.google.protobuf.Value.newBuilder().setNumberValue(2).build()))));
+        assertThat(view.recent(10, JobState.JOB_STATE_UNSPECIFIED)).extracting(Job::getJobId).containsExactly("new", "mid", "old");
+        assertThat(view.recent(2, JobState.JOB_STATE_UNSPECIFIED)).extracting(Job::getJobId).containsExactly("new", "mid");
+        List<Job> completed = view.recent(10, JobState.JOB_STATE_COMPLETED);
+        assertThat(completed).extracting(Job::getJobId).containsExactly("mid");
+        assertThat(completed.get(0).hasReport()).isFalse();
+        assertThat(view.job("mid").orElseThrow().hasReport()).as("GetJob still has it").isTrue();
+    }
+}
