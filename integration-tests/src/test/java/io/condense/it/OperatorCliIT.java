@@ -113,10 +113,16 @@ class OperatorCliIT {
     void aModelFileThatIsNoModelIsBadInputExitCodeTwo(@TempDir Path folder) throws Exception {
         Path garbage = folder.resolve("garbage.onnx");
         Files.write(garbage, "this is not an ONNX model at all".getBytes(StandardCharsets.UTF_8));
+        // the server refuses it (the command does not read the model itself when it need not look at its inputs)
         Run run = condense("compress", garbage.toString(), "--pipeline", "prune", "-o", folder.resolve("out.onnx").toString(),
-                "--server", server);
+                "--server", server, "--no-evaluation");
         assertThat(run.exitCode()).isEqualTo(2);
         assertThat(run.err()).contains("FAILED at step 1 (prune)").contains("INVALID_MODEL");
+        // the command refuses it before uploading when it reads the inputs to check their shapes
+        Run local = condense("compress", garbage.toString(), "--pipeline", "prune", "-o", folder.resolve("out.onnx").toString(),
+                "--server", server);
+        assertThat(local.exitCode()).isEqualTo(2);
+        assertThat(local.err()).contains("not an ONNX model").doesNotContain("\tat ");
     }
 
     @Test

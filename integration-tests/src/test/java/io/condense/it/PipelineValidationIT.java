@@ -151,10 +151,10 @@ class PipelineValidationIT {
             assertThat(session.getInputNames()).hasSize(1);
         }
 
-        // a step that fails on the worker fails the local job too, with its step and code
+        // a step that fails on the worker fails the local job too, with its step and code (missing data: bad input, exit 2)
         Run failed = cli("compress", TestEnvironment.mnist8().toString(), "--pipeline", "distill(epochs=1)", "-o",
                 folder.resolve("never.onnx").toString(), "--plugins", TestPlatform.pluginsFolder().toString(), "--no-evaluation");
-        assertThat(failed.exit).as(failed.out + failed.err).isEqualTo(1);
+        assertThat(failed.exit).as(failed.out + failed.err).isEqualTo(2);
         assertThat(failed.err).contains("FAILED at step 1 (distill)").contains("DATA_REQUIRED");
         assertThat(folder.resolve("never.onnx")).doesNotExist();
     }
