@@ -7,6 +7,7 @@ import io.condense.sdk.context.StepContext;
 import io.condense.sdk.data.Dataset;
 import io.condense.sdk.data.NdArray;
 import io.condense.sdk.error.CondenseException;
+import io.condense.sdk.error.ErrorCode;
 import io.condense.sdk.eval.Evaluator;
 import io.condense.sdk.eval.InferenceSession;
 import io.condense.sdk.eval.ValueSpec;
@@ -17,6 +18,10 @@ import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 
 /**
  * The SQNR of named values of a quantized model against the same values of the float model, over calibration samples: both
@@ -24,7 +29,7 @@ import java.util.Map;
  * dynamic), and only running sums are kept. Exposed values are graph outputs, so ONNX Runtime cannot fuse across them: these are
  * the errors of the QDQ arithmetic, not of the fused integer kernels. The same pass can also measure the SQNR of the graph
  * outputs of the quantized model as it is (fused), against the float outputs of the exposed float run, so the float model runs
- * once for both figures.
+ * once for both figures. The float run and the quantized runs of a batch go at once, the quantized ones on two helper threads.
  */
 final class LayerOutputErrors {
     private LayerOutputErrors() {
@@ -62,6 +67,11 @@ final class LayerOutputErrors {
             graphOutputs.add(output.getName());
         }
         double[] outputSums = new double[2];
+        ExecutorService pool = Executors.newFixedThreadPool(2, runnable -> {
+            Thread thread = new Thread(runnable, "condense-layer-errors");
+            thread.setDaemon(true);
+            return thread;
+        });
         try (InferenceSession before = evaluator.open(ActivationCalibrator.exposing(reference, values));
                 InferenceSession after = evaluator.open(ActivationCalibrator.exposing(quantized, values));
                 InferenceSession fused = outputs ? evaluator.open(quantized) : null) {
@@ -77,9 +87,32 @@ final class LayerOutputErrors {
                 Map<String, NdArray> actual;
                 Map<String, NdArray> actualOutputs;
                 try {
-                    expected = before.run(Map.of(input.name(), feed));
-                    actual = after.run(Map.of(input.name(), feed));
-                    actualOutputs = fused == null ? Map.of() : fused.run(Map.of(input.name(), feed));
+                    // the quantized runs on helper threads while the float one runs here
+                    Map<String, NdArray> feeds = Map.of(input.name(), feed);
+                    Future<Map<String, NdArray>> afterRun = pool.submit(() -> after.run(feeds));
+                    Future<Map<String, NdArray>> fusedRun = fused == null ? null : pool.submit(() -> fused.run(feeds));
+                    CondenseException failure = null;
+                    Map<String, NdArray> floatOutputs = null;
+                    try {
+                        floatOutputs = before.run(feeds);
+                    } catch (CondenseException e) {
+                        failure = e;
+                    }
+                    Map<String, NdArray> quantizedOutputs = null;
+                    Map<String, NdArray> fusedOutputs = Map.of();
+                    try {
+                        quantizedOutputs = await(afterRun);
+                        fusedOutputs = fusedRun == null ? Map.of() : await(fusedRun);
+                    } catch (CondenseException e) {
+                        failure = failure != null ? failure : e;
+                    }
+                    if (failure != null) {
+                        await(fusedRun, true);
+                        throw failure;
+                    }
+                    expected = floatOutputs;
+                    actual = quantizedOutputs;
+                    actualOutputs = fusedOutputs;
                 } catch (CondenseException e) {
                     if (size == 1) {
                         throw e;
@@ -103,6 +136,8 @@ final class LayerOutputErrors {
                 }
                 sample += size;
             }
+        } finally {
+            pool.shutdownNow();
         }
         Map<String, Double> result = new LinkedHashMap<>();
         for (Map.Entry<String, double[]> entry : sums.entrySet()) {
@@ -112,6 +147,31 @@ final class LayerOutputErrors {
         double outputSqnr = !outputs ? Double.NaN : outputSums[1] == 0 ? Double.POSITIVE_INFINITY
                 : 10 * Math.log10(outputSums[0] / outputSums[1]);
         return new Measured(result, outputSqnr, count);
+    }
+
+    private static Map<String, NdArray> await(Future<Map<String, NdArray>> run) {
+        return await(run, false);
+    }
+
+    /** The run's outputs; with {@code quietly} only waits for it to end (null), whatever it threw. */
+    private static Map<String, NdArray> await(Future<Map<String, NdArray>> run, boolean quietly) {
+        if (run == null) {
+            return null;
+        }
+        try {
+            return run.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new CondenseException(ErrorCode.CANCELLED, "the SQNR pass was interrupted");
+        } catch (ExecutionException e) {
+            if (quietly) {
+                return null;
+            }
+            if (e.getCause() instanceof RuntimeException runtime) {
+                throw runtime;
+            }
+            throw new CondenseException(ErrorCode.INTERNAL_ERROR, "the SQNR pass failed: " + e.getCause());
+        }
     }
 
     /** Adds sum a^2 and sum (a - b)^2 of two float arrays of one size to {@code sums}; nothing when either is missing. */

@@ -18,9 +18,11 @@ import io.condense.sdk.eval.InferenceSession;
 import io.condense.sdk.eval.ValueSpec;
 import io.condense.sdk.model.OnnxModel;
 import io.condense.sdk.tensor.DataType;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collection;
+import java.util.Deque;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -30,13 +32,15 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.ThreadFactory;
 
 /**
  * Records float activations of a model over calibration data into one {@link ActivationHistogram} per value. The
  * model is run through the host's evaluator on a copy whose graph outputs also expose the wanted values, several samples
- * per run when its input's first dimension is dynamic ({@link #batchSize}); each run's activations go into the histograms
- * on a helper thread while the next run computes, and are then dropped, so memory does not grow with the number of
- * samples: at most two runs' exposed values are held at once. Values whose range is chosen by minmax are reduced to their
+ * per run when its input's first dimension is dynamic ({@link #batchSize}), {@link #PARALLEL_RUNS} runs at once; each
+ * run's activations go into the histograms, in sample order, on a helper thread while the next runs compute, and are then
+ * dropped, so memory does not grow with the number of samples: at most {@code PARALLEL_RUNS + 1} runs' exposed values are
+ * held at once. Values whose range is chosen by minmax are reduced to their
  * minimum and maximum inside the runtime.
  */
 public final class ActivationCalibrator {
@@ -44,6 +48,8 @@ public final class ActivationCalibrator {
     private static final String RANGE_MIN = "condense.calibration.min/";
     private static final String RANGE_MAX = "condense.calibration.max/";
     private static final String RANGE_SIZE = "condense.calibration.size/";
+    /** Runs of the calibration session at once (each on its own thread; at most the processors available). */
+    public static final int PARALLEL_RUNS = 2;
     /** Most samples fed in one run. */
     public static final int MAX_BATCH = 64;
     /** Bytes of exposed values one batched run may return at most (a single sample may exceed it: it runs alone). */
@@ -87,11 +93,9 @@ public final class ActivationCalibrator {
             histograms.put(value, rangeOnly.contains(value) ? ActivationHistogram.rangeOnly() : new ActivationHistogram(bins));
         }
         int count = Math.min(samples, data.size());
-        ExecutorService worker = Executors.newSingleThreadExecutor(runnable -> {
-            Thread thread = new Thread(runnable, "condense-calibration-histograms");
-            thread.setDaemon(true);
-            return thread;
-        });
+        ExecutorService worker = Executors.newSingleThreadExecutor(daemon("condense-calibration-histograms"));
+        int runners = Math.max(1, Math.min(PARALLEL_RUNS, Runtime.getRuntime().availableProcessors()));
+        ExecutorService runnerPool = Executors.newFixedThreadPool(runners, daemon("condense-calibration-runs"));
         List<String> whole = new ArrayList<>();
         List<String> reduced = new ArrayList<>();
         for (String value : histograms.keySet()) {
@@ -99,42 +103,60 @@ public final class ActivationCalibrator {
         }
         try (InferenceSession session = evaluator.open(exposingRanges(model, whole, reduced))) {
             ValueSpec input = singleInput(session);
-            boolean batchable = batchable(input);
-            int batch = 1;
+            String inputName = input.name();
             Future<?> pending = null;
-            int sample = 0;
-            int reported = -16;
-            while (sample < count) {
-                context.checkCancelled();
-                if (sample - reported >= 16) {
-                    context.progress((double) sample / count, "calibration sample " + (sample + 1) + " of " + count);
-                    reported = sample;
-                }
-                int size = Math.min(batch, count - sample);
-                NdArray feed = batchInput(data, sample, size, input);
-                Map<String, NdArray> outputs;
-                try {
-                    outputs = session.run(Map.of(input.name(), feed));
-                } catch (CondenseException e) {
-                    if (size == 1) {
-                        throw e;
+            // the first sample alone, then (dynamic batch) one full batch, on this thread: a graph that fixes its batch
+            // somewhere (a Reshape to a constant shape) refuses it, and the rest runs one sample per run
+            NdArray firstFeed = batchInput(data, 0, 1, input);
+            Map<String, NdArray> firstOutputs = session.run(Map.of(inputName, firstFeed));
+            pending = worker.submit(() -> record(histograms, firstOutputs, firstFeed, inputName, 0, 1));
+            int sample = 1;
+            int batch = 1;
+            if (batchable(input) && count > 1) {
+                int size = Math.min(batchSize(firstOutputs, 1), count - 1);
+                if (size > 1) {
+                    NdArray feed = batchInput(data, 1, size, input);
+                    Map<String, NdArray> outputs = null;
+                    try {
+                        outputs = session.run(Map.of(inputName, feed));
+                    } catch (CondenseException e) {
+                        size = 1;
                     }
-                    // the graph fixes its batch somewhere (a Reshape to a constant shape): one sample per run from here on
-                    batchable = false;
-                    batch = 1;
-                    continue;
+                    if (outputs != null) {
+                        Map<String, NdArray> batchOutputs = outputs;
+                        int batchSize = size;
+                        await(pending);
+                        pending = worker.submit(() -> record(histograms, batchOutputs, feed, inputName, 1, batchSize));
+                        sample += size;
+                    }
                 }
-                if (batchable && batch == 1) {
-                    batch = batchSize(outputs, size);
+                batch = size;
+            }
+            // then up to `runners` runs at once (concurrent runs of one session), recorded in sample order on the helper
+            // thread: at most runners + 1 runs' exposed values are held
+            Deque<Run> inFlight = new ArrayDeque<>();
+            int reported = -16;
+            while (sample < count || !inFlight.isEmpty()) {
+                while (sample < count && inFlight.size() < runners) {
+                    context.checkCancelled();
+                    if (sample - reported >= 16) {
+                        context.progress((double) sample / count, "calibration sample " + (sample + 1) + " of " + count);
+                        reported = sample;
+                    }
+                    int size = Math.min(batch, count - sample);
+                    NdArray feed = batchInput(data, sample, size, input);
+                    inFlight.add(new Run(sample, size, feed, runnerPool.submit(() -> session.run(Map.of(inputName, feed)))));
+                    sample += size;
                 }
+                Run next = inFlight.poll();
+                Map<String, NdArray> outputs = await(next.outputs());
                 await(pending);
-                int first = sample;
-                pending = worker.submit(() -> record(histograms, outputs, feed, input.name(), first, size));
-                sample += size;
+                pending = worker.submit(() -> record(histograms, outputs, next.feed(), inputName, next.first(), next.size()));
             }
             await(pending);
         } finally {
             worker.shutdownNow();
+            runnerPool.shutdownNow();
         }
         return histograms;
     }
@@ -210,13 +232,25 @@ public final class ActivationCalibrator {
                 .setTensorType(TypeProto.Tensor.newBuilder().setElemType(type.onnxCode()))).build();
     }
 
-    /** Waits for the helper's previous batch, rethrowing what it threw. */
-    private static void await(Future<?> pending) {
+    /** One calibration run in flight: its samples and the outputs to come. */
+    private record Run(int first, int size, NdArray feed, Future<Map<String, NdArray>> outputs) {
+    }
+
+    private static ThreadFactory daemon(String name) {
+        return runnable -> {
+            Thread thread = new Thread(runnable, name);
+            thread.setDaemon(true);
+            return thread;
+        };
+    }
+
+    /** Waits for a helper's task, rethrowing what it threw; null for none. */
+    private static <T> T await(Future<T> pending) {
         if (pending == null) {
-            return;
+            return null;
         }
         try {
-            pending.get();
+            return pending.get();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new CondenseException(ErrorCode.CANCELLED, "calibration was interrupted");
