@@ -88,7 +88,8 @@ class CorpusIT {
             Map.entry("torch_constant_nodes", "PyTorch 1.13 export rewritten with every initializer as a Constant node"),
             Map.entry("torch_convtranspose", "PyTorch 1.13 export: Conv, BatchNorm, ConvTranspose (group 1, 2)"),
             Map.entry("torch_lstm_gru", "PyTorch 1.13 export: LSTM, GRU, Linear; dynamic batch and time"),
-            Map.entry("torch_transformer_block", "PyTorch 1.13 export: TransformerEncoderLayer (attention, LayerNorm)"));
+            Map.entry("torch_transformer_block", "PyTorch 1.13 export: TransformerEncoderLayer (attention, LayerNorm)"),
+            Map.entry("upsample_opset9", "Conv, Upsample (nearest), Conv at opset 9"));
 
     /** A corpus model with the inputs it is measured on. */
     private record Entry(String name, Path file, String kind, List<Map<String, NdArray>> feeds, boolean structureOnly) {
@@ -142,7 +143,7 @@ class CorpusIT {
         // the cases the issue names: weights in Constant nodes, graph inputs and chains are found and compressed
         for (String model : List.of("constant_nodes_cnn", "torch_constant_nodes", "sparse_and_scalar_constants", "constant_chains",
                 "graph_input_initializers_ir3", "convolutions", "matmul_forms", "einsum", "shared_weights", "dynamic_dims",
-                "opset9", "opset17", "opset21", "torch_convtranspose", "torch_transformer_block")) {
+                "opset9", "opset17", "opset21", "torch_convtranspose", "torch_transformer_block", "upsample_opset9")) {
             Outcome quantized = find(checked, model, "quantize(bits=8)");
             assertThat(quantized.completed()).as("quantize(bits=8) on %s: %s", model, quantized.message()).isTrue();
             assertThat(quantized.sqnr()).as("output SQNR of %s quantized to int8", model).isGreaterThan(20.0);
