@@ -294,6 +294,25 @@ def dynamic_dims():
     save(model(graph, 11, 6), "dynamic_dims")
 
 
+def upsample_opset9():
+    """An FPN-style decoder exported at opset 9 with Upsample (older PyTorch and Keras converters); own seed, added later."""
+    global RNG
+    saved, RNG = RNG, np.random.default_rng(99)
+    inits = [numpy_helper.from_array(weights(8, 3, 3, 3), "c1.w"), numpy_helper.from_array(weights(4, 8, 3, 3), "c2.w"),
+             numpy_helper.from_array(np.array([1, 1, 2, 2], np.float32), "scales")]
+    nodes = [
+        helper.make_node("Conv", ["x", "c1.w"], ["a"], name="c1", strides=[2, 2], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["a"], ["a_r"]),
+        helper.make_node("Upsample", ["a_r", "scales"], ["u"], name="up", mode="nearest"),
+        helper.make_node("Conv", ["u", "c2.w"], ["y"], name="c2", pads=[1, 1, 1, 1]),
+    ]
+    graph = helper.make_graph(nodes, "upsample_opset9",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 16, 16])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 16, 16])], inits)
+    RNG = saved
+    save(model(graph, 9, 4), "upsample_opset9")
+
+
 def opset(version, ir):
     """The same small MLP+Conv at the ends of the range: opset 7 / IR 3 is graph_input_initializers_ir3."""
     inits = [numpy_helper.from_array(weights(4, 2, 3, 3), "conv.w"), numpy_helper.from_array(weights(4 * 6 * 6, 10), "fc.w"),
@@ -397,6 +416,7 @@ def main():
     opset(9, 4)
     opset(17, 8)
     opset(21, 10)
+    upsample_opset9()
     if "--no-torch" not in sys.argv:
         torch_exports()
 

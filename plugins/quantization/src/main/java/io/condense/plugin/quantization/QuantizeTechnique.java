@@ -100,7 +100,7 @@ public final class QuantizeTechnique implements Technique {
                             "Fold each BatchNormalization that follows a Conv or Gemm into its weight and bias before quantizing "
                                     + "(so ONNX Runtime can fuse the layer into an integer kernel and the parameters shrink too)."),
                     ParameterSpec.stringListParameter(EXCLUDE_OPS, "",
-                            "Op types to keep in float, comma-separated: Conv, Gemm, MatMul."),
+                            "Op types to keep in float, comma-separated: Conv, ConvTranspose, Gemm, MatMul, LSTM, GRU, RNN."),
                     ParameterSpec.booleanParameter(BIAS_CORRECTION, false,
                             "Add E[W x] - E[Wq x] (from the mean of each layer input on the calibration data) to the bias of every "
                                     + "quantized Conv and Gemm, so its output is right on average; needs --calibration-data."),
@@ -147,9 +147,10 @@ public final class QuantizeTechnique implements Technique {
         }
         List<String> excludedOps = parameters.getStringList(EXCLUDE_OPS);
         for (String op : excludedOps) {
-            if (!List.of("Conv", "Gemm", "MatMul").contains(op)) {
+            if (!List.of("Conv", "ConvTranspose", "Gemm", "MatMul", "LSTM", "GRU", "RNN").contains(op)) {
                 problems.add(new ParameterProblem(EXCLUDE_OPS, parameters.getString(EXCLUDE_OPS), "'" + op
-                        + "' is not an op type quantize handles; use Conv, Gemm or MatMul (case matters)"));
+                        + "' is not an op type quantize handles; use Conv, ConvTranspose, Gemm, MatMul, LSTM, GRU or RNN "
+                        + "(case matters)"));
             }
         }
         boolean biasCorrection = parameters.getBoolean(BIAS_CORRECTION);
@@ -213,7 +214,7 @@ public final class QuantizeTechnique implements Technique {
         OnnxModel source = parameters.getBoolean(FOLD_BATCHNORM) ? reshaped.edit().foldBatchNormalization().build() : reshaped;
         int foldedBatchNorms = reshaped.nodes().size() - source.nodes().size();
         List<WeightLayer> layers = source.weightLayers();
-        if (layers.isEmpty()) {
+        if (layers.isEmpty() && !(RecurrentWeights.present(source) && !halfPrecision && !LowBitSettings.applies(parameters))) {
             throw new CondenseException(ErrorCode.NOTHING_TO_COMPRESS, "nothing to quantize: the model has no Conv, Gemm or MatMul "
                     + "layer whose weight is a constant (initializer); it has " + ModelContents.describe(model));
         }
@@ -242,7 +243,7 @@ public final class QuantizeTechnique implements Technique {
         ModelEditor editor = source.edit();
         long opsetBefore = source.opsetVersion("").orElse(0L);
         long opsetNeeded = perChannel ? PER_CHANNEL_OPSET : PER_TENSOR_OPSET;
-        if (!candidates.isEmpty()) {
+        if (!candidates.isEmpty() || RecurrentWeights.present(source)) {
             try {
                 editor.requireOpset("", opsetNeeded);
             } catch (CondenseException e) {
@@ -338,6 +339,23 @@ public final class QuantizeTechnique implements Technique {
                 quantizedLayerList.add(weightLayer);
                 quantizedLayerScales.add(scales);
                 quantizedLayerReports.add(layer);
+            }
+        }
+        // LSTM, GRU and RNN: W and R as int8 through DequantizeLinear (one scale per gate and unit), the recurrence in float
+        List<java.util.regex.Pattern> excludePatterns = new ArrayList<>();
+        for (String pattern : patterns) {
+            excludePatterns.add(LayerSelection.compile(pattern));
+        }
+        RecurrentWeights.Outcome recurrent = RecurrentWeights.quantize(source, editor, perChannel, excludePatterns, excludedOps, skipped);
+        {
+            quantizedLayers += recurrent.weights();
+            bytesBefore += recurrent.bytesBefore();
+            bytesAfter += recurrent.bytesAfter();
+            signalTotal += recurrent.signal();
+            noiseTotal += recurrent.noise();
+            for (Map<String, Object> layer : recurrent.layers()) {
+                worstSqnr = Math.min(worstSqnr, (Double) layer.get("sqnr_db"));
+                layerReports.add(layer);
             }
         }
         if (quantizedLayers == 0) {

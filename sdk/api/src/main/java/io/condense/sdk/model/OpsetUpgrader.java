@@ -360,10 +360,37 @@ final class OpsetUpgrader {
                     }
                 }
             }
-            case "Upsample" -> throw refuse(current, "Upsample is deprecated; convert it to Resize with the exporter", version);
+            case "Upsample" -> {
+                // Upsample-9 (X, scales) is Resize-10 (X, scales) when it only enlarges; the attribute form of 7 is refused
+                if (version == 10) {
+                    if (current.getInputCount() != 2 || !enlargesOnly(current.getInput(1))) {
+                        throw refuse(current, "Upsample is deprecated and only Upsample-9 with constant scales >= 1 is converted; "
+                                + "convert it to Resize with the exporter", version);
+                    }
+                    current = current.toBuilder().setOpType("Resize").build();
+                }
+            }
             case "Resize" -> {
                 if (version == 11) {
-                    throw refuse(current, "Resize coordinate transformation changed", version);
+                    // Resize-10 sampled asymmetric coordinates and, for nearest, the floor when enlarging; 11 names both and
+                    // takes a region-of-interest input (empty here). Shrinking rounded differently: refused.
+                    if (current.getInputCount() != 2 || !enlargesOnly(current.getInput(1))) {
+                        throw refuse(current, "Resize coordinate transformation changed; converted only with constant scales >= 1",
+                                version);
+                    }
+                    String roi = editor.uniqueName(baseName(current) + "_roi");
+                    editor.putGeneratedInitializer(TensorProto.newBuilder().setName(roi).setDataType(TensorProto.DataType.FLOAT_VALUE)
+                            .addDims(0).build());
+                    String mode = attribute(current, "mode").map(a -> a.getS().toStringUtf8()).orElse("nearest");
+                    NodeProto.Builder resized = current.toBuilder().clearInput().addInput(current.getInput(0)).addInput(roi)
+                            .addInput(current.getInput(1))
+                            .addAttribute(AttributeProto.newBuilder().setName("coordinate_transformation_mode")
+                                    .setType(AttributeProto.AttributeType.STRING).setS(com.google.protobuf.ByteString.copyFromUtf8("asymmetric")));
+                    if (mode.equals("nearest")) {
+                        resized.addAttribute(AttributeProto.newBuilder().setName("nearest_mode").setType(AttributeProto.AttributeType.STRING)
+                                .setS(com.google.protobuf.ByteString.copyFromUtf8("floor")));
+                    }
+                    current = resized.build();
                 }
             }
             default -> {
@@ -490,6 +517,20 @@ final class OpsetUpgrader {
         String name = editor.uniqueName(baseName(node) + "_" + what);
         editor.putGeneratedInitializer(Tensor.fromFloats(name, type, new long[0], new float[] {value}).toProto());
         return name;
+    }
+
+    /** Whether {@code scales} is a float initializer of the edit whose values are all at least 1. */
+    private boolean enlargesOnly(String scales) {
+        TensorProto tensor = editor.initializerProto(scales);
+        if (tensor == null || tensor.getDataType() != TensorProto.DataType.FLOAT_VALUE) {
+            return false;
+        }
+        for (float value : Tensor.fromProto(tensor).toFloatArray()) {
+            if (!(value >= 1f)) {
+                return false;
+            }
+        }
+        return true;
     }
 
     private static String baseName(NodeProto node) {

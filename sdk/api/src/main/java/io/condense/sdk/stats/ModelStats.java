@@ -19,7 +19,8 @@ import java.util.Map;
 import java.util.Optional;
 
 /**
- * Counts for a model: parameters (elements of every initializer, dense or sparse), non-zero parameters,
+ * Counts for a model: parameters (elements of every initializer, dense or sparse, and of the layer weights and biases
+ * written as Constant nodes, as paddle2onnx and tf2onnx export them), non-zero parameters,
  * stored bytes by element type, the serialized size, and multiply-accumulates of Conv, Gemm and MatMul
  * nodes whose shapes are known (per node name too; unknown shapes count 0 and are listed).
  *
@@ -76,6 +77,12 @@ public record ModelStats(
                 nonZero += valueTensor.countNonZero();
             }
         }
+        // weights written as Constant nodes count as parameters too (shape constants and anchors do not)
+        for (Tensor weight : constantWeights(model)) {
+            parameters += weight.elementCount();
+            bytes.merge(weight.dataType(), weight.byteSize(), Long::sum);
+            nonZero += weight.countNonZero();
+        }
         ShapeInference shapes = ShapeInference.of(graph);
         long macs = 0;
         Map<String, Long> byNode = new LinkedHashMap<>();
@@ -124,6 +131,37 @@ public record ModelStats(
                 return ShapeInference.product(y, 0, y.length) * k;
             }
         }
+    }
+
+    /**
+     * The weights and biases of Conv, ConvTranspose, Gemm and MatMul layers that the model computes from Constant nodes
+     * (paddle2onnx and tf2onnx write every weight that way), as {@code ModelEditor.foldConstants()} makes them; other
+     * constants (shapes, anchors) are not parameters.
+     */
+    private static List<Tensor> constantWeights(OnnxModel model) {
+        boolean constants = false;
+        for (NodeProto node : model.nodes()) {
+            constants |= node.getOpType().equals("Constant");
+        }
+        if (!constants) {
+            return List.of();
+        }
+        OnnxModel folded = model.edit().foldConstants().build();
+        java.util.Set<String> names = new java.util.LinkedHashSet<>();
+        for (io.condense.sdk.model.WeightLayer layer : folded.weightLayers()) {
+            names.add(layer.weightName());
+            if (layer.biasName() != null) {
+                names.add(layer.biasName());
+            }
+        }
+        List<Tensor> weights = new java.util.ArrayList<>();
+        for (String name : names) {
+            if (!model.isInitializer(name) && folded.initializer(name).isPresent()
+                    && DataType.isSupported(folded.initializer(name).get().getDataType())) {
+                weights.add(folded.tensor(name));
+            }
+        }
+        return weights;
     }
 
     private static long[] dims(List<Long> list) {

@@ -100,6 +100,16 @@ class ConstantFoldingTest {
     }
 
     @Test
+    void modelStatsCountWeightsWrittenAsConstantNodes() {
+        List<NodeProto> nodes = List.of(constant("w", tensorValue(floats("w", new long[] {8, 4}, random(32)))),
+                node("MatMul", List.of("x", "w"), List.of("y")));
+        OnnxModel model = OnnxModel.of(Onnx.model(13, List.of(value("x", 2, 8)), List.of(value("y", 2, 4)), nodes, List.of()));
+        io.condense.sdk.stats.ModelStats stats = io.condense.sdk.stats.ModelStats.of(model);
+        assertThat(stats.parameters()).isEqualTo(32);
+        assertThat(stats.macs()).isEqualTo(2 * 8 * 4);
+    }
+
+    @Test
     void castTransposeReshapeAndIdentityChainsFoldIntoOneFloatWeight() {
         float[] stored = random(6 * 8);
         Tensor half = Tensor.fromFloats("w16", DataType.FLOAT16, new long[] {6, 8}, stored);

@@ -217,10 +217,31 @@ class ModelEditorTest {
     }
 
     @Test
+    void upsampleAndResizeTenThatEnlargeBecomeResizeElevenWithTheSameOutputs() {
+        float[] input = new float[2 * 3 * 5];
+        for (int i = 0; i < input.length; i++) {
+            input[i] = (float) Math.sin(i * 0.7) * 3;
+        }
+        for (String op : List.of("Upsample", "Resize")) {
+            for (String mode : List.of("nearest", "linear")) {
+                AttributeProto modeAttribute = AttributeProto.newBuilder().setName("mode").setType(AttributeProto.AttributeType.STRING)
+                        .setS(com.google.protobuf.ByteString.copyFromUtf8(mode)).build();
+                ModelProto old = model(op.equals("Upsample") ? 9 : 10, List.of(value("x", 1, 2, 3, 5)), List.of(value("y", 1, 2, 6, 15)),
+                        List.of(node(op, List.of("x", "scales"), List.of("y"), modeAttribute)),
+                        List.of(floats("scales", new long[] {4}, 1f, 1f, 2f, 3f)));
+                OnnxModel upgraded = OnnxModel.of(old).edit().requireOpset("", 13).build();
+                assertThat(upgraded.nodes()).extracting(NodeProto::getOpType).as("%s %s", op, mode).containsExactly("Resize");
+                assertThat(Onnx.run(upgraded, "x", new long[] {1, 2, 3, 5}, input).get(0)).as("%s %s", op, mode)
+                        .containsExactly(Onnx.run(OnnxModel.of(old), "x", new long[] {1, 2, 3, 5}, input).get(0));
+            }
+        }
+    }
+
+    @Test
     void refusesOperatorsItCannotProveUnchanged() {
-        ModelProto upsample = model(9, List.of(value("x", 1, 1, 2, 2)), List.of(value("y", 1, 1, 4, 4)),
+        ModelProto upsample = model(9, List.of(value("x", 1, 1, 4, 4)), List.of(value("y", 1, 1, 2, 2)),
                 List.of(node("Upsample", List.of("x", "scales"), List.of("y"))),
-                List.of(floats("scales", new long[] {4}, 1f, 1f, 2f, 2f)));
+                List.of(floats("scales", new long[] {4}, 1f, 1f, 0.5f, 0.5f)));
         assertError(() -> OnnxModel.of(upsample).edit().requireOpset("", 13), ErrorCode.UNSUPPORTED_MODEL, "Upsample");
         assertError(() -> OnnxModel.of(upsample).edit().requireOpset("", 13), ErrorCode.UNSUPPORTED_MODEL, "from opset 9 to 13");
 
