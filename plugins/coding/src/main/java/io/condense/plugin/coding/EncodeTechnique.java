@@ -94,11 +94,13 @@ public final class EncodeTechnique implements Technique {
             done++;
             if (result.isEmpty()) {
                 kept.addInitializer(tensor);
+                report.addLayer(inGraph(tensor.getName(), tensor.getSerializedSize()));
                 continue;
             }
             TensorCoder.Coded c = result.get();
             sections.add(new PackedFileWriter.Section(PackedFormat.SECTION_TENSOR, 0, c.section()));
             Map<String, Object> layer = new LinkedHashMap<>(c.report());
+            layer.put("stored", "section");
             layer.put("raw_bytes", Tensor.fromProto(tensor).byteSize());
             String codebook = codebooks.get(tensor.getName());
             if (codebook != null) {
@@ -121,11 +123,13 @@ public final class EncodeTechnique implements Technique {
             done++;
             if (result.isEmpty()) {
                 kept.addSparseInitializer(sparse);
+                report.addLayer(inGraph(sparse.getValues().getName(), sparse.getSerializedSize()));
                 continue;
             }
             TensorCoder.Coded c = result.get();
             sections.add(new PackedFileWriter.Section(PackedFormat.SECTION_TENSOR, 0, c.section()));
             Map<String, Object> layer = new LinkedHashMap<>(c.report());
+            layer.put("stored", "section");
             layer.put("raw_bytes", (long) sparse.getSerializedSize());
             report.addLayer(layer);
             values += c.valueBytes();
@@ -170,6 +174,15 @@ public final class EncodeTechnique implements Technique {
                 .put("format_overhead_bytes", (long) packed.length - graphSection.length - sectionPayloadBytes(sections))
                 .put("decoded_exact", true);
         return new TechniqueResult(decoded, report.build(), Optional.of(PackedModel.of(packed)));
+    }
+
+    /** The report entry of an initializer left in the graph section: its type or size is not worth a section. */
+    private static Map<String, Object> inGraph(String name, long bytes) {
+        Map<String, Object> layer = new LinkedHashMap<>();
+        layer.put("name", name);
+        layer.put("stored", "graph");
+        layer.put("graph_bytes", bytes);
+        return layer;
     }
 
     private static long sectionPayloadBytes(List<PackedFileWriter.Section> sections) {

@@ -35,6 +35,7 @@ public final class PipelineValidator {
         }
         List<String> unknown = new ArrayList<>();
         List<String> problems = new ArrayList<>();
+        boolean misplacedTerminal = false;
         for (int index = 0; index < steps.size(); index++) {
             PipelineStep step = steps.get(index);
             int stepNumber = index + 1;
@@ -42,6 +43,11 @@ public final class PipelineValidator {
             if (technique.isEmpty()) {
                 unknown.add("Unknown technique '" + step.getTechnique() + "' in step " + stepNumber);
                 continue;
+            }
+            if (technique.get().descriptor().terminal() && index < steps.size() - 1) {
+                misplacedTerminal = true;
+                problems.add("Step " + stepNumber + " (" + step.getTechnique() + ") writes a packed file, not an ONNX model, so it must be "
+                        + "the last step; move step " + (stepNumber + 1) + " (" + steps.get(index + 1).getTechnique() + ") before it");
             }
             for (ParameterProblem problem : Parameters.check(technique.get().descriptor().parameters(), step.getParametersMap())) {
                 problems.add(problem.message(stepNumber, step.getTechnique()));
@@ -55,7 +61,8 @@ public final class PipelineValidator {
             all.set(all.size() - 1, all.get(all.size() - 1) + " (known techniques: " + knownTechniques() + ")");
         }
         all.addAll(problems);
-        throw new CondenseException(unknown.isEmpty() ? ErrorCode.INVALID_PARAMETER : ErrorCode.UNKNOWN_TECHNIQUE, String.join("; ", all));
+        throw new CondenseException(!unknown.isEmpty() ? ErrorCode.UNKNOWN_TECHNIQUE
+                : misplacedTerminal ? ErrorCode.INVALID_PIPELINE : ErrorCode.INVALID_PARAMETER, String.join("; ", all));
     }
 
     private String knownTechniques() {

@@ -46,7 +46,8 @@ final class CompressCommand implements Callable<Integer> {
             + "A parameter value written @FILE (distill's student=@student.onnx) is uploaded and replaced by its model id.")
     String pipeline;
 
-    @Option(names = {"-o", "--output"}, required = true, paramLabel = "OUT.onnx", description = "Where to write the compressed model.")
+    @Option(names = {"-o", "--output"}, required = true, paramLabel = "OUT.onnx", description = "Where to write the compressed model "
+            + "(a packed .cpk file when the pipeline ends with encode).")
     Path output;
 
     @Option(names = "--report", paramLabel = "REPORT.json", description = "Where to write the job's report (JSON).")
@@ -197,6 +198,10 @@ final class CompressCommand implements Callable<Integer> {
         Summary.print(job, out);
         out.println();
         out.println("Wrote " + output + " (" + bytes + " bytes)" + (report == null ? "" : " and " + report));
+        if (isPacked(output)) {
+            out.println(output + " is a packed model (the pipeline ends with encode): `condense decode " + output
+                    + " -o MODEL.onnx` turns it into ONNX");
+        }
         return 0;
     }
 
@@ -223,6 +228,14 @@ final class CompressCommand implements Callable<Integer> {
             uploaded.add(builder.build());
         }
         return uploaded;
+    }
+
+    private static boolean isPacked(Path file) {
+        try (var in = Files.newInputStream(file)) {
+            return io.condense.sdk.coding.PackedFormat.isPacked(in.readNBytes(io.condense.sdk.coding.PackedFormat.MAGIC.length));
+        } catch (IOException e) {
+            return false;
+        }
     }
 
     private static boolean isAttached(String value) {

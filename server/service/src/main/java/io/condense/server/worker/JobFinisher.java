@@ -58,7 +58,8 @@ final class JobFinisher {
         List<StepResult> steps = new ArrayList<>(request.getCompletedStepsList());
         steps.add(last.result());
         Map<String, Object> evaluation = evaluate(request, original, compressed);
-        Report report = JobReport.build(ModelStats.of(original), ModelStats.of(compressed), steps, evaluation);
+        Report report = JobReport.build(ModelStats.of(original), ModelStats.of(compressed), steps, evaluation,
+                last.packed() ? java.util.OptionalLong.of(last.result().getBytesOut()) : java.util.OptionalLong.empty());
         BlobId reportId = blobs.put(report.toJson().getBytes(StandardCharsets.UTF_8));
         return JobCompleted.newBuilder()
                 .setResultModelId(last.result().getOutputModelId())
