@@ -93,7 +93,7 @@ public final class EncodeTechnique implements Technique {
         int done = 0;
         for (TensorProto tensor : graph.getInitializerList()) {
             context.checkCancelled();
-            Optional<TensorCoder.Coded> result = codeDense(tensor, minElements, huffman);
+            Optional<TensorCoder.Coded> result = codeDense(tensor, minElements, huffman, graphZlib);
             done++;
             if (result.isEmpty()) {
                 kept.addInitializer(tensor);
@@ -122,7 +122,7 @@ public final class EncodeTechnique implements Technique {
         }
         for (SparseTensorProto sparse : graph.getSparseInitializerList()) {
             context.checkCancelled();
-            Optional<TensorCoder.Coded> result = codeSparse(sparse, minElements, huffman);
+            Optional<TensorCoder.Coded> result = codeSparse(sparse, minElements, huffman, graphZlib);
             done++;
             if (result.isEmpty()) {
                 kept.addSparseInitializer(sparse);
@@ -197,7 +197,7 @@ public final class EncodeTechnique implements Technique {
         return bytes;
     }
 
-    private static Optional<TensorCoder.Coded> codeDense(TensorProto tensor, long minElements, boolean huffman) {
+    private static Optional<TensorCoder.Coded> codeDense(TensorProto tensor, long minElements, boolean huffman, boolean graphZlib) {
         if (PackedFormat.elementBits(tensor.getDataType()) == 0 || tensor.getDataLocation() == TensorProto.DataLocation.EXTERNAL
                 || tensor.getName().isEmpty()) {
             return Optional.empty();
@@ -209,11 +209,12 @@ public final class EncodeTechnique implements Technique {
         int[] patterns = patterns(view);
         TensorCoder.Coded coded = TensorCoder.code(new TensorCoder.Input(tensor.getName(), PackedFormat.TARGET_INITIALIZER,
                 tensor.getDataType(), view.shape(), patterns, null, 0), huffman);
-        // measured: a section (and its table entry) must cost less than the tensor in the graph
-        return coded.section().length + PackedFormat.SECTION_ENTRY_BYTES < tensor.getSerializedSize() ? Optional.of(coded) : Optional.empty();
+        // measured: a section (and its table entry) must cost less than the tensor in the graph (deflated, when the graph is)
+        return coded.section().length + PackedFormat.SECTION_ENTRY_BYTES < graphCost(tensor.toByteArray(), graphZlib) ? Optional.of(coded)
+                : Optional.empty();
     }
 
-    private static Optional<TensorCoder.Coded> codeSparse(SparseTensorProto sparse, long minElements, boolean huffman) {
+    private static Optional<TensorCoder.Coded> codeSparse(SparseTensorProto sparse, long minElements, boolean huffman, boolean graphZlib) {
         TensorProto values = sparse.getValues();
         TensorProto indices = sparse.getIndices();
         if (PackedFormat.elementBits(values.getDataType()) == 0 || values.getName().isEmpty() || indices.getName().isEmpty()
@@ -246,7 +247,13 @@ public final class EncodeTechnique implements Technique {
         TensorCoder.Coded coded = TensorCoder.code(new TensorCoder.Input(values.getName(), PackedFormat.TARGET_SPARSE_INITIALIZER,
                 values.getDataType(), dense.shape(), patterns, indices.getName(),
                 indices.getDimsCount() == 1 ? PackedFormat.SPARSE_INDICES_LINEAR : PackedFormat.SPARSE_INDICES_COORDINATES), huffman);
-        return coded.section().length + PackedFormat.SECTION_ENTRY_BYTES < sparse.getSerializedSize() ? Optional.of(coded) : Optional.empty();
+        return coded.section().length + PackedFormat.SECTION_ENTRY_BYTES < graphCost(sparse.toByteArray(), graphZlib) ? Optional.of(coded)
+                : Optional.empty();
+    }
+
+    /** What a tensor costs in the graph section: its bytes, or (an estimate) those bytes deflated alone when the graph is deflated. */
+    private static long graphCost(byte[] tensor, boolean graphZlib) {
+        return graphZlib ? Math.min(tensor.length, zlib(tensor).length) : tensor.length;
     }
 
     private static boolean ascending(long[] indices, SparseTensorProto sparse, boolean coordinates) {
