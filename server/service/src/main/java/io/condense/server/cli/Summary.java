@@ -33,9 +33,10 @@ final class Summary {
             Map<String, Object> last = steps.isEmpty() ? Map.of() : (Map<String, Object>) ((Map<String, Object>) steps.get(steps.size() - 1))
                     .getOrDefault("report", Map.of());
             out.println();
-            out.printf("packed file: %s bytes (decodes to %s ONNX bytes); gzip -9 of the encode step's input: %s bytes (%.2fx), packed %.2fx%n",
-                    format(report.get("compressed_bytes")), format(report.get("decoded_bytes")), format(last.get("gzip_bytes")),
-                    number(last.get("gzip_ratio")), number(last.get("ratio")));
+            out.printf("packed file: %s bytes (decodes to %s ONNX bytes), %.2fx smaller than the encode step's input%s%n",
+                    format(report.get("compressed_bytes")), format(report.get("decoded_bytes")), number(last.get("ratio")),
+                    last.get("gzip_bytes") == null ? "" : String.format("; gzip -9 of that input: %s bytes (%.2fx)",
+                            format(last.get("gzip_bytes")), number(last.get("gzip_ratio"))));
         }
         Object evaluation = report.get("evaluation");
         if (evaluation instanceof Map<?, ?> measured) {
