@@ -210,8 +210,8 @@ public final class EncodeTechnique implements Technique {
         TensorCoder.Coded coded = TensorCoder.code(new TensorCoder.Input(tensor.getName(), PackedFormat.TARGET_INITIALIZER,
                 tensor.getDataType(), view.shape(), patterns, null, 0), huffman);
         // measured: a section (and its table entry) must cost less than the tensor in the graph (deflated, when the graph is)
-        return coded.section().length + PackedFormat.SECTION_ENTRY_BYTES < graphCost(tensor.toByteArray(), graphZlib) ? Optional.of(coded)
-                : Optional.empty();
+        return coded.section().length + PackedFormat.SECTION_ENTRY_BYTES < graphCost(tensor, coded.section().length, graphZlib)
+                ? Optional.of(coded) : Optional.empty();
     }
 
     private static Optional<TensorCoder.Coded> codeSparse(SparseTensorProto sparse, long minElements, boolean huffman, boolean graphZlib) {
@@ -247,13 +247,21 @@ public final class EncodeTechnique implements Technique {
         TensorCoder.Coded coded = TensorCoder.code(new TensorCoder.Input(values.getName(), PackedFormat.TARGET_SPARSE_INITIALIZER,
                 values.getDataType(), dense.shape(), patterns, indices.getName(),
                 indices.getDimsCount() == 1 ? PackedFormat.SPARSE_INDICES_LINEAR : PackedFormat.SPARSE_INDICES_COORDINATES), huffman);
-        return coded.section().length + PackedFormat.SECTION_ENTRY_BYTES < graphCost(sparse.toByteArray(), graphZlib) ? Optional.of(coded)
-                : Optional.empty();
+        return coded.section().length + PackedFormat.SECTION_ENTRY_BYTES < graphCost(sparse, coded.section().length, graphZlib)
+                ? Optional.of(coded) : Optional.empty();
     }
 
-    /** What a tensor costs in the graph section: its bytes, or (an estimate) those bytes deflated alone when the graph is deflated. */
-    private static long graphCost(byte[] tensor, boolean graphZlib) {
-        return graphZlib ? Math.min(tensor.length, zlib(tensor).length) : tensor.length;
+    /**
+     * What a tensor costs in the graph section: its bytes, or (an estimate) those bytes deflated alone when the graph is
+     * deflated. Deflating is as slow as gzip -9, so it is done only when the section saves less than 8x: a section 8x
+     * smaller than the raw tensor is kept without asking.
+     */
+    private static long graphCost(com.google.protobuf.MessageLite tensor, long sectionBytes, boolean graphZlib) {
+        long raw = tensor.getSerializedSize();
+        if (!graphZlib || sectionBytes * 8 < raw) {
+            return raw;
+        }
+        return Math.min(raw, zlib(tensor.toByteArray()).length);
     }
 
     private static boolean ascending(long[] indices, SparseTensorProto sparse, boolean coordinates) {
