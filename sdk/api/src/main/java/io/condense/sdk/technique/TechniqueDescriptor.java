@@ -7,9 +7,12 @@ import java.util.regex.Pattern;
 
 /**
  * What a technique is: its lower-case id (also its plugin id, pipeline step name and metric tag),
- * version, one-line summary, family (pruning, quantization, ...) and parameter specs.
+ * version, one-line summary, family (pruning, quantization, ...) and parameter specs. A {@code terminal} technique
+ * writes a storage encoding (not ONNX, {@link TechniqueResult#packed()}): it must be the last step of a pipeline,
+ * and the host refuses a pipeline with a step after it.
  */
-public record TechniqueDescriptor(String id, String version, String summary, String family, List<ParameterSpec> parameters) {
+public record TechniqueDescriptor(String id, String version, String summary, String family, List<ParameterSpec> parameters,
+        boolean terminal) {
     private static final Pattern ID = Pattern.compile("[a-z][a-z0-9_]*");
 
     public TechniqueDescriptor {
@@ -21,5 +24,10 @@ public record TechniqueDescriptor(String id, String version, String summary, Str
         if (!ID.matcher(id).matches()) {
             throw new IllegalArgumentException("technique id must be lower case letters, digits and '_': " + id);
         }
+    }
+
+    /** A technique whose output is an ONNX model another step may take. */
+    public TechniqueDescriptor(String id, String version, String summary, String family, List<ParameterSpec> parameters) {
+        this(id, version, summary, family, parameters, false);
     }
 }

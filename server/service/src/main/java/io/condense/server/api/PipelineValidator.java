@@ -50,6 +50,7 @@ public final class PipelineValidator {
         List<String> unknown = new ArrayList<>();
         List<String> problems = new ArrayList<>();
         List<PipelineStage> stages = new ArrayList<>(steps.size());
+        boolean misplacedTerminal = false;
         for (int index = 0; index < steps.size(); index++) {
             PipelineStep step = steps.get(index);
             int stepNumber = index + 1;
@@ -57,6 +58,11 @@ public final class PipelineValidator {
             if (technique.isEmpty()) {
                 unknown.add("Unknown technique '" + step.getTechnique() + "' in step " + stepNumber);
                 continue;
+            }
+            if (technique.get().descriptor().terminal() && index < steps.size() - 1) {
+                misplacedTerminal = true;
+                problems.add("Step " + stepNumber + " (" + step.getTechnique() + ") writes a packed file, not an ONNX model, so it must be "
+                        + "the last step; move step " + (stepNumber + 1) + " (" + steps.get(index + 1).getTechnique() + ") before it");
             }
             List<ParameterProblem> stepProblems = technique.get().problems(step.getParametersMap());
             for (ParameterProblem problem : stepProblems) {
@@ -74,7 +80,8 @@ public final class PipelineValidator {
             all.set(all.size() - 1, all.get(all.size() - 1) + " (known techniques: " + knownTechniques() + ")");
         }
         all.addAll(problems);
-        throw new CondenseException(unknown.isEmpty() ? ErrorCode.INVALID_PARAMETER : ErrorCode.UNKNOWN_TECHNIQUE, String.join("; ", all));
+        throw new CondenseException(!unknown.isEmpty() ? ErrorCode.UNKNOWN_TECHNIQUE
+                : misplacedTerminal ? ErrorCode.INVALID_PIPELINE : ErrorCode.INVALID_PARAMETER, String.join("; ", all));
     }
 
     /** The stages as the Validate RPC answers them: every parameter's value, and which ones the pipeline gave. */

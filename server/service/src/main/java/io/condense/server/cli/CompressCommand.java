@@ -63,7 +63,8 @@ final class CompressCommand implements Callable<Integer> {
             + "(comments allowed) or JSON, a list of steps such as '- prune: {sparsity: 0.5}'; see recipes/README.md.")
     Path recipe;
 
-    @Option(names = {"-o", "--output"}, paramLabel = "OUT.onnx", description = "Where to write the compressed model (not with --dry-run).")
+    @Option(names = {"-o", "--output"}, paramLabel = "OUT.onnx", description = "Where to write the compressed model "
+            + "(a packed .cpk file when the pipeline ends with encode; not with --dry-run).")
     Path output;
 
     @Option(names = "--dry-run", description = "Check the pipeline against the server's plugins (or the local plugins folder) as Submit "
@@ -265,6 +266,10 @@ final class CompressCommand implements Callable<Integer> {
         Summary.print(job, out);
         out.println();
         out.println("Wrote " + output + " (" + bytes + " bytes)" + (report == null ? "" : " and " + report));
+        if (isPacked(output)) {
+            out.println(output + " is a packed model (the pipeline ends with encode): `condense decode " + output
+                    + " -o MODEL.onnx` turns it into ONNX");
+        }
         return 0;
     }
 
@@ -390,6 +395,14 @@ final class CompressCommand implements Callable<Integer> {
             uploaded.add(builder.build());
         }
         return uploaded;
+    }
+
+    private static boolean isPacked(Path file) {
+        try (var in = Files.newInputStream(file)) {
+            return io.condense.sdk.coding.PackedFormat.isPacked(in.readNBytes(io.condense.sdk.coding.PackedFormat.MAGIC.length));
+        } catch (IOException e) {
+            return false;
+        }
     }
 
     private static boolean isAttached(PipelineStep step, Map.Entry<String, String> parameter, Map<String, Set<String>> uploadable) {

@@ -8,7 +8,7 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         versionProvider = CondenseCommand.Version.class,
         description = "Compresses ONNX models with a pipeline of techniques, in process or through a Condense server.",
-        subcommands = {ServeCommand.class, CompressCommand.class, TechniquesCommand.class, JobCommands.ListCommand.class,
+        subcommands = {ServeCommand.class, CompressCommand.class, DecodeCommand.class, TechniquesCommand.class, JobCommands.ListCommand.class,
                 JobCommands.StatusCommand.class, JobCommands.CancelCommand.class, JobCommands.DownloadCommand.class,
                 CommandLine.HelpCommand.class})
 public final class CondenseCommand implements Runnable {

@@ -28,6 +28,16 @@ final class Summary {
             out.printf("%-5s %-12s %7s ms %22s  %s%n", step.get("step"), step.get("technique"), step.get("duration_ms"),
                     step.get("bytes_in") + " -> " + step.get("bytes_out"), step.get("params"));
         }
+        if ("cpk".equals(report.get("format"))) {
+            List<Object> steps = (List<Object>) report.getOrDefault("steps", List.of());
+            Map<String, Object> last = steps.isEmpty() ? Map.of() : (Map<String, Object>) ((Map<String, Object>) steps.get(steps.size() - 1))
+                    .getOrDefault("report", Map.of());
+            out.println();
+            out.printf("packed file: %s bytes (decodes to %s ONNX bytes), %.2fx smaller than the encode step's input%s%n",
+                    format(report.get("compressed_bytes")), format(report.get("decoded_bytes")), number(last.get("ratio")),
+                    last.get("gzip_bytes") == null ? "" : String.format("; gzip -9 of that input: %s bytes (%.2fx)",
+                            format(last.get("gzip_bytes")), number(last.get("gzip_ratio"))));
+        }
         Object evaluation = report.get("evaluation");
         if (evaluation instanceof Map<?, ?> measured) {
             out.println();

@@ -17,10 +17,24 @@ public final class JobReport {
     }
 
     public static Report build(ModelStats original, ModelStats compressed, List<StepResult> steps, Map<String, Object> evaluation) {
+        return build(original, compressed, steps, evaluation, java.util.OptionalLong.empty());
+    }
+
+    /**
+     * {@code packedBytes}: the result is a packed file (.cpk) of that size; {@code compressed_bytes} and {@code ratio} are
+     * then the packed file's, and {@code decoded_bytes} the size of the ONNX model it decodes to (the model measured).
+     */
+    public static Report build(ModelStats original, ModelStats compressed, List<StepResult> steps, Map<String, Object> evaluation,
+            java.util.OptionalLong packedBytes) {
+        long compressedBytes = packedBytes.orElse(compressed.serializedBytes());
         Report.Builder report = Report.builder()
                 .put("original_bytes", original.serializedBytes())
-                .put("compressed_bytes", compressed.serializedBytes())
-                .put("ratio", compressed.serializedBytes() == 0 ? 0.0 : (double) original.serializedBytes() / compressed.serializedBytes())
+                .put("compressed_bytes", compressedBytes)
+                .put("ratio", compressedBytes == 0 ? 0.0 : (double) original.serializedBytes() / compressedBytes);
+        if (packedBytes.isPresent()) {
+            report.put("format", "cpk").put("decoded_bytes", compressed.serializedBytes());
+        }
+        report
                 .put("original_params", original.parameters())
                 .put("params", compressed.parameters())
                 .put("original_nonzero_params", original.nonZeroParameters())

@@ -99,7 +99,8 @@ final class JobFinisher {
             throw new EndFailure(EVALUATION, end(e, "the evaluation of the result in ONNX Runtime"));
         }
         try {
-            Report report = JobReport.build(originalStats, compressedStats, steps, evaluation);
+            Report report = JobReport.build(originalStats, compressedStats, steps, evaluation,
+                    last.packed() ? java.util.OptionalLong.of(last.result().getBytesOut()) : java.util.OptionalLong.empty());
             BlobId reportId = blobs.put(report.toJson().getBytes(StandardCharsets.UTF_8));
             blobs.grant(spec.getTenant(), reportId);
             return JobCompleted.newBuilder()

@@ -156,7 +156,9 @@ final class StepRunner {
                 throw new CondenseException(ErrorCode.PLUGIN_FAILURE, "technique '" + technique.id() + "' (plugin '" + technique.pluginId()
                         + "' " + technique.pluginVersion() + ") returned no model");
             }
-            byte[] output = result.model().toBytes();
+            // a storage-encoding step (encode) stores its packed file; its model is that file decoded, which the job evaluates
+            boolean packed = result.packed().isPresent();
+            byte[] output = packed ? result.packed().get().toByteArray() : result.model().toBytes();
             BlobId outputId = blobs.put(output);
             blobs.grant(request.getSpec().getTenant(), outputId);
             StepResult stepResult = StepResult.newBuilder()
@@ -170,7 +172,7 @@ final class StepRunner {
                     .setBytesOut(output.length)
                     .setReport(Structs.toStruct(result.report()))
                     .build();
-            return new StepExecution.Completed(stepResult, model, result.model());
+            return new StepExecution.Completed(stepResult, model, result.model(), packed);
         } finally {
             Folders.deleteRecursively(scratch);
         }

@@ -1,0 +1,74 @@
+package io.condense.sdk.coding;
+
+/**
+ * The constants of the packed model format ({@code .cpk}), version 1.0, specified in {@code docs/FORMAT.md}:
+ * magic, section kinds, layouts and stream codings. Every multi-byte field is little-endian; bit streams are
+ * written most significant bit first.
+ */
+public final class PackedFormat {
+    /** The first 8 bytes of every packed file: {@code 0x89 'C' 'P' 'K' '\r' '\n' 0x1A '\n'}. */
+    public static final byte[] MAGIC = {(byte) 0x89, 'C', 'P', 'K', '\r', '\n', 0x1A, '\n'};
+    public static final int MAJOR_VERSION = 1;
+    public static final int MINOR_VERSION = 0;
+    /** Bytes before the section table: magic, major, minor, section count, file length. */
+    public static final int HEADER_BYTES = 24;
+    public static final int SECTION_ENTRY_BYTES = 32;
+    public static final int MAX_SECTIONS = 1 << 20;
+
+    public static final int SECTION_GRAPH = 1;
+    public static final int SECTION_TENSOR = 2;
+    /** GRAPH flag: the payload is a u64 inflated length followed by a zlib stream. */
+    public static final int GRAPH_FLAG_ZLIB = 1;
+
+    public static final int TARGET_INITIALIZER = 0;
+    public static final int TARGET_SPARSE_INITIALIZER = 1;
+    public static final int SPARSE_INDICES_LINEAR = 0;
+    public static final int SPARSE_INDICES_COORDINATES = 1;
+
+    public static final int LAYOUT_DENSE = 0;
+    public static final int LAYOUT_SPARSE = 1;
+    public static final int MAX_GAP_WIDTH = 16;
+
+    public static final int VALUES_DIRECT = 0;
+    public static final int VALUES_TABLE = 1;
+    public static final int MAX_TABLE_ENTRIES = 1 << 16;
+
+    public static final int CODING_FIXED = 0;
+    public static final int CODING_HUFFMAN = 1;
+    public static final int MAX_HUFFMAN_ALPHABET = 1 << 16;
+    /** Huffman code lengths are stored in 4 bits, so no code is longer than 15 bits. */
+    public static final int MAX_CODE_LENGTH = 15;
+
+    public static final int MAX_RANK = 32;
+    /** A tensor holds at most this many elements (the SDK's limit for one tensor). */
+    public static final long MAX_ELEMENTS = Integer.MAX_VALUE - 8;
+    /** zlib cannot expand by more than about 1032:1; a declared inflated length beyond that is refused. */
+    public static final long MAX_INFLATE_RATIO = 1032;
+
+    private PackedFormat() {
+    }
+
+    /** Bits per element of an ONNX data type the TENSOR section codes, or 0 when it does not code that type. */
+    public static int elementBits(int onnxDataType) {
+        return switch (onnxDataType) {
+            case 1 -> 32;           // float
+            case 2, 3 -> 8;         // uint8, int8
+            case 10, 16 -> 16;      // float16, bfloat16
+            case 21, 22 -> 4;       // uint4, int4
+            default -> 0;
+        };
+    }
+
+    /** Whether {@code bytes} starts with the packed format's magic. */
+    public static boolean isPacked(byte[] bytes) {
+        if (bytes == null || bytes.length < MAGIC.length) {
+            return false;
+        }
+        for (int i = 0; i < MAGIC.length; i++) {
+            if (bytes[i] != MAGIC[i]) {
+                return false;
+            }
+        }
+        return true;
+    }
+}
