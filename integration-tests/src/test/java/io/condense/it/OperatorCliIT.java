@@ -7,9 +7,6 @@ import static org.awaitility.Awaitility.await;
 import io.condense.proto.v1.JobState;
 import io.condense.proto.v1.SubmitRequest;
 import io.condense.server.cli.CondenseClient;
-import io.condense.server.cli.CondenseCommand;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -24,7 +21,6 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /**
  * The command line as an operator uses it: {@code condense jobs}, {@code status}, {@code cancel}, {@code download}
@@ -46,24 +42,8 @@ class OperatorCliIT {
         client.close();
     }
 
-    private record Run(int exitCode, String out, String err) {
-    }
-
-    /** The command in this JVM, its standard output and error captured. */
-    private static synchronized Run condense(String... arguments) {
-        PrintStream out = System.out;
-        PrintStream err = System.err;
-        ByteArrayOutputStream outBytes = new ByteArrayOutputStream();
-        ByteArrayOutputStream errBytes = new ByteArrayOutputStream();
-        try {
-            System.setOut(new PrintStream(outBytes, true, StandardCharsets.UTF_8));
-            System.setErr(new PrintStream(errBytes, true, StandardCharsets.UTF_8));
-            int exit = new CommandLine(new CondenseCommand()).execute(arguments);
-            return new Run(exit, outBytes.toString(StandardCharsets.UTF_8), errBytes.toString(StandardCharsets.UTF_8));
-        } finally {
-            System.setOut(out);
-            System.setErr(err);
-        }
+    private static InProcessCli.Run condense(String... arguments) {
+        return InProcessCli.condense(arguments);
     }
 
     @Test
@@ -75,36 +55,36 @@ class OperatorCliIT {
         String slow = client.submit(SubmitRequest.newBuilder().setModelId(model).addSteps(step("slow", Map.of("seconds", "120")))
                 .build()).getJobId();
 
-        Run jobs = condense("jobs", "--server", server);
+        InProcessCli.Run jobs = condense("jobs", "--server", server);
         assertThat(jobs.exitCode()).isZero();
         assertThat(jobs.out()).contains(done).contains(slow).contains("quantize(bits=8)").contains("slow(seconds=120)");
         assertThat(jobs.out().indexOf(slow)).as("newest first").isLessThan(jobs.out().indexOf(done));
-        Run completedOnly = condense("jobs", "--server", server, "--state", "completed");
+        InProcessCli.Run completedOnly = condense("jobs", "--server", server, "--state", "completed");
         assertThat(completedOnly.out()).contains(done).doesNotContain(slow);
         assertThat(condense("jobs", "--server", server, "--state", "sleeping").exitCode()).isEqualTo(2);
 
-        Run status = condense("status", done, "--server", server);
+        InProcessCli.Run status = condense("status", done, "--server", server);
         assertThat(status.exitCode()).isZero();
         String resultId = client.job(done).getResultModelId();
         assertThat(status.out()).contains("COMPLETED").contains(resultId).contains("step 1     quantize");
 
         Path output = folder.resolve("out.onnx");
         Path report = folder.resolve("report.json");
-        Run download = condense("download", done, "-o", output.toString(), "--report", report.toString(), "--server", server);
+        InProcessCli.Run download = condense("download", done, "-o", output.toString(), "--report", report.toString(), "--server", server);
         assertThat(download.exitCode()).isZero();
         assertThat(HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(output)))).isEqualTo(resultId);
         assertThat(Files.readString(report)).contains("\"steps\"");
 
-        Run cancel = condense("cancel", slow, "--server", server);
+        InProcessCli.Run cancel = condense("cancel", slow, "--server", server);
         assertThat(cancel.exitCode()).isZero();
         assertThat(cancel.out()).contains("Asked job " + slow + " to stop");
         await().atMost(Duration.ofSeconds(120)).until(() -> client.job(slow).getState() == JobState.JOB_STATE_CANCELLED);
         assertThat(condense("status", slow, "--server", server).out()).contains("CANCELLED");
-        Run noResult = condense("download", slow, "-o", folder.resolve("never.onnx").toString(), "--server", server);
+        InProcessCli.Run noResult = condense("download", slow, "-o", folder.resolve("never.onnx").toString(), "--server", server);
         assertThat(noResult.exitCode()).as("a cancelled job has no result").isEqualTo(1);
         assertThat(folder.resolve("never.onnx")).doesNotExist();
 
-        Run unknown = condense("status", "00000000-0000-0000-0000-000000000000", "--server", server);
+        InProcessCli.Run unknown = condense("status", "00000000-0000-0000-0000-000000000000", "--server", server);
         assertThat(unknown.exitCode()).isEqualTo(2);
         assertThat(unknown.err()).contains("NOT_FOUND");
     }
@@ -114,12 +94,12 @@ class OperatorCliIT {
         Path garbage = folder.resolve("garbage.onnx");
         Files.write(garbage, "this is not an ONNX model at all".getBytes(StandardCharsets.UTF_8));
         // the server refuses it (the command does not read the model itself when it need not look at its inputs)
-        Run run = condense("compress", garbage.toString(), "--pipeline", "prune", "-o", folder.resolve("out.onnx").toString(),
+        InProcessCli.Run run = condense("compress", garbage.toString(), "--pipeline", "prune", "-o", folder.resolve("out.onnx").toString(),
                 "--server", server, "--no-evaluation");
         assertThat(run.exitCode()).isEqualTo(2);
         assertThat(run.err()).contains("FAILED at step 1 (prune)").contains("INVALID_MODEL");
         // the command refuses it before uploading when it reads the inputs to check their shapes
-        Run local = condense("compress", garbage.toString(), "--pipeline", "prune", "-o", folder.resolve("out.onnx").toString(),
+        InProcessCli.Run local = condense("compress", garbage.toString(), "--pipeline", "prune", "-o", folder.resolve("out.onnx").toString(),
                 "--server", server);
         assertThat(local.exitCode()).isEqualTo(2);
         assertThat(local.err()).contains("not an ONNX model").doesNotContain("\tat ");

@@ -10,12 +10,8 @@ import io.condense.proto.v1.ResolvedStep;
 import io.condense.proto.v1.SubmitRequest;
 import io.condense.proto.v1.ValidateResponse;
 import io.condense.server.cli.CondenseClient;
-import io.condense.server.cli.CondenseCommand;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -24,7 +20,6 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /**
  * One validation at Submit: the rules across a technique's parameters (Technique.validate) refuse a pipeline before it
@@ -99,24 +94,24 @@ class PipelineValidationIT {
                       bits: 8
                       exclude_ops: [Gemm]   # a list becomes the comma-separated text
                 """);
-        Run run = cli("compress", TestEnvironment.mnist8().toString(), "--recipe", recipe.toString(), "--dry-run",
+        InProcessCli.Run run = cli("compress", TestEnvironment.mnist8().toString(), "--recipe", recipe.toString(), "--dry-run",
                 "--server", TestPlatform.get().grpcTarget());
-        assertThat(run.exit).as(run.err).isZero();
-        assertThat(run.out).contains("The pipeline is valid (2 steps); nothing was run")
+        assertThat(run.exitCode()).as(run.err()).isZero();
+        assertThat(run.out()).contains("The pipeline is valid (2 steps); nothing was run")
                 .containsPattern("1\\. prune")
                 .containsPattern("\\* sparsity\\s+= 0.6")
                 .containsPattern("\\* exclude_ops\\s+= Gemm")
                 .containsPattern("  scope\\s+= ");
 
-        Run broken = cli("compress", TestEnvironment.mnist8().toString(), "--pipeline", "prune(pattern=2:4, sparsity=0.3)",
+        InProcessCli.Run broken = cli("compress", TestEnvironment.mnist8().toString(), "--pipeline", "prune(pattern=2:4, sparsity=0.3)",
                 "--dry-run", "--server", TestPlatform.get().grpcTarget());
-        assertThat(broken.exit).isEqualTo(2);
-        assertThat(broken.err).contains("step 1 (prune)").contains("excludes pattern");
+        assertThat(broken.exitCode()).isEqualTo(2);
+        assertThat(broken.err()).contains("step 1 (prune)").contains("excludes pattern");
 
         Files.writeString(recipe, "steps:\n  - prune: [0.5]\n");
-        Run badRecipe = cli("compress", TestEnvironment.mnist8().toString(), "--recipe", recipe.toString(), "--dry-run");
-        assertThat(badRecipe.exit).isEqualTo(2);
-        assertThat(badRecipe.err).contains("the recipe " + recipe).contains("step 1 (prune) must be a mapping");
+        InProcessCli.Run badRecipe = cli("compress", TestEnvironment.mnist8().toString(), "--recipe", recipe.toString(), "--dry-run");
+        assertThat(badRecipe.exitCode()).isEqualTo(2);
+        assertThat(badRecipe.err()).contains("the recipe " + recipe).contains("step 1 (prune) must be a mapping");
     }
 
     @Test
@@ -129,9 +124,9 @@ class PipelineValidationIT {
         }
         assertThat(files).as("recipes in " + recipes).isNotEmpty();
         for (Path recipe : files) {
-            Run run = cli("compress", TestEnvironment.mnist8().toString(), "--recipe", recipe.toString(), "--dry-run",
+            InProcessCli.Run run = cli("compress", TestEnvironment.mnist8().toString(), "--recipe", recipe.toString(), "--dry-run",
                     "--plugins", TestPlatform.pluginsFolder().toString());
-            assertThat(run.exit).as(recipe + ": " + run.err).isZero();
+            assertThat(run.exitCode()).as(recipe + ": " + run.err()).isZero();
         }
     }
 
@@ -139,12 +134,12 @@ class PipelineValidationIT {
     void theLocalCommandRunsTheJobInProcessWithoutABroker(@TempDir Path folder) throws Exception {
         Path output = folder.resolve("mnist8-int8.onnx");
         Path report = folder.resolve("report.json");
-        Run run = cli("compress", TestEnvironment.mnist8().toString(), "--pipeline", "prune(sparsity=0.5) | quantize(bits=8)",
+        InProcessCli.Run run = cli("compress", TestEnvironment.mnist8().toString(), "--pipeline", "prune(sparsity=0.5) | quantize(bits=8)",
                 "-o", output.toString(), "--report", report.toString(), "--plugins", TestPlatform.pluginsFolder().toString(),
                 "--eval-data", TestEnvironment.digitImages().toString(), "--eval-labels", TestEnvironment.digitLabels().toString());
-        assertThat(run.exit).as(run.err).isZero();
-        assertThat(run.err).doesNotContain("Kafka");
-        assertThat(run.out).contains("completed").contains("Wrote " + output);
+        assertThat(run.exitCode()).as(run.err()).isZero();
+        assertThat(run.err()).doesNotContain("Kafka");
+        assertThat(run.out()).contains("completed").contains("Wrote " + output);
         assertThat(Files.readString(report)).contains("accuracy_after").contains("\"quantize\"");
         try (OrtEnvironment environment = OrtEnvironment.getEnvironment();
                 OrtSession session = environment.createSession(output.toString(), new OrtSession.SessionOptions())) {
@@ -152,30 +147,14 @@ class PipelineValidationIT {
         }
 
         // a step that fails on the worker fails the local job too, with its step and code (missing data: bad input, exit 2)
-        Run failed = cli("compress", TestEnvironment.mnist8().toString(), "--pipeline", "distill(epochs=1)", "-o",
+        InProcessCli.Run failed = cli("compress", TestEnvironment.mnist8().toString(), "--pipeline", "distill(epochs=1)", "-o",
                 folder.resolve("never.onnx").toString(), "--plugins", TestPlatform.pluginsFolder().toString(), "--no-evaluation");
-        assertThat(failed.exit).as(failed.out + failed.err).isEqualTo(2);
-        assertThat(failed.err).contains("FAILED at step 1 (distill)").contains("DATA_REQUIRED");
+        assertThat(failed.exitCode()).as(failed.out() + failed.err()).isEqualTo(2);
+        assertThat(failed.err()).contains("FAILED at step 1 (distill)").contains("DATA_REQUIRED");
         assertThat(folder.resolve("never.onnx")).doesNotExist();
     }
 
-    private record Run(int exit, String out, String err) {
-    }
-
-    /** Runs the condense command in this JVM with its standard output and error captured. */
-    private static synchronized Run cli(String... arguments) {
-        PrintStream outBefore = System.out;
-        PrintStream errBefore = System.err;
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        try {
-            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-            int exit = new CommandLine(new CondenseCommand()).execute(arguments);
-            return new Run(exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-        } finally {
-            System.setOut(outBefore);
-            System.setErr(errBefore);
-        }
+    private static InProcessCli.Run cli(String... arguments) {
+        return InProcessCli.condense(arguments);
     }
 }
