@@ -110,20 +110,14 @@ public final class EventsReader implements EventsSync, AutoCloseable {
                         while ((request = syncRequests.poll()) != null) {
                             syncs.add(Map.entry(request, target));
                         }
+                        // usually everything committed is read already: answer without waiting for a poll
+                        completeReached(syncs);
                     }
                     var records = consumer.poll(Duration.ofMillis(syncs.isEmpty() ? 200 : 20));
                     for (ConsumerRecord<String, byte[]> record : records) {
                         dispatch(record, live);
                     }
-                    syncs.removeIf(sync -> {
-                        for (Map.Entry<TopicPartition, Long> end : sync.getValue().entrySet()) {
-                            if (consumer.position(end.getKey()) < end.getValue()) {
-                                return false;
-                            }
-                        }
-                        sync.getKey().complete(null);
-                        return true;
-                    });
+                    completeReached(syncs);
                     if (!live) {
                         live = true;
                         for (TopicPartition partition : partitions) {
@@ -151,6 +145,19 @@ public final class EventsReader implements EventsSync, AutoCloseable {
         } finally {
             consumer.close(Duration.ofSeconds(5));
         }
+    }
+
+    /** Completes and drops the sync requests whose end offsets this reader's position has reached. */
+    private void completeReached(List<Map.Entry<CompletableFuture<Void>, Map<TopicPartition, Long>>> syncs) {
+        syncs.removeIf(sync -> {
+            for (Map.Entry<TopicPartition, Long> end : sync.getValue().entrySet()) {
+                if (consumer.position(end.getKey()) < end.getValue()) {
+                    return false;
+                }
+            }
+            sync.getKey().complete(null);
+            return true;
+        });
     }
 
     private void dispatch(ConsumerRecord<String, byte[]> record, boolean live) {
