@@ -31,6 +31,7 @@ import org.slf4j.LoggerFactory;
 public final class EventsReader implements EventsSync, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(EventsReader.class);
 
+    private final KafkaConsumer<String, byte[]> offsets;
     private final KafkaConsumer<String, byte[]> consumer;
     private final List<EventListener> listeners;
     private final CountDownLatch caughtUp = new CountDownLatch(1);
@@ -44,6 +45,9 @@ public final class EventsReader implements EventsSync, AutoCloseable {
         requireNonNull(settings, "settings is null");
         this.listeners = List.copyOf(requireNonNull(listeners, "listeners is null"));
         this.consumer = new KafkaConsumer<>(settings.consumer(null, clientId));
+        // end offsets come on a connection of their own: on the reader's, a ListOffsets request waits behind the fetch the
+        // broker holds open (fetch.max.wait.ms, 50 ms), which every Submit with a client_request_id used to wait out
+        this.offsets = new KafkaConsumer<>(settings.consumer(null, clientId + "-offsets"));
         binder.bind(consumer);
         this.thread = new Thread(this::run, "condense-events-reader");
         this.thread.setDaemon(true);
@@ -105,7 +109,7 @@ public final class EventsReader implements EventsSync, AutoCloseable {
             while (running) {
                 try {
                     if (!syncRequests.isEmpty()) {
-                        Map<TopicPartition, Long> target = Map.copyOf(consumer.endOffsets(partitions));
+                        Map<TopicPartition, Long> target = Map.copyOf(offsets.endOffsets(partitions));
                         CompletableFuture<Void> request;
                         while ((request = syncRequests.poll()) != null) {
                             syncs.add(Map.entry(request, target));
@@ -144,6 +148,7 @@ public final class EventsReader implements EventsSync, AutoCloseable {
             log.error("Events reader stopped: {}", e.toString(), e);
         } finally {
             consumer.close(Duration.ofSeconds(5));
+            offsets.close(Duration.ofSeconds(5));
         }
     }
 
