@@ -44,6 +44,33 @@ final class JobCommands {
         };
     }
 
+    /** What a command does with the server once connected; its exit code. */
+    @FunctionalInterface
+    interface ClientCall {
+        int run(CondenseClient client) throws IOException;
+    }
+
+    /** {@code --server} and the TLS and token options every operator command takes, and the one way they call the server. */
+    static final class ServerConnection {
+        @Option(names = "--server", paramLabel = "HOST:PORT", defaultValue = DEFAULT_SERVER, description = "The server (default: ${DEFAULT-VALUE}).")
+        String server;
+
+        @picocli.CommandLine.Mixin
+        ClientSecurityOptions clientSecurity = new ClientSecurityOptions();
+
+        /** Runs {@code call} on a client of the server; a refused call, a bad TLS file or a file error becomes its exit code. */
+        int call(ClientCall call) {
+            try (CondenseClient client = new CondenseClient(server, clientSecurity.security())) {
+                return call.run(client);
+            } catch (StatusRuntimeException e) {
+                return failure(e, server);
+            } catch (IllegalArgumentException | IOException e) {
+                System.err.println("condense: " + e.getMessage());
+                return 2;
+            }
+        }
+    }
+
     static String state(JobState state) {
         return state.name().substring("JOB_STATE_".length());
     }
@@ -86,11 +113,8 @@ final class JobCommands {
 
     @Command(name = "jobs", mixinStandardHelpOptions = true, description = "Lists a server's most recent jobs, newest first.")
     static final class ListCommand implements Callable<Integer> {
-        @Option(names = "--server", paramLabel = "HOST:PORT", defaultValue = DEFAULT_SERVER, description = "The server (default: ${DEFAULT-VALUE}).")
-        String server;
-
         @picocli.CommandLine.Mixin
-        ClientSecurityOptions clientSecurity = new ClientSecurityOptions();
+        ServerConnection connection = new ServerConnection();
 
         @Option(names = "--limit", defaultValue = "50", description = "At most this many (default: ${DEFAULT-VALUE}, at most 1000).")
         int limit;
@@ -109,8 +133,9 @@ final class JobCommands {
                     return 2;
                 }
             }
-            try (CondenseClient client = new CondenseClient(server, clientSecurity.security())) {
-                List<Job> jobs = client.jobs(limit, wanted);
+            JobState listed = wanted;
+            return connection.call(client -> {
+                List<Job> jobs = client.jobs(limit, listed);
                 PrintStream out = System.out;
                 out.printf("%-36s  %-9s  %-19s  %s%n", "job", "state", "submitted (UTC)", "pipeline");
                 for (Job job : jobs) {
@@ -118,12 +143,7 @@ final class JobCommands {
                             TIME.format(Instant.ofEpochMilli(job.getSubmittedAtMs())), pipeline(job.getStepsList()));
                 }
                 return 0;
-            } catch (StatusRuntimeException e) {
-                return failure(e, server);
-            } catch (IllegalArgumentException e) {
-                System.err.println("condense: " + e.getMessage());
-                return 2;
-            }
+            });
         }
     }
 
@@ -132,23 +152,15 @@ final class JobCommands {
         @Parameters(index = "0", paramLabel = "JOB_ID")
         String jobId;
 
-        @Option(names = "--server", paramLabel = "HOST:PORT", defaultValue = DEFAULT_SERVER, description = "The server (default: ${DEFAULT-VALUE}).")
-        String server;
-
         @picocli.CommandLine.Mixin
-        ClientSecurityOptions clientSecurity = new ClientSecurityOptions();
+        ServerConnection connection = new ServerConnection();
 
         @Override
         public Integer call() {
-            try (CondenseClient client = new CondenseClient(server, clientSecurity.security())) {
+            return connection.call(client -> {
                 printStatus(client.job(jobId), System.out);
                 return 0;
-            } catch (StatusRuntimeException e) {
-                return failure(e, server);
-            } catch (IllegalArgumentException e) {
-                System.err.println("condense: " + e.getMessage());
-                return 2;
-            }
+            });
         }
     }
 
@@ -157,24 +169,16 @@ final class JobCommands {
         @Parameters(index = "0", paramLabel = "JOB_ID")
         String jobId;
 
-        @Option(names = "--server", paramLabel = "HOST:PORT", defaultValue = DEFAULT_SERVER, description = "The server (default: ${DEFAULT-VALUE}).")
-        String server;
-
         @picocli.CommandLine.Mixin
-        ClientSecurityOptions clientSecurity = new ClientSecurityOptions();
+        ServerConnection connection = new ServerConnection();
 
         @Override
         public Integer call() {
-            try (CondenseClient client = new CondenseClient(server, clientSecurity.security())) {
+            return connection.call(client -> {
                 Job job = client.cancel(jobId);
                 System.out.println("Asked job " + jobId + " to stop; it is " + state(job.getState()));
                 return 0;
-            } catch (StatusRuntimeException e) {
-                return failure(e, server);
-            } catch (IllegalArgumentException e) {
-                System.err.println("condense: " + e.getMessage());
-                return 2;
-            }
+            });
         }
     }
 
@@ -189,30 +193,19 @@ final class JobCommands {
         @Option(names = "--report", paramLabel = "REPORT.json", description = "Where to write the job's report (JSON).")
         Path report;
 
-        @Option(names = "--server", paramLabel = "HOST:PORT", defaultValue = DEFAULT_SERVER, description = "The server (default: ${DEFAULT-VALUE}).")
-        String server;
-
         @picocli.CommandLine.Mixin
-        ClientSecurityOptions clientSecurity = new ClientSecurityOptions();
+        ServerConnection connection = new ServerConnection();
 
         @Override
         public Integer call() {
-            try (CondenseClient client = new CondenseClient(server, clientSecurity.security())) {
+            return connection.call(client -> {
                 long bytes = client.downloadResult(jobId, output);
                 if (report != null) {
                     client.downloadBlob(client.job(jobId).getReportId(), report);
                 }
                 System.out.println("Wrote " + output + " (" + bytes + " bytes)" + (report == null ? "" : " and " + report));
                 return 0;
-            } catch (StatusRuntimeException e) {
-                return failure(e, server);
-            } catch (IllegalArgumentException e) {
-                System.err.println("condense: " + e.getMessage());
-                return 2;
-            } catch (IOException e) {
-                System.err.println("condense: " + e.getMessage());
-                return 2;
-            }
+            });
         }
     }
 }
