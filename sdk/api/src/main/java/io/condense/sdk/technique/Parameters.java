@@ -99,20 +99,6 @@ public final class Parameters {
         return parameters;
     }
 
-    /**
-     * Every problem of these values, as {@link #resolve} finds them, without throwing: the specs' problems, or when
-     * there are none, the technique's rules across parameters.
-     */
-    public static List<ParameterProblem> problems(Technique technique, Map<String, String> given) {
-        requireNonNull(technique, "technique is null");
-        List<ParameterProblem> problems = check(technique.descriptor().parameters(), given);
-        if (!problems.isEmpty()) {
-            return problems;
-        }
-        List<ParameterProblem> combined = technique.validate(validate(technique.descriptor().parameters(), given));
-        return combined == null ? List.of() : List.copyOf(combined);
-    }
-
     private static Map<String, ParameterSpec> index(List<ParameterSpec> specs) {
         Map<String, ParameterSpec> byName = new LinkedHashMap<>();
         for (ParameterSpec spec : specs) {

@@ -7,6 +7,7 @@ import io.condense.proto.v1.ResolvedStep;
 import io.condense.proto.v1.ValidateResponse;
 import io.condense.sdk.error.CondenseException;
 import io.condense.sdk.error.ErrorCode;
+import io.condense.sdk.technique.InvalidParametersException;
 import io.condense.sdk.technique.ParameterProblem;
 import io.condense.server.plugin.LoadedTechnique;
 import io.condense.server.plugin.PipelineStage;
@@ -64,12 +65,12 @@ public final class PipelineValidator {
                 problems.add("Step " + stepNumber + " (" + step.getTechnique() + ") writes a packed file, not an ONNX model, so it must be "
                         + "the last step; move step " + (stepNumber + 1) + " (" + steps.get(index + 1).getTechnique() + ") before it");
             }
-            List<ParameterProblem> stepProblems = technique.get().problems(step.getParametersMap());
-            for (ParameterProblem problem : stepProblems) {
-                problems.add(problem.message(stepNumber, step.getTechnique()));
-            }
-            if (stepProblems.isEmpty()) {
+            try {
                 stages.add(new PipelineStage(stepNumber, technique.get(), technique.get().resolve(step.getParametersMap())));
+            } catch (InvalidParametersException e) {
+                for (ParameterProblem problem : e.problems()) {
+                    problems.add(problem.message(stepNumber, step.getTechnique()));
+                }
             }
         }
         if (unknown.isEmpty() && problems.isEmpty()) {

@@ -7,13 +7,11 @@ import io.condense.sdk.error.CondenseException;
 import io.condense.sdk.error.ErrorCode;
 import io.condense.sdk.model.OnnxModel;
 import io.condense.sdk.technique.InvalidParametersException;
-import io.condense.sdk.technique.ParameterProblem;
 import io.condense.sdk.technique.Parameters;
 import io.condense.sdk.technique.Technique;
 import io.condense.sdk.technique.TechniqueDescriptor;
 import io.condense.sdk.technique.TechniqueResult;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.Map;
 
 /** A technique offered by a loaded plugin; every call into it runs with the plugin's context class loader. */
@@ -58,21 +56,14 @@ public final class LoadedTechnique {
      * The given values checked as a pipeline step gets checked: the specs, their value checks and the technique's own
      * rules across parameters ({@link Technique#validate}), run in the plugin's class loader.
      *
-     * @throws io.condense.sdk.technique.InvalidParametersException with every problem
+     * @throws InvalidParametersException with every problem
      * @throws CondenseException PLUGIN_FAILURE when the plugin's validate itself fails
      */
     public Parameters resolve(Map<String, String> given) {
-        List<ParameterProblem> problems = problems(given);
-        if (!problems.isEmpty()) {
-            throw new InvalidParametersException(problems);
-        }
-        return Parameters.validate(descriptor.parameters(), given);
-    }
-
-    /** Every problem of the given values ({@link #resolve} without throwing); empty when they are fine. */
-    public List<ParameterProblem> problems(Map<String, String> given) {
         try (ContextClassLoaderSwap ignored = ContextClassLoaderSwap.to(classLoader)) {
-            return Parameters.problems(technique, given);
+            return Parameters.resolve(technique, given);
+        } catch (CondenseException e) {
+            throw e;
         } catch (RuntimeException | LinkageError e) {
             throw new CondenseException(ErrorCode.PLUGIN_FAILURE, "technique '" + id() + "' (plugin '" + pluginId + "' " + pluginVersion
                     + ") failed while validating its parameters: " + e, e);
