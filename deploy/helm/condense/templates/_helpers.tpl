@@ -1,0 +1,86 @@
+{{/* Names and labels */}}
+{{- define "condense.name" -}}
+{{- .Release.Name | trunc 50 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "condense.labels" -}}
+app.kubernetes.io/name: condense
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{- end -}}
+
+{{- define "condense.selector" -}}
+app.kubernetes.io/name: condense
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "condense.blobsClaim" -}}
+{{- .Values.blobs.existingClaim | default (printf "%s-blobs" (include "condense.name" .)) -}}
+{{- end -}}
+
+{{/* The arguments of `condense serve` that API and workers share (no --instance-id: every pod names itself). */}}
+{{- define "condense.commonArgs" -}}
+- --host
+- 0.0.0.0
+- --grpc-port
+- {{ .Values.grpcPort | quote }}
+- --metrics-port
+- {{ .Values.metricsPort | quote }}
+- --kafka-bootstrap
+- {{ required "kafka.bootstrap: the bootstrap servers of your Kafka cluster (HOST:PORT,...)" .Values.kafka.bootstrap | quote }}
+- --replication-factor
+- {{ .Values.kafka.replicationFactor | quote }}
+- --step-partitions
+- {{ .Values.kafka.stepPartitions | quote }}
+- --max-blob-bytes
+- {{ .Values.maxBlobBytes | int64 | quote }}
+- --data
+- /var/lib/condense
+- --plugins
+- /opt/condense/plugins
+{{- if .Values.kafka.clientConfigSecret }}
+- --kafka-config
+- /etc/condense/kafka/client.properties
+{{- end }}
+{{- end -}}
+
+{{- define "condense.podAnnotations" -}}
+prometheus.io/scrape: "true"
+prometheus.io/port: {{ .Values.metricsPort | quote }}
+prometheus.io/path: /metrics
+{{- end -}}
+
+{{/* GET /health on the metrics port: 200 SERVING, 503 NOT_SERVING and why */}}
+{{- define "condense.healthGet" -}}
+httpGet: {path: /health, port: metrics}
+{{- end -}}
+
+{{- define "condense.httpProbes" -}}
+startupProbe:
+  {{- include "condense.healthGet" . | nindent 2 }}
+  {{- toYaml .Values.probes.startup | nindent 2 }}
+readinessProbe:
+  {{- include "condense.healthGet" . | nindent 2 }}
+  {{- toYaml .Values.probes.readiness | nindent 2 }}
+livenessProbe:
+  {{- include "condense.healthGet" . | nindent 2 }}
+  {{- toYaml .Values.probes.liveness | nindent 2 }}
+{{- end -}}
+
+{{- define "condense.blobsVolume" -}}
+- name: blobs
+  persistentVolumeClaim: {claimName: {{ include "condense.blobsClaim" . }}}
+{{- end -}}
+
+{{/* --kafka-config: used where kafka.clientConfigSecret is set */}}
+{{- define "condense.kafkaVolume" -}}
+- name: kafka-client
+  secret:
+    secretName: {{ .Values.kafka.clientConfigSecret }}
+    items: [{key: client.properties, path: client.properties}]
+{{- end -}}
+
+{{- define "condense.kafkaMount" -}}
+- {name: kafka-client, mountPath: /etc/condense/kafka, readOnly: true}
+{{- end -}}
