@@ -1,11 +1,13 @@
 package io.condense.server.cli;
 
 import io.condense.server.platform.Role;
+import io.condense.server.security.ApiSecurity;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import picocli.CommandLine;
 import picocli.CommandLine.Model.OptionSpec;
 
@@ -16,8 +18,8 @@ import picocli.CommandLine.Model.OptionSpec;
  *
  * @param files the files the command reads at start, by option ({@code --tls-cert}, {@code --auth-tokens}, ...)
  */
-public record ServeSettings(Role role, String host, int grpcPort, int metricsPort, Map<String, Path> files, boolean instanceIdGiven,
-        boolean reflection) {
+public record ServeSettings(Role role, String host, int grpcPort, int metricsPort, Optional<String> kafkaBootstrap, Map<String, Path> files,
+        boolean instanceIdGiven, boolean reflection) {
 
     /** A command line {@code serve} refuses; {@code offending} is the argument to point at (null when none is). */
     public static final class RefusedException extends IllegalArgumentException {
@@ -55,14 +57,24 @@ public record ServeSettings(Role role, String host, int grpcPort, int metricsPor
             // ServeCommand checks the role when it runs, not when it parses: the same words here
             throw new RefusedException("Unknown role '" + command.role + "': use all, api or worker", command.role);
         }
+        // what ServeCommand refuses before starting anything, by the same rules
+        try {
+            new ApiSecurity(Optional.ofNullable(command.tlsCertificate), Optional.ofNullable(command.tlsKey),
+                    Optional.ofNullable(command.tlsClientCa), Optional.ofNullable(command.authTokens));
+        } catch (IllegalArgumentException e) {
+            throw new RefusedException(e.getMessage(), "--tls-");
+        }
+        if (command.kafkaPort != 0 && command.kafkaBootstrap != null) {
+            throw new RefusedException("--kafka-port sets the embedded broker's port; with --kafka-bootstrap there is none", "--kafka-port");
+        }
         Map<String, Path> files = new LinkedHashMap<>();
         putIfGiven(files, "--tls-cert", command.tlsCertificate);
         putIfGiven(files, "--tls-key", command.tlsKey);
         putIfGiven(files, "--tls-client-ca", command.tlsClientCa);
         putIfGiven(files, "--auth-tokens", command.authTokens);
         putIfGiven(files, "--kafka-config", command.kafkaConfig);
-        return new ServeSettings(role, command.host, command.grpcPort, command.metricsPort, Map.copyOf(files), command.instanceId != null,
-                !command.noReflection);
+        return new ServeSettings(role, command.host, command.grpcPort, command.metricsPort, Optional.ofNullable(command.kafkaBootstrap),
+                Map.copyOf(files), command.instanceId != null, !command.noReflection);
     }
 
     private static void putIfGiven(Map<String, Path> files, String option, Path file) {

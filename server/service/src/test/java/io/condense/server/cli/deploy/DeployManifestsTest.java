@@ -130,6 +130,29 @@ class DeployManifestsTest {
     }
 
     @Test
+    void combinationsServeRefusesAtStartAreRefused() {
+        assertThat(problems(deployment(1, "\"--role\", \"worker\", \"--kafka-port\", \"9092\"", "", WORKER_PROBES, RESOURCES)))
+                .singleElement().asString().contains("snippet.yaml:20", "--kafka-port sets the embedded broker's port");
+        assertThat(problems(deployment(1, "\"--role\", \"api\", \"--tls-client-ca\", \"/t/ca.crt\"", "", API_GRPC_PROBES, RESOURCES)))
+                .singleElement().asString().contains("snippet.yaml:20", "--tls-client-ca (mutual TLS) needs --tls-cert and --tls-key");
+    }
+
+    @Test
+    void processesThatShouldShareAClusterWithoutKafkaBootstrapAreRefused() {
+        String compose = """
+                services:
+                  api:
+                    image: condense:dev
+                    restart: always
+                    command: serve --role api
+                    healthcheck: {test: ["CMD", "curl", "-fsS", "http://127.0.0.1:9464/health"]}
+                    deploy: {resources: {limits: {memory: 1G}}}
+                """;
+        assertThat(ManifestCheck.problems(ComposeManifest.containers(compose, line -> "compose.yml:" + line)))
+                .singleElement().asString().contains("compose.yml:3", "no --kafka-bootstrap");
+    }
+
+    @Test
     void sharedInstanceIdOnAReplicatedDeploymentIsRefused() {
         assertThat(problems(deployment(2, "\"--role\", \"worker\", \"--instance-id\", \"worker-1\"", "", WORKER_PROBES, RESOURCES)))
                 .singleElement().asString().contains("snippet.yaml:20", "--instance-id on a Deployment of 2 replica(s)");
@@ -231,7 +254,7 @@ class DeployManifestsTest {
                           ports:
                             - {name: grpc, containerPort: 50051}
                             - {name: metrics, containerPort: 9464}
-                          args: ["serve",
+                          args: ["serve", "--kafka-bootstrap", "kafka:9092",
                                  %s]
                 """.formatted(replicas, arguments) + probes + resources + mountsAndVolumes;
     }

@@ -1,6 +1,7 @@
 package io.condense.server.cli.deploy;
 
 import io.condense.server.cli.ServeSettings;
+import io.condense.server.platform.Role;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -45,9 +46,6 @@ final class ManifestCheck {
     }
 
     private static void exposure(ServeContainer container, ServeSettings settings, List<String> problems) {
-        if (settings.files().containsKey("--tls-cert") != settings.files().containsKey("--tls-key")) {
-            problems.add(container.at(lineOf(container, "--tls-")) + ": --tls-cert and --tls-key go together");
-        }
         if (!settings.servesApi() || !settings.listensBeyondLoopback()) {
             return;
         }
@@ -66,6 +64,10 @@ final class ManifestCheck {
 
     private static void identity(ServeContainer container, ServeSettings settings, List<String> problems) {
         ServeContainer.Workload workload = container.workload();
+        if (settings.kafkaBootstrap().isEmpty() && (settings.role() != Role.ALL || workload.replicas() > 1)) {
+            problems.add(container.at(container.line()) + ": no --kafka-bootstrap: each process starts an embedded broker of its "
+                    + "own, so its jobs reach no other API or worker; give the cluster's bootstrap servers");
+        }
         if (settings.instanceIdGiven() && (workload.replicas() > 1 || workload.kind().equals("Deployment"))) {
             problems.add(container.at(lineOf(container, "--instance-id")) + ": --instance-id on a " + workload.kind() + " of "
                     + workload.replicas() + " replica(s): every replica (and the new pod of a rolling update) claims the same id "
