@@ -84,3 +84,25 @@ livenessProbe:
 {{- define "condense.kafkaMount" -}}
 - {name: kafka-client, mountPath: /etc/condense/kafka, readOnly: true}
 {{- end -}}
+
+{{/* Where a role's pods go: include with (dict "role" .Values.api "image" .Values.image) */}}
+{{- define "condense.scheduling" -}}
+{{- with .image.pullSecrets }}
+imagePullSecrets:
+  {{- range . }}
+  - name: {{ . }}
+  {{- end }}
+{{- end }}
+{{- with .role.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .role.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .role.affinity }}
+affinity:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}

@@ -69,7 +69,8 @@ class DeployManifestsTest {
         return Stream.of(
                 Arguments.of(Map.of()),
                 Arguments.of(Map.of("tls.clientCaSecret", "condense-client-ca", "kafka.clientConfigSecret", "condense-kafka-client",
-                        "api.replicas", "3", "worker.replicas", "4", "api.reflection", "true")));
+                        "api.replicas", "3", "worker.replicas", "4", "api.reflection", "true", "image.pullSecrets[0]", "registry",
+                        "worker.nodeSelector.pool", "large")));
     }
 
     @ParameterizedTest

@@ -5,6 +5,7 @@ import io.condense.server.platform.Role;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.Locale;
 import java.util.List;
 import java.util.Optional;
 
@@ -106,7 +107,7 @@ final class ManifestCheck {
             switch (probe.type()) {
                 case "grpc" -> {
                     if (!settings.servesApi()) {
-                        problems.add(at + " asks gRPC health, but a " + settings.role().name().toLowerCase(java.util.Locale.ROOT)
+                        problems.add(at + " asks gRPC health, but a " + settings.role().name().toLowerCase(Locale.ROOT)
                                 + " serves no gRPC: probe GET /health on the metrics port " + settings.metricsPort());
                     } else if (!probe.port().equals(Integer.toString(settings.grpcPort()))) {
                         problems.add(at + " probes port " + probe.port() + " but gRPC is on " + settings.grpcPort()
