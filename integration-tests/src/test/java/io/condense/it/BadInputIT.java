@@ -112,6 +112,23 @@ class BadInputIT {
     }
 
     @Test
+    void aGraphOnnxsCheckerRefusesIsNamedAsSuchBeforeAnyTechniqueRuns() throws Exception {
+        // y = MatMul(x, w) where the MatMul reads "w_renamed", which nothing provides (an exporter's or an editor's slip)
+        ai.onnx.proto.OnnxMl.ModelProto valid = ai.onnx.proto.OnnxMl.ModelProto.parseFrom(TinyModels.matMul(1, 16));
+        ai.onnx.proto.OnnxMl.ModelProto broken = valid.toBuilder().setGraph(valid.getGraph().toBuilder()
+                .setNode(0, valid.getGraph().getNode(0).toBuilder().setInput(1, "w_renamed"))).build();
+        String modelId = client.upload(broken.toByteArray()).getBlobId();
+        String jobId = client.submit(SubmitRequest.newBuilder().setModelId(modelId).addSteps(step("quantize", Map.of("bits", "8"))).build())
+                .getJobId();
+        Jobs.events(client, jobId);
+        JobError error = client.job(jobId).getError();
+        assertThat(error.getCode()).isEqualTo("INVALID_MODEL");
+        assertThat(error.getStep()).isEqualTo(1);
+        assertThat(error.getMessage()).contains("is not a valid ONNX graph").contains("reads 'w_renamed'")
+                .contains("onnx.checker.check_model").doesNotContain("\tat ");
+    }
+
+    @Test
     void anOversizedMessageIsRefusedAsResourceExhausted() throws Exception {
         CompletableFuture<UploadResult> answer = new CompletableFuture<>();
         StreamObserver<UploadChunk> upload = CompressionServiceGrpc.newStub(client.channel()).uploadModel(new StreamObserver<>() {

@@ -66,7 +66,8 @@ class CorpusIT {
             new Pipeline("prune(sparsity=0.5)", "prune", Map.of("sparsity", "0.5")),
             new Pipeline("prune(pattern=2:4)", "prune", Map.of("pattern", "2:4")),
             new Pipeline("lowrank", "lowrank", Map.of()),
-            new Pipeline("binarize", "binarize", Map.of()));
+            new Pipeline("binarize", "binarize", Map.of()),
+            new Pipeline("encode", "encode", Map.of("gzip_baseline", "false")));
 
     /** What each generated model stands for (make_corpus.py says more). */
     private static final Map<String, String> GENERATED = Map.ofEntries(
@@ -112,6 +113,8 @@ class CorpusIT {
         try (PluginHost host = PluginHost.load(plugins)) {
             for (Entry entry : corpus) {
                 OnnxModel model = OnnxModel.load(entry.file());
+                assertThat(io.condense.sdk.model.GraphCheck.problems(model.proto())).as("the structural check on %s, a model ONNX's "
+                        + "checker accepts", entry.name()).isEmpty();
                 for (Pipeline pipeline : entry.structureOnly() ? PIPELINES.subList(0, 1) : PIPELINES) {
                     LoadedTechnique technique = host.technique(pipeline.technique()).orElseThrow(() -> new AssertionError(
                             "technique " + pipeline.technique() + " is not in " + plugins));
@@ -119,7 +122,10 @@ class CorpusIT {
                 }
             }
         }
-        Map<Path, String> checks = checker(outcomes);
+        // the originals too: a checker failure an output inherits unchanged (ZipMap's shape inference in skl_lr_mnist) is not the step's
+        List<Path> checkedFiles = new ArrayList<>(outcomes.stream().map(Outcome::output).filter(f -> f != null).toList());
+        corpus.forEach(entry -> checkedFiles.add(entry.file()));
+        Map<Path, String> checks = checker(checkedFiles);
         List<Outcome> checked = new ArrayList<>();
         for (Outcome outcome : outcomes) {
             checked.add(outcome.output() == null ? outcome : new Outcome(outcome.model(), outcome.pipeline(), true, "", outcome.message(),
@@ -131,9 +137,13 @@ class CorpusIT {
         Files.writeString(OUT.resolve("MODELS.md"), table);
 
         for (Outcome outcome : checked) {
+            String original = corpus.stream().filter(entry -> entry.name().equals(outcome.model())).findFirst()
+                    .map(entry -> checks.getOrDefault(entry.file(), "not run")).orElse("not run");
             if (outcome.completed()) {
-                assertThat(outcome.checker()).as("ONNX checker on %s after %s", outcome.model(), outcome.pipeline())
-                        .doesNotStartWith("invalid");
+                if (!outcome.checker().equals(original)) {
+                    assertThat(outcome.checker()).as("ONNX checker on %s after %s (the original: %s)", outcome.model(), outcome.pipeline(),
+                            original).doesNotStartWith("invalid");
+                }
             } else {
                 assertThat(outcome.code()).as("outcome of %s on %s: %s", outcome.pipeline(), outcome.model(), outcome.message())
                         .isIn("NOTHING_TO_COMPRESS", "UNSUPPORTED_MODEL", "DATA_REQUIRED", "INVALID_DATA");
@@ -167,6 +177,12 @@ class CorpusIT {
         assertThat(find(checked, "float16_model", "quantize(bits=8)").message()).contains("float16");
         assertThat(find(checked, "skl_lr_mnist", "quantize(bits=8)").code()).isEqualTo("NOTHING_TO_COMPRESS");
         assertThat(find(checked, "light_squeezenet", "quantize(bits=8)").completed()).as("ConstantOfShape weights").isTrue();
+        // encode is exact: every model it packs decodes to outputs identical to the original's
+        for (Outcome outcome : checked) {
+            if (outcome.pipeline().equals("encode") && outcome.completed()) {
+                assertThat(outcome.sqnr()).as("outputs of %s decoded from its packed file", outcome.model()).isInfinite();
+            }
+        }
     }
 
     private static Outcome find(List<Outcome> outcomes, String model, String pipeline) {
@@ -198,7 +214,9 @@ class CorpusIT {
     }
 
     private static Outcome written(Evaluator evaluator, Entry entry, OnnxModel model, Pipeline pipeline, TechniqueResult result) {
-        OnnxModel written = OnnxModel.fromBytes(result.model().toBytes());
+        // a packed file (encode) is judged by what the SDK's decoder makes of its bytes, as `condense decode` does
+        OnnxModel written = result.packed().isPresent() ? io.condense.sdk.coding.PackedModel.decode(result.packed().get().toByteArray())
+                : OnnxModel.fromBytes(result.model().toBytes());
         Path output = OUT.toAbsolutePath().resolve("out").resolve(entry.name() + "." + pipeline.label().replaceAll("[^a-z0-9]+", "_") + ".onnx");
         written.save(output);
         List<String> leftAlone = new ArrayList<>();
@@ -422,9 +440,8 @@ class CorpusIT {
      * ONNX's checker (full check) on every written model, through Debian's python3-onnx; "not run" without it. Opsets
      * newer than the checker knows are "opset N: newer than the checker".
      */
-    private static Map<Path, String> checker(List<Outcome> outcomes) throws IOException, InterruptedException {
+    private static Map<Path, String> checker(List<Path> files) throws IOException, InterruptedException {
         Map<Path, String> results = new LinkedHashMap<>();
-        List<Path> files = outcomes.stream().map(Outcome::output).filter(f -> f != null).toList();
         Path python = Path.of(System.getProperty("condense.corpus.checker.python", "/usr/bin/python3"));
         if (files.isEmpty() || !Files.isExecutable(python)) {
             return results;

@@ -167,32 +167,9 @@ public final class OnnxModel {
     }
 
     private static void checkNodeInputs(GraphProto graph) {
-        Set<String> defined = new HashSet<>();
-        for (ValueInfoProto input : graph.getInputList()) {
-            defined.add(input.getName());
-        }
-        for (TensorProto tensor : graph.getInitializerList()) {
-            defined.add(tensor.getName());
-        }
-        for (SparseTensorProto sparse : graph.getSparseInitializerList()) {
-            defined.add(sparse.getValues().getName());
-        }
-        for (NodeProto node : graph.getNodeList()) {
-            defined.addAll(node.getOutputList());
-        }
-        for (NodeProto node : graph.getNodeList()) {
-            for (String input : node.getInputList()) {
-                if (!input.isEmpty() && !defined.contains(input)) {
-                    throw new CondenseException(ErrorCode.INVALID_MODEL, "the model is incomplete: node '" + nodeLabel(node)
-                            + "' reads '" + input + "', which no node, initializer or graph input defines");
-                }
-            }
-        }
-        for (ValueInfoProto output : graph.getOutputList()) {
-            if (!defined.contains(output.getName())) {
-                throw new CondenseException(ErrorCode.INVALID_MODEL, "the model is incomplete: graph output '" + output.getName()
-                        + "' is not produced by any node");
-            }
+        List<String> problems = GraphCheck.undefinedNames(graph);
+        if (!problems.isEmpty()) {
+            throw GraphCheck.invalid(problems);
         }
     }
 

@@ -2,6 +2,7 @@ package io.condense.server.worker;
 
 import io.condense.sdk.error.CondenseException;
 import io.condense.sdk.error.ErrorCode;
+import io.condense.sdk.model.GraphCheck;
 import io.condense.sdk.model.OnnxModel;
 import io.condense.server.blob.BlobId;
 import io.condense.server.blob.BlobStore;
@@ -12,6 +13,17 @@ final class ModelLoading {
     }
 
     static OnnxModel parse(byte[] bytes, String what) {
+        OnnxModel model = read(bytes, what);
+        // the rules OnnxModel leaves to the boundary: names written twice, domains without an opset import
+        java.util.List<String> problems = GraphCheck.problems(model.proto());
+        if (!problems.isEmpty()) {
+            CondenseException invalid = GraphCheck.invalid(problems);
+            throw new CondenseException(invalid.code(), what + " (" + bytes.length + " bytes) is " + invalid.getMessage(), invalid);
+        }
+        return model;
+    }
+
+    private static OnnxModel read(byte[] bytes, String what) {
         try {
             return OnnxModel.fromBytes(bytes);
         } catch (CondenseException e) {
