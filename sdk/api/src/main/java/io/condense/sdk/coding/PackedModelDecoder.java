@@ -270,6 +270,10 @@ public final class PackedModelDecoder {
             return position;
         }
 
+        byte[] data() {
+            return data;
+        }
+
         private void need(long bytes, String what) {
             if (bytes < 0 || bytes > end - position) {
                 throw new PackedFormatException("ends inside " + what + " (" + Long.toUnsignedString(bytes) + " bytes needed, "
@@ -562,6 +566,9 @@ public final class PackedModelDecoder {
                 bits.finish();
                 return symbols;
             }
+            if (coding == PackedFormat.CODING_ZSTD) {
+                return zstdStream(what, limit, count);
+            }
             if (coding != PackedFormat.CODING_HUFFMAN) {
                 throw new PackedFormatException(what + ": unknown coding " + coding);
             }
@@ -619,6 +626,42 @@ public final class PackedModelDecoder {
                 }
             }
             bits.finish();
+            return symbols;
+        }
+
+        /** A ZSTD stream after its count and coding: symbol width, payload length, one zstd frame of count x width bytes. */
+        private int[] zstdStream(String what, long limit, long count) {
+            int width = reader.u8();
+            if (width != 1 && width != 2 && width != 4) {
+                throw new PackedFormatException(what + ": zstd symbol width " + width + " bytes (1, 2 or 4)");
+            }
+            long payload = reader.u64();
+            if (payload < 0 || payload > reader.remaining()) {
+                throw new PackedFormatException(what + ": " + Long.toUnsignedString(payload) + " payload bytes, only "
+                        + reader.remaining() + " left in the section");
+            }
+            long bytes = count * width;
+            if (count > PackedFormat.MAX_ELEMENTS || bytes > PackedFormat.MAX_ELEMENTS || bytes > payload * PackedFormat.MAX_ZSTD_RATIO) {
+                throw new PackedFormatException(what + ": " + count + " symbols of " + width + " bytes cannot come from a "
+                        + payload + "-byte zstd frame");
+            }
+            budget.check(bytes + count * 4, what);
+            int start = reader.position();
+            reader.skip(payload);
+            byte[] raw = ZstdFrame.decompress(reader.data(), start, (int) payload, bytes, what);
+            int[] symbols = new int[(int) count];
+            for (int i = 0, at = 0; i < symbols.length; i++, at += width) {
+                long symbol = switch (width) {
+                    case 1 -> raw[at] & 0xFF;
+                    case 2 -> (raw[at] & 0xFF) | (raw[at + 1] & 0xFF) << 8;
+                    default -> ((raw[at] & 0xFF) | (raw[at + 1] & 0xFF) << 8 | (raw[at + 2] & 0xFF) << 16 | (raw[at + 3] & 0xFF) << 24)
+                            & 0xFFFFFFFFL;
+                };
+                if (symbol >= limit) {
+                    throw new PackedFormatException(what + ": symbol " + symbol + " is not below " + limit);
+                }
+                symbols[i] = (int) symbol;
+            }
             return symbols;
         }
 
