@@ -127,6 +127,33 @@ def _canonical_codes(lengths):
     return codes
 
 
+def _packed_lengths(r, what, alphabet):
+    """Code lengths as 4-bit nibbles, symbol 2j in the high nibble of byte j (coding HUFFMAN)."""
+    packed = r.take((alphabet + 1) // 2, "a code-length table")
+    lengths = []
+    for i in range(alphabet):
+        byte = packed[i // 2]
+        lengths.append(byte >> 4 if i % 2 == 0 else byte & 0x0F)
+    if alphabet % 2 == 1 and packed[-1] & 0x0F:
+        raise CpkError("%s: the unused last code-length nibble is not zero" % what)
+    return lengths
+
+
+def _run_lengths(r, what, alphabet):
+    """Code lengths as runs: each byte a length (high nibble) repeated low nibble + 1 times (coding HUFFMAN_RUNS)."""
+    runs = r.u32()
+    if not 1 <= runs <= alphabet or runs > r.remaining():
+        raise CpkError("%s: %d code-length runs for %d symbols" % (what, runs, alphabet))
+    lengths = []
+    for byte in r.take(runs, "a code-length table"):
+        lengths.extend([byte >> 4] * ((byte & 0x0F) + 1))
+        if len(lengths) > alphabet:
+            raise CpkError("%s: the code-length runs cover more than the %d symbols" % (what, alphabet))
+    if len(lengths) != alphabet:
+        raise CpkError("%s: the code-length runs cover %d of the %d symbols" % (what, len(lengths), alphabet))
+    return lengths
+
+
 def _stream(r, what, limit, expected):
     count = r.u64()
     if expected is not None and count != expected:
@@ -152,18 +179,12 @@ def _stream(r, what, limit, expected):
         return symbols
     if coding == 2:
         return _zstd_stream(r, what, limit, count)
-    if coding != 1:
+    if coding not in (1, 3):
         raise CpkError("%s: unknown coding %d" % (what, coding))
     alphabet = r.u32()
     if not 1 <= alphabet <= min(limit, 1 << 16):
         raise CpkError("%s: Huffman alphabet of %d symbols" % (what, alphabet))
-    packed = r.take((alphabet + 1) // 2, "a code-length table")
-    lengths = []
-    for i in range(alphabet):
-        byte = packed[i // 2]
-        lengths.append(byte >> 4 if i % 2 == 0 else byte & 0x0F)
-    if alphabet % 2 == 1 and packed[-1] & 0x0F:
-        raise CpkError("%s: the unused last code-length nibble is not zero" % what)
+    lengths = _packed_lengths(r, what, alphabet) if coding == 1 else _run_lengths(r, what, alphabet)
     payload_len = r.u64()
     if payload_len > r.remaining():
         raise CpkError("%s: %d payload bytes, only %d left" % (what, payload_len, r.remaining()))

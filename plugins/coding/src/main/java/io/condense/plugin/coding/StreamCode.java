@@ -15,7 +15,7 @@ import io.condense.sdk.coding.PackedFormat;
 final class StreamCode {
     /** u64 count, u8 coding, u8 width, u64 payload length. */
     static final int FIXED_HEADER_BYTES = 18;
-    /** u64 count, u8 coding, u32 alphabet, u64 payload length (plus the code lengths). */
+    /** u64 count, u8 coding, u32 alphabet, u64 payload length (plus the code-length table, {@link #lengthTableBytes}). */
     static final int HUFFMAN_HEADER_BYTES = 21;
     /** u64 count, u8 coding, u8 symbol bytes, u64 payload length. */
     static final int ZSTD_HEADER_BYTES = 18;
@@ -56,7 +56,7 @@ final class StreamCode {
         }
         long[] histogram = java.util.Arrays.copyOf(counts, alphabet);
         int[] lengths = HuffmanLengths.of(histogram);
-        long huffmanBytes = HUFFMAN_HEADER_BYTES + (alphabet + 1) / 2 + (HuffmanLengths.bits(histogram, lengths) + 7) / 8;
+        long huffmanBytes = HUFFMAN_HEADER_BYTES + lengthTableBytes(lengths) + (HuffmanLengths.bits(histogram, lengths) + 7) / 8;
         if (entropy == Entropy.ZSTD) {
             // the plan's estimate only: write() compresses and compares with the fixed width
             return new StreamCode(count, width, null, Math.min(huffmanBytes, fixed.bytes), true);
@@ -105,12 +105,16 @@ final class StreamCode {
             return "fixed" + width;
         }
         int[] codes = CanonicalHuffman.codes(lengths);
-        out.u8(PackedFormat.CODING_HUFFMAN).u32(lengths.length);
-        byte[] packed = new byte[(lengths.length + 1) / 2];
-        for (int i = 0; i < lengths.length; i++) {
-            packed[i / 2] |= (byte) (i % 2 == 0 ? lengths[i] << 4 : lengths[i]);
+        byte[] runs = lengthRuns(lengths);
+        if (4 + runs.length < (lengths.length + 1) / 2) {
+            out.u8(PackedFormat.CODING_HUFFMAN_RUNS).u32(lengths.length).u32(runs.length).bytes(runs);
+        } else {
+            byte[] packed = new byte[(lengths.length + 1) / 2];
+            for (int i = 0; i < lengths.length; i++) {
+                packed[i / 2] |= (byte) (i % 2 == 0 ? lengths[i] << 4 : lengths[i]);
+            }
+            out.u8(PackedFormat.CODING_HUFFMAN).u32(lengths.length).bytes(packed);
         }
-        out.bytes(packed);
         BitWriter bits = new BitWriter(count * 4L);
         for (int i = 0; i < count; i++) {
             int symbol = symbols[i];
@@ -119,6 +123,28 @@ final class StreamCode {
         byte[] payload = bits.finish();
         out.u64(payload.length).bytes(payload);
         return "huffman";
+    }
+
+    /**
+     * The code-length table's bytes: 4-bit lengths (HUFFMAN), or runs of equal lengths (HUFFMAN_RUNS: a u32 count and a
+     * byte per run of up to 16) when that is smaller, as for a wide gap alphabet whose long tail shares one length.
+     */
+    static long lengthTableBytes(int[] lengths) {
+        return Math.min((lengths.length + 1) / 2, 4L + lengthRuns(lengths).length);
+    }
+
+    /** Each byte: a code length in the high nibble, how many symbols in a row have it, minus one, in the low nibble. */
+    private static byte[] lengthRuns(int[] lengths) {
+        java.io.ByteArrayOutputStream runs = new java.io.ByteArrayOutputStream();
+        for (int at = 0; at < lengths.length;) {
+            int repeat = 1;
+            while (repeat < 16 && at + repeat < lengths.length && lengths[at + repeat] == lengths[at]) {
+                repeat++;
+            }
+            runs.write(lengths[at] << 4 | (repeat - 1));
+            at += repeat;
+        }
+        return runs.toByteArray();
     }
 
     /** The symbols as {@code symbolBytes}-byte little-endian integers, the bytes a ZSTD stream compresses. */

@@ -9,7 +9,7 @@ public final class PackedFormat {
     /** The first 8 bytes of every packed file: {@code 0x89 'C' 'P' 'K' '\r' '\n' 0x1A '\n'}. */
     public static final byte[] MAGIC = {(byte) 0x89, 'C', 'P', 'K', '\r', '\n', 0x1A, '\n'};
     public static final int MAJOR_VERSION = 1;
-    /** 1.1 added the ZSTD stream coding; a 1.0 decoder refuses it as an unknown coding. */
+    /** 1.1 added the ZSTD and HUFFMAN_RUNS stream codings; a 1.0 decoder refuses them as unknown codings. */
     public static final int MINOR_VERSION = 1;
     /** Bytes before the section table: magic, major, minor, section count, file length. */
     public static final int HEADER_BYTES = 24;
@@ -36,6 +36,8 @@ public final class PackedFormat {
 
     public static final int CODING_FIXED = 0;
     public static final int CODING_HUFFMAN = 1;
+    /** Canonical Huffman whose code lengths are stored as runs (a byte per run of 1 to 16 equal lengths). */
+    public static final int CODING_HUFFMAN_RUNS = 3;
     /** Byte-aligned little-endian symbols (1, 2 or 4 bytes each) compressed as one zstd frame (RFC 8878). */
     public static final int CODING_ZSTD = 2;
     /**
