@@ -154,7 +154,7 @@ def _run_lengths(r, what, alphabet):
     return lengths
 
 
-def _stream(r, what, limit, expected):
+def _stream(r, what, limit, expected, budget):
     count = r.u64()
     if expected is not None and count != expected:
         raise CpkError("%s: %d symbols, expected %d" % (what, count, expected))
@@ -178,7 +178,7 @@ def _stream(r, what, limit, expected):
             raise CpkError("%s: a symbol is not below %d" % (what, limit))
         return symbols
     if coding == 2:
-        return _zstd_stream(r, what, limit, count)
+        return _zstd_stream(r, what, limit, count, budget)
     if coding not in (1, 3):
         raise CpkError("%s: unknown coding %d" % (what, coding))
     alphabet = r.u32()
@@ -228,7 +228,7 @@ def _stream(r, what, limit, expected):
     return np.array(out, dtype=np.int64)
 
 
-def _zstd_stream(r, what, limit, count):
+def _zstd_stream(r, what, limit, count, budget):
     """A ZSTD stream after its count and coding: symbol bytes, payload length, one zstd frame of count x width bytes."""
     width = r.u8()
     if width not in (1, 2, 4):
@@ -239,6 +239,8 @@ def _zstd_stream(r, what, limit, count):
     size = count * width
     if count > MAX_ELEMENTS or size > MAX_ELEMENTS or size > payload_len * MAX_ZSTD_RATIO:
         raise CpkError("%s: %d symbols of %d bytes cannot come from a %d-byte zstd frame" % (what, count, width, payload_len))
+    if budget[0] + size > budget[1]:
+        raise CpkError("%s: decompressing %d bytes would exceed the decoder's limit of %d bytes" % (what, size, budget[1]))
     payload = r.take(payload_len, "a zstd frame")
     if len(payload) < 5 or payload[:4] != ZSTD_MAGIC:
         raise CpkError("%s: the payload does not start with a zstd frame header" % what)
@@ -360,7 +362,7 @@ def _tensor_section(r, names, budget):
     elif mode != 0:
         raise CpkError("tensor '%s' has unknown value mode %d" % (name, mode))
     limit = len(table) if table is not None else 1 << bits
-    values = _stream(r, name + " values", limit, elements if layout == 0 else None)
+    values = _stream(r, name + " values", limit, elements if layout == 0 else None, budget)
     if table is not None:
         values = table[values]
     if layout == 0:
@@ -369,7 +371,7 @@ def _tensor_section(r, names, budget):
         entries = len(values)
         if entries > elements or elements > (entries + 1) << width:
             raise CpkError("tensor '%s': %d entries cannot describe %d elements with %d-bit gaps" % (name, entries, elements, width))
-        gaps = _stream(r, name + " gaps", 1 << width, entries)
+        gaps = _stream(r, name + " gaps", 1 << width, entries, budget)
         positions = np.cumsum(gaps + 1) - 1
         last = int(positions[-1]) if entries else -1
         if entries and last >= elements:
