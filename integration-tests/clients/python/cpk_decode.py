@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Standalone decoder of Condense packed models (.cpk, docs/FORMAT.md) into ONNX, needing only numpy.
+"""Standalone decoder of Condense packed models (.cpk, docs/FORMAT.md) into ONNX, needing only numpy (and, for files
+written with entropy=zstd, the zstandard module: pip install zstandard, or Debian's python3-zstandard).
 
     python3 cpk_decode.py MODEL.cpk -o MODEL.onnx
 
@@ -21,6 +22,8 @@ ENTRY_BYTES = 32
 MAX_SECTIONS = 1 << 20
 MAX_ELEMENTS = 2**31 - 9
 MAX_CODE_LENGTH = 15
+MAX_ZSTD_RATIO = 32768
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 ELEMENT_BITS = {1: 32, 2: 8, 3: 8, 10: 16, 16: 16, 21: 4, 22: 4}
 DEFAULT_MAX_DECODED_BYTES = 2**31 - 9
 
@@ -124,7 +127,34 @@ def _canonical_codes(lengths):
     return codes
 
 
-def _stream(r, what, limit, expected):
+def _packed_lengths(r, what, alphabet):
+    """Code lengths as 4-bit nibbles, symbol 2j in the high nibble of byte j (coding HUFFMAN)."""
+    packed = r.take((alphabet + 1) // 2, "a code-length table")
+    lengths = []
+    for i in range(alphabet):
+        byte = packed[i // 2]
+        lengths.append(byte >> 4 if i % 2 == 0 else byte & 0x0F)
+    if alphabet % 2 == 1 and packed[-1] & 0x0F:
+        raise CpkError("%s: the unused last code-length nibble is not zero" % what)
+    return lengths
+
+
+def _run_lengths(r, what, alphabet):
+    """Code lengths as runs: each byte a length (high nibble) repeated low nibble + 1 times (coding HUFFMAN_RUNS)."""
+    runs = r.u32()
+    if not 1 <= runs <= alphabet or runs > r.remaining():
+        raise CpkError("%s: %d code-length runs for %d symbols" % (what, runs, alphabet))
+    lengths = []
+    for byte in r.take(runs, "a code-length table"):
+        lengths.extend([byte >> 4] * ((byte & 0x0F) + 1))
+        if len(lengths) > alphabet:
+            raise CpkError("%s: the code-length runs cover more than the %d symbols" % (what, alphabet))
+    if len(lengths) != alphabet:
+        raise CpkError("%s: the code-length runs cover %d of the %d symbols" % (what, len(lengths), alphabet))
+    return lengths
+
+
+def _stream(r, what, limit, expected, budget):
     count = r.u64()
     if expected is not None and count != expected:
         raise CpkError("%s: %d symbols, expected %d" % (what, count, expected))
@@ -147,18 +177,14 @@ def _stream(r, what, limit, expected):
         if (symbols >= limit).any():
             raise CpkError("%s: a symbol is not below %d" % (what, limit))
         return symbols
-    if coding != 1:
+    if coding == 2:
+        return _zstd_stream(r, what, limit, count, budget)
+    if coding not in (1, 3):
         raise CpkError("%s: unknown coding %d" % (what, coding))
     alphabet = r.u32()
     if not 1 <= alphabet <= min(limit, 1 << 16):
         raise CpkError("%s: Huffman alphabet of %d symbols" % (what, alphabet))
-    packed = r.take((alphabet + 1) // 2, "a code-length table")
-    lengths = []
-    for i in range(alphabet):
-        byte = packed[i // 2]
-        lengths.append(byte >> 4 if i % 2 == 0 else byte & 0x0F)
-    if alphabet % 2 == 1 and packed[-1] & 0x0F:
-        raise CpkError("%s: the unused last code-length nibble is not zero" % what)
+    lengths = _packed_lengths(r, what, alphabet) if coding == 1 else _run_lengths(r, what, alphabet)
     payload_len = r.u64()
     if payload_len > r.remaining():
         raise CpkError("%s: %d payload bytes, only %d left" % (what, payload_len, r.remaining()))
@@ -200,6 +226,47 @@ def _stream(r, what, limit, expected):
         raise CpkError("%s: a Huffman stream ends in the middle of a code" % what)
     _check_padding(bits, pos, payload_len)
     return np.array(out, dtype=np.int64)
+
+
+def _zstd_stream(r, what, limit, count, budget):
+    """A ZSTD stream after its count and coding: symbol bytes, payload length, one zstd frame of count x width bytes."""
+    width = r.u8()
+    if width not in (1, 2, 4):
+        raise CpkError("%s: zstd symbol width %d bytes (1, 2 or 4)" % (what, width))
+    payload_len = r.u64()
+    if payload_len > r.remaining():
+        raise CpkError("%s: %d payload bytes, only %d left" % (what, payload_len, r.remaining()))
+    size = count * width
+    if count > MAX_ELEMENTS or size > MAX_ELEMENTS or size > payload_len * MAX_ZSTD_RATIO:
+        raise CpkError("%s: %d symbols of %d bytes cannot come from a %d-byte zstd frame" % (what, count, width, payload_len))
+    if budget[0] + size > budget[1]:
+        raise CpkError("%s: decompressing %d bytes would exceed the decoder's limit of %d bytes" % (what, size, budget[1]))
+    payload = r.take(payload_len, "a zstd frame")
+    if len(payload) < 5 or payload[:4] != ZSTD_MAGIC:
+        raise CpkError("%s: the payload does not start with a zstd frame header" % what)
+    if payload[4] & 0x03:
+        raise CpkError("%s: the zstd frame names a dictionary; the format uses none" % what)
+    if not payload[4] & 0xE0:
+        raise CpkError("%s: the zstd frame does not declare its content size" % what)
+    try:
+        import zstandard
+    except ImportError:
+        raise CpkError("%s: this file was written with entropy=zstd and decoding it needs the zstandard module: "
+                       "pip install zstandard (or apt-get install python3-zstandard)" % what)
+    try:
+        if zstandard.frame_content_size(payload) != size:
+            raise CpkError("%s: the zstd frame does not declare the stream's %d bytes" % (what, size))
+        decompressor = zstandard.ZstdDecompressor().decompressobj()
+        raw = decompressor.decompress(payload)
+        ended, rest = decompressor.eof, decompressor.unused_data
+    except zstandard.ZstdError as e:
+        raise CpkError("%s: the zstd frame is damaged: %s" % (what, e))
+    if len(raw) != size or not ended or rest:
+        raise CpkError("%s: the zstd payload is not exactly one frame of %d bytes" % (what, size))
+    symbols = np.frombuffer(raw, dtype={1: "<u1", 2: "<u2", 4: "<u4"}[width]).astype(np.int64)
+    if count and int(symbols.max()) >= limit:
+        raise CpkError("%s: a symbol is not below %d" % (what, limit))
+    return symbols
 
 
 def _varint(value):
@@ -295,7 +362,7 @@ def _tensor_section(r, names, budget):
     elif mode != 0:
         raise CpkError("tensor '%s' has unknown value mode %d" % (name, mode))
     limit = len(table) if table is not None else 1 << bits
-    values = _stream(r, name + " values", limit, elements if layout == 0 else None)
+    values = _stream(r, name + " values", limit, elements if layout == 0 else None, budget)
     if table is not None:
         values = table[values]
     if layout == 0:
@@ -304,7 +371,7 @@ def _tensor_section(r, names, budget):
         entries = len(values)
         if entries > elements or elements > (entries + 1) << width:
             raise CpkError("tensor '%s': %d entries cannot describe %d elements with %d-bit gaps" % (name, entries, elements, width))
-        gaps = _stream(r, name + " gaps", 1 << width, entries)
+        gaps = _stream(r, name + " gaps", 1 << width, entries, budget)
         positions = np.cumsum(gaps + 1) - 1
         last = int(positions[-1]) if entries else -1
         if entries and last >= elements:

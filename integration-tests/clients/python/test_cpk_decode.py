@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Checks cpk_decode.py on a corpus written by the Java encoder: FOLDER holds NAME.cpk and NAME.onnx (the Java decoder's
 output). Every .cpk must decode to exactly the same bytes as the Java decoder, and every truncation, every flipped byte
-of a sample and random changes must be refused with CpkError and nothing else.
+of a sample and random changes must be refused with CpkError and nothing else. NAME-zstd.cpk files (entropy=zstd) need
+the zstandard module; without it they must be refused with a CpkError saying `pip install zstandard`.
 
     python3 test_cpk_decode.py FOLDER        # exit 0 when every check passed
 """
@@ -11,6 +12,13 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cpk_decode  # noqa: E402
+
+
+try:
+    import zstandard  # noqa: F401
+    HAVE_ZSTANDARD = True
+except ImportError:
+    HAVE_ZSTANDARD = False
 
 
 def refused(data):
@@ -33,6 +41,18 @@ def main(folder):
             packed = f.read()
         with open(os.path.join(folder, name + ".onnx"), "rb") as f:
             expected = f.read()
+        if name.endswith("-zstd") and not HAVE_ZSTANDARD:
+            try:
+                cpk_decode.decode(packed)
+                print("FAIL %s: a zstd file decoded without the zstandard module" % name)
+                failures += 1
+            except cpk_decode.CpkError as e:
+                if "pip install zstandard" not in str(e):
+                    print("FAIL %s: refused without saying what to install: %s" % (name, e))
+                    failures += 1
+                else:
+                    print("ok %s: refused without the zstandard module, naming it (%s)" % (name, e))
+            continue
         if cpk_decode.decode(packed) != expected:
             print("FAIL %s: decoded bytes differ from the Java decoder's" % name)
             failures += 1

@@ -54,10 +54,10 @@ public final class EncodeTechnique implements Technique {
             "Packed storage (.cpk): sparse weights as relative gap indices with filler entries, shared values bit-packed or "
                     + "Huffman-coded; the last step of a pipeline (condense decode turns it back into ONNX)", "coding",
             List.of(
-                    ParameterSpec.choiceParameter(ENTROPY, "huffman", List.of("huffman", "none"),
+                    ParameterSpec.choiceParameter(ENTROPY, "huffman", List.of("huffman", "zstd", "none"),
                             "Entropy coding of the value and gap streams: huffman (canonical Huffman where it is smaller "
-                                    + "than the fixed width) or none (every stream bit-packed at its real width, for "
-                                    + "comparison)."),
+                                    + "than the fixed width), zstd (byte-aligned symbols in one zstd frame, level 19, where "
+                                    + "that is smaller; for comparison) or none (every stream bit-packed at its real width)."),
                     ParameterSpec.integerParameter(MIN_ELEMENTS, 16, Range.atLeast(1),
                             "Initializers with fewer elements stay in the graph section."),
                     ParameterSpec.booleanParameter(GRAPH_ZLIB, true,
@@ -73,7 +73,7 @@ public final class EncodeTechnique implements Technique {
 
     @Override
     public TechniqueResult apply(OnnxModel model, Parameters parameters, StepContext context) {
-        boolean huffman = "huffman".equals(parameters.getString(ENTROPY));
+        Entropy entropy = Entropy.of(parameters.getString(ENTROPY));
         long minElements = parameters.getLong(MIN_ELEMENTS);
         boolean graphZlib = parameters.getBoolean(GRAPH_ZLIB);
         ModelProto proto = model.proto();
@@ -93,7 +93,7 @@ public final class EncodeTechnique implements Technique {
         int done = 0;
         for (TensorProto tensor : graph.getInitializerList()) {
             context.checkCancelled();
-            Optional<TensorCoder.Coded> result = codeDense(tensor, minElements, huffman, graphZlib);
+            Optional<TensorCoder.Coded> result = codeDense(tensor, minElements, entropy, graphZlib);
             done++;
             if (result.isEmpty()) {
                 kept.addInitializer(tensor);
@@ -122,7 +122,7 @@ public final class EncodeTechnique implements Technique {
         }
         for (SparseTensorProto sparse : graph.getSparseInitializerList()) {
             context.checkCancelled();
-            Optional<TensorCoder.Coded> result = codeSparse(sparse, minElements, huffman, graphZlib);
+            Optional<TensorCoder.Coded> result = codeSparse(sparse, minElements, entropy, graphZlib);
             done++;
             if (result.isEmpty()) {
                 kept.addSparseInitializer(sparse);
@@ -165,7 +165,7 @@ public final class EncodeTechnique implements Technique {
             long gzip = gzip(original).length;
             report.put("gzip_bytes", gzip).put("gzip_ratio", (double) original.length / gzip);
         }
-        report.put("entropy", huffman ? "huffman" : "none")
+        report.put("entropy", entropy.id())
                 .put("tensors_coded", (long) coded)
                 .put("tensors_in_graph", (long) (total - coded))
                 .put("graph_bytes", (long) graphSection.length)
@@ -197,7 +197,7 @@ public final class EncodeTechnique implements Technique {
         return bytes;
     }
 
-    private static Optional<TensorCoder.Coded> codeDense(TensorProto tensor, long minElements, boolean huffman, boolean graphZlib) {
+    private static Optional<TensorCoder.Coded> codeDense(TensorProto tensor, long minElements, Entropy entropy, boolean graphZlib) {
         if (PackedFormat.elementBits(tensor.getDataType()) == 0 || tensor.getDataLocation() == TensorProto.DataLocation.EXTERNAL
                 || tensor.getName().isEmpty()) {
             return Optional.empty();
@@ -208,13 +208,13 @@ public final class EncodeTechnique implements Technique {
         }
         int[] patterns = patterns(view);
         TensorCoder.Coded coded = TensorCoder.code(new TensorCoder.Input(tensor.getName(), PackedFormat.TARGET_INITIALIZER,
-                tensor.getDataType(), view.shape(), patterns, null, 0), huffman);
+                tensor.getDataType(), view.shape(), patterns, null, 0), entropy);
         // measured: a section (and its table entry) must cost less than the tensor in the graph (deflated, when the graph is)
         return coded.section().length + PackedFormat.SECTION_ENTRY_BYTES < graphCost(tensor, coded.section().length, graphZlib)
                 ? Optional.of(coded) : Optional.empty();
     }
 
-    private static Optional<TensorCoder.Coded> codeSparse(SparseTensorProto sparse, long minElements, boolean huffman, boolean graphZlib) {
+    private static Optional<TensorCoder.Coded> codeSparse(SparseTensorProto sparse, long minElements, Entropy entropy, boolean graphZlib) {
         TensorProto values = sparse.getValues();
         TensorProto indices = sparse.getIndices();
         if (PackedFormat.elementBits(values.getDataType()) == 0 || values.getName().isEmpty() || indices.getName().isEmpty()
@@ -246,7 +246,7 @@ public final class EncodeTechnique implements Technique {
         }
         TensorCoder.Coded coded = TensorCoder.code(new TensorCoder.Input(values.getName(), PackedFormat.TARGET_SPARSE_INITIALIZER,
                 values.getDataType(), dense.shape(), patterns, indices.getName(),
-                indices.getDimsCount() == 1 ? PackedFormat.SPARSE_INDICES_LINEAR : PackedFormat.SPARSE_INDICES_COORDINATES), huffman);
+                indices.getDimsCount() == 1 ? PackedFormat.SPARSE_INDICES_LINEAR : PackedFormat.SPARSE_INDICES_COORDINATES), entropy);
         return coded.section().length + PackedFormat.SECTION_ENTRY_BYTES < graphCost(sparse, coded.section().length, graphZlib)
                 ? Optional.of(coded) : Optional.empty();
     }

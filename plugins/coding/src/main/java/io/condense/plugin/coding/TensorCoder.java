@@ -32,7 +32,7 @@ final class TensorCoder {
     private TensorCoder() {
     }
 
-    static Coded code(Input input, boolean allowHuffman) {
+    static Coded code(Input input, Entropy entropy) {
         int bits = PackedFormat.elementBits(input.dataType());
         int[] patterns = input.patterns();
         int count = patterns.length;
@@ -96,7 +96,7 @@ final class TensorCoder {
             long tableBytes = mode == PackedFormat.VALUES_TABLE ? 4 + (long) order.length * (bits / 8) : 0;
             if (input.target() == PackedFormat.TARGET_INITIALIZER) {
                 long[] histogram = valueHistogram(mode, bits, values, valueCounts, order, -1, 0);
-                StreamCode valueCode = valueCode(mode, bits, histogram, count, allowHuffman);
+                StreamCode valueCode = valueCode(mode, bits, histogram, count, entropy);
                 best = better(best, new Plan(PackedFormat.LAYOUT_DENSE, 0, mode, valueCode, null,
                         1 + tableBytes + valueCode.bytes(), tableBytes));
             }
@@ -110,8 +110,8 @@ final class TensorCoder {
                 }
                 gapHistogram[max] += fillers;
                 long[] histogram = valueHistogram(mode, bits, values, valueCounts, order, background, fillers);
-                StreamCode valueCode = valueCode(mode, bits, histogram, entries + fillers, allowHuffman);
-                StreamCode gapCode = StreamCode.choose(gapHistogram, allowHuffman);
+                StreamCode valueCode = valueCode(mode, bits, histogram, entries + fillers, entropy);
+                StreamCode gapCode = StreamCode.choose(gapHistogram, entropy);
                 best = better(best, new Plan(PackedFormat.LAYOUT_SPARSE, width, mode, valueCode, gapCode,
                         6 + tableBytes + valueCode.bytes() + gapCode.bytes(), tableBytes));
                 if (fillers == 0) {
@@ -119,7 +119,7 @@ final class TensorCoder {
                 }
             }
         }
-        return write(input, bits, best, background, order, values, gaps, trailing, allowHuffman);
+        return write(input, bits, best, background, order, values, gaps, trailing);
     }
 
     private record Plan(int layout, int gapWidth, int valueMode, StreamCode valueCode, StreamCode gapCode, long bytes, long tableBytes) {
@@ -129,11 +129,11 @@ final class TensorCoder {
         return best == null || candidate.bytes < best.bytes ? candidate : best;
     }
 
-    private static StreamCode valueCode(int mode, int bits, long[] histogram, long symbols, boolean allowHuffman) {
+    private static StreamCode valueCode(int mode, int bits, long[] histogram, long symbols, Entropy entropy) {
         if (mode == PackedFormat.VALUES_DIRECT && bits == 32) {
-            return StreamCode.fixed(symbols, 32);
+            return StreamCode.fixed(symbols, 32, entropy);
         }
-        return StreamCode.choose(histogram, allowHuffman);
+        return StreamCode.choose(histogram, entropy);
     }
 
     /** Table entries: the background first (the filler value), then the rest by descending count, ties by pattern. */
@@ -213,8 +213,7 @@ final class TensorCoder {
         return index == null ? pattern : index[Arrays.binarySearch(values, pattern)];
     }
 
-    private static Coded write(Input input, int bits, Plan plan, int background, int[] order, int[] values, int[] gaps, int trailing,
-            boolean allowHuffman) {
+    private static Coded write(Input input, int bits, Plan plan, int background, int[] order, int[] values, int[] gaps, int trailing) {
         int[] patterns = input.patterns();
         ByteSink out = new ByteSink();
         out.string(input.name()).u8(input.target()).u8(input.dataType()).u8(input.dims().length);
@@ -281,12 +280,13 @@ final class TensorCoder {
             }
         }
         int beforeValues = out.size();
-        plan.valueCode.write(out, valueSymbols, symbols);
+        String valueCoding = plan.valueCode.write(out, valueSymbols, symbols);
         long valueBytes = out.size() - beforeValues;
         long gapBytes = 0;
+        String gapCoding = null;
         if (gapSymbols != null) {
             int beforeGaps = out.size();
-            plan.gapCode.write(out, gapSymbols, symbols);
+            gapCoding = plan.gapCode.write(out, gapSymbols, symbols);
             gapBytes = out.size() - beforeGaps;
         }
         long fixedBytes = fixedCost(plan, valueSymbols, gapSymbols, symbols, bits);
@@ -299,10 +299,10 @@ final class TensorCoder {
             report.put("entries", (long) gaps.length);
             report.put("fillers", fillers);
             report.put("gap_bits", plan.gapWidth);
-            report.put("gap_coding", plan.gapCode.describe());
+            report.put("gap_coding", gapCoding);
         }
         report.put("values", plan.valueMode == PackedFormat.VALUES_TABLE ? "table of " + order.length : "direct");
-        report.put("value_coding", plan.valueCode.describe());
+        report.put("value_coding", valueCoding);
         report.put("value_bytes", valueBytes);
         report.put("gap_bytes", gapBytes);
         report.put("table_bytes", plan.tableBytes);
@@ -318,10 +318,10 @@ final class TensorCoder {
         if (plan.valueMode == PackedFormat.VALUES_DIRECT && bits == 32) {
             cost = plan.valueCode.bytes();
         } else {
-            cost = StreamCode.choose(histogram(valueSymbols, symbols), false).bytes();
+            cost = StreamCode.choose(histogram(valueSymbols, symbols), Entropy.NONE).bytes();
         }
         if (gapSymbols != null) {
-            cost += StreamCode.choose(histogram(gapSymbols, symbols), false).bytes();
+            cost += StreamCode.choose(histogram(gapSymbols, symbols), Entropy.NONE).bytes();
         }
         return cost;
     }

@@ -11,16 +11,22 @@ import io.condense.sdk.model.OnnxModel;
 import io.condense.sdk.testkit.SharedData;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The decoder refuses what it cannot verify, with a CondenseException and nothing else: every truncation, every
- * flipped bit (caught by the CRC32Cs), and random changes whose CRCs were recomputed so the structural checks run.
+ * flipped bit (caught by the CRC32Cs), and random changes whose CRCs were recomputed so the structural checks run
+ * (Huffman streams, and zstd frames with {@code entropy=zstd}).
  */
 class DecoderRobustnessTest {
+    private static final Map<String, byte[]> PACKED = new HashMap<>();
     private static byte[] packed;
 
     @BeforeAll
@@ -28,11 +34,17 @@ class DecoderRobustnessTest {
         assumeThat(SharedData.isAvailable()).as("shared models folder").isTrue();
         OnnxModel model = Pipelines.run(OnnxModel.load(SharedData.model("pytorch_cnn_mnist.onnx")),
                 "prune(sparsity=0.9, storage=dense) | quantize(scheme=kmeans, bits=5)");
-        packed = Pipelines.apply(new EncodeTechnique(), model, Map.of()).packed().orElseThrow().toByteArray();
+        for (String entropy : List.of("huffman", "zstd")) {
+            PACKED.put(entropy, Pipelines.apply(new EncodeTechnique(), model, Map.of("entropy", entropy)).packed().orElseThrow()
+                    .toByteArray());
+        }
+        packed = PACKED.get("huffman");
     }
 
-    @Test
-    void everyTruncationIsRefused() {
+    @ParameterizedTest(name = "entropy={0}")
+    @ValueSource(strings = {"huffman", "zstd"})
+    void everyTruncationIsRefused(String entropy) {
+        byte[] packed = PACKED.get(entropy);
         for (int length = 0; length < packed.length; length++) {
             byte[] truncated = java.util.Arrays.copyOf(packed, length);
             Throwable thrown = catchThrowable(() -> new PackedModelDecoder().decode(truncated));
@@ -41,8 +53,10 @@ class DecoderRobustnessTest {
         }
     }
 
-    @Test
-    void everyFlippedBitIsRefused() {
+    @ParameterizedTest(name = "entropy={0}")
+    @ValueSource(strings = {"huffman", "zstd"})
+    void everyFlippedBitIsRefused(String entropy) {
+        byte[] packed = PACKED.get(entropy);
         Random random = new Random(1);
         for (int i = 0; i < 3000; i++) {
             byte[] damaged = packed.clone();
@@ -53,8 +67,10 @@ class DecoderRobustnessTest {
         }
     }
 
-    @Test
-    void resealedChangesThrowOnlyTheDocumentedError() {
+    @ParameterizedTest(name = "entropy={0}")
+    @ValueSource(strings = {"huffman", "zstd"})
+    void resealedChangesThrowOnlyTheDocumentedError(String entropy) {
+        byte[] packed = PACKED.get(entropy);
         Random random = new Random(2);
         int decoded = 0;
         for (int i = 0; i < 5000; i++) {
@@ -74,7 +90,7 @@ class DecoderRobustnessTest {
                         ErrorCode.TENSOR_SIZE_MISMATCH, ErrorCode.UNSUPPORTED_MODEL);
             }
         }
-        System.out.println("resealed random changes that still decoded: " + decoded + " of 5000");
+        System.out.println("entropy=" + entropy + ": resealed random changes that still decoded: " + decoded + " of 5000");
     }
 
     @Test

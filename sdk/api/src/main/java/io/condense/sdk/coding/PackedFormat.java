@@ -1,7 +1,7 @@
 package io.condense.sdk.coding;
 
 /**
- * The constants of the packed model format ({@code .cpk}), version 1.0, specified in {@code docs/FORMAT.md}:
+ * The constants of the packed model format ({@code .cpk}), version 1.1, specified in {@code docs/FORMAT.md}:
  * magic, section kinds, layouts and stream codings. Every multi-byte field is little-endian; bit streams are
  * written most significant bit first.
  */
@@ -9,7 +9,8 @@ public final class PackedFormat {
     /** The first 8 bytes of every packed file: {@code 0x89 'C' 'P' 'K' '\r' '\n' 0x1A '\n'}. */
     public static final byte[] MAGIC = {(byte) 0x89, 'C', 'P', 'K', '\r', '\n', 0x1A, '\n'};
     public static final int MAJOR_VERSION = 1;
-    public static final int MINOR_VERSION = 0;
+    /** 1.1 added the ZSTD and HUFFMAN_RUNS stream codings; a 1.0 decoder refuses them as unknown codings. */
+    public static final int MINOR_VERSION = 1;
     /** Bytes before the section table: magic, major, minor, section count, file length. */
     public static final int HEADER_BYTES = 24;
     public static final int SECTION_ENTRY_BYTES = 32;
@@ -35,6 +36,15 @@ public final class PackedFormat {
 
     public static final int CODING_FIXED = 0;
     public static final int CODING_HUFFMAN = 1;
+    /** Canonical Huffman whose code lengths are stored as runs (a byte per run of 1 to 16 equal lengths). */
+    public static final int CODING_HUFFMAN_RUNS = 3;
+    /** Byte-aligned little-endian symbols (1, 2 or 4 bytes each) compressed as one zstd frame (RFC 8878). */
+    public static final int CODING_ZSTD = 2;
+    /**
+     * A zstd frame cannot expand more than this: every block has a 3-byte header and at least 1 byte of content and
+     * decompresses to at most 128 KiB. A stream declaring more decompressed bytes per payload byte is refused unread.
+     */
+    public static final long MAX_ZSTD_RATIO = 32_768;
     public static final int MAX_HUFFMAN_ALPHABET = 1 << 16;
     /** Huffman code lengths are stored in 4 bits, so no code is longer than 15 bits. */
     public static final int MAX_CODE_LENGTH = 15;

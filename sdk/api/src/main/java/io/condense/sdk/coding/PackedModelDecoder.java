@@ -270,6 +270,10 @@ public final class PackedModelDecoder {
             return position;
         }
 
+        byte[] data() {
+            return data;
+        }
+
         private void need(long bytes, String what) {
             if (bytes < 0 || bytes > end - position) {
                 throw new PackedFormatException("ends inside " + what + " (" + Long.toUnsignedString(bytes) + " bytes needed, "
@@ -562,7 +566,10 @@ public final class PackedModelDecoder {
                 bits.finish();
                 return symbols;
             }
-            if (coding != PackedFormat.CODING_HUFFMAN) {
+            if (coding == PackedFormat.CODING_ZSTD) {
+                return zstdStream(what, limit, count);
+            }
+            if (coding != PackedFormat.CODING_HUFFMAN && coding != PackedFormat.CODING_HUFFMAN_RUNS) {
                 throw new PackedFormatException(what + ": unknown coding " + coding);
             }
             long alphabet = reader.u32();
@@ -570,15 +577,10 @@ public final class PackedModelDecoder {
                 throw new PackedFormatException(what + ": Huffman alphabet of " + alphabet + " symbols (at most "
                         + Math.min(limit, PackedFormat.MAX_HUFFMAN_ALPHABET) + ")");
             }
-            byte[] packedLengths = reader.bytes((int) ((alphabet + 1) / 2));
-            int[] lengths = new int[(int) alphabet];
+            int[] lengths = coding == PackedFormat.CODING_HUFFMAN ? packedLengths(what, (int) alphabet) : runLengths(what, (int) alphabet);
             int longest = 0;
-            for (int i = 0; i < lengths.length; i++) {
-                lengths[i] = (i % 2 == 0 ? packedLengths[i / 2] >>> 4 : packedLengths[i / 2]) & 0x0F;
-                longest = Math.max(longest, lengths[i]);
-            }
-            if (alphabet % 2 == 1 && (packedLengths[packedLengths.length - 1] & 0x0F) != 0) {
-                throw new PackedFormatException(what + ": the unused last code-length nibble is not zero");
+            for (int length : lengths) {
+                longest = Math.max(longest, length);
             }
             long payload = reader.u64();
             if (payload < 0 || payload > reader.remaining()) {
@@ -619,6 +621,78 @@ public final class PackedModelDecoder {
                 }
             }
             bits.finish();
+            return symbols;
+        }
+
+        /** Code lengths as 4-bit nibbles, symbol 2j in the high nibble of byte j (coding HUFFMAN). */
+        private int[] packedLengths(String what, int alphabet) {
+            byte[] packed = reader.bytes((alphabet + 1) / 2);
+            int[] lengths = new int[alphabet];
+            for (int i = 0; i < alphabet; i++) {
+                lengths[i] = (i % 2 == 0 ? packed[i / 2] >>> 4 : packed[i / 2]) & 0x0F;
+            }
+            if (alphabet % 2 == 1 && (packed[packed.length - 1] & 0x0F) != 0) {
+                throw new PackedFormatException(what + ": the unused last code-length nibble is not zero");
+            }
+            return lengths;
+        }
+
+        /** Code lengths as runs, each byte a length (high nibble) repeated 1 to 16 times (low nibble + 1) (coding HUFFMAN_RUNS). */
+        private int[] runLengths(String what, int alphabet) {
+            long runs = reader.u32();
+            if (runs < 1 || runs > alphabet || runs > reader.remaining()) {
+                throw new PackedFormatException(what + ": " + runs + " code-length runs for " + alphabet + " symbols");
+            }
+            byte[] packed = reader.bytes((int) runs);
+            int[] lengths = new int[alphabet];
+            int at = 0;
+            for (byte run : packed) {
+                int repeat = (run & 0x0F) + 1;
+                if (repeat > alphabet - at) {
+                    throw new PackedFormatException(what + ": the code-length runs cover more than the " + alphabet + " symbols");
+                }
+                java.util.Arrays.fill(lengths, at, at + repeat, (run >>> 4) & 0x0F);
+                at += repeat;
+            }
+            if (at != alphabet) {
+                throw new PackedFormatException(what + ": the code-length runs cover " + at + " of the " + alphabet + " symbols");
+            }
+            return lengths;
+        }
+
+        /** A ZSTD stream after its count and coding: symbol width, payload length, one zstd frame of count x width bytes. */
+        private int[] zstdStream(String what, long limit, long count) {
+            int width = reader.u8();
+            if (width != 1 && width != 2 && width != 4) {
+                throw new PackedFormatException(what + ": zstd symbol width " + width + " bytes (1, 2 or 4)");
+            }
+            long payload = reader.u64();
+            if (payload < 0 || payload > reader.remaining()) {
+                throw new PackedFormatException(what + ": " + Long.toUnsignedString(payload) + " payload bytes, only "
+                        + reader.remaining() + " left in the section");
+            }
+            long bytes = count * width;
+            if (count > PackedFormat.MAX_ELEMENTS || bytes > PackedFormat.MAX_ELEMENTS || bytes > payload * PackedFormat.MAX_ZSTD_RATIO) {
+                throw new PackedFormatException(what + ": " + count + " symbols of " + width + " bytes cannot come from a "
+                        + payload + "-byte zstd frame");
+            }
+            budget.check(bytes + count * 4, what);
+            int start = reader.position();
+            reader.skip(payload);
+            byte[] raw = ZstdFrame.decompress(reader.data(), start, (int) payload, bytes, what);
+            int[] symbols = new int[(int) count];
+            for (int i = 0, at = 0; i < symbols.length; i++, at += width) {
+                long symbol = switch (width) {
+                    case 1 -> raw[at] & 0xFF;
+                    case 2 -> (raw[at] & 0xFF) | (raw[at + 1] & 0xFF) << 8;
+                    default -> ((raw[at] & 0xFF) | (raw[at + 1] & 0xFF) << 8 | (raw[at + 2] & 0xFF) << 16 | (raw[at + 3] & 0xFF) << 24)
+                            & 0xFFFFFFFFL;
+                };
+                if (symbol >= limit) {
+                    throw new PackedFormatException(what + ": symbol " + symbol + " is not below " + limit);
+                }
+                symbols[i] = (int) symbol;
+            }
             return symbols;
         }
 

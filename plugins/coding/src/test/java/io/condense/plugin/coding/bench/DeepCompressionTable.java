@@ -23,13 +23,16 @@ import java.util.stream.Stream;
 /**
  * The coding stage on the Fashion-MNIST Deep Compression chain (a benchmark command, not a test): reads the models
  * plugins/training's FashionChains wrote (dense, pruned + fine-tuned, k-means shared, fine-tuned again), encodes the
- * last with {@code encode}, decodes the packed file and measures every stage's accuracy in ONNX Runtime on the 10,000
+ * last with {@code encode} (its defaults, then {@code entropy=zstd} for comparison), decodes the packed file and measures every stage's accuracy in ONNX Runtime on the 10,000
  * test images, the decoded model's included. Ratios are against the dense ONNX file.
  *
  * <p>Arguments: the FashionChains output folder (default plugins/training/target/fashion-chains), where to write the
  * packed files (default target/deep-compression).
  */
 public final class DeepCompressionTable {
+    /** The networks FashionChains writes: the two LeNets. */
+    private static final List<String> NETWORKS = List.of("lenet-300-100", "lenet-5");
+
     private DeepCompressionTable() {
     }
 
@@ -40,7 +43,7 @@ public final class DeepCompressionTable {
         Dataset test = FashionMnist.split("t10k", 10_000);
         Evaluator evaluator = Evaluators.fromServiceLoader();
         List<String> rows = new ArrayList<>();
-        for (String name : List.of("lenet-300-100", "lenet-5")) {
+        for (String name : NETWORKS) {
             List<Path> files;
             try (Stream<Path> listing = Files.list(chains)) {
                 files = listing.filter(p -> p.getFileName().toString().startsWith(name + "-")).sorted().toList();
@@ -61,20 +64,24 @@ public final class DeepCompressionTable {
             }
             Path last = stages.get(stages.size() - 1);
             OnnxModel input = OnnxModel.load(last);
-            EncodeTechnique encode = new EncodeTechnique();
-            Parameters parameters = Parameters.validate(encode.descriptor().parameters(), Map.of());
-            TechniqueResult result;
-            try (TestStepContext context = TestStepContext.builder().technique(encode, Map.of()).build()) {
-                result = encode.apply(input, parameters, context);
+            // encode with its defaults (the pipeline's last step), then entropy=zstd for comparison
+            for (Map<String, String> values : List.of(Map.<String, String>of(), Map.of("entropy", "zstd"))) {
+                EncodeTechnique encode = new EncodeTechnique();
+                Parameters parameters = Parameters.validate(encode.descriptor().parameters(), values);
+                TechniqueResult result;
+                try (TestStepContext context = TestStepContext.builder().technique(encode, values).build()) {
+                    result = encode.apply(input, parameters, context);
+                }
+                byte[] packed = result.packed().orElseThrow().toByteArray();
+                String step = values.isEmpty() ? "encode" : "encode(entropy=zstd)";
+                Path packedFile = out.resolve(name + "-deep-compression" + (values.isEmpty() ? "" : "-zstd") + ".cpk");
+                Files.write(packedFile, packed);
+                OnnxModel decoded = PackedModel.decode(Files.readAllBytes(packedFile));
+                rows.add(row(name, chain(name, last) + " | " + step + " (decoded model)", packed.length, denseBytes,
+                        accuracy(evaluator, decoded, test), denseAccuracy));
+                Report report = result.report();
+                System.out.printf(Locale.ROOT, "%s %s: %s%n", name, step, report.toJson());
             }
-            byte[] packed = result.packed().orElseThrow().toByteArray();
-            Path packedFile = out.resolve(name + "-deep-compression.cpk");
-            Files.write(packedFile, packed);
-            OnnxModel decoded = PackedModel.decode(Files.readAllBytes(packedFile));
-            rows.add(row(name, chain(name, last) + " | encode (decoded model)", packed.length, denseBytes,
-                    accuracy(evaluator, decoded, test), denseAccuracy));
-            Report report = result.report();
-            System.out.printf(Locale.ROOT, "%s encode: %s%n", name, report.toJson());
         }
         System.out.println();
         System.out.println("| model | chain | bytes | ratio vs dense | test accuracy | vs dense (points) |");

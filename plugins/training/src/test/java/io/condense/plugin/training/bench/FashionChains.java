@@ -76,6 +76,11 @@ public final class FashionChains {
     private static final int DEFAULTS_TRAIN = Integer.getInteger("condense.chains.defaults.train", 60_000);
     /** Parameters added to both finetune rows of the defaults group (condense.chains.defaults.finetune, e.g. seed=7). */
     private static final String DEFAULTS_FINETUNE = System.getProperty("condense.chains.defaults.finetune", "");
+    /**
+     * The Deep Compression row's second finetune, after k-means (condense.chains.finetune.shared: name=value pairs; unset: the
+     * same parameters as the first; {@code -} for finetune's defaults).
+     */
+    private static final String SHARED_FINETUNE = System.getProperty("condense.chains.finetune.shared", "");
 
     private FashionChains() {
     }
@@ -173,8 +178,10 @@ public final class FashionChains {
                 rows.add(rowShared);
                 print(rowShared, denseRow);
                 started = System.nanoTime();
-                OnnxModel deep = apply(new FinetuneTechnique(), shared, finetune, train, test, trainer);
-                Row rowDeep = measure(name, sharedChain + " | finetune(" + inline(finetune) + ")", deep, test, evaluator, output,
+                Map<String, String> sharedFinetune = SHARED_FINETUNE.isBlank() ? finetune
+                        : parameters(SHARED_FINETUNE.equals("-") ? "" : SHARED_FINETUNE);
+                OnnxModel deep = apply(new FinetuneTechnique(), shared, sharedFinetune, train, test, trainer);
+                Row rowDeep = measure(name, sharedChain + " | finetune(" + inline(sharedFinetune) + ")", deep, test, evaluator, output,
                         seconds(started));
                 rows.add(rowDeep);
                 print(rowDeep, denseRow);
