@@ -3,13 +3,16 @@ package com.google.protobuf;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.lang.ref.WeakReference;
 import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.charset.Charset;
 import java.util.List;
 import java.util.Objects;
 
 /**
- * A {@link ByteString} over a direct (memory-mapped) {@link ByteBuffer}, without copying it into the heap.
+ * A {@link ByteString} over a region of a file, memory-mapped when used, never copied into the heap.
  *
  * <p>Written by hand, and in protobuf's package, because protobuf-java 4 no longer has one: its {@code NioByteString}
  * was removed and {@code UnsafeByteOperations.unsafeWrap(ByteBuffer)} now copies a direct buffer into a byte array,
@@ -22,41 +25,63 @@ public final class MappedByteString extends ByteString {
     private static final long serialVersionUID = 1L;
     private static final int COPY_CHUNK = 64 * 1024;
 
-    private final transient ByteBuffer buffer;
+    private final transient FileChannel channel;
+    private final long offset;
+    private final int length;
+    /**
+     * The current mapping, while anything uses it: once every view of it is gone the garbage collector unmaps it, and
+     * its pages stop counting in the process's resident memory; the next use maps the region again (a system call, no
+     * read).
+     */
+    private transient volatile WeakReference<ByteBuffer> mapping;
 
-    private MappedByteString(ByteBuffer buffer) {
-        this.buffer = buffer;
+    private MappedByteString(FileChannel channel, long offset, int length) {
+        this.channel = channel;
+        this.offset = offset;
+        this.length = length;
     }
 
-    /** Wraps the buffer's remaining bytes (read-only, without copying). */
-    public static ByteString wrap(ByteBuffer buffer) {
-        Objects.requireNonNull(buffer, "buffer is null");
-        if (!buffer.hasRemaining()) {
-            return ByteString.EMPTY;
+    /**
+     * The bytes of a file region, mapped read-only on use. The channel must stay open for as long as the string is used
+     * (it may belong to a file already deleted or replaced: an open channel still reads the data it was opened on).
+     */
+    public static ByteString ofRegion(FileChannel channel, long offset, long length) {
+        Objects.requireNonNull(channel, "channel is null");
+        if (length < 0 || length > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("a region holds 0 to 2 GiB, asked for " + length + " bytes");
         }
-        return new MappedByteString(buffer.slice().asReadOnlyBuffer());
+        return length == 0 ? ByteString.EMPTY : new MappedByteString(channel, offset, (int) length);
     }
 
-    private ByteBuffer slice(int from, int to) {
-        ByteBuffer view = buffer.duplicate();
-        view.position(from).limit(to);
-        return view.slice();
+    private ByteBuffer buffer() {
+        WeakReference<ByteBuffer> current = mapping;
+        ByteBuffer buffer = current == null ? null : current.get();
+        if (buffer == null) {
+            try {
+                buffer = channel.map(FileChannel.MapMode.READ_ONLY, offset, length).asReadOnlyBuffer();
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot map " + length + " bytes at " + offset + " of a tensor data file: "
+                        + e.getMessage(), e);
+            }
+            mapping = new WeakReference<>(buffer);
+        }
+        return buffer;
     }
 
     @Override
     public byte byteAt(int index) {
         Objects.checkIndex(index, size());
-        return buffer.get(index);
+        return buffer().get(index);
     }
 
     @Override
     byte internalByteAt(int index) {
-        return buffer.get(index);
+        return buffer().get(index);
     }
 
     @Override
     public int size() {
-        return buffer.remaining();
+        return length;
     }
 
     @Override
@@ -65,7 +90,7 @@ public final class MappedByteString extends ByteString {
         if (beginIndex == 0 && endIndex == size()) {
             return this;
         }
-        return beginIndex == endIndex ? ByteString.EMPTY : new MappedByteString(slice(beginIndex, endIndex));
+        return beginIndex == endIndex ? ByteString.EMPTY : new MappedByteString(channel, offset + beginIndex, endIndex - beginIndex);
     }
 
     @Override
@@ -75,14 +100,14 @@ public final class MappedByteString extends ByteString {
 
     @Override
     protected void copyToInternal(byte[] target, int sourceOffset, int targetOffset, int numberToCopy) {
-        ByteBuffer view = buffer.duplicate();
+        ByteBuffer view = buffer().duplicate();
         view.position(sourceOffset);
         view.get(target, targetOffset, numberToCopy);
     }
 
     @Override
     public void copyTo(ByteBuffer target) {
-        target.put(buffer.duplicate());
+        target.put(buffer().duplicate());
     }
 
     @Override
@@ -93,7 +118,7 @@ public final class MappedByteString extends ByteString {
     @Override
     void writeToInternal(OutputStream out, int sourceOffset, int numberToWrite) throws IOException {
         byte[] chunk = new byte[Math.min(COPY_CHUNK, Math.max(1, numberToWrite))];
-        ByteBuffer view = buffer.duplicate();
+        ByteBuffer view = buffer().duplicate();
         view.position(sourceOffset).limit(sourceOffset + numberToWrite);
         while (view.hasRemaining()) {
             int length = Math.min(chunk.length, view.remaining());
@@ -104,7 +129,7 @@ public final class MappedByteString extends ByteString {
 
     @Override
     void writeTo(ByteOutput output) throws IOException {
-        output.writeLazy(buffer.duplicate());
+        output.writeLazy(buffer().duplicate());
     }
 
     @Override
@@ -114,7 +139,7 @@ public final class MappedByteString extends ByteString {
 
     @Override
     public ByteBuffer asReadOnlyByteBuffer() {
-        return buffer.asReadOnlyBuffer();
+        return buffer().duplicate();
     }
 
     @Override
@@ -129,7 +154,7 @@ public final class MappedByteString extends ByteString {
 
     @Override
     public boolean isValidUtf8() {
-        return Utf8.isValidUtf8(buffer.duplicate());
+        return Utf8.isValidUtf8(buffer().duplicate());
     }
 
     @Override
@@ -138,12 +163,12 @@ public final class MappedByteString extends ByteString {
             return false;
         }
         // compares the remaining bytes of both views, whatever backs the other string
-        return buffer.duplicate().equals(other.asReadOnlyByteBuffer());
+        return buffer().duplicate().equals(other.asReadOnlyByteBuffer());
     }
 
     @Override
     public InputStream newInput() {
-        ByteBuffer view = buffer.duplicate();
+        ByteBuffer view = buffer().duplicate();
         return new InputStream() {
             @Override
             public int read() {
@@ -172,7 +197,7 @@ public final class MappedByteString extends ByteString {
 
     @Override
     public CodedInputStream newCodedInput() {
-        return CodedInputStream.newInstance(buffer.duplicate());
+        return CodedInputStream.newInstance(buffer().duplicate());
     }
 
     @Override
@@ -186,14 +211,15 @@ public final class MappedByteString extends ByteString {
     }
 
     @Override
-    protected int partialHash(int hash, int offset, int length) {
-        for (int i = offset; i < offset + length; i++) {
-            hash = hash * 31 + buffer.get(i);
+    protected int partialHash(int hash, int from, int count) {
+        ByteBuffer view = buffer();
+        for (int i = from; i < from + count; i++) {
+            hash = hash * 31 + view.get(i);
         }
         return hash;
     }
 
     private Object writeReplace() {
-        return ByteString.copyFrom(buffer.duplicate());
+        return ByteString.copyFrom(buffer().duplicate());
     }
 }

@@ -25,7 +25,9 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * ONNX external data (docs/ExternalData.md in the ONNX repository): tensors whose bytes live in another
@@ -152,6 +154,7 @@ final class ExternalData {
     private static final class Reader implements AutoCloseable {
         private final Path folder;
         private final Map<Path, FileChannel> channels = new HashMap<>();
+        private final Set<Path> mappedFiles = new HashSet<>();
 
         Reader(Path folder) {
             this.folder = folder;
@@ -193,7 +196,12 @@ final class ExternalData {
             }
             ByteString data;
             try {
-                data = length >= MAP_THRESHOLD ? OffHeapBytes.map(channel, offset, length) : readSmall(channel, name, location, offset, (int) length);
+                if (length >= MAP_THRESHOLD) {
+                    data = OffHeapBytes.map(channel, offset, length);
+                    mappedFiles.add(file);
+                } else {
+                    data = readSmall(channel, name, location, offset, (int) length);
+                }
             } catch (IOException e) {
                 throw error(name, location, "it cannot be read: " + e.getMessage());
             }
@@ -283,11 +291,15 @@ final class ExternalData {
 
         @Override
         public void close() {
-            for (FileChannel channel : channels.values()) {
-                try {
-                    channel.close();
-                } catch (IOException e) {
-                    // read-only channel: nothing was written, so a failing close loses nothing
+            // channels of mapped tensors stay open (they are mapped again on each use after the garbage collector unmapped
+            // them); the others are closed now
+            for (Map.Entry<Path, FileChannel> entry : channels.entrySet()) {
+                if (!mappedFiles.contains(entry.getKey())) {
+                    try {
+                        entry.getValue().close();
+                    } catch (IOException e) {
+                        // read-only channel: nothing was written, so a failing close loses nothing
+                    }
                 }
             }
         }

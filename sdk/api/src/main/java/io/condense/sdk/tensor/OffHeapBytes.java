@@ -27,13 +27,15 @@ public final class OffHeapBytes {
     private OffHeapBytes() {
     }
 
-    /** A read-only mapping of {@code length} bytes of an open file from {@code offset}; it stays valid after the channel closes. */
-    public static ByteString map(FileChannel channel, long offset, long length) throws IOException {
+    /**
+     * {@code length} bytes of an open file from {@code offset}, mapped read-only whenever they are used and unmapped by
+     * the garbage collector once nothing uses them (so a model's tensors count in its process's resident memory only
+     * while a technique reads them). The channel must stay open while the bytes are used: leave it to the garbage
+     * collector.
+     */
+    public static ByteString map(FileChannel channel, long offset, long length) {
         requireNonNull(channel, "channel is null");
-        if (length > Integer.MAX_VALUE - 8) {
-            throw new IllegalArgumentException("one mapping holds at most 2 GiB, asked for " + length + " bytes");
-        }
-        return MappedByteString.wrap(channel.map(FileChannel.MapMode.READ_ONLY, offset, length));
+        return MappedByteString.ofRegion(channel, offset, length);
     }
 
     /**
@@ -47,16 +49,16 @@ public final class OffHeapBytes {
         try {
             Files.createDirectories(folder);
             file = Files.createTempFile(folder, "condense-tensor-", ".bin");
-            try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
-                long length = 0;
-                for (ByteBuffer part : parts) {
-                    ByteBuffer view = part.duplicate();
-                    while (view.hasRemaining()) {
-                        length += channel.write(view, length);
-                    }
+            // left open for the mapped string: the name is deleted below, the data lives until the channel is collected
+            FileChannel channel = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE);
+            long length = 0;
+            for (ByteBuffer part : parts) {
+                ByteBuffer view = part.duplicate();
+                while (view.hasRemaining()) {
+                    length += channel.write(view, length);
                 }
-                return map(channel, 0, length);
             }
+            return map(channel, 0, length);
         } catch (IOException e) {
             throw new CondenseException(ErrorCode.RESOURCE_EXHAUSTED, "cannot spill a tensor to " + folder + " (set -D"
                     + SPILL_FOLDER_PROPERTY + " to a folder with free space): " + e.getMessage(), e);
