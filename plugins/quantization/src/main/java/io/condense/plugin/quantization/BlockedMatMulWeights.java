@@ -76,6 +76,17 @@ final class BlockedMatMulWeights {
 
     static Outcome write(ModelEditor editor, LayerSelection.Candidate candidate, Tensor weight, LowBitSettings settings,
             DMatrixRMaj hessian, String gptqRefusal, Map<String, Object> layer) {
+        Gptq.Factor factor = hessian == null ? null : Gptq.factor(hessian, Math.toIntExact(candidate.shape()[0]), candidate.layerNames());
+        return write(editor, candidate, weight, settings, factor, hessian, gptqRefusal, layer);
+    }
+
+    /**
+     * @param factor GPTQ's factor of the layer inputs' Hessian (shared by the weights that read the same input), or null to
+     *     round to nearest
+     * @param hessian that Hessian, for the report's output errors, or null
+     */
+    static Outcome write(ModelEditor editor, LayerSelection.Candidate candidate, Tensor weight, LowBitSettings settings,
+            Gptq.Factor factor, DMatrixRMaj hessian, String gptqRefusal, Map<String, Object> layer) {
         long[] shape = candidate.shape();
         int features = Math.toIntExact(shape[0]);
         int outputs = Math.toIntExact(shape[1]);
@@ -84,7 +95,6 @@ final class BlockedMatMulWeights {
         boolean nbits = settings.matMulNBits();
         int stored = storedBits(settings.bits(), nbits);
         AffineGrid grid = new AffineGrid(settings.bits(), block, false);
-        Gptq.Factor factor = hessian == null ? null : Gptq.factor(hessian, features, candidate.layerNames());
         Layout layout = nbits ? new NBitsLayout(features, outputs, block, blocks, stored) : new QdqLayout(features, outputs, blocks, stored);
 
         FloatBuffer values = weight.raw().asFloatBuffer();
@@ -97,7 +107,7 @@ final class BlockedMatMulWeights {
         double signal = 0;
         double noise = 0;
         // round to nearest's and GPTQ's output errors, summed over the blocks of rows
-        double[] errors = factor != null && candidate.elements() <= OUTPUT_ERROR_ELEMENTS ? new double[2] : null;
+        double[] errors = factor != null && hessian != null && candidate.elements() <= OUTPUT_ERROR_ELEMENTS ? new double[2] : null;
         for (int first = 0; first < outputs; first += chunkRows) {
             int rows = Math.min(chunkRows, outputs - first);
             // output columns first..first+rows of W [K, N] as rows of [rows, K]: contiguous reads along each feature's row
@@ -129,11 +139,15 @@ final class BlockedMatMulWeights {
             } else {
                 roundToNearest(data, rows, features, grid, levels, scales, zeros, dequantized);
             }
-            for (int row = 0; row < rows; row++) {
-                for (int feature = 0; feature < features; feature++) {
-                    double error = values.get(feature * outputs + first + row) - dequantized[row * features + feature];
+            // the weight read again in storage order (contiguous), as GPTQ has changed the working copy
+            for (int feature = 0; feature < features; feature++) {
+                int from = feature * outputs + first;
+                for (int row = 0; row < rows; row++) {
+                    double error = values.get(from + row) - dequantized[row * features + feature];
                     noise += error * error;
                 }
+            }
+            for (int row = 0; row < rows; row++) {
                 layout.put(first + row, levels, row * features, scales, zeros, row * blocks);
             }
         }
