@@ -17,6 +17,7 @@ import ai.onnxruntime.OrtSession;
 import io.condense.sdk.data.Dataset;
 import io.condense.sdk.data.NdArray;
 import io.condense.sdk.model.OnnxModel;
+import io.condense.sdk.stats.ModelStats;
 import io.condense.sdk.technique.InvalidParametersException;
 import io.condense.sdk.technique.TechniqueResult;
 import io.condense.sdk.tensor.DataType;
@@ -70,6 +71,9 @@ class MatMulNBitsTest {
         assertThat(written.nodes().stream().filter(node -> node.getInputCount() > 1 && node.getInput(1).startsWith("w2_")).count())
                 .isEqualTo(2);
         assertThat(written.initializers().stream().filter(info -> info.name().startsWith("w2_Q")).count()).isEqualTo(1);
+
+        // shape inference and statistics see through MatMulNBits: the same multiply-accumulates as the float MatMuls
+        assertThat(ModelStats.of(written).macs()).isPositive().isEqualTo(ModelStats.of(model).macs());
 
         // the packed levels, scales and zero points unpack to exactly the QDQ form's dequantized weight
         OnnxModel reference = qdq.model();

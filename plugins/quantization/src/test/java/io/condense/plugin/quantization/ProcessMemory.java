@@ -88,7 +88,8 @@ final class ProcessMemory implements AutoCloseable {
         return filePeak.get();
     }
 
-    private static boolean resetHighWater() {
+    /** Resets VmHWM to the current resident set (writing 5 to /proc/self/clear_refs); false when the kernel refuses. */
+    static boolean resetHighWater() {
         try {
             Files.writeString(Path.of("/proc/self/clear_refs"), "5");
             return true;
