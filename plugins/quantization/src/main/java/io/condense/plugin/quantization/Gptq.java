@@ -32,15 +32,40 @@ final class Gptq {
     }
 
     /**
+     * The upper Cholesky factor U of the damped inverse Hessian, computed once per weight and shared by every block of
+     * rows (GPTQ treats each output row on its own, so a large weight is quantized a block of rows at a time).
+     */
+    record Factor(DMatrixRMaj upper, double damping, int deadFeatures) {
+        int columns() {
+            return upper.numRows;
+        }
+    }
+
+    /**
      * @param weights row-major [rows, columns] (not changed)
      * @param hessian [columns, columns], {@code 2 X^T X / n} (not changed)
      */
     static Result quantize(double[] weights, int rows, int columns, DMatrixRMaj hessian, AffineGrid grid, String layer) {
+        Factor factor = factor(hessian, columns, layer);
+        double[] data = weights.clone();
+        int groups = grid.groups(rows, columns);
+        float[] scales = new float[groups];
+        int[] zeros = new int[groups];
+        if (grid.perTensor()) {
+            QuantizedMatrix.fitRange(data, 0, data.length, grid, scales, zeros, 0);
+        }
+        byte[] levels = new byte[rows * columns];
+        float[] dequantized = new float[rows * columns];
+        quantizeRows(data, rows, factor, grid, levels, scales, zeros, dequantized);
+        return new Result(new QuantizedMatrix(grid, rows, columns, levels, scales, zeros, dequantized), factor.damping(),
+                factor.deadFeatures());
+    }
+
+    /** The factor of a Hessian (a feature that is always 0 gets H_ii = 1), with the least damping that makes it positive definite. */
+    static Factor factor(DMatrixRMaj hessian, int columns, String layer) {
         if (hessian.numRows != columns || hessian.numCols != columns) {
             throw new IllegalArgumentException("a Hessian of " + hessian.numRows + "x" + hessian.numCols + " for " + columns + " features");
         }
-        DMatrixRMaj w = new DMatrixRMaj(rows, columns);
-        System.arraycopy(weights, 0, w.data, 0, weights.length);
         DMatrixRMaj h = hessian.copy();
         int dead = 0;
         double diagonalSum = 0;
@@ -63,22 +88,25 @@ final class Gptq {
             throw new CondenseException(ErrorCode.INTERNAL_ERROR, "GPTQ of layer " + layer + ": the Hessian of its inputs stays "
                     + "singular even with " + (damping / 10) + " x its mean diagonal added; use method=rtn for this model");
         }
-        damping /= 10;
+        return new Factor(upper, damping / 10, dead);
+    }
 
-        int groups = grid.groups(rows, columns);
-        float[] scales = new float[groups];
-        int[] zeros = new int[groups];
-        if (grid.perTensor()) {
-            QuantizedMatrix.fitRange(w.data, 0, w.data.length, grid, scales, zeros, 0);
-        } else if (grid.groupColumns() >= columns) {
+    /**
+     * Quantizes {@code rows} rows of {@code data} (row-major, {@code factor.columns()} wide, updated in place by the error
+     * feedback) onto the grid. Per-tensor grids come with their one scale fitted; per-row and blocked groups are fitted
+     * here, indexed from row 0 of {@code data}.
+     */
+    static void quantizeRows(double[] data, int rows, Factor factor, AffineGrid grid, byte[] levels, float[] scales, int[] zeros,
+            float[] dequantized) {
+        int columns = factor.columns();
+        DMatrixRMaj upper = factor.upper();
+        DMatrixRMaj w = DMatrixRMaj.wrap(rows, columns, data);
+        if (!grid.perTensor() && grid.groupColumns() >= columns) {
             for (int row = 0; row < rows; row++) {
-                QuantizedMatrix.fitRange(w.data, row * columns, (row + 1) * columns, grid, scales, zeros, row);
+                QuantizedMatrix.fitRange(data, row * columns, (row + 1) * columns, grid, scales, zeros, row);
             }
         }
         int perRow = grid.groupsPerRow(columns);
-        byte[] levels = new byte[rows * columns];
-        float[] dequantized = new float[rows * columns];
-        double[] data = w.data;
         double[] u = upper.data;
         // a lazy block holds whole groups, so that a group's range is fitted on fully updated weights
         int lazyBlock = grid.perTensor() || grid.groupColumns() >= columns ? LAZY_BLOCK
@@ -113,13 +141,12 @@ final class Gptq {
                 }
             }
             if (end < columns) {
-                DMatrixRMaj factor = CommonOps_DDRM.extract(upper, start, end, end, columns);
+                DMatrixRMaj factorRows = CommonOps_DDRM.extract(upper, start, end, end, columns);
                 DMatrixRMaj rest = CommonOps_DDRM.extract(w, 0, rows, end, columns);
-                CommonOps_DDRM.multAdd(-1, errors, factor, rest);
+                CommonOps_DDRM.multAdd(-1, errors, factorRows, rest);
                 CommonOps_DDRM.insert(rest, w, 0, end);
             }
         }
-        return new Result(new QuantizedMatrix(grid, rows, columns, levels, scales, zeros, dequantized), damping, dead);
     }
 
     /** U with U^T U = (H + damping I)^-1, or null when H + damping I is not positive definite. */

@@ -81,19 +81,20 @@ final class LowBitQuantization {
             calibration = context.calibrationData().orElseThrow(() -> new CondenseException(ErrorCode.DATA_REQUIRED,
                     "quantize with method=gptq needs calibration data to measure each layer's inputs: pass --calibration-data "
                             + "(inputs shaped like the model's input), or use method=rtn"));
+            if (!source.fitsInline()) {
+                // the calibration pass runs the model in ONNX Runtime from its bytes, one protobuf message
+                throw new CondenseException(ErrorCode.UNSUPPORTED_MODEL, "quantize with method=gptq measures each layer's inputs by "
+                        + "running the whole model in ONNX Runtime, which Condense does for models up to 2 GiB; this one holds "
+                        + source.serializedSize() / (1 << 20) + " MiB of tensors: use method=rtn (per tensor, any size), or quantize "
+                        + "the model in parts under 2 GiB");
+            }
         }
 
         ModelEditor editor = source.edit();
         long opsetBefore = source.opsetVersion("").orElse(0L);
-        long opsetNeeded = opsetNeeded(settings);
-        if (opsetNeeded > 0) {
-            try {
-                editor.requireOpset("", opsetNeeded);
-            } catch (CondenseException e) {
-                throw new CondenseException(ErrorCode.UNSUPPORTED_MODEL, "cannot quantize: " + describe(settings) + " need opset "
-                        + opsetNeeded + " but the model imports opset " + opsetBefore + " and Condense cannot upgrade it: " + e.getMessage()
-                        + (opsetNeeded == BLOCKED_OPSET && settings.bits() == 8 ? " (granularity=per_channel needs only opset 13)" : ""), e);
-            }
+        // MatMulNBits needs no default-domain opset: only a layer that stays in QDQ form asks for one
+        if (!settings.matMulNBits() || candidates.stream().anyMatch(candidate -> BlockedMatMulWeights.refusal(candidate) != null)) {
+            requireOpset(editor, opsetBefore, settings);
         }
 
         Map<String, DMatrixRMaj> hessians = Map.of();
@@ -132,13 +133,6 @@ final class LowBitQuantization {
             LayerSelection.Candidate candidate = candidates.get(i);
             context.progress((settings.gptq() ? 0.5 : 0) + (settings.gptq() ? 0.5 : 1.0) * i / candidates.size(),
                     "layer " + (i + 1) + " of " + candidates.size() + ": " + candidate.layerNames());
-            float[] weights = source.tensor(candidate.weightName()).toFloatArray();
-            for (int index = 0; index < weights.length; index++) {
-                if (!Float.isFinite(weights[index])) {
-                    throw new CondenseException(ErrorCode.UNSUPPORTED_MODEL, "cannot quantize layer " + candidate.layerNames() + ": its weight '"
-                            + candidate.weightName() + "' holds " + weights[index] + " at index " + index + "; exclude the layer or fix the model");
-                }
-            }
             Map<String, Object> layer = new LinkedHashMap<>();
             layer.put("name", candidate.layerNames());
             layer.put("op", candidate.opTypes());
@@ -147,6 +141,30 @@ final class LowBitQuantization {
             layer.put("elements", candidate.elements());
             layer.put("scheme", settings.scheme());
             layer.put("bits", settings.bits());
+            String blockedRefusal = BlockedMatMulWeights.refusal(candidate);
+            if (settings.blocked() && settings.scheme().equals("uniform") && activations == null && blockedRefusal == null) {
+                // one block of output columns at a time from the (memory-mapped) weight: the heap never holds it whole
+                BlockedMatMulWeights.Outcome outcome = BlockedMatMulWeights.write(editor, candidate, source.tensor(candidate.weightName()),
+                        settings, hessians.get(candidate.weightName()), gptqRefusals.get(candidate.weightName()), layer);
+                double sqnr = new SymmetricQuantizer.Energies(outcome.signal(), outcome.noise()).sqnrDb();
+                layer.put("sqnr_db", sqnr);
+                layer.put("bytes_before", 4L * candidate.elements());
+                totals.add(outcome.signal(), outcome.noise(), sqnr, 4L * candidate.elements(),
+                        ((Number) layer.get("bytes_after")).longValue(), ((Number) layer.get("bytes_packed")).longValue());
+                layerReports.add(layer);
+                continue;
+            }
+            if (settings.matMulNBits()) {
+                layer.put("format", "qdq");
+                layer.put("matmulnbits_fallback", blockedRefusal + "; written as DequantizeLinear instead");
+            }
+            float[] weights = source.tensor(candidate.weightName()).toFloatArray();
+            for (int index = 0; index < weights.length; index++) {
+                if (!Float.isFinite(weights[index])) {
+                    throw new CondenseException(ErrorCode.UNSUPPORTED_MODEL, "cannot quantize layer " + candidate.layerNames() + ": its weight '"
+                            + candidate.weightName() + "' holds " + weights[index] + " at index " + index + "; exclude the layer or fix the model");
+                }
+            }
             Written written = switch (settings.scheme()) {
                 case "kmeans" -> kmeans(editor, candidate, weights, settings, layer);
                 case "pow2" -> powerOfTwo(editor, candidate, weights, settings, layer);
@@ -197,6 +215,7 @@ final class LowBitQuantization {
         if (settings.blocked()) {
             report.put("block", settings.block());
         }
+        report.put("format", settings.format());
         if (settings.scheme().equals("uniform")) {
             report.put("method", settings.method());
         }
@@ -226,6 +245,19 @@ final class LowBitQuantization {
             report.addLayer(layer);
         }
         return new TechniqueResult(result, report.build());
+    }
+
+    private static void requireOpset(ModelEditor editor, long opsetBefore, LowBitSettings settings) {
+        long opsetNeeded = opsetNeeded(settings);
+        if (opsetNeeded > 0) {
+            try {
+                editor.requireOpset("", opsetNeeded);
+            } catch (CondenseException e) {
+                throw new CondenseException(ErrorCode.UNSUPPORTED_MODEL, "cannot quantize: " + describe(settings) + " need opset "
+                        + opsetNeeded + " but the model imports opset " + opsetBefore + " and Condense cannot upgrade it: " + e.getMessage()
+                        + (opsetNeeded == BLOCKED_OPSET && settings.bits() == 8 ? " (granularity=per_channel needs only opset 13)" : ""), e);
+            }
+        }
     }
 
     /** The default-domain opset the written form needs, or 0 when the model's own will do. */

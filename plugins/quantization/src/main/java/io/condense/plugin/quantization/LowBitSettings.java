@@ -21,8 +21,12 @@ import java.util.List;
  * @param block columns (input features) per block with granularity=block
  * @param method rtn (round to nearest) or gptq (error feedback through the layer inputs' Hessian)
  * @param calibrationSamples calibration samples GPTQ runs
+ * @param format qdq (DequantizeLinear before the layer) or matmulnbits (ONNX Runtime's com.microsoft.MatMulNBits for
+ *     MatMul weights, see {@link MatMulNBitsWeights})
  */
-record LowBitSettings(String scheme, int bits, String granularity, int block, String method, int calibrationSamples) {
+record LowBitSettings(String scheme, int bits, String granularity, int block, String method, int calibrationSamples, String format) {
+    static final String FORMAT = "format";
+    static final String MATMULNBITS = "matmulnbits";
     static final String BLOCK = "block";
     static final String METHOD = "method";
     static final String SCHEME = "scheme";
@@ -33,6 +37,7 @@ record LowBitSettings(String scheme, int bits, String granularity, int block, St
         requireNonNull(scheme, "scheme is null");
         requireNonNull(granularity, "granularity is null");
         requireNonNull(method, "method is null");
+        requireNonNull(format, "format is null");
     }
 
     static List<ParameterSpec> specs() {
@@ -47,19 +52,29 @@ record LowBitSettings(String scheme, int bits, String granularity, int block, St
                 ParameterSpec.choiceParameter(SCHEME, "uniform", List.of("uniform", "kmeans", "pow2"),
                         "uniform: evenly spaced levels with a scale and zero point; kmeans: 2^bits shared values per layer found "
                                 + "by k-means (Deep Compression), stored as indices into a codebook; pow2: zero or signed powers of "
-                                + "two (INQ, log quantization)."));
+                                + "two (INQ, log quantization)."),
+                ParameterSpec.choiceParameter(FORMAT, "qdq", List.of("qdq", MATMULNBITS),
+                        "qdq: levels read by DequantizeLinear before the layer (any ONNX runtime); matmulnbits: each MatMul with a "
+                                + "2-D weight as second operand becomes ONNX Runtime's com.microsoft.MatMulNBits, its fastest CPU "
+                                + "kernel for weight-only 2/4/8-bit blocks (needs granularity=block, scheme=uniform, no activations; "
+                                + "other layers stay QDQ)."));
     }
 
     static LowBitSettings of(Parameters parameters) {
         return new LowBitSettings(parameters.getString(SCHEME), parameters.getInt(QuantizeTechnique.BITS),
                 parameters.getString(QuantizeTechnique.GRANULARITY), parameters.getInt(BLOCK), parameters.getString(METHOD),
-                parameters.getInt(QuantizeTechnique.CALIBRATION_SAMPLES));
+                parameters.getInt(QuantizeTechnique.CALIBRATION_SAMPLES), parameters.getString(FORMAT));
     }
 
     /** Whether these values leave the 8-bit symmetric path: fewer bits, blocks, GPTQ or a non-uniform scheme. */
     static boolean applies(Parameters parameters) {
         return parameters.getInt(QuantizeTechnique.BITS) < 8 || parameters.getString(QuantizeTechnique.GRANULARITY).equals("block")
-                || parameters.getString(METHOD).equals("gptq") || !parameters.getString(SCHEME).equals("uniform");
+                || parameters.getString(METHOD).equals("gptq") || !parameters.getString(SCHEME).equals("uniform")
+                || parameters.getString(FORMAT).equals(MATMULNBITS);
+    }
+
+    boolean matMulNBits() {
+        return format.equals(MATMULNBITS);
     }
 
     boolean blocked() {
@@ -124,9 +139,34 @@ record LowBitSettings(String scheme, int bits, String granularity, int block, St
             problems.add(new ParameterProblem(QuantizeTechnique.GRANULARITY, granularity, "scheme=pow2 scales by a power of two "
                     + "per channel or per tensor: use granularity=per_channel or per_tensor"));
         }
+        if (parameters.getString(FORMAT).equals(MATMULNBITS)) {
+            problems.addAll(matMulNBitsProblems(parameters, scheme, granularity, bits));
+        }
         if (method.equals("gptq") && !scheme.equals("uniform")) {
             problems.add(new ParameterProblem(METHOD, method, "method=gptq rounds onto uniform levels: use scheme=uniform, or "
                     + "method=rtn with scheme=" + scheme));
+        }
+        return problems;
+    }
+
+    /** What MatMulNBits cannot hold: blocks of a power of two from 16 (ONNX Runtime's kernels), uniform weight-only levels. */
+    private static List<ParameterProblem> matMulNBitsProblems(Parameters parameters, String scheme, String granularity, int bits) {
+        List<ParameterProblem> problems = new ArrayList<>();
+        String what = "format=matmulnbits writes ONNX Runtime's MatMulNBits, blocks of uniform weight-only levels";
+        if (!granularity.equals("block")) {
+            problems.add(new ParameterProblem(QuantizeTechnique.GRANULARITY, granularity, what + ": use granularity=block"));
+        }
+        if (!scheme.equals("uniform")) {
+            problems.add(new ParameterProblem(SCHEME, scheme, what + ": use scheme=uniform, or format=qdq"));
+        }
+        if (parameters.getBoolean(QuantizeTechnique.ACTIVATIONS)) {
+            problems.add(new ParameterProblem(QuantizeTechnique.ACTIVATIONS, "true", what + " (its float inputs stay float): drop "
+                    + "activations=true, or use format=qdq"));
+        }
+        int block = parameters.getInt(BLOCK);
+        if (Integer.bitCount(block) != 1 || block < 16) {
+            problems.add(new ParameterProblem(BLOCK, Integer.toString(block), "MatMulNBits takes blocks of a power of two from 16 "
+                    + "(16, 32, 64, 128, ...)"));
         }
         return problems;
     }

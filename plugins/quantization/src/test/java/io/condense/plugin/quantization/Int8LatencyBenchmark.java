@@ -14,7 +14,6 @@ import java.lang.management.MemoryPoolMXBean;
 import java.lang.management.MemoryType;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.Paths;
 import java.time.Instant;
 import java.util.Map;
 import java.util.Random;
@@ -94,20 +93,20 @@ public final class Int8LatencyBenchmark {
             throws Exception {
         System.gc();
         long heapBefore = ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
-        long rssBefore = status("VmRSS");
-        boolean hwmReset = resetPeakRss();
+        long rssBefore = ProcessMemory.status("VmRSS");
+        boolean hwmReset = ProcessMemory.resetHighWater();
         for (MemoryPoolMXBean pool : ManagementFactory.getMemoryPoolMXBeans()) {
             pool.resetPeakUsage();
         }
         AtomicLong sampledPeak = new AtomicLong(heapBefore);
-        AtomicLong anonymousPeak = new AtomicLong(status("RssAnon"));
-        AtomicLong filePeak = new AtomicLong(status("RssFile"));
+        AtomicLong anonymousPeak = new AtomicLong(ProcessMemory.status("RssAnon"));
+        AtomicLong filePeak = new AtomicLong(ProcessMemory.status("RssFile"));
         Thread sampler = new Thread(() -> {
             while (!Thread.currentThread().isInterrupted()) {
                 sampledPeak.accumulateAndGet(ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed(), Math::max);
                 // resident memory split: anonymous (heap, native buffers) and file-backed (the mapped data set, libraries)
-                anonymousPeak.accumulateAndGet(status("RssAnon"), Math::max);
-                filePeak.accumulateAndGet(status("RssFile"), Math::max);
+                anonymousPeak.accumulateAndGet(ProcessMemory.status("RssAnon"), Math::max);
+                filePeak.accumulateAndGet(ProcessMemory.status("RssFile"), Math::max);
                 try {
                     Thread.sleep(5);
                 } catch (InterruptedException e) {
@@ -137,7 +136,7 @@ public final class Int8LatencyBenchmark {
                         + "%s activation QDQ pairs%n",
                 name, result.report().get("calibration_samples"), inputBytes >> 20,
                 calibration.inputs().isMapped() ? "memory-mapped .npy, read on demand" : "held in the heap", seconds, seconds * 1000 / samples, heapBefore >> 20,
-                sampledPeak.get() >> 20, poolPeaks >> 20, rssBefore >> 10, status("VmHWM") >> 10,
+                sampledPeak.get() >> 20, poolPeaks >> 20, rssBefore >> 10, ProcessMemory.status("VmHWM") >> 10,
                 hwmReset ? " (peak reset before calibration)" : " (peak of the whole process: clear_refs refused)",
                 anonymousPeak.get() >> 10, filePeak.get() >> 10,
                 (double) result.report().get("output_sqnr_db"), result.report().get("activations_quantized"));
@@ -240,29 +239,6 @@ public final class Int8LatencyBenchmark {
             float v = source[photo * size + from] * contrast + brightness + 0.02f * (float) random.nextGaussian();
             out[j] = Math.max(-1f, Math.min(1f, v));
         }
-    }
-
-    private static boolean resetPeakRss() {
-        try {
-            Files.writeString(Paths.get("/proc/self/clear_refs"), "5");
-            return true;
-        } catch (Exception e) {
-            return false;
-        }
-    }
-
-    /** A kB figure of /proc/self/status, or -1. */
-    private static long status(String key) {
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-                if (line.startsWith(key + ":")) {
-                    return Long.parseLong(line.substring(key.length() + 1).replace("kB", "").trim());
-                }
-            }
-        } catch (Exception e) {
-            // not Linux
-        }
-        return -1;
     }
 
     private static String loadAverage() {

@@ -12,6 +12,7 @@ import com.google.protobuf.UnsafeByteOperations;
 import io.condense.sdk.error.CondenseException;
 import io.condense.sdk.error.ErrorCode;
 import io.condense.sdk.tensor.DataType;
+import io.condense.sdk.tensor.OffHeapBytes;
 import io.condense.sdk.tensor.OnnxTypes;
 import io.condense.sdk.tensor.Tensor;
 import java.io.IOException;
@@ -21,17 +22,28 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * ONNX external data (docs/ExternalData.md in the ONNX repository): tensors whose bytes live in another
  * file named by the {@code location} key, at {@code offset} for {@code length} bytes. Reading resolves
- * every location inside the model file's folder; writing puts large initializers in one data file.
+ * every location inside the model file's folder and memory-maps each large tensor (its bytes stay in the page cache,
+ * not the heap); writing streams large initializers one by one into one data file.
  */
 final class ExternalData {
     static final int ALIGNMENT = 4096;
+    /**
+     * Tensors of at least this many bytes are memory-mapped, not read into the heap; smaller ones are read (each mapping
+     * costs a kernel map entry, of which a process has about 65,000).
+     */
+    static final long MAP_THRESHOLD = 64 * 1024;
+    /** The most bytes one tensor's data can hold: a protobuf ByteString and a Java array are indexed by int. */
+    static final long MAX_TENSOR_BYTES = Integer.MAX_VALUE - 8;
 
     private ExternalData() {
     }
@@ -142,6 +154,7 @@ final class ExternalData {
     private static final class Reader implements AutoCloseable {
         private final Path folder;
         private final Map<Path, FileChannel> channels = new HashMap<>();
+        private final Set<Path> mappedFiles = new HashSet<>();
 
         Reader(Path folder) {
             this.folder = folder;
@@ -176,20 +189,18 @@ final class ExternalData {
                 throw error(name, location, "the file holds " + fileSize + " bytes but the tensor needs bytes " + offset + " to "
                         + (offset + length) + " (file truncated or wrong offset)");
             }
-            if (length > Integer.MAX_VALUE - 8) {
+            if (length > MAX_TENSOR_BYTES) {
                 throw new CondenseException(ErrorCode.RESOURCE_EXHAUSTED, "tensor '" + name + "' holds " + length
-                        + " bytes of external data; Condense handles tensors up to 2 GiB");
+                        + " bytes of external data; one tensor's data can be at most " + MAX_TENSOR_BYTES
+                        + " bytes (2 GiB, a Java array); split the weight in the exporter (e.g. one embedding per vocabulary shard)");
             }
-            byte[] bytes = new byte[(int) length];
-            ByteBuffer buffer = ByteBuffer.wrap(bytes);
+            ByteString data;
             try {
-                long position = offset;
-                while (buffer.hasRemaining()) {
-                    int read = channel.read(buffer, position);
-                    if (read < 0) {
-                        throw error(name, location, "the file ends before byte " + (offset + length));
-                    }
-                    position += read;
+                if (length >= MAP_THRESHOLD) {
+                    data = OffHeapBytes.map(channel, offset, length);
+                    mappedFiles.add(file);
+                } else {
+                    data = readSmall(channel, name, location, offset, (int) length);
                 }
             } catch (IOException e) {
                 throw error(name, location, "it cannot be read: " + e.getMessage());
@@ -197,8 +208,22 @@ final class ExternalData {
             return tensor.toBuilder()
                     .clearExternalData()
                     .clearDataLocation()
-                    .setRawData(UnsafeByteOperations.unsafeWrap(bytes))
+                    .setRawData(data)
                     .build();
+        }
+
+        private static ByteString readSmall(FileChannel channel, String name, String location, long offset, int length) throws IOException {
+            byte[] bytes = new byte[length];
+            ByteBuffer buffer = ByteBuffer.wrap(bytes);
+            long position = offset;
+            while (buffer.hasRemaining()) {
+                int read = channel.read(buffer, position);
+                if (read < 0) {
+                    throw error(name, location, "the file ends before byte " + (offset + length));
+                }
+                position += read;
+            }
+            return UnsafeByteOperations.unsafeWrap(bytes);
         }
 
         private Path resolve(String name, String location) {
@@ -266,11 +291,15 @@ final class ExternalData {
 
         @Override
         public void close() {
-            for (FileChannel channel : channels.values()) {
-                try {
-                    channel.close();
-                } catch (IOException e) {
-                    // read-only channel: nothing was written, so a failing close loses nothing
+            // channels of mapped tensors stay open (they are mapped again on each use after the garbage collector unmapped
+            // them); the others are closed now
+            for (Map.Entry<Path, FileChannel> entry : channels.entrySet()) {
+                if (!mappedFiles.contains(entry.getKey())) {
+                    try {
+                        entry.getValue().close();
+                    } catch (IOException e) {
+                        // read-only channel: nothing was written, so a failing close loses nothing
+                    }
                 }
             }
         }
@@ -286,6 +315,7 @@ final class ExternalData {
         try {
             Files.createDirectories(folder);
             FileChannel channel = null;
+            Path temporary = null;
             try {
                 long offset = 0;
                 for (int i = 0; i < graph.getInitializerCount(); i++) {
@@ -295,8 +325,10 @@ final class ExternalData {
                         continue;
                     }
                     if (channel == null) {
-                        channel = FileChannel.open(dataFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                                StandardOpenOption.TRUNCATE_EXISTING);
+                        // a temporary file moved over the old one at the end: the old file may be the memory-mapped
+                        // source of these very tensors, and truncating a mapped file crashes its readers
+                        temporary = Files.createTempFile(folder, dataName, ".partial");
+                        channel = FileChannel.open(temporary, StandardOpenOption.WRITE);
                     }
                     offset = (offset + ALIGNMENT - 1) / ALIGNMENT * ALIGNMENT;
                     long position = offset;
@@ -312,13 +344,18 @@ final class ExternalData {
                             .setDataLocation(TensorProto.DataLocation.EXTERNAL)
                             .addExternalData(StringStringEntryProto.newBuilder().setKey("location").setValue(dataName))
                             .addExternalData(StringStringEntryProto.newBuilder().setKey("offset").setValue(Long.toString(offset)))
-                            .addExternalData(StringStringEntryProto.newBuilder().setKey("length").setValue(Integer.toString(bytes.size())));
+                            .addExternalData(StringStringEntryProto.newBuilder().setKey("length").setValue(Long.toString(bytes.size())));
                     if (!tensor.getDocString().isEmpty()) {
                         external.setDocString(tensor.getDocString());
                     }
                     graph.setInitializer(i, external);
                     offset += bytes.size();
                 }
+            } catch (IOException | RuntimeException e) {
+                if (temporary != null) {
+                    Files.deleteIfExists(temporary);
+                }
+                throw e;
             } finally {
                 if (channel != null) {
                     channel.close();
@@ -326,9 +363,17 @@ final class ExternalData {
             }
             ModelProto written = model.toBuilder().setGraph(graph).build();
             OnnxModel.checkSerializable(written);
-            try (OutputStream out = Files.newOutputStream(absolute)) {
-                written.writeTo(out);
+            if (temporary != null) {
+                Files.move(temporary, dataFile, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
             }
+            Path modelTemporary = Files.createTempFile(folder, absolute.getFileName().toString(), ".partial");
+            try (OutputStream out = Files.newOutputStream(modelTemporary)) {
+                written.writeTo(out);
+            } catch (IOException | RuntimeException e) {
+                Files.deleteIfExists(modelTemporary);
+                throw e;
+            }
+            Files.move(modelTemporary, absolute, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
         } catch (IOException e) {
             throw new CondenseException(ErrorCode.RESOURCE_EXHAUSTED, "cannot write model file " + file + " and its data file "
                     + dataName + ": " + e.getMessage(), e);

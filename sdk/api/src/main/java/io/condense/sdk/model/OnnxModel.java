@@ -33,8 +33,9 @@ import java.util.Set;
 /**
  * An immutable ONNX model: the model IR every technique works on.
  *
- * <p>All tensor data is held inline (external data is read in at load time, from files confined to the
- * model's folder). Changes go through {@link #edit()}, which returns a new model.
+ * <p>All tensor data is held as raw bytes in the proto; external data (from files confined to the model's folder) is
+ * memory-mapped at load time, tensor by tensor, so a model over 2 GiB loads without its tensors in the heap, and is
+ * saved with external data. Changes go through {@link #edit()}, which returns a new model.
  *
  * <p>Every model is validated when it is made: it has a graph, an IR version, an opset import and graph
  * outputs; every node input is defined; every initializer's bytes agree with its declared type and shape.
@@ -42,6 +43,8 @@ import java.util.Set;
 public final class OnnxModel {
     /** Protobuf messages cannot exceed 2 GiB; leave room for everything that is not tensor data. */
     static final long MAX_SERIALIZED_BYTES = Integer.MAX_VALUE;
+    /** Tensors of at least this many bytes go to the data file when a model over 2 GiB is saved. */
+    public static final long LARGE_MODEL_THRESHOLD = 1024;
 
     private final ModelProto proto;
     private volatile Index index;
@@ -128,18 +131,12 @@ public final class OnnxModel {
             throw new CondenseException(ErrorCode.TRUNCATED_MODEL, "the model ends early (truncated upload or file?): its graph "
                     + "has no outputs");
         }
-        long tensorBytes = 0;
+        // no limit on the total: a model over 2 GiB holds its large tensors memory-mapped and is saved with external data
         for (TensorProto tensor : graph.getInitializerList()) {
             OnnxTypes.checkDataSize(tensor);
-            tensorBytes += tensor.getSerializedSize();
         }
         for (SparseTensorProto sparse : graph.getSparseInitializerList()) {
             checkSparse(sparse);
-            tensorBytes += sparse.getSerializedSize();
-        }
-        if (tensorBytes > MAX_SERIALIZED_BYTES) {
-            throw new CondenseException(ErrorCode.RESOURCE_EXHAUSTED, "the model's tensors take " + tensorBytes
-                    + " bytes; an ONNX protobuf message cannot exceed 2 GiB: save it with external data (save(file, threshold))");
         }
         checkNodeInputs(graph);
         return new OnnxModel(proto);
@@ -186,9 +183,39 @@ public final class OnnxModel {
         return proto.getGraph();
     }
 
-    /** The serialized size in bytes, computed without serializing. */
+    /** The serialized size in bytes with every tensor inline (may exceed 2 GiB), computed without serializing. */
     public long serializedSize() {
-        return proto.getSerializedSize();
+        long tensorBytes = tensorBytes(proto);
+        if (tensorBytes <= MAX_SERIALIZED_BYTES / 2) {
+            return proto.getSerializedSize();
+        }
+        // protobuf sizes are ints: count the graph without its initializers, then each initializer with its field tag and length
+        GraphProto graph = proto.getGraph();
+        GraphProto bare = graph.toBuilder().clearInitializer().clearSparseInitializer().build();
+        long size = proto.toBuilder().setGraph(bare).build().getSerializedSize() + 10;
+        for (TensorProto tensor : graph.getInitializerList()) {
+            size += tensor.getSerializedSize() + 6;
+        }
+        for (SparseTensorProto sparse : graph.getSparseInitializerList()) {
+            size += sparse.getSerializedSize() + 6;
+        }
+        return size;
+    }
+
+    /** Whether the model fits one protobuf message (2 GiB); a larger one is saved with external data. */
+    public boolean fitsInline() {
+        return tensorBytes(proto) <= MAX_SERIALIZED_BYTES - 64L * 1024 * 1024;
+    }
+
+    private static long tensorBytes(ModelProto model) {
+        long tensorBytes = 0;
+        for (TensorProto tensor : model.getGraph().getInitializerList()) {
+            tensorBytes += tensor.getSerializedSize();
+        }
+        for (SparseTensorProto sparse : model.getGraph().getSparseInitializerList()) {
+            tensorBytes += sparse.getSerializedSize();
+        }
+        return tensorBytes;
     }
 
     /** The model with every tensor inline. */
@@ -197,9 +224,17 @@ public final class OnnxModel {
         return proto.toByteArray();
     }
 
-    /** Writes the model inline. */
+    /**
+     * Writes the model inline, or, when it does not fit one protobuf message (over 2 GiB of tensors), with every
+     * initializer of at least {@value #LARGE_MODEL_THRESHOLD} bytes in {@code <file name>.data} beside it (see
+     * {@link #save(Path, long)}).
+     */
     public void save(Path file) {
         requireNonNull(file, "file is null");
+        if (!fitsInline()) {
+            save(file, LARGE_MODEL_THRESHOLD);
+            return;
+        }
         checkSerializable(proto);
         try {
             Path parent = file.toAbsolutePath().getParent();
@@ -228,13 +263,7 @@ public final class OnnxModel {
     }
 
     static void checkSerializable(ModelProto model) {
-        long tensorBytes = 0;
-        for (TensorProto tensor : model.getGraph().getInitializerList()) {
-            tensorBytes += tensor.getSerializedSize();
-        }
-        for (SparseTensorProto sparse : model.getGraph().getSparseInitializerList()) {
-            tensorBytes += sparse.getSerializedSize();
-        }
+        long tensorBytes = tensorBytes(model);
         if (tensorBytes > MAX_SERIALIZED_BYTES || model.getSerializedSize() < 0) {
             throw new CondenseException(ErrorCode.RESOURCE_EXHAUSTED, "the model's tensors take " + tensorBytes
                     + " bytes; an ONNX protobuf message cannot exceed 2 GiB: save it with external data (save(file, threshold))");

@@ -87,6 +87,14 @@ public record ModelStats(
         long macs = 0;
         Map<String, Long> byNode = new LinkedHashMap<>();
         for (NodeProto node : graph.getNodeList()) {
+            if (ShapeInference.isMatMulNBits(node)) {
+                // ONNX Runtime's weight-only int4 MatMul: each output element sums K products
+                long count = shapes.shape(node.getOutput(0)).map(y -> ShapeInference.product(y, 0, y.length)).orElse(0L)
+                        * NodeAttributes.getInt(node, "K", 0);
+                byNode.merge(node.getName().isEmpty() ? node.getOutput(0) : node.getName(), count, Long::sum);
+                macs += count;
+                continue;
+            }
             if (!node.getDomain().isEmpty() && !node.getDomain().equals("ai.onnx")) {
                 continue;
             }

@@ -107,11 +107,16 @@ public final class ShapeInference {
                 if (node.getOutputCount() == 0 || shapes.containsKey(node.getOutput(0))) {
                     continue;
                 }
-                if (!node.getDomain().isEmpty() && !node.getDomain().equals("ai.onnx")) {
+                boolean matMulNBits = isMatMulNBits(node);
+                if (!node.getDomain().isEmpty() && !node.getDomain().equals("ai.onnx") && !matMulNBits) {
                     continue;
                 }
                 try {
-                    infer(node);
+                    if (matMulNBits) {
+                        inferMatMulNBits(node);
+                    } else {
+                        infer(node);
+                    }
                 } catch (RuntimeException e) {
                     // a node whose attributes or inputs do not fit: leave its outputs unknown
                 }
@@ -179,6 +184,21 @@ public final class ShapeInference {
     private void setConstant(String name, long[] values) {
         if (values != null && values.length <= MAX_FOLDED_ELEMENTS) {
             constants.put(name, values);
+        }
+    }
+
+    /** ONNX Runtime's weight-only int4 MatMul (com.microsoft.MatMulNBits): Y = A x B, B [K, N] packed in blocks. */
+    public static boolean isMatMulNBits(NodeProto node) {
+        return node.getOpType().equals("MatMulNBits") && node.getDomain().equals("com.microsoft");
+    }
+
+    /** MatMulNBits: Y has A's shape with the last dimension N (its attribute). */
+    private void inferMatMulNBits(NodeProto node) {
+        long[] a = shapes.get(node.getInput(0));
+        if (a != null && a.length >= 1) {
+            long[] y = a.clone();
+            y[y.length - 1] = NodeAttributes.getInt(node, "N", -1);
+            set(node.getOutput(0), y, types.getOrDefault(node.getInput(0), DataType.FLOAT.onnxCode()));
         }
     }
 

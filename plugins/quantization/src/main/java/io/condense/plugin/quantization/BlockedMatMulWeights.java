@@ -1,0 +1,384 @@
+package io.condense.plugin.quantization;
+
+import ai.onnx.proto.OnnxMl.AttributeProto;
+import ai.onnx.proto.OnnxMl.NodeProto;
+import ai.onnx.proto.OnnxMl.TensorProto;
+import io.condense.sdk.error.CondenseException;
+import io.condense.sdk.error.ErrorCode;
+import io.condense.sdk.model.LayerSelection;
+import io.condense.sdk.model.ModelEditor;
+import io.condense.sdk.model.QdqWeights;
+import io.condense.sdk.model.WeightLayer;
+import io.condense.sdk.tensor.DataType;
+import io.condense.sdk.tensor.OffHeapBytes;
+import io.condense.sdk.tensor.Tensor;
+import java.nio.FloatBuffer;
+import java.util.Arrays;
+import java.util.Map;
+import java.util.OptionalInt;
+import org.ejml.data.DMatrixRMaj;
+
+/**
+ * Blocked uniform weight-only quantization (round to nearest or GPTQ) of a MatMul weight W [K, N] (the second operand:
+ * K input features, N outputs), one block of output columns at a time, so that a weight of any size costs the heap its
+ * packed output plus a few megabytes: the float weight is read from its bytes (memory-mapped for models loaded with
+ * external data), never copied whole, and the written tensors are {@link OffHeapBytes#spill spilled} out of the heap.
+ *
+ * <p>Two forms. {@code qdq}: uint4 (2 to 4 bits) or uint8 levels [K, N], float scales and zero points [K / block, N],
+ * read by DequantizeLinear with {@code axis=0, block_size} (opset 21). {@code matmulnbits}: ONNX Runtime's contrib
+ * operator {@code com.microsoft.MatMulNBits} replaces each MatMul: B uint8 [N, K / block, block * bits / 8] holds each
+ * output column's levels block by block, packed from the low bits of each byte up; scales float [N, K / block]; zero
+ * points uint8 [N, ceil(K / block * bits / 8)] packed the same way; attributes K, N, bits, block_size. ONNX Runtime has
+ * 2, 4 and 8-bit kernels: 3-bit levels (0..7) are stored in the 4-bit form, and the report gives their size packed at 3.
+ * A last block shorter than {@code block} is padded with the zero point (it dequantizes to 0 and is never read).
+ */
+final class BlockedMatMulWeights {
+    static final String MICROSOFT_DOMAIN = "com.microsoft";
+    /** Doubles per block of rows: 16 MB of working memory whatever the weight's size. */
+    private static final int CHUNK_ELEMENTS = 1 << 21;
+    /**
+     * GPTQ's report compares its output error with round to nearest's, {@code tr((W - Q) H (W - Q)^T)}, on weights up to
+     * this many elements: both cost as much as GPTQ itself, which would triple the time on a large model.
+     */
+    static final long OUTPUT_ERROR_ELEMENTS = 1 << 24;
+    /** Tensors at least this large are written out of the heap. */
+    private static final long SPILL_BYTES = 1 << 20;
+
+    private BlockedMatMulWeights() {
+    }
+
+    /** What the weight became: its signal and error energies, for the SQNR. */
+    record Outcome(double signal, double noise) {
+    }
+
+    /** Why a candidate cannot take this form, or null when it can: a 2-D weight read as the second operand of MatMul only. */
+    static String refusal(LayerSelection.Candidate candidate) {
+        if (candidate.shape().length != 2) {
+            return "its weight has rank " + candidate.shape().length + ", not a [K, N] matrix";
+        }
+        for (WeightLayer layer : candidate.layers()) {
+            NodeProto node = layer.node();
+            if (!node.getOpType().equals("MatMul") || !node.getInput(1).equals(candidate.weightName())
+                    || node.getInput(0).equals(candidate.weightName())) {
+                return "it is read by " + node.getOpType() + " '" + layer.displayName() + "', not only as the second operand of MatMul";
+            }
+        }
+        return null;
+    }
+
+    /** Bits per stored level: MatMulNBits runs 2, 4 and 8; 3-bit levels go in the 4-bit form. */
+    static int storedBits(int bits, boolean matMulNBits) {
+        if (!matMulNBits) {
+            return bits <= 4 ? 4 : 8;
+        }
+        return bits == 3 ? 4 : bits;
+    }
+
+    static Outcome write(ModelEditor editor, LayerSelection.Candidate candidate, Tensor weight, LowBitSettings settings,
+            DMatrixRMaj hessian, String gptqRefusal, Map<String, Object> layer) {
+        Gptq.Factor factor = hessian == null ? null : Gptq.factor(hessian, Math.toIntExact(candidate.shape()[0]), candidate.layerNames());
+        return write(editor, candidate, weight, settings, factor, hessian, gptqRefusal, layer);
+    }
+
+    /**
+     * @param factor GPTQ's factor of the layer inputs' Hessian (shared by the weights that read the same input), or null to
+     *     round to nearest
+     * @param hessian that Hessian, for the report's output errors, or null
+     */
+    static Outcome write(ModelEditor editor, LayerSelection.Candidate candidate, Tensor weight, LowBitSettings settings,
+            Gptq.Factor factor, DMatrixRMaj hessian, String gptqRefusal, Map<String, Object> layer) {
+        long[] shape = candidate.shape();
+        int features = Math.toIntExact(shape[0]);
+        int outputs = Math.toIntExact(shape[1]);
+        int block = settings.block();
+        int blocks = (features + block - 1) / block;
+        boolean nbits = settings.matMulNBits();
+        int stored = storedBits(settings.bits(), nbits);
+        AffineGrid grid = new AffineGrid(settings.bits(), block, false);
+        Layout layout = nbits ? new NBitsLayout(features, outputs, block, blocks, stored) : new QdqLayout(features, outputs, blocks, stored);
+
+        FloatBuffer values = weight.raw().asFloatBuffer();
+        int chunkRows = Math.max(1, Math.min(outputs, CHUNK_ELEMENTS / features));
+        double[] data = new double[chunkRows * features];
+        byte[] levels = new byte[chunkRows * features];
+        float[] dequantized = new float[chunkRows * features];
+        float[] scales = new float[chunkRows * blocks];
+        int[] zeros = new int[chunkRows * blocks];
+        double signal = 0;
+        double noise = 0;
+        // round to nearest's and GPTQ's output errors, summed over the blocks of rows
+        double[] errors = factor != null && hessian != null && candidate.elements() <= OUTPUT_ERROR_ELEMENTS ? new double[2] : null;
+        for (int first = 0; first < outputs; first += chunkRows) {
+            int rows = Math.min(chunkRows, outputs - first);
+            // output columns first..first+rows of W [K, N] as rows of [rows, K]: contiguous reads along each feature's row
+            for (int feature = 0; feature < features; feature++) {
+                int from = feature * outputs + first;
+                for (int row = 0; row < rows; row++) {
+                    float value = values.get(from + row);
+                    if (!Float.isFinite(value)) {
+                        throw new CondenseException(ErrorCode.UNSUPPORTED_MODEL, "cannot quantize layer " + candidate.layerNames()
+                                + ": its weight '" + candidate.weightName() + "' holds " + value + " at [" + feature + ", "
+                                + (first + row) + "]; exclude the layer or fix the model");
+                    }
+                    data[row * features + feature] = value;
+                    signal += (double) value * value;
+                }
+            }
+            if (factor != null) {
+                if (errors != null) {
+                    double[] original = data.clone();
+                    roundToNearest(original, rows, features, grid, new byte[levels.length], new float[scales.length],
+                            new int[zeros.length], dequantized);
+                    errors[0] += outputError(original, dequantized, rows, features, hessian);
+                }
+                double[] original = errors != null ? data.clone() : null;
+                Gptq.quantizeRows(data, rows, factor, grid, levels, scales, zeros, dequantized);
+                if (errors != null) {
+                    errors[1] += outputError(original, dequantized, rows, features, hessian);
+                }
+            } else {
+                roundToNearest(data, rows, features, grid, levels, scales, zeros, dequantized);
+            }
+            // the weight read again in storage order (contiguous), as GPTQ has changed the working copy
+            for (int feature = 0; feature < features; feature++) {
+                int from = feature * outputs + first;
+                for (int row = 0; row < rows; row++) {
+                    double error = values.get(from + row) - dequantized[row * features + feature];
+                    noise += error * error;
+                }
+            }
+            for (int row = 0; row < rows; row++) {
+                layout.put(first + row, levels, row * features, scales, zeros, row * blocks);
+            }
+        }
+
+        String weightName = candidate.weightName();
+        layer.put("granularity", "block");
+        layer.put("block", block);
+        layer.put("blocks_per_row", blocks);
+        if (features % block != 0) {
+            layer.put("last_block", features % block);
+        }
+        layer.put("input_features", features);
+        if (factor != null) {
+            layer.put("method", "gptq");
+            layer.put("damping", factor.damping());
+            layer.put("dead_features", factor.deadFeatures());
+            if (errors != null) {
+                layer.put("output_error_rtn", errors[0]);
+                layer.put("output_error_gptq", errors[1]);
+            }
+        } else {
+            layer.put("method", "rtn");
+            if (gptqRefusal != null) {
+                layer.put("gptq_fallback", gptqRefusal + "; rounded to nearest instead");
+            }
+        }
+        layout.write(editor, candidate, weightName, settings);
+        long elements = candidate.elements();
+        long groups = (long) blocks * outputs;
+        layer.put("format", nbits ? LowBitSettings.MATMULNBITS : "qdq");
+        layer.put("levels_type", nbits ? "uint8 (" + stored + "-bit packed)" : stored == 4 ? "uint4" : "uint8");
+        layer.put("scales", groups);
+        layer.put("bytes_after", layout.bytes());
+        layer.put("bytes_packed", LowBitQuantization.packedBytes(elements, settings.bits()) + 4L * groups
+                + LowBitQuantization.packedBytes(groups, settings.bits()));
+        return new Outcome(signal, noise);
+    }
+
+    /** Round to nearest, each block's scale and zero point from its own range (the same levels as {@link QuantizedMatrix}). */
+    private static void roundToNearest(double[] data, int rows, int features, AffineGrid grid, byte[] levels, float[] scales,
+            int[] zeros, float[] dequantized) {
+        int perRow = grid.groupsPerRow(features);
+        int block = grid.groupColumns();
+        int maxLevel = grid.maxLevel();
+        for (int row = 0; row < rows; row++) {
+            int rowStart = row * features;
+            for (int group = 0; group < perRow; group++) {
+                int from = rowStart + group * block;
+                int to = rowStart + Math.min(features, (group + 1) * block);
+                int parameters = row * perRow + group;
+                QuantizedMatrix.fitRange(data, from, to, grid, scales, zeros, parameters);
+                double scale = scales[parameters];
+                float floatScale = scales[parameters];
+                int zero = zeros[parameters];
+                for (int index = from; index < to; index++) {
+                    double level = Math.rint(data[index] / scale) + zero;
+                    int clamped = (int) Math.max(0, Math.min(maxLevel, level));
+                    levels[index] = (byte) clamped;
+                    dequantized[index] = (clamped - zero) * floatScale;
+                }
+            }
+        }
+    }
+
+    /** {@link Gptq#outputError} of the first {@code rows} rows of a block. */
+    private static double outputError(double[] weights, float[] dequantized, int rows, int features, DMatrixRMaj hessian) {
+        int count = rows * features;
+        double[] exact = weights.length == count ? weights : Arrays.copyOf(weights, count);
+        float[] values = dequantized.length == count ? dequantized : Arrays.copyOf(dequantized, count);
+        return Gptq.outputError(exact, values, rows, features, hessian);
+    }
+
+    /** Sets {@code bits} bits of a packed array at a bit position (low bits of each byte first). */
+    static void pack(byte[] packed, long bitPosition, int bits, int value) {
+        int index = (int) (bitPosition >>> 3);
+        int shift = (int) (bitPosition & 7);
+        packed[index] |= (byte) ((value & ((1 << bits) - 1)) << shift);
+    }
+
+    private static TensorProto tensor(String name, DataType type, long[] shape, byte[] bytes) {
+        TensorProto.Builder tensor = TensorProto.newBuilder().setName(name).setDataType(type.onnxCode());
+        for (long dim : shape) {
+            tensor.addDims(dim);
+        }
+        return tensor.setRawData(OffHeapBytes.spillIfLarge(bytes, SPILL_BYTES)).build();
+    }
+
+    private static byte[] floatBytes(float[] values) {
+        byte[] bytes = new byte[values.length * 4];
+        for (int i = 0; i < values.length; i++) {
+            int bitsValue = Float.floatToRawIntBits(values[i]);
+            bytes[4 * i] = (byte) bitsValue;
+            bytes[4 * i + 1] = (byte) (bitsValue >>> 8);
+            bytes[4 * i + 2] = (byte) (bitsValue >>> 16);
+            bytes[4 * i + 3] = (byte) (bitsValue >>> 24);
+        }
+        return bytes;
+    }
+
+    /** Where one output column's levels, scales and zero points go in the written tensors. */
+    private interface Layout {
+        void put(int output, byte[] levels, int levelsFrom, float[] scales, int[] zeros, int groupsFrom);
+
+        void write(ModelEditor editor, LayerSelection.Candidate candidate, String weightName, LowBitSettings settings);
+
+        long bytes();
+    }
+
+    /** MatMulNBits: B [N, blocks, block * bits / 8], scales [N, blocks], zero points [N, ceil(blocks * bits / 8)]. */
+    private static final class NBitsLayout implements Layout {
+        private final int features;
+        private final int outputs;
+        private final int block;
+        private final int blocks;
+        private final int bits;
+        private final int blobBytes;
+        private final int zeroBytes;
+        private final byte[] packed;
+        private final float[] scales;
+        private final byte[] zeros;
+
+        NBitsLayout(int features, int outputs, int block, int blocks, int bits) {
+            this.features = features;
+            this.outputs = outputs;
+            this.block = block;
+            this.blocks = blocks;
+            this.bits = bits;
+            this.blobBytes = block * bits / 8;
+            this.zeroBytes = (blocks * bits + 7) / 8;
+            this.packed = new byte[Math.toIntExact((long) outputs * blocks * blobBytes)];
+            this.scales = new float[Math.toIntExact((long) outputs * blocks)];
+            this.zeros = new byte[Math.toIntExact((long) outputs * zeroBytes)];
+        }
+
+        @Override
+        public void put(int output, byte[] levels, int levelsFrom, float[] groupScales, int[] groupZeros, int groupsFrom) {
+            for (int group = 0; group < blocks; group++) {
+                int zero = groupZeros[groupsFrom + group];
+                scales[output * blocks + group] = groupScales[groupsFrom + group];
+                pack(zeros, (long) output * zeroBytes * 8 + (long) group * bits, bits, zero);
+                long blob = ((long) output * blocks + group) * blobBytes * 8;
+                for (int j = 0; j < block; j++) {
+                    int feature = group * block + j;
+                    int level = feature < features ? levels[levelsFrom + feature] & 0xFF : zero;
+                    pack(packed, blob + (long) j * bits, bits, level);
+                }
+            }
+        }
+
+        @Override
+        public void write(ModelEditor editor, LayerSelection.Candidate candidate, String weightName, LowBitSettings settings) {
+            String packedName = editor.uniqueName(weightName + "_Q" + bits);
+            String scalesName = editor.uniqueName(weightName + "_scales");
+            String zerosName = editor.uniqueName(weightName + "_zero_points");
+            editor.putInitializer(tensor(packedName, DataType.UINT8, new long[] {outputs, blocks, blobBytes}, packed));
+            editor.putInitializer(tensor(scalesName, DataType.FLOAT, new long[] {outputs, blocks}, floatBytes(scales)));
+            editor.putInitializer(tensor(zerosName, DataType.UINT8, new long[] {outputs, zeroBytes}, zeros));
+            editor.requireOpset(MICROSOFT_DOMAIN, 1);
+            for (WeightLayer weightLayer : candidate.layers()) {
+                NodeProto node = editor.node(weightLayer.nodeIndex());
+                NodeProto.Builder replacement = NodeProto.newBuilder().setOpType("MatMulNBits").setDomain(MICROSOFT_DOMAIN)
+                        .setName(node.getName().isEmpty() ? editor.uniqueName(weightLayer.displayName() + "_MatMulNBits") : node.getName())
+                        .addInput(node.getInput(0)).addInput(packedName).addInput(scalesName).addInput(zerosName)
+                        .addAllOutput(node.getOutputList());
+                replacement.addAttribute(integer("K", features)).addAttribute(integer("N", outputs))
+                        .addAttribute(integer("bits", bits)).addAttribute(integer("block_size", block));
+                editor.replaceNode(weightLayer.nodeIndex(), replacement.build());
+            }
+        }
+
+        @Override
+        public long bytes() {
+            return packed.length + 4L * scales.length + zeros.length;
+        }
+    }
+
+    /** DequantizeLinear: levels [K, N], scales and zero points [blocks, N], axis 0. */
+    private static final class QdqLayout implements Layout {
+        private final int features;
+        private final int outputs;
+        private final int blocks;
+        private final int bits;
+        private final byte[] levels;
+        private final float[] scales;
+        private final byte[] zeros;
+
+        QdqLayout(int features, int outputs, int blocks, int bits) {
+            this.features = features;
+            this.outputs = outputs;
+            this.blocks = blocks;
+            this.bits = bits;
+            this.levels = new byte[Math.toIntExact(((long) features * outputs * bits + 7) / 8)];
+            this.scales = new float[Math.toIntExact((long) blocks * outputs)];
+            this.zeros = new byte[Math.toIntExact(((long) blocks * outputs * bits + 7) / 8)];
+        }
+
+        @Override
+        public void put(int output, byte[] rowLevels, int levelsFrom, float[] groupScales, int[] groupZeros, int groupsFrom) {
+            for (int feature = 0; feature < features; feature++) {
+                pack(levels, ((long) feature * outputs + output) * bits, bits, rowLevels[levelsFrom + feature] & 0xFF);
+            }
+            for (int group = 0; group < blocks; group++) {
+                scales[group * outputs + output] = groupScales[groupsFrom + group];
+                pack(zeros, ((long) group * outputs + output) * bits, bits, groupZeros[groupsFrom + group]);
+            }
+        }
+
+        @Override
+        public void write(ModelEditor editor, LayerSelection.Candidate candidate, String weightName, LowBitSettings settings) {
+            DataType type = bits == 4 ? DataType.UINT4 : DataType.UINT8;
+            String levelsName = editor.uniqueName(weightName + "_quantized");
+            String scaleName = editor.uniqueName(weightName + "_scale");
+            String zeroPointName = editor.uniqueName(weightName + "_zero_point");
+            String output = editor.uniqueName(weightName + "_dequantized");
+            editor.putInitializer(tensor(levelsName, type, new long[] {features, outputs}, levels));
+            editor.putInitializer(tensor(scaleName, DataType.FLOAT, new long[] {blocks, outputs}, floatBytes(scales)));
+            editor.putInitializer(tensor(zeroPointName, type, new long[] {blocks, outputs}, zeros));
+            NodeProto dequantize = QdqWeights.dequantizeLinear(editor.uniqueName(weightName + "_DequantizeLinear"), levelsName, scaleName,
+                    zeroPointName, output, OptionalInt.of(0)).toBuilder().addAttribute(integer("block_size", settings.block())).build();
+            editor.addNode(dequantize);
+            QdqWeights.rewire(editor, candidate.layers(), weightName, output);
+        }
+
+        @Override
+        public long bytes() {
+            return levels.length + 4L * scales.length + zeros.length;
+        }
+    }
+
+    private static AttributeProto integer(String name, long value) {
+        return AttributeProto.newBuilder().setName(name).setType(AttributeProto.AttributeType.INT).setI(value).build();
+    }
+
+}
