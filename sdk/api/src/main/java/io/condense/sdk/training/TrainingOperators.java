@@ -20,6 +20,11 @@ public final class TrainingOperators {
     public static final String TRAINED_TERNARY = "TrainedTernary";
     /** The threshold factor attribute of {@link #TRAINED_TERNARY}. */
     public static final String THRESHOLD = "threshold";
+    /**
+     * A float attribute (default 1) multiplying the gradient of the scales of {@link #TRAINED_TERNARY}, as LSQ (Esser et
+     * al. 2020) scales a step size's gradient: the scales' values are unchanged.
+     */
+    public static final String SCALE_GRADIENT = "scale_gradient";
 
     private TrainingOperators() {
     }

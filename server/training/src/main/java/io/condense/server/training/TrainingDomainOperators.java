@@ -40,6 +40,11 @@ final class TrainingDomainOperators {
         NDArray positiveScale = in[1];
         NDArray negativeScale = in[2];
         float factor = node.getFloat(TrainingOperators.THRESHOLD, 0.05f);
+        float gradientScale = node.getFloat(TrainingOperators.SCALE_GRADIENT, 1f);
+        if (gradientScale != 1f) {
+            positiveScale = scaledGradient(positiveScale, gradientScale);
+            negativeScale = scaledGradient(negativeScale, gradientScale);
+        }
         NDArray threshold = latent.abs().max().mul(factor).stopGradient();
         NDArray positive = latent.gt(threshold).toType(DataType.FLOAT32, false);
         NDArray negative = latent.lt(threshold.neg()).toType(DataType.FLOAT32, false);
@@ -48,5 +53,11 @@ final class TrainingDomainOperators {
         NDArray gain = positive.mul(positiveScale).add(negative.mul(negativeScale)).add(middle).stopGradient();
         NDArray straight = latent.mul(gain);
         return new NDArray[] {value.add(straight.sub(straight.stopGradient()))};
+    }
+
+    /** The same value, its gradient multiplied by {@code factor}: {@code x k + stop(x - x k)}. */
+    private static NDArray scaledGradient(NDArray x, float factor) {
+        NDArray scaled = x.mul(factor);
+        return scaled.add(x.sub(scaled).stopGradient());
     }
 }
