@@ -99,6 +99,11 @@ public final class FinetuneTechnique implements Technique {
         Dataset data = TrainingSteps.trainingData(context, ID);
         Trainer trainer = TrainingSteps.trainer(context, ID);
         refuseIntegerOperators(model);
+        java.util.Optional<io.condense.sdk.quantization.IncrementalPowerOfTwo> incremental =
+                io.condense.sdk.quantization.IncrementalPowerOfTwo.of(model);
+        if (incremental.isPresent()) {
+            return IncrementalFinetune.apply(model, incremental.get(), settings, keepZeros, data, trainer, context);
+        }
         OnnxModel dense = TrainingSteps.densified(model);
         TrainingGraph graph = TrainingGraph.of(dense, parameters.getDouble(TTQ_THRESHOLD));
         OnnxModel trainingModel = graph.model();
