@@ -21,7 +21,8 @@ import java.util.Optional;
  * Trained ternary quantization (TTQ, Zhu et al. 2017) in {@code finetune}: the layers {@code ternarize(method=ttq)}
  * writes, a {@code Sum} of two DequantizeLinear nodes with one scalar scale each, int8 positive levels {0, +1} and
  * negative levels {-1, 0} on disjoint elements. In the training graph the pair becomes one
- * {@link TrainingOperators#TRAINED_TERNARY} node on a float latent (starting at the layer's values {@code +Wp, 0, -Wn})
+ * {@link TrainingOperators#TRAINED_TERNARY} node on a float latent (starting at the levels {@code +1, 0, -1}: the paper's latent
+ * weights scaled to [-1, 1], the magnitudes in the scales)
  * with the two scales trainable: every step re-draws the masks from the latent ({@code |latent| > t x max |latent|}),
  * the scales get the sums of their regions' gradients (times 1 / sqrt(elements), {@link #scaleGradient}) and the latent the
  * paper's scaled gradient. The zeros are the
@@ -133,12 +134,13 @@ final class TrainedTernaryLayers {
 
     /**
      * Replaces the pair by a {@link TrainingOperators#TRAINED_TERNARY} node writing the Sum's output: the levels become
-     * one float latent ({@code +Wp, 0, -Wn}), the DequantizeLinear nodes go.
+     * one float latent in [-1, 1] ({@code +1, 0, -1}, as the paper scales its latent weights), the DequantizeLinear nodes go.
      */
     static Layer rewrite(ModelEditor editor, Found found, double thresholdFactor) {
         float[] latent = new float[found.positive().length];
         for (int j = 0; j < latent.length; j++) {
-            latent[j] = found.positive()[j] * found.positiveBefore() + found.negative()[j] * found.negativeBefore();
+            // the paper's latent: full-precision weights scaled to [-1, 1]; the scales carry the magnitudes
+            latent[j] = found.positive()[j] + found.negative()[j];
         }
         String latentName = editor.uniqueName(found.positiveLevels() + "_latent");
         editor.removeInitializer(found.positiveLevels());
