@@ -24,7 +24,7 @@ import java.util.Optional;
  * {@link TrainingOperators#TRAINED_TERNARY} node on a float latent (starting at the levels {@code +1, 0, -1}: the paper's latent
  * weights scaled to [-1, 1], the magnitudes in the scales)
  * with the two scales trainable: every step re-draws the masks from the latent ({@code |latent| > t x max |latent|}),
- * the scales get the sums of their regions' gradients (times 1 / sqrt(elements), {@link #scaleGradient}) and the latent the
+ * the scales get the sums of their regions' gradients (times 1 / elements, {@link #scaleGradient}) and the latent the
  * paper's scaled gradient. The zeros are the
  * method's own and move with the latent, so {@code keep_zeros} does not freeze them. Written back as the same two level
  * tensors and scales, re-drawn from the trained latent with the same threshold.
@@ -164,13 +164,14 @@ final class TrainedTernaryLayers {
     }
 
     /**
-     * The factor on the scales' gradients: 1 / sqrt(elements), LSQ's gradient scale for one positive level (Esser et al.
-     * 2020). The paper's raw sums over every weight of a region are far larger than any weight's gradient: with finetune's
-     * SGD at lr 0.01, LeNet-300-100's fc1 (235,200 weights) drove Wp to -1,174 within two epochs; scaled, the scales
-     * move at the pace of the weights.
+     * The factor on the scales' gradients: 1 / elements, so each scale gets the mean of its region's gradients over the
+     * layer. A scale multiplies every weight of its side at once: the loss's curvature along it grows with the square of
+     * their count, and the paper's raw sums (or LSQ's 1 / sqrt(elements)) diverged under finetune's SGD: LeNet-300-100's
+     * fc1 Wp went to -1,174 (raw sums, lr 0.01), pytorch_cnn_mnist's fc2 Wp to -238 and LeNet-5's conv2 Wp to -8,030
+     * (1 / sqrt, lr 0.0005 and 0.02).
      */
     static float scaleGradient(int elements) {
-        return (float) (1 / Math.sqrt(Math.max(1, elements)));
+        return 1f / Math.max(1, elements);
     }
 
     /**
