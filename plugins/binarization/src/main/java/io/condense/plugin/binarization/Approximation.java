@@ -8,7 +8,7 @@ import java.util.Arrays;
 /**
  * A weight written as a sum of scaled low-bit tensors: {@code W ~ sum_k scales[k][c] * levels[k][j]}, with
  * {@code c} the output channel of element {@code j}. Binary methods hold levels in {-1, +1} (one tensor per
- * basis); the ternary method one tensor in {-1, 0, +1}. Every scale is finite and not negative.
+ * basis); TWN one tensor in {-1, 0, +1}; TTQ two, the positive weights in {0, +1} and the negative ones in {-1, 0}. Every scale is finite and not negative.
  *
  * <p>The arrays are shared, not copied: an approximation is built once and written once.
  */
@@ -101,15 +101,18 @@ record Approximation(ChannelLayout layout, byte[][] levels, float[][] scales) {
         return Math.sqrt(noise / signal);
     }
 
-    /** Share of zero levels in the first basis (the ternary zeros). */
+    /** Share of the weights that are 0 in every basis (the ternary zeros). */
     double zeroShare() {
-        byte[] basis = levels[0];
         long zeros = 0;
-        for (byte level : basis) {
-            if (level == 0) {
+        for (int j = 0; j < layout.elements(); j++) {
+            boolean zero = true;
+            for (byte[] basis : levels) {
+                zero &= basis[j] == 0;
+            }
+            if (zero) {
                 zeros++;
             }
         }
-        return (double) zeros / basis.length;
+        return (double) zeros / layout.elements();
     }
 }

@@ -215,6 +215,48 @@ final class LowBitApproximations {
         return new Approximation(layout, new byte[][] {levels}, new float[][] {scales});
     }
 
+    /**
+     * Trained ternary quantization's starting point (TTQ, Zhu et al. 2017), per layer: threshold
+     * {@code delta = factor * max |W|}, the weights above it in a positive basis {0, +1} and those below {@code -delta}
+     * in a negative basis {-1, 0}; each basis's scale is the mean magnitude of its weights (the least-squares scale for
+     * those masks, 0 for an empty basis), the same value for every channel: {@code finetune} trains the two scales and
+     * re-draws the masks from its latent weights.
+     */
+    static Approximation trainedTernaryWeights(float[] weights, ChannelLayout layout, double thresholdFactor) {
+        if (!(thresholdFactor >= 0 && thresholdFactor < 1)) {
+            throw new IllegalArgumentException("the threshold factor must be in [0, 1), got " + thresholdFactor);
+        }
+        checkLength(weights, layout);
+        float maximum = 0f;
+        for (float weight : weights) {
+            maximum = Math.max(maximum, Math.abs(weight));
+        }
+        double threshold = thresholdFactor * maximum;
+        byte[] positive = new byte[weights.length];
+        byte[] negative = new byte[weights.length];
+        double positiveSum = 0;
+        double negativeSum = 0;
+        long positiveCount = 0;
+        long negativeCount = 0;
+        for (int j = 0; j < weights.length; j++) {
+            float weight = weights[j];
+            if (weight > threshold) {
+                positive[j] = 1;
+                positiveSum += weight;
+                positiveCount++;
+            } else if (weight < -threshold) {
+                negative[j] = -1;
+                negativeSum -= weight;
+                negativeCount++;
+            }
+        }
+        float[] positiveScales = new float[layout.channels()];
+        float[] negativeScales = new float[layout.channels()];
+        Arrays.fill(positiveScales, positiveCount == 0 ? 0f : (float) (positiveSum / positiveCount));
+        Arrays.fill(negativeScales, negativeCount == 0 ? 0f : (float) (negativeSum / negativeCount));
+        return new Approximation(layout, new byte[][] {positive, negative}, new float[][] {positiveScales, negativeScales});
+    }
+
     /** One BWN pass over {@code values}: per-channel mean magnitude into {@code scales}, signs into {@code levels}. */
     private static void binarize(float[] values, ChannelLayout layout, double[] sums, byte[] levels, float[] scales) {
         absoluteSums(values, layout, sums);

@@ -105,8 +105,16 @@ final class LowBitCompression {
      * @param bitsPerWeight bits one weight takes once packed (bases for binary methods, 2 for ternary)
      * @param levelSuffix what the level tensors are called after their weight
      * @param settings the method's settings, for the report
+     * @param layerScales one scale per basis for the whole layer (TTQ), written per tensor: the approximator gives every
+     *        channel the same value
      */
-    record Method(String name, int bitsPerWeight, String levelSuffix, Approximator approximator, Map<String, Object> settings) {
+    record Method(String name, int bitsPerWeight, String levelSuffix, Approximator approximator, Map<String, Object> settings,
+            boolean layerScales) {
+        /** A method with a scale per output channel and basis. */
+        Method(String name, int bitsPerWeight, String levelSuffix, Approximator approximator, Map<String, Object> settings) {
+            this(name, bitsPerWeight, levelSuffix, approximator, settings, false);
+        }
+
         Method {
             requireNonNull(name, "name is null");
             requireNonNull(levelSuffix, "levelSuffix is null");
@@ -217,10 +225,11 @@ final class LowBitCompression {
             for (float weight : weights) {
                 signal += (double) weight * weight;
             }
-            QdqWriter.write(editor, candidate, approximation, method.levelSuffix());
+            QdqWriter.write(editor, candidate, approximation, method.levelSuffix(), method.layerScales());
 
             long layerFloatBits = 32L * weights.length;
-            long layerPackedBits = (long) method.bitsPerWeight() * weights.length + 32L * layout.channels() * approximation.bases();
+            long layerPackedBits = (long) method.bitsPerWeight() * weights.length
+                    + 32L * (method.layerScales() ? 1 : layout.channels()) * approximation.bases();
             weightsChanged += weights.length;
             floatBits += layerFloatBits;
             packedBits += layerPackedBits;
@@ -241,7 +250,7 @@ final class LowBitCompression {
             layer.put("alpha_min", (double) approximation.minimumScale());
             layer.put("alpha_max", (double) approximation.maximumScale());
             layer.put("relative_error", error);
-            if (method.name().equals("twn")) {
+            if (method.levelSuffix().equals("ternary")) {
                 layer.put("zero_share", approximation.zeroShare());
             }
             layer.put("bits_per_weight", method.bitsPerWeight());

@@ -12,7 +12,8 @@ import java.util.OptionalInt;
  * becomes an int8 initializer with a float scale per output channel and an int8 zero point of 0 (shared by the
  * bases), read by a DequantizeLinear node ({@code axis} = the output-channel axis, opset 13). With one level tensor
  * the layers read its DequantizeLinear output; with several (ABC-Net, HORQ) a Sum node adds the dequantized bases
- * and the layers read the sum. The float weight is dropped when nothing else reads it.
+ * and the layers read the sum. The float weight is dropped when nothing else reads it. TTQ writes its two bases
+ * (positive levels {0, +1}, negative {-1, 0}) with one scalar scale each.
  */
 final class QdqWriter {
     private QdqWriter() {
@@ -20,16 +21,18 @@ final class QdqWriter {
 
     /**
      * @param suffix what the level tensors are called after the weight ({@code binary}, {@code ternary})
+     * @param layerScales one scale per basis for the layer (a scalar, no {@code axis}: channel 0's), else one per channel
      * @return the name of the value the layers now read
      */
-    static String write(ModelEditor editor, LayerSelection.Candidate candidate, Approximation approximation, String suffix) {
+    static String write(ModelEditor editor, LayerSelection.Candidate candidate, Approximation approximation, String suffix,
+            boolean layerScales) {
         String weight = candidate.weightName();
         long[] shape = candidate.shape();
         int channels = approximation.layout().channels();
         int bases = approximation.bases();
-        OptionalInt axis = OptionalInt.of(candidate.outputChannelAxis());
+        OptionalInt axis = layerScales ? OptionalInt.empty() : OptionalInt.of(candidate.outputChannelAxis());
         String zeroPointName = editor.uniqueName(weight + "_zero_point");
-        editor.putInitializer(QdqWeights.zeroPoint(zeroPointName, DataType.INT8, channels, true));
+        editor.putInitializer(QdqWeights.zeroPoint(zeroPointName, DataType.INT8, layerScales ? 1 : channels, !layerScales));
 
         String[] dequantized = new String[bases];
         for (int k = 0; k < bases; k++) {
@@ -38,7 +41,8 @@ final class QdqWriter {
             String scaleName = editor.uniqueName(weight + "_scale" + basis);
             dequantized[k] = editor.uniqueName(weight + "_dequantized" + basis);
             editor.putInitializer(QdqWeights.levels(levelsName, DataType.INT8, shape, approximation.levels()[k]));
-            editor.putInitializer(QdqWeights.scales(scaleName, approximation.scales()[k], true));
+            float[] scales = layerScales ? new float[] {approximation.scales()[k][0]} : approximation.scales()[k];
+            editor.putInitializer(QdqWeights.scales(scaleName, scales, !layerScales));
             editor.addNode(QdqWeights.dequantizeLinear(editor.uniqueName(weight + "_DequantizeLinear" + basis), levelsName, scaleName,
                     zeroPointName, dequantized[k], axis));
         }

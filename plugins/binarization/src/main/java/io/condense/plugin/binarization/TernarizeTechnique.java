@@ -20,24 +20,33 @@ import org.pf4j.Extension;
  * Ternary weights (TWN) with per-output-channel scales, written in QDQ form: int8 levels in {-1, 0, +1}, a
  * float scale per channel, DequantizeLinear. Per channel, weights with {@code |W| <= threshold * mean |W|}
  * become 0, the others {@code sign(W)}, and the scale is the mean magnitude of the kept weights. With
- * {@code activations=8} (W2-A8) the activations of the changed layers become static int8/uint8 too.
+ * {@code activations=8} (W2-A8) the activations of the changed layers become static int8/uint8 too. With
+ * {@code method=ttq} (TTQ) each layer gets a positive and a negative scale instead, written as two summed bases,
+ * for {@code finetune} to train.
  */
 @Extension
 public final class TernarizeTechnique implements Technique {
     public static final String ID = "ternarize";
     static final String METHOD = "method";
     static final String THRESHOLD = "threshold";
+    static final String TTQ_THRESHOLD = "ttq_threshold";
+    static final String TWN = "twn";
+    static final String TTQ = "ttq";
 
     private static final TechniqueDescriptor DESCRIPTOR;
 
     static {
         List<ParameterSpec> parameters = new ArrayList<>();
-        parameters.add(ParameterSpec.choiceParameter(METHOD, "twn", List.of("twn"),
+        parameters.add(ParameterSpec.choiceParameter(METHOD, TWN, List.of(TWN, TTQ),
                 "twn: Ternary Weight Networks, threshold delta = threshold * mean |W| and alpha = mean of the kept magnitudes, "
-                        + "per output channel (trained ternary scales, TTQ, need the training stage)."));
+                        + "per output channel. ttq: Trained Ternary Quantization, per layer: delta = ttq_threshold * max |W|, a "
+                        + "positive and a negative scale (written as two bases, {0, +1} and {-1, 0}, summed); finetune trains both "
+                        + "scales and the latent weights behind them."));
         parameters.add(ParameterSpec.doubleParameter(THRESHOLD, 0.7, Range.closedOpen(0, 1),
-                "The threshold factor: weights with |W| <= threshold * mean |W| of their channel become 0 (0.7 in the TWN paper; "
+                "method=twn: weights with |W| <= threshold * mean |W| of their channel become 0 (0.7 in the TWN paper; "
                         + "below 1 every channel keeps at least one weight)."));
+        parameters.add(ParameterSpec.doubleParameter(TTQ_THRESHOLD, 0.05, Range.closedOpen(0, 1),
+                "method=ttq: weights with |W| <= ttq_threshold * max |W| of their layer become 0 (0.05 in the TTQ paper)."));
         parameters.addAll(LowBitCompression.SELECTION_PARAMETERS);
         parameters.addAll(LowBitCompression.ACTIVATION_PARAMETERS);
         DESCRIPTOR = new TechniqueDescriptor(ID, "0.1.0",
@@ -55,17 +64,32 @@ public final class TernarizeTechnique implements Technique {
     public List<ParameterProblem> validate(Parameters parameters) {
         List<ParameterProblem> problems = new ArrayList<>();
         LowBitCompression.checkActivationParameters(parameters, problems);
+        String method = parameters.getString(METHOD);
+        String foreign = method.equals(TTQ) ? THRESHOLD : TTQ_THRESHOLD;
+        if (parameters.isExplicit(foreign)) {
+            problems.add(new ParameterProblem(foreign, parameters.getString(foreign), "applies to method="
+                    + (method.equals(TTQ) ? TWN : TTQ) + " only, and method is " + method + ": use "
+                    + (method.equals(TTQ) ? TTQ_THRESHOLD : THRESHOLD) + " for " + method + ", or drop " + foreign));
+        }
         return problems;
     }
 
     @Override
     public TechniqueResult apply(OnnxModel model, Parameters parameters, StepContext context) {
-        double threshold = parameters.getDouble(THRESHOLD);
         List<ParameterProblem> problems = new ArrayList<>(validate(parameters));
         LayerSelection selection = LowBitCompression.selection(parameters, problems);
         Optional<LowBitCompression.ActivationSettings> activations = LowBitCompression.activationSettings(ID, parameters, context);
-        LowBitCompression.Method method = new LowBitCompression.Method("twn", 2, "ternary",
-                (weights, layout) -> LowBitApproximations.ternaryWeights(weights, layout, threshold), Map.of(THRESHOLD, threshold));
+        LowBitCompression.Method method;
+        if (parameters.getString(METHOD).equals(TTQ)) {
+            double threshold = parameters.getDouble(TTQ_THRESHOLD);
+            method = new LowBitCompression.Method(TTQ, 2, "ternary",
+                    (weights, layout) -> LowBitApproximations.trainedTernaryWeights(weights, layout, threshold), Map.of(TTQ_THRESHOLD, threshold),
+                    true);
+        } else {
+            double threshold = parameters.getDouble(THRESHOLD);
+            method = new LowBitCompression.Method(TWN, 2, "ternary",
+                    (weights, layout) -> LowBitApproximations.ternaryWeights(weights, layout, threshold), Map.of(THRESHOLD, threshold));
+        }
         return LowBitCompression.run(ID, method, selection, parameters.getBoolean(LowBitCompression.KEEP_FIRST_LAST), activations, model,
                 context);
     }

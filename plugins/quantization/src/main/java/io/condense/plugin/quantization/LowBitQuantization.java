@@ -13,6 +13,8 @@ import io.condense.sdk.model.NodeAttributes;
 import io.condense.sdk.model.OnnxModel;
 import io.condense.sdk.model.QdqWeights;
 import io.condense.sdk.model.WeightLayer;
+import io.condense.sdk.quantization.IncrementalPowerOfTwo;
+import io.condense.sdk.quantization.PowerOfTwo;
 import io.condense.sdk.quantization.StaticActivations;
 import io.condense.sdk.technique.Report;
 import io.condense.sdk.technique.TechniqueResult;
@@ -203,6 +205,13 @@ final class LowBitQuantization {
             LayerRanking.sortWorstFirst(layerReports);
         }
         OnnxModel result = activationStep != null ? activationStep.model() : editor.build();
+        if (settings.incrementalSchedule()) {
+            Map<String, Integer> bottoms = new LinkedHashMap<>();
+            for (Map<String, Object> layer : layerReports) {
+                bottoms.put((String) layer.get("weight"), ((Number) layer.get("bottom_exponent")).intValue());
+            }
+            result = new IncrementalPowerOfTwo(settings.bits(), settings.incremental(), 1, bottoms).writeTo(result);
+        }
         context.progress(1.0, "quantized " + layerReports.size() + " layers");
 
         Report.Builder report = Report.builder()
@@ -264,7 +273,7 @@ final class LowBitQuantization {
     static long opsetNeeded(LowBitSettings settings) {
         return switch (settings.scheme()) {
             case "kmeans" -> settings.bits() <= 4 ? BLOCKED_OPSET : 0;
-            case "pow2" -> settings.bits() > 4 ? 0 : settings.perTensor() ? QdqWeights.PER_TENSOR_OPSET : QdqWeights.PER_AXIS_OPSET;
+            case "pow2" -> settings.bits() > 4 || settings.incrementalSchedule() ? 0 : settings.perTensor() ? QdqWeights.PER_TENSOR_OPSET : QdqWeights.PER_AXIS_OPSET;
             default -> settings.blocked() || settings.bits() <= 4 ? BLOCKED_OPSET
                     : settings.perTensor() ? QdqWeights.PER_TENSOR_OPSET : QdqWeights.PER_AXIS_OPSET;
         };
@@ -463,6 +472,9 @@ final class LowBitQuantization {
 
     private static Written powerOfTwo(ModelEditor editor, LayerSelection.Candidate candidate, float[] weights, LowBitSettings settings,
             Map<String, Object> layer) {
+        if (settings.incrementalSchedule()) {
+            return incrementalPowerOfTwo(editor, candidate, weights, settings, layer);
+        }
         long[] shape = candidate.shape();
         int axis = candidate.outputChannelAxis();
         ChannelLayout layout = !settings.perTensor() && candidate.sameOutputChannelAxis() && axis < shape.length
@@ -477,14 +489,14 @@ final class LowBitQuantization {
         float[] scales = new float[channels];
         for (int channel = 0; channel < channels; channel++) {
             // a channel of zeros keeps scale 1 and levels 0
-            bottoms[channel] = maxima[channel] > 0 ? PowerOfTwoLevels.bottomExponent(maxima[channel], settings.bits()) : 0;
+            bottoms[channel] = maxima[channel] > 0 ? PowerOfTwo.bottomExponent(maxima[channel], settings.bits()) : 0;
             scales[channel] = Math.scalb(1f, bottoms[channel]);
         }
         float[] dequantized = new float[weights.length];
         byte[] levels = new byte[weights.length];
         for (int i = 0; i < weights.length; i++) {
             int channel = layout.channelOf(i);
-            double value = PowerOfTwoLevels.value(weights[i], bottoms[channel], settings.bits());
+            double value = PowerOfTwo.value(weights[i], bottoms[channel], settings.bits());
             dequantized[i] = (float) value;
             if (settings.bits() <= 4) {
                 levels[i] = (byte) Math.round(value / scales[channel]);
@@ -493,7 +505,7 @@ final class LowBitQuantization {
         }
         long elements = candidate.elements();
         layer.put("granularity", layout.perChannel() ? "per_channel" : "per_tensor");
-        layer.put("exponents", PowerOfTwoLevels.exponents(settings.bits()));
+        layer.put("exponents", PowerOfTwo.exponents(settings.bits()));
         layer.put("scales", channels);
         if (settings.bits() <= 4) {
             QdqWeights.write(editor, candidate.weightName(), candidate.layers(), "quantized", DataType.INT8, shape, levels, scales,
@@ -508,6 +520,28 @@ final class LowBitQuantization {
         // packed: a sign and an exponent index (0 meaning zero) in `bits`, one exponent byte per scale
         layer.put("bytes_packed", packedBytes(elements, settings.bits()) + channels);
         return new Written(dequantized, settings.bits() <= 4 ? scales : null);
+    }
+
+    /**
+     * INQ's first stage: one window for the layer (from its largest magnitude), the largest {@code incremental[0]} share of the
+     * weights rounded to zero or a power of two, the rest left as they are; written as float values (finetune trains the rest).
+     */
+    private static Written incrementalPowerOfTwo(ModelEditor editor, LayerSelection.Candidate candidate, float[] weights,
+            LowBitSettings settings, Map<String, Object> layer) {
+        float[] values = weights.clone();
+        int bottom = IncrementalPowerOfTwo.bottom(values, settings.bits());
+        int frozen = IncrementalPowerOfTwo.freeze(values, new boolean[values.length], settings.incremental().get(0), bottom, settings.bits());
+        editor.putInitializer(Tensor.fromFloats(candidate.weightName(), DataType.FLOAT, candidate.shape(), values).toProto());
+        long elements = candidate.elements();
+        layer.put("granularity", "per_tensor");
+        layer.put("exponents", PowerOfTwo.exponents(settings.bits()));
+        layer.put("bottom_exponent", bottom);
+        layer.put("incremental", settings.incremental());
+        layer.put("on_grid", frozen);
+        layer.put("levels_type", "float");
+        layer.put("bytes_after", 4L * elements);
+        layer.put("bytes_packed", packedBytes(elements, settings.bits()) + 1);
+        return new Written(values, null);
     }
 
     /**

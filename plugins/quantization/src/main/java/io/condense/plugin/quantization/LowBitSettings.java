@@ -2,6 +2,7 @@ package io.condense.plugin.quantization;
 
 import static java.util.Objects.requireNonNull;
 
+import io.condense.sdk.quantization.IncrementalPowerOfTwo;
 import io.condense.sdk.technique.ParameterProblem;
 import io.condense.sdk.technique.ParameterSpec;
 import io.condense.sdk.technique.Parameters;
@@ -16,18 +17,21 @@ import java.util.List;
  * to 4 bits.
  *
  * @param scheme uniform (affine levels with scales and zero points), kmeans (shared values from a codebook) or pow2
- * @param bits bits per weight: 2, 3, 4 or 8; 5 to 7 too with scheme kmeans
+ * @param bits bits per weight: 2, 3, 4 or 8; 5 to 7 too with schemes kmeans and pow2
  * @param granularity per_channel, per_tensor or block
  * @param block columns (input features) per block with granularity=block
  * @param method rtn (round to nearest) or gptq (error feedback through the layer inputs' Hessian)
  * @param calibrationSamples calibration samples GPTQ runs
  * @param format qdq (DequantizeLinear before the layer) or matmulnbits (ONNX Runtime's com.microsoft.MatMulNBits for
  *     MatMul weights, see {@link MatMulNBitsWeights})
+ * @param incremental INQ's cumulative shares (scheme=pow2), empty for all weights at once
  */
-record LowBitSettings(String scheme, int bits, String granularity, int block, String method, int calibrationSamples, String format) {
+record LowBitSettings(String scheme, int bits, String granularity, int block, String method, int calibrationSamples, String format,
+        List<Double> incremental) {
     static final String FORMAT = "format";
     static final String MATMULNBITS = "matmulnbits";
     static final String BLOCK = "block";
+    static final String INCREMENTAL = "incremental";
     static final String METHOD = "method";
     static final String SCHEME = "scheme";
     static final int DEFAULT_BLOCK = 32;
@@ -38,6 +42,33 @@ record LowBitSettings(String scheme, int bits, String granularity, int block, St
         requireNonNull(granularity, "granularity is null");
         requireNonNull(method, "method is null");
         requireNonNull(format, "format is null");
+        incremental = List.copyOf(requireNonNull(incremental, "incremental is null"));
+    }
+
+    /** INQ: {@code incremental} given (scheme=pow2). */
+    boolean incrementalSchedule() {
+        return !incremental.isEmpty();
+    }
+
+    /** The shares of {@code incremental} ("0.5,0.75,0.875,1"; blank: none); a problem added for text that is not numbers. */
+    static List<Double> incrementalShares(Parameters parameters, List<ParameterProblem> problems) {
+        String text = parameters.getString(INCREMENTAL).trim();
+        if (text.isEmpty()) {
+            return List.of();
+        }
+        List<Double> shares = new ArrayList<>();
+        try {
+            for (String part : text.split(",")) {
+                shares.add(Double.parseDouble(part.trim()));
+            }
+        } catch (NumberFormatException e) {
+            problems.add(new ParameterProblem(INCREMENTAL, text, "must be increasing shares separated by commas, ending at 1, "
+                    + "such as 0.5,0.75,0.875,1 (INQ's schedule)"));
+            return List.of();
+        }
+        IncrementalPowerOfTwo.scheduleProblem(shares).ifPresent(problem -> problems.add(new ParameterProblem(INCREMENTAL, text,
+                problem + "; INQ's schedule is 0.5,0.75,0.875,1")));
+        return shares;
     }
 
     static List<ParameterSpec> specs() {
@@ -57,20 +88,26 @@ record LowBitSettings(String scheme, int bits, String granularity, int block, St
                         "qdq: levels read by DequantizeLinear before the layer (any ONNX runtime); matmulnbits: each MatMul with a "
                                 + "2-D weight as second operand becomes ONNX Runtime's com.microsoft.MatMulNBits, its fastest CPU "
                                 + "kernel for weight-only 2/4/8-bit blocks (needs granularity=block, scheme=uniform, no activations; "
-                                + "other layers stay QDQ)."));
+                                + "other layers stay QDQ)."),
+                ParameterSpec.stringParameter(INCREMENTAL, "",
+                        "scheme=pow2 only: INQ's schedule as cumulative shares, e.g. 0.5,0.75,0.875,1: quantize rounds the largest "
+                                + "first share of each layer's weights to powers of two (one window per layer) and leaves the rest float; "
+                                + "a following finetune retrains the rest and rounds the next shares in turn, ending with every "
+                                + "weight a power of two or zero. Blank: all at once."));
     }
 
     static LowBitSettings of(Parameters parameters) {
         return new LowBitSettings(parameters.getString(SCHEME), parameters.getInt(QuantizeTechnique.BITS),
                 parameters.getString(QuantizeTechnique.GRANULARITY), parameters.getInt(BLOCK), parameters.getString(METHOD),
-                parameters.getInt(QuantizeTechnique.CALIBRATION_SAMPLES), parameters.getString(FORMAT));
+                parameters.getInt(QuantizeTechnique.CALIBRATION_SAMPLES), parameters.getString(FORMAT),
+                incrementalShares(parameters, new ArrayList<>()));
     }
 
     /** Whether these values leave the 8-bit symmetric path: fewer bits, blocks, GPTQ or a non-uniform scheme. */
     static boolean applies(Parameters parameters) {
         return parameters.getInt(QuantizeTechnique.BITS) < 8 || parameters.getString(QuantizeTechnique.GRANULARITY).equals("block")
                 || parameters.getString(METHOD).equals("gptq") || !parameters.getString(SCHEME).equals("uniform")
-                || parameters.getString(FORMAT).equals(MATMULNBITS);
+                || parameters.getString(FORMAT).equals(MATMULNBITS) || !parameters.getString(INCREMENTAL).isBlank();
     }
 
     boolean matMulNBits() {
@@ -98,9 +135,9 @@ record LowBitSettings(String scheme, int bits, String granularity, int block, St
             problems.add(new ParameterProblem(QuantizeTechnique.BITS, bitsText, "1-bit weights are the binarize technique "
                     + "(binarize, or ternarize for -1/0/+1): use that step instead; quantize takes bits 2, 3, 4 or 8"));
         } else if (bits > 4 && bits < 8) {
-            if (!parameters.getString(SCHEME).equals("kmeans")) {
-                problems.add(new ParameterProblem(QuantizeTechnique.BITS, bitsText, bits + "-bit levels are for scheme=kmeans only "
-                        + "(2^" + bits + " shared values, uint8 indices); uniform and pow2 weights take bits 2, 3, 4 or 8"));
+            if (parameters.getString(SCHEME).equals("uniform")) {
+                problems.add(new ParameterProblem(QuantizeTechnique.BITS, bitsText, bits + "-bit levels are for scheme=kmeans "
+                        + "(2^" + bits + " shared values, uint8 indices) and scheme=pow2 (float values); uniform weights take bits 2, 3, 4 or 8"));
             }
         } else if (!SUPPORTED_BITS.contains(bits)) {
             problems.add(new ParameterProblem(QuantizeTechnique.BITS, bitsText, "quantize takes bits 2, 3, 4 or 8 (and 5 to 7 with "
@@ -141,6 +178,21 @@ record LowBitSettings(String scheme, int bits, String granularity, int block, St
         }
         if (parameters.getString(FORMAT).equals(MATMULNBITS)) {
             problems.addAll(matMulNBitsProblems(parameters, scheme, granularity, bits));
+        }
+        List<Double> shares = incrementalShares(parameters, problems);
+        if (!shares.isEmpty() || !parameters.getString(INCREMENTAL).isBlank()) {
+            if (!scheme.equals("pow2")) {
+                problems.add(new ParameterProblem(INCREMENTAL, parameters.getString(INCREMENTAL), "INQ's schedule rounds onto powers "
+                        + "of two: set scheme=pow2, or drop incremental"));
+            }
+            if (parameters.isExplicit(QuantizeTechnique.GRANULARITY)) {
+                problems.add(new ParameterProblem(QuantizeTechnique.GRANULARITY, granularity, "with incremental each layer has one "
+                        + "power-of-two window (INQ's n1 and n2): leave granularity out"));
+            }
+            if (parameters.getBoolean(QuantizeTechnique.ACTIVATIONS)) {
+                problems.add(new ParameterProblem(QuantizeTechnique.ACTIVATIONS, "true", "with incremental the weights stay partly "
+                        + "float until finetune has run the schedule: quantize the activations afterwards, or drop incremental"));
+            }
         }
         if (method.equals("gptq") && !scheme.equals("uniform")) {
             problems.add(new ParameterProblem(METHOD, method, "method=gptq rounds onto uniform levels: use scheme=uniform, or "

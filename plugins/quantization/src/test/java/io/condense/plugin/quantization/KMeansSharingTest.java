@@ -2,6 +2,7 @@ package io.condense.plugin.quantization;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.condense.sdk.quantization.PowerOfTwo;
 import java.util.Arrays;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
@@ -122,13 +123,13 @@ class KMeansSharingTest {
     @Test
     void powersOfTwoRoundToTheNearestValueInTheirWindow() {
         // 4 bits: 7 exponents; max 1.0 gives top = floor(log2(4/3)) = 0, bottom = -6
-        int bottom = PowerOfTwoLevels.bottomExponent(1.0, 4);
+        int bottom = PowerOfTwo.bottomExponent(1.0, 4);
         assertThat(bottom).isEqualTo(-6);
-        assertThat(PowerOfTwoLevels.value(1.0, bottom, 4)).isEqualTo(1.0);
-        assertThat(PowerOfTwoLevels.value(0.74, bottom, 4)).isEqualTo(0.5);
-        assertThat(PowerOfTwoLevels.value(-0.76, bottom, 4)).isEqualTo(-1.0);
-        assertThat(PowerOfTwoLevels.value(1.0 / 64, bottom, 4)).isEqualTo(1.0 / 64);
-        assertThat(PowerOfTwoLevels.value(1.0 / 130, bottom, 4)).isEqualTo(0.0);
-        assertThat(PowerOfTwoLevels.value(1.0 / 120, bottom, 4)).isEqualTo(1.0 / 64);
+        assertThat(PowerOfTwo.value(1.0, bottom, 4)).isEqualTo(1.0);
+        assertThat(PowerOfTwo.value(0.74, bottom, 4)).isEqualTo(0.5);
+        assertThat(PowerOfTwo.value(-0.76, bottom, 4)).isEqualTo(-1.0);
+        assertThat(PowerOfTwo.value(1.0 / 64, bottom, 4)).isEqualTo(1.0 / 64);
+        assertThat(PowerOfTwo.value(1.0 / 130, bottom, 4)).isEqualTo(0.0);
+        assertThat(PowerOfTwo.value(1.0 / 120, bottom, 4)).isEqualTo(1.0 / 64);
     }
 }

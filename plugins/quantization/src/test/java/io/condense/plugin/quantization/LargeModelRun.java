@@ -62,7 +62,7 @@ public final class LargeModelRun {
 
     static OnnxModel gptq(OnnxModel model, int block) {
         List<LayerSelection.Candidate> candidates = new LayerSelection(List.of(), 0).select(model, model.weightLayers()).candidates();
-        LowBitSettings settings = new LowBitSettings("uniform", 4, "block", block, "gptq", CALIBRATION_TOKENS, LowBitSettings.MATMULNBITS);
+        LowBitSettings settings = new LowBitSettings("uniform", 4, "block", block, "gptq", CALIBRATION_TOKENS, LowBitSettings.MATMULNBITS, List.of());
         ModelEditor editor = model.edit();
         String currentInput = null;
         Gptq.Factor factor = null;

@@ -265,7 +265,24 @@ class LowBitQuantizationTest {
         assertThat(error.getMessage()).contains("bits").contains("binarize");
         InvalidParametersException five = catchThrowableOfType(InvalidParametersException.class,
                 () -> QuantizeTechniqueTest.quantize(model, Map.of("bits", "5")));
-        assertThat(five.getMessage()).contains("bits").contains("2, 3, 4 or 8").contains("scheme=kmeans only");
+        assertThat(five.getMessage()).contains("bits").contains("2, 3, 4 or 8").contains("scheme=kmeans").contains("scheme=pow2");
+    }
+
+    @Test
+    void incrementalNeedsPowersOfTwoAndAScheduleEndingAtOne() {
+        OnnxModel model = OnnxModel.load(SharedData.model("pytorch_cnn_mnist.onnx"));
+        InvalidParametersException uniform = catchThrowableOfType(InvalidParametersException.class,
+                () -> QuantizeTechniqueTest.quantize(model, Map.of("bits", "4", "incremental", "0.5,1")));
+        assertThat(uniform.getMessage()).contains("incremental").contains("scheme=pow2");
+        InvalidParametersException unfinished = catchThrowableOfType(InvalidParametersException.class,
+                () -> QuantizeTechniqueTest.quantize(model, Map.of("scheme", "pow2", "bits", "5", "incremental", "0.5,0.75")));
+        assertThat(unfinished.getMessage()).contains("incremental").contains("must be 1");
+        InvalidParametersException text = catchThrowableOfType(InvalidParametersException.class,
+                () -> QuantizeTechniqueTest.quantize(model, Map.of("scheme", "pow2", "incremental", "half,all")));
+        assertThat(text.getMessage()).contains("incremental").contains("0.5,0.75,0.875,1");
+        InvalidParametersException granularity = catchThrowableOfType(InvalidParametersException.class,
+                () -> QuantizeTechniqueTest.quantize(model, Map.of("scheme", "pow2", "incremental", "0.5,1", "granularity", "per_channel")));
+        assertThat(granularity.getMessage()).contains("granularity").contains("one power-of-two window");
     }
 
     @Test

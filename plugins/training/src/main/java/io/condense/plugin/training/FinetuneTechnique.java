@@ -20,6 +20,7 @@ import io.condense.sdk.technique.Technique;
 import io.condense.sdk.technique.TechniqueDescriptor;
 import io.condense.sdk.technique.TechniqueResult;
 import io.condense.sdk.tensor.DataType;
+import io.condense.sdk.tensor.Tensor;
 import io.condense.sdk.training.Trainer;
 import io.condense.sdk.training.TrainingListener;
 import io.condense.sdk.training.TrainingParameters;
@@ -48,6 +49,7 @@ import org.pf4j.Extension;
 public final class FinetuneTechnique implements Technique {
     public static final String ID = "finetune";
     static final String KEEP_ZEROS = "keep_zeros";
+    static final String TTQ_THRESHOLD = "ttq_threshold";
 
     /** Integer operators: weights in these are not in QDQ form, so there is nothing to fake-quantize. */
     private static final Set<String> INTEGER_OPERATORS = Set.of("DynamicQuantizeLinear",
@@ -69,6 +71,10 @@ public final class FinetuneTechnique implements Technique {
         }
         specs.add(validation, ParameterSpec.booleanParameter(KEEP_ZEROS, true,
                 "Every weight that is exactly zero in the input model stays zero (keeps pruning's sparsity); false trains them too."));
+        specs.add(validation + 1, ParameterSpec.doubleParameter(TTQ_THRESHOLD, TrainedTernaryLayers.DEFAULT_THRESHOLD,
+                io.condense.sdk.technique.Range.closedOpen(0, 1),
+                "TTQ layers (ternarize(method=ttq)): every step, latent weights with |w| <= ttq_threshold * max |w| of their layer are 0 "
+                        + "(0.05 in the TTQ paper); their zeros move with the latent whatever keep_zeros says."));
         return List.copyOf(specs);
     }
 
@@ -93,8 +99,13 @@ public final class FinetuneTechnique implements Technique {
         Dataset data = TrainingSteps.trainingData(context, ID);
         Trainer trainer = TrainingSteps.trainer(context, ID);
         refuseIntegerOperators(model);
+        java.util.Optional<io.condense.sdk.quantization.IncrementalPowerOfTwo> incremental =
+                io.condense.sdk.quantization.IncrementalPowerOfTwo.of(model);
+        if (incremental.isPresent()) {
+            return IncrementalFinetune.apply(model, incremental.get(), settings, keepZeros, data, trainer, context);
+        }
         OnnxModel dense = TrainingSteps.densified(model);
-        TrainingGraph graph = TrainingGraph.of(dense);
+        TrainingGraph graph = TrainingGraph.of(dense, parameters.getDouble(TTQ_THRESHOLD));
         OnnxModel trainingModel = graph.model();
         List<String> unsupported = trainer.unsupportedOperators(trainingModel);
         if (!unsupported.isEmpty()) {
@@ -113,14 +124,20 @@ public final class FinetuneTechnique implements Technique {
 
         Map<String, Long> zerosBefore = zeroCounts(trainingModel);
 
+        // TTQ latents re-draw their zeros every step: when there are any, keep_zeros freezes the other zeros by masks
+        Set<String> redrawn = graph.zerosRedrawn();
         TrainingRequest.Builder request = settings.request(trainingModel, training)
-                .freezeZeros(keepZeros)
+                .freezeZeros(keepZeros && redrawn.isEmpty())
                 .listener(TrainingListener.reportingTo(context))
                 .cancelled(context::isCancelled);
         if (validation != null) {
             request.validationData(validation);
         }
         graph.trainable().ifPresent(request::trainable);
+        if (keepZeros && !redrawn.isEmpty()) {
+            zeroMasks(trainingModel, graph.trainable().orElseGet(() -> TrainingGraph.defaultTrainable(trainingModel)), redrawn)
+                    .forEach(request::gradientMask);
+        }
 
         OptionalDouble heldOutBefore = validation == null ? OptionalDouble.empty()
                 : OptionalDouble.of(TrainingSteps.accuracy(trainer, dense, validation, inputScale, batch));
@@ -138,7 +155,7 @@ public final class FinetuneTechnique implements Technique {
         for (String name : result.trainedInitializers()) {
             long before = zerosBefore.getOrDefault(name, 0L);
             zerosInTrained += before;
-            if (keepZeros) {
+            if (keepZeros && !redrawn.contains(name)) {
                 long lost = lostZeros(trainingModel, trained, name);
                 if (lost > 0) {
                     throw new CondenseException(ErrorCode.INTERNAL_ERROR, "finetune was to keep every zero, but " + lost + " zeros of '"
@@ -168,10 +185,15 @@ public final class FinetuneTechnique implements Technique {
         for (TrainingGraph.Codebook codebook : graph.codebooks()) {
             quantizedNames.add(codebook.codebook());
         }
+        for (TrainedTernaryLayers.Layer layer : graph.ternaryLayers()) {
+            quantizedNames.add(layer.latent());
+            quantizedNames.add(layer.found().positiveScale());
+            quantizedNames.add(layer.found().negativeScale());
+        }
         for (Map<String, Object> layer : writtenBack.layers()) {
             report.addLayer(layer);
         }
-        report.put("quantized_layers", graph.weights().size()).put("codebooks", graph.codebooks().size())
+        report.put("quantized_layers", graph.weights().size() + graph.ternaryLayers().size()).put("codebooks", graph.codebooks().size())
                 .put("int32_biases", graph.biases().size())
                 .put("levels_kept", writtenBack.layers().stream().allMatch(layer -> !Boolean.FALSE.equals(layer.get("levels_kept"))));
         for (String name : result.trainedInitializers()) {
@@ -280,6 +302,28 @@ public final class FinetuneTechnique implements Technique {
             changed = true;
         }
         return changed ? editor.build() : trained;
+    }
+
+    /** A gradient mask (1 where not zero) for every trainable initializer with a zero, except those named in {@code except}. */
+    private static Map<String, io.condense.sdk.data.NdArray> zeroMasks(OnnxModel model, Set<String> trainable, Set<String> except) {
+        Map<String, io.condense.sdk.data.NdArray> masks = new LinkedHashMap<>();
+        for (String name : trainable) {
+            if (except.contains(name)) {
+                continue;
+            }
+            Tensor tensor = model.tensor(name);
+            float[] values = tensor.toFloatArray();
+            float[] mask = new float[values.length];
+            boolean zero = false;
+            for (int i = 0; i < values.length; i++) {
+                mask[i] = values[i] == 0f ? 0f : 1f;
+                zero |= values[i] == 0f;
+            }
+            if (zero) {
+                masks.put(name, io.condense.sdk.data.NdArray.ofFloats(tensor.shape(), mask));
+            }
+        }
+        return masks;
     }
 
     /** Per float32 initializer, how many elements are exactly zero. */

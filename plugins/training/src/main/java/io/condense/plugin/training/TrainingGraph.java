@@ -42,6 +42,8 @@ import java.util.TreeSet;
  *       input's scale, fixed, on both sides (classic QAT);</li>
  *   <li>refused: powers of two (pow2) and level sets that cover less than a quarter of their range.</li>
  * </ul>
+ * TTQ layers ({@code ternarize(method=ttq)}: a Sum of a {0, +1} and a {-1, 0} basis with a scalar scale each) train as
+ * {@link TrainedTernaryLayers} describes.
  */
 final class TrainingGraph {
     private static final Set<DataType> LEVEL_TYPES = Set.of(DataType.INT8, DataType.UINT8, DataType.INT4, DataType.UINT4);
@@ -76,15 +78,17 @@ final class TrainingGraph {
     private final List<QuantizedWeight> weights;
     private final List<QuantizedBias> biases;
     private final List<Codebook> codebooks;
+    private final List<TrainedTernaryLayers.Layer> ternaryLayers;
     private final Optional<Set<String>> trainable;
 
     private TrainingGraph(OnnxModel input, OnnxModel training, List<QuantizedWeight> weights, List<QuantizedBias> biases,
-            List<Codebook> codebooks, Optional<Set<String>> trainable) {
+            List<Codebook> codebooks, List<TrainedTernaryLayers.Layer> ternaryLayers, Optional<Set<String>> trainable) {
         this.input = input;
         this.training = training;
         this.weights = weights;
         this.biases = biases;
         this.codebooks = codebooks;
+        this.ternaryLayers = ternaryLayers;
         this.trainable = trainable;
     }
 
@@ -104,17 +108,40 @@ final class TrainingGraph {
         return codebooks;
     }
 
-    /** The trainable set when scales train too (binary, ternary); empty means the trainer's default. */
+    /** The TTQ layers ({@code ternarize(method=ttq)}): one latent and two trained scales each. */
+    List<TrainedTernaryLayers.Layer> ternaryLayers() {
+        return ternaryLayers;
+    }
+
+    /** Latents whose zeros the method re-draws every step (TTQ): {@code keep_zeros} does not freeze them. */
+    Set<String> zerosRedrawn() {
+        Set<String> names = new TreeSet<>();
+        for (TrainedTernaryLayers.Layer layer : ternaryLayers) {
+            names.add(layer.latent());
+        }
+        return names;
+    }
+
+    /** The trainable set when scales train too (binary, ternary, TTQ); empty means the trainer's default. */
     Optional<Set<String>> trainable() {
         return trainable;
     }
 
     boolean changed() {
-        return !weights.isEmpty() || !biases.isEmpty();
+        return !weights.isEmpty() || !biases.isEmpty() || !ternaryLayers.isEmpty();
     }
 
-    /** Builds the training form; a model without quantized weights is its own training form. */
+    /** {@link #of(OnnxModel, double)} with the TTQ paper's threshold factor. */
     static TrainingGraph of(OnnxModel model) {
+        return of(model, TrainedTernaryLayers.DEFAULT_THRESHOLD);
+    }
+
+    /**
+     * Builds the training form; a model without quantized weights is its own training form.
+     *
+     * @param ternaryThreshold TTQ's threshold factor t (the masks are {@code |latent| > t x max |latent|})
+     */
+    static TrainingGraph of(OnnxModel model, double ternaryThreshold) {
         requireNonNull(model, "model is null");
         List<NodeProto> nodes = model.nodes();
         Map<String, Integer> readers = new LinkedHashMap<>();
@@ -125,12 +152,18 @@ final class TrainingGraph {
         }
         long opset = model.opsetVersion("").orElse(model.opsetVersion("ai.onnx").orElse(1L));
         ModelEditor editor = model.edit();
+        List<TrainedTernaryLayers.Found> ternaryFound = TrainedTernaryLayers.find(model, readers);
+        Set<Integer> ternaryNodes = new java.util.HashSet<>();
+        for (TrainedTernaryLayers.Found found : ternaryFound) {
+            ternaryNodes.add(found.positiveIndex());
+            ternaryNodes.add(found.negativeIndex());
+        }
         List<QuantizedWeight> weights = new ArrayList<>();
         Map<String, QuantizedWeight> weightByOutput = new LinkedHashMap<>();
         List<Integer> biasNodes = new ArrayList<>();
         for (int i = 0; i < nodes.size(); i++) {
             NodeProto node = nodes.get(i);
-            if (!node.getOpType().equals("DequantizeLinear") || !model.isInitializer(node.getInput(0))) {
+            if (!node.getOpType().equals("DequantizeLinear") || !model.isInitializer(node.getInput(0)) || ternaryNodes.contains(i)) {
                 continue;
             }
             Tensor levels = model.tensor(node.getInput(0));
@@ -154,22 +187,31 @@ final class TrainingGraph {
         for (int i : biasNodes) {
             biases.add(rewriteBias(model, editor, nodes.get(i), i, weightByOutput));
         }
+        List<TrainedTernaryLayers.Layer> ternaryLayers = new ArrayList<>();
+        for (TrainedTernaryLayers.Found found : ternaryFound) {
+            ternaryLayers.add(TrainedTernaryLayers.rewrite(editor, found, ternaryThreshold));
+        }
         List<Codebook> codebooks = codebooks(model);
-        if (weights.isEmpty() && biases.isEmpty()) {
-            return new TrainingGraph(model, model, List.of(), List.of(), codebooks, Optional.empty());
+        if (weights.isEmpty() && biases.isEmpty() && ternaryLayers.isEmpty()) {
+            return new TrainingGraph(model, model, List.of(), List.of(), codebooks, List.of(), Optional.empty());
         }
         OnnxModel training = editor.build();
         Optional<Set<String>> trainable = Optional.empty();
-        if (weights.stream().anyMatch(QuantizedWeight::scaleTrained)) {
+        if (weights.stream().anyMatch(QuantizedWeight::scaleTrained) || !ternaryLayers.isEmpty()) {
             Set<String> names = defaultTrainable(training);
             for (QuantizedWeight weight : weights) {
                 if (weight.scaleTrained()) {
                     names.add(weight.scale());
                 }
             }
+            for (TrainedTernaryLayers.Layer layer : ternaryLayers) {
+                names.add(layer.found().positiveScale());
+                names.add(layer.found().negativeScale());
+            }
             trainable = Optional.of(names);
         }
-        return new TrainingGraph(model, training, List.copyOf(weights), List.copyOf(biases), codebooks, trainable);
+        return new TrainingGraph(model, training, List.copyOf(weights), List.copyOf(biases), codebooks, List.copyOf(ternaryLayers),
+                trainable);
     }
 
     private static QuantizedWeight rewriteWeight(OnnxModel model, ModelEditor editor, NodeProto node, int index, Tensor levels,
@@ -569,7 +611,13 @@ final class TrainingGraph {
             entry.put("levels_changed", (long) changed);
             layers.add(entry);
         }
+        for (TrainedTernaryLayers.Layer layer : ternaryLayers) {
+            layers.add(TrainedTernaryLayers.writeBack(layer, trained, editor));
+        }
         OnnxModel written = editor.build();
+        for (TrainedTernaryLayers.Layer layer : ternaryLayers) {
+            TrainedTernaryLayers.checkWritten(layer, written);
+        }
         for (Codebook codebook : codebooks) {
             layers.add(codebookEntry(codebook, written));
         }

@@ -11,6 +11,7 @@ import io.condense.sdk.error.CondenseException;
 import io.condense.sdk.error.ErrorCode;
 import io.condense.sdk.model.OnnxModel;
 import io.condense.sdk.training.TrainableInitializers;
+import io.condense.sdk.training.TrainingOperators;
 import io.condense.sdk.tensor.Tensor;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -51,7 +52,7 @@ final class GraphProgram {
         for (int i = 0; i < protos.size(); i++) {
             OnnxNode node = new OnnxNode(protos.get(i), i);
             nodes.add(node);
-            kernels.add(Operators.kernel(node.opType()));
+            kernels.add(kernelOf(node));
         }
         List<String> inputs = new ArrayList<>();
         for (ValueInfoProto input : model.inputs()) {
@@ -89,15 +90,22 @@ final class GraphProgram {
         return new GraphProgram(requireNonNull(model, "model is null"));
     }
 
+    /** The kernel of a node of the default domain or of the training runtime's own ({@link TrainingDomainOperators}), or null. */
+    private static Kernel kernelOf(OnnxNode node) {
+        String domain = node.proto().getDomain();
+        if (domain.isEmpty() || domain.equals("ai.onnx")) {
+            return Operators.kernel(node.opType());
+        }
+        return domain.equals(TrainingOperators.DOMAIN) ? TrainingDomainOperators.kernel(node.opType()) : null;
+    }
+
     /** Sorted operator names not interpretable, with their node counts: {@code NonMaxSuppression (2 nodes)}. */
     static List<String> unsupportedOperators(OnnxModel model) {
         Map<String, Integer> counts = new TreeMap<>();
         List<NodeProto> protos = model.nodes();
         for (int i = 0; i < protos.size(); i++) {
             OnnxNode node = new OnnxNode(protos.get(i), i);
-            String domain = node.proto().getDomain();
-            boolean defaultDomain = domain.isEmpty() || domain.equals("ai.onnx");
-            if (!defaultDomain || Operators.kernel(node.opType()) == null) {
+            if (kernelOf(node) == null) {
                 counts.merge(node.qualifiedOpType(), 1, Integer::sum);
             }
         }

@@ -70,7 +70,10 @@ public final class FashionChains {
     private static final String KMEANS_BITS = System.getProperty("condense.chains.kmeans.bits", "6");
     /** The pruning of the prune rows: one magnitude threshold over all layers, as Deep Compression prunes each layer to its own rate. */
     private static final Map<String, String> PRUNE = parameters(System.getProperty("condense.chains.prune", "sparsity=0.92,scope=global"));
-    /** Which groups of rows to run: {@code prune} (and Deep Compression after it), {@code qat}, {@code ternary}. */
+    /**
+     * Which groups of rows to run: {@code prune} (and Deep Compression after it), {@code qat}, {@code ternary}, the trained
+     * low-bit methods {@code ttq}, {@code inq}, {@code lsq}, {@code xnor}.
+     */
     private static final Set<String> GROUPS = Set.of(System.getProperty("condense.chains.rows", "prune,qat,ternary").split(","));
     /** The training data of the defaults rows' finetune: all 60,000 images, or the first N (condense.chains.defaults.train). */
     private static final int DEFAULTS_TRAIN = Integer.getInteger("condense.chains.defaults.train", 60_000);
@@ -223,6 +226,26 @@ public final class FashionChains {
                 rows.add(rowTernaryTuned);
                 print(rowTernaryTuned, denseRow);
             }
+
+            // trained low-bit methods (issue 22): each written by its technique, then trained by finetune's defaults for the bench
+            for (LowBitRow lowBit : LOW_BIT_ROWS) {
+                if (!GROUPS.contains(lowBit.group())) {
+                    continue;
+                }
+                started = System.nanoTime();
+                OnnxModel compressed = apply(lowBit.technique().get(), dense, lowBit.parameters(), null, null, null, calibration);
+                Row rowCompressed = measure(name, lowBit.chain(), compressed, test, evaluator, output, seconds(started));
+                rows.add(rowCompressed);
+                print(rowCompressed, denseRow);
+                started = System.nanoTime();
+                Map<String, String> tuning = new LinkedHashMap<>(finetune);
+                tuning.putAll(parameters(lowBit.finetune()));
+                OnnxModel tuned = apply(new FinetuneTechnique(), compressed, tuning, train, test, trainer);
+                Row rowTuned = measure(name, lowBit.chain() + " | finetune(" + inline(tuning) + ")", tuned, test, evaluator, output,
+                        seconds(started));
+                rows.add(rowTuned);
+                print(rowTuned, denseRow);
+            }
         }
 
         System.out.println();
@@ -236,6 +259,20 @@ public final class FashionChains {
                     weightsColumn(row), row.nonZeroParameters(), row.parameters(), row.fileBytes(), row.seconds());
         }
     }
+
+    /**
+     * A trained low-bit chain: the group that selects it, the compressing technique and its parameters, the chain's text,
+     * and finetune parameters added to the bench's.
+     */
+    private record LowBitRow(String group, java.util.function.Supplier<Technique> technique, Map<String, String> parameters, String chain,
+            String finetune) {
+    }
+
+    private static final List<LowBitRow> LOW_BIT_ROWS = List.of(
+            new LowBitRow("ttq", TernarizeTechnique::new, Map.of("method", "ttq", "keep_first_last", "false"),
+                    "ternarize(method=ttq, keep_first_last=false)", ""),
+            new LowBitRow("inq", QuantizeTechnique::new, Map.of("scheme", "pow2", "bits", "5", "incremental", "0.5,0.75,0.875,1"),
+                    "quantize(scheme=pow2, bits=5, incremental=0.5,0.75,0.875,1)", ""));
 
     /** A row of the table: one model after one chain. */
     private record Row(String model, String chain, double accuracy, long nonZeroWeights, long weights, long nonZeroParameters,

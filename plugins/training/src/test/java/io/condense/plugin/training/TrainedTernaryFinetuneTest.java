@@ -1,0 +1,87 @@
+package io.condense.plugin.training;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import ai.onnx.proto.OnnxMl.NodeProto;
+import io.condense.plugin.binarization.TernarizeTechnique;
+import io.condense.sdk.model.OnnxModel;
+import io.condense.sdk.technique.TechniqueResult;
+import io.condense.sdk.tensor.DataType;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * TTQ end to end: LeNet-300-100 trained in the test on 4,000 Fashion-MNIST images, {@code ternarize(method=ttq,
+ * keep_first_last=false)}, {@code finetune} with its defaults but 2 epochs; the written model read back and measured in
+ * ONNX Runtime on the 10,000 test images, its value sets checked layer by layer.
+ */
+class TrainedTernaryFinetuneTest {
+    private static SmallFashionLeNet lenet;
+
+    @BeforeAll
+    static void trainFloat() {
+        lenet = new SmallFashionLeNet();
+    }
+
+    /** Per layer weight name: the values the written model's two bases give, {Wp, 0, -Wn} at most. */
+    private static void assertTernaryValueSets(OnnxModel model, int layers) {
+        int checked = 0;
+        for (NodeProto sum : model.nodes()) {
+            if (!sum.getOpType().equals("Sum")) {
+                continue;
+            }
+            NodeProto positive = model.producer(sum.getInput(0)).orElseThrow();
+            NodeProto negative = model.producer(sum.getInput(1)).orElseThrow();
+            int[] p = model.tensor(positive.getInput(0)).toIntArray();
+            int[] n = model.tensor(negative.getInput(0)).toIntArray();
+            assertThat(model.tensor(positive.getInput(0)).dataType()).isEqualTo(DataType.INT8);
+            float wp = model.tensor(positive.getInput(1)).toFloatArray()[0];
+            float wn = model.tensor(negative.getInput(1)).toFloatArray()[0];
+            assertThat(wp).as("Wp of %s", positive.getInput(0)).isPositive();
+            assertThat(wn).as("Wn of %s", negative.getInput(0)).isPositive();
+            Set<Float> values = new HashSet<>();
+            for (int j = 0; j < p.length; j++) {
+                assertThat(p[j]).isBetween(0, 1);
+                assertThat(n[j]).isBetween(-1, 0);
+                values.add(p[j] * wp + n[j] * wn);
+            }
+            assertThat(values).as("values of %s", sum.getOutput(0)).containsExactlyInAnyOrder(wp, 0f, -wn);
+            checked++;
+        }
+        assertThat(checked).as("TTQ layers read back").isEqualTo(layers);
+    }
+
+    @Test
+    void ttqTrainsBothScalesAndRedrawsTheZerosAndKeepsTheValueSets() {
+        double denseAccuracy = lenet.accuracy(lenet.dense);
+        OnnxModel ternary = lenet.apply(new TernarizeTechnique(), lenet.dense, Map.of("method", "ttq", "keep_first_last", "false"), false)
+                .model();
+        double before = lenet.accuracy(ternary);
+        TechniqueResult result = lenet.apply(new FinetuneTechnique(), ternary, Map.of("epochs", "2"), true);
+        OnnxModel written = OnnxModel.fromBytes(result.model().toBytes());
+        double after = lenet.accuracy(written);
+        List<Map<String, Object>> layers = result.report().layers().stream().filter(layer -> "ttq".equals(layer.get("form"))).toList();
+        System.out.printf(Locale.ROOT, "TTQ: float %.4f, ternarize(method=ttq) %.4f, finetune %.4f; layers %s%n", denseAccuracy, before,
+                after, layers);
+        assertThat(written.nodes()).extracting(NodeProto::getOpType).containsExactlyElementsOf(
+                ternary.nodes().stream().map(NodeProto::getOpType).toList());
+        assertTernaryValueSets(written, 3);
+        assertThat(layers).hasSize(3).allSatisfy(layer -> {
+            assertThat((double) layer.get("positive_scale_after")).isNotEqualTo(layer.get("positive_scale_before"));
+            assertThat((double) layer.get("negative_scale_after")).isNotEqualTo(layer.get("negative_scale_before"));
+        });
+        assertThat(layers).anySatisfy(layer -> assertThat(((Number) layer.get("levels_changed")).longValue()).isPositive());
+        // the zeros move with the latent although keep_zeros is true (its default)
+        assertThat(layers).anySatisfy(layer -> assertThat(layer.get("zero_levels_after")).isNotEqualTo(layer.get("zero_levels_before")));
+        assertThat(result.report().get("keep_zeros")).isEqualTo(true);
+        assertThat(result.report().get("levels_kept")).isEqualTo(true);
+        assertThat(after).as("fine-tuning recovers the TTQ model").isGreaterThan(before + 0.02);
+        // 2 epochs on 4,000 images: the full figure is the benchmark's (README)
+        assertThat(after).as("TTQ ends near float").isGreaterThan(denseAccuracy - 0.05);
+    }
+}

@@ -1,0 +1,63 @@
+package io.condense.server.training;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.DataType;
+import io.condense.sdk.training.TrainingOperators;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The operators of the training runtime's own domain ({@link TrainingOperators#DOMAIN}): quantizers whose training
+ * rule ONNX's operators cannot express, written by techniques into the training graphs they hand the trainer (never
+ * into a model file). Each is built from DJL operations with {@code stopGradient} shaping the gradient the paper gives.
+ */
+final class TrainingDomainOperators {
+    private static final Map<String, Kernel> KERNELS = Map.of(TrainingOperators.TRAINED_TERNARY, TrainingDomainOperators::trainedTernary);
+
+    private TrainingDomainOperators() {
+    }
+
+    /** The kernel of an operator of this domain, or null. */
+    static Kernel kernel(String opType) {
+        return KERNELS.get(opType);
+    }
+
+    static Set<String> supported() {
+        return KERNELS.keySet();
+    }
+
+    /**
+     * TTQ's quantizer: {@code positive} above {@code t x max |latent|}, {@code -negative} below its negation, 0 between.
+     * The value is computed from masks that carry no gradient, so the scales get exactly the sums over their regions;
+     * the latent's straight-through term {@code latent x g - stop(latent x g)} (zero in value) gives it the output
+     * gradient times g = positive, 1 or negative by region (the paper's scaled gradient).
+     */
+    private static NDArray[] trainedTernary(ExecutionContext context, OnnxNode node, NDArray[] in) {
+        if (in.length < 3 || in[0] == null || in[1] == null || in[2] == null) {
+            throw node.invalid(TrainingOperators.TRAINED_TERNARY + " needs a latent and two scales");
+        }
+        NDArray latent = in[0];
+        NDArray positiveScale = in[1];
+        NDArray negativeScale = in[2];
+        float factor = node.getFloat(TrainingOperators.THRESHOLD, 0.05f);
+        float gradientScale = node.getFloat(TrainingOperators.SCALE_GRADIENT, 1f);
+        if (gradientScale != 1f) {
+            positiveScale = scaledGradient(positiveScale, gradientScale);
+            negativeScale = scaledGradient(negativeScale, gradientScale);
+        }
+        NDArray threshold = latent.abs().max().mul(factor).stopGradient();
+        NDArray positive = latent.gt(threshold).toType(DataType.FLOAT32, false);
+        NDArray negative = latent.lt(threshold.neg()).toType(DataType.FLOAT32, false);
+        NDArray value = positive.mul(positiveScale).sub(negative.mul(negativeScale));
+        NDArray middle = positive.add(negative).neg().add(1f);
+        NDArray gain = positive.mul(positiveScale).add(negative.mul(negativeScale)).add(middle).stopGradient();
+        NDArray straight = latent.mul(gain);
+        return new NDArray[] {value.add(straight.sub(straight.stopGradient()))};
+    }
+
+    /** The same value, its gradient multiplied by {@code factor}: {@code x k + stop(x - x k)}. */
+    private static NDArray scaledGradient(NDArray x, float factor) {
+        NDArray scaled = x.mul(factor);
+        return scaled.add(x.sub(scaled).stopGradient());
+    }
+}

@@ -1,0 +1,106 @@
+package io.condense.server.training;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import ai.onnx.proto.OnnxMl.AttributeProto;
+import ai.onnx.proto.OnnxMl.NodeProto;
+import io.condense.sdk.data.Dataset;
+import io.condense.sdk.data.NdArray;
+import io.condense.sdk.model.OnnxModel;
+import io.condense.sdk.training.LearningRateSchedule;
+import io.condense.sdk.training.Optimizer;
+import io.condense.sdk.training.Trainer;
+import io.condense.sdk.training.TrainingOperators;
+import io.condense.sdk.training.TrainingRequest;
+import java.util.Map;
+import java.util.Random;
+import java.util.ServiceLoader;
+import org.assertj.core.data.Offset;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The training domain's TrainedTernary (TTQ): forward values {Wp, 0, -Wn} by the threshold t x max |latent|, and one SGD
+ * step against the same network with the ternary weight written out as a float initializer: the positive scale moves
+ * by the sum of the weight gradients over the positive elements (times the node's scale_gradient), the negative one by
+ * minus the sum over the negative elements, each latent by its weight gradient times Wp, 1 or Wn.
+ */
+class TrainedTernaryTest {
+    private static final Trainer TRAINER = ServiceLoader.load(Trainer.class).findFirst().orElseThrow();
+
+    private static OnnxModel ternaryNetwork(float[] latent, float wp, float wn, float threshold, float scaleGradient) {
+        GraphBuilder b = new GraphBuilder(13, 21);
+        b.input("x", 0, 4);
+        b.floats("latent", new long[] {3, 4}, latent);
+        b.floats("wp", new long[0], new float[] {wp});
+        b.floats("wn", new long[0], new float[] {wn});
+        b.rawNode(NodeProto.newBuilder().setOpType(TrainingOperators.TRAINED_TERNARY).setDomain(TrainingOperators.DOMAIN)
+                .setName("ttq").addInput("latent").addInput("wp").addInput("wn").addOutput("w")
+                .addAttribute(AttributeProto.newBuilder().setName(TrainingOperators.THRESHOLD).setType(AttributeProto.AttributeType.FLOAT)
+                        .setF(threshold))
+                .addAttribute(AttributeProto.newBuilder().setName(TrainingOperators.SCALE_GRADIENT)
+                        .setType(AttributeProto.AttributeType.FLOAT).setF(scaleGradient))
+                .build());
+        b.nodeWithOutput("Gemm", new String[] {"x", "w"}, "logits", "transB", 1L);
+        return b.output("logits", 0, 3).build();
+    }
+
+    private static OnnxModel plainNetwork(float[] weights) {
+        GraphBuilder f = new GraphBuilder(13, 21);
+        f.input("x", 0, 4);
+        f.floats("w", new long[] {3, 4}, weights);
+        f.nodeWithOutput("Gemm", new String[] {"x", "w"}, "logits", "transB", 1L);
+        return f.output("logits", 0, 3).build();
+    }
+
+    private static OnnxModel step(OnnxModel model, Dataset data) {
+        return TRAINER.train(TrainingRequest.builder(model, data).batchSize(data.size()).epochs(1)
+                .optimizer(Optimizer.sgd(0, 0)).schedule(LearningRateSchedule.constant(1)).build()).model();
+    }
+
+    @Test
+    void forwardIsTernaryAndGradientsAreThePapers() {
+        Random random = new Random(5);
+        float[] latent = new float[12];
+        for (int i = 0; i < latent.length; i++) {
+            latent[i] = (float) random.nextGaussian();
+        }
+        latent[3] = 0.01f;
+        float threshold = 0.3f;
+        float wp = 0.7f;
+        float wn = 0.4f;
+        float scaleGradient = 0.5f;
+        float maximum = 0;
+        for (float value : latent) {
+            maximum = Math.max(maximum, Math.abs(value));
+        }
+        float delta = maximum * threshold;
+        float[] ternary = new float[latent.length];
+        for (int i = 0; i < latent.length; i++) {
+            ternary[i] = latent[i] > delta ? wp : latent[i] < -delta ? -wn : 0f;
+        }
+        OnnxModel ttq = ternaryNetwork(latent, wp, wn, threshold, scaleGradient);
+        OnnxModel plain = plainNetwork(ternary);
+        NdArray inputs = NdArray.ofFloats(new long[] {5, 4}, new float[] {
+                0.3f, -1.2f, 0.5f, 2f, 1f, 0.1f, -0.4f, 0.9f, -1.5f, 0.7f, 0.2f, -0.3f, 0.6f, 0.6f, -0.8f, 1.1f, -0.2f, 0.4f, 1.3f, -0.9f});
+        float[] ttqLogits = TRAINER.run(ttq, Map.of("x", inputs)).get("logits").toFloatArray();
+        float[] plainLogits = TRAINER.run(plain, Map.of("x", inputs)).get("logits").toFloatArray();
+        assertThat(ttqLogits).containsExactly(plainLogits, Offset.offset(1e-6f));
+
+        Dataset data = GradientTest.randomData(random, 8, new long[] {4}, 3);
+        OnnxModel trained = step(ttq, data);
+        float[] weightAfter = step(plain, data).tensor("w").toFloatArray();
+        double positiveSum = 0;
+        double negativeSum = 0;
+        float[] latentAfter = trained.tensor("latent").toFloatArray();
+        for (int i = 0; i < latent.length; i++) {
+            double gradient = ternary[i] - weightAfter[i];
+            double gain = ternary[i] > 0 ? wp : ternary[i] < 0 ? wn : 1;
+            assertThat((double) latent[i] - latentAfter[i]).as("gradient of latent[%d] = %s", i, latent[i])
+                    .isCloseTo(gain * gradient, Offset.offset(1e-6));
+            positiveSum += ternary[i] > 0 ? gradient : 0;
+            negativeSum += ternary[i] < 0 ? gradient : 0;
+        }
+        assertThat(wp - (double) trained.tensor("wp").toFloatArray()[0]).isCloseTo(scaleGradient * positiveSum, Offset.offset(1e-6));
+        assertThat(wn - (double) trained.tensor("wn").toFloatArray()[0]).isCloseTo(-scaleGradient * negativeSum, Offset.offset(1e-6));
+    }
+}
