@@ -77,6 +77,8 @@ public final class FashionChains {
     /** Parameters added to both finetune rows of the defaults group (condense.chains.defaults.finetune, e.g. seed=7). */
     private static final String DEFAULTS_FINETUNE = System.getProperty("condense.chains.defaults.finetune", "");
 
+    /** Training images of every row, the dense training included: all 60,000 or the first N (condense.chains.train). */
+    private static final int TRAIN = Integer.getInteger("condense.chains.train", 60_000);
     /** Gradual pruning rows: the target per network (condense.chains.gradual, network=target;...) and the epochs of both rows. */
     private static final Map<String, String> GRADUAL_TARGETS = parameters(System.getProperty("condense.chains.gradual",
             "lenet-300-100=0.97,lenet-5=0.95"));
@@ -86,10 +88,10 @@ public final class FashionChains {
     /** Training images of the gradual and slimming rows' finetune steps: all, or the first N (condense.chains.sparsity.train). */
     private static final int SPARSITY_TRAIN = Integer.getInteger("condense.chains.sparsity.train", 60_000);
     /** Slimming rows: the regularised training, the channel pruning and the recovery (condense.chains.slimming.*). */
-    private static final String SLIMMING_TRAIN = System.getProperty("condense.chains.slimming.train", "epochs=4,lr=0.05,slimming=0.01");
+    private static final String SLIMMING_TRAIN = System.getProperty("condense.chains.slimming.train", "epochs=3,lr=0.05,slimming=0.005");
     private static final String SLIMMING_PRUNE = System.getProperty("condense.chains.slimming.prune",
             "structure=channel,criterion=bn_scale,sparsity=0.5,min_elements=0");
-    private static final String SLIMMING_RECOVER = System.getProperty("condense.chains.slimming.recover", "epochs=4");
+    private static final String SLIMMING_RECOVER = System.getProperty("condense.chains.slimming.recover", "epochs=2");
 
     private FashionChains() {
     }
@@ -107,7 +109,8 @@ public final class FashionChains {
         Files.createDirectories(models);
         Files.createDirectories(output);
 
-        Dataset train = scaled(fashion, "train");
+        Dataset all = scaled(fashion, "train");
+        Dataset train = TRAIN < all.size() ? all.head(TRAIN) : all;
         Dataset test = scaled(fashion, "t10k");
         Dataset calibration = train.head(512);
         Trainer trainer = ServiceLoader.load(Trainer.class).findFirst().orElseThrow(() -> new IllegalStateException(
@@ -345,7 +348,7 @@ public final class FashionChains {
 
     /** The dense model's file in the model folder: one per network and number of training epochs. */
     private static String denseFileName(String name, int epochs) {
-        return name + "-" + epochs + "-epochs.onnx";
+        return name + "-" + epochs + "-epochs" + (TRAIN < 60_000 ? "-" + TRAIN + "-images" : "") + ".onnx";
     }
 
     /** Runs one technique as a pipeline step would: parameters validated against its descriptor, the job's data in the context. */
