@@ -159,6 +159,21 @@ public final class FashionChains {
                 rows.add(gradualRow);
                 print(gradualRow, denseRow);
             }
+            if (GROUPS.contains("iterative")) {
+                // Deep Compression's iterative pruning, as recipes/iterative-pruning.yaml runs it
+                started = System.nanoTime();
+                OnnxModel model = dense;
+                StringBuilder chain = new StringBuilder();
+                for (String[] round : new String[][] {{"0.7", "4"}, {"0.9", "4"}, {"0.97", "8"}}) {
+                    model = apply(new PruneTechnique(), model, Map.of("sparsity", round[0]), null, null, null);
+                    model = apply(new FinetuneTechnique(), model, Map.of("epochs", round[1]), sparsityTrain, test, trainer);
+                    chain.append(chain.length() == 0 ? "" : " | ").append("prune(sparsity=").append(round[0])
+                            .append(") | finetune(epochs=").append(round[1]).append(')');
+                }
+                Row row = measure(name, chain.toString(), model, test, evaluator, output, seconds(started));
+                rows.add(row);
+                print(row, denseRow);
+            }
             if (GROUPS.contains("slimming") && name.equals("vgg")) {
                 // network slimming: L1 on the BatchNormalization scales while training, then the channels with the smallest
                 // scales removed and the rest fine-tuned; against the same training without the penalty
