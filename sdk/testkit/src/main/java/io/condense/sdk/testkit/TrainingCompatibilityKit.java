@@ -141,10 +141,7 @@ public abstract class TrainingCompatibilityKit {
 
     @Test
     public final void gradualPruningReachesItsSparsityInAModelThatRuns() {
-        Map<String, String> extra = gradualPruningParameters();
-        Assumptions.assumeFalse(extra.isEmpty(), "the technique does not prune while training");
-        Map<String, String> parameters = new LinkedHashMap<>(trainingParameters());
-        parameters.putAll(extra);
+        Map<String, String> parameters = withTraining(gradualPruningParameters(), "the technique does not prune while training");
         assertThat(parameters).as("gradual pruning parameters must name the target").containsKey("sparsity");
         Run run = run(parameters, builder -> builder.trainingData(data()).trainer(trainer())).orFail();
         assertRunsLikeTheInput(run);
@@ -173,9 +170,7 @@ public abstract class TrainingCompatibilityKit {
     @Test
     public final void regularisedTrainingRunsAndLearnsOtherWeights() {
         Map<String, String> extra = regularisedParameters();
-        Assumptions.assumeFalse(extra.isEmpty(), "the technique has no sparsity-inducing regulariser");
-        Map<String, String> parameters = new LinkedHashMap<>(trainingParameters());
-        parameters.putAll(extra);
+        Map<String, String> parameters = withTraining(extra, "the technique has no sparsity-inducing regulariser");
         Run run = run(parameters, builder -> builder.trainingData(data()).trainer(trainer())).orFail();
         assertRunsLikeTheInput(run);
         OnnxModel regularised = run.result().model();
@@ -188,6 +183,14 @@ public abstract class TrainingCompatibilityKit {
         }
         assertThat(differingInitializers(trained().orFail().result().model(), regularised))
                 .as("float initializers that the regulariser (%s) made differ from plain training", extra).isNotEmpty();
+    }
+
+    /** {@link #trainingParameters()} with {@code extra} added; skips the test (saying {@code skipped}) when extra is empty. */
+    private Map<String, String> withTraining(Map<String, String> extra, String skipped) {
+        Assumptions.assumeFalse(extra.isEmpty(), skipped);
+        Map<String, String> parameters = new LinkedHashMap<>(trainingParameters());
+        parameters.putAll(extra);
+        return parameters;
     }
 
     private static void assertRunsLikeTheInput(Run run) {
