@@ -9,6 +9,8 @@ import io.condense.sdk.model.LayerSelection;
 import io.condense.sdk.model.ModelEditor;
 import io.condense.sdk.model.OnnxModel;
 import io.condense.sdk.model.WeightLayer;
+import io.condense.sdk.sparsity.MagnitudeThreshold;
+import io.condense.sdk.sparsity.WeightMatrix;
 import io.condense.sdk.stats.ModelStats;
 import io.condense.sdk.technique.Report;
 import io.condense.sdk.technique.TechniqueResult;

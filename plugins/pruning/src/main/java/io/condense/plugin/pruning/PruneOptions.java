@@ -1,6 +1,7 @@
 package io.condense.plugin.pruning;
 
 import io.condense.plugin.pruning.channel.ChannelPruning;
+import io.condense.sdk.sparsity.NmPattern;
 import io.condense.sdk.technique.InvalidParametersException;
 import io.condense.sdk.technique.ParameterProblem;
 import io.condense.sdk.technique.Parameters;

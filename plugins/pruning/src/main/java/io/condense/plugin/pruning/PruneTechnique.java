@@ -10,6 +10,8 @@ import io.condense.sdk.model.ModelContents;
 import io.condense.sdk.model.ModelEditor;
 import io.condense.sdk.model.OnnxModel;
 import io.condense.sdk.model.WeightLayer;
+import io.condense.sdk.sparsity.MagnitudeThreshold;
+import io.condense.sdk.sparsity.NmPattern;
 import io.condense.sdk.stats.ModelStats;
 import io.condense.sdk.technique.InvalidParametersException;
 import io.condense.sdk.technique.ParameterProblem;

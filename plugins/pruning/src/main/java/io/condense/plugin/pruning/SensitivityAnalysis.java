@@ -9,6 +9,7 @@ import io.condense.sdk.eval.Evaluator;
 import io.condense.sdk.model.LayerSelection;
 import io.condense.sdk.model.OnnxModel;
 import io.condense.sdk.quantization.ActivationCalibrator;
+import io.condense.sdk.sparsity.WeightMatrix;
 import io.condense.sdk.tensor.Tensor;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;

@@ -2,6 +2,8 @@ package io.condense.plugin.pruning;
 
 import io.condense.sdk.error.CondenseException;
 import io.condense.sdk.error.ErrorCode;
+import io.condense.sdk.sparsity.NmPattern;
+import io.condense.sdk.sparsity.WeightMatrix;
 import java.util.Arrays;
 import org.ejml.data.DMatrixRMaj;
 import org.ejml.dense.row.factory.DecompositionFactory_DDRM;

@@ -3,6 +3,7 @@ package io.condense.plugin.pruning;
 import ai.onnx.proto.OnnxMl.SparseTensorProto;
 import ai.onnx.proto.OnnxMl.TensorProto;
 import com.google.protobuf.UnsafeByteOperations;
+import io.condense.sdk.sparsity.MagnitudeThreshold;
 import io.condense.sdk.tensor.DataType;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;

@@ -1,11 +1,13 @@
 package io.condense.plugin.pruning;
 
-import static org.assertj.core.api.Assertions.assertThat;
-
+import io.condense.sdk.sparsity.MagnitudeMasks;
+import io.condense.sdk.sparsity.NmPattern;
+import io.condense.sdk.sparsity.WeightMatrix;
 import java.util.Random;
 import org.ejml.data.DMatrixRMaj;
 import org.ejml.dense.row.CommonOps_DDRM;
 import org.junit.jupiter.api.Test;
+import static org.assertj.core.api.Assertions.assertThat;
 
 /** SparseGPT on synthetic layers with correlated inputs: exact zero counts, N:M groups, and a smaller output error than magnitude. */
 class SparseGptTest {
@@ -78,7 +80,7 @@ class SparseGptTest {
             }
             assertThat(zeros).isEqualTo(Math.round(sparsity * ROWS * COLUMNS));
             assertThat(counted).isEqualTo(zeros);
-            float[] magnitude = LayerPruner.magnitude(flat, sparsity);
+            float[] magnitude = MagnitudeMasks.magnitude(flat, sparsity);
             double[][] magnitudeRows = new double[ROWS][COLUMNS];
             for (int r = 0; r < ROWS; r++) {
                 for (int c = 0; c < COLUMNS; c++) {
@@ -102,7 +104,7 @@ class SparseGptTest {
                 assertThat(nonZeros).isEqualTo(2);
             }
         }
-        float[] magnitude = LayerPruner.magnitudePattern(flat, matrix, pattern);
+        float[] magnitude = MagnitudeMasks.magnitudePattern(flat, matrix, pattern);
         double[][] magnitudeRows = new double[ROWS][COLUMNS];
         for (int r = 0; r < ROWS; r++) {
             for (int c = 0; c < COLUMNS; c++) {

@@ -2,6 +2,9 @@ package io.condense.plugin.training;
 
 import ai.onnx.proto.OnnxMl.NodeProto;
 import ai.onnx.proto.OnnxMl.TensorProto;
+import io.condense.plugin.training.sparsity.SparsityParameters;
+import io.condense.plugin.training.sparsity.SparsityPlan;
+import io.condense.plugin.training.sparsity.SparsityProgress;
 import io.condense.sdk.context.StepContext;
 import io.condense.sdk.data.Dataset;
 import io.condense.sdk.error.CondenseException;
@@ -31,6 +34,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.OptionalDouble;
 import java.util.Set;
 import java.util.TreeSet;
@@ -75,6 +79,7 @@ public final class FinetuneTechnique implements Technique {
                 io.condense.sdk.technique.Range.closedOpen(0, 1),
                 "TTQ layers (ternarize(method=ttq)): every step, latent weights with |w| <= ttq_threshold * max |w| of their layer are 0 "
                         + "(0.05 in the TTQ paper); their zeros move with the latent whatever keep_zeros says."));
+        specs.addAll(SparsityParameters.specs());
         return List.copyOf(specs);
     }
 
@@ -85,7 +90,9 @@ public final class FinetuneTechnique implements Technique {
 
     @Override
     public List<ParameterProblem> validate(Parameters parameters) {
-        return TrainingParameters.problems(parameters);
+        List<ParameterProblem> problems = new ArrayList<>(TrainingParameters.problems(parameters));
+        problems.addAll(SparsityParameters.problems(parameters));
+        return problems;
     }
 
     @Override
@@ -124,12 +131,16 @@ public final class FinetuneTechnique implements Technique {
 
         Map<String, Long> zerosBefore = zeroCounts(trainingModel);
 
+        Optional<SparsityPlan> sparsity = SparsityPlan.of(trainingModel, parameters, epochs, (trainCount + batch - 1) / batch);
+        SparsityProgress sparsityProgress = sparsity.flatMap(SparsityPlan::pruning)
+                .map(pruning -> new SparsityProgress(context, pruning)).orElse(null);
         // TTQ latents re-draw their zeros every step: when there are any, keep_zeros freezes the other zeros by masks
         Set<String> redrawn = graph.zerosRedrawn();
         TrainingRequest.Builder request = settings.request(trainingModel, training)
                 .freezeZeros(keepZeros && redrawn.isEmpty())
-                .listener(TrainingListener.reportingTo(context))
+                .listener(sparsityProgress != null ? sparsityProgress : TrainingListener.reportingTo(context))
                 .cancelled(context::isCancelled);
+        sparsity.ifPresent(plan -> plan.configure(request));
         if (validation != null) {
             request.validationData(validation);
         }
@@ -208,7 +219,15 @@ public final class FinetuneTechnique implements Technique {
             layer.put("zeros_after", zerosAfter.getOrDefault(name, 0L));
             report.addLayer(layer);
         }
-        report.put("history", TrainingSteps.history(result));
+        List<Map<String, Object>> history = TrainingSteps.history(result);
+        if (sparsityProgress != null) {
+            List<Double> epochSparsity = sparsityProgress.epochSparsity();
+            for (int i = 0; i < history.size() && i < epochSparsity.size(); i++) {
+                history.get(i).put("sparsity", epochSparsity.get(i));
+            }
+        }
+        report.put("history", history);
+        sparsity.ifPresent(plan -> plan.report(trained, report));
         if (validation != null) {
             report.put("validation_accuracy_before", heldOutBefore.getAsDouble());
             report.put("validation_accuracy_after", TrainingSteps.accuracy(trainer, output, validation, inputScale, batch));
@@ -216,7 +235,8 @@ public final class FinetuneTechnique implements Technique {
         if (evaluation != null) {
             measureEvaluation(context, trainer, dense, output, evaluation, inputScale, batch, report);
         }
-        OnnxModel written = resparsified(model, output);
+        OnnxModel written = resparsified(model, output, sparsity.flatMap(SparsityPlan::pruning)
+                .map(pruning -> pruning.initializers()).orElse(Set.of()));
         report.put("sparse_initializers", written.initializers().stream().filter(InitializerInfo::sparse).count());
         context.progress(1, "fine-tuned " + result.trainedInitializers().size() + " initializers over " + epochs + " epochs");
         return new TechniqueResult(written, report.build());
@@ -261,11 +281,13 @@ public final class FinetuneTechnique implements Technique {
     /**
      * The trained model with every initializer that the input stored sparse (as prune does when that is smaller) stored
      * sparse again when it still is smaller (values plus int64 linear indices: 12 bytes a non-zero against 4 a weight),
-     * so fine-tuning a pruned model does not undo its size.
+     * so fine-tuning a pruned model does not undo its size; so is every initializer that gradual pruning pruned.
+     *
+     * @param pruned initializers gradual pruning made sparse while training
      */
-    static OnnxModel resparsified(OnnxModel input, OnnxModel trained) {
+    static OnnxModel resparsified(OnnxModel input, OnnxModel trained, Set<String> pruned) {
         List<InitializerInfo> sparse = input.initializers().stream()
-                .filter(info -> info.sparse() && info.dataType() == DataType.FLOAT).toList();
+                .filter(info -> (info.sparse() || pruned.contains(info.name())) && info.dataType() == DataType.FLOAT).toList();
         if (sparse.isEmpty()) {
             return trained;
         }

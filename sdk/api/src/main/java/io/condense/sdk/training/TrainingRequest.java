@@ -5,8 +5,10 @@ import static java.util.Objects.requireNonNull;
 import io.condense.sdk.data.Dataset;
 import io.condense.sdk.data.NdArray;
 import io.condense.sdk.model.OnnxModel;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
@@ -41,6 +43,8 @@ import java.util.function.BooleanSupplier;
  * @param logitsOutput the graph output the loss reads; empty means the first graph output
  * @param listener told about every batch and epoch
  * @param cancelled checked between batches; when it returns true training stops with {@code CANCELLED}
+ * @param regularizers sparsity-inducing penalties whose gradients are added to their initializers' (empty: none)
+ * @param maskUpdates masks recomputed while training (gradual pruning), if any
  */
 public record TrainingRequest(
         OnnxModel model,
@@ -59,9 +63,13 @@ public record TrainingRequest(
         boolean frozenBatchNormStatistics,
         Optional<String> logitsOutput,
         TrainingListener listener,
-        BooleanSupplier cancelled) {
+        BooleanSupplier cancelled,
+        List<Regularizer> regularizers,
+        Optional<MaskUpdates> maskUpdates) {
 
     public TrainingRequest {
+        regularizers = List.copyOf(regularizers == null ? List.of() : regularizers);
+        maskUpdates = maskUpdates == null ? Optional.empty() : maskUpdates;
         requireNonNull(model, "model is null");
         requireNonNull(trainingData, "trainingData is null");
         validationData = validationData == null ? Optional.empty() : validationData;
@@ -115,6 +123,8 @@ public record TrainingRequest(
         private Optional<String> logitsOutput = Optional.empty();
         private TrainingListener listener = TrainingListener.none();
         private BooleanSupplier cancelled = () -> false;
+        private final List<Regularizer> regularizers = new ArrayList<>();
+        private Optional<MaskUpdates> maskUpdates = Optional.empty();
 
         private Builder(OnnxModel model, Dataset trainingData) {
             this.model = requireNonNull(model, "model is null");
@@ -197,10 +207,22 @@ public record TrainingRequest(
             return this;
         }
 
+        /** Adds a sparsity-inducing penalty. */
+        public Builder regularizer(Regularizer value) {
+            this.regularizers.add(requireNonNull(value, "regularizer is null"));
+            return this;
+        }
+
+        /** Masks recomputed while training (gradual pruning). */
+        public Builder maskUpdates(MaskUpdates value) {
+            this.maskUpdates = Optional.of(value);
+            return this;
+        }
+
         public TrainingRequest build() {
             return new TrainingRequest(model, trainingData, validationData, inputScale, loss, optimizer, schedule, epochs,
                     batchSize, seed, trainable, gradientMasks, freezeZeros, frozenBatchNormStatistics, logitsOutput, listener,
-                    cancelled);
+                    cancelled, regularizers, maskUpdates);
         }
     }
 }

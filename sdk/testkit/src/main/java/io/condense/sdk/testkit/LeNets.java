@@ -66,6 +66,43 @@ public final class LeNets {
         return b.build();
     }
 
+    /**
+     * A small VGG-style CNN with BatchNormalization, for network slimming: four 3x3 convolutions (padding 1), each followed
+     * by BatchNormalization and Relu: 1-8 and MaxPool 2 (14x14), 8-16 and MaxPool 2 (7x7), 16-32, 32-32; then
+     * GlobalAveragePool, Flatten and Gemm 32-10. 15,818 parameters (with the running statistics), about 0.96 M multiply-accumulates an image. BatchNormalization
+     * starts at scale 1, shift 0, mean 0, variance 1 (PyTorch's), momentum 0.9 in ONNX's sense (PyTorch's 0.1).
+     */
+    public static OnnxModel smallVgg(long seed) {
+        LeNets b = new LeNets(seed);
+        String x = b.convBnRelu("image", 1, 8, "conv1");
+        x = b.node("MaxPool", new String[] {x}, ints("kernel_shape", 2, 2), ints("strides", 2, 2));
+        x = b.convBnRelu(x, 8, 16, "conv2");
+        x = b.node("MaxPool", new String[] {x}, ints("kernel_shape", 2, 2), ints("strides", 2, 2));
+        x = b.convBnRelu(x, 16, 32, "conv3");
+        x = b.convBnRelu(x, 32, 32, "conv4");
+        x = b.node("GlobalAveragePool", new String[] {x});
+        x = b.node("Flatten", new String[] {x}, scalar("axis", 1));
+        x = b.dense(x, 32, 10, "fc");
+        b.nodeWithOutput("Identity", new String[] {x}, "logits");
+        return b.build();
+    }
+
+    private String convBnRelu(String x, long in, long out, String name) {
+        String y = conv(x, in, out, 3, 1, name);
+        float[] ones = new float[(int) out];
+        java.util.Arrays.fill(ones, 1f);
+        float[] zeros = new float[(int) out];
+        graph.addInitializer(Tensor.fromFloats(name + ".bn.scale", DataType.FLOAT, new long[] {out}, ones).toProto());
+        graph.addInitializer(Tensor.fromFloats(name + ".bn.bias", DataType.FLOAT, new long[] {out}, zeros).toProto());
+        graph.addInitializer(Tensor.fromFloats(name + ".bn.mean", DataType.FLOAT, new long[] {out}, zeros).toProto());
+        graph.addInitializer(Tensor.fromFloats(name + ".bn.var", DataType.FLOAT, new long[] {out}, ones).toProto());
+        AttributeProto momentum = AttributeProto.newBuilder().setName("momentum").setType(AttributeProto.AttributeType.FLOAT)
+                .setF(0.9f).build();
+        y = node("BatchNormalization", new String[] {y, name + ".bn.scale", name + ".bn.bias", name + ".bn.mean", name + ".bn.var"},
+                momentum);
+        return node("Relu", new String[] {y});
+    }
+
     private String dense(String x, long in, long out, String name) {
         weight(name + ".weight", in, out, in);
         weight(name + ".bias", in, out);

@@ -117,9 +117,83 @@ public abstract class TrainingCompatibilityKit {
         return trained;
     }
 
+    /**
+     * Parameters added to {@link #trainingParameters()} that make the technique prune gradually while it trains, with the
+     * target as {@code sparsity} (finetune: {@code sparsity=0.8}); empty (the default) when it does not, and
+     * {@link #gradualPruningReachesItsSparsityInAModelThatRuns} is skipped.
+     */
+    protected Map<String, String> gradualPruningParameters() {
+        return Map.of();
+    }
+
+    /**
+     * Parameters added to {@link #trainingParameters()} that train with a sparsity-inducing regulariser (finetune:
+     * {@code group_lasso=0.01}); empty (the default) when the technique has none, and the check is skipped.
+     */
+    protected Map<String, String> regularisedParameters() {
+        return Map.of();
+    }
+
     @Test
     public final void trainedOutputRunsInOnnxRuntimeWithTheSameInputsAndOutputs() {
-        Run run = trained().orFail();
+        assertRunsLikeTheInput(trained().orFail());
+    }
+
+    @Test
+    public final void gradualPruningReachesItsSparsityInAModelThatRuns() {
+        Map<String, String> parameters = withTraining(gradualPruningParameters(), "the technique does not prune while training");
+        assertThat(parameters).as("gradual pruning parameters must name the target").containsKey("sparsity");
+        Run run = run(parameters, builder -> builder.trainingData(data()).trainer(trainer())).orFail();
+        assertRunsLikeTheInput(run);
+        double target = Double.parseDouble(parameters.get("sparsity"));
+        long minElements = Long.parseLong(parameters.getOrDefault("min_elements", "256"));
+        OnnxModel output = OnnxModel.fromBytes(run.result().model().toBytes());
+        long zeros = 0;
+        long total = 0;
+        for (String weight : output.weightLayers().stream().map(layer -> layer.weightName()).distinct().toList()) {
+            InitializerInfo info = output.initializers().stream().filter(i -> i.name().equals(weight)).findFirst().orElseThrow();
+            if (info.dataType() != DataType.FLOAT || info.elements() < minElements) {
+                continue;
+            }
+            for (float value : output.tensor(weight).toFloatArray()) {
+                zeros += value == 0f ? 1 : 0;
+            }
+            total += info.elements();
+        }
+        assertThat(total).as("weights of the Conv, Gemm and MatMul layers with at least %d elements", minElements).isPositive();
+        assertThat((double) zeros / total).as("share of zeros over those weights after gradual pruning to %s", target)
+                .isGreaterThanOrEqualTo(target - 0.005);
+        assertThat(run.progressEvents()).as("progress of a gradual pruning run shows the sparsity")
+                .anyMatch(event -> event.message().contains("sparsity"));
+    }
+
+    @Test
+    public final void regularisedTrainingRunsAndLearnsOtherWeights() {
+        Map<String, String> extra = regularisedParameters();
+        Map<String, String> parameters = withTraining(extra, "the technique has no sparsity-inducing regulariser");
+        Run run = run(parameters, builder -> builder.trainingData(data()).trainer(trainer())).orFail();
+        assertRunsLikeTheInput(run);
+        OnnxModel regularised = run.result().model();
+        for (InitializerInfo info : regularised.initializers()) {
+            if (info.dataType() == DataType.FLOAT) {
+                for (float value : regularised.tensor(info.name()).toFloatArray()) {
+                    assertThat(Float.isFinite(value)).as("values of %s are finite", info.name()).isTrue();
+                }
+            }
+        }
+        assertThat(differingInitializers(trained().orFail().result().model(), regularised))
+                .as("float initializers that the regulariser (%s) made differ from plain training", extra).isNotEmpty();
+    }
+
+    /** {@link #trainingParameters()} with {@code extra} added; skips the test (saying {@code skipped}) when extra is empty. */
+    private Map<String, String> withTraining(Map<String, String> extra, String skipped) {
+        Assumptions.assumeFalse(extra.isEmpty(), skipped);
+        Map<String, String> parameters = new LinkedHashMap<>(trainingParameters());
+        parameters.putAll(extra);
+        return parameters;
+    }
+
+    private static void assertRunsLikeTheInput(Run run) {
         Evaluator evaluator = Evaluators.fromServiceLoader();
         OnnxModel output = run.result().model();
         SoftAssertions softly = new SoftAssertions();

@@ -143,6 +143,7 @@ public final class PyTorchTrainer implements Trainer {
         }
         Set<String> trainable = trainableNames(program, request);
         checkMasks(request, trainable);
+        SparsityTraining.check(request, trainable);
         synchronized (TRAINING_LOCK) {
             return trainLocked(program, request, logitsName, training, validation, trainable);
         }
@@ -212,7 +213,7 @@ public final class PyTorchTrainer implements Trainer {
                             request.batchSize())
                     : null;
             List<String> trainedNames = new ArrayList<>(trainable);
-            List<ParameterUpdate> updates = new ArrayList<>();
+            Map<String, ParameterUpdate> updates = new LinkedHashMap<>();
             for (String name : trainedNames) {
                 NDArray weight = initializers.get(name);
                 NDArray mask = null;
@@ -225,8 +226,9 @@ public final class PyTorchTrainer implements Trainer {
                     mask = mask == null ? nonZero : mask.mul(nonZero);
                 }
                 weight.setRequiresGradient(true);
-                updates.add(new ParameterUpdate(weight, mask, request.optimizer()));
+                updates.put(name, new ParameterUpdate(weight, mask, request.optimizer(), SparsityTraining.penaltyGradient(request, name)));
             }
+            SparsityTraining sparsity = SparsityTraining.masks(request, initializers, updates, manager);
             ExecutionContext context = new ExecutionContext(manager, true, request.frozenBatchNormStatistics(), program.opset());
             Random random = new Random(request.seed());
             int[] order = SampleLayout.identity(training.size());
@@ -244,6 +246,9 @@ public final class PyTorchTrainer implements Trainer {
                     if (request.cancelled().getAsBoolean()) {
                         throw new CondenseException(ErrorCode.CANCELLED, "training was cancelled in epoch " + (epoch + 1) + " of "
                                 + epochs + " before batch " + (batch + 1) + " of " + batches + "; no model is returned");
+                    }
+                    if (sparsity != null) {
+                        sparsity.beforeBatch(epoch, batch, batches);
                     }
                     int from = batch * batchSize;
                     int to = Math.min(order.length, from + batchSize);
@@ -268,7 +273,7 @@ public final class PyTorchTrainer implements Trainer {
                                     + " in epoch " + (epoch + 1) + ", batch " + (batch + 1) + "; lower the learning rate (now "
                                     + rate + ") or check the input scale" + PyTorchEngine.isaAdvice());
                         }
-                        for (ParameterUpdate update : updates) {
+                        for (ParameterUpdate update : updates.values()) {
                             update.step(rate);
                         }
                     }

@@ -85,6 +85,22 @@ public final class FashionChains {
      */
     private static final String SHARED_FINETUNE = System.getProperty("condense.chains.finetune.shared", "");
 
+    /** Training images of every row, the dense training included: all 60,000 or the first N (condense.chains.train). */
+    private static final int TRAIN = Integer.getInteger("condense.chains.train", 60_000);
+    /** Gradual pruning rows: the target per network (condense.chains.gradual, network=target;...) and the epochs of both rows. */
+    private static final Map<String, String> GRADUAL_TARGETS = parameters(System.getProperty("condense.chains.gradual",
+            "lenet-300-100=0.97,lenet-5=0.95"));
+    private static final String GRADUAL_EPOCHS = System.getProperty("condense.chains.gradual.epochs", "16");
+    /** More gradual rows: parameter sets added to the default one, separated by ';' (condense.chains.gradual.variants). */
+    private static final String[] GRADUAL_VARIANTS = System.getProperty("condense.chains.gradual.variants", "").split(";");
+    /** Training images of the gradual and slimming rows' finetune steps: all, or the first N (condense.chains.sparsity.train). */
+    private static final int SPARSITY_TRAIN = Integer.getInteger("condense.chains.sparsity.train", 60_000);
+    /** Slimming rows: the regularised training, the channel pruning and the recovery (condense.chains.slimming.*). */
+    private static final String SLIMMING_TRAIN = System.getProperty("condense.chains.slimming.train", "epochs=2,lr=0.05,slimming=0.006");
+    private static final String SLIMMING_PRUNE = System.getProperty("condense.chains.slimming.prune",
+            "structure=channel,criterion=bn_scale,sparsity=0.5,min_elements=0");
+    private static final String SLIMMING_RECOVER = System.getProperty("condense.chains.slimming.recover", "epochs=2");
+
     private FashionChains() {
     }
 
@@ -101,7 +117,8 @@ public final class FashionChains {
         Files.createDirectories(models);
         Files.createDirectories(output);
 
-        Dataset train = scaled(fashion, "train");
+        Dataset all = scaled(fashion, "train");
+        Dataset train = TRAIN < all.size() ? all.head(TRAIN) : all;
         Dataset test = scaled(fashion, "t10k");
         Dataset calibration = train.head(512);
         Trainer trainer = ServiceLoader.load(Trainer.class).findFirst().orElseThrow(() -> new IllegalStateException(
@@ -118,6 +135,79 @@ public final class FashionChains {
             print(denseRow, denseRow);
 
             long started;
+            Dataset sparsityTrain = SPARSITY_TRAIN < train.size() ? train.head(SPARSITY_TRAIN) : train;
+            if (GROUPS.contains("gradual") && GRADUAL_TARGETS.containsKey(name)) {
+                // one-shot magnitude pruning then fine-tuning, against gradual pruning in the same epochs, both as a user
+                // types them: defaults for everything but the epochs and the target
+                String target = GRADUAL_TARGETS.get(name);
+                started = System.nanoTime();
+                for (String variant : GRADUAL_VARIANTS) {
+                    if (variant.isBlank()) {
+                        continue;
+                    }
+                    Map<String, String> given = new LinkedHashMap<>(Map.of("epochs", GRADUAL_EPOCHS, "sparsity", target));
+                    given.putAll(parameters(variant));
+                    started = System.nanoTime();
+                    OnnxModel tuned = apply(new FinetuneTechnique(), dense, given, sparsityTrain, test, trainer);
+                    Row row = measure(name, "finetune(" + inline(given) + ")", tuned, test, evaluator, output, seconds(started));
+                    rows.add(row);
+                    print(row, denseRow);
+                }
+                OnnxModel oneShot = apply(new PruneTechnique(), dense, Map.of("sparsity", target), null, null, null);
+                oneShot = apply(new FinetuneTechnique(), oneShot, Map.of("epochs", GRADUAL_EPOCHS), sparsityTrain, test, trainer);
+                Row oneShotRow = measure(name, "prune(sparsity=" + target + ") | finetune(epochs=" + GRADUAL_EPOCHS + ")", oneShot, test,
+                        evaluator, output, seconds(started));
+                rows.add(oneShotRow);
+                print(oneShotRow, denseRow);
+                started = System.nanoTime();
+                OnnxModel gradual = apply(new FinetuneTechnique(), dense, Map.of("epochs", GRADUAL_EPOCHS, "sparsity", target),
+                        sparsityTrain, test, trainer);
+                Row gradualRow = measure(name, "finetune(epochs=" + GRADUAL_EPOCHS + ", sparsity=" + target + ")", gradual, test,
+                        evaluator, output, seconds(started));
+                rows.add(gradualRow);
+                print(gradualRow, denseRow);
+            }
+            if (GROUPS.contains("iterative")) {
+                // Deep Compression's iterative pruning, as recipes/iterative-pruning.yaml runs it
+                started = System.nanoTime();
+                OnnxModel model = dense;
+                StringBuilder chain = new StringBuilder();
+                for (String[] round : new String[][] {{"0.7", "4"}, {"0.9", "4"}, {"0.97", "8"}}) {
+                    model = apply(new PruneTechnique(), model, Map.of("sparsity", round[0]), null, null, null);
+                    model = apply(new FinetuneTechnique(), model, Map.of("epochs", round[1]), sparsityTrain, test, trainer);
+                    chain.append(chain.length() == 0 ? "" : " | ").append("prune(sparsity=").append(round[0])
+                            .append(") | finetune(epochs=").append(round[1]).append(')');
+                }
+                Row row = measure(name, chain.toString(), model, test, evaluator, output, seconds(started));
+                rows.add(row);
+                print(row, denseRow);
+            }
+            if (GROUPS.contains("slimming") && name.equals("vgg")) {
+                // network slimming: L1 on the BatchNormalization scales while training, then the channels with the smallest
+                // scales removed and the rest fine-tuned; against the same training without the penalty
+                Map<String, String> regularised = parameters(SLIMMING_TRAIN);
+                Map<String, String> plain = new LinkedHashMap<>(regularised);
+                plain.remove("slimming");
+                for (Map<String, String> first : List.of(plain, regularised)) {
+                    started = System.nanoTime();
+                    OnnxModel trained = apply(new FinetuneTechnique(), dense, first, sparsityTrain, test, trainer);
+                    String chain = "finetune(" + inline(first) + ")";
+                    Row trainedRow = measure(name, chain, trained, test, evaluator, output, seconds(started));
+                    rows.add(trainedRow);
+                    print(trainedRow, denseRow);
+                    OnnxModel slim = apply(new PruneTechnique(), trained, parameters(SLIMMING_PRUNE), null, null, null);
+                    chain += " | prune(" + inline(parameters(SLIMMING_PRUNE)) + ")";
+                    Row slimRow = measure(name, chain, slim, test, evaluator, output, 0);
+                    rows.add(slimRow);
+                    print(slimRow, denseRow);
+                    started = System.nanoTime();
+                    OnnxModel recovered = apply(new FinetuneTechnique(), slim, parameters(SLIMMING_RECOVER), sparsityTrain, test, trainer);
+                    chain += " | finetune(" + inline(parameters(SLIMMING_RECOVER)) + ")";
+                    Row recoveredRow = measure(name, chain, recovered, test, evaluator, output, seconds(started));
+                    rows.add(recoveredRow);
+                    print(recoveredRow, denseRow);
+                }
+            }
             if (GROUPS.contains("defaults")) {
                 // each default changed by issue 16 against the one it replaced, everything else at its default
                 String[][] settings = {
@@ -285,7 +375,11 @@ public final class FashionChains {
             System.out.printf(Locale.ROOT, "%s: read %s%n", name, file.toAbsolutePath());
             return OnnxModel.load(file);
         }
-        OnnxModel initial = name.equals("lenet-5") ? LeNets.leNet5(1) : LeNets.leNet300100(1);
+        OnnxModel initial = switch (name) {
+            case "lenet-5" -> LeNets.leNet5(1);
+            case "vgg" -> LeNets.smallVgg(1);
+            default -> LeNets.leNet300100(1);
+        };
         System.out.printf(Locale.ROOT, "%s: training on %d images, %d epochs (SGD momentum 0.9, cosine 0.05 -> 0.001, batch 64, seed 1)%n",
                 name, train.size(), epochs);
         OnnxModel trained = trainer.train(TrainingRequest.builder(initial, train).validationData(test)
@@ -313,7 +407,7 @@ public final class FashionChains {
 
     /** The dense model's file in the model folder: one per network and number of training epochs. */
     private static String denseFileName(String name, int epochs) {
-        return name + "-" + epochs + "-epochs.onnx";
+        return name + "-" + epochs + "-epochs" + (TRAIN < 60_000 ? "-" + TRAIN + "-images" : "") + ".onnx";
     }
 
     /** Runs one technique as a pipeline step would: parameters validated against its descriptor, the job's data in the context. */
@@ -350,8 +444,10 @@ public final class FashionChains {
                         result.report().get("achieved_ratio"), result.report().get("parameters_before"), result.report().get("parameters_after"));
             }
             if (technique instanceof PruneTechnique) {
-                System.out.printf(Locale.ROOT, "  prune report: scope %s, sparsity %s%n", result.report().get("scope"),
-                        result.report().get("sparsity"));
+                System.out.printf(Locale.ROOT, "  prune report: scope %s, sparsity %s, channels %s -> %s, macs %s -> %s (%s)%n",
+                        result.report().get("scope"), result.report().get("sparsity"), result.report().get("channels_before"),
+                        result.report().get("channels_after"), result.report().get("macs_before"), result.report().get("macs_after"),
+                        result.report().get("mac_reduction"));
             }
             if (technique instanceof FinetuneTechnique) {
                 List<?> history = (List<?>) result.report().get("history");
@@ -361,6 +457,11 @@ public final class FashionChains {
                 System.out.printf(Locale.ROOT, "  finetune report: accuracy_before %s, accuracy_after %s (%s), zeros_kept %s%n",
                         result.report().get("accuracy_before"), result.report().get("accuracy_after"),
                         result.report().get("accuracy_measured_by"), result.report().get("zeros_kept"));
+                for (String key : List.of("sparsity_before", "sparsity_after", "mask_updates", "sparsity_layers", "regularised")) {
+                    if (result.report().get(key) != null) {
+                        System.out.println("  finetune " + key + ": " + result.report().get(key));
+                    }
+                }
             }
             return result.model();
         }

@@ -1,4 +1,4 @@
-package io.condense.plugin.pruning;
+package io.condense.sdk.sparsity;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -28,7 +28,7 @@ class WeightMatrixTest {
     void twoOfFourGroupsOfAConvTransposeRunAlongItsInputChannelsWithinEachGroup() {
         // [C_in = 16, C_out / group = 3, 2, 2] with group 2: 8 input channels per group, two 2:4 groups each
         long[] shape = {16, 3, 2, 2};
-        float[] pruned = LayerPruner.magnitudePattern(distinct(16 * 12), WeightMatrix.of(layer("ConvTranspose", 2, 1, 0), shape),
+        float[] pruned = MagnitudeMasks.magnitudePattern(distinct(16 * 12), WeightMatrix.of(layer("ConvTranspose", 2, 1, 0), shape),
                 new NmPattern(2, 4));
         for (int position = 0; position < 12; position++) { // (output channel, kernel position)
             for (int start = 0; start < 16; start += 4) {
@@ -45,7 +45,7 @@ class WeightMatrixTest {
     void twoOfFourGroupsOfABatchedMatMulWeightRunAlongKInsideEachMatrix() {
         // [2, K = 6, N = 5]: K = 6 is one group of 4 and one of 2 per matrix, restarting with the second matrix
         long[] shape = {2, 6, 5};
-        float[] pruned = LayerPruner.magnitudePattern(distinct(60), WeightMatrix.of(layer("MatMul", 1, 2, 1), shape),
+        float[] pruned = MagnitudeMasks.magnitudePattern(distinct(60), WeightMatrix.of(layer("MatMul", 1, 2, 1), shape),
                 new NmPattern(2, 4));
         for (int matrix = 0; matrix < 2; matrix++) {
             for (int column = 0; column < 5; column++) {

@@ -1,4 +1,4 @@
-package io.condense.plugin.pruning;
+package io.condense.sdk.sparsity;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
@@ -16,10 +16,10 @@ import java.nio.ByteOrder;
  * plus the first {@link Threshold#ties()} weights (in layer order, then index order) whose bits equal it,
  * zeroes exactly k weights. NaN counts as larger than every number, so it is never pruned.
  */
-final class MagnitudeThreshold {
-    static final int MAGNITUDE_MASK = 0x7FFFFFFF;
+public final class MagnitudeThreshold {
+    public static final int MAGNITUDE_MASK = 0x7FFFFFFF;
     /** Reads and writes ints in a byte array, little-endian, as ONNX raw_data holds float32. */
-    static final VarHandle LITTLE_ENDIAN_INTS = MethodHandles.byteArrayViewVarHandle(int[].class, ByteOrder.LITTLE_ENDIAN);
+    public static final VarHandle LITTLE_ENDIAN_INTS = MethodHandles.byteArrayViewVarHandle(int[].class, ByteOrder.LITTLE_ENDIAN);
     private static final int HIGH_BUCKETS = 1 << 15;
     private static final int LOW_BUCKETS = 1 << 16;
 
@@ -31,9 +31,9 @@ final class MagnitudeThreshold {
      * @param zeros how many weights are zero once pruned, over all the arrays (at least k: weights that
      *     were zero already count)
      */
-    record Threshold(int bits, long ties, long zeros) {
+    public record Threshold(int bits, long ties, long zeros) {
 
-        float magnitude() {
+        public float magnitude() {
             return Float.intBitsToFloat(bits);
         }
     }
@@ -47,7 +47,7 @@ final class MagnitudeThreshold {
      * @param arrays the weights, each array used in full
      * @param count how many to zero, in [0, total elements]
      */
-    Threshold find(int[][] arrays, long count) {
+    public Threshold find(int[][] arrays, long count) {
         long total = 0;
         for (int[] values : arrays) {
             total += values.length;
@@ -99,7 +99,7 @@ final class MagnitudeThreshold {
     }
 
     /** What {@link #apply} did to one array: how many tied weights it zeroed and how many non-zeros are left. */
-    record Applied(long tiesUsed, int nonZeros) {
+    public record Applied(long tiesUsed, int nonZeros) {
     }
 
     /**
@@ -107,7 +107,7 @@ final class MagnitudeThreshold {
      * the threshold and up to {@code ties} weights equal to it become +0, the others are copied bit for bit.
      * {@code values} is left as it is.
      */
-    static Applied apply(int[] values, int thresholdBits, long ties, byte[] out) {
+    public static Applied apply(int[] values, int thresholdBits, long ties, byte[] out) {
         if (out.length != values.length * 4L) {
             throw new IllegalArgumentException("output holds " + out.length + " bytes for " + values.length + " weights");
         }
@@ -144,7 +144,7 @@ final class MagnitudeThreshold {
      * @return the number of non-zeros gathered
      * @throws IllegalStateException when more weights survive than the arrays can hold
      */
-    static int applySparse(int[] values, int thresholdBits, long ties, int[] keptValues, long[] keptIndices) {
+    public static int applySparse(int[] values, int thresholdBits, long ties, int[] keptValues, long[] keptIndices) {
         int capacity = Math.min(keptValues.length, keptIndices.length) - 1;
         long tiesLeft = ties;
         int next = 0;

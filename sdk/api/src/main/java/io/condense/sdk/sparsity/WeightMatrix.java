@@ -1,4 +1,4 @@
-package io.condense.plugin.pruning;
+package io.condense.sdk.sparsity;
 
 import io.condense.sdk.error.CondenseException;
 import io.condense.sdk.error.ErrorCode;
@@ -21,10 +21,10 @@ import java.util.Arrays;
  * @param kernelArea kernel positions (1 for Gemm and MatMul)
  * @param outputMajor for 2-D weights: true when the weight is laid out [out, in], false for [in, out]
  */
-record WeightMatrix(int groups, int rows, int columns, int channels, int kernelArea, boolean outputMajor) {
+public record WeightMatrix(int groups, int rows, int columns, int channels, int kernelArea, boolean outputMajor) {
 
     /** The matrix view of {@code layer}'s weight of the given shape. */
-    static WeightMatrix of(WeightLayer layer, long[] shape) {
+    public static WeightMatrix of(WeightLayer layer, long[] shape) {
         if (layer.opType().equals("Conv")) {
             if (shape.length < 3) {
                 throw new CondenseException(ErrorCode.UNSUPPORTED_MODEL, "Conv '" + layer.displayName() + "' has a weight of shape "
@@ -81,7 +81,7 @@ record WeightMatrix(int groups, int rows, int columns, int channels, int kernelA
     }
 
     /** Index in the flat weight of (group, row, column). */
-    int flatIndex(int group, int row, int column) {
+    public int flatIndex(int group, int row, int column) {
         if (kernelArea == 1 && groups == 1) {
             return outputMajor ? row * columns + column : column * rows + row;
         }
@@ -91,17 +91,17 @@ record WeightMatrix(int groups, int rows, int columns, int channels, int kernelA
     }
 
     /** Whether a group of M consecutive columns starts at {@code column} (groups restart at every kernel position). */
-    boolean groupStart(int column, int m) {
+    public boolean groupStart(int column, int m) {
         return (column % channels) % m == 0;
     }
 
     /** How many columns the N:M group starting at {@code column} holds: M, or fewer at the end of a channel run. */
-    int groupLength(int column, int m) {
+    public int groupLength(int column, int m) {
         return Math.min(m, channels - column % channels);
     }
 
     /** The weights of one group as a [rows][columns] matrix. */
-    double[][] read(float[] flat, int group) {
+    public double[][] read(float[] flat, int group) {
         double[][] matrix = new double[rows][columns];
         for (int row = 0; row < rows; row++) {
             for (int column = 0; column < columns; column++) {
@@ -112,7 +112,7 @@ record WeightMatrix(int groups, int rows, int columns, int channels, int kernelA
     }
 
     /** Writes one group's [rows][columns] matrix back into the flat weight. */
-    void write(double[][] matrix, int group, float[] flat) {
+    public void write(double[][] matrix, int group, float[] flat) {
         for (int row = 0; row < rows; row++) {
             for (int column = 0; column < columns; column++) {
                 flat[flatIndex(group, row, column)] = (float) matrix[row][column];
@@ -121,7 +121,7 @@ record WeightMatrix(int groups, int rows, int columns, int channels, int kernelA
     }
 
     /** The column of {@link io.condense.sdk.calibration.LayerInputGram}'s matrix that this matrix's {@code column} is. */
-    int gramColumn(int column) {
+    public int gramColumn(int column) {
         int position = column / channels;
         int channel = column - position * channels;
         return channel * kernelArea + position;

@@ -1,4 +1,4 @@
-package io.condense.plugin.pruning;
+package io.condense.sdk.sparsity;
 
 import static org.assertj.core.api.Assertions.assertThat;
 

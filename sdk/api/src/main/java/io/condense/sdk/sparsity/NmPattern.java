@@ -1,4 +1,4 @@
-package io.condense.plugin.pruning;
+package io.condense.sdk.sparsity;
 
 import io.condense.sdk.error.CondenseException;
 import io.condense.sdk.error.ErrorCode;
@@ -9,18 +9,18 @@ import io.condense.sdk.error.ErrorCode;
  * axis length is not a multiple of {@code m}) also keeps at most {@code n}: what it holds once zero-padded to
  * {@code m}, as the hardware pads it.
  */
-record NmPattern(int n, int m) {
-    static final String PARAMETER = "pattern";
+public record NmPattern(int n, int m) {
+    public static final String PARAMETER = "pattern";
     private static final int MAX_M = 256;
 
-    NmPattern {
+    public NmPattern {
         if (n < 1 || m < 2 || n >= m) {
             throw new IllegalArgumentException("not an N:M pattern: " + n + ":" + m);
         }
     }
 
     /** Parses {@code N:M}, or INVALID_PARAMETER naming {@code pattern} and saying what is wrong. */
-    static NmPattern parse(String text) {
+    public static NmPattern parse(String text) {
         String problem = problem(text);
         if (problem != null) {
             throw new CondenseException(ErrorCode.INVALID_PARAMETER, "Invalid value '" + text + "' for parameter '" + PARAMETER + "': " + problem);
@@ -31,7 +31,7 @@ record NmPattern(int n, int m) {
     }
 
     /** What is wrong with {@code text} as an N:M pattern, or null when it is one: the pattern parameter's value check. */
-    static String problem(String text) {
+    public static String problem(String text) {
         String trimmed = text.trim();
         int colon = trimmed.indexOf(':');
         String example = "; write N:M with 1 <= N < M, for example pattern=2:4 (at most 2 non-zeros in every 4 consecutive weights)";
@@ -59,7 +59,7 @@ record NmPattern(int n, int m) {
     }
 
     /** The fraction of zeros the pattern gives on an axis that is a multiple of M. */
-    double sparsity() {
+    public double sparsity() {
         return 1.0 - (double) n / m;
     }
 
