@@ -26,7 +26,7 @@ public final class TopicAdmin {
         this.settings = requireNonNull(settings, "settings is null");
     }
 
-    /** The events topic, the dead-letter topic and one step topic per technique. */
+    /** The events topic, the compacted channels topic, the dead-letter topic and one step topic per technique. */
     public void ensureTopics(Collection<String> techniqueIds) {
         try (Admin admin = Admin.create(settings.admin())) {
             Set<String> existing = admin.listTopics().names().get(60, TimeUnit.SECONDS);
@@ -36,6 +36,9 @@ public final class TopicAdmin {
             }
             if (!existing.contains(Topics.INSTANCES)) {
                 missing.add(new NewTopic(Topics.INSTANCES, 1, (short) 1));
+            }
+            if (!existing.contains(Topics.CHANNELS)) {
+                missing.add(new NewTopic(Topics.CHANNELS, 1, (short) 1).configs(java.util.Map.of("cleanup.policy", "compact")));
             }
             if (!existing.contains(Topics.DEAD_LETTERS)) {
                 missing.add(new NewTopic(Topics.DEAD_LETTERS, 1, (short) 1));
