@@ -36,7 +36,7 @@ final class ForeignClient {
         this.installHint = requireNonNull(installHint, "installHint is null");
     }
 
-    /** integration-tests/clients/python/condense_client.py under Debian's /usr/bin/python3. */
+    /** clients/python/condense_client.py under Debian's /usr/bin/python3. */
     static ForeignClient python() {
         Path python = Path.of("/usr/bin/python3");
         String hint = "install them with 'apt-get install python3 python3-grpcio python3-protobuf protobuf-compiler libprotobuf-dev' "
@@ -44,7 +44,7 @@ final class ForeignClient {
         if (!Files.isExecutable(python)) {
             fail("The Python client needs Debian's " + python + " with grpc and protobuf: " + hint);
         }
-        return new ForeignClient("python", List.of(python.toString(), clientsFolder().resolve("python/condense_client.py").toString()), hint);
+        return new ForeignClient("python", List.of(python.toString(), repositoryRoot().resolve("clients/python/condense_client.py").toString()), hint);
     }
 
     /** integration-tests/clients/node/condense_client.js under the node on the PATH. */

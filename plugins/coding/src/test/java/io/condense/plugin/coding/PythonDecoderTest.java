@@ -15,12 +15,12 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 /**
- * The standalone Python decoder ({@code integration-tests/clients/python/cpk_decode.py}, numpy only) decodes the
+ * The standalone Python decoder ({@code clients/python/cpk_decode.py}, numpy only) decodes the
  * files this encoder writes to exactly the bytes of the Java decoder, and refuses their truncations and flipped bits
  * ({@code test_cpk_decode.py}). Skipped when {@code python3} with numpy is not installed.
  */
 class PythonDecoderTest {
-    static final Path SCRIPTS = Path.of("../../integration-tests/clients/python");
+    static final Path SCRIPTS = Path.of("../../clients/python");
     static final String[][] CORPUS = {
             {"mnist8-float", "mnist8/model.onnx", ""},
             {"cnn-pruned-sparse", "pytorch_cnn_mnist.onnx", "prune(sparsity=0.9)"},

@@ -19,7 +19,7 @@ import java.util.regex.Pattern;
  * uncompressed model), {@code sqnr} (dB), {@code cosine}.
  */
 public final class Gate {
-    private static final Pattern CONDITION = Pattern.compile("\\s*([a-z_]+)\\s*(>=|<=|>|<)\\s*([-+0-9.eE]+)\\s*");
+    private static final Pattern CONDITION = Pattern.compile("\\s*([a-z_0-9]+)\\s*(>=|<=|>|<)\\s*([-+0-9.eE]+)\\s*");
     private static final Map<String, String> FIGURES = Map.of(
             "accuracy", "accuracy_after", "agreement", "top1_agreement", "sqnr", "sqnr_db", "cosine", "cosine_similarity",
             "accuracy_drop", "");
