@@ -26,7 +26,7 @@ class LiveTest(unittest.TestCase):
         with tempfile.TemporaryDirectory() as folder:
             output = os.path.join(folder, "small.onnx")
             job = self.client.compress(MODEL, "quantize(bits=8)", output=output, skip_evaluation=True)
-            self.assertEqual(condense.state_name(job.state), "COMPLETED")
+            self.assertEqual(condense.job_state_name(job.state), "COMPLETED")
             self.assertGreater(os.path.getsize(output), 0)
             self.assertLess(os.path.getsize(output), os.path.getsize(MODEL))
 

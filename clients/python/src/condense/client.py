@@ -20,14 +20,14 @@ class CondenseError(Exception):
 
 
 def state_name(state):
-    """VERSION_STATE_COMPRESSED -> COMPRESSED, JOB_STATE_FAILED -> FAILED (for enum numbers of either)."""
+    """A channel version's state without its prefix: VERSION_STATE_COMPRESSED (3) -> "COMPRESSED"."""
     from condense.v1 import channel_service_pb2 as channels
-    for enum in (channels.VersionState, pb.JobState):
-        try:
-            return enum.Name(state).split("_STATE_", 1)[1]
-        except ValueError:
-            continue
-    return str(state)
+    return channels.VersionState.Name(state)[len("VERSION_STATE_"):]
+
+
+def job_state_name(state):
+    """A job's state without its prefix: JOB_STATE_COMPLETED (3) -> "COMPLETED"."""
+    return pb.JobState.Name(state)[len("JOB_STATE_"):]
 
 
 class Client:
@@ -138,8 +138,8 @@ class Client:
         job = self.job(job_id)
         if job.state != pb.JOB_STATE_COMPLETED:
             error = job.error
-            raise CondenseError("job %s %s at step %d (%s): %s: %s" % (job_id, state_name(job.state), error.step, error.technique,
-                                                                     error.code, error.message), error.code or state_name(job.state))
+            raise CondenseError("job %s %s at step %d (%s): %s: %s" % (job_id, job_state_name(job.state), error.step, error.technique,
+                                                                     error.code, error.message), error.code or job_state_name(job.state))
         if output:
             self.download((_SERVICE + "Download", pb.DownloadRequest(job_id=job_id)), output)
         return job
