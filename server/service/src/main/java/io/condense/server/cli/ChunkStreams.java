@@ -2,7 +2,9 @@ package io.condense.server.cli;
 
 import com.google.protobuf.ByteString;
 import io.condense.proto.v1.DownloadChunk;
+import io.grpc.Status;
 import io.grpc.stub.ClientCallStreamObserver;
+import io.grpc.stub.ClientResponseObserver;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -10,6 +12,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.Iterator;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.Consumer;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
@@ -50,6 +54,43 @@ public final class ChunkStreams {
         if (!result.isDone()) {
             requests.onCompleted();
         }
+    }
+
+    /**
+     * A client-streaming call: {@code start} opens it with the response observer given, {@code first} (when not null) is
+     * sent before the chunks of {@code in}; the server's one answer, or its error as a StatusRuntimeException.
+     */
+    public static <Q, R> R call(Consumer<ClientResponseObserver<Q, R>> start, Q first, InputStream in, Function<ByteString, Q> message)
+            throws IOException {
+        CompletableFuture<R> result = new CompletableFuture<>();
+        CompletableFuture<ClientCallStreamObserver<Q>> started = new CompletableFuture<>();
+        start.accept(new ClientResponseObserver<Q, R>() {
+            @Override
+            public void beforeStart(ClientCallStreamObserver<Q> requests) {
+                started.complete(requests);
+            }
+
+            @Override
+            public void onNext(R value) {
+                result.complete(value);
+            }
+
+            @Override
+            public void onError(Throwable t) {
+                result.completeExceptionally(t);
+            }
+
+            @Override
+            public void onCompleted() {
+                result.completeExceptionally(Status.INTERNAL.withDescription("the server answered nothing").asRuntimeException());
+            }
+        });
+        ClientCallStreamObserver<Q> requests = started.join();
+        if (first != null) {
+            requests.onNext(first);
+        }
+        send(requests, in, result, message);
+        return CondenseClient.await(result);
     }
 
     /** Writes downloaded chunks to a file (written beside it, then moved into place); the bytes written. */

@@ -21,8 +21,6 @@ import io.condense.proto.v1.WatchJobRequest;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
 import io.grpc.Status;
-import io.grpc.stub.ClientCallStreamObserver;
-import io.grpc.stub.ClientResponseObserver;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -104,31 +102,7 @@ public final class CondenseClient implements AutoCloseable {
     }
 
     public UploadResult upload(InputStream in) throws IOException {
-        CompletableFuture<UploadResult> result = new CompletableFuture<>();
-        CompletableFuture<ClientCallStreamObserver<UploadChunk>> started = new CompletableFuture<>();
-        async.uploadModel(new ClientResponseObserver<UploadChunk, UploadResult>() {
-            @Override
-            public void beforeStart(ClientCallStreamObserver<UploadChunk> requests) {
-                started.complete(requests);
-            }
-
-            @Override
-            public void onNext(UploadResult value) {
-                result.complete(value);
-            }
-
-            @Override
-            public void onError(Throwable t) {
-                result.completeExceptionally(t);
-            }
-
-            @Override
-            public void onCompleted() {
-                result.completeExceptionally(Status.INTERNAL.withDescription("the server answered no upload result").asRuntimeException());
-            }
-        });
-        ChunkStreams.send(started.join(), in, result, data -> UploadChunk.newBuilder().setData(data).build());
-        return await(result);
+        return ChunkStreams.call(async::uploadModel, null, in, data -> UploadChunk.newBuilder().setData(data).build());
     }
 
     public SubmitResponse submit(SubmitRequest request) {

@@ -17,16 +17,11 @@ import io.condense.proto.v1.WatchChannelRequest;
 import io.condense.server.cli.ChunkStreams;
 import io.grpc.Context;
 import io.grpc.ManagedChannel;
-import io.grpc.Status;
-import io.grpc.stub.ClientCallStreamObserver;
-import io.grpc.stub.ClientResponseObserver;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Path;
 import java.util.Iterator;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
 import java.util.function.Predicate;
 
 /** A Java client of {@code condense.v1.ChannelService} on a connection made by {@code CondenseClient}. */
@@ -58,40 +53,8 @@ public final class ChannelClient {
 
     /** Streams a weights file in 1 MiB messages after the header; the version the server gave it. */
     public PushResult push(PushHeader header, InputStream weights) throws IOException {
-        CompletableFuture<PushResult> result = new CompletableFuture<>();
-        CompletableFuture<ClientCallStreamObserver<PushChunk>> started = new CompletableFuture<>();
-        async.push(new ClientResponseObserver<PushChunk, PushResult>() {
-            @Override
-            public void beforeStart(ClientCallStreamObserver<PushChunk> requests) {
-                started.complete(requests);
-            }
-
-            @Override
-            public void onNext(PushResult value) {
-                result.complete(value);
-            }
-
-            @Override
-            public void onError(Throwable t) {
-                result.completeExceptionally(t);
-            }
-
-            @Override
-            public void onCompleted() {
-                result.completeExceptionally(Status.INTERNAL.withDescription("the server answered no push result").asRuntimeException());
-            }
-        });
-        ClientCallStreamObserver<PushChunk> requests = started.join();
-        requests.onNext(PushChunk.newBuilder().setHeader(header).build());
-        ChunkStreams.send(requests, weights, result, data -> PushChunk.newBuilder().setData(data).build());
-        try {
-            return result.get();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw Status.CANCELLED.withDescription("interrupted").asRuntimeException();
-        } catch (ExecutionException e) {
-            throw e.getCause() instanceof RuntimeException runtime ? runtime : new IllegalStateException(e.getCause());
-        }
+        return ChunkStreams.call(async::push, PushChunk.newBuilder().setHeader(header).build(), weights,
+                data -> PushChunk.newBuilder().setData(data).build());
     }
 
     /**
