@@ -60,7 +60,8 @@ public final class ChannelService extends ChannelServiceGrpc.ChannelServiceImplB
 
     @Override
     public void getChannel(GetChannelRequest request, StreamObserver<Channel> responses) {
-        answer("GetChannel", responses, () -> channels.channel(request.getName(), true).orElseThrow(() -> unknown(request.getName())));
+        answer("GetChannel", responses, () -> writer.afterCatchingUp(() -> channels.channel(request.getName(), true))
+                .orElseThrow(() -> unknown(request.getName())));
     }
 
     @Override
@@ -150,8 +151,12 @@ public final class ChannelService extends ChannelServiceGrpc.ChannelServiceImplB
             }
         };
         call.setOnCancelHandler(() -> channels.unwatch(name, watcher));
-        if (!channels.watch(name, request.getFromVersion(), watcher)) {
-            responses.onError(status("WatchChannel", unknown(name)));
+        try {
+            if (writer.afterCatchingUp(() -> channels.state(name)).isEmpty() || !channels.watch(name, request.getFromVersion(), watcher)) {
+                responses.onError(status("WatchChannel", unknown(name)));
+            }
+        } catch (RuntimeException e) {
+            responses.onError(status("WatchChannel", e));
         }
     }
 
@@ -159,7 +164,7 @@ public final class ChannelService extends ChannelServiceGrpc.ChannelServiceImplB
     public void downloadVersion(DownloadVersionRequest request, StreamObserver<DownloadChunk> responses) {
         BlobId id;
         try {
-            ChannelVersion version = channels.version(request.getChannel(), request.getVersion()).orElseThrow(() -> channels
+            ChannelVersion version = writer.afterCatchingUp(() -> channels.version(request.getChannel(), request.getVersion())).orElseThrow(() -> channels
                     .state(request.getChannel()).isEmpty() ? unknown(request.getChannel())
                     : new CondenseException(ErrorCode.NOT_FOUND, "channel '" + request.getChannel() + "' has no version " + request.getVersion()));
             if (version.getResultModelId().isEmpty()) {

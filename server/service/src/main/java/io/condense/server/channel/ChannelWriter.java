@@ -224,6 +224,16 @@ public final class ChannelWriter {
         return blob;
     }
 
+    /** What {@code lookup} finds now, or after reading both topics to their end (a channel another API instance created a moment ago). */
+    public <T> java.util.Optional<T> afterCatchingUp(java.util.function.Supplier<java.util.Optional<T>> lookup) {
+        java.util.Optional<T> found = lookup.get();
+        if (found.isPresent()) {
+            return found;
+        }
+        catchUp();
+        return lookup.get();
+    }
+
     private void catchUp() {
         try {
             if (!eventsSync.awaitLatest(SYNC_TIMEOUT)) {
