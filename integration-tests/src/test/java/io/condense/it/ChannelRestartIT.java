@@ -33,8 +33,8 @@ class ChannelRestartIT {
         Path log = Files.createTempFile("condense-channel-restart-", ".log");
         try (ServerProcess first = ServerProcess.start(data, plugins, log);
                 CondenseClient client = new CondenseClient(first.grpcTarget())) {
-            // each version takes 3 s in its first step: the kill comes before any is compressed
-            Channels.create(client, "restart", "slow(seconds=3) | quantize(bits=8)", "", ChannelPolicy.CHANNEL_POLICY_EVERY, false);
+            // each version takes 8 s in its first step: the kill comes before any is compressed
+            Channels.create(client, "restart", "slow(seconds=8) | quantize(bits=8)", "", ChannelPolicy.CHANNEL_POLICY_EVERY, false);
             assertThat(Channels.pushSafetensors(client, "restart", 1, Channels.weights(2)).getVersion()).isEqualTo(1);
             assertThat(Channels.pushSafetensors(client, "restart", 2, Map.of("fc3.bias", Channels.weights(3).get("fc3.bias"))).getVersion())
                     .isEqualTo(2);

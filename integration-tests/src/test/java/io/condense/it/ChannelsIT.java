@@ -153,7 +153,7 @@ class ChannelsIT {
 
     @Test
     void latestWinsSupersedesVersionsThatWaited() {
-        Channels.create(client, "it-latest", "slow(seconds=1) | quantize(bits=8)", "", ChannelPolicy.CHANNEL_POLICY_UNSPECIFIED, false);
+        Channels.create(client, "it-latest", "slow(seconds=3) | quantize(bits=8)", "", ChannelPolicy.CHANNEL_POLICY_UNSPECIFIED, false);
         for (int step = 1; step <= 4; step++) {
             Channels.pushSafetensors(client, "it-latest", step, Map.of("fc3.bias", Channels.weights(step + 10L).get("fc3.bias")));
         }
