@@ -65,6 +65,10 @@ public final class ChannelWriter {
     private final EventsSync eventsSync;
     private final RecordPublisher publisher;
     private final ConcurrentMap<String, Object> locks = new ConcurrentHashMap<>();
+    /** Per channel id, its newest weights as a parsed model (by blob id), so a push does not parse them again; small models only. */
+    private final ConcurrentMap<String, Map.Entry<String, OnnxModel>> latestModels = new ConcurrentHashMap<>();
+    /** Models up to this size stay parsed between pushes. */
+    private static final long CACHED_MODEL_BYTES = 64L << 20;
 
     public ChannelWriter(BlobStore blobs, PipelineValidator validator, ChannelView channels, JobView jobs, EventsSync eventsSync,
             RecordPublisher publisher) {
@@ -132,8 +136,9 @@ public final class ChannelWriter {
 
     public void delete(String name) {
         underLock(name, () -> {
-            requireChannel(name);
+            ChannelState deleted = requireChannel(name);
             publisher.publish(List.of(Events.channelRecord(name, null)));
+            latestModels.remove(deleted.getChannelId());
             channels.onChannelState(name, null, true);
             log.info("Channel {} deleted", name);
             return null;
@@ -152,9 +157,9 @@ public final class ChannelWriter {
                 case WEIGHTS_FORMAT_UNSPECIFIED, UNRECOGNIZED -> null;
             };
             Map<String, Tensor> update = WeightsFile.read(weights, format, "the update pushed to channel '" + name + "'");
-            OnnxModel latest = OnnxModel.fromBytes(blobs.read(BlobId.of(state.getLatestWeightsModelId())));
-            OnnxModel merged = WeightsMerge.merge(latest, update);
-            BlobId weightsId = blobs.put(merged.toBytes());
+            OnnxModel merged = WeightsMerge.merge(latestModel(state), update);
+            byte[] mergedBytes = merged.toBytes();
+            BlobId weightsId = blobs.put(mergedBytes);
             blobs.grant(state.getTenant(), weightsId);
             long version = state.getLatestVersion() + 1;
             long now = System.currentTimeMillis();
@@ -194,6 +199,9 @@ public final class ChannelWriter {
             }
             cancellations.forEach(cancel -> records.add(Events.record(cancel)));
             publisher.publish(records);
+            if (mergedBytes.length <= CACHED_MODEL_BYTES) {
+                latestModels.put(state.getChannelId(), Map.entry(weightsId.hex(), merged));
+            }
             // seen at once by this instance; the events reader hands the same records over again later (both views ignore repeats)
             channels.onChannelState(name, next, true);
             channels.onEvent(submitted, true);
@@ -204,6 +212,15 @@ public final class ChannelWriter {
             return PushResult.newBuilder().setChannel(name).setVersion(version).addAllTensors(update.keySet())
                     .setBytes(weights.length).addAllSuperseded(superseded).build();
         });
+    }
+
+    /** The channel's newest weights: parsed by the push before when it was this instance's, else read from their blob. */
+    private OnnxModel latestModel(ChannelState state) {
+        Map.Entry<String, OnnxModel> cached = latestModels.get(state.getChannelId());
+        if (cached != null && cached.getKey().equals(state.getLatestWeightsModelId())) {
+            return cached.getValue();
+        }
+        return OnnxModel.fromBytes(blobs.read(BlobId.of(state.getLatestWeightsModelId())));
     }
 
     /** The calling tenant's channel, after reading both topics to their end. */
