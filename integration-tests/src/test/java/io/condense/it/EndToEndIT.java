@@ -2,6 +2,7 @@ package io.condense.it;
 
 import static io.condense.it.Jobs.step;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
 import io.condense.proto.v1.Job;
@@ -23,6 +24,8 @@ import io.condense.sdk.model.OnnxModel;
 import io.condense.server.cli.CondenseClient;
 import io.condense.server.platform.CondensePlatform;
 import io.condense.server.report.Structs;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
 import io.grpc.health.v1.HealthCheckRequest;
 import io.grpc.health.v1.HealthCheckResponse;
 import io.grpc.health.v1.HealthGrpc;
@@ -137,6 +140,17 @@ class EndToEndIT {
         assertThat(second.getJobId()).isEqualTo(first.getJobId());
         assertThat(first.getExisting()).isFalse();
         assertThat(second.getExisting()).isTrue();
+        assertThat(first.getJobId()).as("a random id, not one derived from the request id")
+                .isNotEqualTo(java.util.UUID.nameUUIDFromBytes(("condense-client-request:" + request.getClientRequestId())
+                        .getBytes(StandardCharsets.UTF_8)).toString());
+
+        // the same request id with another pipeline is refused, naming the job the id already belongs to
+        SubmitRequest other = request.toBuilder().setSteps(0, step("slow", Map.of("seconds", "1"))).build();
+        assertThatThrownBy(() -> client.submit(other)).isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+            assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.ALREADY_EXISTS);
+            assertThat(e.getStatus().getDescription()).contains(request.getClientRequestId()).contains(first.getJobId());
+        });
+        assertThat(client.submit(request).getJobId()).as("the first job is still the id's").isEqualTo(first.getJobId());
     }
 
     @Test
@@ -216,7 +230,8 @@ class EndToEndIT {
         assertThat(output).isRegularFile();
         assertThat(java.nio.file.Files.getPosixFilePermissions(output)).as("the written model is an ordinary readable file")
                 .contains(java.nio.file.attribute.PosixFilePermission.OTHERS_READ, java.nio.file.attribute.PosixFilePermission.GROUP_READ);
-        String jobId = java.util.UUID.nameUUIDFromBytes(("condense-client-request:" + requestId).getBytes(StandardCharsets.UTF_8)).toString();
+        String jobId = client.jobs(100, JobState.JOB_STATE_UNSPECIFIED).stream().filter(job -> job.getClientRequestId().equals(requestId))
+                .findFirst().orElseThrow().getJobId();
         Map<String, Object> report = Structs.toMap(client.job(jobId).getStepResults(0).getReport());
         assertThat(report).containsEntry("training_data", true).containsEntry("samples", 10_000L).containsEntry("labels", 10_000L);
 

@@ -97,9 +97,18 @@ class IdentityAndHealthIT {
         EmbeddedKafka kafka = keep(EmbeddedKafka.start(temp.resolve("kafka")));
         Path data = Files.createDirectories(temp.resolve("data"));
         Path plugins = plugins(temp.resolve("plugins"));
+        // what killed processes left: a dead instance's step folder, and a step folder of the older flat layout
+        Path dead = Files.createDirectories(data.resolve("scratch/oldhost-0badc0de/job-step1-7"));
+        Files.write(dead.resolve("calibration.npy"), new byte[1024]);
+        Path flat = Files.createDirectories(data.resolve("scratch/6f1c2e1a-3c1b-4a57-9f0e-1d2c3b4a5f6e-step2-42"));
+        Files.write(flat.resolve("evaluation.npy"), new byte[1024]);
         CondensePlatform first = keep(CondensePlatform.start(config(kafka.bootstrapServers(), data, plugins, Role.ALL, null)));
         CondensePlatform second = keep(CondensePlatform.start(config(kafka.bootstrapServers(), data, plugins, Role.ALL, null)));
         assertThat(first.instanceId()).isNotEqualTo(second.instanceId());
+        assertThat(data.resolve("scratch/oldhost-0badc0de")).as("a dead instance's scratch files are removed").doesNotExist();
+        assertThat(flat).doesNotExist();
+        assertThat(data.resolve("scratch").resolve(first.instanceId())).as("a live instance's folder is left alone").isDirectory();
+        assertThat(data.resolve("scratch").resolve(second.instanceId())).isDirectory();
         String host = Optional.ofNullable(System.getenv("HOSTNAME")).filter(name -> !name.isBlank())
                 .orElse(java.net.InetAddress.getLocalHost().getHostName()).toLowerCase(java.util.Locale.ROOT);
         assertThat(first.instanceId()).matches(".+-[0-9a-f]{8}").startsWith(host.substring(0, Math.min(host.length(), 10)));

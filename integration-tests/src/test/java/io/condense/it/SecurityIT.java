@@ -41,6 +41,7 @@ import picocli.CommandLine;
 class SecurityIT {
     private static final String TOKEN = "team-a-secret-" + System.nanoTime();
     private static final String TOKEN_B = "team-b-secret-" + System.nanoTime();
+    private static final String TOKEN_C = "team-c-secret-" + System.nanoTime();
 
     private static Path folder;
     private static EmbeddedKafka kafka;
@@ -52,7 +53,8 @@ class SecurityIT {
         makeCertificates(folder);
         Path tokens = folder.resolve("tokens");
         Files.writeString(tokens, "# team A\nsha256:" + TokenAuthenticator.hash(TOKEN) + " team-a\n"
-                + "sha256:" + TokenAuthenticator.hash(TOKEN_B) + " team-b\n", StandardCharsets.UTF_8);
+                + "sha256:" + TokenAuthenticator.hash(TOKEN_B) + " team-b\n"
+                + "sha256:" + TokenAuthenticator.hash(TOKEN_C) + " team-c jobs=1 stored=40KiB\n", StandardCharsets.UTF_8);
         Path plugins = Files.createDirectories(folder.resolve("plugins"));
         TestPlugins.build("slow", "slow", "1.0.0", ">=0.1.0", plugins.resolve("slow-plugin-1.0.0.jar"));
         kafka = EmbeddedKafka.start(folder.resolve("kafka"));
@@ -168,6 +170,35 @@ class SecurityIT {
             assertThat(jobB).isNotEqualTo(jobA);
             assertThat(teamA.job(jobA).getState()).as("A's job untouched").isEqualTo(JobState.JOB_STATE_COMPLETED);
             assertThat(teamB.jobs(100, JobState.JOB_STATE_UNSPECIFIED)).extracting(job -> job.getJobId()).containsExactly(jobB);
+        }
+    }
+
+    @Test
+    void aTenantStaysWithinTheLimitsOfItsTokensLine() throws Exception {
+        try (CondenseClient teamC = new CondenseClient(platform.grpcTarget(), mutualTls(Optional.of(TOKEN_C)))) {
+            String model = teamC.upload(TestEnvironment.mnist8()).getBlobId(); // 26,454 bytes of the 40 KiB
+            assertThatThrownBy(() -> teamC.upload(new byte[20_000])).isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+                assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
+                assertThat(e.getStatus().getDescription()).contains("tenant team-c holds").contains("limit of 40960 bytes");
+            });
+            assertThat(teamC.upload(new byte[1_000]).getBlobId()).as("a small one still fits").isNotEmpty();
+
+            SubmitRequest slow = SubmitRequest.newBuilder().setModelId(model).addSteps(step("slow", Map.of("seconds", "60")))
+                    .setSkipEvaluation(true).build();
+            String first = teamC.submit(slow).getJobId();
+            assertThatThrownBy(() -> teamC.submit(slow)).isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+                assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
+                assertThat(e.getStatus().getDescription()).contains("tenant team-c has 1 jobs queued or running");
+            });
+            teamC.cancel(first);
+            org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(120))
+                    .until(() -> teamC.job(first).getState() == JobState.JOB_STATE_CANCELLED);
+            String second = teamC.submit(slow.toBuilder().setSteps(0, step("slow", Map.of("seconds", "0"))).build()).getJobId();
+            assertThat(second).isNotEqualTo(first);
+        }
+        // another tenant's limits are its own
+        try (CondenseClient teamA = new CondenseClient(platform.grpcTarget(), mutualTls(Optional.of(TOKEN)))) {
+            assertThat(teamA.upload(new byte[50_000]).getBlobId()).isNotEmpty();
         }
     }
 

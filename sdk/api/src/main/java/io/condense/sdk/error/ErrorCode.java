@@ -34,6 +34,8 @@ public enum ErrorCode {
     DATA_REQUIRED(USER, false),
     /** A model, blob or job id that is not known. */
     NOT_FOUND(USER, false),
+    /** A client request id already names a different request (a retry must repeat the same request). */
+    ALREADY_EXISTS(USER, false),
     /** The job was cancelled. */
     CANCELLED(USER, false),
     /** Memory, disk or a size limit was exceeded. */

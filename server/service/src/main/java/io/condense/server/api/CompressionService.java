@@ -44,7 +44,6 @@ import io.condense.server.security.Tenants;
 import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.UUID;
@@ -99,6 +98,7 @@ public final class CompressionService extends CompressionServiceGrpc.Compression
         return new StreamObserver<>() {
             private BlobWriter writer;
             private boolean failed;
+            private long storedBefore;
 
             @Override
             public void onNext(UploadChunk chunk) {
@@ -111,9 +111,16 @@ public final class CompressionService extends CompressionServiceGrpc.Compression
                                 + " bytes; send chunks of at most " + MAX_CHUNK_BYTES + " bytes (1 MiB)");
                     }
                     if (writer == null) {
+                        storedBefore = Tenants.limits().maxStoredBytes() == Long.MAX_VALUE ? 0 : blobs.storedBytes(Tenants.current());
                         writer = blobs.newWriter();
                     }
                     byte[] bytes = chunk.getData().toByteArray();
+                    long limit = Tenants.limits().maxStoredBytes();
+                    if (storedBefore + writer.size() + bytes.length > limit) {
+                        throw new CondenseException(ErrorCode.RESOURCE_EXHAUSTED, "tenant " + Tenants.current() + " holds " + storedBefore
+                                + " bytes and this upload would take it past its limit of " + limit + " bytes (stored= in the tokens "
+                                + "file); ask the operator for more, or wait until old blobs are collected");
+                    }
                     writer.write(bytes, 0, bytes.length);
                 } catch (RuntimeException e) {
                     failed = true;
@@ -187,28 +194,45 @@ public final class CompressionService extends CompressionServiceGrpc.Compression
         validator.resolve(request.getStepsList());
 
         String clientRequestId = request.getClientRequestId();
+        JobSpec spec = jobSpec(request);
         if (clientRequestId.isEmpty()) {
-            return publish(request, UUID.randomUUID().toString());
+            return publishWithinLimits(spec);
         }
-        // the same client request always names the same job, on every instance
-        String tenant = Tenants.current();
-        String jobId = UUID.nameUUIDFromBytes(("condense-client-request:" + (tenant.isEmpty() ? "" : tenant + "\u0000") + clientRequestId)
-                .getBytes(StandardCharsets.UTF_8)).toString();
-        Object lock = submitLocks.computeIfAbsent(jobId, key -> new Object());
+        // job ids are random even with a request id (a guessed request id must not name someone's job); a retry finds
+        // the first job through the view's index of (tenant, request id), read from the events topic on every instance
+        String lockKey = Tenants.current() + "\u0000" + clientRequestId;
+        Object lock = submitLocks.computeIfAbsent(lockKey, key -> new Object());
         try {
             synchronized (lock) {
-                if (knownAfterOneCatchUp(jobId)) {
-                    return SubmitResponse.newBuilder().setJobId(jobId).setExisting(true).build();
+                Optional<JobView.ClientRequest> earlier = knownAfterOneCatchUp(clientRequestId);
+                if (earlier.isEmpty()) {
+                    return publishWithinLimits(spec);
                 }
-                return publish(request, jobId);
+                if (!earlier.get().request().equals(JobView.requestOf(spec))) {
+                    throw new CondenseException(ErrorCode.ALREADY_EXISTS, "client_request_id '" + clientRequestId + "' already names job "
+                            + earlier.get().jobId() + ", submitted with a different model, pipeline or data; a retry must send the same "
+                            + "request, and a new request needs a new client_request_id (--request-id)");
+                }
+                return SubmitResponse.newBuilder().setJobId(earlier.get().jobId()).setExisting(true).build();
             }
         } finally {
-            submitLocks.remove(jobId, lock);
+            submitLocks.remove(lockKey, lock);
         }
     }
 
-    private SubmitResponse publish(SubmitRequest request, String jobId) {
-        JobSpec spec = JobSpec.newBuilder()
+    /** Publishes a new job under a random id, unless its tenant already has as many jobs queued or running as it may. */
+    private SubmitResponse publishWithinLimits(JobSpec spec) {
+        long limit = Tenants.limits().maxJobs();
+        long inFlight = limit == Long.MAX_VALUE ? 0 : jobs.inFlight(spec.getTenant());
+        if (inFlight >= limit) {
+            throw new CondenseException(ErrorCode.RESOURCE_EXHAUSTED, "tenant " + spec.getTenant() + " has " + inFlight
+                    + " jobs queued or running, its limit (jobs= in the tokens file); submit again when one has finished");
+        }
+        return publish(spec, UUID.randomUUID().toString());
+    }
+
+    private static JobSpec jobSpec(SubmitRequest request) {
+        return JobSpec.newBuilder()
                 .setModelId(request.getModelId())
                 .addAllSteps(request.getStepsList())
                 .setEvaluationDataId(request.getEvaluationDataId())
@@ -221,12 +245,15 @@ public final class CompressionService extends CompressionServiceGrpc.Compression
                 .setSubmittedAtMs(System.currentTimeMillis())
                 .setTenant(Tenants.current())
                 .build();
+    }
+
+    private SubmitResponse publish(JobSpec spec, String jobId) {
         var submitted = Events.event(jobId).setJobSubmitted(JobSubmitted.newBuilder().setSpec(spec)).build();
         StepRequested firstStep = StepRequested.newBuilder()
                 .setJobId(jobId)
                 .setSpec(spec)
                 .setStepIndex(0)
-                .setInputModelId(request.getModelId())
+                .setInputModelId(spec.getModelId())
                 .build();
         publisher.submit(submitted, firstStep);
         jobs.accept(jobId, spec, submitted.getTimeMs());
@@ -412,14 +439,16 @@ public final class CompressionService extends CompressionServiceGrpc.Compression
     }
 
     /**
-     * Whether this instance's view holds the job, after reading the events topic to its end once when it does not yet:
+     * The calling tenant's job of this client request id, after reading the events topic to its end once when this
+     * instance's view does not hold it yet:
      * what Submit's dedupe needs. Unlike {@link #findJob} it does not look again for a grace period, which made every
      * Submit with a new client_request_id wait that long (2 s): a retry of a request arrives after the first attempt's
      * answer, by which time its commit is readable. Two Submits of one new request id racing on two instances within
      * milliseconds are not told apart, as before.
      */
-    private boolean knownAfterOneCatchUp(String jobId) {
-        return jobs.job(jobId).isPresent() || catchUpOnEvents() && jobs.job(jobId).isPresent();
+    private Optional<JobView.ClientRequest> knownAfterOneCatchUp(String clientRequestId) {
+        Optional<JobView.ClientRequest> known = jobs.jobForClientRequest(clientRequestId);
+        return known.isPresent() || !catchUpOnEvents() ? known : jobs.jobForClientRequest(clientRequestId);
     }
 
     /**

@@ -137,11 +137,40 @@ public final class BlobStore {
         return tenant.isEmpty() || Files.exists(ownerMarker(tenant, id));
     }
 
+    /**
+     * The bytes of every blob a tenant holds (what it uploaded and what its jobs wrote), from its owner markers: what
+     * its {@code stored=} limit counts. Reads the folder each time, so every API instance sees the others' uploads.
+     */
+    public long storedBytes(String tenant) {
+        if (tenant.isEmpty()) {
+            return 0;
+        }
+        Path folder = ownersFolder(tenant);
+        if (!Files.isDirectory(folder)) {
+            return 0;
+        }
+        try (var markers = Files.list(folder)) {
+            return markers.mapToLong(marker -> {
+                try {
+                    return Files.size(path(BlobId.of(marker.getFileName().toString())));
+                } catch (IOException | CondenseException e) {
+                    return 0; // a marker of a blob no longer stored, or not a marker
+                }
+            }).sum();
+        } catch (IOException e) {
+            throw new CondenseException(ErrorCode.UNAVAILABLE, "cannot read the blobs tenant " + tenant + " holds: " + e.getMessage(), e);
+        }
+    }
+
     private Path ownerMarker(String tenant, BlobId id) {
+        return ownersFolder(tenant).resolve(id.hex());
+    }
+
+    private Path ownersFolder(String tenant) {
         if (!tenant.matches("[A-Za-z0-9][A-Za-z0-9._-]{0,63}")) {
             throw new IllegalArgumentException("not a tenant name: " + tenant);
         }
-        return root.resolve("owners").resolve(tenant).resolve(id.hex());
+        return root.resolve("owners").resolve(tenant);
     }
 
     Path path(BlobId id) {

@@ -40,11 +40,16 @@ public final class EmbeddedKafka implements AutoCloseable {
 
     /** Formats the log folder on first use, then starts the broker on free loopback ports. */
     public static EmbeddedKafka start(Path logDirectory) {
+        return start(logDirectory, 0);
+    }
+
+    /** The same, with the broker (not the controller) on {@code port} of 127.0.0.1 unless it is 0 (a free one). */
+    public static EmbeddedKafka start(Path logDirectory, int port) {
         requireNonNull(logDirectory, "logDirectory is null");
         long started = System.nanoTime();
         int[] ports = freePorts(2);
-        int brokerPort = ports[0];
-        int controllerPort = ports[1];
+        int brokerPort = port > 0 ? port : ports[0];
+        int controllerPort = ports[1] == brokerPort ? ports[0] : ports[1];
         Properties properties = new Properties();
         properties.put("process.roles", "broker,controller");
         properties.put("node.id", "1");

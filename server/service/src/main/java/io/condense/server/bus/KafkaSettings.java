@@ -11,20 +11,33 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 
-/** Client settings for one Kafka cluster: keys are job ids (text), values protobuf bytes. */
-public record KafkaSettings(String bootstrapServers, int stepPartitions) {
+/**
+ * Client settings for one Kafka cluster: keys are job ids (text), values protobuf bytes. Every client starts from the
+ * operator's client properties ({@link KafkaOptions}: the cluster's security settings), then Condense's own.
+ */
+public record KafkaSettings(String bootstrapServers, int stepPartitions, KafkaOptions options) {
 
     public KafkaSettings {
         requireNonNull(bootstrapServers, "bootstrapServers is null");
         if (stepPartitions <= 0) {
             throw new IllegalArgumentException("stepPartitions must be positive: " + stepPartitions);
         }
+        requireNonNull(options, "options is null");
+    }
+
+    /** A cluster reached without client properties, topics replicated automatically. */
+    public KafkaSettings(String bootstrapServers, int stepPartitions) {
+        this(bootstrapServers, stepPartitions, KafkaOptions.DEFAULTS);
+    }
+
+    private Map<String, Object> base() {
+        Map<String, Object> config = new HashMap<>(options.clientProperties());
+        config.put("bootstrap.servers", bootstrapServers);
+        return config;
     }
 
     public Map<String, Object> admin() {
-        Map<String, Object> config = new HashMap<>();
-        config.put("bootstrap.servers", bootstrapServers);
-        return config;
+        return base();
     }
 
     /** A transactional producer: every write of a step's outcome is one transaction. */
@@ -36,8 +49,7 @@ public record KafkaSettings(String bootstrapServers, int stepPartitions) {
 
     /** An idempotent producer for informational events (step started, progress). */
     public Map<String, Object> plainProducer(String clientId) {
-        Map<String, Object> config = new HashMap<>();
-        config.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+        Map<String, Object> config = base();
         config.put(ProducerConfig.CLIENT_ID_CONFIG, clientId);
         config.put(ProducerConfig.ACKS_CONFIG, "all");
         config.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
@@ -52,8 +64,7 @@ public record KafkaSettings(String bootstrapServers, int stepPartitions) {
 
     /** A consumer that reads only committed records and commits offsets through producer transactions. */
     public Map<String, Object> consumer(String groupId, String clientId) {
-        Map<String, Object> config = new HashMap<>();
-        config.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+        Map<String, Object> config = base();
         if (groupId != null) {
             config.put(ConsumerConfig.GROUP_ID_CONFIG, groupId);
         }

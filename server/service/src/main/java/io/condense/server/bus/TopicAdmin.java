@@ -30,23 +30,27 @@ public final class TopicAdmin {
     public void ensureTopics(Collection<String> techniqueIds) {
         try (Admin admin = Admin.create(settings.admin())) {
             Set<String> existing = admin.listTopics().names().get(60, TimeUnit.SECONDS);
+            short replicas = replicationFactor(admin);
             List<NewTopic> missing = new ArrayList<>();
             if (!existing.contains(Topics.EVENTS)) {
-                missing.add(new NewTopic(Topics.EVENTS, 1, (short) 1));
+                missing.add(topic(Topics.EVENTS, 1, replicas));
             }
             if (!existing.contains(Topics.INSTANCES)) {
-                missing.add(new NewTopic(Topics.INSTANCES, 1, (short) 1));
+                missing.add(topic(Topics.INSTANCES, 1, replicas));
             }
             if (!existing.contains(Topics.CHANNELS)) {
-                missing.add(new NewTopic(Topics.CHANNELS, 1, (short) 1).configs(java.util.Map.of("cleanup.policy", "compact")));
+                NewTopic channels = topic(Topics.CHANNELS, 1, replicas);
+                java.util.Map<String, String> configs = new java.util.HashMap<>(channels.configs() == null ? java.util.Map.of() : channels.configs());
+                configs.put("cleanup.policy", "compact");
+                missing.add(channels.configs(configs));
             }
             if (!existing.contains(Topics.DEAD_LETTERS)) {
-                missing.add(new NewTopic(Topics.DEAD_LETTERS, 1, (short) 1));
+                missing.add(topic(Topics.DEAD_LETTERS, 1, replicas));
             }
             for (String technique : techniqueIds) {
                 String topic = Topics.steps(technique);
                 if (!existing.contains(topic)) {
-                    missing.add(new NewTopic(topic, settings.stepPartitions(), (short) 1));
+                    missing.add(topic(topic, settings.stepPartitions(), replicas));
                 }
             }
             if (!missing.isEmpty()) {
@@ -57,7 +61,7 @@ public final class TopicAdmin {
                         throw e;
                     }
                 }
-                log.info("Created topics {}", missing.stream().map(NewTopic::name).toList());
+                log.info("Created topics {} with {} replica(s) each", missing.stream().map(NewTopic::name).toList(), replicas);
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -66,5 +70,24 @@ public final class TopicAdmin {
             throw new CondenseException(ErrorCode.UNAVAILABLE, "cannot create the Kafka topics at " + settings.bootstrapServers()
                     + ": " + (e.getCause() == null ? e : e.getCause()).getMessage(), e);
         }
+    }
+
+    /**
+     * The operator's {@code --replication-factor}, else as many replicas as the cluster has brokers, at most 3 (one
+     * broker can be lost without losing an accepted job; a single embedded broker gets 1).
+     */
+    private short replicationFactor(Admin admin) throws InterruptedException, ExecutionException, TimeoutException {
+        int given = settings.options().replicationFactor();
+        if (given > 0) {
+            return (short) given;
+        }
+        int brokers = admin.describeCluster().nodes().get(60, TimeUnit.SECONDS).size();
+        return (short) Math.max(1, Math.min(3, brokers));
+    }
+
+    /** With more than one replica, a write is acknowledged once two have it, so one broker may fail without loss. */
+    private static NewTopic topic(String name, int partitions, short replicas) {
+        NewTopic topic = new NewTopic(name, partitions, replicas);
+        return replicas > 1 ? topic.configs(java.util.Map.of("min.insync.replicas", "2")) : topic;
     }
 }

@@ -198,6 +198,12 @@ public final class ChannelWriter {
                 }
             }
             cancellations.forEach(cancel -> records.add(Events.record(cancel)));
+            long limit = Tenants.limits().maxJobs();
+            long inFlight = limit == Long.MAX_VALUE ? 0 : jobs.inFlight(state.getTenant()) - superseded.size();
+            if (inFlight >= limit) {
+                throw new CondenseException(ErrorCode.RESOURCE_EXHAUSTED, "tenant " + state.getTenant() + " has " + inFlight
+                        + " jobs queued or running, its limit (jobs= in the tokens file); push again when one has finished, or use --policy latest");
+            }
             publisher.publish(records);
             if (mergedBytes.length <= CACHED_MODEL_BYTES) {
                 latestModels.put(state.getChannelId(), Map.entry(weightsId.hex(), merged));

@@ -193,7 +193,7 @@ final class CompressCommand implements Callable<Integer> {
             Status status = e.getStatus();
             err.println("condense: " + status.getCode() + ": " + status.getDescription());
             return status.getCode() == Status.Code.INVALID_ARGUMENT || status.getCode() == Status.Code.NOT_FOUND
-                    || status.getCode() == Status.Code.RESOURCE_EXHAUSTED || status.getCode() == Status.Code.UNAUTHENTICATED
+                    || status.getCode() == Status.Code.ALREADY_EXISTS || status.getCode() == Status.Code.RESOURCE_EXHAUSTED || status.getCode() == Status.Code.UNAUTHENTICATED
                     || status.getCode() == Status.Code.PERMISSION_DENIED ? 2 : 3;
         } catch (IOException | IllegalArgumentException e) {
             err.println("condense: " + e.getMessage());

@@ -38,7 +38,7 @@ public final class JobCommands {
         Status status = e.getStatus();
         System.err.println("condense: " + server + " answered " + status.getCode() + ": " + status.getDescription());
         return switch (status.getCode()) {
-            case NOT_FOUND, INVALID_ARGUMENT, UNAUTHENTICATED, PERMISSION_DENIED -> 2;
+            case NOT_FOUND, INVALID_ARGUMENT, ALREADY_EXISTS, UNAUTHENTICATED, PERMISSION_DENIED -> 2;
             case FAILED_PRECONDITION -> 1;
             default -> 3;
         };

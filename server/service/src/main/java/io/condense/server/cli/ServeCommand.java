@@ -2,10 +2,11 @@ package io.condense.server.cli;
 
 import io.condense.sdk.error.CondenseException;
 import io.condense.sdk.error.ErrorCategory;
+import io.condense.server.bus.KafkaOptions;
 import io.condense.server.platform.CondensePlatform;
-import io.condense.server.security.ApiSecurity;
 import io.condense.server.platform.PlatformConfig;
 import io.condense.server.platform.Role;
+import io.condense.server.security.ApiSecurity;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.Optional;
@@ -32,6 +33,18 @@ final class ServeCommand implements Callable<Integer> {
 
     @Option(names = "--kafka-bootstrap", paramLabel = "HOST:PORT", description = "Use this Kafka cluster instead of the embedded broker.")
     String kafkaBootstrap;
+
+    @Option(names = "--kafka-config", paramLabel = "FILE", description = "Kafka client properties (Java properties file) every client of "
+            + "this process gets: the cluster's security.protocol, sasl.*, ssl.* settings.")
+    Path kafkaConfig;
+
+    @Option(names = "--replication-factor", defaultValue = "0", description = "Replicas of each topic this process creates (default: "
+            + "as many as the cluster has brokers, at most 3; 2 must acknowledge a write when there are more than one).")
+    int replicationFactor;
+
+    @Option(names = "--kafka-port", defaultValue = "0", description = "Port of the embedded broker on 127.0.0.1, so other processes can "
+            + "join it with --kafka-bootstrap 127.0.0.1:PORT (default: a free one). Not with --kafka-bootstrap.")
+    int kafkaPort;
 
     @Option(names = "--data", paramLabel = "DIR", defaultValue = "condense-data", description = "Data folder: blobs, embedded Kafka log, scratch (default: ${DEFAULT-VALUE}).")
     Path data;
@@ -65,7 +78,8 @@ final class ServeCommand implements Callable<Integer> {
     Path tlsClientCa;
 
     @Option(names = "--auth-tokens", paramLabel = "FILE", description = "Refuse calls without a bearer token listed (as its SHA-256) in this "
-            + "file, one 'sha256:<hex> <tenant>' a line.")
+            + "file, one 'sha256:<hex> <tenant> [jobs=N] [stored=SIZE]' a line (optional limits of the tenant: jobs queued or "
+            + "running, bytes held; see docs/SECURITY.md).")
     Path authTokens;
 
     @Option(names = "--no-reflection", description = "Do not offer gRPC server reflection (it describes the API, not data).")
@@ -87,7 +101,12 @@ final class ServeCommand implements Callable<Integer> {
             ApiSecurity security = new ApiSecurity(Optional.ofNullable(tlsCertificate), Optional.ofNullable(tlsKey),
                     Optional.ofNullable(tlsClientCa), Optional.ofNullable(authTokens));
             config = config.withSecurity(noReflection ? security.withoutReflection() : security);
-        } catch (IllegalArgumentException e) {
+            if (kafkaPort != 0 && kafkaBootstrap != null) {
+                throw new IllegalArgumentException("--kafka-port sets the embedded broker's port; with --kafka-bootstrap there is none");
+            }
+            config = config.withKafka(new KafkaOptions(kafkaConfig == null ? java.util.Map.of() : KafkaOptions.readProperties(kafkaConfig),
+                    replicationFactor, kafkaPort));
+        } catch (IllegalArgumentException | CondenseException e) {
             System.err.println("condense serve: " + e.getMessage());
             return 2;
         }

@@ -25,7 +25,12 @@ import java.util.concurrent.ConcurrentHashMap;
  */
 public final class JobView implements EventListener {
     private final Map<String, JobEntry> jobs = new ConcurrentHashMap<>();
-    private final Map<String, String> jobsByClientRequest = new ConcurrentHashMap<>();
+    /** The first job of each (tenant, client request id), with what was asked, to tell a retry from a reuse of the id. */
+    private final Map<String, ClientRequest> jobsByClientRequest = new ConcurrentHashMap<>();
+
+    /** The job a client request id names, and the request as it was submitted (see {@link #requestOf}). */
+    public record ClientRequest(String jobId, JobSpec request) {
+    }
 
     @Override
     public void onEvent(BusEvent event, boolean live) {
@@ -103,7 +108,7 @@ public final class JobView implements EventListener {
             return;
         }
         if (!spec.getClientRequestId().isEmpty()) {
-            jobsByClientRequest.putIfAbsent(spec.getTenant() + "\u0000" + spec.getClientRequestId(), jobId);
+            jobsByClientRequest.putIfAbsent(spec.getTenant() + "\u0000" + spec.getClientRequestId(), new ClientRequest(jobId, requestOf(spec)));
         }
         entry.publish(JobEvent.newBuilder().setTimeMs(timeMs).setAccepted(JobAcceptedEvent.newBuilder().setStepCount(spec.getStepsCount())));
     }
@@ -114,8 +119,14 @@ public final class JobView implements EventListener {
         return entry == null ? Optional.empty() : Optional.of(entry.snapshot());
     }
 
-    public Optional<String> jobForClientRequest(String clientRequestId) {
+    /** The calling tenant's job of this client request id, if this instance has seen it. */
+    public Optional<ClientRequest> jobForClientRequest(String clientRequestId) {
         return Optional.ofNullable(jobsByClientRequest.get(Tenants.current() + "\u0000" + clientRequestId));
+    }
+
+    /** What a client asked for in a job spec: the spec without the fields the server stamps (time, request id, tenant). */
+    public static JobSpec requestOf(JobSpec spec) {
+        return spec.toBuilder().clearSubmittedAtMs().clearClientRequestId().clearTenant().build();
     }
 
     /** The most recently submitted jobs (in {@code state}, unless it is UNSPECIFIED), newest first, without their reports. */
@@ -177,5 +188,10 @@ public final class JobView implements EventListener {
     /** Jobs accepted and not yet completed, failed or cancelled. */
     public long inFlight() {
         return jobs.values().stream().filter(entry -> !entry.terminal()).count();
+    }
+
+    /** Jobs of one tenant that are queued or running: what its {@code jobs=} limit counts. */
+    public long inFlight(String tenant) {
+        return jobs.values().stream().filter(entry -> !entry.terminal() && entry.tenant().equals(tenant)).count();
     }
 }

@@ -123,11 +123,11 @@ public final class CondensePlatform implements AutoCloseable {
         if (config.kafkaBootstrap().isPresent()) {
             bootstrapServers = config.kafkaBootstrap().get();
         } else {
-            EmbeddedKafka kafka = EmbeddedKafka.start(config.dataFolder().resolve("kafka"));
+            EmbeddedKafka kafka = EmbeddedKafka.start(config.dataFolder().resolve("kafka"), config.kafka().embeddedBrokerPort());
             resources.push(kafka);
             bootstrapServers = kafka.bootstrapServers();
         }
-        KafkaSettings settings = new KafkaSettings(bootstrapServers, config.stepPartitions());
+        KafkaSettings settings = new KafkaSettings(bootstrapServers, config.stepPartitions(), config.kafka());
         new TopicAdmin(settings).ensureTopics(plugins.techniques().keySet());
         resources.push(InstanceLease.acquire(settings, instanceId));
         this.instanceId = instanceId;
@@ -154,7 +154,8 @@ public final class CondensePlatform implements AutoCloseable {
 
         Worker worker = null;
         if (config.role().runsWorker()) {
-            worker = new Worker(plugins, blobs, cancellations, stepMetrics, settings, instanceId, config.dataFolder().resolve("scratch"),
+            Path scratch = ScratchSpace.prepare(config.dataFolder().resolve("scratch"), instanceId, settings);
+            worker = new Worker(plugins, blobs, cancellations, stepMetrics, settings, instanceId, scratch,
                     config.workerThreads(), binder, attempts, events::isCaughtUp);
             resources.push(worker);
             worker.start();

@@ -104,6 +104,48 @@ final class InstanceLease implements AutoCloseable {
         }
     }
 
+    /**
+     * Which of these instance ids a live process holds now (its lease group has a member), asked in one request.
+     *
+     * @throws CondenseException UNAVAILABLE when Kafka cannot tell
+     */
+    static java.util.Set<String> live(KafkaSettings settings, Collection<String> instanceIds) {
+        if (instanceIds.isEmpty()) {
+            return java.util.Set.of();
+        }
+        List<String> groups = instanceIds.stream().map(InstanceLease::group).toList();
+        try (Admin admin = Admin.create(settings.admin())) {
+            Map<String, ConsumerGroupDescription> descriptions = admin.describeConsumerGroups(groups).all().get(30, TimeUnit.SECONDS);
+            java.util.Set<String> live = new java.util.HashSet<>();
+            for (String instanceId : instanceIds) {
+                ConsumerGroupDescription description = descriptions.get(group(instanceId));
+                if (description != null && !description.members().isEmpty()) {
+                    live.add(instanceId);
+                }
+            }
+            return live;
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof GroupIdNotFoundException && instanceIds.size() == 1) {
+                return java.util.Set.of();
+            }
+            if (e.getCause() instanceof GroupIdNotFoundException) {
+                // one unknown group fails the whole request: ask for each id alone
+                java.util.Set<String> live = new java.util.HashSet<>();
+                for (String instanceId : instanceIds) {
+                    live.addAll(live(settings, List.of(instanceId)));
+                }
+                return live;
+            }
+            throw new CondenseException(ErrorCode.UNAVAILABLE, "cannot ask Kafka which instance ids are in use: "
+                    + (e.getCause() == null ? e : e.getCause()).getMessage(), e);
+        } catch (TimeoutException e) {
+            throw new CondenseException(ErrorCode.UNAVAILABLE, "Kafka did not answer which instance ids are in use within 30 s", e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new CondenseException(ErrorCode.UNAVAILABLE, "interrupted while asking which instance ids are in use", e);
+        }
+    }
+
     private static CondenseException taken(String instanceId, String group, Collection<MemberDescription> members) {
         MemberDescription other = members.iterator().next();
         return new CondenseException(ErrorCode.INVALID_PARAMETER, "another Condense process is running with the instance id '"

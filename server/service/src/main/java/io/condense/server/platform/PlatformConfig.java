@@ -2,6 +2,7 @@ package io.condense.server.platform;
 
 import static java.util.Objects.requireNonNull;
 
+import io.condense.server.bus.KafkaOptions;
 import io.condense.server.security.ApiSecurity;
 import java.nio.file.Path;
 import java.util.Optional;
@@ -21,6 +22,7 @@ import java.util.Optional;
  * @param stepPartitions partitions of each step topic created here
  * @param workerThreads step consumers per technique in this process (each runs one step at a time)
  * @param security TLS, mutual TLS and bearer tokens of the gRPC API ({@link ApiSecurity#NONE}: plaintext, open)
+ * @param kafka Kafka client properties, replication of the topics created here, the embedded broker's port
  */
 public record PlatformConfig(
         String host,
@@ -34,7 +36,8 @@ public record PlatformConfig(
         long maxBlobBytes,
         int stepPartitions,
         int workerThreads,
-        ApiSecurity security) {
+        ApiSecurity security,
+        KafkaOptions kafka) {
 
     public static final long DEFAULT_MAX_BLOB_BYTES = 2L * 1024 * 1024 * 1024;
 
@@ -49,6 +52,14 @@ public record PlatformConfig(
             throw new IllegalArgumentException("workerThreads must be at least 1: " + workerThreads);
         }
         requireNonNull(security, "security is null");
+        requireNonNull(kafka, "kafka is null");
+    }
+
+    /** With Kafka's default options (no client properties, automatic replication, a free embedded port). */
+    public PlatformConfig(String host, int grpcPort, int metricsPort, Optional<String> kafkaBootstrap, Path dataFolder, Path pluginsFolder,
+            Role role, Optional<String> instanceId, long maxBlobBytes, int stepPartitions, int workerThreads, ApiSecurity security) {
+        this(host, grpcPort, metricsPort, kafkaBootstrap, dataFolder, pluginsFolder, role, instanceId, maxBlobBytes, stepPartitions,
+                workerThreads, security, KafkaOptions.DEFAULTS);
     }
 
     /** Without TLS or tokens (plaintext, open: for loopback). */
@@ -66,11 +77,16 @@ public record PlatformConfig(
 
     public PlatformConfig withMaxBlobBytes(long bytes) {
         return new PlatformConfig(host, grpcPort, metricsPort, kafkaBootstrap, dataFolder, pluginsFolder, role, instanceId, bytes, stepPartitions,
-                workerThreads, security);
+                workerThreads, security, kafka);
     }
 
     public PlatformConfig withSecurity(ApiSecurity apiSecurity) {
         return new PlatformConfig(host, grpcPort, metricsPort, kafkaBootstrap, dataFolder, pluginsFolder, role, instanceId, maxBlobBytes,
-                stepPartitions, workerThreads, apiSecurity);
+                stepPartitions, workerThreads, apiSecurity, kafka);
+    }
+
+    public PlatformConfig withKafka(KafkaOptions options) {
+        return new PlatformConfig(host, grpcPort, metricsPort, kafkaBootstrap, dataFolder, pluginsFolder, role, instanceId, maxBlobBytes,
+                stepPartitions, workerThreads, security, options);
     }
 }

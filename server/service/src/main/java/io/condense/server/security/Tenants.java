@@ -6,6 +6,8 @@ import io.grpc.Context;
 public final class Tenants {
     /** Set by {@link TokenAuthenticator} on every authenticated call. */
     public static final Context.Key<String> TENANT = Context.key("condense-tenant");
+    /** The tenant's limits from the tokens file, set with {@link #TENANT}. */
+    public static final Context.Key<TenantLimits> LIMITS = Context.key("condense-tenant-limits");
 
     private Tenants() {
     }
@@ -14,5 +16,11 @@ public final class Tenants {
     public static String current() {
         String tenant = TENANT.get();
         return tenant == null ? "" : tenant;
+    }
+
+    /** The caller's limits; none without authentication or when the tokens file gives none. */
+    public static TenantLimits limits() {
+        TenantLimits limits = LIMITS.get();
+        return limits == null ? TenantLimits.UNLIMITED : limits;
     }
 }

@@ -28,18 +28,21 @@ import java.util.Map;
  * A call without a known token is refused UNAUTHENTICATED before it reaches the service; an authenticated call
  * carries its tenant in the gRPC context ({@link Tenants}).
  *
- * <p>The file, one token a line ({@code #} starts a comment): {@code sha256:<64 hex digits> <tenant>}, the hash being
- * that of the token's UTF-8 bytes ({@code printf %s "$TOKEN" | sha256sum}). A tenant name is 1 to 64 letters, digits,
- * '.', '_' or '-', starting with a letter or digit.
+ * <p>The file, one token a line ({@code #} starts a comment): {@code sha256:<64 hex digits> <tenant> [jobs=N] [stored=SIZE]},
+ * the hash being that of the token's UTF-8 bytes ({@code printf %s "$TOKEN" | sha256sum}). A tenant name is 1 to 64
+ * letters, digits, '.', '_' or '-', starting with a letter or digit. The optional {@link TenantLimits} hold for the
+ * tenant; several tokens of one tenant must not give it different limits.
  */
 public final class TokenAuthenticator implements ServerInterceptor {
     public static final Metadata.Key<String> AUTHORIZATION = Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
     private static final String BEARER = "Bearer ";
 
     private final Map<String, String> tenantsByHash;
+    private final Map<String, TenantLimits> limitsByTenant;
 
-    TokenAuthenticator(Map<String, String> tenantsByHash) {
+    TokenAuthenticator(Map<String, String> tenantsByHash, Map<String, TenantLimits> limitsByTenant) {
         this.tenantsByHash = Map.copyOf(requireNonNull(tenantsByHash, "tenantsByHash is null"));
+        this.limitsByTenant = Map.copyOf(requireNonNull(limitsByTenant, "limitsByTenant is null"));
     }
 
     /** Reads a tokens file; every malformed line is reported at once, with its number. */
@@ -51,6 +54,7 @@ public final class TokenAuthenticator implements ServerInterceptor {
             throw new CondenseException(ErrorCode.INVALID_PARAMETER, "cannot read the tokens file " + file + ": " + e.getMessage(), e);
         }
         Map<String, String> tenants = new HashMap<>();
+        Map<String, TenantLimits> limits = new HashMap<>();
         StringBuilder problems = new StringBuilder();
         for (int i = 0; i < lines.size(); i++) {
             String line = lines.get(i).strip();
@@ -58,13 +62,25 @@ public final class TokenAuthenticator implements ServerInterceptor {
                 continue;
             }
             String[] fields = line.split("\\s+");
-            if (fields.length != 2 || !fields[0].matches("sha256:[0-9a-fA-F]{64}") || !fields[1].matches("[A-Za-z0-9][A-Za-z0-9._-]{0,63}")) {
-                problems.append("\n  line ").append(i + 1).append(": expected 'sha256:<64 hex digits> <tenant>'");
+            if (fields.length < 2 || !fields[0].matches("sha256:[0-9a-fA-F]{64}") || !fields[1].matches("[A-Za-z0-9][A-Za-z0-9._-]{0,63}")) {
+                problems.append("\n  line ").append(i + 1).append(": expected 'sha256:<64 hex digits> <tenant> [jobs=N] [stored=SIZE]'");
+                continue;
+            }
+            TenantLimits tenantLimits;
+            try {
+                tenantLimits = TenantLimits.parse(java.util.Arrays.copyOfRange(fields, 2, fields.length));
+            } catch (CondenseException e) {
+                problems.append("\n  line ").append(i + 1).append(": ").append(e.getMessage());
                 continue;
             }
             String hash = fields[0].substring("sha256:".length()).toLowerCase(java.util.Locale.ROOT);
             if (tenants.putIfAbsent(hash, fields[1]) != null) {
                 problems.append("\n  line ").append(i + 1).append(": the same token is listed twice");
+            }
+            TenantLimits earlier = limits.putIfAbsent(fields[1], tenantLimits);
+            if (earlier != null && !earlier.equals(tenantLimits)) {
+                problems.append("\n  line ").append(i + 1).append(": tenant ").append(fields[1])
+                        .append(" has other limits on an earlier line; give every token of a tenant the same limits");
             }
         }
         if (problems.length() > 0) {
@@ -74,7 +90,7 @@ public final class TokenAuthenticator implements ServerInterceptor {
             throw new CondenseException(ErrorCode.INVALID_PARAMETER, "the tokens file " + file + " lists no token: every call would "
                     + "be refused");
         }
-        return new TokenAuthenticator(tenants);
+        return new TokenAuthenticator(tenants, limits);
     }
 
     /** The hash a tokens file lists for a token. */
@@ -100,6 +116,7 @@ public final class TokenAuthenticator implements ServerInterceptor {
             return new ServerCall.Listener<>() {
             };
         }
-        return Contexts.interceptCall(Context.current().withValue(Tenants.TENANT, tenant), call, headers, next);
+        return Contexts.interceptCall(Context.current().withValue(Tenants.TENANT, tenant)
+                .withValue(Tenants.LIMITS, limitsByTenant.getOrDefault(tenant, TenantLimits.UNLIMITED)), call, headers, next);
     }
 }

@@ -12,11 +12,12 @@ import org.junit.jupiter.api.Test;
 class ErrorStatusTest {
 
     @Test
-    void userErrorsAreInvalidArgumentsOrNotFound() {
+    void userErrorsAreStatusesAboutTheRequest() {
         for (ErrorCode code : ErrorCode.values()) {
             Status.Code status = ErrorStatus.grpcCode(code);
             if (code.category() == ErrorCategory.USER) {
-                assertThat(status).as(code.name()).isIn(Status.Code.INVALID_ARGUMENT, Status.Code.NOT_FOUND, Status.Code.CANCELLED);
+                assertThat(status).as(code.name()).isIn(Status.Code.INVALID_ARGUMENT, Status.Code.NOT_FOUND, Status.Code.ALREADY_EXISTS,
+                        Status.Code.CANCELLED);
             } else {
                 assertThat(status).as(code.name()).isIn(Status.Code.INTERNAL, Status.Code.UNAVAILABLE, Status.Code.RESOURCE_EXHAUSTED);
             }

@@ -62,4 +62,20 @@ class JobViewTest {
         assertThat(completed.get(0).hasReport()).isFalse();
         assertThat(view.job("mid").orElseThrow().hasReport()).as("GetJob still has it").isTrue();
     }
+
+    @Test
+    void aClientRequestIdNamesTheFirstJobOfItsTenantWithTheRequestAsAsked() {
+        JobSpec asked = JobSpec.newBuilder().setModelId("m").addSteps(PipelineStep.newBuilder().setTechnique("prune"))
+                .setClientRequestId("nightly-1").build();
+        view.accept("first", asked.toBuilder().setSubmittedAtMs(10).build(), 10);
+        view.accept("second", asked.toBuilder().setSubmittedAtMs(20).build(), 20);
+        view.accept("team-b", asked.toBuilder().setSubmittedAtMs(30).setTenant("team-b").build(), 30);
+
+        JobView.ClientRequest known = view.jobForClientRequest("nightly-1").orElseThrow();
+        assertThat(known.jobId()).as("the first job keeps the id; the tenant-less caller does not see team-b's").isEqualTo("first");
+        assertThat(known.request()).as("the same request, submitted later").isEqualTo(JobView.requestOf(asked.toBuilder().setSubmittedAtMs(99).build()));
+        assertThat(known.request()).as("another pipeline")
+                .isNotEqualTo(JobView.requestOf(asked.toBuilder().setSteps(0, PipelineStep.newBuilder().setTechnique("quantize")).build()));
+        assertThat(view.jobForClientRequest("nightly-2")).isEmpty();
+    }
 }

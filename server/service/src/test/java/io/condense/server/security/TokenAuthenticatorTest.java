@@ -38,4 +38,26 @@ class TokenAuthenticatorTest {
         assertThatThrownBy(() -> TokenAuthenticator.load(file)).hasMessageContaining("lists no token");
         assertThatThrownBy(() -> TokenAuthenticator.load(folder.resolve("missing"))).hasMessageContaining("cannot read the tokens file");
     }
+
+    @Test
+    void limitsFollowTheTenantAndEveryBadOneIsNamed() throws Exception {
+        Path file = folder.resolve("limited");
+        Files.writeString(file, "sha256:" + TokenAuthenticator.hash("a") + " team-a jobs=20 stored=50GiB\n"
+                + "sha256:" + TokenAuthenticator.hash("b") + " team-a jobs=20 stored=50GiB\n"
+                + "sha256:" + TokenAuthenticator.hash("c") + " team-c\n");
+        TokenAuthenticator.load(file);
+        assertThat(TenantLimits.parse(new String[] {"jobs=20", "stored=50GiB"})).isEqualTo(new TenantLimits(20, 50L << 30));
+        assertThat(TenantLimits.parse(new String[] {"stored=4096"})).isEqualTo(new TenantLimits(Long.MAX_VALUE, 4096));
+        assertThat(TenantLimits.parse(new String[0])).isEqualTo(TenantLimits.UNLIMITED);
+
+        Files.writeString(file, "sha256:" + TokenAuthenticator.hash("a") + " team-a jobs=20\n"
+                + "sha256:" + TokenAuthenticator.hash("b") + " team-a jobs=5\n"
+                + "sha256:" + TokenAuthenticator.hash("c") + " team-c jobs=0\n"
+                + "sha256:" + TokenAuthenticator.hash("d") + " team-d stored=5GB\n"
+                + "sha256:" + TokenAuthenticator.hash("e") + " team-e quota=1\n");
+        assertThatThrownBy(() -> TokenAuthenticator.load(file)).isInstanceOfSatisfying(CondenseException.class, e -> assertThat(e.getMessage())
+                .contains("line 2: tenant team-a has other limits").contains("line 3: 'jobs=0' is not a limit")
+                .contains("line 4: 'stored=5GB' is not a limit").contains("KiB, MiB, GiB or TiB")
+                .contains("line 5: unknown limit 'quota=1'").doesNotContain("line 1"));
+    }
 }
