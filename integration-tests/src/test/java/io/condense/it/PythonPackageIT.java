@@ -24,7 +24,8 @@ class PythonPackageIT {
         ForeignClient python = ForeignClient.pythonPackage();
         Path model = folder.resolve("lenet-300-100.onnx");
         Files.write(model, LeNets.leNet300100(1).toBytes());
-        ForeignClient.Run run = python.run(List.of("-m", "unittest", "-v", "test_live", "test_offline"), ForeignClient.pythonPackageFolder().resolve("tests"),
+        ForeignClient.Run run = python.run(List.of("-m", "unittest", "discover", "-v", "-s", ForeignClient.pythonPackageFolder().resolve("tests").toString(),
+                        "-p", "test_*.py"), folder,
                 Duration.ofMinutes(5), Map.of("CONDENSE_TEST_SERVER", TestPlatform.get().grpcTarget(), "CONDENSE_TEST_MODEL", model.toString()));
         assertThat(run.exitCode()).as(run.toString()).isZero();
         assertThat(run.stderr()).contains("Ran 7 tests").contains("OK").doesNotContain("skipped");
