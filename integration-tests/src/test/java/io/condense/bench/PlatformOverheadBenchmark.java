@@ -1,5 +1,11 @@
 package io.condense.bench;
 
+import static io.condense.bench.BenchSupport.copyArchives;
+import static io.condense.bench.BenchSupport.loadAverage;
+import static io.condense.bench.BenchSupport.millisSince;
+import static io.condense.bench.BenchSupport.option;
+import static io.condense.bench.BenchSupport.textOption;
+
 import static java.util.Objects.requireNonNull;
 
 import io.condense.proto.v1.JobEvent;
@@ -17,13 +23,10 @@ import io.condense.server.platform.CondensePlatform;
 import io.condense.server.platform.PlatformConfig;
 import io.condense.server.plugin.LoadedTechnique;
 import java.io.IOException;
-import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
-import java.util.Arrays;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
@@ -327,50 +330,6 @@ public final class PlatformOverheadBenchmark {
                 sample.max(), sample.mean(), sample.wallMs() > 0 ? String.format(Locale.ROOT, "%.1f", sample.perSecond()) : "");
     }
 
-    /** An option from a system property; a placeholder Maven left unresolved ("${...}") counts as absent. */
-    private static int option(String name, int defaultValue) {
-        String value = textOption(name, null);
-        if (value == null) {
-            return defaultValue;
-        }
-        try {
-            int parsed = Integer.parseInt(value.trim());
-            if (parsed < 1) {
-                throw new NumberFormatException("must be at least 1");
-            }
-            return parsed;
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("-D" + name + "=" + value + " is not a positive whole number", e);
-        }
-    }
-
-    private static String textOption(String name, String defaultValue) {
-        String value = System.getProperty(name);
-        return value == null || value.isBlank() || value.startsWith("${") ? defaultValue : value;
-    }
-
-    private static Path copyArchives(Path from, Path to) throws IOException {
-        if (!Files.isDirectory(from)) {
-            throw new IllegalStateException("no plugin archives in " + from.toAbsolutePath() + ": build them first (mvn -DskipTests install)");
-        }
-        Files.createDirectories(to);
-        try (var files = Files.list(from)) {
-            for (Path archive : files.filter(path -> path.getFileName().toString().endsWith(".jar")).toList()) {
-                Files.copy(archive, to.resolve(archive.getFileName()), StandardCopyOption.REPLACE_EXISTING);
-            }
-        }
-        return to;
-    }
-
-    private static String loadAverage() {
-        double load = ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage();
-        return load < 0 ? "unknown" : String.format(Locale.ROOT, "%.2f", load);
-    }
-
-    private static double millisSince(long startNanos) {
-        return (System.nanoTime() - startNanos) / 1e6;
-    }
-
     /**
      * The same two techniques the worker runs, from the same loaded plugins, called directly: no gRPC, no
      * Kafka, no blob store.
@@ -425,37 +384,6 @@ public final class PlatformOverheadBenchmark {
             byte[] bytes = quantized.toBytes();
             outputBytes = bytes.length;
             return new OnnxModel[] {original, quantized};
-        }
-    }
-
-    /** Milliseconds of a number of runs, and the wall-clock time they took together (0 when not a throughput figure). */
-    private record Sample(double[] sortedMillis, double wallMs) {
-        static Sample of(double[] millis, double wallMs) {
-            double[] sorted = millis.clone();
-            Arrays.sort(sorted);
-            return new Sample(sorted, wallMs);
-        }
-
-        int count() {
-            return sortedMillis.length;
-        }
-
-        /** Nearest rank. */
-        double percentile(int percent) {
-            int rank = (int) Math.ceil(percent / 100.0 * sortedMillis.length);
-            return sortedMillis[Math.max(0, rank - 1)];
-        }
-
-        double max() {
-            return sortedMillis[sortedMillis.length - 1];
-        }
-
-        double mean() {
-            return Arrays.stream(sortedMillis).average().orElse(0);
-        }
-
-        double perSecond() {
-            return sortedMillis.length / (wallMs / 1000);
         }
     }
 

@@ -36,7 +36,7 @@ final class ForeignClient {
         this.installHint = requireNonNull(installHint, "installHint is null");
     }
 
-    /** integration-tests/clients/python/condense_client.py under Debian's /usr/bin/python3. */
+    /** clients/python/condense_client.py under Debian's /usr/bin/python3. */
     static ForeignClient python() {
         Path python = Path.of("/usr/bin/python3");
         String hint = "install them with 'apt-get install python3 python3-grpcio python3-protobuf protobuf-compiler libprotobuf-dev' "
@@ -44,7 +44,26 @@ final class ForeignClient {
         if (!Files.isExecutable(python)) {
             fail("The Python client needs Debian's " + python + " with grpc and protobuf: " + hint);
         }
-        return new ForeignClient("python", List.of(python.toString(), clientsFolder().resolve("python/condense_client.py").toString()), hint);
+        return new ForeignClient("python", List.of(python.toString(), repositoryRoot().resolve("clients/python/condense_client.py").toString()), hint);
+    }
+
+    /**
+     * The Python package (clients/python) as installed into the virtual environment ./run-tests makes fresh:
+     * build/python-venv; the arguments name a script and its arguments.
+     */
+    static ForeignClient pythonPackage() {
+        Path python = repositoryRoot().resolve("build/python-venv/bin/python");
+        String hint = "make it with 'python3 -m venv build/python-venv && build/python-venv/bin/pip install ./clients/python' "
+                + "(./run-tests does)";
+        if (!Files.isExecutable(python)) {
+            fail("The Python package's tests need the virtual environment " + python + ": " + hint);
+        }
+        return new ForeignClient("python-package", List.of(python.toString()), hint);
+    }
+
+    /** The repository's Python package: clients/python. */
+    static Path pythonPackageFolder() {
+        return repositoryRoot().resolve("clients/python");
     }
 
     /** integration-tests/clients/node/condense_client.js under the node on the PATH. */
@@ -83,13 +102,20 @@ final class ForeignClient {
 
     /** Runs the client with these arguments and waits for it; on timeout it is killed and the test fails. */
     Run run(List<String> arguments, Path workFolder, Duration timeout) {
+        return run(arguments, workFolder, timeout, Map.of());
+    }
+
+    /** {@link #run(List, Path, Duration)} with these variables added to the environment. */
+    Run run(List<String> arguments, Path workFolder, Duration timeout, Map<String, String> environment) {
         List<String> command = new ArrayList<>(commandPrefix);
         command.addAll(arguments);
         try {
             Path stdout = Files.createTempFile(workFolder, language + "-", ".out");
             Path stderr = Files.createTempFile(workFolder, language + "-", ".err");
-            Process process = new ProcessBuilder(command).directory(workFolder.toFile())
-                    .redirectOutput(stdout.toFile()).redirectError(stderr.toFile()).start();
+            ProcessBuilder builder = new ProcessBuilder(command).directory(workFolder.toFile())
+                    .redirectOutput(stdout.toFile()).redirectError(stderr.toFile());
+            builder.environment().putAll(environment);
+            Process process = builder.start();
             boolean exited;
             try {
                 exited = process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS);

@@ -17,13 +17,13 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 /**
- * The standalone Python decoder ({@code integration-tests/clients/python/cpk_decode.py}, numpy only) decodes the
+ * The standalone Python decoder ({@code clients/python/cpk_decode.py}, numpy only) decodes the
  * files this encoder writes to exactly the bytes of the Java decoder, and refuses their truncations and flipped bits
  * ({@code test_cpk_decode.py}); files written with {@code entropy=zstd} decode the same when the interpreter has the
  * {@code zstandard} module, and are refused with a message naming it when not. Skipped when no {@code python3} has numpy.
  */
 class PythonDecoderTest {
-    static final Path SCRIPTS = Path.of("../../integration-tests/clients/python");
+    static final Path SCRIPTS = Path.of("../../clients/python");
     /** Name, model, chain, encode's entropy. */
     static final String[][] CORPUS = {
             {"mnist8-float", "mnist8/model.onnx", "", "huffman"},

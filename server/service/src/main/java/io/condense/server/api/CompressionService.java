@@ -44,8 +44,6 @@ import io.condense.server.security.Tenants;
 import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
-import java.io.IOException;
-import java.io.InputStream;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.UUID;
@@ -331,11 +329,9 @@ public final class CompressionService extends CompressionServiceGrpc.Compression
 
     @Override
     public void download(DownloadRequest request, StreamObserver<DownloadChunk> responses) {
-        ServerCallStreamObserver<DownloadChunk> call = (ServerCallStreamObserver<DownloadChunk>) responses;
-        InputStream in;
-        long size;
+        BlobId id;
         try {
-            BlobId id = switch (request.getTargetCase()) {
+            id = switch (request.getTargetCase()) {
                 case JOB_ID -> {
                     Job job = requireJob(request.getJobId());
                     if (job.getState() != JobState.JOB_STATE_COMPLETED) {
@@ -351,45 +347,11 @@ public final class CompressionService extends CompressionServiceGrpc.Compression
                 }
                 case TARGET_NOT_SET -> throw Status.INVALID_ARGUMENT.withDescription("name a job_id or a blob_id to download").asRuntimeException();
             };
-            size = blobs.size(id);
-            in = blobs.open(id);
         } catch (RuntimeException e) {
             responses.onError(toStatus("Download", e));
             return;
         }
-        call.setOnCancelHandler(() -> closeQuietly(in));
-        call.setOnReadyHandler(new Runnable() {
-            private boolean first = true;
-            private boolean done;
-
-            @Override
-            public void run() {
-                try {
-                    byte[] buffer = new byte[MAX_CHUNK_BYTES];
-                    while (!done && call.isReady()) {
-                        int read = in.readNBytes(buffer, 0, buffer.length);
-                        if (read > 0 || first) {
-                            DownloadChunk.Builder chunk = DownloadChunk.newBuilder().setData(com.google.protobuf.ByteString.copyFrom(buffer, 0, read));
-                            if (first) {
-                                chunk.setTotalSize(size);
-                                first = false;
-                            }
-                            call.onNext(chunk.build());
-                        }
-                        if (read < buffer.length) {
-                            done = true;
-                            closeQuietly(in);
-                            call.onCompleted();
-                        }
-                    }
-                } catch (IOException | RuntimeException e) {
-                    done = true;
-                    closeQuietly(in);
-                    call.onError(toStatus("Download", e instanceof IOException
-                            ? new CondenseException(ErrorCode.UNAVAILABLE, "reading the blob failed: " + e.getMessage(), e) : e));
-                }
-            }
-        });
+        BlobDownload.stream(blobs, id, responses);
     }
 
     @Override
@@ -542,13 +504,5 @@ public final class CompressionService extends CompressionServiceGrpc.Compression
             log.error("{} failed unexpectedly", method, failure);
         }
         return ErrorStatus.of(failure);
-    }
-
-    private static void closeQuietly(InputStream in) {
-        try {
-            in.close();
-        } catch (IOException ignored) {
-            // nothing more to read
-        }
     }
 }

@@ -42,15 +42,16 @@ public final class SubmitPublisher implements JobPublisher, AutoCloseable {
 
     @Override
     public void submit(BusEvent submitted, StepRequested firstStep) {
-        publish(List.of(Events.record(submitted), Events.stepRecord(firstStep)));
+        publishAll(List.of(Events.record(submitted), Events.stepRecord(firstStep)));
     }
 
     @Override
     public void publish(BusEvent event) {
-        publish(List.of(Events.record(event)));
+        publishAll(List.of(Events.record(event)));
     }
 
-    private synchronized void publish(List<ProducerRecord<String, byte[]>> records) {
+    /** Writes the records in one transaction (a channel's state with a version's job and the cancellations it decides). */
+    public synchronized void publishAll(List<ProducerRecord<String, byte[]>> records) {
         try {
             producer.beginTransaction();
             for (ProducerRecord<String, byte[]> record : records) {

@@ -2,6 +2,7 @@ package io.condense.server.bus;
 
 import io.condense.proto.v1.JobError;
 import io.condense.proto.v1.events.BusEvent;
+import io.condense.proto.v1.events.ChannelState;
 import io.condense.proto.v1.events.StepRequested;
 import io.condense.sdk.error.CondenseException;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -17,6 +18,11 @@ public final class Events {
 
     public static ProducerRecord<String, byte[]> record(BusEvent event) {
         return new ProducerRecord<>(Topics.EVENTS, event.getJobId(), event.toByteArray());
+    }
+
+    /** The record of a channel's state on the compacted channels topic; a null state is the tombstone that deletes it. */
+    public static ProducerRecord<String, byte[]> channelRecord(String name, ChannelState state) {
+        return new ProducerRecord<>(Topics.CHANNELS, name, state == null ? null : state.toByteArray());
     }
 
     public static ProducerRecord<String, byte[]> stepRecord(StepRequested request) {

@@ -4,6 +4,7 @@ import static java.util.Objects.requireNonNull;
 
 import com.google.protobuf.InvalidProtocolBufferException;
 import io.condense.proto.v1.events.BusEvent;
+import io.condense.proto.v1.events.ChannelState;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -24,8 +25,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Reads the whole events topic from the beginning (committed records only, no consumer group) and hands
- * every event to the listeners; {@link #awaitCaughtUp} tells when the history written before the start
+ * Reads the whole events topic and the compacted channels topic from the beginning (committed records only, no consumer
+ * group) and hands every event and channel state to the listeners; {@link #awaitCaughtUp} tells when the history written before the start
  * has been read, so views built from it are complete.
  */
 public final class EventsReader implements EventsSync, AutoCloseable {
@@ -64,7 +65,7 @@ public final class EventsReader implements EventsSync, AutoCloseable {
     /** Why the reader stopped by itself (the views built from it no longer follow the topic); empty while it reads. */
     public java.util.Optional<String> problem() {
         if (running && thread.getState() == Thread.State.TERMINATED) {
-            return java.util.Optional.of("the events reader stopped: the job view no longer follows " + Topics.EVENTS);
+            return java.util.Optional.of("the events reader stopped: the job and channel views no longer follow " + Topics.EVENTS + " and " + Topics.CHANNELS);
         }
         return java.util.Optional.empty();
     }
@@ -96,9 +97,10 @@ public final class EventsReader implements EventsSync, AutoCloseable {
 
     private void run() {
         try {
-            List<TopicPartition> partitions = consumer.partitionsFor(Topics.EVENTS, Duration.ofSeconds(60)).stream()
-                    .map(info -> new TopicPartition(info.topic(), info.partition()))
-                    .toList();
+            List<TopicPartition> partitions = new ArrayList<>();
+            for (String topic : List.of(Topics.EVENTS, Topics.CHANNELS)) {
+                consumer.partitionsFor(topic, Duration.ofSeconds(60)).forEach(info -> partitions.add(new TopicPartition(info.topic(), info.partition())));
+            }
             consumer.assign(partitions);
             consumer.seekToBeginning(partitions);
             Map<TopicPartition, Long> ends = new HashMap<>(consumer.endOffsets(partitions));
@@ -166,6 +168,10 @@ public final class EventsReader implements EventsSync, AutoCloseable {
     }
 
     private void dispatch(ConsumerRecord<String, byte[]> record, boolean live) {
+        if (record.topic().equals(Topics.CHANNELS)) {
+            dispatchChannel(record, live);
+            return;
+        }
         BusEvent event;
         try {
             event = BusEvent.parseFrom(record.value());
@@ -178,6 +184,23 @@ public final class EventsReader implements EventsSync, AutoCloseable {
                 listener.onEvent(event, live);
             } catch (RuntimeException e) {
                 log.error("Event listener {} failed on an event of job {}", listener.getClass().getSimpleName(), event.getJobId(), e);
+            }
+        }
+    }
+
+    private void dispatchChannel(ConsumerRecord<String, byte[]> record, boolean live) {
+        ChannelState state;
+        try {
+            state = record.value() == null ? null : ChannelState.parseFrom(record.value());
+        } catch (InvalidProtocolBufferException e) {
+            log.error("Skipping an unreadable channel state at {}-{} offset {}: {}", record.topic(), record.partition(), record.offset(), e.getMessage());
+            return;
+        }
+        for (EventListener listener : listeners) {
+            try {
+                listener.onChannelState(record.key(), state, live);
+            } catch (RuntimeException e) {
+                log.error("Event listener {} failed on the state of channel {}", listener.getClass().getSimpleName(), record.key(), e);
             }
         }
     }

@@ -7,6 +7,12 @@ public final class Topics {
     /** Steps that failed for good ({@code StepRequested}), key = job id. */
     public static final String DEAD_LETTERS = "condense.steps.dlq";
 
+    /**
+     * The state of every channel ({@code ChannelState}), key = channel name, compacted: the newest record of a channel is
+     * its state, a tombstone (null value) deletes it.
+     */
+    public static final String CHANNELS = "condense.channels";
+
     /** Holds no records: the consumer groups of running processes' instance ids subscribe to it. */
     public static final String INSTANCES = "condense.instances";
 

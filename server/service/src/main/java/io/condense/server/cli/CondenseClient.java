@@ -2,7 +2,6 @@ package io.condense.server.cli;
 
 import static java.util.Objects.requireNonNull;
 
-import com.google.protobuf.ByteString;
 import io.condense.proto.v1.CompressionServiceGrpc;
 import io.condense.proto.v1.DownloadChunk;
 import io.condense.proto.v1.DownloadRequest;
@@ -22,25 +21,20 @@ import io.condense.proto.v1.WatchJobRequest;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
 import io.grpc.Status;
-import io.grpc.stub.ClientCallStreamObserver;
-import io.grpc.stub.ClientResponseObserver;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.Iterator;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
 
 /** A small Java client of the Condense API: upload files in chunks, submit, watch, download. */
 public final class CondenseClient implements AutoCloseable {
-    private static final int CHUNK_BYTES = 1 << 20;
+    private static final int CHUNK_BYTES = ChunkStreams.CHUNK_BYTES;
 
     private final ManagedChannel channel;
     private final CompressionServiceGrpc.CompressionServiceBlockingStub blocking;
@@ -108,52 +102,7 @@ public final class CondenseClient implements AutoCloseable {
     }
 
     public UploadResult upload(InputStream in) throws IOException {
-        CompletableFuture<UploadResult> result = new CompletableFuture<>();
-        CompletableFuture<ClientCallStreamObserver<UploadChunk>> started = new CompletableFuture<>();
-        async.uploadModel(new ClientResponseObserver<UploadChunk, UploadResult>() {
-            @Override
-            public void beforeStart(ClientCallStreamObserver<UploadChunk> requests) {
-                started.complete(requests);
-            }
-
-            @Override
-            public void onNext(UploadResult value) {
-                result.complete(value);
-            }
-
-            @Override
-            public void onError(Throwable t) {
-                result.completeExceptionally(t);
-            }
-
-            @Override
-            public void onCompleted() {
-                result.completeExceptionally(Status.INTERNAL.withDescription("the server answered no upload result").asRuntimeException());
-            }
-        });
-        ClientCallStreamObserver<UploadChunk> requests = started.join();
-        byte[] buffer = new byte[CHUNK_BYTES];
-        try {
-            while (!result.isDone()) {
-                int read = in.readNBytes(buffer, 0, buffer.length);
-                if (read > 0) {
-                    while (!requests.isReady() && !result.isDone()) {
-                        LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
-                    }
-                    requests.onNext(UploadChunk.newBuilder().setData(ByteString.copyFrom(buffer, 0, read)).build());
-                }
-                if (read < buffer.length) {
-                    break;
-                }
-            }
-        } catch (IOException | RuntimeException e) {
-            requests.cancel("the client could not read the upload", e);
-            throw e;
-        }
-        if (!result.isDone()) {
-            requests.onCompleted();
-        }
-        return await(result);
+        return ChunkStreams.call(async::uploadModel, null, in, data -> UploadChunk.newBuilder().setData(data).build());
     }
 
     public SubmitResponse submit(SubmitRequest request) {
@@ -210,31 +159,10 @@ public final class CondenseClient implements AutoCloseable {
     }
 
     private long download(DownloadRequest request, Path target) throws IOException {
-        Path folder = target.toAbsolutePath().getParent();
-        Files.createDirectories(folder);
-        Path temporary = Files.createTempFile(folder, "." + target.getFileName(), ".part");
-        long written = 0;
-        try {
-            try (OutputStream out = Files.newOutputStream(temporary)) {
-                Iterator<DownloadChunk> chunks = blocking.download(request);
-                while (chunks.hasNext()) {
-                    DownloadChunk chunk = chunks.next();
-                    chunk.getData().writeTo(out);
-                    written += chunk.getData().size();
-                }
-            }
-            // createTempFile makes the file owner-only; a written model or report is an ordinary file (rw-r--r--)
-            if (Files.getFileStore(temporary).supportsFileAttributeView("posix")) {
-                Files.setPosixFilePermissions(temporary, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
-            }
-            Files.move(temporary, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-            return written;
-        } finally {
-            Files.deleteIfExists(temporary);
-        }
+        return ChunkStreams.write(blocking.download(request), target);
     }
 
-    private static <T> T await(CompletableFuture<T> future) {
+    static <T> T await(CompletableFuture<T> future) {
         try {
             return future.get();
         } catch (InterruptedException e) {

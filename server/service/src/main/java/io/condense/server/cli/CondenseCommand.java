@@ -10,6 +10,7 @@ import picocli.CommandLine.Command;
         description = "Compresses ONNX models with a pipeline of techniques, in process or through a Condense server.",
         subcommands = {ServeCommand.class, CompressCommand.class, DecodeCommand.class, TechniquesCommand.class, JobCommands.ListCommand.class,
                 JobCommands.StatusCommand.class, JobCommands.CancelCommand.class, JobCommands.DownloadCommand.class,
+                io.condense.server.cli.channel.ChannelCommand.class,
                 CommandLine.HelpCommand.class})
 public final class CondenseCommand implements Runnable {
 

@@ -26,7 +26,7 @@ import picocli.CommandLine.Parameters;
  * {@code download ID}. Exit codes: 0 done, 1 the job is not in a state that allows it (download of a job that did not
  * complete), 2 bad input (an unknown job id, an unknown state, a missing or unknown token), 3 the server is unavailable.
  */
-final class JobCommands {
+public final class JobCommands {
     static final String DEFAULT_SERVER = "127.0.0.1:50051";
     private static final DateTimeFormatter TIME = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss").withZone(ZoneOffset.UTC);
 
@@ -34,7 +34,7 @@ final class JobCommands {
     }
 
     /** The answer of the server to a failed call, as an exit code, with its message on stderr. */
-    static int failure(StatusRuntimeException e, String server) {
+    public static int failure(StatusRuntimeException e, String server) {
         Status status = e.getStatus();
         System.err.println("condense: " + server + " answered " + status.getCode() + ": " + status.getDescription());
         return switch (status.getCode()) {
@@ -46,20 +46,20 @@ final class JobCommands {
 
     /** What a command does with the server once connected; its exit code. */
     @FunctionalInterface
-    interface ClientCall {
+    public interface ClientCall {
         int run(CondenseClient client) throws IOException;
     }
 
     /** {@code --server} and the TLS and token options every operator command takes, and the one way they call the server. */
-    static final class ServerConnection {
+    public static final class ServerConnection {
         @Option(names = "--server", paramLabel = "HOST:PORT", defaultValue = DEFAULT_SERVER, description = "The server (default: ${DEFAULT-VALUE}).")
-        String server;
+        public String server;
 
         @picocli.CommandLine.Mixin
         ClientSecurityOptions clientSecurity = new ClientSecurityOptions();
 
         /** Runs {@code call} on a client of the server; a refused call, a bad TLS file or a file error becomes its exit code. */
-        int call(ClientCall call) {
+        public int call(ClientCall call) {
             try (CondenseClient client = new CondenseClient(server, clientSecurity.security())) {
                 return call.run(client);
             } catch (StatusRuntimeException e) {
@@ -75,7 +75,7 @@ final class JobCommands {
         return state.name().substring("JOB_STATE_".length());
     }
 
-    static String pipeline(List<PipelineStep> steps) {
+    public static String pipeline(List<PipelineStep> steps) {
         return steps.stream().map(step -> step.getParametersMap().isEmpty() ? step.getTechnique()
                 : step.getTechnique() + "(" + step.getParametersMap().entrySet().stream().sorted(java.util.Map.Entry.comparingByKey())
                         .map(entry -> entry.getKey() + "=" + entry.getValue()).collect(Collectors.joining(", ")) + ")")

@@ -6,7 +6,11 @@ import io.condense.sdk.error.CondenseException;
 import io.condense.sdk.error.ErrorCode;
 import io.condense.server.api.CompressionService;
 import io.condense.server.api.SubmitPublisher;
+import io.condense.server.api.PipelineValidator;
 import io.condense.server.blob.BlobStore;
+import io.condense.server.channel.ChannelService;
+import io.condense.server.channel.ChannelView;
+import io.condense.server.channel.ChannelWriter;
 import io.condense.server.bus.EmbeddedKafka;
 import io.condense.server.bus.EventListener;
 import io.condense.server.bus.EventsReader;
@@ -132,6 +136,7 @@ public final class CondensePlatform implements AutoCloseable {
         StepMetrics stepMetrics = new StepMetrics(registry);
 
         JobView jobs = new JobView();
+        ChannelView channels = new ChannelView(registry);
         Cancellations cancellations = new Cancellations();
         StepAttempts attempts = new StepAttempts();
         List<EventListener> listeners = new ArrayList<>();
@@ -141,6 +146,7 @@ public final class CondensePlatform implements AutoCloseable {
         }
         if (config.role().runsApi()) {
             listeners.add(jobs);
+            listeners.add(channels);
         }
         EventsReader events = new EventsReader(settings, "condense-events-" + instanceId, listeners, binder);
         resources.push(events);
@@ -160,17 +166,24 @@ public final class CondensePlatform implements AutoCloseable {
             publisher = new SubmitPublisher(settings, instanceId, binder);
             resources.push(publisher);
             CompressionService service = new CompressionService(blobs, plugins, jobs, events, publisher);
+            ChannelService channelService = new ChannelService(blobs, channels,
+                    new ChannelWriter(blobs, new PipelineValidator(plugins), channels, jobs, events, publisher::publishAll));
             try {
                 ApiSecurity security = config.security();
                 NettyServerBuilder builder = security.tls()
                         ? NettyServerBuilder.forAddress(new InetSocketAddress(config.host(), config.grpcPort()), serverCredentials(security))
                         : NettyServerBuilder.forAddress(new InetSocketAddress(config.host(), config.grpcPort()));
                 // interceptors run last-added first: metrics see every call, refused ones included
-                io.grpc.ServerServiceDefinition api = security.authTokens().isPresent()
-                        ? ServerInterceptors.intercept(service, TokenAuthenticator.load(security.authTokens().get()))
-                        : ServerInterceptors.intercept(service);
-                builder.maxInboundMessageSize(CompressionService.MAX_CHUNK_BYTES + 64 * 1024)
-                        .addService(ServerInterceptors.intercept(api, new GrpcServerMetrics(registry)))
+                TokenAuthenticator authenticator = security.authTokens().map(TokenAuthenticator::load).orElse(null);
+                builder.maxInboundMessageSize(CompressionService.MAX_CHUNK_BYTES + 64 * 1024);
+                GrpcServerMetrics grpcMetrics = new GrpcServerMetrics(registry);
+                for (io.grpc.BindableService bindable : List.<io.grpc.BindableService>of(service, channelService)) {
+                    io.grpc.ServerServiceDefinition api = authenticator != null
+                            ? ServerInterceptors.intercept(bindable, authenticator)
+                            : ServerInterceptors.intercept(bindable);
+                    builder.addService(ServerInterceptors.intercept(api, grpcMetrics));
+                }
+                builder
                         .addService(health.getHealthService());
                 if (security.reflection()) {
                     builder.addService(ProtoReflectionServiceV1.newInstance());

@@ -1,0 +1,18 @@
+"""Client of the Condense model-compression service.
+
+    import condense
+    client = condense.Client("127.0.0.1:50051")
+    job = client.compress("model.onnx", "prune(sparsity=0.5) | quantize(bits=8)", output="small.onnx")
+
+    channel = client.channel("mnist-mlp")
+    channel.create("base.onnx", "quantize(bits=8)", gate="accuracy>=0.85", eval_data="x.npy", eval_labels="y.npy")
+    channel.push({"fc1.weight": w1, "fc1.bias": b1}, step=1000)     # numpy arrays, or anything with .numpy()
+    for version in channel.watch(from_version=0):
+        print(version.version, condense.state_name(version.state))
+"""
+from condense.client import Client, CondenseError, job_state_name, state_name
+from condense.channel import Channel
+from condense.pipeline import parse_pipeline
+from condense.weights import to_safetensors
+
+__all__ = ["Client", "Channel", "CondenseError", "job_state_name", "parse_pipeline", "state_name", "to_safetensors"]

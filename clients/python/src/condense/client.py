@@ -1,0 +1,155 @@
+"""Client: a connection to a Condense server, with compress() for one-shot jobs and channel() for training loops."""
+import os
+import tempfile
+
+import grpc
+
+from condense.pipeline import parse_pipeline
+from condense.v1 import compression_service_pb2 as pb
+
+CHUNK_BYTES = 1 << 20
+_SERVICE = "/condense.v1.CompressionService/"
+
+
+class CondenseError(Exception):
+    """A call the server refused or a job that did not complete; ``code`` is the gRPC status code name or the job's error code."""
+
+    def __init__(self, message, code=None):
+        super().__init__(message)
+        self.code = code
+
+
+def state_name(state):
+    """A channel version's state without its prefix: VERSION_STATE_COMPRESSED (3) -> "COMPRESSED"."""
+    from condense.v1 import channel_service_pb2 as channels
+    return channels.VersionState.Name(state)[len("VERSION_STATE_"):]
+
+
+def job_state_name(state):
+    """A job's state without its prefix: JOB_STATE_COMPLETED (3) -> "COMPLETED"."""
+    return pb.JobState.Name(state)[len("JOB_STATE_"):]
+
+
+class Client:
+    """A connection to a Condense server (``./condense serve``): host:port, optionally TLS (a CA file) and a bearer token."""
+
+    def __init__(self, server="127.0.0.1:50051", token=None, tls_ca=None, timeout=300.0):
+        self.timeout = timeout
+        options = [("grpc.max_receive_message_length", 4 * CHUNK_BYTES)]
+        if tls_ca:
+            with open(tls_ca, "rb") as f:
+                credentials = grpc.ssl_channel_credentials(root_certificates=f.read())
+            if token:
+                credentials = grpc.composite_channel_credentials(credentials, grpc.access_token_call_credentials(token))
+            self._channel = grpc.secure_channel(server, credentials, options)
+        else:
+            self._channel = grpc.insecure_channel(server, options)
+            if token:
+                # grpcio sends call credentials only over TLS; on a plain (loopback) channel the header goes as metadata
+                self._metadata = (("authorization", "Bearer " + token),)
+        self._metadata = getattr(self, "_metadata", None)
+
+    def close(self):
+        self._channel.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -- calls -------------------------------------------------------------------------------------------------------
+
+    def _call(self, kind, method, request_type, response_type):
+        return getattr(self._channel, kind)(method, request_serializer=request_type.SerializeToString,
+                                            response_deserializer=response_type.FromString)
+
+    def _invoke(self, stub, request, stream=False):
+        try:
+            if stream:
+                return stub(request, timeout=None, metadata=self._metadata)
+            return stub(request, timeout=self.timeout, metadata=self._metadata)
+        except grpc.RpcError as e:
+            raise CondenseError("%s: %s" % (e.code().name, e.details()), e.code().name) from None
+
+    def upload(self, path_or_bytes):
+        """Streams a file (or bytes) in 1 MiB chunks; the blob id the server answers."""
+        data = path_or_bytes if isinstance(path_or_bytes, (bytes, bytearray)) else None
+
+        def chunks():
+            if data is not None:
+                for start in range(0, max(len(data), 1), CHUNK_BYTES):
+                    yield pb.UploadChunk(data=bytes(data[start:start + CHUNK_BYTES]))
+                return
+            with open(path_or_bytes, "rb") as f:
+                while True:
+                    chunk = f.read(CHUNK_BYTES)
+                    if not chunk:
+                        return
+                    yield pb.UploadChunk(data=chunk)
+
+        stub = self._call("stream_unary", _SERVICE + "UploadModel", pb.UploadChunk, pb.UploadResult)
+        return self._invoke(stub, chunks()).blob_id
+
+    def job(self, job_id):
+        return self._invoke(self._call("unary_unary", _SERVICE + "GetJob", pb.GetJobRequest, pb.Job), pb.GetJobRequest(job_id=job_id))
+
+    def download(self, request, path):
+        """Writes a download stream to a file (beside it first, then renamed); the bytes written."""
+        stub = self._call("unary_stream", request[0], request[1].__class__, pb.DownloadChunk)
+        folder = os.path.dirname(os.path.abspath(path))
+        os.makedirs(folder, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path), suffix=".part")
+        written = 0
+        try:
+            with os.fdopen(fd, "wb") as out:
+                for chunk in self._invoke(stub, request[1], stream=True):
+                    out.write(chunk.data)
+                    written += len(chunk.data)
+            os.replace(temporary, path)
+        except grpc.RpcError as e:
+            raise CondenseError("%s: %s" % (e.code().name, e.details()), e.code().name) from None
+        finally:
+            if os.path.exists(temporary):
+                os.remove(temporary)
+        return written
+
+    def compress(self, model, pipeline, output=None, eval_data=None, eval_labels=None, calibration_data=None, skip_evaluation=False):
+        """Compresses a model file with a pipeline (text as the command line writes it, or [(technique, {param: value})]),
+        waits for the job, writes the result to ``output`` when given and answers the job (its report included).
+        CondenseError when the server refuses it or the job does not complete."""
+        steps = parse_pipeline(pipeline) if isinstance(pipeline, str) else list(pipeline)
+        request = pb.SubmitRequest(model_id=self.upload(model), skip_evaluation=skip_evaluation)
+        for technique, parameters in steps:
+            request.steps.add(technique=technique, parameters={k: str(v) for k, v in parameters.items()})
+        if eval_data:
+            request.evaluation_data_id = self.upload(eval_data)
+        if eval_labels:
+            request.evaluation_labels_id = self.upload(eval_labels)
+        if calibration_data:
+            request.calibration_data_id = self.upload(calibration_data)
+        job_id = self._invoke(self._call("unary_unary", _SERVICE + "Submit", pb.SubmitRequest, pb.SubmitResponse), request).job_id
+        watch = self._call("unary_stream", _SERVICE + "WatchJob", pb.WatchJobRequest, pb.JobEvent)
+        try:
+            for _ in self._invoke(watch, pb.WatchJobRequest(job_id=job_id), stream=True):
+                pass
+        except grpc.RpcError as e:
+            raise CondenseError("%s: %s" % (e.code().name, e.details()), e.code().name) from None
+        job = self.job(job_id)
+        if job.state != pb.JOB_STATE_COMPLETED:
+            error = job.error
+            raise CondenseError("job %s %s at step %d (%s): %s: %s" % (job_id, job_state_name(job.state), error.step, error.technique,
+                                                                     error.code, error.message), error.code or job_state_name(job.state))
+        if output:
+            self.download((_SERVICE + "Download", pb.DownloadRequest(job_id=job_id)), output)
+        return job
+
+    def channel(self, name):
+        """The channel of that name (it need not exist yet: Channel.create makes it)."""
+        from condense.channel import Channel
+        return Channel(self, name)
+
+    def channels(self):
+        """Every channel of the caller, without versions."""
+        from condense.channel import list_channels
+        return list_channels(self)

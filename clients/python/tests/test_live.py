@@ -1,0 +1,62 @@
+"""Tests against a running server, named by CONDENSE_TEST_SERVER (host:port) with CONDENSE_TEST_MODEL (an ONNX model whose
+initializers include fc1.weight of shape [300, 784], such as LeNet-300-100); PythonPackageIT runs them on the embedded
+platform. Skipped without the variables (the offline tests still run)."""
+import os
+import tempfile
+import unittest
+import uuid
+
+import numpy as np
+
+import condense
+
+SERVER = os.environ.get("CONDENSE_TEST_SERVER")
+MODEL = os.environ.get("CONDENSE_TEST_MODEL")
+
+
+@unittest.skipUnless(SERVER and MODEL, "set CONDENSE_TEST_SERVER and CONDENSE_TEST_MODEL to run against a server")
+class LiveTest(unittest.TestCase):
+    def setUp(self):
+        self.client = condense.Client(SERVER)
+
+    def tearDown(self):
+        self.client.close()
+
+    def test_compress_writes_the_result(self):
+        with tempfile.TemporaryDirectory() as folder:
+            output = os.path.join(folder, "small.onnx")
+            job = self.client.compress(MODEL, "quantize(bits=8)", output=output, skip_evaluation=True)
+            self.assertEqual(condense.job_state_name(job.state), "COMPLETED")
+            self.assertGreater(os.path.getsize(output), 0)
+            self.assertLess(os.path.getsize(output), os.path.getsize(MODEL))
+
+    def test_a_channel_takes_numpy_pushes_and_refuses_bad_ones(self):
+        channel = self.client.channel("py-" + uuid.uuid4().hex[:8])
+        channel.create(MODEL, "quantize(bits=8)", policy="every")
+        first = channel.push({"fc1.weight": np.full((300, 784), 0.01, dtype=np.float32)}, step=10)
+        self.assertEqual(first.version, 1)
+        with self.assertRaises(condense.CondenseError) as refused:
+            channel.push({"fc1.weight": np.zeros((784, 300), dtype=np.float32)}, step=20)
+        self.assertEqual(refused.exception.code, "INVALID_ARGUMENT")
+        self.assertIn("'fc1.weight'", str(refused.exception))
+        with self.assertRaises(condense.CondenseError):
+            channel.push({"fc1.weight": np.full((300, 784), np.nan, dtype=np.float32)}, step=30)
+        self.assertEqual(channel.push({"fc1.bias": np.zeros(300, dtype=np.float32)}, step=40).version, 2)
+        states = []
+        for version in channel.watch(from_version=0):
+            states.append((version.version, condense.state_name(version.state), version.step))
+            if version.version == 2:
+                break
+        self.assertEqual(states, [(1, "COMPRESSED", 10), (2, "COMPRESSED", 40)])
+        with tempfile.TemporaryDirectory() as folder:
+            self.assertGreater(channel.download(2, os.path.join(folder, "v2.onnx")), 0)
+        self.assertEqual(channel.status().latest_version, 2)
+        self.assertIn(channel.name, [c.name for c in self.client.channels()])
+        channel.delete()
+        with self.assertRaises(condense.CondenseError) as gone:
+            channel.status()
+        self.assertEqual(gone.exception.code, "NOT_FOUND")
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,120 @@
+package io.condense.server.cli;
+
+import com.google.protobuf.ByteString;
+import io.condense.proto.v1.DownloadChunk;
+import io.grpc.Status;
+import io.grpc.stub.ClientCallStreamObserver;
+import io.grpc.stub.ClientResponseObserver;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.Iterator;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.Consumer;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.Function;
+
+/** The client's side of chunked streams: a file sent in 1 MiB messages with flow control (uploads, pushes), chunks written to a file (downloads). */
+public final class ChunkStreams {
+    /** The largest chunk the server takes. */
+    public static final int CHUNK_BYTES = 1 << 20;
+
+    private ChunkStreams() {
+    }
+
+    /**
+     * Sends what {@code in} holds as messages of at most 1 MiB, waiting for the transport to be ready between them, and
+     * half-closes the call unless {@code result} is done already (the server answered early, with an error).
+     */
+    public static <T> void send(ClientCallStreamObserver<T> requests, InputStream in, Future<?> result, Function<ByteString, T> message)
+            throws IOException {
+        byte[] buffer = new byte[CHUNK_BYTES];
+        try {
+            while (!result.isDone()) {
+                int read = in.readNBytes(buffer, 0, buffer.length);
+                if (read > 0) {
+                    while (!requests.isReady() && !result.isDone()) {
+                        LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
+                    }
+                    requests.onNext(message.apply(ByteString.copyFrom(buffer, 0, read)));
+                }
+                if (read < buffer.length) {
+                    break;
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            requests.cancel("the client could not read what it sends", e);
+            throw e;
+        }
+        if (!result.isDone()) {
+            requests.onCompleted();
+        }
+    }
+
+    /**
+     * A client-streaming call: {@code start} opens it with the response observer given, {@code first} (when not null) is
+     * sent before the chunks of {@code in}; the server's one answer, or its error as a StatusRuntimeException.
+     */
+    public static <Q, R> R call(Consumer<ClientResponseObserver<Q, R>> start, Q first, InputStream in, Function<ByteString, Q> message)
+            throws IOException {
+        CompletableFuture<R> result = new CompletableFuture<>();
+        CompletableFuture<ClientCallStreamObserver<Q>> started = new CompletableFuture<>();
+        start.accept(new ClientResponseObserver<Q, R>() {
+            @Override
+            public void beforeStart(ClientCallStreamObserver<Q> requests) {
+                started.complete(requests);
+            }
+
+            @Override
+            public void onNext(R value) {
+                result.complete(value);
+            }
+
+            @Override
+            public void onError(Throwable t) {
+                result.completeExceptionally(t);
+            }
+
+            @Override
+            public void onCompleted() {
+                result.completeExceptionally(Status.INTERNAL.withDescription("the server answered nothing").asRuntimeException());
+            }
+        });
+        ClientCallStreamObserver<Q> requests = started.join();
+        if (first != null) {
+            requests.onNext(first);
+        }
+        send(requests, in, result, message);
+        return CondenseClient.await(result);
+    }
+
+    /** Writes downloaded chunks to a file (written beside it, then moved into place); the bytes written. */
+    public static long write(Iterator<DownloadChunk> chunks, Path target) throws IOException {
+        Path folder = target.toAbsolutePath().getParent();
+        Files.createDirectories(folder);
+        Path temporary = Files.createTempFile(folder, "." + target.getFileName(), ".part");
+        long written = 0;
+        try {
+            try (OutputStream out = Files.newOutputStream(temporary)) {
+                while (chunks.hasNext()) {
+                    DownloadChunk chunk = chunks.next();
+                    chunk.getData().writeTo(out);
+                    written += chunk.getData().size();
+                }
+            }
+            // createTempFile makes the file owner-only; a written model or report is an ordinary file (rw-r--r--)
+            if (Files.getFileStore(temporary).supportsFileAttributeView("posix")) {
+                Files.setPosixFilePermissions(temporary, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
+            }
+            Files.move(temporary, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            return written;
+        } finally {
+            Files.deleteIfExists(temporary);
+        }
+    }
+}
