@@ -83,7 +83,7 @@ final class Svg {
         int labelWidth = 170;
         int barWidth = WIDTH - labelWidth - RIGHT - 60;
         StringBuilder svg = new StringBuilder(String.format(Locale.ROOT,
-                "<svg id=\"%s\" class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\">",
+                "<svg id=\"%s\" class=\"chart\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\">",
                 id, WIDTH, height, WIDTH, height));
         for (int i = 0; i < labels.size(); i++) {
             double value = values.get(i);
@@ -103,7 +103,7 @@ final class Svg {
 
     private static StringBuilder open(String id, String xLabel, String yLabel, Scale x, Scale y) {
         StringBuilder svg = new StringBuilder(String.format(Locale.ROOT,
-                "<svg id=\"%s\" class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\">",
+                "<svg id=\"%s\" class=\"chart\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\">",
                 id, WIDTH, HEIGHT, WIDTH, HEIGHT));
         svg.append(String.format(Locale.ROOT, "<line class=\"axis\" x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\"/>", LEFT, HEIGHT - BOTTOM,
                 WIDTH - RIGHT, HEIGHT - BOTTOM));

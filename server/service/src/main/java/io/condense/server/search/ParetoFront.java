@@ -4,7 +4,10 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 
-/** The completed candidates no other one beats on both the objective (lower) and the quality (higher). */
+/**
+ * The completed candidates no other one beats on both the objective (lower) and the quality (higher); of candidates with
+ * the same two values (two knob values that give the same ranks) the first one.
+ */
 final class ParetoFront {
     private ParetoFront() {
     }
@@ -17,7 +20,9 @@ final class ParetoFront {
             boolean dominated = completed.stream().anyMatch(other -> other != candidate
                     && other.objective(objective) <= candidate.objective(objective) && other.quality() >= candidate.quality()
                     && (other.objective(objective) < candidate.objective(objective) || other.quality() > candidate.quality()));
-            if (!dominated) {
+            boolean repeated = front.stream().anyMatch(kept -> kept.objective(objective) == candidate.objective(objective)
+                    && kept.quality() == candidate.quality());
+            if (!dominated && !repeated) {
                 front.add(candidate);
             }
         }
