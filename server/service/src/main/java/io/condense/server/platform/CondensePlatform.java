@@ -159,6 +159,10 @@ public final class CondensePlatform implements AutoCloseable {
             publisher = new SubmitPublisher(settings, instanceId, binder);
             resources.push(publisher);
             CompressionService service = new CompressionService(blobs, plugins, jobs, events, publisher);
+            if (metricsEndpoint != null) {
+                metricsEndpoint.serveReports(id -> jobs.job(id).filter(job -> job.hasReport())
+                        .map(job -> io.condense.server.report.Structs.toMap(job.getReport())), config.security().authTokens().isPresent());
+            }
             try {
                 ApiSecurity security = config.security();
                 NettyServerBuilder builder = security.tls()

@@ -11,8 +11,11 @@ import java.util.Set;
  * family's overall strength by real evaluation.
  */
 final class SearchSpace {
-    /** Epochs of each fine-tuning stage: two passes recover most of what pruning or quantization lost on small models. */
-    static final int FINETUNE_EPOCHS = 2;
+    /**
+     * The fine-tuning stage of the candidates that train: one pass over the training data, none of it held out (the
+     * search judges candidates on the evaluation data). One stage per candidate: a process trains one model at a time.
+     */
+    static final String FINETUNE = "finetune(epochs=1, validation=0)";
 
     private SearchSpace() {
     }
@@ -23,7 +26,7 @@ final class SearchSpace {
      */
     static List<Family> families(SearchSpec spec, boolean calibration, boolean training) {
         List<Family> families = new ArrayList<>();
-        String finetune = "finetune(epochs=" + FINETUNE_EPOCHS + ")";
+        String finetune = FINETUNE;
         String int4 = "quantize(bits=4, granularity=block" + (calibration ? ", method=gptq" : "") + ")";
         switch (spec.objective()) {
             case SIZE, MACS -> {
@@ -35,10 +38,11 @@ final class SearchSpace {
                             Set.of("prune", "quantize")));
                 }
                 if (training) {
-                    families.add(new Family("prune+kmeans4+encode", "prune(sparsity=%s) | " + finetune
-                            + " | quantize(scheme=kmeans, bits=4) | " + finetune + " | encode", 0.5, 0.98,
-                            Set.of("prune", "finetune", "quantize", "encode")));
-                    families.add(new Family("lowrank+qat4+encode", "lowrank(ratio=%s) | " + finetune + " | " + int4 + " | "
+                    // Deep Compression: magnitude pruning, retraining with the zeros kept, k-means weight sharing, packed coding
+                    families.add(new Family("prune+finetune+kmeans4+encode", "prune(sparsity=%s) | " + finetune
+                            + " | quantize(scheme=kmeans, bits=4) | encode", 0.5, 0.97, Set.of("prune", "finetune", "quantize", "encode")));
+                    // low rank, then int4 blocks trained as fake quantization (QAT), packed coding
+                    families.add(new Family("lowrank+qat4+encode", "lowrank(ratio=%s) | quantize(bits=4, granularity=block) | "
                             + finetune + " | encode", 0.9, 0.05, Set.of("lowrank", "finetune", "quantize", "encode")));
                 }
             }
