@@ -14,12 +14,12 @@ final class SearchSection {
         String objective = String.valueOf(search.get("objective"));
         String unit = switch (objective) {
             case "macs" -> "MACs";
-            case "latency" -> "latency (ms)";
+            case "latency" -> "latency / original latency";
             default -> "size (bytes)";
         };
         String key = switch (objective) {
             case "macs" -> "macs";
-            case "latency" -> "latency_ms";
+            case "latency" -> "latency_ratio";
             default -> "bytes";
         };
         Map<String, Object> best = ReportPage.map(search.get("best"));

@@ -21,6 +21,7 @@ import java.util.Map;
  * @param bytes result size in bytes (a packed file's size when the pipeline ends with encode)
  * @param macs multiply-accumulates of the result
  * @param latencyMs median single-sample latency of the result in ONNX Runtime (NaN when not measured)
+ * @param latencyRatio that latency over the original model's, measured in the same evaluation (NaN when not measured)
  * @param quality accuracy on the labelled evaluation data, else top-1 agreement with the original (NaN when failed)
  * @param drop quality lost against the original model
  * @param sqnrDb output SQNR against the original model
@@ -29,7 +30,7 @@ import java.util.Map;
  * @param report the job's whole report (empty when it did not complete)
  */
 public record CandidateResult(Candidate candidate, String jobId, String state, long bytes, long macs, double latencyMs,
-        double quality, double drop, double sqnrDb, double seconds, List<String> failures, Map<String, Object> report) {
+        double latencyRatio, double quality, double drop, double sqnrDb, double seconds, List<String> failures, Map<String, Object> report) {
 
     public CandidateResult {
         requireNonNull(candidate, "candidate is null");
@@ -45,17 +46,20 @@ public record CandidateResult(Candidate candidate, String jobId, String state, l
         return completed() && failures.isEmpty();
     }
 
-    /** The value the search minimises. */
+    /**
+     * The value the search minimises. Latency is the ratio to the original model's latency measured in the same job, so
+     * that candidates measured while the machine was busier or idler compare fairly.
+     */
     public double objective(SearchSpec.Objective objective) {
         return switch (objective) {
             case SIZE -> bytes;
             case MACS -> macs;
-            case LATENCY -> latencyMs;
+            case LATENCY -> latencyRatio;
         };
     }
 
     static CandidateResult notRun(Candidate candidate, String jobId, String state, String why, double seconds) {
-        return new CandidateResult(candidate, jobId, state, 0, 0, Double.NaN, Double.NaN, Double.NaN, Double.NaN, seconds,
+        return new CandidateResult(candidate, jobId, state, 0, 0, Double.NaN, Double.NaN, Double.NaN, Double.NaN, Double.NaN, seconds,
                 List.of(why), Map.of());
     }
 
@@ -79,6 +83,7 @@ public record CandidateResult(Candidate candidate, String jobId, String state, l
         long bytes = (long) number(report.get("compressed_bytes"));
         long macs = (long) number(report.get("macs"));
         double latency = number(evaluation.get("latency_ms_after"));
+        double latencyRatio = latency / number(evaluation.get("latency_ms_before"));
         List<String> failures = new ArrayList<>();
         if (spec.minSqnrDb().isPresent()) {
             if (!(sqnr >= spec.minSqnrDb().getAsDouble())) {
@@ -94,7 +99,7 @@ public record CandidateResult(Candidate candidate, String jobId, String state, l
         if (spec.maxLatencyMs().isPresent() && !(latency <= spec.maxLatencyMs().getAsDouble())) {
             failures.add(String.format(Locale.ROOT, "latency %.3f ms > %.3f ms", latency, spec.maxLatencyMs().getAsDouble()));
         }
-        return new CandidateResult(candidate, job.getJobId(), "completed", bytes, macs, latency, quality, drop, sqnr, seconds,
+        return new CandidateResult(candidate, job.getJobId(), "completed", bytes, macs, latency, latencyRatio, quality, drop, sqnr, seconds,
                 failures, report);
     }
 
@@ -112,6 +117,7 @@ public record CandidateResult(Candidate candidate, String jobId, String state, l
             row.put("bytes", bytes);
             row.put("macs", macs);
             row.put("latency_ms", latencyMs);
+            row.put("latency_ratio", latencyRatio);
             row.put("quality", quality);
             row.put("drop", drop);
             row.put("sqnr_db", sqnrDb);
