@@ -10,6 +10,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../../.." && pwd)"
 python="${ORT_PYTHON:-/work/venv-ort/bin/python}"
+condense="${CONDENSE:-$root/condense}"
 data="${FASHION_NPY:-/tmp/fashion-npy}"
 model="$1"; out="$2"; shift 2
 train=()
@@ -19,13 +20,13 @@ fi
 [ -f "$data/test.npy" ] || "$python" "$here/fashion_npy.py" "$data"
 mkdir -p "$out"
 status=0
-"$root/condense" compress "$model" --auto "${AUTO_SPEC:-max_drop=0.005, objective=size}" --budget "${BUDGET:-10m}" \
+"$condense" compress "$model" --auto "${AUTO_SPEC:-max_drop=0.005, objective=size}" --budget "${BUDGET:-10m}" \
   --eval-data "$data/val.npy" --eval-labels "$data/val_labels.npy" --calibration-data "$data/calib.npy" "${train[@]}" \
   -o "$out/best.out" --report "$out/best.json" --html "$out/best.html" "$@" || status=$?
 echo "search exit code: $status"
 [ -f "$out/best.out" ] || exit "$status"
 if head -c 4 "$out/best.out" | grep -q CPK; then
-  "$root/condense" decode "$out/best.out" -o "$out/best.onnx" >/dev/null
+  "$condense" decode "$out/best.out" -o "$out/best.onnx" >/dev/null
   echo "best is a packed file of $(stat -c %s "$out/best.out") bytes (decoded to $out/best.onnx for ONNX Runtime)"
 else
   cp "$out/best.out" "$out/best.onnx"

@@ -6,6 +6,7 @@ import com.google.protobuf.Struct;
 import com.google.protobuf.util.JsonFormat;
 import io.condense.sdk.data.Dataset;
 import io.condense.sdk.data.Idx;
+import io.condense.sdk.data.Npy;
 import io.condense.sdk.eval.EvaluationRequest;
 import io.condense.sdk.eval.EvaluationResult;
 import io.condense.sdk.model.OnnxModel;
@@ -30,13 +31,15 @@ import org.openqa.selenium.logging.LoggingPreferences;
 
 /**
  * {@code condense compress --auto} end to end on the embedded platform and the real plugin archives: pytorch_cnn_mnist on
- * the shared MNIST digits, the search restricted to quantize so that it runs in seconds. The best model runs in ONNX
+ * 2,000 of the shared MNIST digits, the search restricted to quantize so that it runs in seconds. The best model runs in ONNX
  * Runtime within the drop, the JSON report has the table and the Pareto front, the HTML page renders its charts and
  * tables in Debian's chromium without errors, and an unreachable constraint answers exit code 4 with the best found.
  */
 class AutoSearchIT {
     private static final String CHROMIUM = "/usr/bin/chromium";
     private static final String CHROMEDRIVER = "/usr/bin/chromedriver";
+    /** Digits every candidate is evaluated on: enough to see half a point (10 digits), few enough to keep the test short. */
+    private static final int DIGITS = 2_000;
 
     @Test
     void searchFindsTheSmallestQuantizationWithinTheDropAndItsPageRenders(@TempDir Path folder) throws Exception {
@@ -60,7 +63,8 @@ class AutoSearchIT {
         assertThat(((Number) best.get("bytes")).longValue()).isEqualTo(Files.size(output));
 
         // measured again here, in ONNX Runtime, on the same digits
-        Dataset digits = Dataset.of(Idx.read(TestEnvironment.digitImages()), Idx.read(TestEnvironment.digitLabels()));
+        Dataset digits = Dataset.of(Idx.read(TestEnvironment.digitImages()).slice(0, DIGITS),
+                Idx.read(TestEnvironment.digitLabels()).slice(0, DIGITS));
         EvaluationResult measured = Evaluators.fromServiceLoader().compare(OnnxModel.load(model), OnnxModel.load(output),
                 EvaluationRequest.of(digits, digits.size()));
         assertThat(measured.accuracyBefore().orElseThrow() - measured.accuracyAfter().orElseThrow()).isLessThanOrEqualTo(0.005);
@@ -82,10 +86,42 @@ class AutoSearchIT {
         assertThat(list(search.get("candidates"))).allSatisfy(row -> assertThat(map(row).get("meets")).isEqualTo(false));
     }
 
+    @Test
+    void aSearchRunAgainOnTheServerResumesFromItsJobsInsteadOfRunningThemAgain(@TempDir Path folder) throws Exception {
+        Path model = TestEnvironment.sharedFolder().resolve("models/pytorch_cnn_mnist.onnx");
+        String requestId = "auto-search-it-" + System.nanoTime();
+        List<String> server = List.of("--server", TestPlatform.get().grpcTarget(), "--request-id", requestId);
+        InProcessCli.Run first = search(model, "max_drop=0.005, techniques=quantize", folder.resolve("first.onnx"),
+                folder.resolve("first.json"), null, server);
+        assertThat(first.exitCode()).as("stderr:%n%s", first.err()).isZero();
+        assertThat(first.err()).contains("submitted ").doesNotContain("resumed ");
+
+        // a restarted command (the same search key) gets every candidate back from its job in Kafka
+        InProcessCli.Run again = search(model, "max_drop=0.005, techniques=quantize", folder.resolve("again.onnx"),
+                folder.resolve("again.json"), null, server);
+        assertThat(again.exitCode()).as("stderr:%n%s", again.err()).isZero();
+        assertThat(again.err()).contains("resumed ").doesNotContain("submitted ");
+        Map<String, Object> firstBest = map(map(readJson(folder.resolve("first.json")).get("search")).get("best"));
+        Map<String, Object> againBest = map(map(readJson(folder.resolve("again.json")).get("search")).get("best"));
+        assertThat(againBest.get("job_id")).isEqualTo(firstBest.get("job_id"));
+        assertThat(Files.readAllBytes(folder.resolve("again.onnx"))).isEqualTo(Files.readAllBytes(folder.resolve("first.onnx")));
+    }
+
     private static InProcessCli.Run search(Path model, String spec, Path output, Path report, Path html) {
+        return search(model, spec, output, report, html, List.of("--plugins", TestPlatform.pluginsFolder().toString()));
+    }
+
+    private static InProcessCli.Run search(Path model, String spec, Path output, Path report, Path html, List<String> where) {
+        Path images = output.resolveSibling("digits.npy");
+        Path labels = output.resolveSibling("digit-labels.npy");
+        if (!Files.exists(images)) {
+            Npy.write(images, Idx.read(TestEnvironment.digitImages()).slice(0, DIGITS));
+            Npy.write(labels, Idx.read(TestEnvironment.digitLabels()).slice(0, DIGITS));
+        }
         List<String> arguments = new java.util.ArrayList<>(List.of("compress", model.toString(), "--auto", spec, "--budget", "5m",
-                "--eval-data", TestEnvironment.digitImages().toString(), "--eval-labels", TestEnvironment.digitLabels().toString(),
-                "-o", output.toString(), "--report", report.toString(), "--plugins", TestPlatform.pluginsFolder().toString()));
+                "--eval-data", images.toString(), "--eval-labels", labels.toString(),
+                "-o", output.toString(), "--report", report.toString()));
+        arguments.addAll(where);
         if (html != null) {
             arguments.addAll(List.of("--html", html.toString()));
         }

@@ -124,6 +124,10 @@ final class CompressCommand implements Callable<Integer> {
             + "(10m, 90s, 1h; default ${DEFAULT-VALUE}).")
     String budget;
 
+    @Option(names = "--search-train-samples", paramLabel = "N", defaultValue = "10000", description = "--auto with training data: "
+            + "candidates fine-tune on the first N training samples (default ${DEFAULT-VALUE}), so that a round fits the budget.")
+    int searchTrainSamples;
+
     @Option(names = "--html", paramLabel = "REPORT.html", description = "Also write the report as one self-contained HTML page "
             + "(charts inline, no network).")
     Path html;
@@ -261,7 +265,17 @@ final class CompressCommand implements Callable<Integer> {
         if (calibrationData != null) {
             request.setCalibrationDataId(client.upload(calibrationData).getBlobId());
         }
-        if (trainingData != null) {
+        if (trainingData != null && search != null) {
+            TrainingSubset subset = TrainingSubset.of(trainingData, trainingLabels, searchTrainSamples);
+            try {
+                request.setTrainDataId(client.upload(subset.inputs()).getBlobId());
+                request.setTrainLabelsId(client.upload(subset.labels()).getBlobId());
+            } finally {
+                if (subset.temporary() != null) {
+                    Folders.deleteRecursively(subset.temporary());
+                }
+            }
+        } else if (trainingData != null) {
             request.setTrainDataId(client.upload(trainingData).getBlobId());
             request.setTrainLabelsId(client.upload(trainingLabels).getBlobId());
         }

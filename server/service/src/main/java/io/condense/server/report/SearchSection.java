@@ -96,7 +96,7 @@ final class SearchSection {
             boolean meets = Boolean.TRUE.equals(row.get("meets"));
             String css = (String.valueOf(row.get("job_id")).equals(bestJob) ? "best " : "") + (meets ? "meets" : "misses");
             html.append("<tr class=\"").append(css).append("\"><td class=\"text\"><code>").append(Html.escape(row.get("pipeline")))
-                    .append("</code></td><td class=\"text state\">").append(meets ? "meets" : Html.escape(row.get("state")))
+                    .append("</code></td><td class=\"text state\">").append(meets ? "meets" : "completed".equals(row.get("state")) ? "misses" : Html.escape(row.get("state")))
                     .append("</td>");
             for (String key : List.of("bytes", "macs", "latency_ms", "quality", "drop", "sqnr_db", "seconds")) {
                 html.append("<td>").append(Svg.number(ReportPage.number(row.get(key)))).append("</td>");

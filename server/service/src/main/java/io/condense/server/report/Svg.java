@@ -32,7 +32,15 @@ final class Svg {
         double[] xs = points.stream().mapToDouble(Point::x).toArray();
         double[] ys = points.stream().mapToDouble(Point::y).toArray();
         if (yReference != null) {
-            ys = java.util.stream.DoubleStream.concat(java.util.Arrays.stream(ys), java.util.stream.DoubleStream.of(yReference)).toArray();
+            // far-off failures would flatten what matters: the axis starts a little under the constraint, and points
+            // below it are drawn on the bottom edge (their tooltips keep the real value)
+            double top = java.util.Arrays.stream(ys).filter(Double::isFinite).max().orElse(yReference);
+            double floor = yReference - Math.max(3 * (top - yReference), 0.01);
+            ys = java.util.stream.DoubleStream.concat(java.util.Arrays.stream(ys).map(v -> Math.max(v, floor)),
+                    java.util.stream.DoubleStream.of(yReference)).toArray();
+            points = points.stream().map(p -> new Point(p.x(), Math.max(p.y(), floor), p.style(), p.title())).toList();
+            lines = lines.stream().map(line -> new Series(line.name(), line.points().stream()
+                    .map(p -> new Point(p.x(), Math.max(p.y(), floor), p.style(), p.title())).toList())).toList();
         }
         Scale x = Scale.of(xs);
         Scale y = Scale.of(ys);
@@ -67,8 +75,8 @@ final class Svg {
                 svg.append(String.format(Locale.ROOT, "%.1f,%.1f ", px(x, p.x()), py(y, p.y())));
             }
             svg.append("\"><title>").append(Html.escape(line.name())).append("</title></polyline>");
-            svg.append(String.format(Locale.ROOT, "<text class=\"legend\" x=\"%d\" y=\"%d\" fill=\"%s\">%s</text>", WIDTH - RIGHT - 150,
-                    TOP + 14 + 14 * index, color, Html.escape(line.name())));
+            svg.append(String.format(Locale.ROOT, "<text class=\"legend\" x=\"%d\" y=\"%d\" fill=\"%s\">%s</text>", LEFT + 10,
+                    HEIGHT - BOTTOM - 10 - 14 * (series.size() - 1 - index), color, Html.escape(line.name())));
             index++;
         }
         return svg.append("</svg>").toString();

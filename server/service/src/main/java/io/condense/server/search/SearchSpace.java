@@ -12,10 +12,11 @@ import java.util.Set;
  */
 final class SearchSpace {
     /**
-     * The fine-tuning stage of the candidates that train: one pass over the training data, none of it held out (the
-     * search judges candidates on the evaluation data). One stage per candidate: a process trains one model at a time.
+     * The fine-tuning stage of the candidates that train: two passes over the search's training samples (the command
+     * passes the first 10,000 by default), none held out (the search judges candidates on the evaluation data). One stage
+     * per candidate: a process trains one model at a time.
      */
-    static final String FINETUNE = "finetune(epochs=1, validation=0)";
+    static final String FINETUNE = "finetune(epochs=2, validation=0)";
 
     private SearchSpace() {
     }
@@ -40,10 +41,13 @@ final class SearchSpace {
                 if (training) {
                     // Deep Compression: magnitude pruning, retraining with the zeros kept, k-means weight sharing, packed coding
                     families.add(new Family("prune+finetune+kmeans4+encode", "prune(sparsity=%s) | " + finetune
-                            + " | quantize(scheme=kmeans, bits=4) | encode", 0.5, 0.97, Set.of("prune", "finetune", "quantize", "encode")));
-                    // low rank, then int4 blocks trained as fake quantization (QAT), packed coding
-                    families.add(new Family("lowrank+qat4+encode", "lowrank(ratio=%s) | quantize(bits=4, granularity=block) | "
-                            + finetune + " | encode", 0.9, 0.05, Set.of("lowrank", "finetune", "quantize", "encode")));
+                            + " | quantize(scheme=kmeans, bits=4) | encode", 0.8, 0.98, Set.of("prune", "finetune", "quantize", "encode")));
+                    if (!spec.techniques().contains("prune")) {
+                        // low rank, then int4 blocks trained as fake quantization (QAT), packed coding: when pruning is not allowed
+                        // (each trained candidate takes the process's one training slot, so one trained family at a time)
+                        families.add(new Family("lowrank+qat4+encode", "lowrank(ratio=%s) | quantize(bits=4, granularity=block) | "
+                                + finetune + " | encode", 0.9, 0.05, Set.of("lowrank", "finetune", "quantize", "encode")));
+                    }
                 }
             }
             case LATENCY -> {
