@@ -47,7 +47,8 @@ public final class Search {
         List<CandidateResult> results = new ArrayList<>();
         List<Candidate> round = new ArrayList<>();
         Optional<CandidateResult> sensitivity = Optional.empty();
-        if (spec.techniques().contains("prune")) {
+        // the curves of unstructured pruning describe size and accuracy, not what makes a model faster
+        if (spec.techniques().contains("prune") && spec.objective() != SearchSpec.Objective.LATENCY) {
             round.add(SearchSpace.sensitivity());
         }
         brackets.forEach(bracket -> round.addAll(bracket.first()));
