@@ -13,6 +13,7 @@ model="${1:-$root/../shared/models/pytorch_cnn_mnist.onnx}"
 images="${2:-$root/../shared/data/mnist-digits/images-idx3-ubyte}"
 labels="${3:-$root/../shared/data/mnist-digits/labels-idx1-ubyte}"
 spec="${AUTO_SPEC:-max_drop=0.005, objective=size}"
+condense="${CONDENSE:-$root/condense}"
 heap="${WORKER_HEAP:--Xmx1500m}"
 work="$(mktemp -d /tmp/condense-scaling.XXXXXX)"
 pids=()
@@ -21,14 +22,14 @@ trap stop EXIT
 
 run() {
   local workers="$1" data="$work/data-$1" port=$((52000 + $1))
-  CONDENSE_JAVA_OPTS="$heap" "$root/condense" serve --role api --data "$data" --grpc-port "$port" --metrics-port 0 \
+  CONDENSE_JAVA_OPTS="$heap" "$condense" serve --role api --data "$data" --grpc-port "$port" --metrics-port 0 \
     >"$work/api-$workers.log" 2>&1 &
   pids+=($!)
   until grep -q "Condense ready" "$work/api-$workers.log"; do sleep 1; done
   local kafka
   kafka="$(grep -o 'Kafka 127.0.0.1:[0-9]*' "$work/api-$workers.log" | head -1 | cut -d' ' -f2)"
   for i in $(seq 1 "$workers"); do
-    CONDENSE_JAVA_OPTS="$heap" "$root/condense" serve --role worker --kafka-bootstrap "$kafka" --data "$data" --metrics-port 0 \
+    CONDENSE_JAVA_OPTS="$heap" "$condense" serve --role worker --kafka-bootstrap "$kafka" --data "$data" --metrics-port 0 \
       --instance-id "worker-$workers-$i" >"$work/worker-$workers-$i.log" 2>&1 &
     pids+=($!)
   done
@@ -37,7 +38,7 @@ run() {
   done
   local started ended
   started=$(date +%s.%N)
-  "$root/condense" compress "$model" --auto "$spec" --budget 30m --eval-data "$images" --eval-labels "$labels" \
+  "$condense" compress "$model" --auto "$spec" --budget 30m --eval-data "$images" --eval-labels "$labels" \
     --server "127.0.0.1:$port" --request-id "scaling-$workers-$(date +%s)" -o "$work/best-$workers.onnx" \
     --report "$work/best-$workers.json" >"$work/search-$workers.log" 2>&1
   ended=$(date +%s.%N)

@@ -7,6 +7,7 @@ import io.condense.server.report.ReportPage;
 import io.condense.server.report.Structs;
 import io.condense.server.search.CandidateResult;
 import io.condense.server.search.Search;
+import io.condense.server.search.SearchKey;
 import io.condense.server.search.SearchOutcome;
 import io.condense.server.search.SearchSpec;
 import java.io.IOException;
@@ -47,8 +48,7 @@ final class AutoCompress {
     int run(CondenseClient client, SubmitRequest base, PrintStream out, PrintStream err) throws IOException {
         SubmitRequest request = base.toBuilder().setEvaluationSamples(EVALUATION_SAMPLES).setSkipEvaluation(false)
                 .clearClientRequestId().build();
-        String key = requestId != null ? requestId
-                : io.condense.server.search.SearchKey.of(request, spec, budgetMillis);
+        String key = requestId != null ? requestId : SearchKey.of(request, spec, budgetMillis);
         err.printf(Locale.ROOT, "Searching (%s), budget %.0f s, search key %s%n", spec.describe(), budgetMillis / 1000.0, key);
         SearchOutcome outcome = new Search(client, request, key, spec, err::println)
                 .run(!base.getCalibrationDataId().isEmpty(), !base.getTrainDataId().isEmpty(), budgetMillis);
