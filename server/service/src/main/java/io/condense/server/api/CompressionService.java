@@ -242,6 +242,7 @@ public final class CompressionService extends CompressionServiceGrpc.Compression
                 .setTrainLabelsId(request.getTrainLabelsId())
                 .setClientRequestId(request.getClientRequestId())
                 .setSkipEvaluation(request.getSkipEvaluation())
+                .setEvaluationSamples(Math.max(0, request.getEvaluationSamples()))
                 .setSubmittedAtMs(System.currentTimeMillis())
                 .setTenant(Tenants.current())
                 .build();

@@ -19,6 +19,9 @@ import io.condense.sdk.technique.ParameterSpec;
 import io.condense.server.Folders;
 import io.condense.server.api.PipelineValidator;
 import io.condense.server.plugin.PluginHost;
+import io.condense.server.report.ReportPage;
+import io.condense.server.report.Structs;
+import io.condense.server.search.SearchSpec;
 import io.condense.server.platform.LocalPlatform;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -48,7 +51,8 @@ import picocli.CommandLine.Parameters;
         exitCodeList = {"0:the job completed; the model and report are written",
                 "1:the job failed on the server's side (out of memory, a plugin failure) or was cancelled",
                 "2:bad input: a file, the model (not a valid ONNX model), its data, the pipeline, a technique or a parameter",
-                "3:the server or the embedded platform is unavailable"})
+                "3:the server or the embedded platform is unavailable",
+                "4:--auto: no candidate met the constraints (the best one found is written all the same)"})
 final class CompressCommand implements Callable<Integer> {
 
     @Parameters(index = "0", paramLabel = "MODEL.onnx", description = "The model to compress.")
@@ -111,6 +115,27 @@ final class CompressCommand implements Callable<Integer> {
     @Option(names = "--request-id", description = "Client request id: a retried command with the same id answers the same job.")
     String requestId;
 
+    @Option(names = "--auto", paramLabel = "SPEC", description = "Search for the pipeline instead of giving one: "
+            + "\"max_drop=0.005, objective=size\" (objective size, macs or latency; max_drop, min_sqnr, max_size, max_latency, "
+            + "techniques=quantize+lowrank+prune+finetune+encode). Candidates run as ordinary jobs; needs --eval-data.")
+    String auto;
+
+    @Option(names = "--budget", paramLabel = "DURATION", defaultValue = "10m", description = "Wall time of an --auto search "
+            + "(10m, 90s, 1h; default ${DEFAULT-VALUE}).")
+    String budget;
+
+    @Option(names = "--search-train-samples", paramLabel = "N", defaultValue = "10000", description = "--auto with training data: "
+            + "candidates fine-tune on the first N training samples (default ${DEFAULT-VALUE}), so that a round fits the budget.")
+    int searchTrainSamples;
+
+    @Option(names = "--html", paramLabel = "REPORT.html", description = "Also write the report as one self-contained HTML page "
+            + "(charts inline, no network).")
+    Path html;
+
+    /** The parsed --auto spec, or null without --auto. */
+    private SearchSpec search;
+    private long budgetMillis;
+
     /** The file uploaded: {@link #model}, or a temporary copy with {@code --input-shape} applied. */
     private Path uploadedModel;
 
@@ -120,14 +145,24 @@ final class CompressCommand implements Callable<Integer> {
         PrintStream err = System.err;
         List<PipelineStep> steps;
         try {
-            if ((pipeline == null) == (recipe == null)) {
+            if (auto != null) {
+                if (pipeline != null || recipe != null || dryRun) {
+                    throw new IllegalArgumentException("--auto searches for the pipeline: give it without --pipeline, --recipe or --dry-run");
+                }
+                if (evaluationData == null) {
+                    throw new IllegalArgumentException("--auto needs --eval-data (with --eval-labels for accuracy): every candidate "
+                            + "is judged by evaluating it");
+                }
+                search = SearchSpec.parse(auto);
+                budgetMillis = AutoCompress.budgetMillis(budget);
+            } else if ((pipeline == null) == (recipe == null)) {
                 throw new IllegalArgumentException("give the steps with exactly one of --pipeline \"...\" and --recipe FILE");
             }
             if (output == null && !dryRun) {
                 throw new IllegalArgumentException("give -o OUT.onnx, where to write the compressed model (or --dry-run to only check the pipeline)");
             }
             requireFile(recipe, "--recipe");
-            steps = recipe != null ? Recipe.read(recipe) : PipelineParser.parse(pipeline);
+            steps = auto != null ? List.of() : recipe != null ? Recipe.read(recipe) : PipelineParser.parse(pipeline);
             requireFile(model, "model");
             requireFile(evaluationData, "--eval-data");
             requireFile(evaluationLabels, "--eval-labels");
@@ -162,7 +197,9 @@ final class CompressCommand implements Callable<Integer> {
                 PluginHost host = PluginHost.load(pluginsFolder);
                 try {
                     // the same check the server makes, before anything is uploaded
-                    new PipelineValidator(host).resolve(steps);
+                    if (search == null) {
+                        new PipelineValidator(host).resolve(steps);
+                    }
                 } catch (CondenseException e) {
                     host.close();
                     err.println("condense: " + e.getMessage());
@@ -228,7 +265,17 @@ final class CompressCommand implements Callable<Integer> {
         if (calibrationData != null) {
             request.setCalibrationDataId(client.upload(calibrationData).getBlobId());
         }
-        if (trainingData != null) {
+        if (trainingData != null && search != null) {
+            TrainingSubset subset = TrainingSubset.of(trainingData, trainingLabels, searchTrainSamples);
+            try {
+                request.setTrainDataId(client.upload(subset.inputs()).getBlobId());
+                request.setTrainLabelsId(client.upload(subset.labels()).getBlobId());
+            } finally {
+                if (subset.temporary() != null) {
+                    Folders.deleteRecursively(subset.temporary());
+                }
+            }
+        } else if (trainingData != null) {
             request.setTrainDataId(client.upload(trainingData).getBlobId());
             request.setTrainLabelsId(client.upload(trainingLabels).getBlobId());
         }
@@ -236,6 +283,9 @@ final class CompressCommand implements Callable<Integer> {
             request.setClientRequestId(requestId);
         }
         request.setSkipEvaluation(noEvaluation);
+        if (search != null) {
+            return new AutoCompress(search, budgetMillis, requestId, output, report, html).run(client, request.build(), out, err);
+        }
         String jobId = client.submit(request.build()).getJobId();
         long started = System.nanoTime();
         try (JobDisplay display = JobDisplay.create(steps.size(), err)) {
@@ -261,6 +311,9 @@ final class CompressCommand implements Callable<Integer> {
         long bytes = client.downloadResult(jobId, output);
         if (report != null) {
             client.downloadBlob(job.getReportId(), report);
+        }
+        if (html != null) {
+            Files.writeString(html, ReportPage.render(Structs.toMap(job.getReport())), java.nio.charset.StandardCharsets.UTF_8);
         }
         out.printf("Job %s completed in %.1f s%n", jobId, seconds);
         Summary.print(job, out);

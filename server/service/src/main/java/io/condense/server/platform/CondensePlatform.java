@@ -168,6 +168,10 @@ public final class CondensePlatform implements AutoCloseable {
             CompressionService service = new CompressionService(blobs, plugins, jobs, events, publisher);
             ChannelService channelService = new ChannelService(blobs, channels,
                     new ChannelWriter(blobs, new PipelineValidator(plugins), channels, jobs, events, publisher::publishAll));
+            if (metricsEndpoint != null) {
+                metricsEndpoint.serveReports(id -> jobs.job(id).filter(job -> job.hasReport())
+                        .map(job -> io.condense.server.report.Structs.toMap(job.getReport())), config.security().authTokens().isPresent());
+            }
             try {
                 ApiSecurity security = config.security();
                 NettyServerBuilder builder = security.tls()

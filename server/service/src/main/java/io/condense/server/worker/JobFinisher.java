@@ -145,7 +145,8 @@ final class JobFinisher {
         try {
             Optional<Dataset> data = datasets.load(spec.getEvaluationDataId(), spec.getEvaluationLabelsId(), folder);
             EvaluationRequest evaluationRequest = data
-                    .map(dataset -> new EvaluationRequest(Optional.of(dataset), MAX_EVALUATION_SAMPLES, LATENCY_RUNS, 42L))
+                    .map(dataset -> new EvaluationRequest(Optional.of(dataset),
+                            spec.getEvaluationSamples() > 0 ? spec.getEvaluationSamples() : MAX_EVALUATION_SAMPLES, LATENCY_RUNS, 42L))
                     .orElseGet(() -> EvaluationRequest.generated(GENERATED_SAMPLES).withLatencyRuns(LATENCY_RUNS));
             EvaluationResult result = runtime.get().compare(original, compressed, evaluationRequest);
             String source = data.isEmpty() ? "generated inputs"

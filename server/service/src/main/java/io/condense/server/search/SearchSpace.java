@@ -1,0 +1,76 @@
+package io.condense.server.search;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * The families of candidates a search tries, from what the spec allows and what data the job has. Each family leaves
+ * the per-layer choices to the technique's own measured-sensitivity allocation: {@code lowrank}'s greedy rank selection
+ * (on the job's calibration or evaluation data) and {@code prune}'s global magnitude threshold; the search chooses each
+ * family's overall strength by real evaluation.
+ */
+final class SearchSpace {
+    /**
+     * The fine-tuning stage of the candidates that train: two passes over the search's training samples (the command
+     * passes the first 10,000 by default), none held out (the search judges candidates on the evaluation data). One stage
+     * per candidate: a process trains one model at a time.
+     */
+    static final String FINETUNE = "finetune(epochs=2, validation=0)";
+
+    private SearchSpace() {
+    }
+
+    /**
+     * @param calibration the job has calibration data (static activations, GPTQ)
+     * @param training the job has training data and labels (fine-tuning, QAT, then the packed encoding)
+     */
+    static List<Family> families(SearchSpec spec, boolean calibration, boolean training) {
+        List<Family> families = new ArrayList<>();
+        String finetune = FINETUNE;
+        String int4 = "quantize(bits=4, granularity=block" + (calibration ? ", method=gptq" : "") + ")";
+        switch (spec.objective()) {
+            case SIZE, MACS -> {
+                families.add(Family.single("int8", "quantize(bits=8)", Set.of("quantize")));
+                families.add(Family.single("int4", int4, Set.of("quantize")));
+                families.add(new Family("lowrank+int4", "lowrank(ratio=%s) | " + int4, 0.9, 0.05, Set.of("lowrank", "quantize")));
+                if (spec.objective() == SearchSpec.Objective.MACS) {
+                    families.add(new Family("channels+int8", "prune(structure=channel, sparsity=%s) | quantize(bits=8)", 0.1, 0.8,
+                            Set.of("prune", "quantize")));
+                }
+                if (training) {
+                    // Deep Compression: magnitude pruning, retraining with the zeros kept, k-means weight sharing, packed coding
+                    families.add(new Family("prune+finetune+kmeans4+encode", "prune(sparsity=%s) | " + finetune
+                            + " | quantize(scheme=kmeans, bits=4) | encode", 0.8, 0.98, Set.of("prune", "finetune", "quantize", "encode")));
+                    if (!spec.techniques().contains("prune")) {
+                        // low rank, then int4 blocks trained as fake quantization (QAT), packed coding: when pruning is not allowed
+                        // (each trained candidate takes the process's one training slot, so one trained family at a time)
+                        families.add(new Family("lowrank+qat4+encode", "lowrank(ratio=%s) | quantize(bits=4, granularity=block) | "
+                                + finetune + " | encode", 0.9, 0.05, Set.of("lowrank", "finetune", "quantize", "encode")));
+                    }
+                }
+            }
+            case LATENCY -> {
+                if (calibration) {
+                    families.add(Family.single("int8-static", "quantize(bits=8, activations=true)", Set.of("quantize")));
+                    families.add(new Family("channels+int8-static",
+                            "prune(structure=channel, sparsity=%s) | quantize(bits=8, activations=true)", 0.1, 0.7,
+                            Set.of("prune", "quantize")));
+                }
+                families.add(new Family("channels", "prune(structure=channel, sparsity=%s)", 0.1, 0.7, Set.of("prune")));
+                families.add(new Family("tucker2", "lowrank(method=tucker2, ratio=%s)", 0.9, 0.1, Set.of("lowrank")));
+                if (training) {
+                    families.add(new Family("channels+finetune", "prune(structure=channel, sparsity=%s) | " + finetune, 0.1, 0.8,
+                            Set.of("prune", "finetune")));
+                }
+            }
+        }
+        families.removeIf(family -> !spec.techniques().containsAll(family.techniques()));
+        return families;
+    }
+
+    /** The one job that measures every layer's sensitivity to pruning, for the report's curves. */
+    static Candidate sensitivity() {
+        return new Candidate("sensitivity", Double.NaN, "prune(sparsity=0.5, sensitivity=true)");
+    }
+}
