@@ -196,6 +196,7 @@ class ChaosIT {
         long chaosStarted = System.nanoTime();
         boolean brokerRestarted = false;
         int kills = 0;
+        int next = 0;
         while (!(clients.awaitTermination(KILL_INTERVAL.toMillis(), TimeUnit.MILLISECONDS) && brokerRestarted && kills >= MIN_KILLS)) {
             if (remaining() <= 0) {
                 throw new AssertionError("the chaos did not end within " + HARD_LIMIT + " (" + kills + " kills, broker restarted: "
@@ -206,9 +207,16 @@ class ChaosIT {
                 brokerRestarted = true;
                 System.out.printf("[ChaosIT] broker stopped after %d s of chaos; its supervisor starts it again%n", seconds(chaosStarted));
             }
-            List<SupervisedProcess> up = workers.stream().filter(SupervisedProcess::alive).toList();
-            if (up.size() > 1 && up.get(kills % up.size()).kill()) {
-                kills++;
+            if (workers.stream().filter(SupervisedProcess::alive).count() > 1) {
+                // the next worker in turn that is up
+                for (int tried = 0; tried < workers.size(); tried++) {
+                    SupervisedProcess worker = workers.get(next);
+                    next = (next + 1) % workers.size();
+                    if (worker.kill()) {
+                        kills++;
+                        break;
+                    }
+                }
             }
         }
         return kills;
