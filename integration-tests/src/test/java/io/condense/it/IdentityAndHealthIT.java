@@ -21,7 +21,6 @@ import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.health.v1.HealthGrpc;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.Deque;
@@ -68,18 +67,6 @@ class IdentityAndHealthIT {
                 MAX_BLOB_BYTES, 2, 1);
     }
 
-    /** The quantization archive and the slow test plugin: enough to run jobs, few step consumers to start. */
-    private static Path plugins(Path folder) throws Exception {
-        Files.createDirectories(folder);
-        for (Path archive : TestEnvironment.realPluginArchives()) {
-            if (archive.getFileName().toString().startsWith("quantization-plugin")) {
-                Files.copy(archive, folder.resolve(archive.getFileName()), StandardCopyOption.REPLACE_EXISTING);
-            }
-        }
-        TestPlugins.build("slow", "slow", "1.0.0", ">=0.1.0", folder.resolve("slow-plugin-1.0.0.jar"));
-        return folder;
-    }
-
     private static ServingStatus health(CondenseClient client) {
         return HealthGrpc.newBlockingStub(client.channel()).withDeadlineAfter(10, TimeUnit.SECONDS)
                 .check(HealthCheckRequest.newBuilder().setService("").build()).getStatus();
@@ -96,7 +83,7 @@ class IdentityAndHealthIT {
     void replicasWithoutAnIdOnOneDataFolderDoNotFenceEachOther(@TempDir Path temp) throws Exception {
         EmbeddedKafka kafka = keep(EmbeddedKafka.start(temp.resolve("kafka")));
         Path data = Files.createDirectories(temp.resolve("data"));
-        Path plugins = plugins(temp.resolve("plugins"));
+        Path plugins = TestPlatform.quantizeAndSlowPlugins(temp.resolve("plugins"));
         // what killed processes left: a dead instance's step folder, and a step folder of the older flat layout
         Path dead = Files.createDirectories(data.resolve("scratch/oldhost-0badc0de/job-step1-7"));
         Files.write(dead.resolve("calibration.npy"), new byte[1024]);
@@ -147,7 +134,7 @@ class IdentityAndHealthIT {
     void aSecondProcessWithTheSameExplicitIdRefusesToStart(@TempDir Path temp) throws Exception {
         EmbeddedKafka kafka = keep(EmbeddedKafka.start(temp.resolve("kafka")));
         Path data = Files.createDirectories(temp.resolve("data"));
-        Path plugins = plugins(temp.resolve("plugins"));
+        Path plugins = TestPlatform.quantizeAndSlowPlugins(temp.resolve("plugins"));
         CondensePlatform first = keep(CondensePlatform.start(config(kafka.bootstrapServers(), data, plugins, Role.ALL, "twin")));
         assertThat(first.instanceId()).isEqualTo("twin");
 
@@ -169,7 +156,7 @@ class IdentityAndHealthIT {
     void fencedProducersTurnHealthNotServingForGoodAndSayWhy(@TempDir Path temp) throws Exception {
         EmbeddedKafka kafka = keep(EmbeddedKafka.start(temp.resolve("kafka")));
         Path data = Files.createDirectories(temp.resolve("data"));
-        Path plugins = plugins(temp.resolve("plugins"));
+        Path plugins = TestPlatform.quantizeAndSlowPlugins(temp.resolve("plugins"));
         CondensePlatform platform = keep(CondensePlatform.start(config(kafka.bootstrapServers(), data, plugins, Role.ALL, "fence-me")));
         CondenseClient client = keep(new CondenseClient(platform.grpcTarget()));
         String model = client.upload(TestEnvironment.mnist8()).getBlobId();
@@ -196,7 +183,7 @@ class IdentityAndHealthIT {
     void anUnreachableBrokerTurnsHealthNotServing(@TempDir Path temp) throws Exception {
         EmbeddedKafka kafka = EmbeddedKafka.start(temp.resolve("kafka"));
         Path data = Files.createDirectories(temp.resolve("data"));
-        Path plugins = plugins(temp.resolve("plugins"));
+        Path plugins = TestPlatform.quantizeAndSlowPlugins(temp.resolve("plugins"));
         CondensePlatform platform = keep(CondensePlatform.start(new PlatformConfig("127.0.0.1", 0, 0, Optional.of(kafka.bootstrapServers()),
                 data, plugins, Role.API, Optional.empty(), MAX_BLOB_BYTES, 2, 1)));
         CondenseClient client = keep(new CondenseClient(platform.grpcTarget()));

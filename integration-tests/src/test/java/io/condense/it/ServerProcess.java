@@ -3,8 +3,11 @@ package io.condense.it;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
+import java.net.URISyntaxException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -13,59 +16,99 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
-/** `condense serve` as a separate process (this JVM's classpath), stopped by its PID. */
+/**
+ * A child JVM on the packaged server's classpath, stopped by its PID: {@code condense serve}, or the Kafka broker of
+ * {@link KafkaBrokerMain}. Its output is appended to a log file; it counts as started once it prints its ready line.
+ */
 final class ServerProcess implements AutoCloseable {
-    private static final Pattern READY = Pattern.compile("Condense serving: gRPC (\\S+), metrics \\S+, Kafka (\\S+),");
+    private static final Pattern SERVE_READY = Pattern.compile("Condense serving: gRPC (\\S+), metrics \\S+, Kafka (\\S+),");
+    private static final Pattern BROKER_READY = Pattern.compile(KafkaBrokerMain.READY + "(\\S+)");
 
     private final Process process;
     private final String grpcTarget;
     private final String kafkaBootstrap;
+    private final Path log;
 
-    private ServerProcess(Process process, String grpcTarget, String kafkaBootstrap) {
+    private ServerProcess(Process process, String grpcTarget, String kafkaBootstrap, Path log) {
         this.process = process;
         this.grpcTarget = grpcTarget;
         this.kafkaBootstrap = kafkaBootstrap;
+        this.log = log;
     }
 
-    static ServerProcess start(Path data, Path plugins, Path log) throws IOException, InterruptedException {
-        List<String> command = new ArrayList<>(List.of(
-                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Xmx1g",
-                "-XX:ErrorFile=" + log.getParent().resolve("condense-serve-hs_err_%p.log"),
-                "-cp", packagedServerClasspath(),
-                "io.condense.server.cli.CondenseCommand", "serve",
-                "--data", data.toString(),
-                "--plugins", plugins.toString(),
-                "--grpc-port", "0",
-                "--metrics-port", "0"));
-        java.nio.file.Files.writeString(log, "[test] starting " + String.join(" ", command.subList(4, command.size())) + System.lineSeparator(),
-                StandardCharsets.UTF_8, java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
-        Process process = new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
-        CompletableFuture<Matcher> ready = new CompletableFuture<>();
+    /** JVM options for tests that run several processes at once on a small machine: they start faster and hold less. */
+    static final List<String> SMALL_JVM = List.of("-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1");
+
+    static ServerProcess start(Path data, Path plugins, Path log) throws IOException {
+        return start(data, plugins, log, List.of("-Xmx1g"), List.of());
+    }
+
+    /** {@code condense serve} on free gRPC and metrics ports unless {@code serveArguments} name them, with these arguments added. */
+    static ServerProcess start(Path data, Path plugins, Path log, List<String> jvmOptions, List<String> serveArguments) throws IOException {
+        List<String> arguments = new ArrayList<>(List.of("serve", "--data", data.toString(), "--plugins", plugins.toString()));
+        if (!serveArguments.contains("--grpc-port")) {
+            arguments.addAll(List.of("--grpc-port", "0"));
+        }
+        if (!serveArguments.contains("--metrics-port")) {
+            arguments.addAll(List.of("--metrics-port", "0"));
+        }
+        arguments.addAll(serveArguments);
+        Process process = launch(jvmOptions, packagedServerClasspath(), "io.condense.server.cli.CondenseCommand", arguments, log);
+        Matcher ready = awaitReady(process, SERVE_READY, log);
+        return new ServerProcess(process, ready.group(1), ready.group(2), log);
+    }
+
+    /** A Kafka broker alone ({@link KafkaBrokerMain}) on {@code port} of 127.0.0.1, its log in {@code logDirectory}. */
+    static ServerProcess broker(Path logDirectory, int port, Path log) throws IOException {
+        String classpath = packagedServerClasspath() + java.io.File.pathSeparator + testClasses();
+        Process process = launch(SMALL_JVM, classpath, KafkaBrokerMain.class.getName(), List.of(logDirectory.toString(), Integer.toString(port)), log);
+        return new ServerProcess(process, "none", awaitReady(process, BROKER_READY, log).group(1), log);
+    }
+
+    private static Process launch(List<String> jvmOptions, String classpath, String mainClass, List<String> arguments, Path log)
+            throws IOException {
+        List<String> command = new ArrayList<>();
+        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        command.addAll(jvmOptions);
+        command.add("-XX:ErrorFile=" + log.toAbsolutePath().getParent().resolve("condense-serve-hs_err_%p.log"));
+        command.addAll(List.of("-cp", classpath, mainClass));
+        command.addAll(arguments);
+        Files.writeString(log, "[test] starting " + String.join(" ", command.subList(command.indexOf(mainClass), command.size()))
+                + System.lineSeparator(),
+                StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+        return new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
+    }
+
+    /** Copies the process's output to the log until it ends; the first line matching {@code ready} says it started. */
+    private static Matcher awaitReady(Process process, Pattern ready, Path log) {
+        CompletableFuture<Matcher> started = new CompletableFuture<>();
         Thread reader = new Thread(() -> {
             try (BufferedReader lines = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
                 String line;
                 while ((line = lines.readLine()) != null) {
-                    java.nio.file.Files.writeString(log, "[stdout] " + line + System.lineSeparator(), StandardCharsets.UTF_8,
-                            java.nio.file.StandardOpenOption.APPEND);
-                    Matcher matcher = READY.matcher(line);
+                    Files.writeString(log, "[stdout] " + line + System.lineSeparator(), StandardCharsets.UTF_8, StandardOpenOption.APPEND);
+                    Matcher matcher = ready.matcher(line);
                     if (matcher.find()) {
-                        ready.complete(matcher);
+                        started.complete(matcher);
                     }
                 }
             } catch (IOException e) {
-                ready.completeExceptionally(e);
+                started.completeExceptionally(e);
             }
-            ready.completeExceptionally(new IllegalStateException("condense serve exited before it was ready; see " + log));
-        }, "condense-serve-output");
+            started.completeExceptionally(new IllegalStateException("the process exited before it was ready; see " + log));
+        }, "server-process-output");
         reader.setDaemon(true);
         reader.start();
         try {
-            Matcher matcher = ready.get(Duration.ofMinutes(3).toSeconds(), TimeUnit.SECONDS);
-            return new ServerProcess(process, matcher.group(1), matcher.group(2));
+            return started.get(Duration.ofMinutes(3).toSeconds(), TimeUnit.SECONDS);
         } catch (Exception e) {
-            process.destroyForcibly().waitFor();
-            throw new IllegalStateException("condense serve did not become ready; its log is " + log, e);
+            process.destroyForcibly();
+            try {
+                process.waitFor();
+            } catch (InterruptedException interrupted) {
+                Thread.currentThread().interrupt();
+            }
+            throw new IllegalStateException("the child process did not become ready; its log is " + log, e);
         }
     }
 
@@ -75,6 +118,10 @@ final class ServerProcess implements AutoCloseable {
 
     String kafkaBootstrap() {
         return kafkaBootstrap;
+    }
+
+    Path log() {
+        return log;
     }
 
     long pid() {
@@ -109,9 +156,18 @@ final class ServerProcess implements AutoCloseable {
     static String packagedServerClasspath() {
         Path target = Path.of(System.getProperty("condense.root", "..")).resolve("server/service/target");
         Path jar = target.resolve("condense-server.jar");
-        if (!java.nio.file.Files.isRegularFile(jar) || !java.nio.file.Files.isDirectory(target.resolve("lib"))) {
+        if (!Files.isRegularFile(jar) || !Files.isDirectory(target.resolve("lib"))) {
             throw new IllegalStateException("the packaged server is missing (" + jar + " and its lib folder): run mvn package first");
         }
         return jar + java.io.File.pathSeparator + target.resolve("lib") + java.io.File.separator + "*";
+    }
+
+    /** This module's compiled test classes (where {@link KafkaBrokerMain} is). */
+    private static Path testClasses() {
+        try {
+            return Path.of(KafkaBrokerMain.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+        } catch (URISyntaxException e) {
+            throw new IllegalStateException(e);
+        }
     }
 }

@@ -57,4 +57,16 @@ final class TestPlatform {
         Files.writeString(folder.resolve("corrupt-plugin-1.0.0.jar"), "this is not a jar", StandardCharsets.UTF_8);
         return folder;
     }
+
+    /** The quantization archive and the slow test plugin in {@code folder}: enough to run jobs, few step consumers to start. */
+    static Path quantizeAndSlowPlugins(Path folder) throws IOException {
+        Files.createDirectories(folder);
+        for (Path archive : TestEnvironment.realPluginArchives()) {
+            if (archive.getFileName().toString().startsWith("quantization-plugin")) {
+                Files.copy(archive, folder.resolve(archive.getFileName()), StandardCopyOption.REPLACE_EXISTING);
+            }
+        }
+        TestPlugins.build("slow", "slow", "1.0.0", ">=0.1.0", folder.resolve("slow-plugin-1.0.0.jar"));
+        return folder;
+    }
 }

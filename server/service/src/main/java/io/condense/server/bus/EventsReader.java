@@ -140,6 +140,10 @@ public final class EventsReader implements EventsSync, AutoCloseable {
                         break;
                     }
                     // a sync request cut a call short: serve it on the next turn
+                } catch (org.apache.kafka.common.errors.TimeoutException e) {
+                    // the broker is away (restarting, say): the clients reconnect by themselves, so read on when it is back
+                    // (the health monitor says NOT_SERVING meanwhile); stopping here would end the process for good
+                    log.warn("The events topic cannot be read for now: {}", e.toString());
                 }
             }
         } catch (WakeupException e) {
