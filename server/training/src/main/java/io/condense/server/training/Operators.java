@@ -107,10 +107,10 @@ final class Operators {
             return one(x);
         }
         if (min == Float.NEGATIVE_INFINITY) {
-            return one(x.minimum(max));
+            return one(x.minimum(Scalars.of(x, max)));
         }
         if (max == Float.POSITIVE_INFINITY) {
-            return one(x.maximum(min));
+            return one(x.maximum(Scalars.of(x, min)));
         }
         return one(x.clip(min, max));
     }
@@ -147,10 +147,10 @@ final class Operators {
         float beta = node.getFloat("beta", 1f);
         NDArray y = a.matMul(b);
         if (alpha != 1f) {
-            y = y.mul(alpha);
+            y = Scalars.times(y, alpha);
         }
         if (in.length > 2 && in[2] != null && beta != 0f) {
-            y = y.add(beta == 1f ? in[2] : in[2].mul(beta));
+            y = y.add(beta == 1f ? in[2] : Scalars.times(in[2], beta));
         }
         return one(y);
     }

@@ -312,9 +312,9 @@ public final class PyTorchTrainer implements Trainer {
         }
         float temperature = (float) distillation.temperature();
         float alpha = (float) distillation.alpha();
-        NDArray teacherLog = teacherLogits.div(temperature).logSoftmax(1);
-        NDArray kl = teacherLog.exp().mul(teacherLog.sub(logits.div(temperature).logSoftmax(1))).sum(new int[] {1}).mean();
-        return kl.mul(alpha * temperature * temperature).add(crossEntropy.mul(1 - alpha));
+        NDArray teacherLog = Scalars.over(teacherLogits, temperature).logSoftmax(1);
+        NDArray kl = teacherLog.exp().mul(teacherLog.sub(Scalars.over(logits, temperature).logSoftmax(1))).sum(new int[] {1}).mean();
+        return Scalars.times(kl, alpha * temperature * temperature).add(Scalars.times(crossEntropy, 1 - alpha));
     }
 
     /** The number of classes: the logits' values per sample, from one inference-mode forward pass on the first sample. */

@@ -45,7 +45,7 @@ final class TrainingDomainOperators {
             positiveScale = scaledGradient(positiveScale, gradientScale);
             negativeScale = scaledGradient(negativeScale, gradientScale);
         }
-        NDArray threshold = latent.abs().max().mul(factor).stopGradient();
+        NDArray threshold = Scalars.times(latent.abs().max(), factor).stopGradient();
         NDArray positive = latent.gt(threshold).toType(DataType.FLOAT32, false);
         NDArray negative = latent.lt(threshold.neg()).toType(DataType.FLOAT32, false);
         NDArray value = positive.mul(positiveScale).sub(negative.mul(negativeScale));
@@ -57,7 +57,7 @@ final class TrainingDomainOperators {
 
     /** The same value, its gradient multiplied by {@code factor}: {@code x k + stop(x - x k)}. */
     private static NDArray scaledGradient(NDArray x, float factor) {
-        NDArray scaled = x.mul(factor);
+        NDArray scaled = Scalars.times(x, factor);
         return scaled.add(x.sub(scaled).stopGradient());
     }
 }

@@ -15,6 +15,7 @@ import io.condense.sdk.training.TrainingRequest;
 import java.util.Map;
 import java.util.Random;
 import java.util.ServiceLoader;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.assertj.core.data.Offset;
 import org.junit.jupiter.api.Test;
 
@@ -28,6 +29,10 @@ class TrainedTernaryTest {
     private static final Trainer TRAINER = ServiceLoader.load(Trainer.class).findFirst().orElseThrow();
 
     private static OnnxModel ternaryNetwork(float[] latent, float wp, float wn, float threshold, float scaleGradient) {
+        return ternaryNetwork(latent, wp, wn, threshold, scaleGradient, 1f);
+    }
+
+    private static OnnxModel ternaryNetwork(float[] latent, float wp, float wn, float threshold, float scaleGradient, float alpha) {
         GraphBuilder b = new GraphBuilder(13, 21);
         b.input("x", 0, 4);
         b.floats("latent", new long[] {3, 4}, latent);
@@ -40,7 +45,7 @@ class TrainedTernaryTest {
                 .addAttribute(AttributeProto.newBuilder().setName(TrainingOperators.SCALE_GRADIENT)
                         .setType(AttributeProto.AttributeType.FLOAT).setF(scaleGradient))
                 .build());
-        b.nodeWithOutput("Gemm", new String[] {"x", "w"}, "logits", "transB", 1L);
+        b.nodeWithOutput("Gemm", new String[] {"x", "w"}, "logits", "transB", 1L, "alpha", alpha);
         return b.output("logits", 0, 3).build();
     }
 
@@ -102,5 +107,50 @@ class TrainedTernaryTest {
         }
         assertThat(wp - (double) trained.tensor("wp").toFloatArray()[0]).isCloseTo(scaleGradient * positiveSum, Offset.offset(1e-6));
         assertThat(wn - (double) trained.tensor("wn").toFloatArray()[0]).isCloseTo(-scaleGradient * negativeSum, Offset.offset(1e-6));
+    }
+
+    /**
+     * The scalars that autograd keeps for the backward pass (TTQ's scale-gradient factor, Gemm's alpha) survive garbage
+     * collections between the forward and backward passes: with a thread collecting every millisecond and filling new
+     * direct buffers with NaN, every step gives the model a quiet step gives. (With DJL's {@code mul(Number)} the collector
+     * freed them and one of the first few stressed steps differed.)
+     */
+    @Test
+    void gradientsDoNotDependOnGarbageCollection() throws InterruptedException {
+        Random random = new Random(9);
+        float[] latent = new float[12];
+        for (int i = 0; i < latent.length; i++) {
+            latent[i] = (float) random.nextGaussian();
+        }
+        OnnxModel ttq = ternaryNetwork(latent, 0.7f, 0.4f, 0.05f, 0.25f, 2f);
+        Dataset data = GradientTest.randomData(random, 64, new long[] {4}, 3);
+        byte[] quiet = step(ttq, data).toBytes();
+        AtomicBoolean running = new AtomicBoolean(true);
+        Thread collector = new Thread(() -> {
+            while (running.get()) {
+                for (int i = 0; i < 64; i++) {
+                    java.nio.ByteBuffer garbage = java.nio.ByteBuffer.allocateDirect(64).order(java.nio.ByteOrder.nativeOrder());
+                    while (garbage.remaining() >= 4) {
+                        garbage.putFloat(Float.NaN);
+                    }
+                }
+                System.gc();
+                try {
+                    Thread.sleep(1);
+                } catch (InterruptedException e) {
+                    return;
+                }
+            }
+        }, "gc-stress");
+        collector.setDaemon(true);
+        collector.start();
+        try {
+            for (int run = 0; run < 20; run++) {
+                assertThat(step(ttq, data).toBytes()).as("step %d under collection pressure", run).isEqualTo(quiet);
+            }
+        } finally {
+            running.set(false);
+            collector.join();
+        }
     }
 }
