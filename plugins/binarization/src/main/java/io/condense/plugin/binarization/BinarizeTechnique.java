@@ -75,6 +75,10 @@ public final class BinarizeTechnique implements Technique {
 
     @Override
     public TechniqueResult apply(OnnxModel model, Parameters parameters, StepContext context) {
+        return TechniqueResult.withHalfPrecisionWidened(model, widened -> compress(widened, parameters, context));
+    }
+
+    private TechniqueResult compress(OnnxModel model, Parameters parameters, StepContext context) {
         String method = parameters.getString(METHOD);
         int bases = parameters.getInt(BASES);
         int order = parameters.getInt(ORDER);

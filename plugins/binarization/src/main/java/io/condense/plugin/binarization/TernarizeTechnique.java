@@ -76,6 +76,10 @@ public final class TernarizeTechnique implements Technique {
 
     @Override
     public TechniqueResult apply(OnnxModel model, Parameters parameters, StepContext context) {
+        return TechniqueResult.withHalfPrecisionWidened(model, widened -> compress(widened, parameters, context));
+    }
+
+    private TechniqueResult compress(OnnxModel model, Parameters parameters, StepContext context) {
         List<ParameterProblem> problems = new ArrayList<>(validate(parameters));
         LayerSelection selection = LowBitCompression.selection(parameters, problems);
         Optional<LowBitCompression.ActivationSettings> activations = LowBitCompression.activationSettings(ID, parameters, context);

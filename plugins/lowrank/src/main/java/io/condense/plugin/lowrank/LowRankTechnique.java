@@ -196,6 +196,10 @@ public final class LowRankTechnique implements Technique {
 
     @Override
     public TechniqueResult apply(OnnxModel model, Parameters parameters, StepContext context) {
+        return TechniqueResult.withHalfPrecisionWidened(model, widened -> compress(widened, parameters, context));
+    }
+
+    private TechniqueResult compress(OnnxModel model, Parameters parameters, StepContext context) {
         Settings settings = settings(parameters, context);
         // weights reshaped at run time (mnist-8's MatMul weight) become initializers the layers read directly
         OnnxModel source = model.edit().foldConstantReshapes().build();

@@ -108,6 +108,10 @@ public final class PruneTechnique implements Technique {
 
     @Override
     public TechniqueResult apply(OnnxModel model, Parameters parameters, StepContext context) {
+        return TechniqueResult.withHalfPrecisionWidened(model, widened -> compress(widened, parameters, context));
+    }
+
+    private TechniqueResult compress(OnnxModel model, Parameters parameters, StepContext context) {
         if (ChannelPruning.requested(parameters)) {
             List<ParameterProblem> problems = PruneOptions.problems(parameters);
             if (!problems.isEmpty()) {

@@ -179,6 +179,13 @@ public final class QuantizeTechnique implements Technique {
 
     @Override
     public TechniqueResult apply(OnnxModel model, Parameters parameters, StepContext context) {
+        if (!parameters.getString(DTYPE).equals("int")) {
+            return compress(model, parameters, context);
+        }
+        return TechniqueResult.withHalfPrecisionWidened(model, widened -> compress(widened, parameters, context));
+    }
+
+    private TechniqueResult compress(OnnxModel model, Parameters parameters, StepContext context) {
         List<ParameterProblem> problems = problems(parameters);
         if (!problems.isEmpty()) {
             throw new InvalidParametersException(problems);
