@@ -23,7 +23,7 @@ import java.util.regex.Pattern;
 /**
  * Which output channels of which layers must be removed together, and what else shrinks with them.
  *
- * <p>Every Conv (group 1), Gemm and MatMul with a constant weight starts a <em>group</em> of channels. Values carry
+ * <p>Every Conv and ConvTranspose (group 1), Gemm and MatMul with a constant weight starts a <em>group</em> of channels. Values carry
  * a layout: the groups along their channel axis (axis 1), in order, each channel possibly spread over a contiguous
  * run of features after Flatten or Reshape. The layout follows elementwise and pooling ops, BatchNormalization and
  * depthwise convolutions (which shrink with it); Add, Sub, Mul... of two branches unite their groups (a residual
@@ -186,6 +186,7 @@ final class ChannelDependencies {
             }
             switch (node.getOpType()) {
                 case "Conv" -> conv(i, node);
+                case "ConvTranspose" -> convTranspose(i, node);
                 case "Gemm" -> gemm(i, node);
                 case "MatMul" -> matMul(i, node);
                 case "BatchNormalization" -> batchNormalization(node);
@@ -291,6 +292,52 @@ final class ChannelDependencies {
         output.producers.add(new Producer(index, label(node), node.getOpType(), weightName, 0, node.getOutput(0)));
         output.blockedReason = why;
         layouts.put(node.getOutput(0), List.of(new Segment(output.id, outputs, 1)));
+    }
+
+    /**
+     * ConvTranspose (group 1): its weight is [C_in, C_out, k...], so it reads its input channels along weight axis 0
+     * and writes its output channels along axis 1 (and its bias). An explicit {@code output_shape} naming the channels
+     * blocks its outputs; grouped ones are blocked like grouped convolutions.
+     */
+    private void convTranspose(int index, NodeProto node) {
+        candidateLayers++;
+        String input = input(node, 0);
+        List<Segment> inputLayout = layouts.get(input);
+        String weightName = input(node, 1);
+        ConstantTensor.Result weight = acceptConstant(weightName);
+        if (!weight.ok()) {
+            block(inputLayout, label(node) + "'s weight cannot be sliced: " + weight.refusal());
+            return;
+        }
+        long[] shape = weight.tensor().originalShape();
+        if (shape.length < 3) {
+            block(inputLayout, label(node) + " has a weight of rank " + shape.length);
+            return;
+        }
+        long group = NodeAttributes.getInt(node, "group", 1);
+        int outputs = Math.toIntExact(shape[1] * group);
+        if (group != 1) {
+            String why = label(node) + " is a grouped transposed convolution (group=" + group + "): its channels are tied to its "
+                    + "groups, and pruning whole groups is not supported";
+            block(inputLayout, why);
+            Group output = newGroup(outputs);
+            output.producers.add(new Producer(index, label(node), node.getOpType(), weightName, 1, node.getOutput(0)));
+            output.blockedReason = why;
+            layouts.put(node.getOutput(0), List.of(new Segment(output.id, outputs, 1)));
+            return;
+        }
+        if (inputLayout != null) {
+            if (!plain(inputLayout) || features(inputLayout) != shape[0]) {
+                block(inputLayout, label(node) + " reads a value whose channel layout does not match its weight");
+            } else {
+                slices.add(new Slice(weightName, 0, inputLayout, index, Role.INPUTS));
+            }
+        }
+        producer(index, node, weightName, 1, input(node, 2), outputs);
+        List<Long> outputShape = NodeAttributes.find(node, "output_shape").map(AttributeProto::getIntsList).orElse(List.of());
+        if (outputShape.size() > shape.length - 2) {
+            block(layouts.get(node.getOutput(0)), label(node) + " sets output_shape " + outputShape + " with its channel count");
+        }
     }
 
     private void gemm(int index, NodeProto node) {
