@@ -4,10 +4,12 @@ import java.util.Arrays;
 
 /**
  * Deep Compression's weight sharing for one layer: at most {@code clusters} shared values (the codebook, ascending)
- * and each weight's index into it. Exact 1-D k-means when it fits the work budget: over the sorted weights, an
- * optimal partition into contiguous runs by dynamic programming (divide and conquer over the monotone split points,
- * with prefix sums for each run's squared error); otherwise Lloyd's iterations from the linear initialisation the paper
- * found best (centroids evenly spaced over [min, max]). Either way each weight then takes its nearest centroid.
+ * and each weight's index into it. By default Lloyd's iterations from the linear initialisation the paper found best
+ * (centroids evenly spaced over [min, max]): a local optimum that keeps centroids for the rare large weights, whose
+ * skewed index use Huffman coding then shrinks. With {@code optimal}, exact 1-D k-means when it fits the work budget:
+ * over the sorted weights, the least squared error partition into contiguous runs by dynamic programming (divide and
+ * conquer over the monotone split points, with prefix sums for each run's squared error), else Lloyd's. Either way
+ * each weight then takes its nearest centroid.
  *
  * <p>A pruned layer (some weights exactly zero, more distinct values than clusters) keeps its zeros exact, as Deep
  * Compression clusters only the surviving weights: the zeros get an entry of exactly 0 of their own, the other weights
@@ -19,7 +21,7 @@ import java.util.Arrays;
 final class KMeansSharing {
     /** Largest weights x clusters the exact method takes (its split table holds that many ints). */
     static final long EXACT_BUDGET = 8_000_000L;
-    static final int MAX_LLOYD_ITERATIONS = 100;
+    static final int MAX_LLOYD_ITERATIONS = 300;
 
     private KMeansSharing() {
     }
@@ -28,7 +30,12 @@ final class KMeansSharing {
     record Codebook(float[] centroids, byte[] indices, String method, int iterations) {
     }
 
+    /** The paper's clustering: Lloyd's iterations from the linear initialisation. */
     static Codebook cluster(float[] weights, int clusters) {
+        return cluster(weights, clusters, false);
+    }
+
+    static Codebook cluster(float[] weights, int clusters, boolean optimal) {
         double[] sorted = new double[weights.length];
         for (int i = 0; i < weights.length; i++) {
             sorted[i] = weights[i];
@@ -52,7 +59,7 @@ final class KMeansSharing {
                     kept[next++] = weight;
                 }
             }
-            return withZeroEntry(weights, cluster(kept, clusters - 1));
+            return withZeroEntry(weights, cluster(kept, clusters - 1, optimal));
         }
         double[] centroids;
         String method;
@@ -66,7 +73,7 @@ final class KMeansSharing {
                 }
             }
             method = "exact";
-        } else if ((long) sorted.length * clusters <= EXACT_BUDGET) {
+        } else if (optimal && (long) sorted.length * clusters <= EXACT_BUDGET) {
             centroids = exact(sorted, clusters);
             method = "exact";
         } else {

@@ -435,7 +435,7 @@ final class LowBitQuantization {
 
     private static Written kmeans(ModelEditor editor, LayerSelection.Candidate candidate, float[] weights, LowBitSettings settings,
             Map<String, Object> layer) {
-        KMeansSharing.Codebook codebook = KMeansSharing.cluster(weights, 1 << settings.bits());
+        KMeansSharing.Codebook codebook = KMeansSharing.cluster(weights, 1 << settings.bits(), settings.clustering().equals("optimal"));
         String weightName = candidate.weightName();
         DataType type = settings.bits() <= 4 ? DataType.UINT4 : DataType.UINT8;
         String indicesName = editor.uniqueName(weightName + "_indices");

@@ -25,15 +25,18 @@ import java.util.List;
  * @param format qdq (DequantizeLinear before the layer) or matmulnbits (ONNX Runtime's com.microsoft.MatMulNBits for
  *     MatMul weights, see {@link MatMulNBitsWeights})
  * @param incremental INQ's cumulative shares (scheme=pow2), empty for all weights at once
+ * @param clustering scheme=kmeans: linear (Lloyd from centroids evenly spaced over the weights' range, the paper's) or
+ *     optimal (the minimum squared error partition)
  */
 record LowBitSettings(String scheme, int bits, String granularity, int block, String method, int calibrationSamples, String format,
-        List<Double> incremental) {
+        List<Double> incremental, String clustering) {
     static final String FORMAT = "format";
     static final String MATMULNBITS = "matmulnbits";
     static final String BLOCK = "block";
     static final String INCREMENTAL = "incremental";
     static final String METHOD = "method";
     static final String SCHEME = "scheme";
+    static final String CLUSTERING = "clustering";
     static final int DEFAULT_BLOCK = 32;
     static final List<Integer> SUPPORTED_BITS = List.of(2, 3, 4, 8);
 
@@ -43,6 +46,12 @@ record LowBitSettings(String scheme, int bits, String granularity, int block, St
         requireNonNull(method, "method is null");
         requireNonNull(format, "format is null");
         incremental = List.copyOf(requireNonNull(incremental, "incremental is null"));
+        requireNonNull(clustering, "clustering is null");
+    }
+
+    LowBitSettings(String scheme, int bits, String granularity, int block, String method, int calibrationSamples, String format,
+            List<Double> incremental) {
+        this(scheme, bits, granularity, block, method, calibrationSamples, format, incremental, "linear");
     }
 
     /** INQ: {@code incremental} given (scheme=pow2). */
@@ -84,6 +93,11 @@ record LowBitSettings(String scheme, int bits, String granularity, int block, St
                         "uniform: evenly spaced levels with a scale and zero point; kmeans: 2^bits shared values per layer found "
                                 + "by k-means (Deep Compression), stored as indices into a codebook; pow2: zero or signed powers of "
                                 + "two (INQ, log quantization)."),
+                ParameterSpec.choiceParameter(CLUSTERING, "linear", List.of("linear", "optimal"),
+                        "scheme=kmeans: linear: Lloyd's k-means from centroids evenly spaced over each layer's range, as Deep "
+                                + "Compression does (it keeps centroids for the rare large weights, and the indices' skewed use "
+                                + "makes them cheaper to Huffman-code: 4.9 instead of 5.7 bits on a 92% pruned LeNet-300-100 "
+                                + "layer at 6 bits); optimal: the partition with the least squared error (exact 1-D k-means)."),
                 ParameterSpec.choiceParameter(FORMAT, "qdq", List.of("qdq", MATMULNBITS),
                         "qdq: levels read by DequantizeLinear before the layer (any ONNX runtime); matmulnbits: each MatMul with a "
                                 + "2-D weight as second operand becomes ONNX Runtime's com.microsoft.MatMulNBits, its fastest CPU "
@@ -100,7 +114,7 @@ record LowBitSettings(String scheme, int bits, String granularity, int block, St
         return new LowBitSettings(parameters.getString(SCHEME), parameters.getInt(QuantizeTechnique.BITS),
                 parameters.getString(QuantizeTechnique.GRANULARITY), parameters.getInt(BLOCK), parameters.getString(METHOD),
                 parameters.getInt(QuantizeTechnique.CALIBRATION_SAMPLES), parameters.getString(FORMAT),
-                incrementalShares(parameters, new ArrayList<>()));
+                incrementalShares(parameters, new ArrayList<>()), parameters.getString(CLUSTERING));
     }
 
     /** Whether these values leave the 8-bit symmetric path: fewer bits, blocks, GPTQ or a non-uniform scheme. */

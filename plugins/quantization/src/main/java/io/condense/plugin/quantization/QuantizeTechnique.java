@@ -92,7 +92,7 @@ public final class QuantizeTechnique implements Technique {
                                     + "with 8-bit weights, or uniform weights of 2 to 4 bits (uint8 activations) and pow2 up to 4 bits."),
                     CALIBRATION_SPECS.get(0), CALIBRATION_SPECS.get(1), CALIBRATION_SPECS.get(2), CALIBRATION_SPECS.get(3),
                     LowBitSettings.specs().get(0), LowBitSettings.specs().get(1), LowBitSettings.specs().get(2),
-                    LowBitSettings.specs().get(3), LowBitSettings.specs().get(4),
+                    LowBitSettings.specs().get(3), LowBitSettings.specs().get(4), LowBitSettings.specs().get(5),
                     SelectionParameters.exclude("Layers to leave in float"),
                     SelectionParameters.minElements(0,
                             "Layers whose weight has fewer elements stay float (default 0: quantize every layer; "

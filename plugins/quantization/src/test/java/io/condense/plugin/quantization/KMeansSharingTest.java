@@ -56,7 +56,7 @@ class KMeansSharingTest {
                 sorted[i] = weights[i];
             }
             Arrays.sort(sorted);
-            KMeansSharing.Codebook codebook = KMeansSharing.cluster(weights, 4);
+            KMeansSharing.Codebook codebook = KMeansSharing.cluster(weights, 4, true);
             assertThat(codebook.method()).isEqualTo("exact");
             assertThat(codebook.centroids()).hasSize(4);
             assertThat(squaredError(weights, codebook)).isCloseTo(bruteForce(sorted, 0, 4), org.assertj.core.data.Offset.offset(1e-4));
@@ -98,7 +98,7 @@ class KMeansSharingTest {
             }
             large[10] = 1e-6f;
             large[20] = -1e-6f;
-            KMeansSharing.Codebook codebook = KMeansSharing.cluster(large, clusters);
+            KMeansSharing.Codebook codebook = KMeansSharing.cluster(large, clusters, true);
             assertThat(codebook.centroids()).hasSize(clusters).contains(0f);
             int zeroIndex = java.util.Arrays.binarySearch(codebook.centroids(), 0f);
             for (int i = 0; i < large.length; i++) {
@@ -131,5 +131,41 @@ class KMeansSharingTest {
         assertThat(PowerOfTwo.value(1.0 / 64, bottom, 4)).isEqualTo(1.0 / 64);
         assertThat(PowerOfTwo.value(1.0 / 130, bottom, 4)).isEqualTo(0.0);
         assertThat(PowerOfTwo.value(1.0 / 120, bottom, 4)).isEqualTo(1.0 / 64);
+    }
+
+    /**
+     * Heavy-tailed weights (Laplace, like trained layers): the default (the paper's Lloyd from a linear start) spends
+     * centroids on the tails, so its indices are used unevenly and have a lower entropy (fewer Huffman-coded bits) than
+     * the least squared error partition's, whose error is in turn the lowest.
+     */
+    @Test
+    void theDefaultLinearClusteringGivesCheaperIndicesThanTheOptimalOne() {
+        java.util.Random random = new java.util.Random(17);
+        float[] weights = new float[20_000];
+        for (int i = 0; i < weights.length; i++) {
+            double u = random.nextDouble() - 0.5;
+            weights[i] = (float) (-Math.signum(u) * Math.log(1 - 2 * Math.abs(u)) * 0.05);
+        }
+        KMeansSharing.Codebook linear = KMeansSharing.cluster(weights, 64);
+        KMeansSharing.Codebook optimal = KMeansSharing.cluster(weights, 64, true);
+        assertThat(linear.method()).isEqualTo("lloyd");
+        assertThat(optimal.method()).isEqualTo("exact");
+        assertThat(entropy(linear)).isLessThan(entropy(optimal) - 0.3);
+        assertThat(squaredError(weights, optimal)).isLessThanOrEqualTo(squaredError(weights, linear));
+    }
+
+    private static double entropy(KMeansSharing.Codebook codebook) {
+        int[] counts = new int[256];
+        for (byte index : codebook.indices()) {
+            counts[index & 0xFF]++;
+        }
+        double bits = 0;
+        for (int count : counts) {
+            if (count > 0) {
+                double p = (double) count / codebook.indices().length;
+                bits -= p * Math.log(p) / Math.log(2);
+            }
+        }
+        return bits;
     }
 }

@@ -67,6 +67,24 @@ public final class LeNets {
     }
 
     /**
+     * The LeNet-5 of Caffe's MNIST example, the one Deep Compression's table 1 compresses 39x: Conv 1-20 5x5, MaxPool 2,
+     * Conv 20-50 5x5, MaxPool 2, Flatten, Gemm 800-500, Relu, Gemm 500-10; 431,080 parameters.
+     */
+    public static OnnxModel leNet5Caffe(long seed) {
+        LeNets b = new LeNets(seed);
+        String x = b.conv("image", 1, 20, 5, 0, "conv1");
+        x = b.node("MaxPool", new String[] {x}, ints("kernel_shape", 2, 2), ints("strides", 2, 2));
+        x = b.conv(x, 20, 50, 5, 0, "conv2");
+        x = b.node("MaxPool", new String[] {x}, ints("kernel_shape", 2, 2), ints("strides", 2, 2));
+        x = b.node("Flatten", new String[] {x}, scalar("axis", 1));
+        x = b.dense(x, 800, 500, "fc1");
+        x = b.node("Relu", new String[] {x});
+        x = b.dense(x, 500, 10, "fc2");
+        b.nodeWithOutput("Identity", new String[] {x}, "logits");
+        return b.build();
+    }
+
+    /**
      * A small VGG-style CNN with BatchNormalization, for network slimming: four 3x3 convolutions (padding 1), each followed
      * by BatchNormalization and Relu: 1-8 and MaxPool 2 (14x14), 8-16 and MaxPool 2 (7x7), 16-32, 32-32; then
      * GlobalAveragePool, Flatten and Gemm 32-10. 15,818 parameters (with the running statistics), about 0.96 M multiply-accumulates an image. BatchNormalization

@@ -30,8 +30,8 @@ import java.util.stream.Stream;
  * packed files (default target/deep-compression).
  */
 public final class DeepCompressionTable {
-    /** The networks FashionChains writes: the two LeNets. */
-    private static final List<String> NETWORKS = List.of("lenet-300-100", "lenet-5");
+    /** The networks FashionChains writes: the two LeNets, and the paper's Caffe LeNet-5 when it was run. */
+    private static final List<String> NETWORKS = List.of("lenet-300-100", "lenet-5", "lenet-5-caffe");
 
     private DeepCompressionTable() {
     }
@@ -46,7 +46,7 @@ public final class DeepCompressionTable {
         for (String name : NETWORKS) {
             List<Path> files;
             try (Stream<Path> listing = Files.list(chains)) {
-                files = listing.filter(p -> p.getFileName().toString().startsWith(name + "-")).sorted().toList();
+                files = listing.filter(p -> name.equals(network(p))).sorted().toList();
             }
             Path dense = files.stream().filter(p -> p.getFileName().toString().startsWith(name + "-dense")).findFirst().orElse(null);
             List<Path> stages = files.stream().filter(p -> p.getFileName().toString().contains("scope_global")).sorted(
@@ -87,6 +87,13 @@ public final class DeepCompressionTable {
         System.out.println("| model | chain | bytes | ratio vs dense | test accuracy | vs dense (points) |");
         System.out.println("|---|---|---|---|---|---|");
         rows.forEach(System.out::println);
+    }
+
+    /** The network a FashionChains file belongs to: the longest network name its file name starts with. */
+    private static String network(Path file) {
+        String fileName = file.getFileName().toString();
+        return NETWORKS.stream().filter(name -> fileName.startsWith(name + "-")).max(java.util.Comparator.comparingInt(String::length))
+                .orElse(null);
     }
 
     private static String chain(String name, Path file) {

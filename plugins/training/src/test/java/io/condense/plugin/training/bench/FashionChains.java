@@ -377,6 +377,7 @@ public final class FashionChains {
         }
         OnnxModel initial = switch (name) {
             case "lenet-5" -> LeNets.leNet5(1);
+            case "lenet-5-caffe" -> LeNets.leNet5Caffe(1);
             case "vgg" -> LeNets.smallVgg(1);
             default -> LeNets.leNet300100(1);
         };
