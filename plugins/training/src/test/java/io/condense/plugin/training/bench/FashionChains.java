@@ -112,7 +112,9 @@ public final class FashionChains {
         Path fashion = Path.of(args.length > 0 ? args[0] : "/usr/share/datasets/fashion-mnist");
         Path models = Path.of(args.length > 1 ? args[1] : "target/lenet");
         int denseEpochs = args.length > 2 ? Integer.parseInt(args[2]) : 10;
-        Map<String, String> finetune = parameters(args.length > 3 ? args[3] : "epochs=8,lr=0.02,schedule=cosine,validation=0");
+        // "-": finetune's defaults, as a user types finetune() (an empty argument would be dropped by the exec plugin)
+        String finetuneText = args.length > 3 ? args[3] : "epochs=8,lr=0.02,schedule=cosine,validation=0";
+        Map<String, String> finetune = parameters(finetuneText.equals("-") ? "" : finetuneText);
         Path output = Path.of(args.length > 4 ? args[4] : "target/fashion-chains");
         Files.createDirectories(models);
         Files.createDirectories(output);
