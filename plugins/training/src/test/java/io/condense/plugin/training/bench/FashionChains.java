@@ -452,14 +452,16 @@ public final class FashionChains {
                         result.report().get("mac_reduction"));
             }
             if (technique instanceof FinetuneTechnique) {
-                List<?> history = (List<?>) result.report().get("history");
+                // INQ's report has its histories per retraining phase under "stages"
+                List<?> history = (List<?>) result.report().get(result.report().get("history") != null ? "history" : "stages");
                 for (Object epoch : history) {
                     System.out.println("  finetune " + epoch);
                 }
                 System.out.printf(Locale.ROOT, "  finetune report: accuracy_before %s, accuracy_after %s (%s), zeros_kept %s%n",
                         result.report().get("accuracy_before"), result.report().get("accuracy_after"),
                         result.report().get("accuracy_measured_by"), result.report().get("zeros_kept"));
-                for (String key : List.of("sparsity_before", "sparsity_after", "mask_updates", "sparsity_layers", "regularised")) {
+                for (String key : List.of("sparsity_before", "sparsity_after", "mask_updates", "sparsity_layers", "regularised", "lr",
+                        "optimizer", "every_weight_power_of_two", "layers")) {
                     if (result.report().get(key) != null) {
                         System.out.println("  finetune " + key + ": " + result.report().get(key));
                     }
