@@ -17,7 +17,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * TTQ end to end: LeNet-300-100 trained in the test on 4,000 Fashion-MNIST images, {@code ternarize(method=ttq,
- * keep_first_last=false)}, {@code finetune} with its defaults but 2 epochs; the written model read back and measured in
+ * keep_first_last=false)}, {@code finetune} with its defaults (Adam for TTQ layers) but 2 epochs; the written model read back and measured in
  * ONNX Runtime on the 10,000 test images, its value sets checked layer by layer.
  */
 class TrainedTernaryFinetuneTest {
@@ -78,6 +78,9 @@ class TrainedTernaryFinetuneTest {
         assertThat(layers).anySatisfy(layer -> assertThat(((Number) layer.get("levels_changed")).longValue()).isPositive());
         // the zeros move with the latent although keep_zeros is true (its default)
         assertThat(layers).anySatisfy(layer -> assertThat(layer.get("zero_levels_after")).isNotEqualTo(layer.get("zero_levels_before")));
+        // with TTQ layers and no optimizer given, finetune trains with Adam at its default lr
+        assertThat(result.report().get("optimizer")).isEqualTo("adam");
+        assertThat(result.report().get("lr")).isEqualTo(0.001);
         assertThat(result.report().get("keep_zeros")).isEqualTo(true);
         assertThat(result.report().get("levels_kept")).isEqualTo(true);
         assertThat(after).as("fine-tuning recovers the TTQ model").isGreaterThan(before + 0.02);

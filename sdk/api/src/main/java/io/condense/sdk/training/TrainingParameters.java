@@ -79,12 +79,28 @@ public final class TrainingParameters {
      * @throws InvalidParametersException when momentum is given with optimizer=adam
      */
     public static Settings settings(Parameters parameters) {
+        return settings(parameters, parameters.getString(OPTIMIZER));
+    }
+
+    /**
+     * The settings the parameters give, with {@code defaultOptimizer} (sgd or adam) when neither {@code optimizer} nor
+     * {@code momentum} is given: for a technique that knows its model trains better with another optimizer than the
+     * parameters' default. The learning rate, when not given, is that optimizer's default.
+     *
+     * @throws InvalidParametersException when momentum is given with optimizer=adam
+     */
+    public static Settings settings(Parameters parameters, String defaultOptimizer) {
         requireNonNull(parameters, "parameters is null");
+        requireNonNull(defaultOptimizer, "defaultOptimizer is null");
         List<ParameterProblem> problems = problems(parameters);
         if (!problems.isEmpty()) {
             throw new InvalidParametersException(problems);
         }
-        String optimizerName = parameters.getString(OPTIMIZER);
+        String optimizerName = parameters.isExplicit(OPTIMIZER) || parameters.isExplicit(MOMENTUM) ? parameters.getString(OPTIMIZER)
+                : defaultOptimizer;
+        if (!optimizerName.equals("adam") && !optimizerName.equals("sgd")) {
+            throw new IllegalArgumentException("defaultOptimizer must be sgd or adam, got " + defaultOptimizer);
+        }
         boolean adam = optimizerName.equals("adam");
         int epochs = parameters.getInt(EPOCHS);
         double rate = parameters.isExplicit(LR) ? parameters.getDouble(LR) : adam ? DEFAULT_ADAM_RATE : DEFAULT_SGD_RATE;

@@ -112,7 +112,9 @@ public final class FashionChains {
         Path fashion = Path.of(args.length > 0 ? args[0] : "/usr/share/datasets/fashion-mnist");
         Path models = Path.of(args.length > 1 ? args[1] : "target/lenet");
         int denseEpochs = args.length > 2 ? Integer.parseInt(args[2]) : 10;
-        Map<String, String> finetune = parameters(args.length > 3 ? args[3] : "epochs=8,lr=0.02,schedule=cosine,validation=0");
+        // "-": finetune's defaults, as a user types finetune() (an empty argument would be dropped by the exec plugin)
+        String finetuneText = args.length > 3 ? args[3] : "epochs=8,lr=0.02,schedule=cosine,validation=0";
+        Map<String, String> finetune = parameters(finetuneText.equals("-") ? "" : finetuneText);
         Path output = Path.of(args.length > 4 ? args[4] : "target/fashion-chains");
         Files.createDirectories(models);
         Files.createDirectories(output);
@@ -451,14 +453,16 @@ public final class FashionChains {
                         result.report().get("mac_reduction"));
             }
             if (technique instanceof FinetuneTechnique) {
-                List<?> history = (List<?>) result.report().get("history");
+                // INQ's report has its histories per retraining phase under "stages"
+                List<?> history = (List<?>) result.report().get(result.report().get("history") != null ? "history" : "stages");
                 for (Object epoch : history) {
                     System.out.println("  finetune " + epoch);
                 }
                 System.out.printf(Locale.ROOT, "  finetune report: accuracy_before %s, accuracy_after %s (%s), zeros_kept %s%n",
                         result.report().get("accuracy_before"), result.report().get("accuracy_after"),
                         result.report().get("accuracy_measured_by"), result.report().get("zeros_kept"));
-                for (String key : List.of("sparsity_before", "sparsity_after", "mask_updates", "sparsity_layers", "regularised")) {
+                for (String key : List.of("sparsity_before", "sparsity_after", "mask_updates", "sparsity_layers", "regularised", "lr",
+                        "optimizer", "every_weight_power_of_two", "layers")) {
                     if (result.report().get(key) != null) {
                         System.out.println("  finetune " + key + ": " + result.report().get(key));
                     }
