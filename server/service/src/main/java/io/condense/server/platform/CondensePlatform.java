@@ -18,6 +18,7 @@ import io.condense.server.bus.KafkaReachability;
 import io.condense.server.bus.KafkaSettings;
 import io.condense.server.bus.TopicAdmin;
 import io.condense.server.job.JobView;
+import io.condense.server.job.Submissions;
 import io.condense.server.metrics.GrpcServerMetrics;
 import io.condense.server.metrics.KafkaClientBinder;
 import io.condense.server.metrics.MetricsEndpoint;
@@ -139,10 +140,12 @@ public final class CondensePlatform implements AutoCloseable {
         ChannelView channels = new ChannelView(registry);
         Cancellations cancellations = new Cancellations();
         StepAttempts attempts = new StepAttempts();
+        Submissions submissions = new Submissions();
         List<EventListener> listeners = new ArrayList<>();
         listeners.add(cancellations);
         if (config.role().runsWorker()) {
             listeners.add(attempts);
+            listeners.add(submissions);
         }
         if (config.role().runsApi()) {
             listeners.add(jobs);
@@ -155,8 +158,8 @@ public final class CondensePlatform implements AutoCloseable {
         Worker worker = null;
         if (config.role().runsWorker()) {
             Path scratch = ScratchSpace.prepare(config.dataFolder().resolve("scratch"), instanceId, settings);
-            worker = new Worker(plugins, blobs, cancellations, stepMetrics, settings, instanceId, scratch,
-                    config.workerThreads(), binder, attempts, events::isCaughtUp);
+            worker = new Worker(plugins.techniques().values(), blobs, cancellations, stepMetrics, settings, instanceId, scratch,
+                    config.workerThreads(), binder, attempts, submissions, events);
             resources.push(worker);
             worker.start();
         }
