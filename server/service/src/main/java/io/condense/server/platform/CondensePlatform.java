@@ -7,6 +7,8 @@ import io.condense.sdk.error.ErrorCode;
 import io.condense.server.api.CompressionService;
 import io.condense.server.api.SubmitPublisher;
 import io.condense.server.api.PipelineValidator;
+import io.condense.server.blob.BlobCollector;
+import io.condense.server.blob.BlobReferences;
 import io.condense.server.blob.BlobStore;
 import io.condense.server.channel.ChannelService;
 import io.condense.server.channel.ChannelView;
@@ -47,6 +49,7 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -117,7 +120,8 @@ public final class CondensePlatform implements AutoCloseable {
             resources.push(metricsEndpoint);
         }
 
-        BlobStore blobs = new BlobStore(config.dataFolder().resolve("blobs"), config.maxBlobBytes());
+        BlobStore blobs = config.blobs().open(config.dataFolder().resolve("blobs"), config.maxBlobBytes());
+        resources.push(blobs);
         plugins = PluginHost.load(config.pluginsFolder());
         resources.push(plugins);
 
@@ -147,9 +151,11 @@ public final class CondensePlatform implements AutoCloseable {
             listeners.add(attempts);
             listeners.add(submissions);
         }
+        BlobReferences blobReferences = new BlobReferences();
         if (config.role().runsApi()) {
             listeners.add(jobs);
             listeners.add(channels);
+            listeners.add(blobReferences);
         }
         EventsReader events = new EventsReader(settings, "condense-events-" + instanceId, listeners, binder);
         resources.push(events);
@@ -221,6 +227,9 @@ public final class CondensePlatform implements AutoCloseable {
         health.setStatus("", ServingStatus.SERVING);
         health.setStatus(io.condense.proto.v1.CompressionServiceGrpc.SERVICE_NAME, ServingStatus.SERVING);
         if (config.role().runsApi()) {
+            BlobCollector collector = new BlobCollector(blobs, blobReferences, config.blobs().retention(), events::isCaughtUp, Clock.systemUTC());
+            resources.push(collector);
+            collector.start();
             ClusterMetrics clusterMetrics = new ClusterMetrics(settings, instanceId, registry, jobs, plugins.techniques().keySet());
             resources.push(clusterMetrics);
             clusterMetrics.start();
