@@ -174,7 +174,7 @@ public final class CompressionService extends CompressionServiceGrpc.Compression
         if (request.getModelId().isEmpty()) {
             throw new CondenseException(ErrorCode.NOT_FOUND, "model_id is empty; upload the model with UploadModel and pass the blob id it answers");
         }
-        blobs.require(BlobId.of(request.getModelId()));
+        blobs.requireStored(BlobId.of(request.getModelId()));
         requireOwned(BlobId.of(request.getModelId()), "model_id");
         requireData(request.getEvaluationDataId(), "evaluation_data_id");
         requireData(request.getEvaluationLabelsId(), "evaluation_labels_id");

@@ -107,6 +107,13 @@ public final class BlobStore implements AutoCloseable {
         return backend.open(id);
     }
 
+    /** NOT_FOUND unless the blob is stored (without reading it). */
+    public void requireStored(BlobId id) {
+        if (!backend.contains(id)) {
+            throw notStored(id);
+        }
+    }
+
     /** A local file of a stored blob, for readers that want a path; NOT_FOUND when absent. Never modify it. */
     public Path require(BlobId id) {
         return backend.file(id);
