@@ -6,11 +6,21 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.condense.proto.v1.Job;
 import io.condense.proto.v1.JobState;
 import io.condense.proto.v1.SubmitRequest;
+import io.condense.proto.v1.events.BusEvent;
+import io.condense.proto.v1.events.JobSpec;
+import io.condense.proto.v1.events.JobSubmitted;
+import io.condense.server.blob.BlobCollector;
+import io.condense.server.blob.BlobId;
+import io.condense.server.blob.BlobReferences;
+import io.condense.server.blob.BlobStore;
+import io.condense.server.blob.S3Location;
+import io.condense.server.blob.StoredBlob;
 import io.condense.server.cli.CondenseClient;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.HexFormat;
 import java.util.List;
@@ -67,6 +77,53 @@ class S3BlobStoreIT {
             assertThat(localBlobs(apiData)).as("blobs in the API's data folder").isEmpty();
             assertThat(localBlobs(workerData)).as("blobs in the worker's data folder").isEmpty();
         } finally {
+            s3.stop();
+        }
+    }
+
+    /**
+     * The S3 backend's bookkeeping, in this process: a tenant's stored bytes count its blobs (the size is in its hold's
+     * key), and the garbage collection removes an unused blob with every hold on it, so the stored bytes go down.
+     */
+    @Test
+    void storedBytesAndGarbageCollectionInTheBucket(@TempDir Path temp) throws Exception {
+        TransientNio2BlobStore memory = new TransientNio2BlobStore();
+        memory.createContainer(BUCKET);
+        S3Proxy s3 = S3Proxy.builder().blobStore(memory).endpoint(URI.create("http://127.0.0.1:0"))
+                .awsAuthentication(AuthenticationType.AWS_V2_OR_V4, ACCESS_KEY, SECRET_KEY).build();
+        s3.start();
+        // the SDK's credential chain reads these system properties before the environment
+        System.setProperty("aws.accessKeyId", ACCESS_KEY);
+        System.setProperty("aws.secretAccessKey", SECRET_KEY);
+        S3Location location = S3Location.parse("s3://" + BUCKET + "/gc", java.util.Optional.of("http://127.0.0.1:" + awaitPort(s3)),
+                java.util.Optional.empty());
+        try (BlobStore blobs = BlobStore.s3(location, temp.resolve("blobs"), 1 << 20)) {
+            BlobId used = blobs.put("held by a queued job".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            BlobId unused = blobs.put("uploaded and never used".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            blobs.grant("team-a", used);
+            blobs.grant("team-a", unused);
+            blobs.grant("team-b", unused);
+            assertThat(blobs.owns("team-a", unused)).isTrue();
+            assertThat(blobs.owns("team-c", unused)).isFalse();
+            assertThat(blobs.storedBytes("team-a")).isEqualTo(blobs.size(used) + blobs.size(unused));
+            assertThat(blobs.list()).extracting(StoredBlob::id).containsExactlyInAnyOrder(used, unused);
+            assertThat(Files.readString(blobs.require(used))).as("a cached copy for readers of files").isEqualTo("held by a queued job");
+
+            BlobReferences references = new BlobReferences();
+            references.onEvent(BusEvent.newBuilder().setJobId("queued").setTimeMs(System.currentTimeMillis()).setJobSubmitted(
+                    JobSubmitted.newBuilder().setSpec(JobSpec.newBuilder().setModelId(used.hex()).setTenant("team-a"))).build(), true);
+            Duration retention = Duration.ofHours(1);
+            Clock later = Clock.offset(Clock.systemUTC(), retention.plusMinutes(1));
+            BlobCollector.Sweep sweep = new BlobCollector(blobs, references, retention, () -> true, later).sweep();
+            assertThat(sweep.blobs()).isEqualTo(1);
+            assertThat(blobs.contains(unused)).isFalse();
+            assertThat(blobs.contains(used)).isTrue();
+            assertThat(blobs.owns("team-b", unused)).isFalse();
+            assertThat(blobs.storedBytes("team-a")).as("down by the removed blob").isEqualTo(blobs.size(used));
+            assertThat(blobs.storedBytes("team-b")).isZero();
+        } finally {
+            System.clearProperty("aws.accessKeyId");
+            System.clearProperty("aws.secretAccessKey");
             s3.stop();
         }
     }
