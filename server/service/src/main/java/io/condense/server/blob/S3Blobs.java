@@ -34,7 +34,8 @@ import software.amazon.awssdk.services.s3.model.S3Object;
  * Blobs in an S3 bucket (AWS SDK v2), so API and worker processes on different machines share them: the blob at
  * {@code <prefix>/blobs/<id>}, a tenant's hold on it as an empty object {@code <prefix>/owners/<tenant>/<id>-<size>}
  * (the size in the key, so a tenant's stored bytes are one listing). Uploads stream from the local temporary file,
- * downloads stream from S3; readers that need a file get a copy cached under the data folder.
+ * downloads stream from S3; readers that need a file (evaluation and training data) get a copy cached under the data
+ * folder, emptied at every start and when the blob is collected.
  */
 final class S3Blobs implements BlobBackend {
     private static final Pattern MARKER = Pattern.compile("([0-9a-f]{64})-(\\d+)");
@@ -50,6 +51,12 @@ final class S3Blobs implements BlobBackend {
         this.s3 = client(location);
         try {
             Files.createDirectories(cache);
+            // copies cached by an earlier run may be of blobs collected since: start empty
+            try (var files = Files.list(cache)) {
+                for (Path file : (Iterable<Path>) files::iterator) {
+                    Files.deleteIfExists(file);
+                }
+            }
             s3.headBucket(request -> request.bucket(location.bucket()));
         } catch (IOException e) {
             s3.close();
