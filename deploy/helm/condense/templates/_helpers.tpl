@@ -43,6 +43,27 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 - --kafka-config
 - /etc/condense/kafka/client.properties
 {{- end }}
+- --blob-retention
+- {{ .Values.blobs.retention | quote }}
+{{- with .Values.blobs.s3.url }}
+- --blob-store
+- {{ . | quote }}
+{{- end }}
+{{- with .Values.blobs.s3.endpoint }}
+- --s3-endpoint
+- {{ . | quote }}
+{{- end }}
+{{- with .Values.blobs.s3.region }}
+- --s3-region
+- {{ . | quote }}
+{{- end }}
+{{- end -}}
+
+{{- define "condense.s3Credentials" -}}
+{{- with .Values.blobs.s3.credentialsSecret }}
+envFrom:
+  - secretRef: {name: {{ . | quote }}}
+{{- end }}
 {{- end -}}
 
 {{- define "condense.podAnnotations" -}}

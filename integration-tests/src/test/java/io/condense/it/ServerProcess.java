@@ -45,6 +45,12 @@ final class ServerProcess implements AutoCloseable {
 
     /** {@code condense serve} on free gRPC and metrics ports unless {@code serveArguments} name them, with these arguments added. */
     static ServerProcess start(Path data, Path plugins, Path log, List<String> jvmOptions, List<String> serveArguments) throws IOException {
+        return start(data, plugins, log, jvmOptions, serveArguments, java.util.Map.of());
+    }
+
+    /** As {@link #start(Path, Path, Path, List, List)}, with these environment variables added (AWS credentials, say). */
+    static ServerProcess start(Path data, Path plugins, Path log, List<String> jvmOptions, List<String> serveArguments,
+            java.util.Map<String, String> environment) throws IOException {
         List<String> arguments = new ArrayList<>(List.of("serve", "--data", data.toString(), "--plugins", plugins.toString()));
         if (!serveArguments.contains("--grpc-port")) {
             arguments.addAll(List.of("--grpc-port", "0"));
@@ -53,7 +59,7 @@ final class ServerProcess implements AutoCloseable {
             arguments.addAll(List.of("--metrics-port", "0"));
         }
         arguments.addAll(serveArguments);
-        Process process = launch(jvmOptions, packagedServerClasspath(), "io.condense.server.cli.CondenseCommand", arguments, log);
+        Process process = launch(jvmOptions, packagedServerClasspath(), "io.condense.server.cli.CondenseCommand", arguments, log, environment);
         Matcher ready = awaitReady(process, SERVE_READY, log);
         return new ServerProcess(process, ready.group(1), ready.group(2), log);
     }
@@ -61,12 +67,13 @@ final class ServerProcess implements AutoCloseable {
     /** A Kafka broker alone ({@link KafkaBrokerMain}) on {@code port} of 127.0.0.1, its log in {@code logDirectory}. */
     static ServerProcess broker(Path logDirectory, int port, Path log) throws IOException {
         String classpath = packagedServerClasspath() + java.io.File.pathSeparator + testClasses();
-        Process process = launch(SMALL_JVM, classpath, KafkaBrokerMain.class.getName(), List.of(logDirectory.toString(), Integer.toString(port)), log);
+        Process process = launch(SMALL_JVM, classpath, KafkaBrokerMain.class.getName(), List.of(logDirectory.toString(), Integer.toString(port)), log,
+                java.util.Map.of());
         return new ServerProcess(process, "none", awaitReady(process, BROKER_READY, log).group(1), log);
     }
 
-    private static Process launch(List<String> jvmOptions, String classpath, String mainClass, List<String> arguments, Path log)
-            throws IOException {
+    private static Process launch(List<String> jvmOptions, String classpath, String mainClass, List<String> arguments, Path log,
+            java.util.Map<String, String> environment) throws IOException {
         List<String> command = new ArrayList<>();
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         command.addAll(jvmOptions);
@@ -76,7 +83,9 @@ final class ServerProcess implements AutoCloseable {
         Files.writeString(log, "[test] starting " + String.join(" ", command.subList(command.indexOf(mainClass), command.size()))
                 + System.lineSeparator(),
                 StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
-        return new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
+        ProcessBuilder builder = new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.appendTo(log.toFile()));
+        builder.environment().putAll(environment);
+        return builder.start();
     }
 
     /** Copies the process's output to the log until it ends; the first line matching {@code ready} says it started. */

@@ -19,6 +19,8 @@ final class SupervisedProcess implements AutoCloseable {
     private final Thread watcher;
     private volatile ServerProcess current;
     private volatile boolean closed;
+    /** No restart before this time ({@link System#nanoTime}): an outage that lasts. */
+    private volatile long downUntilNanos = System.nanoTime();
     private int starts;
 
     private SupervisedProcess(String name, Callable<ServerProcess> launcher) {
@@ -46,7 +48,7 @@ final class SupervisedProcess implements AutoCloseable {
                     recordExit(name + " pid " + process.pid() + " exited with " + process.exitValue());
                     current = null;
                 }
-                if (current == null && !closed) {
+                if (current == null && !closed && System.nanoTime() - downUntilNanos >= 0) {
                     current = launcher.call();
                     countStart();
                 }
@@ -87,8 +89,9 @@ final class SupervisedProcess implements AutoCloseable {
         return true;
     }
 
-    /** SIGTERM (the process closes what it holds) and waits for the exit; the watcher starts it again. */
-    void stop() throws InterruptedException {
+    /** SIGTERM (the process closes what it holds) and waits for the exit; the watcher starts it again after {@code down}. */
+    void stop(Duration down) throws InterruptedException {
+        downUntilNanos = System.nanoTime() + down.toNanos();
         ServerProcess process = current;
         if (process != null) {
             process.close();

@@ -36,6 +36,7 @@ import io.condense.server.blob.BlobWriter;
 import io.condense.server.bus.Events;
 import io.condense.server.bus.EventsSync;
 import io.condense.server.job.JobView;
+import io.condense.server.job.Submissions;
 import io.condense.server.job.JobWatcher;
 import io.condense.server.plugin.LoadedTechnique;
 import io.condense.server.plugin.PluginHost;
@@ -173,7 +174,7 @@ public final class CompressionService extends CompressionServiceGrpc.Compression
         if (request.getModelId().isEmpty()) {
             throw new CondenseException(ErrorCode.NOT_FOUND, "model_id is empty; upload the model with UploadModel and pass the blob id it answers");
         }
-        blobs.require(BlobId.of(request.getModelId()));
+        blobs.requireStored(BlobId.of(request.getModelId()));
         requireOwned(BlobId.of(request.getModelId()), "model_id");
         requireData(request.getEvaluationDataId(), "evaluation_data_id");
         requireData(request.getEvaluationLabelsId(), "evaluation_labels_id");
@@ -204,14 +205,12 @@ public final class CompressionService extends CompressionServiceGrpc.Compression
         Object lock = submitLocks.computeIfAbsent(lockKey, key -> new Object());
         try {
             synchronized (lock) {
-                Optional<JobView.ClientRequest> earlier = knownAfterOneCatchUp(clientRequestId);
+                Optional<Submissions.ClientRequest> earlier = knownAfterOneCatchUp(clientRequestId);
                 if (earlier.isEmpty()) {
                     return publishWithinLimits(spec);
                 }
-                if (!earlier.get().request().equals(JobView.requestOf(spec))) {
-                    throw new CondenseException(ErrorCode.ALREADY_EXISTS, "client_request_id '" + clientRequestId + "' already names job "
-                            + earlier.get().jobId() + ", submitted with a different model, pipeline or data; a retry must send the same "
-                            + "request, and a new request needs a new client_request_id (--request-id)");
+                if (!earlier.get().request().equals(Submissions.requestOf(spec))) {
+                    throw new CondenseException(ErrorCode.ALREADY_EXISTS, Submissions.reusedRequestId(clientRequestId, earlier.get().jobId()));
                 }
                 return SubmitResponse.newBuilder().setJobId(earlier.get().jobId()).setExisting(true).build();
             }
@@ -447,8 +446,8 @@ public final class CompressionService extends CompressionServiceGrpc.Compression
      * answer, by which time its commit is readable. Two Submits of one new request id racing on two instances within
      * milliseconds are not told apart, as before.
      */
-    private Optional<JobView.ClientRequest> knownAfterOneCatchUp(String clientRequestId) {
-        Optional<JobView.ClientRequest> known = jobs.jobForClientRequest(clientRequestId);
+    private Optional<Submissions.ClientRequest> knownAfterOneCatchUp(String clientRequestId) {
+        Optional<Submissions.ClientRequest> known = jobs.jobForClientRequest(clientRequestId);
         return known.isPresent() || !catchUpOnEvents() ? known : jobs.jobForClientRequest(clientRequestId);
     }
 

@@ -7,28 +7,33 @@ import io.condense.sdk.error.ErrorCode;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
-import java.nio.file.AtomicMoveNotSupportedException;
-import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
+import java.util.List;
 
 /**
- * Content-addressed blobs on the filesystem: {@code <root>/<first two hex digits>/<id>}. A blob is
- * written to a temporary file and renamed into place only once complete and hashed, so a reader never
- * sees a partial blob; writing bytes that are already stored keeps the stored copy.
+ * Content-addressed blobs (SHA-256 ids). A blob is written to a temporary file under the data folder, hashed as it
+ * streams, and handed to the backend only once complete, so a reader never sees a partial blob; writing bytes that are
+ * already stored keeps one copy. The backend is a folder ({@code DATA/blobs}, the default) or an S3 bucket
+ * ({@code --blob-store s3://bucket/prefix}, shared by processes on different machines).
  */
-public final class BlobStore {
-    private final Path root;
+public final class BlobStore implements AutoCloseable {
     private final Path temporary;
     private final long maxBlobBytes;
+    private final BlobBackend backend;
 
+    /** Blobs in a folder: {@code <root>/<first two hex digits>/<id>}. */
     public BlobStore(Path root, long maxBlobBytes) {
-        this.root = requireNonNull(root, "root is null");
+        this(root, maxBlobBytes, new LocalBlobs(root));
+    }
+
+    private BlobStore(Path root, long maxBlobBytes, BlobBackend backend) {
+        requireNonNull(root, "root is null");
         if (maxBlobBytes <= 0) {
             throw new IllegalArgumentException("maxBlobBytes must be positive: " + maxBlobBytes);
         }
         this.maxBlobBytes = maxBlobBytes;
+        this.backend = requireNonNull(backend, "backend is null");
         this.temporary = root.resolve("tmp");
         try {
             Files.createDirectories(temporary);
@@ -38,8 +43,18 @@ public final class BlobStore {
         cleanTemporaryFiles();
     }
 
+    /** Blobs in an S3 bucket; {@code root} holds the temporary files of uploads and a cache of blobs read as files. */
+    public static BlobStore s3(S3Location location, Path root, long maxBlobBytes) {
+        return new BlobStore(root, maxBlobBytes, new S3Blobs(location, root.resolve("s3-cache")));
+    }
+
     public long maxBlobBytes() {
         return maxBlobBytes;
+    }
+
+    /** Where the blobs are (a folder, or s3://bucket/prefix). */
+    public String location() {
+        return backend.location();
     }
 
     /** Starts writing a new blob; close the writer with {@link BlobWriter#commit()} or {@link BlobWriter#abort()}. */
@@ -65,28 +80,23 @@ public final class BlobStore {
     }
 
     public boolean contains(BlobId id) {
-        return Files.isRegularFile(path(id));
+        return backend.contains(id);
     }
 
     /** The size of a stored blob; NOT_FOUND when absent. */
     public long size(BlobId id) {
-        try {
-            return Files.size(require(id));
-        } catch (IOException e) {
-            throw new CondenseException(ErrorCode.UNAVAILABLE, "cannot read blob " + id + ": " + e.getMessage(), e);
-        }
+        return backend.size(id);
     }
 
     /** Reads a whole blob into memory (models are handed to techniques in memory). */
     public byte[] read(BlobId id) {
-        Path file = require(id);
-        try {
-            long size = Files.size(file);
-            if (size > Integer.MAX_VALUE - 16) {
-                throw new CondenseException(ErrorCode.RESOURCE_EXHAUSTED, "blob " + id + " is " + size
-                        + " bytes, more than can be held in memory at once (2 GiB); store large weights as ONNX external data");
-            }
-            return Files.readAllBytes(file);
+        long size = backend.size(id);
+        if (size > Integer.MAX_VALUE - 16) {
+            throw new CondenseException(ErrorCode.RESOURCE_EXHAUSTED, "blob " + id + " is " + size
+                    + " bytes, more than can be held in memory at once (2 GiB); store large weights as ONNX external data");
+        }
+        try (InputStream in = backend.open(id)) {
+            return in.readAllBytes();
         } catch (IOException e) {
             throw new CondenseException(ErrorCode.UNAVAILABLE, "cannot read blob " + id + ": " + e.getMessage(), e);
         }
@@ -94,21 +104,19 @@ public final class BlobStore {
 
     /** Opens a stored blob for streaming. */
     public InputStream open(BlobId id) {
-        Path file = require(id);
-        try {
-            return Files.newInputStream(file);
-        } catch (IOException e) {
-            throw new CondenseException(ErrorCode.UNAVAILABLE, "cannot read blob " + id + ": " + e.getMessage(), e);
+        return backend.open(id);
+    }
+
+    /** NOT_FOUND unless the blob is stored (without reading it). */
+    public void requireStored(BlobId id) {
+        if (!backend.contains(id)) {
+            throw notStored(id);
         }
     }
 
-    /** The file of a stored blob, for readers that want a path; NOT_FOUND when absent. Never modify it. */
+    /** A local file of a stored blob, for readers that want a path; NOT_FOUND when absent. Never modify it. */
     public Path require(BlobId id) {
-        Path file = path(id);
-        if (!Files.isRegularFile(file)) {
-            throw new CondenseException(ErrorCode.NOT_FOUND, "no blob with id " + id + " is stored; upload it first with UploadModel");
-        }
-        return file;
+        return backend.file(id);
     }
 
     /**
@@ -119,85 +127,47 @@ public final class BlobStore {
         if (tenant.isEmpty()) {
             return;
         }
-        Path marker = ownerMarker(tenant, id);
-        try {
-            Files.createDirectories(marker.getParent());
-            if (!Files.exists(marker)) {
-                Files.createFile(marker);
-            }
-        } catch (FileAlreadyExistsException e) {
-            // another call recorded it first
-        } catch (IOException e) {
-            throw new CondenseException(ErrorCode.UNAVAILABLE, "cannot record the owner of blob " + id + ": " + e.getMessage(), e);
-        }
+        backend.grant(tenant, id, backend.size(id));
     }
 
     /** Whether a tenant holds a blob; every blob is the shared tenant's (""). */
     public boolean owns(String tenant, BlobId id) {
-        return tenant.isEmpty() || Files.exists(ownerMarker(tenant, id));
+        return tenant.isEmpty() || backend.owns(tenant, id);
     }
 
     /**
-     * The bytes of every blob a tenant holds (what it uploaded and what its jobs wrote), from its owner markers: what
-     * its {@code stored=} limit counts. Reads the folder each time, so every API instance sees the others' uploads.
+     * The bytes of every blob a tenant holds (what it uploaded and what its jobs and channels wrote): what its
+     * {@code stored=} limit counts. Read from the backend each time, so every API instance sees the others' uploads.
      */
     public long storedBytes(String tenant) {
-        if (tenant.isEmpty()) {
-            return 0;
-        }
-        Path folder = ownersFolder(tenant);
-        if (!Files.isDirectory(folder)) {
-            return 0;
-        }
-        try (var markers = Files.list(folder)) {
-            return markers.mapToLong(marker -> {
-                try {
-                    return Files.size(path(BlobId.of(marker.getFileName().toString())));
-                } catch (IOException | CondenseException e) {
-                    return 0; // a marker of a blob no longer stored, or not a marker
-                }
-            }).sum();
-        } catch (IOException e) {
-            throw new CondenseException(ErrorCode.UNAVAILABLE, "cannot read the blobs tenant " + tenant + " holds: " + e.getMessage(), e);
-        }
+        return tenant.isEmpty() ? 0 : backend.storedBytes(tenant);
     }
 
-    private Path ownerMarker(String tenant, BlobId id) {
-        return ownersFolder(tenant).resolve(id.hex());
+    /** Every stored blob, with its size and when it was last stored. */
+    public List<StoredBlob> list() {
+        return backend.list();
     }
 
-    private Path ownersFolder(String tenant) {
-        if (!tenant.matches("[A-Za-z0-9][A-Za-z0-9._-]{0,63}")) {
-            throw new IllegalArgumentException("not a tenant name: " + tenant);
-        }
-        return root.resolve("owners").resolve(tenant);
-    }
-
-    Path path(BlobId id) {
-        return root.resolve(id.hex().substring(0, 2)).resolve(id.hex());
+    /** Removes a stored blob and every tenant's hold on it (the garbage collection). */
+    public void delete(BlobId id) {
+        backend.delete(id);
     }
 
     /** Moves a complete, hashed temporary file into place. */
     BlobId publish(Path temporaryFile, BlobId id) {
-        Path target = path(id);
-        try {
-            if (Files.exists(target)) {
-                Files.deleteIfExists(temporaryFile);
-                return id;
-            }
-            Files.createDirectories(target.getParent());
-            try {
-                Files.move(temporaryFile, target, StandardCopyOption.ATOMIC_MOVE);
-            } catch (FileAlreadyExistsException e) {
-                Files.deleteIfExists(temporaryFile);
-            } catch (AtomicMoveNotSupportedException e) {
-                throw new CondenseException(ErrorCode.INTERNAL_ERROR, "the blob store folder " + root
-                        + " does not support atomic renames; use a local or POSIX shared filesystem", e);
-            }
-            return id;
-        } catch (IOException e) {
-            throw new CondenseException(ErrorCode.UNAVAILABLE, "cannot store blob " + id + ": " + e.getMessage(), e);
+        backend.store(temporaryFile, id);
+        return id;
+    }
+
+    static CondenseException notStored(BlobId id) {
+        return new CondenseException(ErrorCode.NOT_FOUND, "no blob with id " + id + " is stored; upload it first with UploadModel");
+    }
+
+    static String checkTenant(String tenant) {
+        if (!tenant.matches("[A-Za-z0-9][A-Za-z0-9._-]{0,63}")) {
+            throw new IllegalArgumentException("not a tenant name: " + tenant);
         }
+        return tenant;
     }
 
     private void cleanTemporaryFiles() {
@@ -208,5 +178,10 @@ public final class BlobStore {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot clean the blob store's temporary folder " + temporary, e);
         }
+    }
+
+    @Override
+    public void close() {
+        backend.close();
     }
 }

@@ -96,28 +96,6 @@ final class AutoCompress {
 
     /** {@code 10m}, {@code 90s}, {@code 1h}, or plain seconds. */
     static long budgetMillis(String text) {
-        String value = text.strip().toLowerCase(Locale.ROOT);
-        double unit = 1000;
-        if (value.endsWith("ms")) {
-            unit = 1;
-            value = value.substring(0, value.length() - 2);
-        } else if (value.endsWith("s")) {
-            value = value.substring(0, value.length() - 1);
-        } else if (value.endsWith("m")) {
-            unit = 60_000;
-            value = value.substring(0, value.length() - 1);
-        } else if (value.endsWith("h")) {
-            unit = 3_600_000;
-            value = value.substring(0, value.length() - 1);
-        }
-        try {
-            double amount = Double.parseDouble(value);
-            if (amount > 0) {
-                return (long) (amount * unit);
-            }
-        } catch (NumberFormatException e) {
-            // the message below
-        }
-        throw new IllegalArgumentException("--budget " + text + " is not a duration: write 10m, 90s or 1h");
+        return DurationText.parse("--budget", text).toMillis();
     }
 }

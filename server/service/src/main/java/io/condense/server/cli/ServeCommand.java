@@ -2,6 +2,8 @@ package io.condense.server.cli;
 
 import io.condense.sdk.error.CondenseException;
 import io.condense.sdk.error.ErrorCategory;
+import io.condense.server.blob.BlobOptions;
+import io.condense.server.blob.S3Location;
 import io.condense.server.bus.KafkaOptions;
 import io.condense.server.platform.CondensePlatform;
 import io.condense.server.platform.PlatformConfig;
@@ -59,6 +61,24 @@ final class ServeCommand implements Callable<Integer> {
             + "(HOSTNAME, a pod's name) and a random part, new for every start. A second process given an id in use refuses to start.")
     String instanceId;
 
+    @Option(names = "--blob-store", paramLabel = "s3://BUCKET/PREFIX", description = "Keep blobs in an S3 bucket (AWS S3 or an "
+            + "S3-compatible server) instead of DATA/blobs, so processes on different machines share them; credentials from "
+            + "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or the AWS profile.")
+    String blobStore;
+
+    @Option(names = "--s3-endpoint", paramLabel = "URL", description = "The S3 endpoint of --blob-store, for an S3-compatible server "
+            + "(requests are then path-style); default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, else AWS S3.")
+    String s3Endpoint;
+
+    @Option(names = "--s3-region", description = "The region of --blob-store's bucket (default: AWS_REGION or the AWS profile; "
+            + "us-east-1 with an endpoint).")
+    String s3Region;
+
+    @Option(names = "--blob-retention", paramLabel = "DURATION", defaultValue = "7d", description = "How long a blob no job or channel "
+            + "needs any more (an upload never used, a finished job's models and report) is kept before it is removed "
+            + "(default: ${DEFAULT-VALUE}; 12h, 30m, 90s).")
+    String blobRetention;
+
     @Option(names = "--max-blob-bytes", defaultValue = "2147483648", description = "Largest upload in bytes (default: ${DEFAULT-VALUE}).")
     long maxBlobBytes;
 
@@ -106,6 +126,12 @@ final class ServeCommand implements Callable<Integer> {
             }
             config = config.withKafka(new KafkaOptions(kafkaConfig == null ? java.util.Map.of() : KafkaOptions.readProperties(kafkaConfig),
                     replicationFactor, kafkaPort));
+            if (blobStore == null && (s3Endpoint != null || s3Region != null)) {
+                throw new IllegalArgumentException("--s3-endpoint and --s3-region go with --blob-store s3://BUCKET/PREFIX");
+            }
+            config = config.withBlobs(new BlobOptions(Optional.ofNullable(blobStore)
+                    .map(url -> S3Location.parse(url, Optional.ofNullable(s3Endpoint), Optional.ofNullable(s3Region))),
+                    DurationText.parse("--blob-retention", blobRetention)));
         } catch (IllegalArgumentException | CondenseException e) {
             System.err.println("condense serve: " + e.getMessage());
             return 2;

@@ -12,6 +12,8 @@ final class JobEntry {
     private final String tenant;
     private final List<JobEvent> history = new ArrayList<>();
     private final List<JobWatcher> watchers = new ArrayList<>();
+    /** The first job of the request id, once this entry turned out to be a duplicate of it: watchers go there. */
+    private JobEntry handedTo;
 
     JobEntry(Job.Builder job, String tenant) {
         this.job = job;
@@ -57,23 +59,43 @@ final class JobEntry {
         }
     }
 
-    /** Replays the history to a new watcher, then keeps it informed; finishes it at once when the job already ended. */
+    /**
+     * Replays the history to a new watcher, then keeps it informed; finishes it at once when the job already ended. After
+     * a hand-over the watcher goes to the first job's entry.
+     */
     void watch(JobWatcher watcher) {
-        List<JobEvent> past;
         boolean finished;
+        JobEntry forward;
         synchronized (this) {
-            past = new ArrayList<>(history);
+            forward = handedTo;
             finished = isTerminal(job.getState());
-            if (!finished) {
-                watchers.add(watcher);
-            }
-            // replay under the lock so no new event slips between the history and the live events
-            for (JobEvent event : past) {
-                watcher.onEvent(event);
+            if (forward == null) {
+                if (!finished) {
+                    watchers.add(watcher);
+                }
+                // replay under the lock so no new event slips between the history and the live events
+                for (JobEvent event : history) {
+                    watcher.onEvent(event);
+                }
             }
         }
-        if (finished) {
+        if (forward != null) {
+            forward.watch(watcher);
+        } else if (finished) {
             watcher.finished();
+        }
+    }
+
+    /** Moves this entry's watchers to another job's entry, which replays its history to them. */
+    void handOverWatchers(JobEntry to) {
+        List<JobWatcher> moved;
+        synchronized (this) {
+            handedTo = to;
+            moved = List.copyOf(watchers);
+            watchers.clear();
+        }
+        for (JobWatcher watcher : moved) {
+            to.watch(watcher);
         }
     }
 

@@ -4,6 +4,7 @@ import io.condense.proto.v1.Job;
 import io.condense.proto.v1.JobAcceptedEvent;
 import io.condense.proto.v1.JobCancelledEvent;
 import io.condense.proto.v1.JobCompletedEvent;
+import io.condense.proto.v1.JobError;
 import io.condense.proto.v1.JobEvent;
 import io.condense.proto.v1.JobFailedEvent;
 import io.condense.proto.v1.JobState;
@@ -13,6 +14,9 @@ import io.condense.proto.v1.StepRetryEvent;
 import io.condense.proto.v1.StepStartedEvent;
 import io.condense.proto.v1.events.BusEvent;
 import io.condense.proto.v1.events.JobSpec;
+import io.condense.sdk.error.CondenseException;
+import io.condense.sdk.error.ErrorCode;
+import io.condense.server.bus.Events;
 import io.condense.server.bus.EventListener;
 import io.condense.server.security.Tenants;
 import java.util.Map;
@@ -21,22 +25,25 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Every job this instance has seen on the events topic, rebuilt from the topic at start, so GetJob,
- * WatchJob and Download answer from any API instance.
+ * WatchJob and Download answer from any API instance. Which job a client request id names is decided by
+ * {@link Submissions}, as every reader of the topic decides it: a later duplicate's id answers as the first job.
  */
 public final class JobView implements EventListener {
     private final Map<String, JobEntry> jobs = new ConcurrentHashMap<>();
-    /** The first job of each (tenant, client request id), with what was asked, to tell a retry from a reuse of the id. */
-    private final Map<String, ClientRequest> jobsByClientRequest = new ConcurrentHashMap<>();
-
-    /** The job a client request id names, and the request as it was submitted (see {@link #requestOf}). */
-    public record ClientRequest(String jobId, JobSpec request) {
-    }
+    private final Submissions submissions = new Submissions();
+    /** Duplicates of a client request's first job (see {@link Submissions}): their id answers as that job. */
+    private final Map<String, String> duplicates = new ConcurrentHashMap<>();
+    /**
+     * Requests this instance submitted that the topic has not shown yet (read-your-writes for a retry on this instance);
+     * the topic's first job of the request id wins once it is read.
+     */
+    private final Map<String, Submissions.ClientRequest> submittedHere = new ConcurrentHashMap<>();
 
     @Override
     public void onEvent(BusEvent event, boolean live) {
         String jobId = event.getJobId();
         if (event.hasJobSubmitted()) {
-            accept(jobId, event.getJobSubmitted().getSpec(), event.getTimeMs());
+            submitted(jobId, event.getJobSubmitted().getSpec(), event.getTimeMs());
             return;
         }
         JobEntry entry = jobs.get(jobId);
@@ -95,8 +102,58 @@ public final class JobView implements EventListener {
         entry.publish(out);
     }
 
-    /** Records a job as accepted; a second JobSubmitted for a known job changes nothing. */
+    /**
+     * A job this instance has just written (read-your-writes, before the events reader reads it back): listed at once; a
+     * second call, or one after the topic has shown the job, changes nothing.
+     */
     public void accept(String jobId, JobSpec spec, long timeMs) {
+        JobEntry added;
+        synchronized (this) {
+            if (duplicates.containsKey(jobId) || submissions.verdict(jobId).isPresent()) {
+                return;
+            }
+            added = add(jobId, spec);
+            if (added != null && !spec.getClientRequestId().isEmpty()) {
+                submittedHere.putIfAbsent(Submissions.key(spec.getTenant(), spec.getClientRequestId()),
+                        new Submissions.ClientRequest(jobId, Submissions.requestOf(spec)));
+            }
+        }
+        if (added != null) {
+            added.publish(acceptedEvent(spec, timeMs));
+        }
+    }
+
+    /** A JobSubmitted read from the topic: a job, or a duplicate that joins the first job of its client request id. */
+    private void submitted(String jobId, JobSpec spec, long timeMs) {
+        JobEntry added = null;
+        JobEntry handedOver = null;
+        JobEntry first = null;
+        Submissions.Verdict verdict;
+        synchronized (this) {
+            verdict = submissions.record(jobId, spec);
+            submittedHere.remove(Submissions.key(spec.getTenant(), spec.getClientRequestId()));
+            if (verdict.kind() == Submissions.Kind.DUPLICATE) {
+                duplicates.put(jobId, verdict.firstJobId());
+                handedOver = jobs.remove(jobId);
+                first = jobs.get(verdict.firstJobId());
+            } else {
+                added = add(jobId, spec);
+            }
+        }
+        if (added != null) {
+            added.publish(acceptedEvent(spec, timeMs));
+        }
+        if (verdict.kind() == Submissions.Kind.CONFLICT) {
+            refuse(jobs.get(jobId), spec.getClientRequestId(), verdict.firstJobId(), timeMs);
+        }
+        if (handedOver != null && first != null) {
+            // watchers of the id this instance answered follow the first job from its start
+            handedOver.handOverWatchers(first);
+        }
+    }
+
+    /** A new entry for the job, or null when it is known already. */
+    private JobEntry add(String jobId, JobSpec spec) {
         JobEntry entry = new JobEntry(Job.newBuilder()
                 .setJobId(jobId)
                 .setState(JobState.JOB_STATE_QUEUED)
@@ -104,29 +161,40 @@ public final class JobView implements EventListener {
                 .addAllSteps(spec.getStepsList())
                 .setSubmittedAtMs(spec.getSubmittedAtMs())
                 .setClientRequestId(spec.getClientRequestId()), spec.getTenant());
-        if (jobs.putIfAbsent(jobId, entry) != null) {
-            return;
+        return jobs.putIfAbsent(jobId, entry) == null ? entry : null;
+    }
+
+    private static JobEvent.Builder acceptedEvent(JobSpec spec, long timeMs) {
+        return JobEvent.newBuilder().setTimeMs(timeMs).setAccepted(JobAcceptedEvent.newBuilder().setStepCount(spec.getStepsCount()));
+    }
+
+    /** A later job of a request id with another request: it never runs (no worker takes it) and fails ALREADY_EXISTS. */
+    private static void refuse(JobEntry entry, String clientRequestId, String firstJobId, long timeMs) {
+        JobError error = Events.error(0, "", new CondenseException(ErrorCode.ALREADY_EXISTS, Submissions.reusedRequestId(clientRequestId, firstJobId)));
+        synchronized (entry) {
+            if (entry.terminal()) {
+                return;
+            }
+            entry.job().setState(JobState.JOB_STATE_FAILED).setError(error).setFinishedAtMs(timeMs);
         }
-        if (!spec.getClientRequestId().isEmpty()) {
-            jobsByClientRequest.putIfAbsent(spec.getTenant() + "\u0000" + spec.getClientRequestId(), new ClientRequest(jobId, requestOf(spec)));
-        }
-        entry.publish(JobEvent.newBuilder().setTimeMs(timeMs).setAccepted(JobAcceptedEvent.newBuilder().setStepCount(spec.getStepsCount())));
+        entry.publish(JobEvent.newBuilder().setTimeMs(timeMs).setFailed(JobFailedEvent.newBuilder().setError(error)));
     }
 
     /** A job of the calling tenant ({@link Tenants#current()}); another tenant's job is absent. */
     public Optional<Job> job(String jobId) {
-        JobEntry entry = visible(jobs.get(jobId));
+        JobEntry entry = visible(entry(jobId));
         return entry == null ? Optional.empty() : Optional.of(entry.snapshot());
     }
 
     /** The calling tenant's job of this client request id, if this instance has seen it. */
-    public Optional<ClientRequest> jobForClientRequest(String clientRequestId) {
-        return Optional.ofNullable(jobsByClientRequest.get(Tenants.current() + "\u0000" + clientRequestId));
+    public Optional<Submissions.ClientRequest> jobForClientRequest(String clientRequestId) {
+        String key = Submissions.key(Tenants.current(), clientRequestId);
+        return submissions.first(Tenants.current(), clientRequestId).or(() -> Optional.ofNullable(submittedHere.get(key)));
     }
 
-    /** What a client asked for in a job spec: the spec without the fields the server stamps (time, request id, tenant). */
-    public static JobSpec requestOf(JobSpec spec) {
-        return spec.toBuilder().clearSubmittedAtMs().clearClientRequestId().clearTenant().build();
+    /** The entry of a job id; a duplicate's id gives its first job's entry. */
+    private JobEntry entry(String jobId) {
+        return jobs.get(duplicates.getOrDefault(jobId, jobId));
     }
 
     /** The most recently submitted jobs (in {@code state}, unless it is UNSPECIFIED), newest first, without their reports. */
@@ -143,7 +211,7 @@ public final class JobView implements EventListener {
 
     /** Follows a job; false when the job is unknown. */
     public boolean watch(String jobId, JobWatcher watcher) {
-        JobEntry entry = visible(jobs.get(jobId));
+        JobEntry entry = visible(entry(jobId));
         if (entry == null) {
             return false;
         }
@@ -152,7 +220,7 @@ public final class JobView implements EventListener {
     }
 
     public void unwatch(String jobId, JobWatcher watcher) {
-        JobEntry entry = jobs.get(jobId);
+        JobEntry entry = entry(jobId);
         if (entry != null) {
             entry.unwatch(watcher);
         }

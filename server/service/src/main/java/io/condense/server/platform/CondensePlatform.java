@@ -7,6 +7,8 @@ import io.condense.sdk.error.ErrorCode;
 import io.condense.server.api.CompressionService;
 import io.condense.server.api.SubmitPublisher;
 import io.condense.server.api.PipelineValidator;
+import io.condense.server.blob.BlobCollector;
+import io.condense.server.blob.BlobReferences;
 import io.condense.server.blob.BlobStore;
 import io.condense.server.channel.ChannelService;
 import io.condense.server.channel.ChannelView;
@@ -18,6 +20,7 @@ import io.condense.server.bus.KafkaReachability;
 import io.condense.server.bus.KafkaSettings;
 import io.condense.server.bus.TopicAdmin;
 import io.condense.server.job.JobView;
+import io.condense.server.job.Submissions;
 import io.condense.server.metrics.GrpcServerMetrics;
 import io.condense.server.metrics.KafkaClientBinder;
 import io.condense.server.metrics.MetricsEndpoint;
@@ -46,6 +49,7 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -116,7 +120,8 @@ public final class CondensePlatform implements AutoCloseable {
             resources.push(metricsEndpoint);
         }
 
-        BlobStore blobs = new BlobStore(config.dataFolder().resolve("blobs"), config.maxBlobBytes());
+        BlobStore blobs = config.blobs().open(config.dataFolder().resolve("blobs"), config.maxBlobBytes());
+        resources.push(blobs);
         plugins = PluginHost.load(config.pluginsFolder());
         resources.push(plugins);
 
@@ -139,14 +144,18 @@ public final class CondensePlatform implements AutoCloseable {
         ChannelView channels = new ChannelView(registry);
         Cancellations cancellations = new Cancellations();
         StepAttempts attempts = new StepAttempts();
+        Submissions submissions = new Submissions();
         List<EventListener> listeners = new ArrayList<>();
         listeners.add(cancellations);
         if (config.role().runsWorker()) {
             listeners.add(attempts);
+            listeners.add(submissions);
         }
+        BlobReferences blobReferences = new BlobReferences();
         if (config.role().runsApi()) {
             listeners.add(jobs);
             listeners.add(channels);
+            listeners.add(blobReferences);
         }
         EventsReader events = new EventsReader(settings, "condense-events-" + instanceId, listeners, binder);
         resources.push(events);
@@ -155,8 +164,8 @@ public final class CondensePlatform implements AutoCloseable {
         Worker worker = null;
         if (config.role().runsWorker()) {
             Path scratch = ScratchSpace.prepare(config.dataFolder().resolve("scratch"), instanceId, settings);
-            worker = new Worker(plugins, blobs, cancellations, stepMetrics, settings, instanceId, scratch,
-                    config.workerThreads(), binder, attempts, events::isCaughtUp);
+            worker = new Worker(plugins.techniques().values(), blobs, cancellations, stepMetrics, settings, instanceId, scratch,
+                    config.workerThreads(), binder, attempts, submissions, events);
             resources.push(worker);
             worker.start();
         }
@@ -218,6 +227,9 @@ public final class CondensePlatform implements AutoCloseable {
         health.setStatus("", ServingStatus.SERVING);
         health.setStatus(io.condense.proto.v1.CompressionServiceGrpc.SERVICE_NAME, ServingStatus.SERVING);
         if (config.role().runsApi()) {
+            BlobCollector collector = new BlobCollector(blobs, blobReferences, config.blobs().retention(), events::isCaughtUp, Clock.systemUTC());
+            resources.push(collector);
+            collector.start();
             ClusterMetrics clusterMetrics = new ClusterMetrics(settings, instanceId, registry, jobs, plugins.techniques().keySet());
             resources.push(clusterMetrics);
             clusterMetrics.start();

@@ -2,6 +2,7 @@ package io.condense.server.platform;
 
 import static java.util.Objects.requireNonNull;
 
+import io.condense.server.blob.BlobOptions;
 import io.condense.server.bus.KafkaOptions;
 import io.condense.server.security.ApiSecurity;
 import java.nio.file.Path;
@@ -23,6 +24,7 @@ import java.util.Optional;
  * @param workerThreads step consumers per technique in this process (each runs one step at a time)
  * @param security TLS, mutual TLS and bearer tokens of the gRPC API ({@link ApiSecurity#NONE}: plaintext, open)
  * @param kafka Kafka client properties, replication of the topics created here, the embedded broker's port
+ * @param blobs the blob store (the data folder or an S3 bucket) and the retention of unused blobs
  */
 public record PlatformConfig(
         String host,
@@ -37,7 +39,8 @@ public record PlatformConfig(
         int stepPartitions,
         int workerThreads,
         ApiSecurity security,
-        KafkaOptions kafka) {
+        KafkaOptions kafka,
+        BlobOptions blobs) {
 
     public static final long DEFAULT_MAX_BLOB_BYTES = 2L * 1024 * 1024 * 1024;
 
@@ -53,13 +56,14 @@ public record PlatformConfig(
         }
         requireNonNull(security, "security is null");
         requireNonNull(kafka, "kafka is null");
+        requireNonNull(blobs, "blobs is null");
     }
 
     /** With Kafka's default options (no client properties, automatic replication, a free embedded port). */
     public PlatformConfig(String host, int grpcPort, int metricsPort, Optional<String> kafkaBootstrap, Path dataFolder, Path pluginsFolder,
             Role role, Optional<String> instanceId, long maxBlobBytes, int stepPartitions, int workerThreads, ApiSecurity security) {
         this(host, grpcPort, metricsPort, kafkaBootstrap, dataFolder, pluginsFolder, role, instanceId, maxBlobBytes, stepPartitions,
-                workerThreads, security, KafkaOptions.DEFAULTS);
+                workerThreads, security, KafkaOptions.DEFAULTS, BlobOptions.DEFAULTS);
     }
 
     /** Without TLS or tokens (plaintext, open: for loopback). */
@@ -77,16 +81,21 @@ public record PlatformConfig(
 
     public PlatformConfig withMaxBlobBytes(long bytes) {
         return new PlatformConfig(host, grpcPort, metricsPort, kafkaBootstrap, dataFolder, pluginsFolder, role, instanceId, bytes, stepPartitions,
-                workerThreads, security, kafka);
+                workerThreads, security, kafka, blobs);
     }
 
     public PlatformConfig withSecurity(ApiSecurity apiSecurity) {
         return new PlatformConfig(host, grpcPort, metricsPort, kafkaBootstrap, dataFolder, pluginsFolder, role, instanceId, maxBlobBytes,
-                stepPartitions, workerThreads, apiSecurity, kafka);
+                stepPartitions, workerThreads, apiSecurity, kafka, blobs);
     }
 
     public PlatformConfig withKafka(KafkaOptions options) {
         return new PlatformConfig(host, grpcPort, metricsPort, kafkaBootstrap, dataFolder, pluginsFolder, role, instanceId, maxBlobBytes,
-                stepPartitions, workerThreads, security, options);
+                stepPartitions, workerThreads, security, options, blobs);
+    }
+
+    public PlatformConfig withBlobs(BlobOptions options) {
+        return new PlatformConfig(host, grpcPort, metricsPort, kafkaBootstrap, dataFolder, pluginsFolder, role, instanceId, maxBlobBytes,
+                stepPartitions, workerThreads, security, kafka, options);
     }
 }

@@ -58,6 +58,7 @@ final class StepWorker implements Runnable {
     private final KafkaConsumer<String, byte[]> consumer;
     private final KafkaProducer<String, byte[]> producer;
     private final StepAttempts attempts;
+    private final JobIntake intake;
     private final BooleanSupplier eventsCaughtUp;
     private final CountDownLatch subscribed = new CountDownLatch(1);
     private volatile boolean running = true;
@@ -65,7 +66,7 @@ final class StepWorker implements Runnable {
     private volatile String stoppedBecause;
 
     StepWorker(LoadedTechnique technique, StepRunner runner, JobFinisher finisher, Cancellations cancellations, StepMetrics metrics,
-            EventSink sender, StepAttempts attempts, BooleanSupplier eventsCaughtUp, KafkaSettings settings, String instanceId,
+            EventSink sender, StepAttempts attempts, JobIntake intake, BooleanSupplier eventsCaughtUp, KafkaSettings settings, String instanceId,
             KafkaClientBinder binder) {
         this.technique = requireNonNull(technique, "technique is null");
         this.runner = requireNonNull(runner, "runner is null");
@@ -74,6 +75,7 @@ final class StepWorker implements Runnable {
         this.metrics = requireNonNull(metrics, "metrics is null");
         this.sender = requireNonNull(sender, "sender is null");
         this.attempts = requireNonNull(attempts, "attempts is null");
+        this.intake = requireNonNull(intake, "intake is null");
         this.eventsCaughtUp = requireNonNull(eventsCaughtUp, "eventsCaughtUp is null");
         String name = "condense-worker-" + technique.id() + "-" + instanceId;
         this.consumer = new KafkaConsumer<>(settings.stepConsumer("condense-workers-" + technique.id(), name + "-consumer", name));
@@ -179,6 +181,19 @@ final class StepWorker implements Runnable {
             log.error("Sending an unreadable step message at {} offset {} to {}", partition, record.offset(), Topics.DEAD_LETTERS);
             commit(record, List.of(new ProducerRecord<>(Topics.DEAD_LETTERS, record.key(), record.value())), null);
             return;
+        }
+        switch (intake.admit(request)) {
+            case WAIT -> {
+                consumer.seek(partition, record.offset());
+                return;
+            }
+            case SKIP -> {
+                commit(record, List.of(), null);
+                return;
+            }
+            case RUN -> {
+                // below
+            }
         }
         String jobId = request.getJobId();
         int stepIndex = request.getStepIndex();

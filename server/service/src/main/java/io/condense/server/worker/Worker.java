@@ -6,20 +6,21 @@ import io.condense.sdk.eval.Evaluator;
 import io.condense.sdk.training.Trainer;
 import io.condense.server.blob.BlobStore;
 import io.condense.server.bus.EventSender;
+import io.condense.server.bus.EventsReader;
 import io.condense.server.bus.KafkaSettings;
 import io.condense.server.metrics.StepMetrics;
+import io.condense.server.job.Submissions;
 import io.condense.server.plugin.LoadedTechnique;
-import io.condense.server.plugin.PluginHost;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.List;
 import java.util.Optional;
 import io.condense.server.metrics.KafkaClientBinder;
-import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
 
-/** Runs a step consumer for every technique the plugin host offers, each on its own thread. */
+/** Runs a step consumer for every technique (those the plugin host offers), each on its own thread. */
 public final class Worker implements AutoCloseable {
     private static final int MAX_ATTEMPTS = 3;
 
@@ -27,10 +28,11 @@ public final class Worker implements AutoCloseable {
     private final List<Thread> threads = new ArrayList<>();
     private final EventSender sender;
 
-    public Worker(PluginHost plugins, BlobStore blobs, Cancellations cancellations, StepMetrics metrics, KafkaSettings settings,
+    public Worker(Collection<LoadedTechnique> techniques, BlobStore blobs, Cancellations cancellations, StepMetrics metrics, KafkaSettings settings,
             String instanceId, Path scratchRoot, int threadsPerTechnique, KafkaClientBinder binder, StepAttempts attempts,
-            BooleanSupplier eventsCaughtUp) {
-        requireNonNull(plugins, "plugins is null");
+            Submissions submissions, EventsReader events) {
+        requireNonNull(techniques, "techniques is null");
+        JobIntake intake = new JobIntake(submissions, events);
         this.sender = new EventSender(settings, "condense-worker-events-" + instanceId, binder);
         Supplier<Optional<Evaluator>> evaluator = HostService.evaluator();
         Supplier<Optional<Trainer>> trainer = HostService.trainer();
@@ -38,9 +40,9 @@ public final class Worker implements AutoCloseable {
         StepRunner runner = new StepRunner(blobs, datasets, sender, metrics, cancellations, evaluator, trainer, scratchRoot, instanceId, MAX_ATTEMPTS,
                 Duration.ofMillis(500));
         JobFinisher finisher = new JobFinisher(blobs, datasets, evaluator, scratchRoot);
-        for (LoadedTechnique technique : plugins.techniques().values()) {
+        for (LoadedTechnique technique : techniques) {
             for (int thread = 1; thread <= threadsPerTechnique; thread++) {
-                stepWorkers.add(new StepWorker(technique, runner, finisher, cancellations, metrics, sender, attempts, eventsCaughtUp, settings,
+                stepWorkers.add(new StepWorker(technique, runner, finisher, cancellations, metrics, sender, attempts, intake, events::isCaughtUp, settings,
                         instanceId + "-" + thread, binder));
             }
         }

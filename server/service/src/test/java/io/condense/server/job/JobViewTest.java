@@ -3,12 +3,14 @@ package io.condense.server.job;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.condense.proto.v1.Job;
+import io.condense.proto.v1.JobEvent;
 import io.condense.proto.v1.JobState;
 import io.condense.proto.v1.PipelineStep;
 import io.condense.proto.v1.StepResult;
 import io.condense.proto.v1.events.BusEvent;
 import io.condense.proto.v1.events.JobCompleted;
 import io.condense.proto.v1.events.JobSpec;
+import io.condense.proto.v1.events.JobSubmitted;
 import io.condense.proto.v1.events.StepCompleted;
 import io.condense.proto.v1.events.StepStarted;
 import java.util.List;
@@ -71,11 +73,61 @@ class JobViewTest {
         view.accept("second", asked.toBuilder().setSubmittedAtMs(20).build(), 20);
         view.accept("team-b", asked.toBuilder().setSubmittedAtMs(30).setTenant("team-b").build(), 30);
 
-        JobView.ClientRequest known = view.jobForClientRequest("nightly-1").orElseThrow();
+        Submissions.ClientRequest known = view.jobForClientRequest("nightly-1").orElseThrow();
         assertThat(known.jobId()).as("the first job keeps the id; the tenant-less caller does not see team-b's").isEqualTo("first");
-        assertThat(known.request()).as("the same request, submitted later").isEqualTo(JobView.requestOf(asked.toBuilder().setSubmittedAtMs(99).build()));
+        assertThat(known.request()).as("the same request, submitted later").isEqualTo(Submissions.requestOf(asked.toBuilder().setSubmittedAtMs(99).build()));
         assertThat(known.request()).as("another pipeline")
-                .isNotEqualTo(JobView.requestOf(asked.toBuilder().setSteps(0, PipelineStep.newBuilder().setTechnique("quantize")).build()));
+                .isNotEqualTo(Submissions.requestOf(asked.toBuilder().setSteps(0, PipelineStep.newBuilder().setTechnique("quantize")).build()));
         assertThat(view.jobForClientRequest("nightly-2")).isEmpty();
+    }
+
+    @Test
+    void aDuplicateReadFromTheTopicAnswersAsTheFirstJobAndItsWatchersFollowIt() {
+        JobSpec asked = JobSpec.newBuilder().setModelId("m").addSteps(PipelineStep.newBuilder().setTechnique("prune"))
+                .setClientRequestId("nightly-1").build();
+        // this instance wrote "retry" (its Submit answered it) while "first", written by another instance, was not readable
+        view.accept("retry", asked.toBuilder().setSubmittedAtMs(20).build(), 20);
+        List<JobEvent> seen = new java.util.ArrayList<>();
+        boolean[] finished = {false};
+        assertThat(view.watch("retry", new JobWatcher() {
+            @Override
+            public void onEvent(JobEvent event) {
+                seen.add(event);
+            }
+
+            @Override
+            public void finished() {
+                finished[0] = true;
+            }
+        })).isTrue();
+        assertThat(view.jobForClientRequest("nightly-1").orElseThrow().jobId()).isEqualTo("retry");
+
+        // the topic's order: "first" came before "retry"
+        event("first", BusEvent.newBuilder().setJobSubmitted(JobSubmitted.newBuilder().setSpec(asked.toBuilder().setSubmittedAtMs(10))));
+        event("retry", BusEvent.newBuilder().setJobSubmitted(JobSubmitted.newBuilder().setSpec(asked.toBuilder().setSubmittedAtMs(20))));
+        assertThat(view.jobForClientRequest("nightly-1").orElseThrow().jobId()).as("the topic's first wins").isEqualTo("first");
+        assertThat(view.job("retry").orElseThrow().getJobId()).isEqualTo("first");
+        assertThat(view.inFlight()).as("one job").isEqualTo(1);
+        assertThat(view.recent(10, JobState.JOB_STATE_UNSPECIFIED)).extracting(Job::getJobId).containsExactly("first");
+
+        event("first", BusEvent.newBuilder().setJobCompleted(JobCompleted.newBuilder().setResultModelId("r")));
+        assertThat(view.job("retry").orElseThrow().getResultModelId()).isEqualTo("r");
+        assertThat(seen).extracting(JobEvent::getJobId).containsExactly("retry", "first", "first");
+        assertThat(seen.get(seen.size() - 1).hasCompleted()).isTrue();
+        assertThat(finished[0]).isTrue();
+        view.accept("retry", asked, 30);
+        assertThat(view.recent(10, JobState.JOB_STATE_UNSPECIFIED)).as("a late local accept changes nothing").hasSize(1);
+    }
+
+    @Test
+    void aLaterJobOfTheSameRequestIdWithAnotherRequestFailsAlreadyExists() {
+        JobSpec asked = JobSpec.newBuilder().setModelId("m").addSteps(PipelineStep.newBuilder().setTechnique("prune"))
+                .setClientRequestId("nightly-1").build();
+        event("first", BusEvent.newBuilder().setJobSubmitted(JobSubmitted.newBuilder().setSpec(asked)));
+        event("other", BusEvent.newBuilder().setJobSubmitted(JobSubmitted.newBuilder().setSpec(asked.toBuilder().setModelId("n"))));
+        Job other = view.job("other").orElseThrow();
+        assertThat(other.getState()).isEqualTo(JobState.JOB_STATE_FAILED);
+        assertThat(other.getError().getCode()).isEqualTo("ALREADY_EXISTS");
+        assertThat(view.job("first").orElseThrow().getState()).isEqualTo(JobState.JOB_STATE_QUEUED);
     }
 }
