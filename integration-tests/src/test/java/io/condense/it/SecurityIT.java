@@ -54,7 +54,7 @@ class SecurityIT {
         Path tokens = folder.resolve("tokens");
         Files.writeString(tokens, "# team A\nsha256:" + TokenAuthenticator.hash(TOKEN) + " team-a\n"
                 + "sha256:" + TokenAuthenticator.hash(TOKEN_B) + " team-b\n"
-                + "sha256:" + TokenAuthenticator.hash(TOKEN_C) + " team-c jobs=1 stored=40KiB\n", StandardCharsets.UTF_8);
+                + "sha256:" + TokenAuthenticator.hash(TOKEN_C) + " team-c jobs=1 stored=40KiB blob=30KiB\n", StandardCharsets.UTF_8);
         Path plugins = Files.createDirectories(folder.resolve("plugins"));
         TestPlugins.build("slow", "slow", "1.0.0", ">=0.1.0", plugins.resolve("slow-plugin-1.0.0.jar"));
         kafka = EmbeddedKafka.start(folder.resolve("kafka"));
@@ -182,6 +182,10 @@ class SecurityIT {
                 assertThat(e.getStatus().getDescription()).contains("tenant team-c holds").contains("limit of 40960 bytes");
             });
             assertThat(teamC.upload(new byte[1_000]).getBlobId()).as("a small one still fits").isNotEmpty();
+            assertThatThrownBy(() -> teamC.upload(new byte[35_000])).isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+                assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
+                assertThat(e.getStatus().getDescription()).contains("larger than the 30720 bytes tenant team-c may send in one upload");
+            });
 
             SubmitRequest slow = SubmitRequest.newBuilder().setModelId(model).addSteps(step("slow", Map.of("seconds", "60")))
                     .setSkipEvaluation(true).build();

@@ -116,6 +116,12 @@ public final class CompressionService extends CompressionServiceGrpc.Compression
                         writer = blobs.newWriter();
                     }
                     byte[] bytes = chunk.getData().toByteArray();
+                    long blobLimit = Tenants.limits().maxBlobBytes();
+                    if (writer.size() + bytes.length > blobLimit) {
+                        throw new CondenseException(ErrorCode.RESOURCE_EXHAUSTED, "this upload is larger than the " + blobLimit
+                                + " bytes tenant " + Tenants.current() + " may send in one upload (blob= in the tokens file); "
+                                + "ask the operator for more");
+                    }
                     long limit = Tenants.limits().maxStoredBytes();
                     if (storedBefore + writer.size() + bytes.length > limit) {
                         throw new CondenseException(ErrorCode.RESOURCE_EXHAUSTED, "tenant " + Tenants.current() + " holds " + storedBefore

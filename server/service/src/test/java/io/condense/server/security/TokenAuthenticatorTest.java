@@ -49,6 +49,7 @@ class TokenAuthenticatorTest {
         assertThat(TenantLimits.parse(new String[] {"jobs=20", "stored=50GiB"})).isEqualTo(new TenantLimits(20, 50L << 30));
         assertThat(TenantLimits.parse(new String[] {"stored=4096"})).isEqualTo(new TenantLimits(Long.MAX_VALUE, 4096));
         assertThat(TenantLimits.parse(new String[0])).isEqualTo(TenantLimits.UNLIMITED);
+        assertThat(TenantLimits.parse(new String[] {"blob=2GiB", "jobs=3"})).isEqualTo(new TenantLimits(3, Long.MAX_VALUE, 2L << 30));
 
         Files.writeString(file, "sha256:" + TokenAuthenticator.hash("a") + " team-a jobs=20\n"
                 + "sha256:" + TokenAuthenticator.hash("b") + " team-a jobs=5\n"
