@@ -41,16 +41,16 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Consumes the step topic of one technique (read_committed), runs each step, and writes its outcome in
- * ONE transaction: the step's result, then the next step's request or the job's end, and the consumer
- * offset. A worker killed mid-step never commits, so the step is run again after a restart and its
- * outcome is written once.
+ * Consumes the step topic of one technique (read_committed), runs each step (and the job's next steps that this
+ * process can run, {@link StepChain}), and writes its outcome in ONE transaction: the steps' results, then the next
+ * step's request or the job's end, and the consumer offset. A worker killed mid-step never commits, so the step is run
+ * again after a restart and its outcome is written once.
  */
 final class StepWorker implements Runnable {
     private static final Logger log = LoggerFactory.getLogger(StepWorker.class);
 
     private final LoadedTechnique technique;
-    private final StepRunner runner;
+    private final StepChain chain;
     private final JobFinisher finisher;
     private final Cancellations cancellations;
     private final StepMetrics metrics;
@@ -64,11 +64,11 @@ final class StepWorker implements Runnable {
     /** Why this step consumer stopped on its own (fenced, a broker error it cannot get over); null while it runs or when stopped. */
     private volatile String stoppedBecause;
 
-    StepWorker(LoadedTechnique technique, StepRunner runner, JobFinisher finisher, Cancellations cancellations, StepMetrics metrics,
+    StepWorker(LoadedTechnique technique, StepChain chain, JobFinisher finisher, Cancellations cancellations, StepMetrics metrics,
             EventSink sender, StepAttempts attempts, BooleanSupplier eventsCaughtUp, KafkaSettings settings, String instanceId,
             KafkaClientBinder binder) {
         this.technique = requireNonNull(technique, "technique is null");
-        this.runner = requireNonNull(runner, "runner is null");
+        this.chain = requireNonNull(chain, "chain is null");
         this.finisher = requireNonNull(finisher, "finisher is null");
         this.cancellations = requireNonNull(cancellations, "cancellations is null");
         this.metrics = requireNonNull(metrics, "metrics is null");
@@ -162,11 +162,12 @@ final class StepWorker implements Runnable {
             try {
                 request = StepRequested.parseFrom(record.value());
             } catch (InvalidProtocolBufferException unreadable) {
-                commit(record, List.of(new ProducerRecord<>(Topics.DEAD_LETTERS, record.key(), record.value())), null);
+                commit(record, List.of(), List.of(new ProducerRecord<>(Topics.DEAD_LETTERS, record.key(), record.value())), null);
                 return;
             }
             CondenseException error = Failures.classify(e, "step " + (request.getStepIndex() + 1) + " (" + technique.id() + ")");
-            commit(record, failed(record, request, Events.error(request.getStepIndex() + 1, technique.id(), error)), JobOutcome.FAILED);
+            commit(record, List.of(request), failed(record, request, Events.error(request.getStepIndex() + 1, technique.id(), error)),
+                    JobOutcome.FAILED);
         }
     }
 
@@ -177,34 +178,38 @@ final class StepWorker implements Runnable {
             request = StepRequested.parseFrom(record.value());
         } catch (InvalidProtocolBufferException e) {
             log.error("Sending an unreadable step message at {} offset {} to {}", partition, record.offset(), Topics.DEAD_LETTERS);
-            commit(record, List.of(new ProducerRecord<>(Topics.DEAD_LETTERS, record.key(), record.value())), null);
+            commit(record, List.of(), List.of(new ProducerRecord<>(Topics.DEAD_LETTERS, record.key(), record.value())), null);
             return;
         }
         String jobId = request.getJobId();
         int stepIndex = request.getStepIndex();
         StepAttempts.History history = attempts.history(jobId, stepIndex);
-        StepOutcome decided;
         if (history.cutOff() >= StepAttempts.CRASH_LIMIT) {
             CondenseException crashed = new CondenseException(ErrorCode.INTERNAL_ERROR, "step " + (stepIndex + 1) + " (" + technique.id()
                     + ") stopped its worker " + history.cutOff() + " times before it could finish (workers " + history.workers()
                     + "): the process died (killed, out of memory or a crash in native code); it is not run again, and its step "
                     + "message is in " + Topics.DEAD_LETTERS);
             log.error("Job {}: {}", jobId, crashed.getMessage());
-            decided = StepOutcome.of(request, technique, new StepExecution.Failed(Events.error(stepIndex + 1, technique.id(), crashed)),
-                    cancellations, finisher);
-        } else {
-            decided = StepOutcome.of(request, technique, StepOutcome.execute(runner, request, technique), cancellations, finisher);
+            StepOutcome decided = StepOutcome.of(request, technique, new StepExecution.Failed(Events.error(stepIndex + 1, technique.id(),
+                    crashed)), cancellations, finisher);
+            commit(record, List.of(request), records(record, request, technique, decided), decided.outcome());
+            return;
         }
-        commit(record, records(record, request, decided), decided.outcome());
+        StepChain.Ran ran = chain.run(request, technique, () -> running);
+        commit(record, ran.requests(), records(record, ran.last(), ran.lastTechnique(), ran.outcome()), ran.outcome().outcome());
     }
 
     /** What a job's failure writes: its events and the step message on the dead letters. */
     private List<ProducerRecord<String, byte[]>> failed(ConsumerRecord<String, byte[]> record, StepRequested request, JobError error) {
-        return records(record, request, StepOutcome.of(request, technique, new StepExecution.Failed(error), cancellations, finisher));
+        return records(record, request, technique, StepOutcome.of(request, technique, new StepExecution.Failed(error), cancellations, finisher));
     }
 
-    /** The records of an outcome, in the order the transaction writes them: events, the next step, the dead letter. */
-    private List<ProducerRecord<String, byte[]>> records(ConsumerRecord<String, byte[]> record, StepRequested request, StepOutcome decided) {
+    /**
+     * The records of an outcome, in the order the transaction writes them: events, the next step, the dead letter ({@code
+     * request}, the step that failed, run by {@code ran}).
+     */
+    private List<ProducerRecord<String, byte[]>> records(ConsumerRecord<String, byte[]> record, StepRequested request, LoadedTechnique ran,
+            StepOutcome decided) {
         List<ProducerRecord<String, byte[]>> out = new ArrayList<>();
         for (BusEvent event : decided.events()) {
             out.add(Events.record(event));
@@ -213,23 +218,30 @@ final class StepWorker implements Runnable {
             out.add(Events.stepRecord(decided.next()));
         }
         if (decided.failure() != null) {
-            out.add(deadLetter(record, request, decided.failure()));
+            out.add(deadLetter(record, request, ran, decided.failure()));
         }
         return out;
     }
 
-    private ProducerRecord<String, byte[]> deadLetter(ConsumerRecord<String, byte[]> record, StepRequested request, JobError error) {
-        ProducerRecord<String, byte[]> deadLetter = new ProducerRecord<>(Topics.DEAD_LETTERS, request.getJobId(), record.value());
+    private ProducerRecord<String, byte[]> deadLetter(ConsumerRecord<String, byte[]> record, StepRequested request, LoadedTechnique ran,
+            JobError error) {
+        // a step chained after the consumed one goes to the dead letters as its own step message
+        byte[] message = ran == technique ? record.value() : request.toByteArray();
+        ProducerRecord<String, byte[]> deadLetter = new ProducerRecord<>(Topics.DEAD_LETTERS, request.getJobId(), message);
         deadLetter.headers()
-                .add("condense.technique", technique.id().getBytes(StandardCharsets.UTF_8))
+                .add("condense.technique", ran.id().getBytes(StandardCharsets.UTF_8))
                 .add("condense.step", Integer.toString(request.getStepIndex() + 1).getBytes(StandardCharsets.UTF_8))
                 .add("condense.error.code", error.getCode().getBytes(StandardCharsets.UTF_8))
                 .add("condense.error.message", error.getMessage().getBytes(StandardCharsets.UTF_8));
         return deadLetter;
     }
 
-    /** Writes the outcome and the consumer offset in one transaction; on a broker error the step is read again. */
-    private void commit(ConsumerRecord<String, byte[]> record, List<ProducerRecord<String, byte[]>> out, JobOutcome outcome) {
+    /**
+     * Writes the outcome of the steps run for {@code record} ({@code ran}) and the consumer offset in one transaction; on a
+     * broker error the record is read again.
+     */
+    private void commit(ConsumerRecord<String, byte[]> record, List<StepRequested> ran, List<ProducerRecord<String, byte[]>> out,
+            JobOutcome outcome) {
         TopicPartition partition = new TopicPartition(record.topic(), record.partition());
         // the step's started and progress events go first, so watchers see them before its outcome
         sender.flush();
@@ -253,7 +265,7 @@ final class StepWorker implements Runnable {
             } catch (KafkaException abortFailure) {
                 log.warn("Could not abort the transaction: {}", abortFailure.toString());
             }
-            announceRetry(record, e);
+            ran.forEach(request -> announceRetry(request, e));
             consumer.seek(partition, record.offset());
         }
     }
@@ -268,17 +280,13 @@ final class StepWorker implements Runnable {
     }
 
     /** Ends the attempt the step's StepStarted began, so running the step again is not counted as a worker that died. */
-    private void announceRetry(ConsumerRecord<String, byte[]> record, KafkaException cause) {
-        try {
-            StepRequested request = StepRequested.parseFrom(record.value());
-            CondenseException error = new CondenseException(ErrorCode.UNAVAILABLE, "the outcome could not be written to Kafka ("
-                    + cause.getMessage() + "); the step runs again");
-            sender.send(Events.event(request.getJobId()).setStepFailed(StepFailed.newBuilder().setStepIndex(request.getStepIndex())
-                    .setTechnique(technique.id()).setError(Events.error(request.getStepIndex() + 1, technique.id(), error))
-                    .setWillRetry(true)).build());
-        } catch (InvalidProtocolBufferException e) {
-            // an unreadable record never started a step
-        }
+    private void announceRetry(StepRequested request, KafkaException cause) {
+        String stepTechnique = request.getSpec().getSteps(request.getStepIndex()).getTechnique();
+        CondenseException error = new CondenseException(ErrorCode.UNAVAILABLE, "the outcome could not be written to Kafka ("
+                + cause.getMessage() + "); the step runs again");
+        sender.send(Events.event(request.getJobId()).setStepFailed(StepFailed.newBuilder().setStepIndex(request.getStepIndex())
+                .setTechnique(stepTechnique).setError(Events.error(request.getStepIndex() + 1, stepTechnique, error))
+                .setWillRetry(true)).build());
     }
 
     void stop() {

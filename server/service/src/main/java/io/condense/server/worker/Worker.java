@@ -38,9 +38,10 @@ public final class Worker implements AutoCloseable {
         StepRunner runner = new StepRunner(blobs, datasets, sender, metrics, cancellations, evaluator, trainer, scratchRoot, instanceId, MAX_ATTEMPTS,
                 Duration.ofMillis(500));
         JobFinisher finisher = new JobFinisher(blobs, datasets, evaluator, scratchRoot);
+        StepChain chain = new StepChain(plugins.techniques(), runner, cancellations, finisher, attempts);
         for (LoadedTechnique technique : plugins.techniques().values()) {
             for (int thread = 1; thread <= threadsPerTechnique; thread++) {
-                stepWorkers.add(new StepWorker(technique, runner, finisher, cancellations, metrics, sender, attempts, eventsCaughtUp, settings,
+                stepWorkers.add(new StepWorker(technique, chain, finisher, cancellations, metrics, sender, attempts, eventsCaughtUp, settings,
                         instanceId + "-" + thread, binder));
             }
         }
