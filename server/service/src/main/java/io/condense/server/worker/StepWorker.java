@@ -9,6 +9,7 @@ import io.condense.proto.v1.events.StepFailed;
 import io.condense.proto.v1.events.StepRequested;
 import io.condense.sdk.error.CondenseException;
 import io.condense.sdk.error.ErrorCode;
+import io.condense.server.bus.CommittedEvents;
 import io.condense.server.bus.EventSink;
 import io.condense.server.bus.Events;
 import io.condense.server.bus.KafkaSettings;
@@ -59,14 +60,15 @@ final class StepWorker implements Runnable {
     private final KafkaProducer<String, byte[]> producer;
     private final StepAttempts attempts;
     private final BooleanSupplier eventsCaughtUp;
+    private final CommittedEvents committed;
     private final CountDownLatch subscribed = new CountDownLatch(1);
     private volatile boolean running = true;
     /** Why this step consumer stopped on its own (fenced, a broker error it cannot get over); null while it runs or when stopped. */
     private volatile String stoppedBecause;
 
     StepWorker(LoadedTechnique technique, StepChain chain, JobFinisher finisher, Cancellations cancellations, StepMetrics metrics,
-            EventSink sender, StepAttempts attempts, BooleanSupplier eventsCaughtUp, KafkaSettings settings, String instanceId,
-            KafkaClientBinder binder) {
+            EventSink sender, StepAttempts attempts, BooleanSupplier eventsCaughtUp, CommittedEvents committed, KafkaSettings settings,
+            String instanceId, KafkaClientBinder binder) {
         this.technique = requireNonNull(technique, "technique is null");
         this.chain = requireNonNull(chain, "chain is null");
         this.finisher = requireNonNull(finisher, "finisher is null");
@@ -75,6 +77,7 @@ final class StepWorker implements Runnable {
         this.sender = requireNonNull(sender, "sender is null");
         this.attempts = requireNonNull(attempts, "attempts is null");
         this.eventsCaughtUp = requireNonNull(eventsCaughtUp, "eventsCaughtUp is null");
+        this.committed = requireNonNull(committed, "committed is null");
         String name = "condense-worker-" + technique.id() + "-" + instanceId;
         this.consumer = new KafkaConsumer<>(settings.stepConsumer("condense-workers-" + technique.id(), name + "-consumer", name));
         this.producer = new KafkaProducer<>(settings.transactionalProducer(name));
@@ -166,8 +169,9 @@ final class StepWorker implements Runnable {
                 return;
             }
             CondenseException error = Failures.classify(e, "step " + (request.getStepIndex() + 1) + " (" + technique.id() + ")");
-            commit(record, List.of(request), failed(record, request, Events.error(request.getStepIndex() + 1, technique.id(), error)),
-                    JobOutcome.FAILED);
+            StepOutcome failure = StepOutcome.of(request, technique, new StepExecution.Failed(Events.error(request.getStepIndex() + 1,
+                    technique.id(), error)), cancellations, finisher);
+            commit(record, List.of(request), records(record, request, technique, failure), failure);
         }
     }
 
@@ -192,16 +196,11 @@ final class StepWorker implements Runnable {
             log.error("Job {}: {}", jobId, crashed.getMessage());
             StepOutcome decided = StepOutcome.of(request, technique, new StepExecution.Failed(Events.error(stepIndex + 1, technique.id(),
                     crashed)), cancellations, finisher);
-            commit(record, List.of(request), records(record, request, technique, decided), decided.outcome());
+            commit(record, List.of(request), records(record, request, technique, decided), decided);
             return;
         }
         StepChain.Ran ran = chain.run(request, technique, () -> running);
-        commit(record, ran.requests(), records(record, ran.last(), ran.lastTechnique(), ran.outcome()), ran.outcome().outcome());
-    }
-
-    /** What a job's failure writes: its events and the step message on the dead letters. */
-    private List<ProducerRecord<String, byte[]>> failed(ConsumerRecord<String, byte[]> record, StepRequested request, JobError error) {
-        return records(record, request, technique, StepOutcome.of(request, technique, new StepExecution.Failed(error), cancellations, finisher));
+        commit(record, ran.requests(), records(record, ran.last(), ran.lastTechnique(), ran.outcome()), ran.outcome());
     }
 
     /**
@@ -237,11 +236,13 @@ final class StepWorker implements Runnable {
     }
 
     /**
-     * Writes the outcome of the steps run for {@code record} ({@code ran}) and the consumer offset in one transaction; on a
+     * Writes the outcome of the steps run for {@code record} ({@code ran}; {@code decided}, as {@code out}, or null for an
+     * unreadable record) and the consumer offset in one transaction, then hands its events to this process's views; on a
      * broker error the record is read again.
      */
     private void commit(ConsumerRecord<String, byte[]> record, List<StepRequested> ran, List<ProducerRecord<String, byte[]>> out,
-            JobOutcome outcome) {
+            StepOutcome decided) {
+        JobOutcome outcome = decided == null ? null : decided.outcome();
         TopicPartition partition = new TopicPartition(record.topic(), record.partition());
         // the step's started and progress events go first, so watchers see them before its outcome
         sender.flush();
@@ -252,6 +253,9 @@ final class StepWorker implements Runnable {
             }
             producer.sendOffsetsToTransaction(Map.of(partition, new OffsetAndMetadata(record.offset() + 1)), consumer.groupMetadata());
             producer.commitTransaction();
+            if (decided != null) {
+                committed.committed(decided.events());
+            }
             if (outcome != null) {
                 metrics.recordJob(outcome, Duration.ofMillis(System.currentTimeMillis() - submittedAtMs(record)));
             }

@@ -5,6 +5,7 @@ import static java.util.Objects.requireNonNull;
 import io.condense.sdk.eval.Evaluator;
 import io.condense.sdk.training.Trainer;
 import io.condense.server.blob.BlobStore;
+import io.condense.server.bus.CommittedEvents;
 import io.condense.server.bus.EventSender;
 import io.condense.server.bus.KafkaSettings;
 import io.condense.server.metrics.StepMetrics;
@@ -29,7 +30,7 @@ public final class Worker implements AutoCloseable {
 
     public Worker(PluginHost plugins, BlobStore blobs, Cancellations cancellations, StepMetrics metrics, KafkaSettings settings,
             String instanceId, Path scratchRoot, int threadsPerTechnique, KafkaClientBinder binder, StepAttempts attempts,
-            BooleanSupplier eventsCaughtUp) {
+            BooleanSupplier eventsCaughtUp, CommittedEvents committed) {
         requireNonNull(plugins, "plugins is null");
         this.sender = new EventSender(settings, "condense-worker-events-" + instanceId, binder);
         Supplier<Optional<Evaluator>> evaluator = HostService.evaluator();
@@ -41,7 +42,7 @@ public final class Worker implements AutoCloseable {
         StepChain chain = new StepChain(plugins.techniques(), runner, cancellations, finisher, attempts);
         for (LoadedTechnique technique : plugins.techniques().values()) {
             for (int thread = 1; thread <= threadsPerTechnique; thread++) {
-                stepWorkers.add(new StepWorker(technique, chain, finisher, cancellations, metrics, sender, attempts, eventsCaughtUp, settings,
+                stepWorkers.add(new StepWorker(technique, chain, finisher, cancellations, metrics, sender, attempts, eventsCaughtUp, committed, settings,
                         instanceId + "-" + thread, binder));
             }
         }
