@@ -22,7 +22,9 @@ import java.util.function.BooleanSupplier;
  * the chain, and a crash costs the rework of the chain. Both are bounded by {@link #BUDGET}: no step is added once the
  * chain has run that long. A step is only chained on its first attempt (no attempt of the job's current step or of the
  * next one died before), so after a crash the steps run one per transaction again and {@link StepAttempts} blames the
- * step that took its worker down, not the ones chained before it.
+ * step that took its worker down, not the ones chained before it. And only while no other step waits for the worker
+ * (its consumer's lag is 0): under a backlog, each technique's consumers run their own steps side by side, which keeps
+ * the throughput of concurrent jobs.
  */
 final class StepChain {
     /** No further step joins a chain that has run this long (the rework a crash costs, the delay of earlier steps' events). */
@@ -64,9 +66,9 @@ final class StepChain {
 
     /**
      * Runs {@code first} with {@code technique}, then each next step this process can run (see the class comment) while
-     * {@code running} holds.
+     * {@code mayChain} holds (the worker is not stopping, and no other step waits for it).
      */
-    Ran run(StepRequested first, LoadedTechnique technique, BooleanSupplier running) {
+    Ran run(StepRequested first, LoadedTechnique technique, BooleanSupplier mayChain) {
         long started = System.nanoTime();
         List<StepRequested> ran = new ArrayList<>();
         List<BusEvent> events = new ArrayList<>();
@@ -78,7 +80,7 @@ final class StepChain {
             StepOutcome outcome = StepOutcome.of(current, currentTechnique, StepOutcome.execute(runner, current, currentTechnique),
                     cancellations, finisher);
             events.addAll(outcome.events());
-            LoadedTechnique next = firstAttempt && running.getAsBoolean() && within(started) ? chainable(outcome.next()) : null;
+            LoadedTechnique next = firstAttempt && within(started) && mayChain.getAsBoolean() ? chainable(outcome.next()) : null;
             if (next == null) {
                 return new Ran(ran, currentTechnique, new StepOutcome(events, outcome.next(), outcome.failure(), outcome.outcome()));
             }

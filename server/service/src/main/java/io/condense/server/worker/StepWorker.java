@@ -199,8 +199,23 @@ final class StepWorker implements Runnable {
             commit(record, List.of(request), records(record, request, technique, decided), decided);
             return;
         }
-        StepChain.Ran ran = chain.run(request, technique, () -> running);
+        StepChain.Ran ran = chain.run(request, technique, () -> running && noneWaiting());
         commit(record, ran.requests(), records(record, ran.last(), ran.lastTechnique(), ran.outcome()), ran.outcome());
+    }
+
+    /**
+     * Whether no other step waits on this consumer's partitions (as of its last fetch): only then does a job's next step
+     * run here at once. With steps waiting, the next step goes through its topic, so another technique's consumers run it
+     * while this one takes the next job (the steps of concurrent jobs then run side by side, as without chaining).
+     */
+    private boolean noneWaiting() {
+        for (TopicPartition partition : consumer.assignment()) {
+            java.util.OptionalLong lag = consumer.currentLag(partition);
+            if (lag.isEmpty() || lag.getAsLong() > 0) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /**
