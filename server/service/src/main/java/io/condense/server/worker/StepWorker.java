@@ -210,8 +210,9 @@ final class StepWorker implements Runnable {
      */
     private boolean noneWaiting() {
         for (TopicPartition partition : consumer.assignment()) {
+            // unknown for a partition the broker's incremental fetch responses left out: nothing new arrived there
             java.util.OptionalLong lag = consumer.currentLag(partition);
-            if (lag.isEmpty() || lag.getAsLong() > 0) {
+            if (lag.isPresent() && lag.getAsLong() > 0) {
                 return false;
             }
         }
