@@ -210,9 +210,11 @@ final class StepWorker implements Runnable {
      */
     private boolean noneWaiting() {
         for (TopicPartition partition : consumer.assignment()) {
-            // unknown for a partition the broker's incremental fetch responses left out: nothing new arrived there
+            // unknown for a partition the broker's incremental fetch responses left out: nothing new arrived there. A lag of
+            // 1 is the commit marker that follows the step record just polled (every step record is written in a
+            // transaction): a step waiting behind it makes at least 2 more
             java.util.OptionalLong lag = consumer.currentLag(partition);
-            if (lag.isPresent() && lag.getAsLong() > 0) {
+            if (lag.isPresent() && lag.getAsLong() > 1) {
                 return false;
             }
         }
