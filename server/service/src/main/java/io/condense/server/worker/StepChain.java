@@ -22,9 +22,9 @@ import java.util.function.BooleanSupplier;
  * the chain, and a crash costs the rework of the chain. Both are bounded by {@link #BUDGET}: no step is added once the
  * chain has run that long. A step is only chained on its first attempt (no attempt of the job's current step or of the
  * next one died before), so after a crash the steps run one per transaction again and {@link StepAttempts} blames the
- * step that took its worker down, not the ones chained before it. And only while no other step waits for the worker
- * (its consumer's lag is 0): under a backlog, each technique's consumers run their own steps side by side, which keeps
- * the throughput of concurrent jobs.
+ * step that took its worker down, not the ones chained before it. And only while the process runs no other step and no
+ * other step waits on the worker's partitions: with concurrent jobs, each technique's consumers run their own steps side
+ * by side, which keeps their throughput.
  */
 final class StepChain {
     /** No further step joins a chain that has run this long (the rework a crash costs, the delay of earlier steps' events). */

@@ -61,14 +61,16 @@ final class StepWorker implements Runnable {
     private final StepAttempts attempts;
     private final BooleanSupplier eventsCaughtUp;
     private final CommittedEvents committed;
+    /** Step records being handled by this process's step consumers, this one included. */
+    private final java.util.concurrent.atomic.AtomicInteger busy;
     private final CountDownLatch subscribed = new CountDownLatch(1);
     private volatile boolean running = true;
     /** Why this step consumer stopped on its own (fenced, a broker error it cannot get over); null while it runs or when stopped. */
     private volatile String stoppedBecause;
 
     StepWorker(LoadedTechnique technique, StepChain chain, JobFinisher finisher, Cancellations cancellations, StepMetrics metrics,
-            EventSink sender, StepAttempts attempts, BooleanSupplier eventsCaughtUp, CommittedEvents committed, KafkaSettings settings,
-            String instanceId, KafkaClientBinder binder) {
+            EventSink sender, StepAttempts attempts, BooleanSupplier eventsCaughtUp, CommittedEvents committed,
+            java.util.concurrent.atomic.AtomicInteger busy, KafkaSettings settings, String instanceId, KafkaClientBinder binder) {
         this.technique = requireNonNull(technique, "technique is null");
         this.chain = requireNonNull(chain, "chain is null");
         this.finisher = requireNonNull(finisher, "finisher is null");
@@ -78,6 +80,7 @@ final class StepWorker implements Runnable {
         this.attempts = requireNonNull(attempts, "attempts is null");
         this.eventsCaughtUp = requireNonNull(eventsCaughtUp, "eventsCaughtUp is null");
         this.committed = requireNonNull(committed, "committed is null");
+        this.busy = requireNonNull(busy, "busy is null");
         String name = "condense-worker-" + technique.id() + "-" + instanceId;
         this.consumer = new KafkaConsumer<>(settings.stepConsumer("condense-workers-" + technique.id(), name + "-consumer", name));
         this.producer = new KafkaProducer<>(settings.transactionalProducer(name));
@@ -113,7 +116,12 @@ final class StepWorker implements Runnable {
                     if (!running) {
                         break;
                     }
-                    handleSafely(record);
+                    busy.incrementAndGet();
+                    try {
+                        handleSafely(record);
+                    } finally {
+                        busy.decrementAndGet();
+                    }
                 }
             }
         } catch (WakeupException e) {
@@ -199,14 +207,15 @@ final class StepWorker implements Runnable {
             commit(record, List.of(request), records(record, request, technique, decided), decided);
             return;
         }
-        StepChain.Ran ran = chain.run(request, technique, () -> running && noneWaiting());
+        StepChain.Ran ran = chain.run(request, technique, () -> running && busy.get() == 1 && noneWaiting());
         commit(record, ran.requests(), records(record, ran.last(), ran.lastTechnique(), ran.outcome()), ran.outcome());
     }
 
     /**
-     * Whether no other step waits on this consumer's partitions (as of its last fetch): only then does a job's next step
-     * run here at once. With steps waiting, the next step goes through its topic, so another technique's consumers run it
-     * while this one takes the next job (the steps of concurrent jobs then run side by side, as without chaining).
+     * Whether no other step waits on this consumer's partitions (as of its last fetch). A job's next step runs here at once
+     * only then, and only while no other step consumer of this process is running a step ({@code busy} is this one): with
+     * other jobs under way, the next step goes through its topic, so another technique's consumers run it while this one
+     * takes the next job (the steps of concurrent jobs run side by side, as without chaining).
      */
     private boolean noneWaiting() {
         for (TopicPartition partition : consumer.assignment()) {

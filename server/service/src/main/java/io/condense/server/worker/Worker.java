@@ -40,9 +40,10 @@ public final class Worker implements AutoCloseable {
                 Duration.ofMillis(500));
         JobFinisher finisher = new JobFinisher(blobs, datasets, evaluator, scratchRoot);
         StepChain chain = new StepChain(plugins.techniques(), runner, cancellations, finisher, attempts);
+        java.util.concurrent.atomic.AtomicInteger busy = new java.util.concurrent.atomic.AtomicInteger();
         for (LoadedTechnique technique : plugins.techniques().values()) {
             for (int thread = 1; thread <= threadsPerTechnique; thread++) {
-                stepWorkers.add(new StepWorker(technique, chain, finisher, cancellations, metrics, sender, attempts, eventsCaughtUp, committed, settings,
+                stepWorkers.add(new StepWorker(technique, chain, finisher, cancellations, metrics, sender, attempts, eventsCaughtUp, committed, busy, settings,
                         instanceId + "-" + thread, binder));
             }
         }
