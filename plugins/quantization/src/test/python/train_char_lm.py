@@ -14,13 +14,12 @@ and sequence length, input `tokens` int64 [batch, sequence], output `logits` flo
 Run with Debian's python3-torch 1.13 (only /usr/bin/python3 has it), from the project root:
 
     /usr/bin/python3 integration-tests/src/test/python/train_char_lm.py \
-        --out integration-tests/src/test/resources/transformer
+        --out plugins/quantization/src/test/resources/char-lm
 
 Seeded (torch, numpy and the data order): a rerun on the same machine gives the same model up to
 floating-point nondeterminism of multi-threaded CPU kernels.
 """
 import argparse
-import json
 import math
 import os
 import re
@@ -107,6 +106,17 @@ def evaluate(model, data, context, windows):
     return float(np.mean(losses))
 
 
+def write_description(args, alphabet, parameters, held_loss):
+    """The alphabet (token id = position, UTF-8, newline included) and the figures the Java tests read."""
+    with open(os.path.join(args.out, "char_gpt_alphabet.txt"), "w", encoding="utf-8", newline="") as f:
+        f.write("".join(alphabet))
+    with open(os.path.join(args.out, "char_gpt.properties"), "w", encoding="utf-8") as f:
+        f.write(f"context={args.context}\nparameters={parameters}\nheld_out_loss_torch={held_loss!r}\n")
+        for name, value in sorted(vars(args).items()):
+            if name != "out":
+                f.write(f"training.{name}={value}\n")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", required=True)
@@ -155,7 +165,7 @@ def main():
         if step % 10 == 0 or step == args.steps:
             print(f"step {step} loss {loss.item():.4f} lr {rate:.5f} {time.time() - started:.0f} s", flush=True)
 
-    held_loss = evaluate(model, held_out, args.context, 64)
+    held_loss = evaluate(model, held_out, args.context, 64)  # the first 64 windows of context + 1, as the Java side
     print(f"held-out loss {held_loss:.4f} perplexity {math.exp(held_loss):.4f} (64 windows of {args.context})")
 
     os.makedirs(args.out, exist_ok=True)
@@ -164,9 +174,7 @@ def main():
     torch.onnx.export(model, torch.zeros((1, args.context), dtype=torch.int64), path, opset_version=17,
                       input_names=["tokens"], output_names=["logits"],
                       dynamic_axes={"tokens": {0: "batch", 1: "sequence"}, "logits": {0: "batch", 1: "sequence"}})
-    with open(os.path.join(args.out, "char_gpt_vocabulary.json"), "w", encoding="utf-8") as f:
-        json.dump({"alphabet": alphabet, "context": args.context, "parameters": parameters,
-                   "training": vars(args), "held_out_loss_torch": held_loss}, f, indent=1)
+    write_description(args, alphabet, parameters, held_loss)
     with open(os.path.join(args.out, "kjv_held_out.txt"), "w", encoding="utf-8") as f:
         f.write("".join(alphabet[i] for i in held_out[:args.held_out_chars]))
     starts = rng.integers(0, len(train) - args.context, size=args.calibration_windows)
