@@ -42,6 +42,10 @@ class CharLanguageModelTest {
     private static double perplexity(Map<String, String> values, boolean calibrated) throws OrtException {
         OnnxModel written = LanguageModelSteps.apply(new QuantizeTechnique(), LANGUAGE_MODEL.onnx(), values,
                 calibrated ? LANGUAGE_MODEL.calibration() : null);
+        // the token and position embedding tables are int8 per row too (embeddings=true by default): every Gather reads a DequantizeLinear
+        assertThat(EmbeddingTables.tables(written)).isEmpty();
+        assertThat(written.nodes()).filteredOn(node -> node.getOpType().equals("Gather") && node.getInput(0).endsWith("_dequantized"))
+                .hasSize(2);
         return LANGUAGE_MODEL.perplexity(written, CHARACTERS);
     }
 }
