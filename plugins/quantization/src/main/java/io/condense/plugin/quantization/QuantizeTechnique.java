@@ -53,6 +53,7 @@ public final class QuantizeTechnique implements Technique {
     static final String PERCENTILE = CalibrationParameters.PERCENTILE;
     static final String CALIBRATION_SAMPLES = CalibrationParameters.CALIBRATION_SAMPLES;
     static final String FOLD_BATCHNORM = "fold_batchnorm";
+    static final String EMBEDDINGS = "embeddings";
     static final String EXCLUDE_OPS = "exclude_ops";
     static final String BIAS_CORRECTION = "bias_correction";
     static final String SENSITIVITY = "sensitivity";
@@ -97,6 +98,9 @@ public final class QuantizeTechnique implements Technique {
                     SelectionParameters.minElements(0,
                             "Layers whose weight has fewer elements stay float (default 0: quantize every layer; "
                                     + "8-bit per-channel weights keep even small layers accurate)."),
+                    ParameterSpec.booleanParameter(EMBEDDINGS, true,
+                            "With integer weights and no static activations, also quantize embedding tables (2-D weights read "
+                                    + "only by Gather, a transformer's token and position embeddings) to int8 with one scale per row."),
                     ParameterSpec.booleanParameter(FOLD_BATCHNORM, true,
                             "Fold each BatchNormalization that follows a Conv or Gemm into its weight and bias before quantizing "
                                     + "(so ONNX Runtime can fuse the layer into an integer kernel and the parameters shrink too)."),
@@ -182,7 +186,23 @@ public final class QuantizeTechnique implements Technique {
         if (!parameters.getString(DTYPE).equals("int")) {
             return compress(model, parameters, context);
         }
-        return TechniqueResult.withHalfPrecisionWidened(model, widened -> compress(widened, parameters, context));
+        TechniqueResult result = TechniqueResult.withHalfPrecisionWidened(model, widened -> compress(widened, parameters, context));
+        if (!parameters.getBoolean(EMBEDDINGS) || parameters.getBoolean(ACTIVATIONS)) {
+            return result;
+        }
+        EmbeddingTables.Outcome embeddings = EmbeddingTables.quantize(result.model());
+        if (embeddings.reports().isEmpty()) {
+            return result;
+        }
+        Report.Builder report = Report.builder();
+        result.report().values().forEach((key, value) -> {
+            if (!key.equals("layers")) {
+                report.put(key, value);
+            }
+        });
+        result.report().layers().forEach(report::addLayer);
+        report.put("embeddings", embeddings.reports());
+        return new TechniqueResult(embeddings.model(), report.build(), result.packed());
     }
 
     private TechniqueResult compress(OnnxModel model, Parameters parameters, StepContext context) {

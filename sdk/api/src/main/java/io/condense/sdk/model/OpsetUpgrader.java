@@ -83,6 +83,7 @@ final class OpsetUpgrader {
         since("BatchNormalization", 1, 6, 7, 9, 14, 15);
         since("InstanceNormalization", 1, 6, 22);
         since("LRN", 1, 13);
+        since("LayerNormalization", 17);
         since("Dropout", 1, 6, 7, 10, 12, 13, 22);
         // linear algebra
         since("Gemm", 1, 6, 7, 9, 11, 13);
@@ -129,6 +130,7 @@ final class OpsetUpgrader {
         since("MatMulInteger", 10);
         since("NonZero", 9, 13);
         since("Range", 11);
+        since("Trilu", 14);
         since("OneHot", 9, 11);
     }
 

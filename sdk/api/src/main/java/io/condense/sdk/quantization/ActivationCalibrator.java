@@ -298,7 +298,7 @@ public final class ActivationCalibrator {
     }
 
     /**
-     * Sample {@code index} of the data as float32 in the input's shape (free dimensions from the data's sample shape
+     * Sample {@code index} of the data in the input's shape and type (float32, or int64 / int32 token ids) (free dimensions from the data's sample shape
      * where it tells them, see {@link #concreteShape}, else 1), or INVALID_DATA when
      * its element count does not fit.
      */
@@ -307,7 +307,7 @@ public final class ActivationCalibrator {
     }
 
     /**
-     * Samples {@code [start, start + count)} of the data as float32 in the input's shape with the first dimension
+     * Samples {@code [start, start + count)} of the data in the input's shape and type (float32, int64, int32) with the first dimension
      * {@code count} (other free dimensions from the data's sample shape, else 1), or INVALID_DATA when a sample's element
      * count does not fit. More than one sample needs a {@link #batchable} input.
      */
@@ -332,11 +332,28 @@ public final class ActivationCalibrator {
                     + Arrays.toString(data.inputs().shape()) + ") but the model input '" + input.name() + "' of shape "
                     + Arrays.toString(input.shape()) + " takes " + wanted / count);
         }
-        if (input.dataType() != DataType.FLOAT) {
-            throw new CondenseException(ErrorCode.INVALID_DATA, "calibration feeds float32 inputs; the model input '" + input.name()
-                    + "' is " + input.dataType());
+        return switch (input.dataType()) {
+            case FLOAT -> NdArray.ofFloats(shape, sample.toFloatArray());
+            case INT64 -> NdArray.ofLongs(shape, wholeNumbers(sample, input));
+            case INT32 -> NdArray.ofInts(shape, Arrays.stream(wholeNumbers(sample, input)).mapToInt(Math::toIntExact).toArray());
+            default -> throw new CondenseException(ErrorCode.INVALID_DATA, "calibration feeds float32, int64 or int32 inputs; the model input '"
+                    + input.name() + "' is " + input.dataType());
+        };
+    }
+
+    /** The sample's values for an integer input (token ids of a language model): INVALID_DATA when one is not a whole number. */
+    private static long[] wholeNumbers(NdArray sample, ValueSpec input) {
+        long[] values = sample.toLongArray();
+        if (sample.dataType() == DataType.FLOAT || sample.dataType() == DataType.FLOAT16) {
+            for (int i = 0; i < values.length; i++) {
+                if (sample.getFloat(i) != values[i]) {
+                    throw new CondenseException(ErrorCode.INVALID_DATA, "the model input '" + input.name() + "' takes " + input.dataType()
+                            + " values (token ids) but calibration value " + i + " is " + sample.getFloat(i)
+                            + ": give whole numbers, e.g. an int64 .npy of token ids");
+                }
+            }
         }
-        return NdArray.ofFloats(shape, sample.toFloatArray());
+        return values;
     }
 
     /**

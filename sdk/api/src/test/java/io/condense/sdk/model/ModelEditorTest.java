@@ -217,6 +217,23 @@ class ModelEditorTest {
     }
 
     @Test
+    void transformerOperatorsOfOpsetSeventeenUpgradeToTwentyOneWithTheSameOutputs() {
+        // a pre-LN attention score path as torch.onnx.export writes it at opset 17: LayerNormalization, a causal Trilu mask
+        List<NodeProto> nodes = List.of(
+                node("LayerNormalization", List.of("x", "gamma", "beta"), List.of("n"), intAttribute("axis", -1)),
+                node("Trilu", List.of("n"), List.of("t"), intAttribute("upper", 0)),
+                node("Softmax", List.of("t"), List.of("y"), intAttribute("axis", -1)));
+        ModelProto proto = model(17, List.of(value("x", 2, 3, 3)), List.of(value("y", 2, 3, 3)), nodes,
+                List.of(floats("gamma", new long[] {3}, 1f, 2f, 0.5f), floats("beta", new long[] {3}, 0f, 0.1f, -0.2f)));
+        OnnxModel upgraded = OnnxModel.of(proto).edit().requireOpset("", 21).build();
+        assertThat(upgraded.opsetVersion("")).contains(21L);
+        assertThat(upgraded.nodes()).extracting(NodeProto::getOpType).containsExactly("LayerNormalization", "Trilu", "Softmax");
+        float[] input = random(18, 3f);
+        assertThat(Onnx.run(upgraded, "x", new long[] {2, 3, 3}, input).get(0))
+                .containsExactly(Onnx.run(OnnxModel.of(proto), "x", new long[] {2, 3, 3}, input).get(0));
+    }
+
+    @Test
     void upsampleAndResizeTenThatEnlargeBecomeResizeElevenWithTheSameOutputs() {
         float[] input = new float[2 * 3 * 5];
         for (int i = 0; i < input.length; i++) {
