@@ -91,7 +91,11 @@ class ChaosIT {
             for (int i = 1; i <= WORKERS; i++) {
                 List<String> arguments = List.of("--role", "worker", "--kafka-bootstrap", bootstrap);
                 Path log = logs.resolve("worker-" + i + ".log");
-                replicas.put("worker-" + i, () -> ServerProcess.start(data, plugins, log, ServerProcess.SMALL_JVM, arguments));
+                // a kill -9 every 4 s can hit the rerun of a step it already killed: two such kills are not a poison job here
+                // (the poison limit of 2 has its own tests, WorkerCrashIT and PoisonJobIT), so the workers allow three
+                List<String> jvm = new java.util.ArrayList<>(ServerProcess.SMALL_JVM);
+                jvm.add("-Dcondense.crash.limit=3");
+                replicas.put("worker-" + i, () -> ServerProcess.start(data, plugins, log, jvm, arguments));
             }
             startTogether(replicas, processes);
             List<SupervisedProcess> workers = processes.stream().filter(p -> p.name().startsWith("worker-")).toList();

@@ -14,8 +14,12 @@ import java.util.concurrent.CopyOnWriteArrayList;
  * native crash). A step whose attempts died {@link #CRASH_LIMIT} times is not run again.
  */
 public final class StepAttempts implements EventListener {
-    /** Attempts that died with their worker before a step is failed instead of run again. */
-    public static final int CRASH_LIMIT = 2;
+    /**
+     * Attempts that died with their worker before a step is failed instead of run again: 2, or the JVM property
+     * {@code condense.crash.limit} (at least 1) for operators whose workers are killed from outside often enough that two
+     * kills of one step are not a sign of a poison job (the chaos test, which kill -9s a worker every 4 s, runs with 3).
+     */
+    public static final int CRASH_LIMIT = Math.max(1, Integer.getInteger("condense.crash.limit", 2));
 
     private final Map<String, Map<Integer, Attempts>> jobs = new ConcurrentHashMap<>();
 
