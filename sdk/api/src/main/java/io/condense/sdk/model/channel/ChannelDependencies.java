@@ -235,30 +235,17 @@ final class ChannelDependencies {
 
     private void conv(int index, NodeProto node) {
         candidateLayers++;
-        String input = input(node, 0);
-        List<Segment> inputLayout = layouts.get(input);
+        List<Segment> inputLayout = layouts.get(input(node, 0));
         String weightName = input(node, 1);
-        ConstantTensor.Result weight = acceptConstant(weightName);
-        if (!weight.ok()) {
-            block(inputLayout, label(node) + "'s weight cannot be sliced: " + weight.refusal());
-            return;
-        }
-        long[] shape = weight.tensor().originalShape();
-        if (shape.length < 3) {
-            block(inputLayout, label(node) + " has a weight of rank " + shape.length);
+        long[] shape = convolutionWeight(node, weightName, inputLayout);
+        if (shape == null) {
             return;
         }
         long group = NodeAttributes.getInt(node, "group", 1);
         int outputs = Math.toIntExact(shape[0]);
         int inputsPerGroup = Math.toIntExact(shape[1]);
         if (group == 1) {
-            if (inputLayout != null) {
-                if (!plain(inputLayout) || features(inputLayout) != inputsPerGroup) {
-                    block(inputLayout, label(node) + " reads a value whose channel layout does not match its weight");
-                } else {
-                    slices.add(new Slice(weightName, 1, inputLayout, index, Role.INPUTS));
-                }
-            }
+            sliceInputs(index, node, weightName, 1, inputsPerGroup, inputLayout);
             producer(index, node, weightName, 0, input(node, 2), outputs);
             return;
         }
@@ -285,11 +272,43 @@ final class ChannelDependencies {
             layouts.put(node.getOutput(0), inputLayout);
             return;
         }
-        String why = label(node) + " is a grouped convolution (group=" + group + ", " + inputsPerGroup + " input channels per group): "
-                + "its channels are tied to its groups, and pruning whole groups is not supported";
+        blockedGroup(index, node, weightName, 0, outputs, inputLayout, label(node) + " is a grouped convolution (group=" + group + ", "
+                + inputsPerGroup + " input channels per group): its channels are tied to its groups, and pruning whole groups is not supported");
+    }
+
+    /** A Conv or ConvTranspose weight's shape, or null after blocking the input's channels when it cannot be sliced. */
+    private long[] convolutionWeight(NodeProto node, String weightName, List<Segment> inputLayout) {
+        ConstantTensor.Result weight = acceptConstant(weightName);
+        if (!weight.ok()) {
+            block(inputLayout, label(node) + "'s weight cannot be sliced: " + weight.refusal());
+            return null;
+        }
+        long[] shape = weight.tensor().originalShape();
+        if (shape.length < 3) {
+            block(inputLayout, label(node) + " has a weight of rank " + shape.length);
+            return null;
+        }
+        return shape;
+    }
+
+    /** The layer reads the input's channels along weight {@code axis}, which must hold {@code inputs} of them. */
+    private void sliceInputs(int index, NodeProto node, String weightName, int axis, long inputs, List<Segment> inputLayout) {
+        if (inputLayout == null) {
+            return;
+        }
+        if (!plain(inputLayout) || features(inputLayout) != inputs) {
+            block(inputLayout, label(node) + " reads a value whose channel layout does not match its weight");
+        } else {
+            slices.add(new Slice(weightName, axis, inputLayout, index, Role.INPUTS));
+        }
+    }
+
+    /** A grouped layer: its input's channels and its own outputs (along weight {@code weightAxis}) stay, for {@code why}. */
+    private void blockedGroup(int index, NodeProto node, String weightName, int weightAxis, int outputs, List<Segment> inputLayout,
+            String why) {
         block(inputLayout, why);
         Group output = newGroup(outputs);
-        output.producers.add(new Producer(index, label(node), node.getOpType(), weightName, 0, node.getOutput(0)));
+        output.producers.add(new Producer(index, label(node), node.getOpType(), weightName, weightAxis, node.getOutput(0)));
         output.blockedReason = why;
         layouts.put(node.getOutput(0), List.of(new Segment(output.id, outputs, 1)));
     }
@@ -301,38 +320,20 @@ final class ChannelDependencies {
      */
     private void convTranspose(int index, NodeProto node) {
         candidateLayers++;
-        String input = input(node, 0);
-        List<Segment> inputLayout = layouts.get(input);
+        List<Segment> inputLayout = layouts.get(input(node, 0));
         String weightName = input(node, 1);
-        ConstantTensor.Result weight = acceptConstant(weightName);
-        if (!weight.ok()) {
-            block(inputLayout, label(node) + "'s weight cannot be sliced: " + weight.refusal());
-            return;
-        }
-        long[] shape = weight.tensor().originalShape();
-        if (shape.length < 3) {
-            block(inputLayout, label(node) + " has a weight of rank " + shape.length);
+        long[] shape = convolutionWeight(node, weightName, inputLayout);
+        if (shape == null) {
             return;
         }
         long group = NodeAttributes.getInt(node, "group", 1);
         int outputs = Math.toIntExact(shape[1] * group);
         if (group != 1) {
-            String why = label(node) + " is a grouped transposed convolution (group=" + group + "): its channels are tied to its "
-                    + "groups, and pruning whole groups is not supported";
-            block(inputLayout, why);
-            Group output = newGroup(outputs);
-            output.producers.add(new Producer(index, label(node), node.getOpType(), weightName, 1, node.getOutput(0)));
-            output.blockedReason = why;
-            layouts.put(node.getOutput(0), List.of(new Segment(output.id, outputs, 1)));
+            blockedGroup(index, node, weightName, 1, outputs, inputLayout, label(node) + " is a grouped transposed convolution (group="
+                    + group + "): its channels are tied to its groups, and pruning whole groups is not supported");
             return;
         }
-        if (inputLayout != null) {
-            if (!plain(inputLayout) || features(inputLayout) != shape[0]) {
-                block(inputLayout, label(node) + " reads a value whose channel layout does not match its weight");
-            } else {
-                slices.add(new Slice(weightName, 0, inputLayout, index, Role.INPUTS));
-            }
-        }
+        sliceInputs(index, node, weightName, 0, shape[0], inputLayout);
         producer(index, node, weightName, 1, input(node, 2), outputs);
         List<Long> outputShape = NodeAttributes.find(node, "output_shape").map(AttributeProto::getIntsList).orElse(List.of());
         if (outputShape.size() > shape.length - 2) {
