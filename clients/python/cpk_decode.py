@@ -28,8 +28,142 @@ ELEMENT_BITS = {1: 32, 2: 8, 3: 8, 10: 16, 16: 16, 21: 4, 22: 4}
 DEFAULT_MAX_DECODED_BYTES = 2**31 - 9
 
 
+MAX_ADAPTIVE_WIDTH = 16
+MAX_ADAPTIVE_RATIO = 8192
+COUNT_LIMIT = 1024
+
+
 class CpkError(Exception):
     """The file is not a packed model this decoder can fully verify."""
+
+
+class _RangeDecoder:
+    """The adaptive binary coding's range decoder (docs/FORMAT.md, "Adaptive binary coding"): 32-bit range and code,
+    byte-wise renormalisation, 16-bit probabilities of a zero."""
+
+    def __init__(self, payload, what):
+        if len(payload) < 5:
+            raise CpkError("%s: an adaptive payload of %d bytes (at least 5)" % (what, len(payload)))
+        if payload[0] != 0:
+            raise CpkError("%s: an adaptive payload must start with a zero byte" % what)
+        self.data = payload
+        self.next = 5
+        self.range = 0xFFFFFFFF
+        self.code = int.from_bytes(payload[1:5], "big")
+        self.what = what
+
+    def bit(self, p0):
+        bound = (self.range >> 16) * p0
+        if self.code < bound:
+            self.range = bound
+            bit = 0
+        else:
+            self.code -= bound
+            self.range -= bound
+            bit = 1
+        while self.range < 0x1000000:
+            if self.next >= len(self.data):
+                raise CpkError("%s: an adaptive payload ends before its symbols do" % self.what)
+            self.range = (self.range << 8) & 0xFFFFFFFF
+            self.code = ((self.code << 8) | self.data[self.next]) & 0xFFFFFFFF
+            self.next += 1
+        return bit
+
+    def finish(self):
+        if self.next != len(self.data):
+            raise CpkError("%s: an adaptive payload has %d bytes more than its symbols need" % (self.what, len(self.data) - self.next))
+
+
+class _Model:
+    """Per context, the zeros and ones seen (in halves, each starting at one), halved past COUNT_LIMIT."""
+
+    def __init__(self, contexts):
+        self.zeros = [1] * contexts
+        self.ones = [1] * contexts
+
+    def p0(self, c):
+        return (self.zeros[c] << 16) // (self.zeros[c] + self.ones[c])
+
+    def update(self, c, bit):
+        if bit:
+            self.ones[c] += 2
+        else:
+            self.zeros[c] += 2
+        if self.zeros[c] + self.ones[c] > COUNT_LIMIT:
+            self.zeros[c] = (self.zeros[c] + 1) >> 1
+            self.ones[c] = (self.ones[c] + 1) >> 1
+
+
+def _bucket(ones, seen):
+    """A density's bucket: 8 when nothing was seen, else the bit length of floor(64 ones / seen)."""
+    if seen == 0:
+        return 8
+    return (ones * 64 // seen).bit_length()
+
+
+def _mask(r, name, elements, rows, stride, entries):
+    """A MASKED tensor's mask: positions of its set bits, one adaptively coded bit per element in row-major order."""
+    payload_len = r.u64()
+    if payload_len > r.remaining():
+        raise CpkError("tensor '%s' mask: %d payload bytes, only %d left" % (name, payload_len, r.remaining()))
+    if elements > payload_len * MAX_ADAPTIVE_RATIO:
+        raise CpkError("tensor '%s' mask: %d bits cannot be coded in %d bytes" % (name, elements, payload_len))
+    what = "tensor '%s' mask" % name
+    rd = _RangeDecoder(r.take(payload_len, "a mask"), what)
+    model = _Model(2 * 2 * 9 * 9)
+    columns = elements // rows
+    column_ones = [0] * columns
+    row = [0] * columns
+    positions = []
+    p = 0
+    for i in range(rows):
+        row_ones = 0
+        for j in range(columns):
+            left = row[j - 1] if j > 0 else 0
+            above = row[j - stride] if stride and j >= stride else 0
+            c = ((left * 2 + above) * 9 + _bucket(column_ones[j], i)) * 9 + _bucket(row_ones, j)
+            bit = rd.bit(model.p0(c))
+            model.update(c, bit)
+            row[j] = bit
+            if bit:
+                column_ones[j] += 1
+                row_ones += 1
+                if len(positions) == entries:
+                    raise CpkError("tensor '%s' mask sets more than its %d values" % (name, entries))
+                positions.append(p)
+            p += 1
+    if len(positions) != entries:
+        raise CpkError("tensor '%s' mask sets %d elements for %d values" % (name, len(positions), entries))
+    rd.finish()
+    return np.array(positions, dtype=np.int64)
+
+
+def _adaptive_stream(r, what, limit, count):
+    """An ADAPTIVE stream after its count and coding: width, payload length, symbols as binary trees of coded bits."""
+    width = r.u8()
+    if not 1 <= width <= MAX_ADAPTIVE_WIDTH:
+        raise CpkError("%s: adaptive width %d outside [1, %d]" % (what, width, MAX_ADAPTIVE_WIDTH))
+    payload_len = r.u64()
+    if payload_len > r.remaining():
+        raise CpkError("%s: %d payload bytes, only %d left" % (what, payload_len, r.remaining()))
+    if count > MAX_ELEMENTS or count * width > payload_len * MAX_ADAPTIVE_RATIO:
+        raise CpkError("%s: %d symbols of %d bits cannot be coded in %d bytes" % (what, count, width, payload_len))
+    rd = _RangeDecoder(r.take(payload_len, "an adaptive stream"), what)
+    model = _Model(1 << width)
+    out = [0] * count
+    top = 1 << width
+    for i in range(count):
+        node = 1
+        while node < top:
+            bit = rd.bit(model.p0(node))
+            model.update(node, bit)
+            node = (node << 1) | bit
+        symbol = node - top
+        if symbol >= limit:
+            raise CpkError("%s: symbol %d is not below %d" % (what, symbol, limit))
+        out[i] = symbol
+    rd.finish()
+    return np.array(out, dtype=np.int64)
 
 
 def _crc32c_table():
@@ -179,6 +313,8 @@ def _stream(r, what, limit, expected, budget):
         return symbols
     if coding == 2:
         return _zstd_stream(r, what, limit, count, budget)
+    if coding == 4:
+        return _adaptive_stream(r, what, limit, count)
     if coding not in (1, 3):
         raise CpkError("%s: unknown coding %d" % (what, coding))
     alphabet = r.u32()
@@ -335,18 +471,24 @@ def _tensor_section(r, names, budget):
         if indices_form not in (0, 1):
             raise CpkError("sparse tensor '%s' has unknown indices form %d" % (name, indices_form))
     layout = r.u8()
-    background, width = 0, 0
-    if layout == 1:
+    background, width, stride = 0, 0, 0
+    rows = dims[0] if rank >= 2 else 1
+    if layout in (1, 2):
         background = r.u32()
         if bits < 32 and background >= 1 << bits:
             raise CpkError("tensor '%s' has background %d wider than %d bits" % (name, background, bits))
+    if layout == 1:
         width = r.u8()
         if not 1 <= width <= 16:
             raise CpkError("tensor '%s' has gap width %d" % (name, width))
+    elif layout == 2:
+        stride = r.u32()
+        if elements == 0 or stride >= elements // rows:
+            raise CpkError("tensor '%s' has stride %d for rows of %d elements" % (name, stride, elements // rows if elements else 0))
     elif layout != 0:
         raise CpkError("tensor '%s' has unknown layout %d" % (name, layout))
-    if target == 1 and (layout != 1 or background != 0):
-        raise CpkError("sparse tensor '%s' must use the sparse layout with background 0" % name)
+    if target == 1 and (layout == 0 or background != 0):
+        raise CpkError("sparse tensor '%s' must use the sparse or masked layout with background 0" % name)
     if budget[0] + (elements * bits + 7) // 8 > budget[1]:
         raise CpkError("decoding tensor '%s' would exceed the decoder's limit of %d bytes" % (name, budget[1]))
     mode = r.u8()
@@ -367,6 +509,16 @@ def _tensor_section(r, names, budget):
         values = table[values]
     if layout == 0:
         dense = values
+    elif layout == 2:
+        entries = len(values)
+        if entries > elements:
+            raise CpkError("tensor '%s' has %d values for %d elements" % (name, entries, elements))
+        if (values == background).any():
+            raise CpkError("tensor '%s': a masked value is the background" % name)
+        positions = _mask(r, name, elements, rows, stride, entries)
+        if target == 0:
+            dense = np.full(elements, background, dtype=np.int64)
+            dense[positions] = values
     else:
         entries = len(values)
         if entries > elements or elements > (entries + 1) << width:

@@ -51,13 +51,15 @@ public final class EncodeTechnique implements Technique {
     static final String GZIP_BASELINE = "gzip_baseline";
 
     private static final TechniqueDescriptor DESCRIPTOR = new TechniqueDescriptor(ID, "0.1.0",
-            "Packed storage (.cpk): sparse weights as relative gap indices with filler entries, shared values bit-packed or "
-                    + "Huffman-coded; the last step of a pipeline (condense decode turns it back into ONNX)", "coding",
+            "Packed storage (.cpk): sparse weights as relative gap indices with filler entries or context-coded masks, "
+                    + "shared values bit-packed, Huffman- or range-coded; the last step of a pipeline (condense decode turns it back into ONNX)", "coding",
             List.of(
-                    ParameterSpec.choiceParameter(ENTROPY, "huffman", List.of("huffman", "zstd", "none"),
-                            "Entropy coding of the value and gap streams: huffman (canonical Huffman where it is smaller "
-                                    + "than the fixed width), zstd (byte-aligned symbols in one zstd frame, level 19, where "
-                                    + "that is smaller; for comparison) or none (every stream bit-packed at its real width)."),
+                    ParameterSpec.choiceParameter(ENTROPY, "arithmetic", List.of("arithmetic", "huffman", "zstd", "none"),
+                            "Entropy coding of the positions and values: arithmetic (the smallest of canonical Huffman and "
+                                    + "the format's adaptive coding: sparse masks range-coded in context, value streams "
+                                    + "range-coded bit by bit), huffman (canonical Huffman where it is smaller than the fixed "
+                                    + "width: the paper's coding), zstd (byte-aligned symbols in one zstd frame, level 19, "
+                                    + "where that is smaller; for comparison) or none (every stream bit-packed at its real width)."),
                     ParameterSpec.integerParameter(MIN_ELEMENTS, 16, Range.atLeast(1),
                             "Initializers with fewer elements stay in the graph section."),
                     ParameterSpec.booleanParameter(GRAPH_ZLIB, true,

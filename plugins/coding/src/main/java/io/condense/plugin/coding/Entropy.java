@@ -4,7 +4,12 @@ import java.util.Locale;
 
 /** The {@code entropy} parameter: how the value and gap streams are coded beyond their fixed width. */
 enum Entropy {
-    /** Canonical Huffman where it is smaller than the fixed width (the paper's coding, the default). */
+    /**
+     * The smallest of canonical Huffman and the format's adaptive coding (context-modelled masks, range-coded value
+     * streams), each against the fixed width: the default.
+     */
+    ARITHMETIC,
+    /** Canonical Huffman where it is smaller than the fixed width (the paper's coding). */
     HUFFMAN,
     /** Byte-aligned symbols in one zstd frame (level 19) where that is smaller than the fixed width: the comparison. */
     ZSTD,

@@ -5,7 +5,8 @@ import io.condense.sdk.coding.CanonicalHuffman;
 import io.condense.sdk.coding.PackedFormat;
 
 /**
- * How one stream of symbols is coded: fixed width, canonical Huffman or zstd, whichever is smaller (the cost counts
+ * How one stream of symbols is coded: fixed width, canonical Huffman, adaptive (range-coded binary trees) or zstd,
+ * whichever is smaller (the cost counts
  * the stream's header and code-length table too). Fixed and Huffman sizes come from the histogram, so a tensor's
  * layouts are compared without writing them; zstd's size is known only by compressing, so with {@link Entropy#ZSTD}
  * the layout is planned with the Huffman estimate and each stream is compressed when written, and kept only where the
@@ -27,13 +28,45 @@ final class StreamCode {
     private final int[] lengths;
     private final long bytes;
     private final boolean zstd;
+    /** ADAPTIVE: the range-coded payload, coded when planned (its size is known only by coding). */
+    private final byte[] adaptive;
 
     private StreamCode(long count, int width, int[] lengths, long bytes, boolean zstd) {
+        this(count, width, lengths, bytes, zstd, null);
+    }
+
+    private StreamCode(long count, int width, int[] lengths, long bytes, boolean zstd, byte[] adaptive) {
         this.count = count;
         this.width = width;
         this.lengths = lengths;
         this.bytes = bytes;
         this.zstd = zstd;
+        this.adaptive = adaptive;
+    }
+
+    /** u64 count, u8 coding, u8 width, u64 payload length. */
+    static final int ADAPTIVE_HEADER_BYTES = 18;
+
+    /**
+     * {@code symbols[0, count)} coded ADAPTIVE (binary trees of {@code width} adaptively coded bits), or null when the
+     * alphabet is wider than the coding allows.
+     */
+    static StreamCode adaptive(int[] symbols, int count, int width) {
+        if (width < 1 || width > PackedFormat.MAX_ADAPTIVE_WIDTH) {
+            return null;
+        }
+        byte[] payload = AdaptiveCoding.symbols(symbols, count, width);
+        return new StreamCode(count, width, null, ADAPTIVE_HEADER_BYTES + payload.length, false, payload);
+    }
+
+    /** The smaller of two codes of the same stream ({@code b} may be null). */
+    static StreamCode smaller(StreamCode a, StreamCode b) {
+        return b != null && b.bytes < a.bytes ? b : a;
+    }
+
+    /** Bits that hold every symbol below {@code alphabet} (at least 1). */
+    static int widthOf(long alphabet) {
+        return Math.max(1, 64 - Long.numberOfLeadingZeros(Math.max(0, alphabet - 1)));
     }
 
     /** The smaller code for symbols with these counts (index = symbol); the alphabet is cut after the last used symbol. */
@@ -48,7 +81,7 @@ final class StreamCode {
                 used++;
             }
         }
-        int width = Math.max(1, 32 - Integer.numberOfLeadingZeros(Math.max(0, alphabet - 1)));
+        int width = widthOf(alphabet);
         StreamCode fixed = fixed(count, width, entropy);
         if (entropy == Entropy.NONE || alphabet == 0 || alphabet > PackedFormat.MAX_HUFFMAN_ALPHABET
                 || used > 1 << PackedFormat.MAX_CODE_LENGTH) {
@@ -80,11 +113,16 @@ final class StreamCode {
 
     /**
      * Writes the stream (header and payload) of {@code symbols[0, count)} and returns how it was coded:
-     * {@code huffman}, {@code zstd} or {@code fixedN}.
+     * {@code huffman}, {@code adaptive}, {@code zstd} or {@code fixedN}. An adaptive code writes the payload it
+     * coded when planned, which must be of these same symbols.
      */
     String write(ByteSink out, int[] symbols, int count) {
         if (count != this.count) {
             throw new IllegalStateException("stream planned for " + this.count + " symbols, given " + count);
+        }
+        if (adaptive != null) {
+            out.u64(count).u8(PackedFormat.CODING_ADAPTIVE).u8(width).u64(adaptive.length).bytes(adaptive);
+            return "adaptive";
         }
         if (zstd) {
             int symbolBytes = width <= 8 ? 1 : width <= 16 ? 2 : 4;

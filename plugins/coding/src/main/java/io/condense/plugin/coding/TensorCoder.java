@@ -2,6 +2,7 @@ package io.condense.plugin.coding;
 
 import static java.util.Objects.requireNonNull;
 
+import io.condense.sdk.coding.MaskContext;
 import io.condense.sdk.coding.PackedFormat;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -119,10 +120,69 @@ final class TensorCoder {
                 }
             }
         }
+        if (entropy == Entropy.ARITHMETIC && count > 0) {
+            best = adaptivePlan(input, best, bits, background, values, order, directAllowed, tableAllowed, entries);
+        }
         return write(input, bits, best, background, order, values, gaps, trailing);
     }
 
-    private record Plan(int layout, int gapWidth, int valueMode, StreamCode valueCode, StreamCode gapCode, long bytes, long tableBytes) {
+    /**
+     * The best of {@code best} and the plans with adaptive coding: DENSE with an ADAPTIVE value stream, and MASKED (the
+     * mask range-coded in context, with the stride that measures smallest; the values of its set elements Huffman,
+     * fixed or ADAPTIVE, whichever is smallest). Their sizes are known only by coding, so they are coded here.
+     */
+    private static Plan adaptivePlan(Input input, Plan best, int bits, int background, int[] values, int[] order,
+            boolean directAllowed, boolean tableAllowed, int entries) {
+        int[] patterns = input.patterns();
+        long rows = MaskContext.rows(input.dims());
+        int columns = (int) (patterns.length / rows);
+        int stride = AdaptiveCoding.stride(patterns, background, columns);
+        byte[] mask = AdaptiveCoding.mask(patterns, background, columns, stride);
+        for (int mode : new int[] {PackedFormat.VALUES_DIRECT, PackedFormat.VALUES_TABLE}) {
+            if (mode == PackedFormat.VALUES_DIRECT ? !directAllowed : !tableAllowed) {
+                continue;
+            }
+            int[] index = mode == PackedFormat.VALUES_TABLE ? tableIndex(values, order) : null;
+            long tableBytes = mode == PackedFormat.VALUES_TABLE ? 4 + (long) order.length * (bits / 8) : 0;
+            if (input.target() == PackedFormat.TARGET_INITIALIZER) {
+                int[] all = new int[patterns.length];
+                for (int i = 0; i < all.length; i++) {
+                    all[i] = symbol(patterns[i], values, index);
+                }
+                StreamCode code = StreamCode.adaptive(all, all.length, StreamCode.widthOf(max(all, all.length) + 1L));
+                if (code != null) {
+                    best = better(best, new Plan(PackedFormat.LAYOUT_DENSE, 0, mode, code, null, 1 + tableBytes + code.bytes(), tableBytes));
+                }
+            }
+            int[] kept = new int[entries];
+            for (int i = 0, e = 0; i < patterns.length; i++) {
+                if (patterns[i] != background) {
+                    kept[e++] = symbol(patterns[i], values, index);
+                }
+            }
+            StreamCode code = StreamCode.choose(histogram(kept, entries), Entropy.HUFFMAN);
+            if (entries > 0) {
+                code = StreamCode.smaller(code, StreamCode.adaptive(kept, entries, StreamCode.widthOf(max(kept, entries) + 1L)));
+            }
+            best = better(best, new Plan(PackedFormat.LAYOUT_MASKED, 0, mode, code, null,
+                    4 + 4 + 1 + 8 + mask.length + tableBytes + code.bytes(), tableBytes, stride, mask));
+        }
+        return best;
+    }
+
+    private static int max(int[] symbols, int count) {
+        int max = 0;
+        for (int i = 0; i < count; i++) {
+            max = Math.max(max, symbols[i]);
+        }
+        return max;
+    }
+
+    private record Plan(int layout, int gapWidth, int valueMode, StreamCode valueCode, StreamCode gapCode, long bytes, long tableBytes,
+            int stride, byte[] mask) {
+        Plan(int layout, int gapWidth, int valueMode, StreamCode valueCode, StreamCode gapCode, long bytes, long tableBytes) {
+            this(layout, gapWidth, valueMode, valueCode, gapCode, bytes, tableBytes, 0, null);
+        }
     }
 
     private static Plan better(Plan best, Plan candidate) {
@@ -226,6 +286,8 @@ final class TensorCoder {
         out.u8(plan.layout);
         if (plan.layout == PackedFormat.LAYOUT_SPARSE) {
             out.u32(background & 0xFFFFFFFFL).u8(plan.gapWidth);
+        } else if (plan.layout == PackedFormat.LAYOUT_MASKED) {
+            out.u32(background & 0xFFFFFFFFL).u32(plan.stride);
         }
         out.u8(plan.valueMode);
         int[] index = null;
@@ -250,6 +312,14 @@ final class TensorCoder {
             valueSymbols = new int[symbols];
             for (int i = 0; i < symbols; i++) {
                 valueSymbols[i] = symbol(patterns[i], values, index);
+            }
+        } else if (plan.layout == PackedFormat.LAYOUT_MASKED) {
+            symbols = gaps.length;
+            valueSymbols = new int[symbols];
+            for (int i = 0, e = 0; i < patterns.length; i++) {
+                if (patterns[i] != background) {
+                    valueSymbols[e++] = symbol(patterns[i], values, index);
+                }
             }
         } else {
             int width = plan.gapWidth;
@@ -289,12 +359,22 @@ final class TensorCoder {
             gapCoding = plan.gapCode.write(out, gapSymbols, symbols);
             gapBytes = out.size() - beforeGaps;
         }
-        long fixedBytes = fixedCost(plan, valueSymbols, gapSymbols, symbols, bits);
+        if (plan.mask != null) {
+            out.u64(plan.mask.length).bytes(plan.mask);
+            gapBytes = 8 + plan.mask.length;
+        }
+        long fixedBytes = plan.mask != null ? fixedCost(plan, valueSymbols, maskGaps(gaps, trailing), symbols, bits)
+                : fixedCost(plan, valueSymbols, gapSymbols, symbols, bits);
         long gain = fixedBytes - (valueBytes + gapBytes);
         Map<String, Object> report = new LinkedHashMap<>();
         report.put("name", input.name());
         report.put("elements", (long) patterns.length);
-        report.put("layout", plan.layout == PackedFormat.LAYOUT_DENSE ? "dense" : "sparse");
+        report.put("layout", plan.layout == PackedFormat.LAYOUT_DENSE ? "dense" : plan.layout == PackedFormat.LAYOUT_MASKED ? "masked" : "sparse");
+        if (plan.layout == PackedFormat.LAYOUT_MASKED) {
+            report.put("entries", (long) gaps.length);
+            report.put("stride", plan.stride);
+            report.put("gap_coding", "adaptive mask");
+        }
         if (plan.layout == PackedFormat.LAYOUT_SPARSE) {
             report.put("entries", (long) gaps.length);
             report.put("fillers", fillers);
@@ -310,6 +390,14 @@ final class TensorCoder {
         report.put("huffman_gain_bytes", gain);
         report.put("section_bytes", (long) out.size());
         return new Coded(out.toByteArray(), report, valueBytes, gapBytes, plan.tableBytes, gain);
+    }
+
+    /**
+     * The gaps of a masked tensor's entries as the SPARSE layout would store them at the narrowest width without
+     * fillers, the baseline its mask's gain is measured against.
+     */
+    private static int[] maskGaps(int[] gaps, int trailing) {
+        return gaps.length == 0 ? new int[] {trailing} : gaps;
     }
 
     /** The same streams coded at fixed width: the baseline of the report's Huffman gain. */

@@ -1,7 +1,7 @@
 package io.condense.sdk.coding;
 
 /**
- * The constants of the packed model format ({@code .cpk}), version 1.1, specified in {@code docs/FORMAT.md}:
+ * The constants of the packed model format ({@code .cpk}), version 1.2, specified in {@code docs/FORMAT.md}:
  * magic, section kinds, layouts and stream codings. Every multi-byte field is little-endian; bit streams are
  * written most significant bit first.
  */
@@ -9,8 +9,11 @@ public final class PackedFormat {
     /** The first 8 bytes of every packed file: {@code 0x89 'C' 'P' 'K' '\r' '\n' 0x1A '\n'}. */
     public static final byte[] MAGIC = {(byte) 0x89, 'C', 'P', 'K', '\r', '\n', 0x1A, '\n'};
     public static final int MAJOR_VERSION = 1;
-    /** 1.1 added the ZSTD and HUFFMAN_RUNS stream codings; a 1.0 decoder refuses them as unknown codings. */
-    public static final int MINOR_VERSION = 1;
+    /**
+     * 1.1 added the ZSTD and HUFFMAN_RUNS stream codings, 1.2 the MASKED layout and the ADAPTIVE coding; an older
+     * decoder refuses them as unknown codings or layouts.
+     */
+    public static final int MINOR_VERSION = 2;
     /** Bytes before the section table: magic, major, minor, section count, file length. */
     public static final int HEADER_BYTES = 24;
     public static final int SECTION_ENTRY_BYTES = 32;
@@ -28,6 +31,8 @@ public final class PackedFormat {
 
     public static final int LAYOUT_DENSE = 0;
     public static final int LAYOUT_SPARSE = 1;
+    /** Positions as a bit mask coded adaptively with {@link MaskContext}, values of the set positions as a stream. */
+    public static final int LAYOUT_MASKED = 2;
     public static final int MAX_GAP_WIDTH = 16;
 
     public static final int VALUES_DIRECT = 0;
@@ -40,6 +45,15 @@ public final class PackedFormat {
     public static final int CODING_HUFFMAN_RUNS = 3;
     /** Byte-aligned little-endian symbols (1, 2 or 4 bytes each) compressed as one zstd frame (RFC 8878). */
     public static final int CODING_ZSTD = 2;
+    /** Symbols of up to 16 bits as binary trees of adaptively coded bits ({@link AdaptiveModel}, a range coder). */
+    public static final int CODING_ADAPTIVE = 4;
+    public static final int MAX_ADAPTIVE_WIDTH = 16;
+    /**
+     * An adaptively coded bit costs at least -log2(1023/1024) bits (its model's counts are at least one half each and
+     * at most 1,024 halves together), so a payload of P bytes holds fewer than 5,800 P coded bits; a stream or mask
+     * declaring more than this many bits per payload byte is refused before anything is allocated.
+     */
+    public static final long MAX_ADAPTIVE_RATIO = 8_192;
     /**
      * A zstd frame cannot expand more than this: every block has a 3-byte header and at least 1 byte of content and
      * decompresses to at most 128 KiB. A stream declaring more decompressed bytes per payload byte is refused unread.

@@ -398,20 +398,29 @@ public final class PackedModelDecoder {
             int layout = reader.u8();
             long background = 0;
             int gapWidth = 0;
-            if (layout == PackedFormat.LAYOUT_SPARSE) {
+            long stride = 0;
+            if (layout == PackedFormat.LAYOUT_SPARSE || layout == PackedFormat.LAYOUT_MASKED) {
                 background = reader.u32();
                 if (bits < 32 && background >= 1L << bits) {
                     throw new PackedFormatException("tensor '" + name + "' has background " + background + " wider than " + bits + " bits");
                 }
+            }
+            if (layout == PackedFormat.LAYOUT_SPARSE) {
                 gapWidth = reader.u8();
                 if (gapWidth < 1 || gapWidth > PackedFormat.MAX_GAP_WIDTH) {
                     throw new PackedFormatException("tensor '" + name + "' has gap width " + gapWidth);
                 }
+            } else if (layout == PackedFormat.LAYOUT_MASKED) {
+                stride = reader.u32();
+                if (elements == 0 || stride >= elements / MaskContext.rows(dims)) {
+                    throw new PackedFormatException("tensor '" + name + "' has stride " + stride + " for rows of "
+                            + (elements == 0 ? 0 : elements / MaskContext.rows(dims)) + " elements");
+                }
             } else if (layout != PackedFormat.LAYOUT_DENSE) {
                 throw new PackedFormatException("tensor '" + name + "' has unknown layout " + layout);
             }
-            if (target == PackedFormat.TARGET_SPARSE_INITIALIZER && (layout != PackedFormat.LAYOUT_SPARSE || background != 0)) {
-                throw new PackedFormatException("sparse tensor '" + name + "' must use the sparse layout with background 0");
+            if (target == PackedFormat.TARGET_SPARSE_INITIALIZER && (layout == PackedFormat.LAYOUT_DENSE || background != 0)) {
+                throw new PackedFormatException("sparse tensor '" + name + "' must use the sparse or masked layout with background 0");
             }
             long elementBytes = (elements * bits + 7) / 8;
             budget.check(elementBytes, "tensor '" + name + "'");
@@ -440,6 +449,13 @@ public final class PackedModelDecoder {
             int[] values = stream(name + " values", valueLimit, layout == PackedFormat.LAYOUT_DENSE ? elements : -1);
             int entries = values.length;
             int[] gaps = null;
+            int[] masked = null;
+            if (layout == PackedFormat.LAYOUT_MASKED) {
+                if (entries > elements) {
+                    throw new PackedFormatException("tensor '" + name + "' has " + entries + " values for " + elements + " elements");
+                }
+                masked = mask(name, elements, MaskContext.rows(dims), (int) stride, entries);
+            }
             if (layout == PackedFormat.LAYOUT_SPARSE) {
                 if (entries > elements) {
                     throw new PackedFormatException("tensor '" + name + "' has " + entries + " entries for " + elements + " elements");
@@ -472,6 +488,22 @@ public final class PackedModelDecoder {
                         java.util.Arrays.fill(dense, (int) background);
                     }
                 }
+            }
+            if (masked != null) {
+                for (int i = 0; i < entries; i++) {
+                    int value = table != null ? table[values[i]] : values[i];
+                    if (value == (int) background) {
+                        throw new PackedFormatException("tensor '" + name + "': masked value " + i + " is the background");
+                    }
+                    if (dense != null) {
+                        dense[masked[i]] = value;
+                    } else {
+                        positions[stored] = masked[i];
+                        values[stored] = value;
+                        stored++;
+                    }
+                }
+            } else if (layout == PackedFormat.LAYOUT_SPARSE) {
                 long position = -1;
                 for (int i = 0; i < entries; i++) {
                     position += (gaps[i] & 0xFFFFFFFFL) + 1;
@@ -537,6 +569,46 @@ public final class PackedModelDecoder {
             return ModelProto.newBuilder().setGraph(graph).build().toByteArray();
         }
 
+        /**
+         * Reads a MASKED tensor's mask (a u64 payload length and an adaptive payload of one bit per element, in
+         * {@link MaskContext}'s contexts) and returns the positions of its set bits, which must be exactly
+         * {@code entries}.
+         */
+        private int[] mask(String name, long elements, long rows, int stride, int entries) {
+            long payload = reader.u64();
+            if (payload < 0 || payload > reader.remaining()) {
+                throw new PackedFormatException("tensor '" + name + "' mask: " + Long.toUnsignedString(payload)
+                        + " payload bytes, only " + reader.remaining() + " left in the section");
+            }
+            if (elements > payload * PackedFormat.MAX_ADAPTIVE_RATIO) {
+                throw new PackedFormatException("tensor '" + name + "' mask: " + elements + " bits cannot be coded in " + payload + " bytes");
+            }
+            int start = reader.position();
+            reader.skip(payload);
+            RangeDecoder in = new RangeDecoder(reader.data(), start, start + (int) payload, "tensor '" + name + "' mask");
+            MaskContext context = new MaskContext((int) (elements / rows), stride);
+            AdaptiveModel model = new AdaptiveModel(MaskContext.CONTEXTS);
+            int[] positions = new int[entries];
+            int set = 0;
+            for (int p = 0; p < elements; p++) {
+                int c = context.next();
+                int bit = in.bit(model.probabilityOfZero(c));
+                model.update(c, bit);
+                context.record(bit);
+                if (bit == 1) {
+                    if (set == entries) {
+                        throw new PackedFormatException("tensor '" + name + "' mask sets more than its " + entries + " values");
+                    }
+                    positions[set++] = p;
+                }
+            }
+            if (set != entries) {
+                throw new PackedFormatException("tensor '" + name + "' mask sets " + set + " elements for " + entries + " values");
+            }
+            in.finish("tensor '" + name + "' mask");
+            return positions;
+        }
+
         /** Reads one stream of symbols, each below {@code limit}; {@code expected} is its required count, or -1 for any. */
         private int[] stream(String what, long limit, long expected) {
             long count = reader.u64();
@@ -568,6 +640,9 @@ public final class PackedModelDecoder {
             }
             if (coding == PackedFormat.CODING_ZSTD) {
                 return zstdStream(what, limit, count);
+            }
+            if (coding == PackedFormat.CODING_ADAPTIVE) {
+                return adaptiveStream(what, limit, count);
             }
             if (coding != PackedFormat.CODING_HUFFMAN && coding != PackedFormat.CODING_HUFFMAN_RUNS) {
                 throw new PackedFormatException(what + ": unknown coding " + coding);
@@ -621,6 +696,36 @@ public final class PackedModelDecoder {
                 }
             }
             bits.finish();
+            return symbols;
+        }
+
+        /** An ADAPTIVE stream: u8 width, u64 payload length, the range-coded symbols as binary trees of that width. */
+        private int[] adaptiveStream(String what, long limit, long count) {
+            int width = reader.u8();
+            if (width < 1 || width > PackedFormat.MAX_ADAPTIVE_WIDTH) {
+                throw new PackedFormatException(what + ": adaptive width " + width + " outside [1, " + PackedFormat.MAX_ADAPTIVE_WIDTH + "]");
+            }
+            long payload = reader.u64();
+            if (payload < 0 || payload > reader.remaining()) {
+                throw new PackedFormatException(what + ": " + Long.toUnsignedString(payload) + " payload bytes, only "
+                        + reader.remaining() + " left in the section");
+            }
+            if (count > PackedFormat.MAX_ELEMENTS || count * width > payload * PackedFormat.MAX_ADAPTIVE_RATIO) {
+                throw new PackedFormatException(what + ": " + count + " symbols of " + width + " bits cannot be coded in " + payload + " bytes");
+            }
+            int start = reader.position();
+            reader.skip(payload);
+            RangeDecoder in = new RangeDecoder(reader.data(), start, start + (int) payload, what);
+            AdaptiveModel model = new AdaptiveModel(1 << width);
+            int[] symbols = new int[(int) count];
+            for (int i = 0; i < symbols.length; i++) {
+                int symbol = in.symbol(model, width);
+                if (symbol >= limit) {
+                    throw new PackedFormatException(what + ": symbol " + symbol + " is not below " + limit);
+                }
+                symbols[i] = symbol;
+            }
+            in.finish(what);
             return symbols;
         }
 

@@ -64,8 +64,8 @@ public final class DeepCompressionTable {
             }
             Path last = stages.get(stages.size() - 1);
             OnnxModel input = OnnxModel.load(last);
-            // encode with its defaults (the pipeline's last step), then entropy=zstd for comparison
-            for (Map<String, String> values : List.of(Map.<String, String>of(), Map.of("entropy", "zstd"))) {
+            // encode with its defaults (the pipeline's last step), then the paper's Huffman coding and zstd for comparison
+            for (Map<String, String> values : List.of(Map.<String, String>of(), Map.of("entropy", "huffman"), Map.of("entropy", "zstd"))) {
                 EncodeTechnique encode = new EncodeTechnique();
                 Parameters parameters = Parameters.validate(encode.descriptor().parameters(), values);
                 TechniqueResult result;
@@ -73,8 +73,8 @@ public final class DeepCompressionTable {
                     result = encode.apply(input, parameters, context);
                 }
                 byte[] packed = result.packed().orElseThrow().toByteArray();
-                String step = values.isEmpty() ? "encode" : "encode(entropy=zstd)";
-                Path packedFile = out.resolve(name + "-deep-compression" + (values.isEmpty() ? "" : "-zstd") + ".cpk");
+                String step = values.isEmpty() ? "encode" : "encode(entropy=" + values.get("entropy") + ")";
+                Path packedFile = out.resolve(name + "-deep-compression" + (values.isEmpty() ? "" : "-" + values.get("entropy")) + ".cpk");
                 Files.write(packedFile, packed);
                 OnnxModel decoded = PackedModel.decode(Files.readAllBytes(packedFile));
                 rows.add(row(name, chain(name, last) + " | " + step + " (decoded model)", packed.length, denseBytes,
