@@ -139,12 +139,14 @@ final class TensorCoder {
         int stride = AdaptiveCoding.stride(patterns, background, columns);
         byte[] mask = AdaptiveCoding.mask(patterns, background, columns, stride);
         for (int mode : new int[] {PackedFormat.VALUES_DIRECT, PackedFormat.VALUES_TABLE}) {
-            if (mode == PackedFormat.VALUES_DIRECT ? !directAllowed : !tableAllowed) {
+            // direct 32-bit values (floats with too many distinct values for a table) stay fixed-width
+            boolean raw = mode == PackedFormat.VALUES_DIRECT && bits == 32;
+            if (mode == PackedFormat.VALUES_DIRECT ? !directAllowed && !raw : !tableAllowed) {
                 continue;
             }
             int[] index = mode == PackedFormat.VALUES_TABLE ? tableIndex(values, order) : null;
             long tableBytes = mode == PackedFormat.VALUES_TABLE ? 4 + (long) order.length * (bits / 8) : 0;
-            if (input.target() == PackedFormat.TARGET_INITIALIZER) {
+            if (input.target() == PackedFormat.TARGET_INITIALIZER && !raw) {
                 int[] all = new int[patterns.length];
                 for (int i = 0; i < all.length; i++) {
                     all[i] = symbol(patterns[i], values, index);
@@ -160,8 +162,8 @@ final class TensorCoder {
                     kept[e++] = symbol(patterns[i], values, index);
                 }
             }
-            StreamCode code = StreamCode.choose(histogram(kept, entries), Entropy.HUFFMAN);
-            if (entries > 0) {
+            StreamCode code = raw ? StreamCode.fixed(entries, 32, Entropy.HUFFMAN) : StreamCode.choose(histogram(kept, entries), Entropy.HUFFMAN);
+            if (entries > 0 && !raw) {
                 code = StreamCode.smaller(code, StreamCode.adaptive(kept, entries, StreamCode.widthOf(max(kept, entries) + 1L)));
             }
             best = better(best, new Plan(PackedFormat.LAYOUT_MASKED, 0, mode, code, null,

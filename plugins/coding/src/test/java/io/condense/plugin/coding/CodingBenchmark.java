@@ -21,7 +21,7 @@ import java.util.Map;
 import java.util.Random;
 
 /**
- * Encode (entropy=huffman and entropy=zstd) and decode speed and size on a large pruned + shared model, against gzip -9
+ * Encode (entropy=arithmetic, the default, huffman and zstd) and decode speed and size on a large pruned + shared model, against gzip -9
  * and zstd -19 of the same ONNX
  * file in the same run (a benchmark command, not a test; README "Benchmark"). The model: a chain of square Gemm layers
  * with Gaussian weights totalling {@code megabytes} of float32, pruned by the real {@code prune(sparsity=0.9,
@@ -52,7 +52,7 @@ public final class CodingBenchmark {
         System.out.println();
         System.out.println("| coder | bytes | ratio | compress MB/s | decompress MB/s |");
         System.out.println("|---|---|---|---|---|");
-        for (String entropy : List.of("huffman", "zstd")) {
+        for (String entropy : List.of("arithmetic", "huffman", "zstd")) {
             encode(shared, entropy, folder, mb, onnx.length, repeats);
         }
         tool(List.of("gzip", "-9", "-k", "-f"), List.of("gzip", "-d", "-c"), ".gz", onnxFile, mb, onnx.length, repeats);

@@ -23,7 +23,8 @@ import org.junit.jupiter.params.provider.ValueSource;
 /**
  * The decoder refuses what it cannot verify, with a CondenseException and nothing else: every truncation, every
  * flipped bit (caught by the CRC32Cs), and random changes whose CRCs were recomputed so the structural checks run
- * (Huffman streams, and zstd frames with {@code entropy=zstd}).
+ * (Huffman streams, adaptive masks and streams with the default {@code entropy=arithmetic}, and zstd frames with
+ * {@code entropy=zstd}).
  */
 class DecoderRobustnessTest {
     private static final Map<String, byte[]> PACKED = new HashMap<>();
@@ -34,7 +35,7 @@ class DecoderRobustnessTest {
         assumeThat(SharedData.isAvailable()).as("shared models folder").isTrue();
         OnnxModel model = Pipelines.run(OnnxModel.load(SharedData.model("pytorch_cnn_mnist.onnx")),
                 "prune(sparsity=0.9, storage=dense) | quantize(scheme=kmeans, bits=5)");
-        for (String entropy : List.of("huffman", "zstd")) {
+        for (String entropy : List.of("arithmetic", "huffman", "zstd")) {
             PACKED.put(entropy, Pipelines.apply(new EncodeTechnique(), model, Map.of("entropy", entropy)).packed().orElseThrow()
                     .toByteArray());
         }
@@ -42,7 +43,7 @@ class DecoderRobustnessTest {
     }
 
     @ParameterizedTest(name = "entropy={0}")
-    @ValueSource(strings = {"huffman", "zstd"})
+    @ValueSource(strings = {"arithmetic", "huffman", "zstd"})
     void everyTruncationIsRefused(String entropy) {
         byte[] packed = PACKED.get(entropy);
         for (int length = 0; length < packed.length; length++) {
@@ -54,7 +55,7 @@ class DecoderRobustnessTest {
     }
 
     @ParameterizedTest(name = "entropy={0}")
-    @ValueSource(strings = {"huffman", "zstd"})
+    @ValueSource(strings = {"arithmetic", "huffman", "zstd"})
     void everyFlippedBitIsRefused(String entropy) {
         byte[] packed = PACKED.get(entropy);
         Random random = new Random(1);
@@ -68,7 +69,7 @@ class DecoderRobustnessTest {
     }
 
     @ParameterizedTest(name = "entropy={0}")
-    @ValueSource(strings = {"huffman", "zstd"})
+    @ValueSource(strings = {"arithmetic", "huffman", "zstd"})
     void resealedChangesThrowOnlyTheDocumentedError(String entropy) {
         byte[] packed = PACKED.get(entropy);
         Random random = new Random(2);

@@ -35,6 +35,11 @@ class PythonDecoderTest {
             {"cnn-ternary", "pytorch_cnn_mnist.onnx", "ternarize", "huffman"},
             {"cnn-kmeans-zstd", "pytorch_cnn_mnist.onnx", "prune(sparsity=0.9, storage=dense) | quantize(scheme=kmeans, bits=6)", "zstd"},
             {"mnist8-pruned-zstd", "mnist8/model.onnx", "prune(sparsity=0.8, scope=global)", "zstd"},
+            {"cnn-kmeans-arithmetic", "pytorch_cnn_mnist.onnx", "prune(sparsity=0.9, storage=dense) | quantize(scheme=kmeans, bits=6)", "arithmetic"},
+            {"cnn-pruned-sparse-arithmetic", "pytorch_cnn_mnist.onnx", "prune(sparsity=0.9)", "arithmetic"},
+            {"mnist8-pruned-coordinates-arithmetic", "mnist8/model.onnx", "prune(sparsity=0.8, scope=global)", "arithmetic"},
+            {"cnn-int8-arithmetic", "pytorch_cnn_mnist.onnx", "prune(sparsity=0.8, storage=dense) | quantize(bits=8)", "arithmetic"},
+            {"cnn-ternary-arithmetic", "pytorch_cnn_mnist.onnx", "ternarize", "arithmetic"},
     };
     /** The interpreters tried, in order: the first with numpy and zstandard, else the first with numpy. */
     private static final List<String> PYTHONS = List.of("python3", "/usr/bin/python3");
