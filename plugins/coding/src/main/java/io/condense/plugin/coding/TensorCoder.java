@@ -131,8 +131,9 @@ final class TensorCoder {
      * mask range-coded in context, with the stride that measures smallest; the values of its set elements Huffman,
      * fixed or ADAPTIVE, whichever is smallest). Their sizes are known only by coding, so they are coded here.
      */
-    private static Plan adaptivePlan(Input input, Plan best, int bits, int background, int[] values, int[] order,
+    private static Plan adaptivePlan(Input input, Plan huffman, int bits, int background, int[] values, int[] order,
             boolean directAllowed, boolean tableAllowed, int entries) {
+        Plan best = huffman;
         int[] patterns = input.patterns();
         long rows = MaskContext.rows(input.dims());
         int columns = (int) (patterns.length / rows);
@@ -146,7 +147,9 @@ final class TensorCoder {
             }
             int[] index = mode == PackedFormat.VALUES_TABLE ? tableIndex(values, order) : null;
             long tableBytes = mode == PackedFormat.VALUES_TABLE ? 4 + (long) order.length * (bits / 8) : 0;
-            if (input.target() == PackedFormat.TARGET_INITIALIZER && !raw) {
+            // a range-coded dense stream only where at least a quarter is not background: below that the mask wins,
+            // and coding every element of a large sparse tensor bit by bit costs more time than anything else here
+            if (input.target() == PackedFormat.TARGET_INITIALIZER && !raw && entries >= patterns.length / 4) {
                 int[] all = new int[patterns.length];
                 for (int i = 0; i < all.length; i++) {
                     all[i] = symbol(patterns[i], values, index);
@@ -169,8 +172,12 @@ final class TensorCoder {
             best = better(best, new Plan(PackedFormat.LAYOUT_MASKED, 0, mode, code, null,
                     4 + 4 + 1 + 8 + mask.length + tableBytes + code.bytes(), tableBytes, stride, mask));
         }
-        return best;
+        // range decoding runs about 6x slower than Huffman decoding (CodingBenchmark): worth it only for a real saving
+        return best.bytes <= huffman.bytes - huffman.bytes / MIN_ADAPTIVE_SAVING ? best : huffman;
     }
+
+    /** An adaptive layout is kept only when it saves at least 1/50 (2%) of the Huffman plan's bytes. */
+    private static final long MIN_ADAPTIVE_SAVING = 50;
 
     private static int max(int[] symbols, int count) {
         int max = 0;

@@ -6,6 +6,7 @@ import ai.onnx.proto.OnnxMl.NodeProto;
 import ai.onnx.proto.OnnxMl.ValueInfoProto;
 import io.condense.sdk.error.CondenseException;
 import io.condense.sdk.model.InitializerInfo;
+import io.condense.sdk.model.LayerSelection;
 import io.condense.sdk.model.ModelEditor;
 import io.condense.sdk.model.NodeAttributes;
 import io.condense.sdk.model.OnnxModel;
@@ -16,6 +17,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.OptionalInt;
+import java.util.regex.Pattern;
 
 /**
  * Embedding tables: a 2-D float32 initializer [rows, width] that only Gather nodes read, as their data input, along axis 0
@@ -38,13 +40,31 @@ final class EmbeddingTables {
     private EmbeddingTables() {
     }
 
-    static Outcome quantize(OnnxModel model) {
+    /**
+     * Quantizes every embedding table but those {@code exclude} names (a glob or {@code regex:} matching the table's
+     * name, or the name or first output of a Gather reading it, as {@code exclude} matches layers) and all of them when
+     * {@code excludeGather} ({@code exclude_ops=Gather}); the excluded ones are reported as left in float.
+     */
+    static Outcome quantize(OnnxModel model, List<String> exclude, boolean excludeGather) {
         Map<String, List<Integer>> tables = tables(model);
         if (tables.isEmpty()) {
             return new Outcome(model, List.of());
         }
-        ModelEditor editor = model.edit();
         List<Map<String, Object>> reports = new ArrayList<>();
+        List<Pattern> patterns = exclude.stream().map(LayerSelection::compile).toList();
+        for (var iterator = tables.entrySet().iterator(); iterator.hasNext();) {
+            Map.Entry<String, List<Integer>> table = iterator.next();
+            String reason = excludeGather ? "exclude_ops=Gather" : excludedBy(model, table.getKey(), table.getValue(), exclude, patterns);
+            if (reason != null) {
+                reports.add(Map.of("weight", table.getKey(), "op", "Gather", "role", "embedding", "quantized", false,
+                        "reason", "left in float: " + reason));
+                iterator.remove();
+            }
+        }
+        if (tables.isEmpty()) {
+            return new Outcome(model, reports);
+        }
+        ModelEditor editor = model.edit();
         try {
             editor.requireOpset("", QdqWeights.PER_AXIS_OPSET);
         } catch (CondenseException e) {
@@ -109,6 +129,23 @@ final class EmbeddingTables {
         report.put("weight_bytes_after", (long) values.length + 5L * rows);
         report.put("sqnr_db", noise == 0 ? Double.POSITIVE_INFINITY : 10 * Math.log10(signal / noise));
         return report;
+    }
+
+    /** The exclude pattern that names the table or one of its Gathers (node name or first output), or null. */
+    private static String excludedBy(OnnxModel model, String table, List<Integer> readers, List<String> exclude, List<Pattern> patterns) {
+        for (int p = 0; p < patterns.size(); p++) {
+            Pattern pattern = patterns.get(p);
+            boolean matches = pattern.matcher(table).matches();
+            for (int reader : readers) {
+                NodeProto node = model.nodes().get(reader);
+                matches |= (!node.getName().isEmpty() && pattern.matcher(node.getName()).matches())
+                        || pattern.matcher(node.getOutput(0)).matches();
+            }
+            if (matches) {
+                return "exclude matches it ('" + exclude.get(p) + "')";
+            }
+        }
+        return null;
     }
 
     /** Each embedding table's name and the indices of the Gather nodes that read it. */

@@ -105,7 +105,8 @@ public final class QuantizeTechnique implements Technique {
                             "Fold each BatchNormalization that follows a Conv or Gemm into its weight and bias before quantizing "
                                     + "(so ONNX Runtime can fuse the layer into an integer kernel and the parameters shrink too)."),
                     ParameterSpec.stringListParameter(EXCLUDE_OPS, "",
-                            "Op types to keep in float, comma-separated: Conv, ConvTranspose, Gemm, MatMul, LSTM, GRU, RNN."),
+                            "Op types to keep in float, comma-separated: Conv, ConvTranspose, Gemm, MatMul, LSTM, GRU, RNN, "
+                                    + "and Gather for the embedding tables."),
                     ParameterSpec.booleanParameter(BIAS_CORRECTION, false,
                             "Add E[W x] - E[Wq x] (from the mean of each layer input on the calibration data) to the bias of every "
                                     + "quantized Conv and Gemm, so its output is right on average; needs --calibration-data."),
@@ -152,9 +153,9 @@ public final class QuantizeTechnique implements Technique {
         }
         List<String> excludedOps = parameters.getStringList(EXCLUDE_OPS);
         for (String op : excludedOps) {
-            if (!List.of("Conv", "ConvTranspose", "Gemm", "MatMul", "LSTM", "GRU", "RNN").contains(op)) {
+            if (!List.of("Conv", "ConvTranspose", "Gemm", "MatMul", "LSTM", "GRU", "RNN", "Gather").contains(op)) {
                 problems.add(new ParameterProblem(EXCLUDE_OPS, parameters.getString(EXCLUDE_OPS), "'" + op
-                        + "' is not an op type quantize handles; use Conv, ConvTranspose, Gemm, MatMul, LSTM, GRU or RNN "
+                        + "' is not an op type quantize handles; use Conv, ConvTranspose, Gemm, MatMul, LSTM, GRU, RNN or Gather "
                         + "(case matters)"));
             }
         }
@@ -190,7 +191,8 @@ public final class QuantizeTechnique implements Technique {
         if (!parameters.getBoolean(EMBEDDINGS) || parameters.getBoolean(ACTIVATIONS)) {
             return result;
         }
-        EmbeddingTables.Outcome embeddings = EmbeddingTables.quantize(result.model());
+        EmbeddingTables.Outcome embeddings = EmbeddingTables.quantize(result.model(), parameters.getStringList(SelectionParameters.EXCLUDE),
+                parameters.getStringList(EXCLUDE_OPS).contains("Gather"));
         if (embeddings.reports().isEmpty()) {
             return result;
         }

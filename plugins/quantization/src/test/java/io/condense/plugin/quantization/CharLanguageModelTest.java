@@ -39,6 +39,24 @@ class CharLanguageModelTest {
         assertThat(gptq / floatPerplexity).isLessThan(1.03); // issue 18's goal
     }
 
+    @Test
+    void excludeReachesTheEmbeddingTables() throws OrtException {
+        java.util.Set<String> tables = EmbeddingTables.tables(LANGUAGE_MODEL.onnx()).keySet();
+        assertThat(tables).hasSize(2);
+        String token = tables.iterator().next();
+        // one table by name: the other is still int8 per row
+        OnnxModel one = LanguageModelSteps.apply(new QuantizeTechnique(), LANGUAGE_MODEL.onnx(),
+                Map.of("bits", "8", "exclude", token), null);
+        assertThat(EmbeddingTables.tables(one).keySet()).containsExactly(token);
+        // every table: exclude_ops=Gather
+        OnnxModel none = LanguageModelSteps.apply(new QuantizeTechnique(), LANGUAGE_MODEL.onnx(),
+                Map.of("bits", "8", "exclude_ops", "Gather"), null);
+        assertThat(EmbeddingTables.tables(none).keySet()).containsExactlyInAnyOrderElementsOf(tables);
+        double floatPerplexity = LANGUAGE_MODEL.perplexity(LANGUAGE_MODEL.onnx(), CHARACTERS);
+        assertThat(LANGUAGE_MODEL.perplexity(one, CHARACTERS) / floatPerplexity).isLessThan(1.01);
+        assertThat(LANGUAGE_MODEL.perplexity(none, CHARACTERS) / floatPerplexity).isLessThan(1.01);
+    }
+
     private static double perplexity(Map<String, String> values, boolean calibrated) throws OrtException {
         OnnxModel written = LanguageModelSteps.apply(new QuantizeTechnique(), LANGUAGE_MODEL.onnx(), values,
                 calibrated ? LANGUAGE_MODEL.calibration() : null);
