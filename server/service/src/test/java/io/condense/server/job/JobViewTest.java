@@ -130,4 +130,69 @@ class JobViewTest {
         assertThat(other.getError().getCode()).isEqualTo("ALREADY_EXISTS");
         assertThat(view.job("first").orElseThrow().getState()).isEqualTo(JobState.JOB_STATE_QUEUED);
     }
+
+    private static BusEvent stepCompleted(String jobId, int index, String technique) {
+        return BusEvent.newBuilder().setJobId(jobId).setStepCompleted(StepCompleted.newBuilder().setStepIndex(index)
+                .setResult(StepResult.newBuilder().setStep(index + 1).setTechnique(technique))).build();
+    }
+
+    /** Collects what a watcher is told. */
+    private static final class Recorder implements JobWatcher {
+        final List<io.condense.proto.v1.JobEvent> events = new java.util.concurrent.CopyOnWriteArrayList<>();
+        volatile boolean finished;
+
+        @Override
+        public void onEvent(io.condense.proto.v1.JobEvent event) {
+            events.add(event);
+        }
+
+        @Override
+        public void finished() {
+            finished = true;
+        }
+    }
+
+    @Test
+    void aCommittedOutcomeIsShownAtOnceAndTheReadersCopiesChangeNothing() {
+        submit("j", 1, "prune", "quantize");
+        Recorder watcher = new Recorder();
+        view.watch("j", watcher);
+        // two steps chained in one worker: both started (written first), then one transaction with both results and the end
+        event("j", BusEvent.newBuilder().setStepStarted(StepStarted.newBuilder().setStepIndex(0).setTechnique("prune")));
+        event("j", BusEvent.newBuilder().setStepStarted(StepStarted.newBuilder().setStepIndex(1).setTechnique("quantize")));
+        List<BusEvent> outcome = List.of(stepCompleted("j", 0, "prune"), stepCompleted("j", 1, "quantize"),
+                BusEvent.newBuilder().setJobId("j").setJobCompleted(JobCompleted.newBuilder().setResultModelId("r")).build());
+
+        view.onCommitted(outcome);
+        Job job = view.job("j").orElseThrow();
+        assertThat(job.getState()).isEqualTo(JobState.JOB_STATE_COMPLETED);
+        assertThat(job.getStepResultsList()).extracting(StepResult::getStep).containsExactly(1, 2);
+        assertThat(watcher.finished).isTrue();
+        int told = watcher.events.size();
+        assertThat(watcher.events).extracting(e -> e.getEventCase().name())
+                .containsExactly("ACCEPTED", "STEP_STARTED", "STEP_STARTED", "STEP_COMPLETED", "STEP_COMPLETED", "COMPLETED");
+
+        outcome.forEach(event -> view.onEvent(event, true));
+        assertThat(view.job("j").orElseThrow()).as("the reader's copies of the same events").isEqualTo(job);
+        assertThat(watcher.events).hasSize(told);
+    }
+
+    @Test
+    void aCommittedOutcomeWaitsForTheReaderWhenItHasNotSeenItsStepStart() {
+        submit("j", 1, "prune", "quantize");
+        Recorder watcher = new Recorder();
+        view.watch("j", watcher);
+        event("j", BusEvent.newBuilder().setStepStarted(StepStarted.newBuilder().setStepIndex(0).setTechnique("prune")));
+        List<BusEvent> outcome = List.of(stepCompleted("j", 0, "prune"), stepCompleted("j", 1, "quantize"),
+                BusEvent.newBuilder().setJobId("j").setJobCompleted(JobCompleted.getDefaultInstance()).build());
+
+        view.onCommitted(outcome);
+        assertThat(view.job("j").orElseThrow().getState()).as("step 2's start is not read yet: nothing applied")
+                .isEqualTo(JobState.JOB_STATE_RUNNING);
+
+        event("j", BusEvent.newBuilder().setStepStarted(StepStarted.newBuilder().setStepIndex(1).setTechnique("quantize")));
+        outcome.forEach(event -> view.onEvent(event, true));
+        assertThat(watcher.events).extracting(e -> e.getEventCase().name())
+                .containsExactly("ACCEPTED", "STEP_STARTED", "STEP_STARTED", "STEP_COMPLETED", "STEP_COMPLETED", "COMPLETED");
+    }
 }

@@ -94,7 +94,7 @@ class DuplicateSubmissionTest {
                 assertThat(events.awaitCaughtUp(LIMIT)).isTrue();
                 try (Worker worker = new Worker(List.of(TestTechniques.loaded(new Copy())), blobs, cancellations,
                         new StepMetrics(new SimpleMeterRegistry()), settings, "test-worker", folder.resolve("scratch"), 1, binder, attempts,
-                        submissions, events)) {
+                        submissions, events, io.condense.server.bus.CommittedEvents.NONE)) {
                     worker.start();
                     assertThat(worker.awaitReady(LIMIT)).isTrue();
 
