@@ -61,9 +61,12 @@ public final class JobView implements EventListener {
      * Events this process has just committed to the events topic in one transaction (a step worker's outcome), handed
      * over before the events reader reads them back, so that a watcher of this process sees a job's steps end and the job
      * end without waiting for the transaction's markers and the reader's read_committed fetch (issue 16). They are applied
-     * only when the view has seen the last of their steps start, i.e. the reader has delivered what was written before
-     * them; otherwise the reader delivers them as always. The reader's copies are then ignored: a step's result is recorded
-     * once, and nothing is recorded after a job's end (progress notes the reader had not delivered yet included).
+     * only when the view holds the result of every step before their first one and has seen the last of their steps
+     * start, i.e. the reader has delivered what was written before them; otherwise the reader delivers them as always (a
+     * restarted process may know an earlier, crashed attempt's start of the last step while the results written after it,
+     * by the attempt that finished an earlier step, are still unread). The reader's copies are then ignored: a step's
+     * result is recorded once, and nothing is recorded after a job's end (progress notes the reader had not delivered yet
+     * included).
      */
     public void onCommitted(java.util.List<BusEvent> events) {
         if (events.isEmpty()) {
@@ -74,7 +77,8 @@ public final class JobView implements EventListener {
             return;
         }
         synchronized (entry) {
-            if (entry.terminal() || entry.job().getCurrentStep() != lastStep(events)) {
+            if (entry.terminal() || entry.job().getStepResultsCount() != firstStep(events) - 1
+                    || entry.job().getCurrentStep() != lastStep(events)) {
                 return;
             }
             for (BusEvent event : events) {
@@ -83,20 +87,24 @@ public final class JobView implements EventListener {
         }
     }
 
+    /** The lowest step number the outcome's events speak of (0 when none does). */
+    private static int firstStep(java.util.List<BusEvent> events) {
+        return events.stream().mapToInt(JobView::stepNumber).filter(step -> step > 0).min().orElse(0);
+    }
+
     /** The highest step number the outcome's events speak of. */
     private static int lastStep(java.util.List<BusEvent> events) {
-        int last = 0;
-        for (BusEvent event : events) {
-            switch (event.getPayloadCase()) {
-                case STEP_COMPLETED -> last = Math.max(last, event.getStepCompleted().getStepIndex() + 1);
-                case STEP_FAILED -> last = Math.max(last, event.getStepFailed().getStepIndex() + 1);
-                case JOB_CANCELLED -> last = Math.max(last, event.getJobCancelled().getStepIndex() + 1);
-                default -> {
-                    // the job's end names no step
-                }
-            }
-        }
-        return last;
+        return events.stream().mapToInt(JobView::stepNumber).max().orElse(0);
+    }
+
+    /** The step number an outcome's event speaks of, or 0 (the job's end names no step). */
+    private static int stepNumber(BusEvent event) {
+        return switch (event.getPayloadCase()) {
+            case STEP_COMPLETED -> event.getStepCompleted().getStepIndex() + 1;
+            case STEP_FAILED -> event.getStepFailed().getStepIndex() + 1;
+            case JOB_CANCELLED -> event.getJobCancelled().getStepIndex() + 1;
+            default -> 0;
+        };
     }
 
     /** Applies one event to a job and tells its watchers; the caller holds the entry's lock. */

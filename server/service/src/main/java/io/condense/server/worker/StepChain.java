@@ -20,11 +20,12 @@ import java.util.function.BooleanSupplier;
  * during any step of a chain commits nothing, so the whole chain is read again and run from its first step. What it
  * changes: the earlier steps' {@code StepCompleted} are written with the last one, so watchers see them at the end of
  * the chain, and a crash costs the rework of the chain. Both are bounded by {@link #BUDGET}: no step is added once the
- * chain has run that long. A step is only chained on its first attempt (no attempt of the job's current step or of the
- * next one died before), so after a crash the steps run one per transaction again and {@link StepAttempts} blames the
- * step that took its worker down, not the ones chained before it. And only while the process runs no other step and no
- * other step waits on the worker's partitions: with concurrent jobs, each technique's consumers run their own steps side
- * by side, which keeps their throughput.
+ * chain has run that long. Only a step record delivered for the first time starts a chain ({@link FirstDeliveries}: the
+ * caller's {@code mayChain} says so), and no step joins one whose earlier attempts died ({@link StepAttempts}), so after
+ * a crash the steps run one per transaction again, and {@link StepAttempts} blames the step that took its worker down,
+ * not the ones chained before it. And only while the process runs no other step and no other step waits on the worker's
+ * partitions: with concurrent jobs, each technique's consumers run their own steps side by side, which keeps their
+ * throughput.
  */
 final class StepChain {
     /** No further step joins a chain that has run this long (the rework a crash costs, the delay of earlier steps' events). */
@@ -66,7 +67,8 @@ final class StepChain {
 
     /**
      * Runs {@code first} with {@code technique}, then each next step this process can run (see the class comment) while
-     * {@code mayChain} holds (the worker is not stopping, and no other step waits for it).
+     * {@code mayChain} holds (the record of {@code first} is delivered for the first time, the worker is not stopping, and
+     * no other step waits for it).
      */
     Ran run(StepRequested first, LoadedTechnique technique, BooleanSupplier mayChain) {
         long started = System.nanoTime();

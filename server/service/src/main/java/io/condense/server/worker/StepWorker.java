@@ -57,6 +57,7 @@ final class StepWorker implements Runnable {
     private final StepMetrics metrics;
     private final EventSink sender;
     private final KafkaConsumer<String, byte[]> consumer;
+    private final FirstDeliveries firstDeliveries;
     private final KafkaProducer<String, byte[]> producer;
     private final StepAttempts attempts;
     private final JobIntake intake;
@@ -85,6 +86,7 @@ final class StepWorker implements Runnable {
         this.busy = requireNonNull(busy, "busy is null");
         String name = "condense-worker-" + technique.id() + "-" + instanceId;
         this.consumer = new KafkaConsumer<>(settings.stepConsumer("condense-workers-" + technique.id(), name + "-consumer", name));
+        this.firstDeliveries = new FirstDeliveries(consumer);
         this.producer = new KafkaProducer<>(settings.transactionalProducer(name));
         binder.bind(consumer);
         binder.bind(producer);
@@ -111,7 +113,7 @@ final class StepWorker implements Runnable {
             while (running && !eventsCaughtUp.getAsBoolean()) {
                 Thread.sleep(50);
             }
-            consumer.subscribe(List.of(Topics.steps(technique.id())));
+            consumer.subscribe(List.of(Topics.steps(technique.id())), firstDeliveries);
             subscribed.countDown();
             while (running) {
                 for (ConsumerRecord<String, byte[]> record : consumer.poll(Duration.ofMillis(500))) {
@@ -222,7 +224,9 @@ final class StepWorker implements Runnable {
             commit(record, List.of(request), records(record, request, technique, decided), decided);
             return;
         }
-        StepChain.Ran ran = chain.run(request, technique, () -> running && busy.get() == 1 && noneWaiting());
+        // a step record that may have been delivered before (a worker may have died running it) runs on its own
+        boolean firstDelivery = firstDeliveries.take(record);
+        StepChain.Ran ran = chain.run(request, technique, () -> firstDelivery && running && busy.get() == 1 && noneWaiting());
         commit(record, ran.requests(), records(record, ran.last(), ran.lastTechnique(), ran.outcome()), ran.outcome());
     }
 
