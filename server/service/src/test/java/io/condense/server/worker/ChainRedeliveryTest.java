@@ -8,13 +8,6 @@ import io.condense.proto.v1.PipelineStep;
 import io.condense.proto.v1.events.JobSpec;
 import io.condense.proto.v1.events.JobSubmitted;
 import io.condense.proto.v1.events.StepRequested;
-import io.condense.sdk.context.StepContext;
-import io.condense.sdk.model.OnnxModel;
-import io.condense.sdk.technique.Parameters;
-import io.condense.sdk.technique.Report;
-import io.condense.sdk.technique.Technique;
-import io.condense.sdk.technique.TechniqueDescriptor;
-import io.condense.sdk.technique.TechniqueResult;
 import io.condense.server.blob.BlobStore;
 import io.condense.server.bus.CommittedEvents;
 import io.condense.server.bus.EmbeddedKafka;
@@ -55,18 +48,6 @@ class ChainRedeliveryTest {
     private static final Path MNIST = Path.of(System.getProperty("condense.shared.dir", "../../../shared"), "models", "mnist8", "model.onnx");
     private static final Duration LIMIT = Duration.ofSeconds(90);
 
-    /** Returns the model unchanged. */
-    private record Copy(String id) implements Technique {
-        @Override
-        public TechniqueDescriptor descriptor() {
-            return new TechniqueDescriptor(id, "1.0.0", "Returns the model unchanged; for tests", "testing", List.of());
-        }
-
-        @Override
-        public TechniqueResult apply(OnnxModel model, Parameters parameters, StepContext context) {
-            return new TechniqueResult(model, Report.builder().build());
-        }
-    }
 
     @Test
     void aStepReadableBeforeTheAssignmentRunsOnItsOwnAndANewOneIsChained(@TempDir Path folder) throws Exception {
@@ -88,7 +69,7 @@ class ChainRedeliveryTest {
                 try (EventsReader events = new EventsReader(settings, "test-events", List.of(cancellations, attempts, view), binder)) {
                     events.start();
                     assertThat(events.awaitCaughtUp(LIMIT)).isTrue();
-                    try (Worker worker = new Worker(List.of(TestTechniques.loaded(new Copy("first")), TestTechniques.loaded(new Copy("second"))),
+                    try (Worker worker = new Worker(List.of(TestTechniques.copy("first"), TestTechniques.copy("second")),
                             blobs, cancellations, new StepMetrics(new SimpleMeterRegistry()), settings, "test-worker",
                             folder.resolve("scratch"), 1, binder, attempts, new Submissions(), events, CommittedEvents.NONE)) {
                         worker.start();
