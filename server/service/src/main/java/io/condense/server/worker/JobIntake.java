@@ -30,7 +30,7 @@ final class JobIntake {
      * How long a step waits for the events reader to read its job's JobSubmitted (committed in the step's own
      * transaction, so readable with it unless an earlier transaction is still open) before asking the broker where the
      * topic ends: the reader is usually a moment behind the step consumer, and waiting for it saves a ListOffsets round
-     * trip and a turn of the reader (4.9 ms p50 on the benchmark's jobs at load 11, issue 16).
+     * trip and a turn of the reader (issue 16).
      */
     private static final Duration READER_DELIVERY = Duration.ofMillis(250);
     private static final Duration RETRY_PAUSE = Duration.ofMillis(200);
