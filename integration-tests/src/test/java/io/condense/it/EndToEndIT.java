@@ -83,8 +83,7 @@ class EndToEndIT {
                 .build());
         List<JobEvent> events = Jobs.events(client, submitted.getJobId());
 
-        assertThat(Jobs.kinds(events)).containsExactly("ACCEPTED", "STEP_STARTED 1", "STEP_COMPLETED 1", "STEP_STARTED 2",
-                "STEP_COMPLETED 2", "COMPLETED");
+        assertTwoStepsInOrder(events);
         for (int i = 0; i < events.size(); i++) {
             assertThat(events.get(i).getSequence()).isEqualTo(i + 1L);
             assertThat(events.get(i).getJobId()).isEqualTo(submitted.getJobId());
@@ -173,8 +172,7 @@ class EndToEndIT {
                 .addSteps(step("trainprobe")).addSteps(step("trainprobe"))
                 .setTrainDataId(images).setTrainLabelsId(labels).setSkipEvaluation(true).build());
         List<JobEvent> events = Jobs.events(client, submitted.getJobId());
-        assertThat(Jobs.kinds(events)).containsExactly("ACCEPTED", "STEP_STARTED 1", "STEP_COMPLETED 1", "STEP_STARTED 2",
-                "STEP_COMPLETED 2", "COMPLETED");
+        assertTwoStepsInOrder(events);
 
         List<Object> expectedCounts = labelCounts(Files.readAllBytes(TestEnvironment.digitLabels()));
         Job job = client.job(submitted.getJobId());
@@ -327,5 +325,9 @@ class EndToEndIT {
 
     static String sha256(byte[] bytes) throws Exception {
         return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
+    }
+
+    private static void assertTwoStepsInOrder(List<JobEvent> events) {
+        assertThat(Jobs.kinds(events)).isIn(Jobs.TWO_STEPS_COMPLETED);
     }
 }

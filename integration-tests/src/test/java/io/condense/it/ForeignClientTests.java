@@ -75,8 +75,8 @@ abstract class ForeignClientTests {
                 .containsEntry("state", "JOB_STATE_COMPLETED")
                 .containsEntry("model_id", EndToEndIT.sha256(modelBytes))
                 .containsEntry("input_bytes", (long) modelBytes.length)
-                .containsEntry("steps", List.of("prune", "quantize"))
-                .containsEntry("events", List.of("ACCEPTED", "STEP_STARTED 1", "STEP_COMPLETED 1", "STEP_STARTED 2", "STEP_COMPLETED 2", "COMPLETED"));
+                .containsEntry("steps", List.of("prune", "quantize"));
+        assertThat(summary.get("events")).as(run.toString()).isIn(Jobs.TWO_STEPS_COMPLETED.toArray());
 
         // what the client wrote is the job's result, as the server knows it
         byte[] resultBytes = Files.readAllBytes(output);

@@ -43,4 +43,17 @@ final class Jobs {
         }
         return kinds;
     }
+
+    /**
+     * The events of a completed two-step job, either way they come: step 2 handed over through Kafka, or run back to back by
+     * the worker that ran step 1 ({@code StepChain}: step 2's start is announced before the transaction with both results).
+     */
+    static final List<List<String>> TWO_STEPS_COMPLETED = List.of(
+            List.of("ACCEPTED", "STEP_STARTED 1", "STEP_COMPLETED 1", "STEP_STARTED 2", "STEP_COMPLETED 2", "COMPLETED"),
+            List.of("ACCEPTED", "STEP_STARTED 1", "STEP_STARTED 2", "STEP_COMPLETED 1", "STEP_COMPLETED 2", "COMPLETED"));
+
+    /** The same for a two-step job whose second step failed. */
+    static final List<List<String>> TWO_STEPS_FAILED_AT_2 = List.of(
+            List.of("ACCEPTED", "STEP_STARTED 1", "STEP_COMPLETED 1", "STEP_STARTED 2", "FAILED"),
+            List.of("ACCEPTED", "STEP_STARTED 1", "STEP_STARTED 2", "STEP_COMPLETED 1", "FAILED"));
 }

@@ -51,8 +51,6 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class RolesIT {
     private static final long MAX_BLOB_BYTES = 64L * 1024 * 1024;
-    private static final List<String> COMPLETED_EVENTS = List.of("ACCEPTED", "STEP_STARTED 1", "STEP_COMPLETED 1", "STEP_STARTED 2",
-            "STEP_COMPLETED 2", "COMPLETED");
 
     /** Everything this test started, stopped in reverse order. */
     private final Deque<AutoCloseable> started = new ArrayDeque<>();
@@ -112,7 +110,7 @@ class RolesIT {
 
         // B follows the job, which it knows only from the events topic, to completion and downloads it
         List<JobEvent> events = Jobs.events(clientB, jobId);
-        assertThat(Jobs.kinds(events)).containsExactlyElementsOf(COMPLETED_EVENTS);
+        assertThat(Jobs.kinds(events)).isIn(Jobs.TWO_STEPS_COMPLETED);
         Job job = clientB.job(jobId);
         assertThat(job.getState()).isEqualTo(JobState.JOB_STATE_COMPLETED);
         assertThat(job.getStepResultsList()).extracting(result -> result.getTechnique()).containsExactly("prune", "quantize");
@@ -139,7 +137,7 @@ class RolesIT {
         SubmitRequest secondRequest = pruneThenQuantize(modelId).toBuilder().setSkipEvaluation(true).setClientRequestId("roles-it-second").build();
         String second = clientB.submit(secondRequest).getJobId();
         // WatchJob on A right after the Submit on B (this answered NOT_FOUND before A read the topic on an unknown id)
-        assertThat(Jobs.kinds(Jobs.events(clientA, second))).containsExactlyElementsOf(COMPLETED_EVENTS);
+        assertThat(Jobs.kinds(Jobs.events(clientA, second))).isIn(Jobs.TWO_STEPS_COMPLETED);
         // A knows the job from the events topic, so a retry of B's Submit sent to A answers the same job
         SubmitResponse retried = clientA.submit(secondRequest);
         assertThat(retried.getJobId()).isEqualTo(second);

@@ -23,7 +23,9 @@ import org.junit.jupiter.api.io.TempDir;
  * A step that takes its worker process down (the {@code halt} test plugin halts the JVM, as a native crash or the
  * out-of-memory killer would) is run again after each restart only until it has done so twice; then its job fails and
  * its step message goes to the dead-letter topic, and the restarted server keeps working. Before, it was consumed
- * again after every restart, forever.
+ * again after every restart, forever. The crashing step follows a quantize step that the first server runs in the same
+ * worker and transaction ({@code StepChain}): its crash takes the uncommitted quantize step with it, which runs again on
+ * its own after the restart, completes once, and is not the step blamed.
  */
 class WorkerCrashIT {
 
@@ -37,7 +39,8 @@ class WorkerCrashIT {
         try (ServerProcess first = ServerProcess.start(data, plugins, log);
                 CondenseClient client = new CondenseClient(first.grpcTarget())) {
             model = client.upload(TestEnvironment.mnist8()).getBlobId();
-            jobId = client.submit(SubmitRequest.newBuilder().setModelId(model).addSteps(step("halt")).build()).getJobId();
+            jobId = client.submit(SubmitRequest.newBuilder().setModelId(model).addSteps(step("quantize", Map.of("bits", "8")))
+                    .addSteps(step("halt")).build()).getJobId();
             awaitDeath(first, log);
         }
         // the step is delivered again after the restart, and takes this worker down too (maybe before it says it is ready)
@@ -55,7 +58,9 @@ class WorkerCrashIT {
                 return client.job(jobId).getState() == JobState.JOB_STATE_FAILED;
             });
             Job failed = client.job(jobId);
-            assertThat(failed.getError().getStep()).isEqualTo(1);
+            assertThat(failed.getError().getStep()).isEqualTo(2);
+            assertThat(failed.getStepResultsList()).as("quantize, chained before the crash, completed once after it")
+                    .extracting(io.condense.proto.v1.StepResult::getTechnique).containsExactly("quantize");
             assertThat(failed.getError().getTechnique()).isEqualTo("halt");
             assertThat(failed.getError().getCode()).isEqualTo("INTERNAL_ERROR");
             assertThat(failed.getError().getMessage()).contains("stopped its worker 2 times").contains("condense.steps.dlq");
@@ -64,6 +69,7 @@ class WorkerCrashIT {
             assertThat(deadLetters).filteredOn(record -> record.key().equals(jobId)).singleElement().satisfies(record -> {
                 Header code = record.headers().lastHeader("condense.error.code");
                 assertThat(new String(code.value(), StandardCharsets.UTF_8)).isEqualTo("INTERNAL_ERROR");
+                assertThat(new String(record.headers().lastHeader("condense.step").value(), StandardCharsets.UTF_8)).isEqualTo("2");
             });
 
             // the server that refused to run the step again works

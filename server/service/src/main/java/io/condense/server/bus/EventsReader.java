@@ -14,9 +14,7 @@ import java.util.Queue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.TopicPartition;
@@ -37,7 +35,7 @@ public final class EventsReader implements EventsSync, AutoCloseable {
     private final List<EventListener> listeners;
     private final CountDownLatch caughtUp = new CountDownLatch(1);
     private final Thread thread;
-    private final Queue<CompletableFuture<Void>> syncRequests = new ConcurrentLinkedQueue<>();
+    private final Queue<SyncRequest> syncRequests = new ConcurrentLinkedQueue<>();
     private volatile boolean running = true;
     /** Set once the initial assignment is done: from then on a wakeup only cuts a poll short. */
     private volatile boolean looping;
@@ -75,24 +73,19 @@ public final class EventsReader implements EventsSync, AutoCloseable {
         return caughtUp.getCount() == 0;
     }
 
-    /** Waits until the events committed to the topic before this call have been handed to the listeners. */
+    /** A caller waiting for the records committed to some topics before its call. */
+    private record SyncRequest(CompletableFuture<Void> reached, java.util.Set<String> topics) {
+    }
+
+    /** Completes once the records committed to {@code topics} before this call have been handed to the listeners. */
     @Override
-    public boolean awaitLatest(Duration timeout) throws InterruptedException {
+    public CompletableFuture<Void> latest(java.util.Collection<String> topics) {
         CompletableFuture<Void> reached = new CompletableFuture<>();
-        syncRequests.add(reached);
+        syncRequests.add(new SyncRequest(reached, java.util.Set.copyOf(topics)));
         if (looping) {
             consumer.wakeup();
         }
-        try {
-            reached.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
-            return true;
-        } catch (TimeoutException e) {
-            return false;
-        } catch (ExecutionException e) {
-            return false;
-        } finally {
-            syncRequests.remove(reached);
-        }
+        return reached;
     }
 
     private void run() {
@@ -103,7 +96,7 @@ public final class EventsReader implements EventsSync, AutoCloseable {
             }
             consumer.assign(partitions);
             consumer.seekToBeginning(partitions);
-            Map<TopicPartition, Long> ends = new HashMap<>(consumer.endOffsets(partitions));
+            Map<TopicPartition, Long> startEnds = new HashMap<>(consumer.endOffsets(partitions));
             boolean live = false;
             // sync requests and the committed end offsets (last stable offsets) taken when they were seen
             List<Map.Entry<CompletableFuture<Void>, Map<TopicPartition, Long>>> syncs = new ArrayList<>();
@@ -111,10 +104,16 @@ public final class EventsReader implements EventsSync, AutoCloseable {
             while (running) {
                 try {
                     if (!syncRequests.isEmpty()) {
-                        Map<TopicPartition, Long> target = Map.copyOf(offsets.endOffsets(partitions));
-                        CompletableFuture<Void> request;
+                        Map<TopicPartition, Long> ends = Map.copyOf(offsets.endOffsets(partitions));
+                        SyncRequest request;
                         while ((request = syncRequests.poll()) != null) {
-                            syncs.add(Map.entry(request, target));
+                            Map<TopicPartition, Long> target = new HashMap<>();
+                            for (Map.Entry<TopicPartition, Long> end : ends.entrySet()) {
+                                if (request.topics().contains(end.getKey().topic())) {
+                                    target.put(end.getKey(), end.getValue());
+                                }
+                            }
+                            syncs.add(Map.entry(request.reached(), target));
                         }
                         // usually everything committed is read already: answer without waiting for a poll
                         completeReached(syncs);
@@ -127,7 +126,7 @@ public final class EventsReader implements EventsSync, AutoCloseable {
                     if (!live) {
                         live = true;
                         for (TopicPartition partition : partitions) {
-                            if (consumer.position(partition) < ends.get(partition)) {
+                            if (consumer.position(partition) < startEnds.get(partition)) {
                                 live = false;
                             }
                         }

@@ -25,6 +25,7 @@ import io.condense.server.blob.BlobId;
 import io.condense.server.blob.BlobStore;
 import io.condense.server.bus.Events;
 import io.condense.server.bus.EventsSync;
+import io.condense.server.bus.Topics;
 import io.condense.server.job.JobView;
 import io.condense.server.security.Tenants;
 import io.grpc.Status;
@@ -45,7 +46,12 @@ import org.slf4j.LoggerFactory;
  * Decides and writes what changes a channel: its creation, a push (the merged weights stored as a model blob, the next
  * version number, the version's job and its first step, and the cancellation of the versions it supersedes, all in one
  * Kafka transaction with the channel's new state), its deletion. Pushes to one channel are serialised on this instance
- * and read the topics to their end first, so version numbers follow each other.
+ * and read the topics to their end first, so version numbers follow each other and the versions a push supersedes are
+ * those still waiting.
+ *
+ * <p>A push's fixed cost is kept low (issue 13): the update is read before the channel's lock, and while the topics are
+ * read to their end the update is merged into the newest weights this instance knows and stored; that merge is kept when
+ * the channels topic confirms those weights are still the newest (else it is made again on the newest).
  */
 public final class ChannelWriter {
     private static final Logger log = LoggerFactory.getLogger(ChannelWriter.class);
@@ -78,6 +84,10 @@ public final class ChannelWriter {
         this.jobs = requireNonNull(jobs, "jobs is null");
         this.eventsSync = requireNonNull(eventsSync, "eventsSync is null");
         this.publisher = requireNonNull(publisher, "publisher is null");
+    }
+
+    /** The update merged into a version's weights and stored. */
+    private record Merged(String baseWeightsId, OnnxModel model, byte[] bytes, BlobId id) {
     }
 
     public ChannelState create(CreateChannelRequest request) {
@@ -122,7 +132,7 @@ public final class ChannelWriter {
                 .setLatestWeightsModelId(request.getModelId())
                 .build();
         return underLock(name, () -> {
-            catchUp();
+            catchUpChannels();
             if (channels.exists(name)) {
                 throw Status.ALREADY_EXISTS.withDescription("a channel named '" + name + "' exists; delete it first or choose another name")
                         .asRuntimeException();
@@ -148,19 +158,22 @@ public final class ChannelWriter {
     /** Checks and merges pushed weights into the channel's newest version and queues the result as the next version. */
     public PushResult push(PushHeader header, byte[] weights) {
         String name = header.getChannel();
+        WeightsFile.Format format = switch (header.getFormat()) {
+            case WEIGHTS_FORMAT_SAFETENSORS -> WeightsFile.Format.SAFETENSORS;
+            case WEIGHTS_FORMAT_NPZ -> WeightsFile.Format.NPZ;
+            case WEIGHTS_FORMAT_ONNX -> WeightsFile.Format.ONNX;
+            case WEIGHTS_FORMAT_UNSPECIFIED, UNRECOGNIZED -> null;
+        };
+        // reading the update needs nothing of the channel: done before its lock
+        Map<String, Tensor> update = WeightsFile.read(weights, format, "the update pushed to channel '" + name + "'");
         return underLock(name, () -> {
-            ChannelState state = requireChannel(name);
-            WeightsFile.Format format = switch (header.getFormat()) {
-                case WEIGHTS_FORMAT_SAFETENSORS -> WeightsFile.Format.SAFETENSORS;
-                case WEIGHTS_FORMAT_NPZ -> WeightsFile.Format.NPZ;
-                case WEIGHTS_FORMAT_ONNX -> WeightsFile.Format.ONNX;
-                case WEIGHTS_FORMAT_UNSPECIFIED, UNRECOGNIZED -> null;
-            };
-            Map<String, Tensor> update = WeightsFile.read(weights, format, "the update pushed to channel '" + name + "'");
-            OnnxModel merged = WeightsMerge.merge(latestModel(state), update);
-            byte[] mergedBytes = merged.toBytes();
-            BlobId weightsId = blobs.put(mergedBytes);
-            blobs.grant(state.getTenant(), weightsId);
+            java.util.concurrent.CompletableFuture<Void> caughtUp = eventsSync.latest(List.of(Topics.CHANNELS, Topics.EVENTS));
+            Merged early = channels.state(name).map(known -> mergeEarly(known, update)).orElse(null);
+            await(caughtUp);
+            ChannelState state = channelNamed(name);
+            Merged merged = early != null && early.baseWeightsId().equals(state.getLatestWeightsModelId()) ? early : merge(state, update);
+            byte[] mergedBytes = merged.bytes();
+            BlobId weightsId = merged.id();
             long version = state.getLatestVersion() + 1;
             long now = System.currentTimeMillis();
             String jobId = UUID.nameUUIDFromBytes(("condense-channel:" + state.getChannelId() + ":" + version).getBytes(StandardCharsets.UTF_8))
@@ -206,7 +219,7 @@ public final class ChannelWriter {
             }
             publisher.publish(records);
             if (mergedBytes.length <= CACHED_MODEL_BYTES) {
-                latestModels.put(state.getChannelId(), Map.entry(weightsId.hex(), merged));
+                latestModels.put(state.getChannelId(), Map.entry(weightsId.hex(), merged.model()));
             }
             // seen at once by this instance; the events reader hands the same records over again later (both views ignore repeats)
             channels.onChannelState(name, next, true);
@@ -220,6 +233,27 @@ public final class ChannelWriter {
         });
     }
 
+    /** The update merged into the channel's newest weights, stored and granted to the channel's tenant. */
+    private Merged merge(ChannelState state, Map<String, Tensor> update) {
+        OnnxModel merged = WeightsMerge.merge(latestModel(state), update);
+        byte[] bytes = merged.toBytes();
+        BlobId id = blobs.put(bytes);
+        blobs.grant(state.getTenant(), id);
+        return new Merged(state.getLatestWeightsModelId(), merged, bytes, id);
+    }
+
+    /**
+     * The merge made while the channels topic is read to its end, on the state this instance knows; null when it fails
+     * (it is made again on the state read, which reports the problem).
+     */
+    private Merged mergeEarly(ChannelState known, Map<String, Tensor> update) {
+        try {
+            return merge(known, update);
+        } catch (RuntimeException e) {
+            return null;
+        }
+    }
+
     /** The channel's newest weights: parsed by the push before when it was this instance's, else read from their blob. */
     private OnnxModel latestModel(ChannelState state) {
         Map.Entry<String, OnnxModel> cached = latestModels.get(state.getChannelId());
@@ -229,9 +263,14 @@ public final class ChannelWriter {
         return OnnxModel.fromBytes(blobs.read(BlobId.of(state.getLatestWeightsModelId())));
     }
 
-    /** The calling tenant's channel, after reading both topics to their end. */
+    /** The calling tenant's channel, after reading the channels topic to its end. */
     private ChannelState requireChannel(String name) {
-        catchUp();
+        catchUpChannels();
+        return channelNamed(name);
+    }
+
+    /** The calling tenant's channel as this instance knows it. */
+    private ChannelState channelNamed(String name) {
         return channels.state(name).orElseThrow(() -> new CondenseException(ErrorCode.NOT_FOUND, "no channel named '" + name
                 + "' exists; create it with condense channel create (CreateChannel)"));
     }
@@ -258,8 +297,17 @@ public final class ChannelWriter {
     }
 
     private void catchUp() {
+        await(eventsSync.latest(List.of(Topics.CHANNELS, Topics.EVENTS)));
+    }
+
+    /** Reads the channels topic to its end: what a channel's existence is decided on (create, delete). */
+    private void catchUpChannels() {
+        await(eventsSync.latest(List.of(Topics.CHANNELS)));
+    }
+
+    private static void await(java.util.concurrent.CompletableFuture<Void> caughtUp) {
         try {
-            if (!eventsSync.awaitLatest(SYNC_TIMEOUT)) {
+            if (!EventsSync.await(caughtUp, SYNC_TIMEOUT)) {
                 throw new CondenseException(ErrorCode.UNAVAILABLE, "the channels and events topics could not be read to their end within "
                         + SYNC_TIMEOUT.toSeconds() + " s; try again");
             }

@@ -46,7 +46,8 @@ abstract class JobDisplay implements AutoCloseable {
                     bar.setExtraMessage(step(progress.getStep()) + " " + progress.getTechnique() + ": " + progress.getMessage());
                 }
                 case STEP_COMPLETED -> {
-                    bar.stepTo(event.getStepCompleted().getResult().getStep() * 100L);
+                    // a step chained after this one may have started already (its StepStarted is written first): never go back
+                    bar.stepTo(Math.max(bar.getCurrent(), event.getStepCompleted().getResult().getStep() * 100L));
                     bar.setExtraMessage(step(event.getStepCompleted().getResult().getStep()) + " " + describe(event.getStepCompleted().getResult()));
                 }
                 case COMPLETED -> bar.stepTo(stepCount * 100L);

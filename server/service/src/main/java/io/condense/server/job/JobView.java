@@ -47,56 +47,121 @@ public final class JobView implements EventListener {
             return;
         }
         JobEntry entry = jobs.get(jobId);
-        if (entry == null || entry.terminal()) {
+        if (entry == null) {
+            return;
+        }
+        // applied and handed to the watchers under the entry's lock: the events reader and a worker's committed outcome
+        // (onCommitted) may carry the same event at once, and a watcher must see each once and in order
+        synchronized (entry) {
+            apply(entry, event);
+        }
+    }
+
+    /**
+     * Events this process has just committed to the events topic in one transaction (a step worker's outcome), handed
+     * over before the events reader reads them back, so that a watcher of this process sees a job's steps end and the job
+     * end without waiting for the transaction's markers and the reader's read_committed fetch (issue 16). They are applied
+     * only when the view holds the result of every step before their first one and has seen the last of their steps
+     * start, i.e. the reader has delivered what was written before them; otherwise the reader delivers them as always (a
+     * restarted process may know an earlier, crashed attempt's start of the last step while the results written after it,
+     * by the attempt that finished an earlier step, are still unread). The reader's copies are then ignored: a step's
+     * result is recorded once, and nothing is recorded after a job's end (progress notes the reader had not delivered yet
+     * included).
+     */
+    public void onCommitted(java.util.List<BusEvent> events) {
+        if (events.isEmpty()) {
+            return;
+        }
+        JobEntry entry = jobs.get(events.get(0).getJobId());
+        if (entry == null) {
+            return;
+        }
+        synchronized (entry) {
+            if (entry.terminal() || entry.job().getStepResultsCount() != firstStep(events) - 1
+                    || entry.job().getCurrentStep() != lastStep(events)) {
+                return;
+            }
+            for (BusEvent event : events) {
+                apply(entry, event);
+            }
+        }
+    }
+
+    /** The lowest step number the outcome's events speak of (0 when none does). */
+    private static int firstStep(java.util.List<BusEvent> events) {
+        return events.stream().mapToInt(JobView::stepNumber).filter(step -> step > 0).min().orElse(0);
+    }
+
+    /** The highest step number the outcome's events speak of. */
+    private static int lastStep(java.util.List<BusEvent> events) {
+        return events.stream().mapToInt(JobView::stepNumber).max().orElse(0);
+    }
+
+    /** The step number an outcome's event speaks of, or 0 (the job's end names no step). */
+    private static int stepNumber(BusEvent event) {
+        return switch (event.getPayloadCase()) {
+            case STEP_COMPLETED -> event.getStepCompleted().getStepIndex() + 1;
+            case STEP_FAILED -> event.getStepFailed().getStepIndex() + 1;
+            case JOB_CANCELLED -> event.getJobCancelled().getStepIndex() + 1;
+            default -> 0;
+        };
+    }
+
+    /** Applies one event to a job and tells its watchers; the caller holds the entry's lock. */
+    private static void apply(JobEntry entry, BusEvent event) {
+        if (entry.terminal()) {
             return;
         }
         JobEvent.Builder out = JobEvent.newBuilder().setTimeMs(event.getTimeMs());
         Job.Builder job = entry.job();
-        synchronized (entry) {
-            switch (event.getPayloadCase()) {
-                case STEP_STARTED -> {
-                    var started = event.getStepStarted();
-                    job.setState(JobState.JOB_STATE_RUNNING).setCurrentStep(started.getStepIndex() + 1);
-                    out.setStepStarted(StepStartedEvent.newBuilder().setStep(started.getStepIndex() + 1)
-                            .setTechnique(started.getTechnique()).setAttempt(started.getAttempt()));
-                }
-                case PROGRESS -> {
-                    var progress = event.getProgress();
-                    out.setProgress(StepProgressEvent.newBuilder().setStep(progress.getStepIndex() + 1).setTechnique(progress.getTechnique())
-                            .setFraction(progress.getFraction()).setMessage(progress.getMessage()));
-                }
-                case STEP_COMPLETED -> {
-                    var completed = event.getStepCompleted();
-                    job.addStepResults(completed.getResult());
-                    out.setStepCompleted(StepCompletedEvent.newBuilder().setResult(completed.getResult()));
-                }
-                case STEP_FAILED -> {
-                    var failed = event.getStepFailed();
-                    if (!failed.getWillRetry()) {
-                        return;
-                    }
-                    out.setStepRetry(StepRetryEvent.newBuilder().setStep(failed.getStepIndex() + 1).setTechnique(failed.getTechnique())
-                            .setAttempt(failed.getAttempt()).setError(failed.getError()));
-                }
-                case JOB_COMPLETED -> {
-                    var completed = event.getJobCompleted();
-                    job.setState(JobState.JOB_STATE_COMPLETED).setResultModelId(completed.getResultModelId())
-                            .setReportId(completed.getReportId()).setReport(completed.getReport()).setFinishedAtMs(event.getTimeMs());
-                    out.setCompleted(JobCompletedEvent.newBuilder().setResultModelId(completed.getResultModelId())
-                            .setReportId(completed.getReportId()).setReport(completed.getReport()));
-                }
-                case JOB_FAILED -> {
-                    job.setState(JobState.JOB_STATE_FAILED).setError(event.getJobFailed().getError()).setFinishedAtMs(event.getTimeMs());
-                    out.setFailed(JobFailedEvent.newBuilder().setError(event.getJobFailed().getError()));
-                }
-                case JOB_CANCELLED -> {
-                    var cancelled = event.getJobCancelled();
-                    job.setState(JobState.JOB_STATE_CANCELLED).setFinishedAtMs(event.getTimeMs());
-                    out.setCancelled(JobCancelledEvent.newBuilder().setStep(cancelled.getStepIndex() + 1).setReason(cancelled.getReason()));
-                }
-                case CANCEL_REQUESTED, JOB_SUBMITTED, PAYLOAD_NOT_SET -> {
+        switch (event.getPayloadCase()) {
+            case STEP_STARTED -> {
+                var started = event.getStepStarted();
+                job.setState(JobState.JOB_STATE_RUNNING).setCurrentStep(started.getStepIndex() + 1);
+                out.setStepStarted(StepStartedEvent.newBuilder().setStep(started.getStepIndex() + 1)
+                        .setTechnique(started.getTechnique()).setAttempt(started.getAttempt()));
+            }
+            case PROGRESS -> {
+                var progress = event.getProgress();
+                out.setProgress(StepProgressEvent.newBuilder().setStep(progress.getStepIndex() + 1).setTechnique(progress.getTechnique())
+                        .setFraction(progress.getFraction()).setMessage(progress.getMessage()));
+            }
+            case STEP_COMPLETED -> {
+                var completed = event.getStepCompleted();
+                int step = completed.getResult().getStep();
+                if (job.getStepResultsList().stream().anyMatch(result -> result.getStep() == step)) {
+                    // a step's outcome is written once: this is the same event again (onCommitted, then the reader)
                     return;
                 }
+                job.addStepResults(completed.getResult());
+                out.setStepCompleted(StepCompletedEvent.newBuilder().setResult(completed.getResult()));
+            }
+            case STEP_FAILED -> {
+                var failed = event.getStepFailed();
+                if (!failed.getWillRetry()) {
+                    return;
+                }
+                out.setStepRetry(StepRetryEvent.newBuilder().setStep(failed.getStepIndex() + 1).setTechnique(failed.getTechnique())
+                        .setAttempt(failed.getAttempt()).setError(failed.getError()));
+            }
+            case JOB_COMPLETED -> {
+                var completed = event.getJobCompleted();
+                job.setState(JobState.JOB_STATE_COMPLETED).setResultModelId(completed.getResultModelId())
+                        .setReportId(completed.getReportId()).setReport(completed.getReport()).setFinishedAtMs(event.getTimeMs());
+                out.setCompleted(JobCompletedEvent.newBuilder().setResultModelId(completed.getResultModelId())
+                        .setReportId(completed.getReportId()).setReport(completed.getReport()));
+            }
+            case JOB_FAILED -> {
+                job.setState(JobState.JOB_STATE_FAILED).setError(event.getJobFailed().getError()).setFinishedAtMs(event.getTimeMs());
+                out.setFailed(JobFailedEvent.newBuilder().setError(event.getJobFailed().getError()));
+            }
+            case JOB_CANCELLED -> {
+                var cancelled = event.getJobCancelled();
+                job.setState(JobState.JOB_STATE_CANCELLED).setFinishedAtMs(event.getTimeMs());
+                out.setCancelled(JobCancelledEvent.newBuilder().setStep(cancelled.getStepIndex() + 1).setReason(cancelled.getReason()));
+            }
+            case CANCEL_REQUESTED, JOB_SUBMITTED, PAYLOAD_NOT_SET -> {
+                return;
             }
         }
         entry.publish(out);

@@ -68,7 +68,27 @@ public final class Submissions implements EventListener {
             verdict = new Verdict(Kind.CONFLICT, first.jobId());
         }
         verdicts.put(jobId, verdict);
+        // a worker may be waiting for this job's verdict (awaitVerdict)
+        notifyAll();
         return verdict;
+    }
+
+    /**
+     * The verdict of a job submitted with a client request id, waiting up to {@code timeout} for the events reader to
+     * read its {@code JobSubmitted}: a worker that reads the job's first step is usually a moment ahead of the reader,
+     * which reads the same transaction.
+     */
+    public synchronized Optional<Verdict> awaitVerdict(String jobId, java.time.Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        Verdict verdict;
+        while ((verdict = verdicts.get(jobId)) == null) {
+            long left = deadline - System.nanoTime();
+            if (left <= 0) {
+                return Optional.empty();
+            }
+            java.util.concurrent.TimeUnit.NANOSECONDS.timedWait(this, left);
+        }
+        return Optional.of(verdict);
     }
 
     /** The verdict of a job submitted with a client request id, once its {@code JobSubmitted} has been read. */

@@ -14,6 +14,7 @@ import io.condense.server.channel.ChannelService;
 import io.condense.server.channel.ChannelView;
 import io.condense.server.channel.ChannelWriter;
 import io.condense.server.bus.EmbeddedKafka;
+import io.condense.server.bus.CommittedEvents;
 import io.condense.server.bus.EventListener;
 import io.condense.server.bus.EventsReader;
 import io.condense.server.bus.KafkaReachability;
@@ -165,7 +166,9 @@ public final class CondensePlatform implements AutoCloseable {
         if (config.role().runsWorker()) {
             Path scratch = ScratchSpace.prepare(config.dataFolder().resolve("scratch"), instanceId, settings);
             worker = new Worker(plugins.techniques().values(), blobs, cancellations, stepMetrics, settings, instanceId, scratch,
-                    config.workerThreads(), binder, attempts, submissions, events);
+                    config.workerThreads(), binder, attempts, submissions, events,
+                    // in a process that also serves the API, its watchers see an outcome as soon as it is committed
+                    config.role().runsApi() ? jobs::onCommitted : CommittedEvents.NONE);
             resources.push(worker);
             worker.start();
         }

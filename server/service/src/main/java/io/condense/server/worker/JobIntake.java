@@ -26,6 +26,13 @@ final class JobIntake {
      */
     static final Duration LONGEST_TRANSACTION = Duration.ofMinutes(15);
     private static final Duration SYNC_TIMEOUT = Duration.ofSeconds(5);
+    /**
+     * How long a step waits for the events reader to read its job's JobSubmitted (committed in the step's own
+     * transaction, so readable with it unless an earlier transaction is still open) before asking the broker where the
+     * topic ends: the reader is usually a moment behind the step consumer, and waiting for it saves a ListOffsets round
+     * trip and a turn of the reader (issue 16).
+     */
+    private static final Duration READER_DELIVERY = Duration.ofMillis(250);
     private static final Duration RETRY_PAUSE = Duration.ofMillis(200);
 
     /** What to do with a step. */
@@ -51,6 +58,9 @@ final class JobIntake {
         }
         Optional<Submissions.Verdict> verdict = submissions.verdict(request.getJobId());
         if (verdict.isEmpty()) {
+            verdict = delivered(request.getJobId());
+        }
+        if (verdict.isEmpty()) {
             verdict = afterReadingTheTopic(request.getJobId());
         }
         if (verdict.isEmpty()) {
@@ -69,6 +79,15 @@ final class JobIntake {
                 verdict.get().kind().name().toLowerCase(java.util.Locale.ROOT), verdict.get().firstJobId(),
                 request.getSpec().getClientRequestId(), request.getStepIndex() + 1);
         return Decision.SKIP;
+    }
+
+    private Optional<Submissions.Verdict> delivered(String jobId) {
+        try {
+            return submissions.awaitVerdict(jobId, READER_DELIVERY);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return Optional.empty();
+        }
     }
 
     private Optional<Submissions.Verdict> afterReadingTheTopic(String jobId) {

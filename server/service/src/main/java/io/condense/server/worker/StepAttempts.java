@@ -37,7 +37,11 @@ public final class StepAttempts implements EventListener {
     public void onEvent(BusEvent event, boolean live) {
         String jobId = event.getJobId();
         switch (event.getPayloadCase()) {
-            case STEP_STARTED -> attempts(jobId, event.getStepStarted().getStepIndex()).workers.add(event.getStepStarted().getWorker());
+            case STEP_STARTED -> {
+                var started = event.getStepStarted();
+                attempts(jobId, started.getStepIndex()).workers.add(started.getWorker());
+                handedOn(jobId, started.getStepIndex() - 1, started.getWorker());
+            }
             case STEP_FAILED -> {
                 if (event.getStepFailed().getWillRetry()) {
                     attempts(jobId, event.getStepFailed().getStepIndex()).retried++;
@@ -53,6 +57,24 @@ public final class StepAttempts implements EventListener {
             default -> {
                 // other events say nothing about attempts
             }
+        }
+    }
+
+    /**
+     * A step started by a worker while the step before it has no result yet: that worker chained it ({@code StepChain}),
+     * so its attempt of the step before ran to its end (otherwise the step could not start before the earlier result was
+     * committed and read, which forgets the earlier step's attempts). That attempt is not cut off: a crash in the chained
+     * step is blamed on that step alone.
+     */
+    private void handedOn(String jobId, int previousIndex, String worker) {
+        Map<Integer, Attempts> steps = jobs.get(jobId);
+        Attempts previous = steps == null || previousIndex < 0 ? null : steps.get(previousIndex);
+        if (previous == null || previous.workers.isEmpty()) {
+            return;
+        }
+        List<String> workers = List.copyOf(previous.workers);
+        if (workers.size() > previous.retried && workers.get(workers.size() - 1).equals(worker)) {
+            previous.retried++;
         }
     }
 

@@ -9,6 +9,7 @@ import io.condense.proto.v1.events.StepFailed;
 import io.condense.proto.v1.events.StepRequested;
 import io.condense.sdk.error.CondenseException;
 import io.condense.sdk.error.ErrorCode;
+import io.condense.server.bus.CommittedEvents;
 import io.condense.server.bus.EventSink;
 import io.condense.server.bus.Events;
 import io.condense.server.bus.KafkaSettings;
@@ -41,35 +42,39 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Consumes the step topic of one technique (read_committed), runs each step, and writes its outcome in
- * ONE transaction: the step's result, then the next step's request or the job's end, and the consumer
- * offset. A worker killed mid-step never commits, so the step is run again after a restart and its
- * outcome is written once.
+ * Consumes the step topic of one technique (read_committed), runs each step (and the job's next steps that this
+ * process can run, {@link StepChain}), and writes its outcome in ONE transaction: the steps' results, then the next
+ * step's request or the job's end, and the consumer offset. A worker killed mid-step never commits, so the step is run
+ * again after a restart and its outcome is written once.
  */
 final class StepWorker implements Runnable {
     private static final Logger log = LoggerFactory.getLogger(StepWorker.class);
 
     private final LoadedTechnique technique;
-    private final StepRunner runner;
+    private final StepChain chain;
     private final JobFinisher finisher;
     private final Cancellations cancellations;
     private final StepMetrics metrics;
     private final EventSink sender;
     private final KafkaConsumer<String, byte[]> consumer;
+    private final FirstDeliveries firstDeliveries;
     private final KafkaProducer<String, byte[]> producer;
     private final StepAttempts attempts;
     private final JobIntake intake;
     private final BooleanSupplier eventsCaughtUp;
+    private final CommittedEvents committed;
+    /** Step records being handled by this process's step consumers, this one included. */
+    private final java.util.concurrent.atomic.AtomicInteger busy;
     private final CountDownLatch subscribed = new CountDownLatch(1);
     private volatile boolean running = true;
     /** Why this step consumer stopped on its own (fenced, a broker error it cannot get over); null while it runs or when stopped. */
     private volatile String stoppedBecause;
 
-    StepWorker(LoadedTechnique technique, StepRunner runner, JobFinisher finisher, Cancellations cancellations, StepMetrics metrics,
-            EventSink sender, StepAttempts attempts, JobIntake intake, BooleanSupplier eventsCaughtUp, KafkaSettings settings, String instanceId,
-            KafkaClientBinder binder) {
+    StepWorker(LoadedTechnique technique, StepChain chain, JobFinisher finisher, Cancellations cancellations, StepMetrics metrics,
+            EventSink sender, StepAttempts attempts, JobIntake intake, BooleanSupplier eventsCaughtUp, CommittedEvents committed,
+            java.util.concurrent.atomic.AtomicInteger busy, KafkaSettings settings, String instanceId, KafkaClientBinder binder) {
         this.technique = requireNonNull(technique, "technique is null");
-        this.runner = requireNonNull(runner, "runner is null");
+        this.chain = requireNonNull(chain, "chain is null");
         this.finisher = requireNonNull(finisher, "finisher is null");
         this.cancellations = requireNonNull(cancellations, "cancellations is null");
         this.metrics = requireNonNull(metrics, "metrics is null");
@@ -77,8 +82,11 @@ final class StepWorker implements Runnable {
         this.attempts = requireNonNull(attempts, "attempts is null");
         this.intake = requireNonNull(intake, "intake is null");
         this.eventsCaughtUp = requireNonNull(eventsCaughtUp, "eventsCaughtUp is null");
+        this.committed = requireNonNull(committed, "committed is null");
+        this.busy = requireNonNull(busy, "busy is null");
         String name = "condense-worker-" + technique.id() + "-" + instanceId;
         this.consumer = new KafkaConsumer<>(settings.stepConsumer("condense-workers-" + technique.id(), name + "-consumer", name));
+        this.firstDeliveries = new FirstDeliveries(consumer);
         this.producer = new KafkaProducer<>(settings.transactionalProducer(name));
         binder.bind(consumer);
         binder.bind(producer);
@@ -105,14 +113,19 @@ final class StepWorker implements Runnable {
             while (running && !eventsCaughtUp.getAsBoolean()) {
                 Thread.sleep(50);
             }
-            consumer.subscribe(List.of(Topics.steps(technique.id())));
+            consumer.subscribe(List.of(Topics.steps(technique.id())), firstDeliveries);
             subscribed.countDown();
             while (running) {
                 for (ConsumerRecord<String, byte[]> record : consumer.poll(Duration.ofMillis(500))) {
                     if (!running) {
                         break;
                     }
-                    handleSafely(record);
+                    busy.incrementAndGet();
+                    try {
+                        handleSafely(record);
+                    } finally {
+                        busy.decrementAndGet();
+                    }
                 }
             }
         } catch (WakeupException e) {
@@ -164,11 +177,13 @@ final class StepWorker implements Runnable {
             try {
                 request = StepRequested.parseFrom(record.value());
             } catch (InvalidProtocolBufferException unreadable) {
-                commit(record, List.of(new ProducerRecord<>(Topics.DEAD_LETTERS, record.key(), record.value())), null);
+                commit(record, List.of(), List.of(new ProducerRecord<>(Topics.DEAD_LETTERS, record.key(), record.value())), null);
                 return;
             }
             CondenseException error = Failures.classify(e, "step " + (request.getStepIndex() + 1) + " (" + technique.id() + ")");
-            commit(record, failed(record, request, Events.error(request.getStepIndex() + 1, technique.id(), error)), JobOutcome.FAILED);
+            StepOutcome failure = StepOutcome.of(request, technique, new StepExecution.Failed(Events.error(request.getStepIndex() + 1,
+                    technique.id(), error)), cancellations, finisher);
+            commit(record, List.of(request), records(record, request, technique, failure), failure);
         }
     }
 
@@ -179,7 +194,7 @@ final class StepWorker implements Runnable {
             request = StepRequested.parseFrom(record.value());
         } catch (InvalidProtocolBufferException e) {
             log.error("Sending an unreadable step message at {} offset {} to {}", partition, record.offset(), Topics.DEAD_LETTERS);
-            commit(record, List.of(new ProducerRecord<>(Topics.DEAD_LETTERS, record.key(), record.value())), null);
+            commit(record, List.of(), List.of(new ProducerRecord<>(Topics.DEAD_LETTERS, record.key(), record.value())), null);
             return;
         }
         switch (intake.admit(request)) {
@@ -188,7 +203,7 @@ final class StepWorker implements Runnable {
                 return;
             }
             case SKIP -> {
-                commit(record, List.of(), null);
+                commit(record, List.of(), List.of(), null);
                 return;
             }
             case RUN -> {
@@ -198,28 +213,48 @@ final class StepWorker implements Runnable {
         String jobId = request.getJobId();
         int stepIndex = request.getStepIndex();
         StepAttempts.History history = attempts.history(jobId, stepIndex);
-        StepOutcome decided;
         if (history.cutOff() >= StepAttempts.CRASH_LIMIT) {
             CondenseException crashed = new CondenseException(ErrorCode.INTERNAL_ERROR, "step " + (stepIndex + 1) + " (" + technique.id()
                     + ") stopped its worker " + history.cutOff() + " times before it could finish (workers " + history.workers()
                     + "): the process died (killed, out of memory or a crash in native code); it is not run again, and its step "
                     + "message is in " + Topics.DEAD_LETTERS);
             log.error("Job {}: {}", jobId, crashed.getMessage());
-            decided = StepOutcome.of(request, technique, new StepExecution.Failed(Events.error(stepIndex + 1, technique.id(), crashed)),
-                    cancellations, finisher);
-        } else {
-            decided = StepOutcome.of(request, technique, StepOutcome.execute(runner, request, technique), cancellations, finisher);
+            StepOutcome decided = StepOutcome.of(request, technique, new StepExecution.Failed(Events.error(stepIndex + 1, technique.id(),
+                    crashed)), cancellations, finisher);
+            commit(record, List.of(request), records(record, request, technique, decided), decided);
+            return;
         }
-        commit(record, records(record, request, decided), decided.outcome());
+        // a step record that may have been delivered before (a worker may have died running it) runs on its own
+        boolean firstDelivery = firstDeliveries.take(record);
+        StepChain.Ran ran = chain.run(request, technique, () -> firstDelivery && running && busy.get() == 1 && noneWaiting());
+        commit(record, ran.requests(), records(record, ran.last(), ran.lastTechnique(), ran.outcome()), ran.outcome());
     }
 
-    /** What a job's failure writes: its events and the step message on the dead letters. */
-    private List<ProducerRecord<String, byte[]>> failed(ConsumerRecord<String, byte[]> record, StepRequested request, JobError error) {
-        return records(record, request, StepOutcome.of(request, technique, new StepExecution.Failed(error), cancellations, finisher));
+    /**
+     * Whether no other step waits on this consumer's partitions (as of its last fetch). A job's next step runs here at once
+     * only then, and only while no other step consumer of this process is running a step ({@code busy} is this one): with
+     * other jobs under way, the next step goes through its topic, so another technique's consumers run it while this one
+     * takes the next job (the steps of concurrent jobs run side by side, as without chaining).
+     */
+    private boolean noneWaiting() {
+        for (TopicPartition partition : consumer.assignment()) {
+            // unknown for a partition the broker's incremental fetch responses left out: nothing new arrived there. A lag of
+            // 1 is the commit marker that follows the step record just polled (every step record is written in a
+            // transaction): a step waiting behind it makes at least 2 more
+            java.util.OptionalLong lag = consumer.currentLag(partition);
+            if (lag.isPresent() && lag.getAsLong() > 1) {
+                return false;
+            }
+        }
+        return true;
     }
 
-    /** The records of an outcome, in the order the transaction writes them: events, the next step, the dead letter. */
-    private List<ProducerRecord<String, byte[]>> records(ConsumerRecord<String, byte[]> record, StepRequested request, StepOutcome decided) {
+    /**
+     * The records of an outcome, in the order the transaction writes them: events, the next step, the dead letter ({@code
+     * request}, the step that failed, run by {@code ran}).
+     */
+    private List<ProducerRecord<String, byte[]>> records(ConsumerRecord<String, byte[]> record, StepRequested request, LoadedTechnique ran,
+            StepOutcome decided) {
         List<ProducerRecord<String, byte[]>> out = new ArrayList<>();
         for (BusEvent event : decided.events()) {
             out.add(Events.record(event));
@@ -228,23 +263,32 @@ final class StepWorker implements Runnable {
             out.add(Events.stepRecord(decided.next()));
         }
         if (decided.failure() != null) {
-            out.add(deadLetter(record, request, decided.failure()));
+            out.add(deadLetter(record, request, ran, decided.failure()));
         }
         return out;
     }
 
-    private ProducerRecord<String, byte[]> deadLetter(ConsumerRecord<String, byte[]> record, StepRequested request, JobError error) {
-        ProducerRecord<String, byte[]> deadLetter = new ProducerRecord<>(Topics.DEAD_LETTERS, request.getJobId(), record.value());
+    private ProducerRecord<String, byte[]> deadLetter(ConsumerRecord<String, byte[]> record, StepRequested request, LoadedTechnique ran,
+            JobError error) {
+        // a step chained after the consumed one goes to the dead letters as its own step message
+        byte[] message = ran == technique ? record.value() : request.toByteArray();
+        ProducerRecord<String, byte[]> deadLetter = new ProducerRecord<>(Topics.DEAD_LETTERS, request.getJobId(), message);
         deadLetter.headers()
-                .add("condense.technique", technique.id().getBytes(StandardCharsets.UTF_8))
+                .add("condense.technique", ran.id().getBytes(StandardCharsets.UTF_8))
                 .add("condense.step", Integer.toString(request.getStepIndex() + 1).getBytes(StandardCharsets.UTF_8))
                 .add("condense.error.code", error.getCode().getBytes(StandardCharsets.UTF_8))
                 .add("condense.error.message", error.getMessage().getBytes(StandardCharsets.UTF_8));
         return deadLetter;
     }
 
-    /** Writes the outcome and the consumer offset in one transaction; on a broker error the step is read again. */
-    private void commit(ConsumerRecord<String, byte[]> record, List<ProducerRecord<String, byte[]>> out, JobOutcome outcome) {
+    /**
+     * Writes the outcome of the steps run for {@code record} ({@code ran}; {@code decided}, as {@code out}, or null for an
+     * unreadable record) and the consumer offset in one transaction, then hands its events to this process's views; on a
+     * broker error the record is read again.
+     */
+    private void commit(ConsumerRecord<String, byte[]> record, List<StepRequested> ran, List<ProducerRecord<String, byte[]>> out,
+            StepOutcome decided) {
+        JobOutcome outcome = decided == null ? null : decided.outcome();
         TopicPartition partition = new TopicPartition(record.topic(), record.partition());
         // the step's started and progress events go first, so watchers see them before its outcome
         sender.flush();
@@ -255,6 +299,9 @@ final class StepWorker implements Runnable {
             }
             producer.sendOffsetsToTransaction(Map.of(partition, new OffsetAndMetadata(record.offset() + 1)), consumer.groupMetadata());
             producer.commitTransaction();
+            if (decided != null) {
+                committed.committed(decided.events());
+            }
             if (outcome != null) {
                 metrics.recordJob(outcome, Duration.ofMillis(System.currentTimeMillis() - submittedAtMs(record)));
             }
@@ -268,7 +315,7 @@ final class StepWorker implements Runnable {
             } catch (KafkaException abortFailure) {
                 log.warn("Could not abort the transaction: {}", abortFailure.toString());
             }
-            announceRetry(record, e);
+            ran.forEach(request -> announceRetry(request, e));
             consumer.seek(partition, record.offset());
         }
     }
@@ -283,17 +330,13 @@ final class StepWorker implements Runnable {
     }
 
     /** Ends the attempt the step's StepStarted began, so running the step again is not counted as a worker that died. */
-    private void announceRetry(ConsumerRecord<String, byte[]> record, KafkaException cause) {
-        try {
-            StepRequested request = StepRequested.parseFrom(record.value());
-            CondenseException error = new CondenseException(ErrorCode.UNAVAILABLE, "the outcome could not be written to Kafka ("
-                    + cause.getMessage() + "); the step runs again");
-            sender.send(Events.event(request.getJobId()).setStepFailed(StepFailed.newBuilder().setStepIndex(request.getStepIndex())
-                    .setTechnique(technique.id()).setError(Events.error(request.getStepIndex() + 1, technique.id(), error))
-                    .setWillRetry(true)).build());
-        } catch (InvalidProtocolBufferException e) {
-            // an unreadable record never started a step
-        }
+    private void announceRetry(StepRequested request, KafkaException cause) {
+        String stepTechnique = request.getSpec().getSteps(request.getStepIndex()).getTechnique();
+        CondenseException error = new CondenseException(ErrorCode.UNAVAILABLE, "the outcome could not be written to Kafka ("
+                + cause.getMessage() + "); the step runs again");
+        sender.send(Events.event(request.getJobId()).setStepFailed(StepFailed.newBuilder().setStepIndex(request.getStepIndex())
+                .setTechnique(stepTechnique).setError(Events.error(request.getStepIndex() + 1, stepTechnique, error))
+                .setWillRetry(true)).build());
     }
 
     void stop() {

@@ -5,6 +5,7 @@ import static java.util.Objects.requireNonNull;
 import io.condense.sdk.eval.Evaluator;
 import io.condense.sdk.training.Trainer;
 import io.condense.server.blob.BlobStore;
+import io.condense.server.bus.CommittedEvents;
 import io.condense.server.bus.EventSender;
 import io.condense.server.bus.EventsReader;
 import io.condense.server.bus.KafkaSettings;
@@ -15,7 +16,9 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import io.condense.server.metrics.KafkaClientBinder;
 import java.util.function.Supplier;
@@ -30,7 +33,7 @@ public final class Worker implements AutoCloseable {
 
     public Worker(Collection<LoadedTechnique> techniques, BlobStore blobs, Cancellations cancellations, StepMetrics metrics, KafkaSettings settings,
             String instanceId, Path scratchRoot, int threadsPerTechnique, KafkaClientBinder binder, StepAttempts attempts,
-            Submissions submissions, EventsReader events) {
+            Submissions submissions, EventsReader events, CommittedEvents committed) {
         requireNonNull(techniques, "techniques is null");
         JobIntake intake = new JobIntake(submissions, events);
         this.sender = new EventSender(settings, "condense-worker-events-" + instanceId, binder);
@@ -40,9 +43,16 @@ public final class Worker implements AutoCloseable {
         StepRunner runner = new StepRunner(blobs, datasets, sender, metrics, cancellations, evaluator, trainer, scratchRoot, instanceId, MAX_ATTEMPTS,
                 Duration.ofMillis(500));
         JobFinisher finisher = new JobFinisher(blobs, datasets, evaluator, scratchRoot);
+        Map<String, LoadedTechnique> byId = new LinkedHashMap<>();
+        for (LoadedTechnique technique : techniques) {
+            byId.put(technique.id(), technique);
+        }
+        StepChain chain = new StepChain(byId, runner, cancellations, finisher, attempts);
+        java.util.concurrent.atomic.AtomicInteger busy = new java.util.concurrent.atomic.AtomicInteger();
         for (LoadedTechnique technique : techniques) {
             for (int thread = 1; thread <= threadsPerTechnique; thread++) {
-                stepWorkers.add(new StepWorker(technique, runner, finisher, cancellations, metrics, sender, attempts, intake, events::isCaughtUp, settings,
+                stepWorkers.add(new StepWorker(technique, chain, finisher, cancellations, metrics, sender, attempts, intake, events::isCaughtUp,
+                        committed, busy, settings,
                         instanceId + "-" + thread, binder));
             }
         }

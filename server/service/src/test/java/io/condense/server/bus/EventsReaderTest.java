@@ -29,7 +29,19 @@ class EventsReaderTest {
             KafkaSettings settings = new KafkaSettings(kafka.bootstrapServers(), 1);
             new TopicAdmin(settings).ensureTopics(Set.of());
             List<String> seen = new CopyOnWriteArrayList<>();
-            try (EventsReader reader = new EventsReader(settings, "test-events", List.of((event, live) -> seen.add(event.getJobId())), binder);
+            List<String> channels = new CopyOnWriteArrayList<>();
+            EventListener listener = new EventListener() {
+                @Override
+                public void onEvent(BusEvent event, boolean live) {
+                    seen.add(event.getJobId());
+                }
+
+                @Override
+                public void onChannelState(String name, io.condense.proto.v1.events.ChannelState state, boolean live) {
+                    channels.add(name);
+                }
+            };
+            try (EventsReader reader = new EventsReader(settings, "test-events", List.of(listener), binder);
                     KafkaProducer<String, byte[]> producer = new KafkaProducer<>(settings.plainProducer("test-writer"))) {
                 reader.start();
                 assertThat(reader.awaitCaughtUp(Duration.ofSeconds(60))).isTrue();
@@ -43,6 +55,11 @@ class EventsReaderTest {
                     assertThat(seen).as("read before awaitLatest returned").contains(jobId);
                 }
                 assertThat(seen).containsExactly("job-0", "job-1", "job-2", "job-3", "job-4");
+
+                // a wait for the channels topic alone (a push) returns once that topic's records are read
+                producer.send(Events.channelRecord("fresh", io.condense.proto.v1.events.ChannelState.newBuilder().setName("fresh").build())).get();
+                assertThat(EventsSync.await(reader.latest(List.of(Topics.CHANNELS)), Duration.ofSeconds(10))).isTrue();
+                assertThat(channels).as("read before the channels topic's wait returned").contains("fresh");
             }
         }
     }

@@ -9,13 +9,6 @@ import io.condense.proto.v1.events.BusEvent;
 import io.condense.proto.v1.events.JobSpec;
 import io.condense.proto.v1.events.JobSubmitted;
 import io.condense.proto.v1.events.StepRequested;
-import io.condense.sdk.context.StepContext;
-import io.condense.sdk.model.OnnxModel;
-import io.condense.sdk.technique.Parameters;
-import io.condense.sdk.technique.Report;
-import io.condense.sdk.technique.Technique;
-import io.condense.sdk.technique.TechniqueDescriptor;
-import io.condense.sdk.technique.TechniqueResult;
 import io.condense.server.blob.BlobStore;
 import io.condense.server.bus.EmbeddedKafka;
 import io.condense.server.bus.Events;
@@ -57,18 +50,6 @@ class DuplicateSubmissionTest {
     private static final Path MNIST = Path.of(System.getProperty("condense.shared.dir", "../../../shared"), "models", "mnist8", "model.onnx");
     private static final Duration LIMIT = Duration.ofSeconds(90);
 
-    /** Returns the model unchanged. */
-    private static final class Copy implements Technique {
-        @Override
-        public TechniqueDescriptor descriptor() {
-            return new TechniqueDescriptor("copy", "1.0.0", "Returns the model unchanged; for tests", "testing", List.of());
-        }
-
-        @Override
-        public TechniqueResult apply(OnnxModel model, Parameters parameters, StepContext context) {
-            return new TechniqueResult(model, Report.builder().build());
-        }
-    }
 
     @Test
     void oneRequestIdRunsOneJobAndEveryIdItWasAnsweredWithAnswersAsThatJob(@TempDir Path folder) throws Exception {
@@ -92,9 +73,9 @@ class DuplicateSubmissionTest {
                     KafkaProducer<String, byte[]> apiB = apiProducer(settings, "api-b")) {
                 events.start();
                 assertThat(events.awaitCaughtUp(LIMIT)).isTrue();
-                try (Worker worker = new Worker(List.of(TestTechniques.loaded(new Copy())), blobs, cancellations,
+                try (Worker worker = new Worker(List.of(TestTechniques.copy("copy")), blobs, cancellations,
                         new StepMetrics(new SimpleMeterRegistry()), settings, "test-worker", folder.resolve("scratch"), 1, binder, attempts,
-                        submissions, events)) {
+                        submissions, events, io.condense.server.bus.CommittedEvents.NONE)) {
                     worker.start();
                     assertThat(worker.awaitReady(LIMIT)).isTrue();
 

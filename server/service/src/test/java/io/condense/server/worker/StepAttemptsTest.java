@@ -55,4 +55,23 @@ class StepAttemptsTest {
         attempts.onEvent(BusEvent.newBuilder().setJobId("job").setJobFailed(JobFailed.getDefaultInstance()).build(), true);
         assertThat(attempts.history("job", 1).cutOff()).isZero();
     }
+
+    @Test
+    void aCrashInAChainedStepIsBlamedOnThatStepAlone() {
+        // a worker ran step 1 and chained step 2 without a commit between them, then died in step 2
+        started("job", 0, "a");
+        started("job", 1, "a");
+        assertThat(attempts.history("job", 0).cutOff()).as("step 1 ran to its end before step 2 started").isZero();
+        assertThat(attempts.history("job", 1).cutOff()).isEqualTo(1);
+        // the rerun of step 1 on its own dies too: that one counts
+        started("job", 0, "b");
+        assertThat(attempts.history("job", 0)).isEqualTo(new StepAttempts.History(1, java.util.List.of("a", "b")));
+    }
+
+    @Test
+    void aStepStartedByAnotherWorkerEndsNoAttemptOfTheStepBefore() {
+        started("job", 0, "a");
+        started("job", 1, "b");
+        assertThat(attempts.history("job", 0).cutOff()).isEqualTo(1);
+    }
 }
