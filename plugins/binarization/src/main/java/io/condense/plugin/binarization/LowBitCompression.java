@@ -27,6 +27,7 @@ import io.condense.sdk.technique.Report;
 import io.condense.sdk.technique.SelectionParameters;
 import io.condense.sdk.technique.TechniqueResult;
 import io.condense.sdk.tensor.ChannelLayout;
+import io.condense.sdk.training.TrainingOperators;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -57,6 +58,10 @@ final class LowBitCompression {
     static final long PER_CHANNEL_OPSET = QdqWeights.PER_AXIS_OPSET;
     static final String PACKING_NOTE = "packed sizes count the bits per weight plus one float32 scale per channel and basis; "
             + "the written model stores each level in an int8 for ONNX Runtime, and packing the levels into bits belongs to the coding stage";
+
+    static final String LATENTS_NOTE = "each layer's float weight is kept in the file, read by no node (initializer <positive levels>"
+            + TrainingOperators.TTQ_LATENT_SUFFIX + "), for a following finetune to start its latent weights from, as TTQ trains; "
+            + "finetune removes them, and ttq_latents=false leaves them out (model_bytes_after counts them)";
 
     /** The parameters both techniques take, after their own. */
     static final List<ParameterSpec> SELECTION_PARAMETERS = List.of(
@@ -107,12 +112,14 @@ final class LowBitCompression {
      * @param settings the method's settings, for the report
      * @param layerScales one scale per basis for the whole layer (TTQ), written per tensor: the approximator gives every
      *        channel the same value
+     * @param carriesLatents each layer's float weight stays in the file, unread, for a following {@code finetune} to start
+     *        its latent weights from ({@link QdqWriter}; TTQ)
      */
     record Method(String name, int bitsPerWeight, String levelSuffix, Approximator approximator, Map<String, Object> settings,
-            boolean layerScales) {
+            boolean layerScales, boolean carriesLatents) {
         /** A method with a scale per output channel and basis. */
         Method(String name, int bitsPerWeight, String levelSuffix, Approximator approximator, Map<String, Object> settings) {
-            this(name, bitsPerWeight, levelSuffix, approximator, settings, false);
+            this(name, bitsPerWeight, levelSuffix, approximator, settings, false, false);
         }
 
         Method {
@@ -200,6 +207,7 @@ final class LowBitCompression {
 
         int count = candidates.size();
         long weightsChanged = 0;
+        long latentBytes = 0;
         long floatBits = 0;
         long packedBits = 0;
         double signalTotal = 0;
@@ -225,7 +233,9 @@ final class LowBitCompression {
             for (float weight : weights) {
                 signal += (double) weight * weight;
             }
-            QdqWriter.write(editor, candidate, approximation, method.levelSuffix(), method.layerScales());
+            QdqWriter.write(editor, candidate, approximation, method.levelSuffix(), method.layerScales(),
+                    method.carriesLatents() ? Optional.of(weights) : Optional.empty());
+            latentBytes += method.carriesLatents() ? 4L * weights.length : 0;
 
             long layerFloatBits = 32L * weights.length;
             long layerPackedBits = (long) method.bitsPerWeight() * weights.length
@@ -310,7 +320,11 @@ final class LowBitCompression {
                 .put("parameter_packed_ratio", (double) parameterBytes / (parameterBytes - floatBytes + packedBytes))
                 .put("model_bytes_before", model.serializedSize())
                 .put("model_bytes_after", result.serializedSize())
-                .put("packing", PACKING_NOTE)
+                .put("packing", PACKING_NOTE);
+        if (method.carriesLatents()) {
+            report.put("latent_bytes", latentBytes).put("latents", LATENTS_NOTE);
+        }
+        report
                 .put("opset_before", opsetBefore)
                 .put("opset_after", result.opsetVersion("").orElse(0L))
                 .put("activations", activations.isPresent() ? INT8_ACTIVATIONS : FLOAT_ACTIVATIONS);

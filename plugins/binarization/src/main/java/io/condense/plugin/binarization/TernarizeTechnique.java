@@ -30,6 +30,7 @@ public final class TernarizeTechnique implements Technique {
     static final String METHOD = "method";
     static final String THRESHOLD = "threshold";
     static final String TTQ_THRESHOLD = "ttq_threshold";
+    static final String TTQ_LATENTS = "ttq_latents";
     static final String TWN = "twn";
     static final String TTQ = "ttq";
 
@@ -47,6 +48,10 @@ public final class TernarizeTechnique implements Technique {
                         + "below 1 every channel keeps at least one weight)."));
         parameters.add(ParameterSpec.doubleParameter(TTQ_THRESHOLD, 0.05, Range.closedOpen(0, 1),
                 "method=ttq: weights with |W| <= ttq_threshold * max |W| of their layer become 0 (0.05 in the TTQ paper)."));
+        parameters.add(ParameterSpec.booleanParameter(TTQ_LATENTS, true,
+                "method=ttq: keep each layer's float weight in the file (read by no node) so that a following finetune starts its "
+                        + "latent weights from the float weights, as TTQ trains, instead of from the ternary levels; finetune removes "
+                        + "them. false: the file holds only the levels and scales."));
         parameters.addAll(LowBitCompression.SELECTION_PARAMETERS);
         parameters.addAll(LowBitCompression.ACTIVATION_PARAMETERS);
         DESCRIPTOR = new TechniqueDescriptor(ID, "0.1.0",
@@ -65,6 +70,10 @@ public final class TernarizeTechnique implements Technique {
         List<ParameterProblem> problems = new ArrayList<>();
         LowBitCompression.checkActivationParameters(parameters, problems);
         String method = parameters.getString(METHOD);
+        if (!method.equals(TTQ) && parameters.isExplicit(TTQ_LATENTS)) {
+            problems.add(new ParameterProblem(TTQ_LATENTS, parameters.getString(TTQ_LATENTS), "applies to method=ttq only, and method is "
+                    + method + ": set method=ttq, or drop " + TTQ_LATENTS));
+        }
         String foreign = method.equals(TTQ) ? THRESHOLD : TTQ_THRESHOLD;
         if (parameters.isExplicit(foreign)) {
             problems.add(new ParameterProblem(foreign, parameters.getString(foreign), "applies to method="
@@ -88,7 +97,7 @@ public final class TernarizeTechnique implements Technique {
             double threshold = parameters.getDouble(TTQ_THRESHOLD);
             method = new LowBitCompression.Method(TTQ, 2, "ternary",
                     (weights, layout) -> LowBitApproximations.trainedTernaryWeights(weights, layout, threshold), Map.of(TTQ_THRESHOLD, threshold),
-                    true);
+                    true, parameters.getBoolean(TTQ_LATENTS));
         } else {
             double threshold = parameters.getDouble(THRESHOLD);
             method = new LowBitCompression.Method(TWN, 2, "ternary",

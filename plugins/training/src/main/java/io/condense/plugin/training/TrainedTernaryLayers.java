@@ -21,8 +21,9 @@ import java.util.Optional;
  * Trained ternary quantization (TTQ, Zhu et al. 2017) in {@code finetune}: the layers {@code ternarize(method=ttq)}
  * writes, a {@code Sum} of two DequantizeLinear nodes with one scalar scale each, int8 positive levels {0, +1} and
  * negative levels {-1, 0} on disjoint elements. In the training graph the pair becomes one
- * {@link TrainingOperators#TRAINED_TERNARY} node on a float latent (starting at the levels {@code +1, 0, -1}: the paper's latent
- * weights scaled to [-1, 1], the magnitudes in the scales)
+ * {@link TrainingOperators#TRAINED_TERNARY} node on a float latent (the paper's latent weights scaled to [-1, 1], the
+ * magnitudes in the scales: the float weights {@code ternarize(method=ttq)} kept in the file, divided by their largest magnitude,
+ * else the levels {@code +1, 0, -1})
  * with the two scales trainable: every step re-draws the masks from the latent ({@code |latent| > t x max |latent|}),
  * the scales get the sums of their regions' gradients (times 1 / elements, {@link #scaleGradient}) and the latent the
  * paper's scaled gradient. The zeros are the
@@ -36,7 +37,7 @@ final class TrainedTernaryLayers {
     /** One TTQ layer as found in the input: the Sum and its two DequantizeLinear nodes. */
     record Found(int sumIndex, int positiveIndex, int negativeIndex, String positiveLevels, String negativeLevels, String positiveScale,
             String negativeScale, String zeroPoint, long[] shape, int[] positive, int[] negative, float positiveBefore, float negativeBefore,
-            String output) {
+            String output, String carriedLatent) {
     }
 
     /** One TTQ layer in the training graph. */
@@ -83,10 +84,27 @@ final class TrainedTernaryLayers {
             if (disjoint) {
                 found.add(new Found(i, positive.node(), negative.node(), positive.name(), negative.name(), positive.scale(), negative.scale(),
                         positive.zeroPoint(), positive.shape(), positive.levels(), negative.levels(), positive.scaleValue(),
-                        negative.scaleValue(), sum.getOutput(0)));
+                        negative.scaleValue(), sum.getOutput(0), carriedLatent(model, readers, positive)));
             }
         }
         return List.copyOf(found);
+    }
+
+    /**
+     * The float weights {@code ternarize(method=ttq)} kept for this layer ({@link TrainingOperators#TTQ_LATENT_SUFFIX}: a float
+     * initializer of the levels' shape that no node reads), or "" when the file has none (written with ttq_latents=false,
+     * or by an older version).
+     */
+    private static String carriedLatent(OnnxModel model, Map<String, Integer> readers, Basis positive) {
+        String name = positive.name() + TrainingOperators.TTQ_LATENT_SUFFIX;
+        if (!model.isInitializer(name) || readers.getOrDefault(name, 0) != 0) {
+            return "";
+        }
+        Tensor latent = model.tensor(name);
+        if (latent.dataType() != DataType.FLOAT || !java.util.Arrays.equals(latent.shape(), positive.shape())) {
+            return "";
+        }
+        return name;
     }
 
     /** A DequantizeLinear of int8 levels within {0, +1} (sign 1) or {-1, 0} (sign -1), a scalar float scale, zero point 0. */
@@ -133,14 +151,14 @@ final class TrainedTernaryLayers {
     }
 
     /**
-     * Replaces the pair by a {@link TrainingOperators#TRAINED_TERNARY} node writing the Sum's output: the levels become
-     * one float latent in [-1, 1] ({@code +1, 0, -1}, as the paper scales its latent weights), the DequantizeLinear nodes go.
+     * Replaces the pair by a {@link TrainingOperators#TRAINED_TERNARY} node writing the Sum's output on one float latent in
+     * [-1, 1], as the paper scales its latent weights: the float weights the file carries divided by their largest
+     * magnitude, else the levels {@code +1, 0, -1}; the DequantizeLinear nodes and the carried weights go.
      */
-    static Layer rewrite(ModelEditor editor, Found found, double thresholdFactor) {
-        float[] latent = new float[found.positive().length];
-        for (int j = 0; j < latent.length; j++) {
-            // the paper's latent: full-precision weights scaled to [-1, 1]; the scales carry the magnitudes
-            latent[j] = found.positive()[j] + found.negative()[j];
+    static Layer rewrite(OnnxModel model, ModelEditor editor, Found found, double thresholdFactor) {
+        float[] latent = startingLatent(model, found);
+        if (!found.carriedLatent().isEmpty()) {
+            editor.removeInitializer(found.carriedLatent());
         }
         String latentName = editor.uniqueName(found.positiveLevels() + "_latent");
         editor.removeInitializer(found.positiveLevels());
@@ -161,6 +179,34 @@ final class TrainedTernaryLayers {
         editor.removeNode(found.positiveIndex());
         editor.removeNode(found.negativeIndex());
         return new Layer(found, latentName, threshold);
+    }
+
+    /**
+     * The paper's latent: full-precision weights scaled to [-1, 1] (the scales carry the magnitudes). From the float
+     * weights the file carries when it does (their masks at the threshold are then the levels' own, when ternarize and
+     * finetune use the same factor), else the levels.
+     */
+    static float[] startingLatent(OnnxModel model, Found found) {
+        float[] latent = new float[found.positive().length];
+        if (found.carriedLatent().isEmpty()) {
+            for (int j = 0; j < latent.length; j++) {
+                latent[j] = found.positive()[j] + found.negative()[j];
+            }
+            return latent;
+        }
+        float[] weights = model.tensor(found.carriedLatent()).toFloatArray();
+        float maximum = 0f;
+        for (float weight : weights) {
+            if (!Float.isFinite(weight)) {
+                throw new CondenseException(ErrorCode.UNSUPPORTED_MODEL, "the float weights kept for TTQ in '" + found.carriedLatent()
+                        + "' hold " + weight + "; ternarize the float model again");
+            }
+            maximum = Math.max(maximum, Math.abs(weight));
+        }
+        for (int j = 0; j < latent.length; j++) {
+            latent[j] = maximum == 0f ? 0f : weights[j] / maximum;
+        }
+        return latent;
     }
 
     /**
@@ -209,6 +255,9 @@ final class TrainedTernaryLayers {
             zerosBefore += before == 0 ? 1 : 0;
             zerosAfter += after == 0 ? 1 : 0;
         }
+        if (!found.carriedLatent().isEmpty()) {
+            editor.removeInitializer(found.carriedLatent());
+        }
         editor.putInitializer(Tensor.fromInts(found.positiveLevels(), DataType.INT8, found.shape(), positive).toProto());
         editor.putInitializer(Tensor.fromInts(found.negativeLevels(), DataType.INT8, found.shape(), negative).toProto());
         editor.putInitializer(Tensor.fromFloats(found.positiveScale(), DataType.FLOAT, trained.tensor(found.positiveScale()).shape(),
@@ -221,6 +270,7 @@ final class TrainedTernaryLayers {
         entry.put("form", "ttq");
         entry.put("elements", (long) latent.length);
         entry.put("threshold_factor", (double) layer.threshold());
+        entry.put("latent_start", found.carriedLatent().isEmpty() ? "levels" : "float_weights");
         entry.put("positive_scale_before", (double) found.positiveBefore());
         entry.put("positive_scale_after", (double) positiveScale);
         entry.put("negative_scale_before", (double) found.negativeBefore());

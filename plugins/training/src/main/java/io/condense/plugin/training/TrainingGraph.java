@@ -189,7 +189,7 @@ final class TrainingGraph {
         }
         List<TrainedTernaryLayers.Layer> ternaryLayers = new ArrayList<>();
         for (TrainedTernaryLayers.Found found : ternaryFound) {
-            ternaryLayers.add(TrainedTernaryLayers.rewrite(editor, found, ternaryThreshold));
+            ternaryLayers.add(TrainedTernaryLayers.rewrite(model, editor, found, ternaryThreshold));
         }
         List<Codebook> codebooks = codebooks(model);
         if (weights.isEmpty() && biases.isEmpty() && ternaryLayers.isEmpty()) {

@@ -7,6 +7,7 @@ import io.condense.plugin.binarization.TernarizeTechnique;
 import io.condense.sdk.model.OnnxModel;
 import io.condense.sdk.technique.TechniqueResult;
 import io.condense.sdk.tensor.DataType;
+import io.condense.sdk.training.TrainingOperators;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
@@ -57,6 +58,42 @@ class TrainedTernaryFinetuneTest {
     }
 
     @Test
+    void theLatentsStartFromTheKeptFloatWeightsScaledToOneAndTheirMasksAreTheLevels() {
+        OnnxModel ternary = lenet.apply(new TernarizeTechnique(), lenet.dense, Map.of("method", "ttq", "keep_first_last", "false"), false)
+                .model();
+        TrainingGraph graph = TrainingGraph.of(ternary);
+        assertThat(graph.ternaryLayers()).hasSize(3);
+        assertThat(graph.model().initializers()).noneMatch(info -> info.name().endsWith(TrainingOperators.TTQ_LATENT_SUFFIX));
+        for (TrainedTernaryLayers.Layer layer : graph.ternaryLayers()) {
+            String positiveLevels = layer.found().positiveLevels();
+            float[] weights = ternary.tensor(positiveLevels + TrainingOperators.TTQ_LATENT_SUFFIX).toFloatArray();
+            float[] latent = graph.model().tensor(layer.latent()).toFloatArray();
+            float maximum = 0;
+            for (float weight : weights) {
+                maximum = Math.max(maximum, Math.abs(weight));
+            }
+            float largest = 0;
+            int[] levels = new int[latent.length];
+            for (int j = 0; j < latent.length; j++) {
+                assertThat(latent[j]).isEqualTo(weights[j] / maximum);
+                largest = Math.max(largest, Math.abs(latent[j]));
+            }
+            for (int j = 0; j < latent.length; j++) {
+                levels[j] = latent[j] > 0.05f * largest ? 1 : latent[j] < -0.05f * largest ? -1 : 0;
+                assertThat(levels[j]).as("element %d of %s: the training mask is the written level", j, positiveLevels)
+                        .isEqualTo(layer.found().positive()[j] + layer.found().negative()[j]);
+            }
+        }
+        OnnxModel levelsOnly = lenet.apply(new TernarizeTechnique(), lenet.dense,
+                Map.of("method", "ttq", "keep_first_last", "false", "ttq_latents", "false"), false).model();
+        TrainingGraph fromLevels = TrainingGraph.of(levelsOnly);
+        for (TrainedTernaryLayers.Layer layer : fromLevels.ternaryLayers()) {
+            assertThat(fromLevels.model().tensor(layer.latent()).toFloatArray()).as("without kept weights the latent is the levels")
+                    .containsOnly(-1f, 0f, 1f);
+        }
+    }
+
+    @Test
     void ttqTrainsBothScalesAndRedrawsTheZerosAndKeepsTheValueSets() {
         double denseAccuracy = lenet.accuracy(lenet.dense);
         OnnxModel ternary = lenet.apply(new TernarizeTechnique(), lenet.dense, Map.of("method", "ttq", "keep_first_last", "false"), false)
@@ -68,6 +105,10 @@ class TrainedTernaryFinetuneTest {
         List<Map<String, Object>> layers = result.report().layers().stream().filter(layer -> "ttq".equals(layer.get("form"))).toList();
         System.out.printf(Locale.ROOT, "TTQ: float %.4f, ternarize(method=ttq) %.4f, finetune %.4f; layers %s%n", denseAccuracy, before,
                 after, layers);
+        assertThat(ternary.initializers()).filteredOn(info -> info.name().endsWith(TrainingOperators.TTQ_LATENT_SUFFIX)).hasSize(3);
+        assertThat(written.initializers()).as("the float weights ternarize kept are gone from the written model")
+                .noneMatch(info -> info.name().endsWith(TrainingOperators.TTQ_LATENT_SUFFIX));
+        assertThat(layers).allSatisfy(layer -> assertThat(layer.get("latent_start")).isEqualTo("float_weights"));
         assertThat(written.nodes()).extracting(NodeProto::getOpType).containsExactlyElementsOf(
                 ternary.nodes().stream().map(NodeProto::getOpType).toList());
         assertTernaryValueSets(written, 3);
