@@ -364,7 +364,9 @@ public final class FashionChains {
             new LowBitRow("ttq", TernarizeTechnique::new, Map.of("method", "ttq", "keep_first_last", "false"),
                     "ternarize(method=ttq, keep_first_last=false)", ""),
             new LowBitRow("inq", QuantizeTechnique::new, Map.of("scheme", "pow2", "bits", "5", "incremental", "0.5,0.75,0.875,1"),
-                    "quantize(scheme=pow2, bits=5, incremental=0.5,0.75,0.875,1)", ""));
+                    "quantize(scheme=pow2, bits=5, incremental=0.5,0.75,0.875,1)", ""),
+            new LowBitRow("lsq", QuantizeTechnique::new, Map.of("bits", "2", "granularity", "block", "block", "32", "activations", "true"),
+                    "quantize(bits=2, granularity=block, block=32, activations=true)", "learn_scales=true"));
 
     /** A row of the table: one model after one chain. */
     private record Row(String model, String chain, double accuracy, long nonZeroWeights, long weights, long nonZeroParameters,
