@@ -31,6 +31,9 @@ public final class TernarizeTechnique implements Technique {
     static final String THRESHOLD = "threshold";
     static final String TTQ_THRESHOLD = "ttq_threshold";
     static final String TTQ_LATENTS = "ttq_latents";
+    static final String TTQ_SCALES = "ttq_scales";
+    static final String LAYER = "layer";
+    static final String CHANNEL = "channel";
     static final String TWN = "twn";
     static final String TTQ = "ttq";
 
@@ -52,6 +55,9 @@ public final class TernarizeTechnique implements Technique {
                 "method=ttq: keep each layer's float weight in the file (read by no node) so that a following finetune starts its "
                         + "latent weights from the float weights, as TTQ trains, instead of from the ternary levels; finetune removes "
                         + "them. false: the file holds only the levels and scales."));
+        parameters.add(ParameterSpec.choiceParameter(TTQ_SCALES, LAYER, List.of(LAYER, CHANNEL),
+                "method=ttq: layer: one positive and one negative scale per layer (the paper); channel: one pair per output channel "
+                        + "(the threshold stays the layer's)."));
         parameters.addAll(LowBitCompression.SELECTION_PARAMETERS);
         parameters.addAll(LowBitCompression.ACTIVATION_PARAMETERS);
         DESCRIPTOR = new TechniqueDescriptor(ID, "0.1.0",
@@ -70,9 +76,11 @@ public final class TernarizeTechnique implements Technique {
         List<ParameterProblem> problems = new ArrayList<>();
         LowBitCompression.checkActivationParameters(parameters, problems);
         String method = parameters.getString(METHOD);
-        if (!method.equals(TTQ) && parameters.isExplicit(TTQ_LATENTS)) {
-            problems.add(new ParameterProblem(TTQ_LATENTS, parameters.getString(TTQ_LATENTS), "applies to method=ttq only, and method is "
-                    + method + ": set method=ttq, or drop " + TTQ_LATENTS));
+        for (String option : List.of(TTQ_LATENTS, TTQ_SCALES)) {
+            if (!method.equals(TTQ) && parameters.isExplicit(option)) {
+                problems.add(new ParameterProblem(option, parameters.getString(option), "applies to method=ttq only, and method is "
+                        + method + ": set method=ttq, or drop " + option));
+            }
         }
         String foreign = method.equals(TTQ) ? THRESHOLD : TTQ_THRESHOLD;
         if (parameters.isExplicit(foreign)) {
@@ -95,9 +103,11 @@ public final class TernarizeTechnique implements Technique {
         LowBitCompression.Method method;
         if (parameters.getString(METHOD).equals(TTQ)) {
             double threshold = parameters.getDouble(TTQ_THRESHOLD);
+            boolean perChannel = parameters.getString(TTQ_SCALES).equals(CHANNEL);
             method = new LowBitCompression.Method(TTQ, 2, "ternary",
-                    (weights, layout) -> LowBitApproximations.trainedTernaryWeights(weights, layout, threshold), Map.of(TTQ_THRESHOLD, threshold),
-                    true, parameters.getBoolean(TTQ_LATENTS));
+                    (weights, layout) -> LowBitApproximations.trainedTernaryWeights(weights, layout, threshold, perChannel),
+                    Map.of(TTQ_THRESHOLD, threshold, TTQ_SCALES, parameters.getString(TTQ_SCALES)), !perChannel,
+                    parameters.getBoolean(TTQ_LATENTS));
         } else {
             double threshold = parameters.getDouble(THRESHOLD);
             method = new LowBitCompression.Method(TWN, 2, "ternary",

@@ -97,6 +97,55 @@ class TrainedTernaryTest {
     }
 
     @Test
+    void perChannelScalesAreTheMeansOfEachChannelsSidesUnderTheLayersThreshold() {
+        OnnxModel original = OnnxModel.load(SharedData.model("pytorch_cnn_mnist.onnx"));
+        TechniqueResult result = Models.apply(new TernarizeTechnique(), original,
+                Map.of("method", "ttq", "keep_first_last", "false", "ttq_scales", "channel"));
+        OnnxModel written = OnnxModel.fromBytes(result.model().toBytes());
+        assertThat(result.report().get("ttq_scales")).isEqualTo("channel");
+        for (Map<String, Object> layer : result.report().layers()) {
+            String weight = (String) layer.get("weight");
+            Tensor tensor = original.tensor(weight);
+            float[] w = tensor.toFloatArray();
+            int channels = (int) tensor.shape()[0];
+            int inner = w.length / channels;
+            float maximum = 0;
+            for (float value : w) {
+                maximum = Math.max(maximum, Math.abs(value));
+            }
+            double threshold = 0.05 * maximum;
+            float[] wp = written.tensor(weight + "_scale_0").toFloatArray();
+            float[] wn = written.tensor(weight + "_scale_1").toFloatArray();
+            int[] p = written.tensor(weight + "_ternary_0").toIntArray();
+            int[] n = written.tensor(weight + "_ternary_1").toIntArray();
+            assertThat(wp).as("one positive scale per output channel of %s", weight).hasSize(channels);
+            assertThat(wn).hasSize(channels);
+            assertThat(((Number) layer.get("packed_bits")).longValue()).isEqualTo(2L * w.length + 64L * channels);
+            for (int c = 0; c < channels; c++) {
+                double positiveSum = 0;
+                double negativeSum = 0;
+                int positiveCount = 0;
+                int negativeCount = 0;
+                for (int j = c * inner; j < (c + 1) * inner; j++) {
+                    assertThat(p[j]).isEqualTo(w[j] > threshold ? 1 : 0);
+                    assertThat(n[j]).isEqualTo(w[j] < -threshold ? -1 : 0);
+                    positiveSum += w[j] > threshold ? w[j] : 0;
+                    positiveCount += w[j] > threshold ? 1 : 0;
+                    negativeSum -= w[j] < -threshold ? w[j] : 0;
+                    negativeCount += w[j] < -threshold ? 1 : 0;
+                }
+                assertThat(wp[c]).as("Wp of channel %d of %s", c, weight).isEqualTo(positiveCount == 0 ? 0f : (float) (positiveSum / positiveCount));
+                assertThat(wn[c]).as("Wn of channel %d of %s", c, weight).isEqualTo(negativeCount == 0 ? 0f : (float) (negativeSum / negativeCount));
+            }
+        }
+        assertThat(Evaluators.fromServiceLoader().compare(original, written, EvaluationRequest.of(Models.digitsFor("pytorch_cnn_mnist.onnx"),
+                100)).samples()).isEqualTo(100);
+        CondenseException error = catchThrowableOfType(CondenseException.class,
+                () -> Models.apply(new TernarizeTechnique(), original, Map.of("ttq_scales", "channel")));
+        assertThat(error.getMessage()).contains("ttq_scales").contains("method=ttq");
+    }
+
+    @Test
     void withoutLatentsTheFileHoldsOnlyLevelsAndScales() {
         OnnxModel original = OnnxModel.load(SharedData.model("pytorch_cnn_mnist.onnx"));
         TechniqueResult kept = Models.apply(new TernarizeTechnique(), original, Map.of("method", "ttq", "keep_first_last", "false"));

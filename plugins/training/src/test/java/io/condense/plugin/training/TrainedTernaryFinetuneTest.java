@@ -58,6 +58,48 @@ class TrainedTernaryFinetuneTest {
     }
 
     @Test
+    void perChannelScalesTrainAndEveryChannelHoldsItsOwnThreeValues() {
+        OnnxModel ternary = lenet.apply(new TernarizeTechnique(), lenet.dense,
+                Map.of("method", "ttq", "keep_first_last", "false", "ttq_scales", "channel"), false).model();
+        double before = lenet.accuracy(ternary);
+        TechniqueResult result = lenet.apply(new FinetuneTechnique(), ternary, Map.of("epochs", "1"), true);
+        OnnxModel written = OnnxModel.fromBytes(result.model().toBytes());
+        double after = lenet.accuracy(written);
+        System.out.printf(Locale.ROOT, "TTQ per channel: ternarize %.4f, finetune(epochs=1) %.4f%n", before, after);
+        int layers = 0;
+        for (NodeProto sum : written.nodes()) {
+            if (!sum.getOpType().equals("Sum")) {
+                continue;
+            }
+            NodeProto positive = written.producer(sum.getInput(0)).orElseThrow();
+            NodeProto negative = written.producer(sum.getInput(1)).orElseThrow();
+            int[] p = written.tensor(positive.getInput(0)).toIntArray();
+            int[] n = written.tensor(negative.getInput(0)).toIntArray();
+            float[] wp = written.tensor(positive.getInput(1)).toFloatArray();
+            float[] wn = written.tensor(negative.getInput(1)).toFloatArray();
+            float[] wpBefore = ternary.tensor(positive.getInput(1)).toFloatArray();
+            assertThat(wp).as("per-channel scales of %s", positive.getInput(0)).hasSize((int) written.tensor(positive.getInput(0)).shape()[0])
+                    .isNotEqualTo(wpBefore);
+            int inner = p.length / wp.length;
+            for (int j = 0; j < p.length; j++) {
+                int c = j / inner;
+                assertThat(p[j]).isBetween(0, 1);
+                assertThat(n[j]).isBetween(-1, 0);
+                assertThat(p[j] * wp[c] + n[j] * wn[c]).isIn(wp[c], 0f, -wn[c]);
+            }
+            for (int c = 0; c < wp.length; c++) {
+                assertThat(wp[c]).as("Wp of channel %d", c).isPositive();
+                assertThat(wn[c]).as("Wn of channel %d", c).isPositive();
+            }
+            layers++;
+        }
+        assertThat(layers).isEqualTo(3);
+        assertThat(result.report().layers()).filteredOn(layer -> "ttq".equals(layer.get("form")))
+                .allSatisfy(layer -> assertThat(layer.get("scales")).isEqualTo("channel"));
+        assertThat(after).as("fine-tuning recovers the per-channel TTQ model").isGreaterThan(before + 0.02);
+    }
+
+    @Test
     void theLatentsStartFromTheKeptFloatWeightsScaledToOneAndTheirMasksAreTheLevels() {
         OnnxModel ternary = lenet.apply(new TernarizeTechnique(), lenet.dense, Map.of("method", "ttq", "keep_first_last", "false"), false)
                 .model();

@@ -26,6 +26,11 @@ public final class TrainingOperators {
      * them from the model it writes.
      */
     public static final String TTQ_LATENT_SUFFIX = "_ttq_latent";
+    /**
+     * An int attribute of {@link #TRAINED_TERNARY}: the scales are 1-D, one per entry of the latent along this axis (per
+     * output channel); absent, they are scalars.
+     */
+    public static final String AXIS = "axis";
     /** The threshold factor attribute of {@link #TRAINED_TERNARY}. */
     public static final String THRESHOLD = "threshold";
     /**

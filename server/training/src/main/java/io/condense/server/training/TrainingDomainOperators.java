@@ -46,6 +46,11 @@ final class TrainingDomainOperators {
             positiveScale = scaledGradient(positiveScale, gradientScale);
             negativeScale = scaledGradient(negativeScale, gradientScale);
         }
+        long axis = node.getInt(TrainingOperators.AXIS, -1);
+        if (axis >= 0) {
+            positiveScale = alongAxis(node, positiveScale, latent, (int) axis);
+            negativeScale = alongAxis(node, negativeScale, latent, (int) axis);
+        }
         NDArray threshold = Scalars.times(latent.abs().max(), factor).stopGradient();
         NDArray positive = latent.gt(threshold).toType(DataType.FLOAT32, false);
         NDArray negative = latent.lt(threshold.neg()).toType(DataType.FLOAT32, false);
@@ -75,6 +80,19 @@ final class TrainingDomainOperators {
             elements /= Math.max(1, x.getShape().get(0));
         }
         return new NDArray[] {scaledGradient(scale, (float) (1 / Math.sqrt(Math.max(1, elements) * positiveLevels)))};
+    }
+
+    /** A 1-D per-channel scale reshaped to broadcast along {@code axis} of {@code x}. */
+    private static NDArray alongAxis(OnnxNode node, NDArray scale, NDArray x, int axis) {
+        int rank = x.getShape().dimension();
+        if (axis >= rank || scale.getShape().size() != x.getShape().get(axis)) {
+            throw node.invalid("per-channel scales of " + scale.getShape().size() + " entries do not fit axis " + axis + " of "
+                    + x.getShape());
+        }
+        long[] shape = new long[rank];
+        java.util.Arrays.fill(shape, 1);
+        shape[axis] = scale.getShape().size();
+        return scale.reshape(new ai.djl.ndarray.types.Shape(shape));
     }
 
     /** The same value, its gradient multiplied by {@code factor}: {@code x k + stop(x - x k)}. */

@@ -363,6 +363,8 @@ public final class FashionChains {
     private static final List<LowBitRow> LOW_BIT_ROWS = List.of(
             new LowBitRow("ttq", TernarizeTechnique::new, Map.of("method", "ttq", "keep_first_last", "false"),
                     "ternarize(method=ttq, keep_first_last=false)", ""),
+            new LowBitRow("ttq", TernarizeTechnique::new, Map.of("method", "ttq", "keep_first_last", "false", "ttq_scales", "channel"),
+                    "ternarize(method=ttq, keep_first_last=false, ttq_scales=channel)", ""),
             new LowBitRow("inq", QuantizeTechnique::new, Map.of("scheme", "pow2", "bits", "5", "incremental", "0.5,0.75,0.875,1"),
                     "quantize(scheme=pow2, bits=5, incremental=0.5,0.75,0.875,1)", ""),
             new LowBitRow("lsq", QuantizeTechnique::new, Map.of("bits", "2", "granularity", "block", "block", "32", "activations", "true"),
