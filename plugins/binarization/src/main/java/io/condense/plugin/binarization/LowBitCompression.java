@@ -75,6 +75,7 @@ final class LowBitCompression {
     static final String ACTIVATIONS = "activations";
     static final String FLOAT_ACTIVATIONS = "float";
     static final String INT8_ACTIVATIONS = "8";
+    static final String BINARY_ACTIVATIONS = "1";
     /** The options that only mean something with activations=8. */
     static final List<String> CALIBRATION_OPTIONS = CalibrationParameters.NAMES;
 
@@ -83,10 +84,11 @@ final class LowBitCompression {
      * quantization family's {@code quantize}, with its names, defaults and meanings.
      */
     static final List<ParameterSpec> ACTIVATION_PARAMETERS = Stream.concat(Stream.of(
-            ParameterSpec.choiceParameter(ACTIVATIONS, FLOAT_ACTIVATIONS, List.of(FLOAT_ACTIVATIONS, INT8_ACTIVATIONS),
+            ParameterSpec.choiceParameter(ACTIVATIONS, FLOAT_ACTIVATIONS, List.of(FLOAT_ACTIVATIONS, INT8_ACTIVATIONS, BINARY_ACTIVATIONS),
                     "float: activations stay float (weight-only); 8: static 8-bit activations too (W1-A8 / W2-A8), calibrated on "
                             + "the calibration data (pass --calibration-data): QuantizeLinear -> DequantizeLinear on the activation "
-                            + "input and output of every changed layer, and an int32 bias.")),
+                            + "input and output of every changed layer, and an int32 bias; 1: binary activations (XNOR-Net W1-A1): "
+                            + "every changed layer reads Sign of its input, to be trained by finetune (clipped straight-through).")),
             CalibrationParameters.specs("With activations=8", "").stream()).toList();
 
     /** What {@code activations=8} needs: how to calibrate, and the data to calibrate on. */
@@ -177,6 +179,12 @@ final class LowBitCompression {
 
     static TechniqueResult run(String techniqueId, Method method, LayerSelection selection, boolean keepFirstLast,
             Optional<ActivationSettings> activations, OnnxModel model, StepContext context) {
+        return run(techniqueId, method, selection, keepFirstLast, activations, false, model, context);
+    }
+
+    /** @param binaryActivations {@code activations=1}: a Sign before every changed layer ({@link BinaryActivations}) */
+    static TechniqueResult run(String techniqueId, Method method, LayerSelection selection, boolean keepFirstLast,
+            Optional<ActivationSettings> activations, boolean binaryActivations, OnnxModel model, StepContext context) {
         String verb = techniqueId.equals("ternarize") ? "ternarize" : "binarize";
         // weights reshaped at run time (mnist-8's MatMul weight) become initializers the layers read directly
         OnnxModel source = model.edit().foldConstantReshapes().build();
@@ -275,6 +283,7 @@ final class LowBitCompression {
             }
         }
         StaticActivations.Outcome activationOutcome = null;
+        BinaryActivations.Outcome binaryOutcome = null;
         double activationSqnr = Double.NaN;
         OnnxModel result;
         if (activations.isPresent()) {
@@ -288,6 +297,9 @@ final class LowBitCompression {
             activationOutcome = activationOutcome.withOutputSqnr(StaticActivations.outputSqnrDb(model, result, settings.data(), samples,
                     context));
             activationSqnr = StaticActivations.outputSqnrDb(weightsOnly, result, settings.data(), samples, context);
+        } else if (binaryActivations) {
+            binaryOutcome = BinaryActivations.apply(editor, changedLayers);
+            result = editor.build();
         } else {
             result = editor.build();
         }
@@ -327,7 +339,10 @@ final class LowBitCompression {
         report
                 .put("opset_before", opsetBefore)
                 .put("opset_after", result.opsetVersion("").orElse(0L))
-                .put("activations", activations.isPresent() ? INT8_ACTIVATIONS : FLOAT_ACTIVATIONS);
+                .put("activations", activations.isPresent() ? INT8_ACTIVATIONS : binaryActivations ? BINARY_ACTIVATIONS : FLOAT_ACTIVATIONS);
+        if (binaryOutcome != null) {
+            BinaryActivations.macs(result, binaryOutcome).forEach(report::put);
+        }
         if (activationOutcome != null) {
             StaticActivations.Settings settings = activations.get().settings();
             report.put("calibration", settings.method().parameterValue())

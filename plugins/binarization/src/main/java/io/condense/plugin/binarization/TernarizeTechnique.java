@@ -113,7 +113,7 @@ public final class TernarizeTechnique implements Technique {
             method = new LowBitCompression.Method(TWN, 2, "ternary",
                     (weights, layout) -> LowBitApproximations.ternaryWeights(weights, layout, threshold), Map.of(THRESHOLD, threshold));
         }
-        return LowBitCompression.run(ID, method, selection, parameters.getBoolean(LowBitCompression.KEEP_FIRST_LAST), activations, model,
-                context);
+        return LowBitCompression.run(ID, method, selection, parameters.getBoolean(LowBitCompression.KEEP_FIRST_LAST), activations,
+                parameters.getString(LowBitCompression.ACTIVATIONS).equals(LowBitCompression.BINARY_ACTIVATIONS), model, context);
     }
 }

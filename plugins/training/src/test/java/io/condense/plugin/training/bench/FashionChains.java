@@ -1,5 +1,6 @@
 package io.condense.plugin.training.bench;
 
+import io.condense.plugin.binarization.BinarizeTechnique;
 import io.condense.plugin.binarization.TernarizeTechnique;
 import io.condense.plugin.lowrank.LowRankTechnique;
 import io.condense.plugin.pruning.PruneTechnique;
@@ -367,6 +368,7 @@ public final class FashionChains {
                     "ternarize(method=ttq, keep_first_last=false, ttq_scales=channel)", ""),
             new LowBitRow("inq", QuantizeTechnique::new, Map.of("scheme", "pow2", "bits", "5", "incremental", "0.5,0.75,0.875,1"),
                     "quantize(scheme=pow2, bits=5, incremental=0.5,0.75,0.875,1)", ""),
+            new LowBitRow("xnor", BinarizeTechnique::new, Map.of("activations", "1"), "binarize(activations=1)", ""),
             new LowBitRow("lsq", QuantizeTechnique::new, Map.of("bits", "2", "granularity", "block", "block", "32", "activations", "true"),
                     "quantize(bits=2, granularity=block, block=32, activations=true)", "learn_scales=true"));
 
