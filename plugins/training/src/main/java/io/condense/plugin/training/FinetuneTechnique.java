@@ -60,9 +60,11 @@ public final class FinetuneTechnique implements Technique {
      * TTQ trains parameters of very different units together (latents in [-1, 1] whose gradient the paper scales by the
      * layer's scale, about 0.1; scales that get the mean of a layer's gradients; float biases): SGD's one step size (lr 0.01) moved
      * LeNet-5's scales by 0 to 9% and re-drew 3% of fc1's levels in 3 epochs (test accuracy 0.8831), Adam's per-parameter
-     * steps moved them by 2 to 49% and re-drew 8% (0.8875; plugins/training/README.md, "TTQ").
+     * steps moved them by 2 to 49% and re-drew 8% (0.8875; plugins/training/README.md, "TTQ"). Models with binary activations
+     * ({@code binarize(activations=1)}) too: SGD lr 0.01 diverged on LeNet-5 W1-A1 (loss 1.07, 1.35, 1.43 over 3 epochs, test
+     * accuracy 0.4524), as the binary-network papers train with Adam.
      */
-    static final String TTQ_OPTIMIZER = "adam";
+    static final String LOW_BIT_OPTIMIZER = "adam";
 
     /** Integer operators: weights in these are not in QDQ form, so there is nothing to fake-quantize. */
     private static final Set<String> INTEGER_OPERATORS = Set.of("DynamicQuantizeLinear",
@@ -134,8 +136,8 @@ public final class FinetuneTechnique implements Technique {
                     + "own DequantizeLinear); quantize it first (quantize(bits=..., activations=true)), or drop learn_scales");
         }
         OnnxModel trainingModel = graph.model();
-        TrainingParameters.Settings settings = graph.ternaryLayers().isEmpty() ? given
-                : TrainingParameters.settings(parameters, TTQ_OPTIMIZER);
+        TrainingParameters.Settings settings = graph.ternaryLayers().isEmpty() && !graph.binaryActivations() ? given
+                : TrainingParameters.settings(parameters, LOW_BIT_OPTIMIZER);
         List<String> unsupported = trainer.unsupportedOperators(trainingModel);
         if (!unsupported.isEmpty()) {
             throw new CondenseException(ErrorCode.UNSUPPORTED_MODEL, "finetune cannot train this model: the training runtime does "

@@ -121,6 +121,15 @@ final class TrainingGraph {
         return activationSteps;
     }
 
+    /**
+     * Whether the model binarizes activations ({@code binarize(activations=1)}): a Sign node reads a computed value, not a
+     * weight. Such a network trains through the Sign's clipped straight-through gradient, as TTQ's does through its masks.
+     */
+    boolean binaryActivations() {
+        return input.nodes().stream().anyMatch(node -> node.getOpType().equals("Sign") && node.getInputCount() == 1
+                && !input.isInitializer(node.getInput(0)));
+    }
+
     /** Latents whose zeros the method re-draws every step (TTQ): {@code keep_zeros} does not freeze them. */
     Set<String> zerosRedrawn() {
         Set<String> names = new TreeSet<>();

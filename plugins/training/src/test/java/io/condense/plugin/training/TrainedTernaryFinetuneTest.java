@@ -29,9 +29,13 @@ class TrainedTernaryFinetuneTest {
         lenet = new SmallFashionLeNet();
     }
 
-    /** Per layer weight name: the values the written model's two bases give, {Wp, 0, -Wn} at most. */
-    private static void assertTernaryValueSets(OnnxModel model, int layers) {
-        int checked = 0;
+    /**
+     * Per TTQ layer of the written model, per channel when the scales are per channel: every value the two bases give is
+     * Wp, 0 or -Wn, both scales positive; for one scale per layer all three values occur. Returns the layers checked, by
+     * their positive levels.
+     */
+    private static List<String> assertTernaryValueSets(OnnxModel model) {
+        List<String> checked = new java.util.ArrayList<>();
         for (NodeProto sum : model.nodes()) {
             if (!sum.getOpType().equals("Sum")) {
                 continue;
@@ -41,20 +45,27 @@ class TrainedTernaryFinetuneTest {
             int[] p = model.tensor(positive.getInput(0)).toIntArray();
             int[] n = model.tensor(negative.getInput(0)).toIntArray();
             assertThat(model.tensor(positive.getInput(0)).dataType()).isEqualTo(DataType.INT8);
-            float wp = model.tensor(positive.getInput(1)).toFloatArray()[0];
-            float wn = model.tensor(negative.getInput(1)).toFloatArray()[0];
-            assertThat(wp).as("Wp of %s", positive.getInput(0)).isPositive();
-            assertThat(wn).as("Wn of %s", negative.getInput(0)).isPositive();
+            float[] wp = model.tensor(positive.getInput(1)).toFloatArray();
+            float[] wn = model.tensor(negative.getInput(1)).toFloatArray();
+            for (int c = 0; c < wp.length; c++) {
+                assertThat(wp[c]).as("Wp[%d] of %s", c, positive.getInput(0)).isPositive();
+                assertThat(wn[c]).as("Wn[%d] of %s", c, negative.getInput(0)).isPositive();
+            }
+            int inner = p.length / wp.length;
             Set<Float> values = new HashSet<>();
             for (int j = 0; j < p.length; j++) {
+                int c = j / inner;
                 assertThat(p[j]).isBetween(0, 1);
                 assertThat(n[j]).isBetween(-1, 0);
-                values.add(p[j] * wp + n[j] * wn);
+                assertThat(p[j] * wp[c] + n[j] * wn[c]).isIn(wp[c], 0f, -wn[c]);
+                values.add(p[j] * wp[c] + n[j] * wn[c]);
             }
-            assertThat(values).as("values of %s", sum.getOutput(0)).containsExactlyInAnyOrder(wp, 0f, -wn);
-            checked++;
+            if (wp.length == 1) {
+                assertThat(values).as("values of %s", sum.getOutput(0)).containsExactlyInAnyOrder(wp[0], 0f, -wn[0]);
+            }
+            checked.add(positive.getInput(0));
         }
-        assertThat(checked).as("TTQ layers read back").isEqualTo(layers);
+        return checked;
     }
 
     @Test
@@ -66,34 +77,13 @@ class TrainedTernaryFinetuneTest {
         OnnxModel written = OnnxModel.fromBytes(result.model().toBytes());
         double after = lenet.accuracy(written);
         System.out.printf(Locale.ROOT, "TTQ per channel: ternarize %.4f, finetune(epochs=1) %.4f%n", before, after);
-        int layers = 0;
-        for (NodeProto sum : written.nodes()) {
-            if (!sum.getOpType().equals("Sum")) {
-                continue;
-            }
-            NodeProto positive = written.producer(sum.getInput(0)).orElseThrow();
-            NodeProto negative = written.producer(sum.getInput(1)).orElseThrow();
-            int[] p = written.tensor(positive.getInput(0)).toIntArray();
-            int[] n = written.tensor(negative.getInput(0)).toIntArray();
-            float[] wp = written.tensor(positive.getInput(1)).toFloatArray();
-            float[] wn = written.tensor(negative.getInput(1)).toFloatArray();
-            float[] wpBefore = ternary.tensor(positive.getInput(1)).toFloatArray();
-            assertThat(wp).as("per-channel scales of %s", positive.getInput(0)).hasSize((int) written.tensor(positive.getInput(0)).shape()[0])
-                    .isNotEqualTo(wpBefore);
-            int inner = p.length / wp.length;
-            for (int j = 0; j < p.length; j++) {
-                int c = j / inner;
-                assertThat(p[j]).isBetween(0, 1);
-                assertThat(n[j]).isBetween(-1, 0);
-                assertThat(p[j] * wp[c] + n[j] * wn[c]).isIn(wp[c], 0f, -wn[c]);
-            }
-            for (int c = 0; c < wp.length; c++) {
-                assertThat(wp[c]).as("Wp of channel %d", c).isPositive();
-                assertThat(wn[c]).as("Wn of channel %d", c).isPositive();
-            }
-            layers++;
-        }
-        assertThat(layers).isEqualTo(3);
+        List<String> layers = assertTernaryValueSets(written);
+        assertThat(layers).hasSize(3).allSatisfy(levels -> {
+            NodeProto dequantize = written.consumers(levels).get(0);
+            float[] wp = written.tensor(dequantize.getInput(1)).toFloatArray();
+            assertThat(wp).as("per-channel scales of %s", levels).hasSize((int) written.tensor(levels).shape()[0])
+                    .isNotEqualTo(ternary.tensor(dequantize.getInput(1)).toFloatArray());
+        });
         assertThat(result.report().layers()).filteredOn(layer -> "ttq".equals(layer.get("form")))
                 .allSatisfy(layer -> assertThat(layer.get("scales")).isEqualTo("channel"));
         assertThat(after).as("fine-tuning recovers the per-channel TTQ model").isGreaterThan(before + 0.02);
@@ -153,7 +143,7 @@ class TrainedTernaryFinetuneTest {
         assertThat(layers).allSatisfy(layer -> assertThat(layer.get("latent_start")).isEqualTo("float_weights"));
         assertThat(written.nodes()).extracting(NodeProto::getOpType).containsExactlyElementsOf(
                 ternary.nodes().stream().map(NodeProto::getOpType).toList());
-        assertTernaryValueSets(written, 3);
+        assertThat(assertTernaryValueSets(written)).hasSize(3);
         assertThat(layers).hasSize(3).allSatisfy(layer -> {
             assertThat((double) layer.get("positive_scale_after")).isNotEqualTo(layer.get("positive_scale_before"));
             assertThat((double) layer.get("negative_scale_after")).isNotEqualTo(layer.get("negative_scale_before"));
