@@ -93,7 +93,7 @@ public final class BinarizeTechnique implements Technique {
                     (weights, layout) -> LowBitApproximations.residualBinary(weights, layout, order), Map.of(ORDER, order));
             default -> throw new IllegalStateException("method '" + method + "' passed validation but is not handled");
         };
-        return LowBitCompression.run(ID, chosen, selection, parameters.getBoolean(LowBitCompression.KEEP_FIRST_LAST), activations, model,
-                context);
+        return LowBitCompression.run(ID, chosen, selection, parameters.getBoolean(LowBitCompression.KEEP_FIRST_LAST), activations,
+                parameters.getString(LowBitCompression.ACTIVATIONS).equals(LowBitCompression.BINARY_ACTIVATIONS), model, context);
     }
 }

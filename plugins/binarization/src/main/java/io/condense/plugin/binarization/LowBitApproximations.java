@@ -223,6 +223,14 @@ final class LowBitApproximations {
      * re-draws the masks from its latent weights.
      */
     static Approximation trainedTernaryWeights(float[] weights, ChannelLayout layout, double thresholdFactor) {
+        return trainedTernaryWeights(weights, layout, thresholdFactor, false);
+    }
+
+    /**
+     * {@link #trainedTernaryWeights(float[], ChannelLayout, double)}, with {@code perChannel} each output channel's scales
+     * the means of its own positive and negative weights (the threshold stays the layer's).
+     */
+    static Approximation trainedTernaryWeights(float[] weights, ChannelLayout layout, double thresholdFactor, boolean perChannel) {
         if (!(thresholdFactor >= 0 && thresholdFactor < 1)) {
             throw new IllegalArgumentException("the threshold factor must be in [0, 1), got " + thresholdFactor);
         }
@@ -234,26 +242,31 @@ final class LowBitApproximations {
         double threshold = thresholdFactor * maximum;
         byte[] positive = new byte[weights.length];
         byte[] negative = new byte[weights.length];
-        double positiveSum = 0;
-        double negativeSum = 0;
-        long positiveCount = 0;
-        long negativeCount = 0;
+        int groups = perChannel ? layout.channels() : 1;
+        double[] positiveSums = new double[groups];
+        double[] negativeSums = new double[groups];
+        long[] positiveCounts = new long[groups];
+        long[] negativeCounts = new long[groups];
         for (int j = 0; j < weights.length; j++) {
             float weight = weights[j];
+            int group = perChannel ? layout.channelOf(j) : 0;
             if (weight > threshold) {
                 positive[j] = 1;
-                positiveSum += weight;
-                positiveCount++;
+                positiveSums[group] += weight;
+                positiveCounts[group]++;
             } else if (weight < -threshold) {
                 negative[j] = -1;
-                negativeSum -= weight;
-                negativeCount++;
+                negativeSums[group] -= weight;
+                negativeCounts[group]++;
             }
         }
         float[] positiveScales = new float[layout.channels()];
         float[] negativeScales = new float[layout.channels()];
-        Arrays.fill(positiveScales, positiveCount == 0 ? 0f : (float) (positiveSum / positiveCount));
-        Arrays.fill(negativeScales, negativeCount == 0 ? 0f : (float) (negativeSum / negativeCount));
+        for (int c = 0; c < layout.channels(); c++) {
+            int group = perChannel ? c : 0;
+            positiveScales[c] = positiveCounts[group] == 0 ? 0f : (float) (positiveSums[group] / positiveCounts[group]);
+            negativeScales[c] = negativeCounts[group] == 0 ? 0f : (float) (negativeSums[group] / negativeCounts[group]);
+        }
         return new Approximation(layout, new byte[][] {positive, negative}, new float[][] {positiveScales, negativeScales});
     }
 

@@ -27,6 +27,7 @@ import io.condense.sdk.technique.Report;
 import io.condense.sdk.technique.SelectionParameters;
 import io.condense.sdk.technique.TechniqueResult;
 import io.condense.sdk.tensor.ChannelLayout;
+import io.condense.sdk.training.TrainingOperators;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -58,6 +59,10 @@ final class LowBitCompression {
     static final String PACKING_NOTE = "packed sizes count the bits per weight plus one float32 scale per channel and basis; "
             + "the written model stores each level in an int8 for ONNX Runtime, and packing the levels into bits belongs to the coding stage";
 
+    static final String LATENTS_NOTE = "each layer's float weight is kept in the file, read by no node (initializer <positive levels>"
+            + TrainingOperators.TTQ_LATENT_SUFFIX + "), for a following finetune to start its latent weights from, as TTQ trains; "
+            + "finetune removes them, and ttq_latents=false leaves them out (model_bytes_after counts them)";
+
     /** The parameters both techniques take, after their own. */
     static final List<ParameterSpec> SELECTION_PARAMETERS = List.of(
             SelectionParameters.exclude("Layers to leave in float"),
@@ -70,6 +75,7 @@ final class LowBitCompression {
     static final String ACTIVATIONS = "activations";
     static final String FLOAT_ACTIVATIONS = "float";
     static final String INT8_ACTIVATIONS = "8";
+    static final String BINARY_ACTIVATIONS = "1";
     /** The options that only mean something with activations=8. */
     static final List<String> CALIBRATION_OPTIONS = CalibrationParameters.NAMES;
 
@@ -78,10 +84,11 @@ final class LowBitCompression {
      * quantization family's {@code quantize}, with its names, defaults and meanings.
      */
     static final List<ParameterSpec> ACTIVATION_PARAMETERS = Stream.concat(Stream.of(
-            ParameterSpec.choiceParameter(ACTIVATIONS, FLOAT_ACTIVATIONS, List.of(FLOAT_ACTIVATIONS, INT8_ACTIVATIONS),
+            ParameterSpec.choiceParameter(ACTIVATIONS, FLOAT_ACTIVATIONS, List.of(FLOAT_ACTIVATIONS, INT8_ACTIVATIONS, BINARY_ACTIVATIONS),
                     "float: activations stay float (weight-only); 8: static 8-bit activations too (W1-A8 / W2-A8), calibrated on "
                             + "the calibration data (pass --calibration-data): QuantizeLinear -> DequantizeLinear on the activation "
-                            + "input and output of every changed layer, and an int32 bias.")),
+                            + "input and output of every changed layer, and an int32 bias; 1: binary activations (XNOR-Net W1-A1): "
+                            + "every changed layer reads Sign of its input, to be trained by finetune (clipped straight-through).")),
             CalibrationParameters.specs("With activations=8", "").stream()).toList();
 
     /** What {@code activations=8} needs: how to calibrate, and the data to calibrate on. */
@@ -107,12 +114,14 @@ final class LowBitCompression {
      * @param settings the method's settings, for the report
      * @param layerScales one scale per basis for the whole layer (TTQ), written per tensor: the approximator gives every
      *        channel the same value
+     * @param carriesLatents each layer's float weight stays in the file, unread, for a following {@code finetune} to start
+     *        its latent weights from ({@link QdqWriter}; TTQ)
      */
     record Method(String name, int bitsPerWeight, String levelSuffix, Approximator approximator, Map<String, Object> settings,
-            boolean layerScales) {
+            boolean layerScales, boolean carriesLatents) {
         /** A method with a scale per output channel and basis. */
         Method(String name, int bitsPerWeight, String levelSuffix, Approximator approximator, Map<String, Object> settings) {
-            this(name, bitsPerWeight, levelSuffix, approximator, settings, false);
+            this(name, bitsPerWeight, levelSuffix, approximator, settings, false, false);
         }
 
         Method {
@@ -170,6 +179,12 @@ final class LowBitCompression {
 
     static TechniqueResult run(String techniqueId, Method method, LayerSelection selection, boolean keepFirstLast,
             Optional<ActivationSettings> activations, OnnxModel model, StepContext context) {
+        return run(techniqueId, method, selection, keepFirstLast, activations, false, model, context);
+    }
+
+    /** @param binaryActivations {@code activations=1}: a Sign before every changed layer ({@link BinaryActivations}) */
+    static TechniqueResult run(String techniqueId, Method method, LayerSelection selection, boolean keepFirstLast,
+            Optional<ActivationSettings> activations, boolean binaryActivations, OnnxModel model, StepContext context) {
         String verb = techniqueId.equals("ternarize") ? "ternarize" : "binarize";
         // weights reshaped at run time (mnist-8's MatMul weight) become initializers the layers read directly
         OnnxModel source = model.edit().foldConstantReshapes().build();
@@ -200,6 +215,7 @@ final class LowBitCompression {
 
         int count = candidates.size();
         long weightsChanged = 0;
+        long latentBytes = 0;
         long floatBits = 0;
         long packedBits = 0;
         double signalTotal = 0;
@@ -225,7 +241,9 @@ final class LowBitCompression {
             for (float weight : weights) {
                 signal += (double) weight * weight;
             }
-            QdqWriter.write(editor, candidate, approximation, method.levelSuffix(), method.layerScales());
+            QdqWriter.write(editor, candidate, approximation, method.levelSuffix(), method.layerScales(),
+                    method.carriesLatents() ? Optional.of(weights) : Optional.empty());
+            latentBytes += method.carriesLatents() ? 4L * weights.length : 0;
 
             long layerFloatBits = 32L * weights.length;
             long layerPackedBits = (long) method.bitsPerWeight() * weights.length
@@ -265,6 +283,7 @@ final class LowBitCompression {
             }
         }
         StaticActivations.Outcome activationOutcome = null;
+        BinaryActivations.Outcome binaryOutcome = null;
         double activationSqnr = Double.NaN;
         OnnxModel result;
         if (activations.isPresent()) {
@@ -278,6 +297,9 @@ final class LowBitCompression {
             activationOutcome = activationOutcome.withOutputSqnr(StaticActivations.outputSqnrDb(model, result, settings.data(), samples,
                     context));
             activationSqnr = StaticActivations.outputSqnrDb(weightsOnly, result, settings.data(), samples, context);
+        } else if (binaryActivations) {
+            binaryOutcome = BinaryActivations.apply(editor, changedLayers);
+            result = editor.build();
         } else {
             result = editor.build();
         }
@@ -310,10 +332,17 @@ final class LowBitCompression {
                 .put("parameter_packed_ratio", (double) parameterBytes / (parameterBytes - floatBytes + packedBytes))
                 .put("model_bytes_before", model.serializedSize())
                 .put("model_bytes_after", result.serializedSize())
-                .put("packing", PACKING_NOTE)
+                .put("packing", PACKING_NOTE);
+        if (method.carriesLatents()) {
+            report.put("latent_bytes", latentBytes).put("latents", LATENTS_NOTE);
+        }
+        report
                 .put("opset_before", opsetBefore)
                 .put("opset_after", result.opsetVersion("").orElse(0L))
-                .put("activations", activations.isPresent() ? INT8_ACTIVATIONS : FLOAT_ACTIVATIONS);
+                .put("activations", activations.isPresent() ? INT8_ACTIVATIONS : binaryActivations ? BINARY_ACTIVATIONS : FLOAT_ACTIVATIONS);
+        if (binaryOutcome != null) {
+            BinaryActivations.macs(result, binaryOutcome).forEach(report::put);
+        }
         if (activationOutcome != null) {
             StaticActivations.Settings settings = activations.get().settings();
             report.put("calibration", settings.method().parameterValue())

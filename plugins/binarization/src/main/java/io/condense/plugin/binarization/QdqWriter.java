@@ -4,7 +4,12 @@ import ai.onnx.proto.OnnxMl.NodeProto;
 import io.condense.sdk.model.LayerSelection;
 import io.condense.sdk.model.ModelEditor;
 import io.condense.sdk.model.QdqWeights;
+import io.condense.sdk.error.CondenseException;
+import io.condense.sdk.error.ErrorCode;
 import io.condense.sdk.tensor.DataType;
+import io.condense.sdk.tensor.Tensor;
+import io.condense.sdk.training.TrainingOperators;
+import java.util.Optional;
 import java.util.OptionalInt;
 
 /**
@@ -13,7 +18,8 @@ import java.util.OptionalInt;
  * bases), read by a DequantizeLinear node ({@code axis} = the output-channel axis, opset 13). With one level tensor
  * the layers read its DequantizeLinear output; with several (ABC-Net, HORQ) a Sum node adds the dequantized bases
  * and the layers read the sum. The float weight is dropped when nothing else reads it. TTQ writes its two bases
- * (positive levels {0, +1}, negative {-1, 0}) with one scalar scale each.
+ * (positive levels {0, +1}, negative {-1, 0}) with one scalar scale each, and keeps the float weight beside them, read by no
+ * node, for {@code finetune} to start its latent weights from.
  */
 final class QdqWriter {
     private QdqWriter() {
@@ -22,10 +28,12 @@ final class QdqWriter {
     /**
      * @param suffix what the level tensors are called after the weight ({@code binary}, {@code ternary})
      * @param layerScales one scale per basis for the layer (a scalar, no {@code axis}: channel 0's), else one per channel
+     * @param latent the float weight to keep in the file, read by no node, as {@code <first levels>}
+     *        {@value TrainingOperators#TTQ_LATENT_SUFFIX} (TTQ: the start of {@code finetune}'s latent weights), or empty
      * @return the name of the value the layers now read
      */
     static String write(ModelEditor editor, LayerSelection.Candidate candidate, Approximation approximation, String suffix,
-            boolean layerScales) {
+            boolean layerScales, Optional<float[]> latent) {
         String weight = candidate.weightName();
         long[] shape = candidate.shape();
         int channels = approximation.layout().channels();
@@ -41,6 +49,15 @@ final class QdqWriter {
             String scaleName = editor.uniqueName(weight + "_scale" + basis);
             dequantized[k] = editor.uniqueName(weight + "_dequantized" + basis);
             editor.putInitializer(QdqWeights.levels(levelsName, DataType.INT8, shape, approximation.levels()[k]));
+            if (k == 0 && latent.isPresent()) {
+                String latentName = levelsName + TrainingOperators.TTQ_LATENT_SUFFIX;
+                if (editor.hasInitializer(latentName)) {
+                    throw new CondenseException(ErrorCode.UNSUPPORTED_MODEL, "the model already has an initializer '" + latentName
+                            + "', the name under which the float weight of '" + weight + "' would be kept for finetune; rename it, "
+                            + "or pass ttq_latents=false");
+                }
+                editor.putUnreadInitializer(Tensor.fromFloats(latentName, DataType.FLOAT, shape, latent.get()).toProto());
+            }
             float[] scales = layerScales ? new float[] {approximation.scales()[k][0]} : approximation.scales()[k];
             editor.putInitializer(QdqWeights.scales(scaleName, scales, !layerScales));
             editor.addNode(QdqWeights.dequantizeLinear(editor.uniqueName(weight + "_DequantizeLinear" + basis), levelsName, scaleName,

@@ -30,6 +30,10 @@ public final class TernarizeTechnique implements Technique {
     static final String METHOD = "method";
     static final String THRESHOLD = "threshold";
     static final String TTQ_THRESHOLD = "ttq_threshold";
+    static final String TTQ_LATENTS = "ttq_latents";
+    static final String TTQ_SCALES = "ttq_scales";
+    static final String LAYER = "layer";
+    static final String CHANNEL = "channel";
     static final String TWN = "twn";
     static final String TTQ = "ttq";
 
@@ -47,6 +51,13 @@ public final class TernarizeTechnique implements Technique {
                         + "below 1 every channel keeps at least one weight)."));
         parameters.add(ParameterSpec.doubleParameter(TTQ_THRESHOLD, 0.05, Range.closedOpen(0, 1),
                 "method=ttq: weights with |W| <= ttq_threshold * max |W| of their layer become 0 (0.05 in the TTQ paper)."));
+        parameters.add(ParameterSpec.booleanParameter(TTQ_LATENTS, true,
+                "method=ttq: keep each layer's float weight in the file (read by no node) so that a following finetune starts its "
+                        + "latent weights from the float weights, as TTQ trains, instead of from the ternary levels; finetune removes "
+                        + "them. false: the file holds only the levels and scales."));
+        parameters.add(ParameterSpec.choiceParameter(TTQ_SCALES, LAYER, List.of(LAYER, CHANNEL),
+                "method=ttq: layer: one positive and one negative scale per layer (the paper); channel: one pair per output channel "
+                        + "(the threshold stays the layer's)."));
         parameters.addAll(LowBitCompression.SELECTION_PARAMETERS);
         parameters.addAll(LowBitCompression.ACTIVATION_PARAMETERS);
         DESCRIPTOR = new TechniqueDescriptor(ID, "0.1.0",
@@ -65,6 +76,12 @@ public final class TernarizeTechnique implements Technique {
         List<ParameterProblem> problems = new ArrayList<>();
         LowBitCompression.checkActivationParameters(parameters, problems);
         String method = parameters.getString(METHOD);
+        for (String option : List.of(TTQ_LATENTS, TTQ_SCALES)) {
+            if (!method.equals(TTQ) && parameters.isExplicit(option)) {
+                problems.add(new ParameterProblem(option, parameters.getString(option), "applies to method=ttq only, and method is "
+                        + method + ": set method=ttq, or drop " + option));
+            }
+        }
         String foreign = method.equals(TTQ) ? THRESHOLD : TTQ_THRESHOLD;
         if (parameters.isExplicit(foreign)) {
             problems.add(new ParameterProblem(foreign, parameters.getString(foreign), "applies to method="
@@ -86,15 +103,17 @@ public final class TernarizeTechnique implements Technique {
         LowBitCompression.Method method;
         if (parameters.getString(METHOD).equals(TTQ)) {
             double threshold = parameters.getDouble(TTQ_THRESHOLD);
+            boolean perChannel = parameters.getString(TTQ_SCALES).equals(CHANNEL);
             method = new LowBitCompression.Method(TTQ, 2, "ternary",
-                    (weights, layout) -> LowBitApproximations.trainedTernaryWeights(weights, layout, threshold), Map.of(TTQ_THRESHOLD, threshold),
-                    true);
+                    (weights, layout) -> LowBitApproximations.trainedTernaryWeights(weights, layout, threshold, perChannel),
+                    Map.of(TTQ_THRESHOLD, threshold, TTQ_SCALES, parameters.getString(TTQ_SCALES)), !perChannel,
+                    parameters.getBoolean(TTQ_LATENTS));
         } else {
             double threshold = parameters.getDouble(THRESHOLD);
             method = new LowBitCompression.Method(TWN, 2, "ternary",
                     (weights, layout) -> LowBitApproximations.ternaryWeights(weights, layout, threshold), Map.of(THRESHOLD, threshold));
         }
-        return LowBitCompression.run(ID, method, selection, parameters.getBoolean(LowBitCompression.KEEP_FIRST_LAST), activations, model,
-                context);
+        return LowBitCompression.run(ID, method, selection, parameters.getBoolean(LowBitCompression.KEEP_FIRST_LAST), activations,
+                parameters.getString(LowBitCompression.ACTIVATIONS).equals(LowBitCompression.BINARY_ACTIVATIONS), model, context);
     }
 }

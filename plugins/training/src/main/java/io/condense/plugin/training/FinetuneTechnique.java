@@ -54,14 +54,17 @@ public final class FinetuneTechnique implements Technique {
     public static final String ID = "finetune";
     static final String KEEP_ZEROS = "keep_zeros";
     static final String TTQ_THRESHOLD = "ttq_threshold";
+    static final String LEARN_SCALES = "learn_scales";
     /**
      * The optimizer of a model with TTQ layers when neither optimizer nor momentum is given: Adam, with its default lr 0.001.
      * TTQ trains parameters of very different units together (latents in [-1, 1] whose gradient the paper scales by the
      * layer's scale, about 0.1; scales that get the mean of a layer's gradients; float biases): SGD's one step size (lr 0.01) moved
      * LeNet-5's scales by 0 to 9% and re-drew 3% of fc1's levels in 3 epochs (test accuracy 0.8831), Adam's per-parameter
-     * steps moved them by 2 to 49% and re-drew 8% (0.8875; plugins/training/README.md, "TTQ").
+     * steps moved them by 2 to 49% and re-drew 8% (0.8875; plugins/training/README.md, "TTQ"). Models with binary activations
+     * ({@code binarize(activations=1)}) too: SGD lr 0.01 diverged on LeNet-5 W1-A1 (loss 1.07, 1.35, 1.43 over 3 epochs, test
+     * accuracy 0.4524), as the binary-network papers train with Adam.
      */
-    static final String TTQ_OPTIMIZER = "adam";
+    static final String LOW_BIT_OPTIMIZER = "adam";
 
     /** Integer operators: weights in these are not in QDQ form, so there is nothing to fake-quantize. */
     private static final Set<String> INTEGER_OPERATORS = Set.of("DynamicQuantizeLinear",
@@ -87,6 +90,10 @@ public final class FinetuneTechnique implements Technique {
                 io.condense.sdk.technique.Range.closedOpen(0, 1),
                 "TTQ layers (ternarize(method=ttq)): every step, latent weights with |w| <= ttq_threshold * max |w| of their layer are 0 "
                         + "(0.05 in the TTQ paper); their zeros move with the latent whatever keep_zeros says."));
+        specs.add(validation + 2, ParameterSpec.booleanParameter(LEARN_SCALES, false,
+                "Learned step sizes (LSQ): the scales of uniform QDQ weights and of static activation QuantizeLinear/DequantizeLinear "
+                        + "pairs train with the weights, their gradients scaled by 1/sqrt(N x Qp); zero points stay fixed. false: "
+                        + "those scales stay as calibrated (binary, ternary and TTQ scales train either way)."));
         specs.addAll(SparsityParameters.specs());
         return List.copyOf(specs);
     }
@@ -120,10 +127,17 @@ public final class FinetuneTechnique implements Technique {
             return IncrementalFinetune.apply(model, incremental.get(), given, keepZeros, data, trainer, context);
         }
         OnnxModel dense = TrainingSteps.densified(model);
-        TrainingGraph graph = TrainingGraph.of(dense, parameters.getDouble(TTQ_THRESHOLD));
+        boolean learnScales = parameters.getBoolean(LEARN_SCALES);
+        TrainingGraph graph = TrainingGraph.of(dense, parameters.getDouble(TTQ_THRESHOLD), learnScales);
+        if (learnScales && graph.activationSteps().isEmpty()
+                && graph.weights().stream().noneMatch(weight -> weight.form() == TrainingGraph.Form.QAT && weight.scaleTrained())) {
+            throw new CondenseException(ErrorCode.INVALID_PARAMETER, "learn_scales=true trains the scales of uniform QDQ weights and "
+                    + "static activations, and this model has none that can train (each scale must be a float initializer read by its "
+                    + "own DequantizeLinear); quantize it first (quantize(bits=..., activations=true)), or drop learn_scales");
+        }
         OnnxModel trainingModel = graph.model();
-        TrainingParameters.Settings settings = graph.ternaryLayers().isEmpty() ? given
-                : TrainingParameters.settings(parameters, TTQ_OPTIMIZER);
+        TrainingParameters.Settings settings = graph.ternaryLayers().isEmpty() && !graph.binaryActivations() ? given
+                : TrainingParameters.settings(parameters, LOW_BIT_OPTIMIZER);
         List<String> unsupported = trainer.unsupportedOperators(trainingModel);
         if (!unsupported.isEmpty()) {
             throw new CondenseException(ErrorCode.UNSUPPORTED_MODEL, "finetune cannot train this model: the training runtime does "
@@ -191,6 +205,7 @@ public final class FinetuneTechnique implements Technique {
                 .put("schedule", settings.scheduleName()).put("seed", settings.seed())
                 .put("training_samples", trainCount).put("validation_samples", heldOut)
                 .put("keep_zeros", keepZeros)
+                .put("learn_scales", learnScales)
                 .put("zeros_before", zerosInTrained)
                 .put("zeros_after", result.trainedInitializers().stream().mapToLong(n -> zerosAfter.getOrDefault(n, 0L)).sum())
                 .put("zeros_kept", keptZeros)
@@ -206,6 +221,7 @@ public final class FinetuneTechnique implements Technique {
         for (TrainingGraph.Codebook codebook : graph.codebooks()) {
             quantizedNames.add(codebook.codebook());
         }
+        graph.activationSteps().forEach(step -> quantizedNames.add(step.scale()));
         for (TrainedTernaryLayers.Layer layer : graph.ternaryLayers()) {
             quantizedNames.add(layer.latent());
             quantizedNames.add(layer.found().positiveScale());
@@ -215,6 +231,7 @@ public final class FinetuneTechnique implements Technique {
             report.addLayer(layer);
         }
         report.put("quantized_layers", graph.weights().size() + graph.ternaryLayers().size()).put("codebooks", graph.codebooks().size())
+                .put("activation_scales_trained", graph.activationSteps().size())
                 .put("int32_biases", graph.biases().size())
                 .put("levels_kept", writtenBack.layers().stream().allMatch(layer -> !Boolean.FALSE.equals(layer.get("levels_kept"))));
         for (String name : result.trainedInitializers()) {

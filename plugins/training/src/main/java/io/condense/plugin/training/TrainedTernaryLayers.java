@@ -7,6 +7,7 @@ import ai.onnx.proto.OnnxMl.NodeProto;
 import io.condense.sdk.error.CondenseException;
 import io.condense.sdk.error.ErrorCode;
 import io.condense.sdk.model.ModelEditor;
+import io.condense.sdk.model.NodeAttributes;
 import io.condense.sdk.model.OnnxModel;
 import io.condense.sdk.tensor.DataType;
 import io.condense.sdk.tensor.Tensor;
@@ -21,8 +22,9 @@ import java.util.Optional;
  * Trained ternary quantization (TTQ, Zhu et al. 2017) in {@code finetune}: the layers {@code ternarize(method=ttq)}
  * writes, a {@code Sum} of two DequantizeLinear nodes with one scalar scale each, int8 positive levels {0, +1} and
  * negative levels {-1, 0} on disjoint elements. In the training graph the pair becomes one
- * {@link TrainingOperators#TRAINED_TERNARY} node on a float latent (starting at the levels {@code +1, 0, -1}: the paper's latent
- * weights scaled to [-1, 1], the magnitudes in the scales)
+ * {@link TrainingOperators#TRAINED_TERNARY} node on a float latent (the paper's latent weights scaled to [-1, 1], the
+ * magnitudes in the scales: the float weights {@code ternarize(method=ttq)} kept in the file, divided by their largest magnitude,
+ * else the levels {@code +1, 0, -1})
  * with the two scales trainable: every step re-draws the masks from the latent ({@code |latent| > t x max |latent|}),
  * the scales get the sums of their regions' gradients (times 1 / elements, {@link #scaleGradient}) and the latent the
  * paper's scaled gradient. The zeros are the
@@ -35,8 +37,12 @@ final class TrainedTernaryLayers {
 
     /** One TTQ layer as found in the input: the Sum and its two DequantizeLinear nodes. */
     record Found(int sumIndex, int positiveIndex, int negativeIndex, String positiveLevels, String negativeLevels, String positiveScale,
-            String negativeScale, String zeroPoint, long[] shape, int[] positive, int[] negative, float positiveBefore, float negativeBefore,
-            String output) {
+            String negativeScale, String zeroPoint, long[] shape, int[] positive, int[] negative, float[] positiveBefore, float[] negativeBefore,
+            String output, String carriedLatent, int axis) {
+        /** Whether the scales are per output channel (along {@link #axis}) rather than one per layer. */
+        boolean perChannel() {
+            return positiveBefore.length > 1;
+        }
     }
 
     /** One TTQ layer in the training graph. */
@@ -73,7 +79,8 @@ final class TrainedTernaryLayers {
             Basis positive = first.get().sign() > 0 ? first.get() : second.get();
             Basis negative = first.get().sign() > 0 ? second.get() : first.get();
             if (positive.sign() <= 0 || negative.sign() >= 0 || !java.util.Arrays.equals(positive.shape(), negative.shape())
-                    || !positive.zeroPoint().equals(negative.zeroPoint())) {
+                    || !positive.zeroPoint().equals(negative.zeroPoint()) || positive.scaleValues().length != negative.scaleValues().length
+                    || positive.axis() != negative.axis()) {
                 continue;
             }
             boolean disjoint = true;
@@ -82,15 +89,36 @@ final class TrainedTernaryLayers {
             }
             if (disjoint) {
                 found.add(new Found(i, positive.node(), negative.node(), positive.name(), negative.name(), positive.scale(), negative.scale(),
-                        positive.zeroPoint(), positive.shape(), positive.levels(), negative.levels(), positive.scaleValue(),
-                        negative.scaleValue(), sum.getOutput(0)));
+                        positive.zeroPoint(), positive.shape(), positive.levels(), negative.levels(), positive.scaleValues(),
+                        negative.scaleValues(), sum.getOutput(0), carriedLatent(model, readers, positive), positive.axis()));
             }
         }
         return List.copyOf(found);
     }
 
-    /** A DequantizeLinear of int8 levels within {0, +1} (sign 1) or {-1, 0} (sign -1), a scalar float scale, zero point 0. */
-    private record Basis(int node, String name, String scale, float scaleValue, String zeroPoint, long[] shape, int[] levels, int sign) {
+    /**
+     * The float weights {@code ternarize(method=ttq)} kept for this layer ({@link TrainingOperators#TTQ_LATENT_SUFFIX}: a float
+     * initializer of the levels' shape that no node reads), or "" when the file has none (written with ttq_latents=false,
+     * or by an older version).
+     */
+    private static String carriedLatent(OnnxModel model, Map<String, Integer> readers, Basis positive) {
+        String name = positive.name() + TrainingOperators.TTQ_LATENT_SUFFIX;
+        if (!model.isInitializer(name) || readers.getOrDefault(name, 0) != 0) {
+            return "";
+        }
+        Tensor latent = model.tensor(name);
+        if (latent.dataType() != DataType.FLOAT || !java.util.Arrays.equals(latent.shape(), positive.shape())) {
+            return "";
+        }
+        return name;
+    }
+
+    /**
+     * A DequantizeLinear of int8 levels within {0, +1} (sign 1) or {-1, 0} (sign -1), a float scale (a scalar, or one per
+     * entry along the node's axis), zero points 0.
+     */
+    private record Basis(int node, String name, String scale, float[] scaleValues, String zeroPoint, long[] shape, int[] levels, int sign,
+            int axis) {
     }
 
     private static Optional<Basis> basis(OnnxModel model, List<NodeProto> nodes, Map<String, Integer> producers, Map<String, Integer> readers,
@@ -107,12 +135,21 @@ final class TrainedTernaryLayers {
         }
         Tensor levels = model.tensor(node.getInput(0));
         Tensor scale = model.tensor(node.getInput(1));
-        if (levels.dataType() != DataType.INT8 || scale.dataType() != DataType.FLOAT || scale.elementCount() != 1) {
+        if (levels.dataType() != DataType.INT8 || scale.dataType() != DataType.FLOAT || NodeAttributes.getInt(node, "block_size", 0) != 0) {
             return Optional.empty();
         }
+        int axis = -1;
+        if (scale.elementCount() != 1) {
+            long rank = levels.shape().length;
+            long attribute = NodeAttributes.getInt(node, "axis", 1);
+            axis = (int) (attribute < 0 ? attribute + rank : attribute);
+            if (scale.shape().length != 1 || axis < 0 || axis >= rank || scale.elementCount() != levels.shape()[axis]) {
+                return Optional.empty();
+            }
+        }
         String zeroPoint = node.getInputCount() > 2 ? node.getInput(2) : "";
-        if (!zeroPoint.isEmpty() && (!model.isInitializer(zeroPoint) || model.tensor(zeroPoint).elementCount() != 1
-                || model.tensor(zeroPoint).toIntArray()[0] != 0)) {
+        if (!zeroPoint.isEmpty() && (!model.isInitializer(zeroPoint) || model.tensor(zeroPoint).elementCount() != scale.elementCount()
+                || java.util.Arrays.stream(model.tensor(zeroPoint).toIntArray()).anyMatch(point -> point != 0))) {
             return Optional.empty();
         }
         int[] values = levels.toIntArray();
@@ -128,19 +165,19 @@ final class TrainedTernaryLayers {
         if (positive == negative) {
             return Optional.empty();
         }
-        return Optional.of(new Basis(index, node.getInput(0), node.getInput(1), scale.toFloatArray()[0], zeroPoint, levels.shape(), values,
-                positive ? 1 : -1));
+        return Optional.of(new Basis(index, node.getInput(0), node.getInput(1), scale.toFloatArray(), zeroPoint, levels.shape(), values,
+                positive ? 1 : -1, axis));
     }
 
     /**
-     * Replaces the pair by a {@link TrainingOperators#TRAINED_TERNARY} node writing the Sum's output: the levels become
-     * one float latent in [-1, 1] ({@code +1, 0, -1}, as the paper scales its latent weights), the DequantizeLinear nodes go.
+     * Replaces the pair by a {@link TrainingOperators#TRAINED_TERNARY} node writing the Sum's output on one float latent in
+     * [-1, 1], as the paper scales its latent weights: the float weights the file carries divided by their largest
+     * magnitude, else the levels {@code +1, 0, -1}; the DequantizeLinear nodes and the carried weights go.
      */
-    static Layer rewrite(ModelEditor editor, Found found, double thresholdFactor) {
-        float[] latent = new float[found.positive().length];
-        for (int j = 0; j < latent.length; j++) {
-            // the paper's latent: full-precision weights scaled to [-1, 1]; the scales carry the magnitudes
-            latent[j] = found.positive()[j] + found.negative()[j];
+    static Layer rewrite(OnnxModel model, ModelEditor editor, Found found, double thresholdFactor) {
+        float[] latent = startingLatent(model, found);
+        if (!found.carriedLatent().isEmpty()) {
+            editor.removeInitializer(found.carriedLatent());
         }
         String latentName = editor.uniqueName(found.positiveLevels() + "_latent");
         editor.removeInitializer(found.positiveLevels());
@@ -150,17 +187,49 @@ final class TrainedTernaryLayers {
         }
         editor.putInitializer(Tensor.fromFloats(latentName, DataType.FLOAT, found.shape(), latent).toProto());
         float threshold = (float) thresholdFactor;
-        editor.replaceNode(found.sumIndex(), NodeProto.newBuilder().setOpType(TrainingOperators.TRAINED_TERNARY)
+        NodeProto.Builder node = NodeProto.newBuilder().setOpType(TrainingOperators.TRAINED_TERNARY)
                 .setDomain(TrainingOperators.DOMAIN).setName(editor.uniqueName(found.positiveLevels() + "_TrainedTernary"))
                 .addInput(latentName).addInput(found.positiveScale()).addInput(found.negativeScale()).addOutput(found.output())
                 .addAttribute(AttributeProto.newBuilder().setName(TrainingOperators.THRESHOLD).setType(AttributeProto.AttributeType.FLOAT)
                         .setF(threshold))
                 .addAttribute(AttributeProto.newBuilder().setName(TrainingOperators.SCALE_GRADIENT)
-                        .setType(AttributeProto.AttributeType.FLOAT).setF(scaleGradient(latent.length)))
-                .build());
+                        .setType(AttributeProto.AttributeType.FLOAT).setF(scaleGradient(latent.length / found.positiveBefore().length)));
+        if (found.perChannel()) {
+            node.addAttribute(AttributeProto.newBuilder().setName(TrainingOperators.AXIS).setType(AttributeProto.AttributeType.INT)
+                    .setI(found.axis()));
+        }
+        editor.replaceNode(found.sumIndex(), node.build());
         editor.removeNode(found.positiveIndex());
         editor.removeNode(found.negativeIndex());
         return new Layer(found, latentName, threshold);
+    }
+
+    /**
+     * The paper's latent: full-precision weights scaled to [-1, 1] (the scales carry the magnitudes). From the float
+     * weights the file carries when it does (their masks at the threshold are then the levels' own, when ternarize and
+     * finetune use the same factor), else the levels.
+     */
+    static float[] startingLatent(OnnxModel model, Found found) {
+        float[] latent = new float[found.positive().length];
+        if (found.carriedLatent().isEmpty()) {
+            for (int j = 0; j < latent.length; j++) {
+                latent[j] = found.positive()[j] + found.negative()[j];
+            }
+            return latent;
+        }
+        float[] weights = model.tensor(found.carriedLatent()).toFloatArray();
+        float maximum = 0f;
+        for (float weight : weights) {
+            if (!Float.isFinite(weight)) {
+                throw new CondenseException(ErrorCode.UNSUPPORTED_MODEL, "the float weights kept for TTQ in '" + found.carriedLatent()
+                        + "' hold " + weight + "; ternarize the float model again");
+            }
+            maximum = Math.max(maximum, Math.abs(weight));
+        }
+        for (int j = 0; j < latent.length; j++) {
+            latent[j] = maximum == 0f ? 0f : weights[j] / maximum;
+        }
+        return latent;
     }
 
     /**
@@ -182,12 +251,14 @@ final class TrainedTernaryLayers {
     static Map<String, Object> writeBack(Layer layer, OnnxModel trained, ModelEditor editor) {
         Found found = layer.found();
         float[] latent = trained.tensor(layer.latent()).toFloatArray();
-        float positiveScale = trained.tensor(found.positiveScale()).toFloatArray()[0];
-        float negativeScale = trained.tensor(found.negativeScale()).toFloatArray()[0];
-        for (float scale : new float[] {positiveScale, negativeScale}) {
-            if (!Float.isFinite(scale) || scale < 0) {
-                throw new CondenseException(ErrorCode.INVALID_PARAMETER, "fine-tuning made a TTQ scale of '" + found.positiveLevels()
-                        + "' " + scale + " (the positive and negative scales must stay positive); lower the learning rate");
+        float[] positiveScales = trained.tensor(found.positiveScale()).toFloatArray();
+        float[] negativeScales = trained.tensor(found.negativeScale()).toFloatArray();
+        for (float[] scales : List.of(positiveScales, negativeScales)) {
+            for (float scale : scales) {
+                if (!Float.isFinite(scale) || scale < 0) {
+                    throw new CondenseException(ErrorCode.INVALID_PARAMETER, "fine-tuning made a TTQ scale of '" + found.positiveLevels()
+                            + "' " + scale + " (the positive and negative scales must stay positive); lower the learning rate");
+                }
             }
         }
         float maximum = 0f;
@@ -209,28 +280,42 @@ final class TrainedTernaryLayers {
             zerosBefore += before == 0 ? 1 : 0;
             zerosAfter += after == 0 ? 1 : 0;
         }
+        if (!found.carriedLatent().isEmpty()) {
+            editor.removeInitializer(found.carriedLatent());
+        }
         editor.putInitializer(Tensor.fromInts(found.positiveLevels(), DataType.INT8, found.shape(), positive).toProto());
         editor.putInitializer(Tensor.fromInts(found.negativeLevels(), DataType.INT8, found.shape(), negative).toProto());
         editor.putInitializer(Tensor.fromFloats(found.positiveScale(), DataType.FLOAT, trained.tensor(found.positiveScale()).shape(),
-                new float[] {positiveScale}).toProto());
+                positiveScales).toProto());
         editor.putInitializer(Tensor.fromFloats(found.negativeScale(), DataType.FLOAT, trained.tensor(found.negativeScale()).shape(),
-                new float[] {negativeScale}).toProto());
+                negativeScales).toProto());
         Map<String, Object> entry = new LinkedHashMap<>();
         entry.put("name", found.positiveLevels());
         entry.put("negative_levels", found.negativeLevels());
         entry.put("form", "ttq");
         entry.put("elements", (long) latent.length);
         entry.put("threshold_factor", (double) layer.threshold());
-        entry.put("positive_scale_before", (double) found.positiveBefore());
-        entry.put("positive_scale_after", (double) positiveScale);
-        entry.put("negative_scale_before", (double) found.negativeBefore());
-        entry.put("negative_scale_after", (double) negativeScale);
+        entry.put("latent_start", found.carriedLatent().isEmpty() ? "levels" : "float_weights");
+        // per channel: the means over the channels
+        entry.put("scales", found.perChannel() ? "channel" : "layer");
+        entry.put("positive_scale_before", mean(found.positiveBefore()));
+        entry.put("positive_scale_after", mean(positiveScales));
+        entry.put("negative_scale_before", mean(found.negativeBefore()));
+        entry.put("negative_scale_after", mean(negativeScales));
         entry.put("levels_changed", changed);
         entry.put("zero_levels_before", zerosBefore);
         entry.put("zero_levels_after", zerosAfter);
         entry.put("scale_trained", true);
         entry.put("levels_kept", true);
         return entry;
+    }
+
+    private static double mean(float[] values) {
+        double sum = 0;
+        for (float value : values) {
+            sum += value;
+        }
+        return sum / values.length;
     }
 
     /**

@@ -66,7 +66,7 @@ final class TrainingGraph {
 
     /** One DequantizeLinear of int32 bias levels. */
     record QuantizedBias(String levels, long[] shape, int[] values, String scale, float[] scales, String zeroPoint, int[] zeroPoints,
-            int[] parameterIndex, String latent, Optional<QuantizedWeight> weight, boolean rescale) {
+            int[] parameterIndex, String latent, Optional<QuantizedWeight> weight, boolean rescale, String activationScale) {
     }
 
     /** One k-means codebook: a float table read by Gather through constant indices. */
@@ -79,16 +79,19 @@ final class TrainingGraph {
     private final List<QuantizedBias> biases;
     private final List<Codebook> codebooks;
     private final List<TrainedTernaryLayers.Layer> ternaryLayers;
+    private final List<LearnedStepSizes.ActivationStep> activationSteps;
     private final Optional<Set<String>> trainable;
 
     private TrainingGraph(OnnxModel input, OnnxModel training, List<QuantizedWeight> weights, List<QuantizedBias> biases,
-            List<Codebook> codebooks, List<TrainedTernaryLayers.Layer> ternaryLayers, Optional<Set<String>> trainable) {
+            List<Codebook> codebooks, List<TrainedTernaryLayers.Layer> ternaryLayers, List<LearnedStepSizes.ActivationStep> activationSteps,
+            Optional<Set<String>> trainable) {
         this.input = input;
         this.training = training;
         this.weights = weights;
         this.biases = biases;
         this.codebooks = codebooks;
         this.ternaryLayers = ternaryLayers;
+        this.activationSteps = activationSteps;
         this.trainable = trainable;
     }
 
@@ -113,6 +116,20 @@ final class TrainingGraph {
         return ternaryLayers;
     }
 
+    /** The activation scales that train ({@code learn_scales=true}, LSQ). */
+    List<LearnedStepSizes.ActivationStep> activationSteps() {
+        return activationSteps;
+    }
+
+    /**
+     * Whether the model binarizes activations ({@code binarize(activations=1)}): a Sign node reads a computed value, not a
+     * weight. Such a network trains through the Sign's clipped straight-through gradient, as TTQ's does through its masks.
+     */
+    boolean binaryActivations() {
+        return input.nodes().stream().anyMatch(node -> node.getOpType().equals("Sign") && node.getInputCount() == 1
+                && !input.isInitializer(node.getInput(0)));
+    }
+
     /** Latents whose zeros the method re-draws every step (TTQ): {@code keep_zeros} does not freeze them. */
     Set<String> zerosRedrawn() {
         Set<String> names = new TreeSet<>();
@@ -128,7 +145,7 @@ final class TrainingGraph {
     }
 
     boolean changed() {
-        return !weights.isEmpty() || !biases.isEmpty() || !ternaryLayers.isEmpty();
+        return !weights.isEmpty() || !biases.isEmpty() || !ternaryLayers.isEmpty() || !activationSteps.isEmpty();
     }
 
     /** {@link #of(OnnxModel, double)} with the TTQ paper's threshold factor. */
@@ -142,6 +159,17 @@ final class TrainingGraph {
      * @param ternaryThreshold TTQ's threshold factor t (the masks are {@code |latent| > t x max |latent|})
      */
     static TrainingGraph of(OnnxModel model, double ternaryThreshold) {
+        return of(model, ternaryThreshold, false);
+    }
+
+    /**
+     * Builds the training form; a model without quantized weights is its own training form.
+     *
+     * @param ternaryThreshold TTQ's threshold factor t (the masks are {@code |latent| > t x max |latent|})
+     * @param learnScales the scales of uniform ({@code qat}) weights and of static activations train too (LSQ,
+     *        {@link LearnedStepSizes})
+     */
+    static TrainingGraph of(OnnxModel model, double ternaryThreshold, boolean learnScales) {
         requireNonNull(model, "model is null");
         List<NodeProto> nodes = model.nodes();
         Map<String, Integer> readers = new LinkedHashMap<>();
@@ -179,25 +207,26 @@ final class TrainingGraph {
                         + "': more than one node reads it, and its trained levels would have to serve each of them; fine-tune before "
                         + "the quantization step");
             }
-            QuantizedWeight weight = rewriteWeight(model, editor, node, i, levels, readers, opset);
+            QuantizedWeight weight = rewriteWeight(model, editor, node, i, levels, readers, opset, learnScales);
             weights.add(weight);
             weightByOutput.put(weight.output(), weight);
         }
         List<QuantizedBias> biases = new ArrayList<>();
         for (int i : biasNodes) {
-            biases.add(rewriteBias(model, editor, nodes.get(i), i, weightByOutput));
+            biases.add(rewriteBias(model, editor, nodes.get(i), i, weightByOutput, learnScales));
         }
+        List<LearnedStepSizes.ActivationStep> activationSteps = learnScales ? LearnedStepSizes.activations(model, editor) : List.of();
         List<TrainedTernaryLayers.Layer> ternaryLayers = new ArrayList<>();
         for (TrainedTernaryLayers.Found found : ternaryFound) {
-            ternaryLayers.add(TrainedTernaryLayers.rewrite(editor, found, ternaryThreshold));
+            ternaryLayers.add(TrainedTernaryLayers.rewrite(model, editor, found, ternaryThreshold));
         }
         List<Codebook> codebooks = codebooks(model);
-        if (weights.isEmpty() && biases.isEmpty() && ternaryLayers.isEmpty()) {
-            return new TrainingGraph(model, model, List.of(), List.of(), codebooks, List.of(), Optional.empty());
+        if (weights.isEmpty() && biases.isEmpty() && ternaryLayers.isEmpty() && activationSteps.isEmpty()) {
+            return new TrainingGraph(model, model, List.of(), List.of(), codebooks, List.of(), List.of(), Optional.empty());
         }
         OnnxModel training = editor.build();
         Optional<Set<String>> trainable = Optional.empty();
-        if (weights.stream().anyMatch(QuantizedWeight::scaleTrained) || !ternaryLayers.isEmpty()) {
+        if (weights.stream().anyMatch(QuantizedWeight::scaleTrained) || !ternaryLayers.isEmpty() || !activationSteps.isEmpty()) {
             Set<String> names = defaultTrainable(training);
             for (QuantizedWeight weight : weights) {
                 if (weight.scaleTrained()) {
@@ -208,14 +237,15 @@ final class TrainingGraph {
                 names.add(layer.found().positiveScale());
                 names.add(layer.found().negativeScale());
             }
+            activationSteps.forEach(step -> names.add(step.scale()));
             trainable = Optional.of(names);
         }
         return new TrainingGraph(model, training, List.copyOf(weights), List.copyOf(biases), codebooks, List.copyOf(ternaryLayers),
-                trainable);
+                activationSteps, trainable);
     }
 
     private static QuantizedWeight rewriteWeight(OnnxModel model, ModelEditor editor, NodeProto node, int index, Tensor levels,
-            Map<String, Integer> readers, long opset) {
+            Map<String, Integer> readers, long opset, boolean learnScales) {
         String levelsName = node.getInput(0);
         String output = node.getOutput(0);
         long[] shape = levels.shape();
@@ -280,8 +310,9 @@ final class TrainingGraph {
             }
             form = Form.QAT;
         }
-        // trained scales need the scale to be this node's alone
-        boolean scaleTrained = form != Form.QAT && readers.getOrDefault(scaleName, 0) == 1 && scaleTensor.dataType() == DataType.FLOAT;
+        // trained scales need the scale to be this node's alone; uniform levels' scales train with learn_scales (LSQ)
+        boolean scaleTrained = (form != Form.QAT || learnScales) && readers.getOrDefault(scaleName, 0) == 1
+                && scaleTensor.dataType() == DataType.FLOAT;
 
         float[] latent = new float[values.length];
         for (int i = 0; i < values.length; i++) {
@@ -318,6 +349,9 @@ final class TrainingGraph {
                 attributes.add(attribute);
             }
         }
+        // LSQ: QuantizeLinear and DequantizeLinear read the trained scale through its gradient scaling
+        String readScale = form == Form.QAT && scaleTrained
+                ? LearnedStepSizes.readThrough(editor, scaleName, latentName, LearnedStepSizes.positiveLevels(lo, hi), false) : scaleName;
         String quantized = editor.uniqueName(levelsName + "_fake_levels");
         String clipped = editor.uniqueName(levelsName + "_fake_clipped");
         if (form == Form.BINARY) {
@@ -325,7 +359,8 @@ final class TrainingGraph {
                     .addInput(latentName).addOutput(clipped).build());
         } else {
             editor.addNode(NodeProto.newBuilder().setOpType("QuantizeLinear").setName(editor.uniqueName(levelsName + "_FakeQuantize"))
-                    .addInput(latentName).addInput(quantizeScale).addInput(trainingZeroPoint).addOutput(quantized)
+                    .addInput(latentName).addInput(readScale.equals(scaleName) ? quantizeScale : readScale).addInput(trainingZeroPoint)
+                    .addOutput(quantized)
                     .addAllAttribute(attributes).build());
             NodeProto.Builder clip = NodeProto.newBuilder().setOpType("Clip").setName(editor.uniqueName(levelsName + "_Clip"))
                     .addInput(quantized).addOutput(clipped);
@@ -341,7 +376,7 @@ final class TrainingGraph {
             }
             editor.addNode(clip.build());
         }
-        editor.replaceNode(index, NodeProto.newBuilder(node).clearInput().addInput(clipped).addInput(scaleName)
+        editor.replaceNode(index, NodeProto.newBuilder(node).clearInput().addInput(clipped).addInput(readScale)
                 .addInput(trainingZeroPoint).build());
         if (!zeroPointName.isEmpty() && readers.getOrDefault(zeroPointName, 0) == 1) {
             editor.removeInitializer(zeroPointName);
@@ -365,7 +400,7 @@ final class TrainingGraph {
     }
 
     private static QuantizedBias rewriteBias(OnnxModel model, ModelEditor editor, NodeProto node, int index,
-            Map<String, QuantizedWeight> weightByOutput) {
+            Map<String, QuantizedWeight> weightByOutput, boolean learnScales) {
         String levelsName = node.getInput(0);
         Tensor levels = model.tensor(levelsName);
         int[] values = levels.toIntArray();
@@ -396,6 +431,7 @@ final class TrainingGraph {
         // the layer whose bias this is: its weight input dequantized by one of ours; its activation by a per-tensor DQ
         Optional<QuantizedWeight> weight = Optional.empty();
         boolean rescale = false;
+        String activationScale = "";
         for (NodeProto layer : model.consumers(node.getOutput(0))) {
             if (layer.getInputCount() < 3 || !layer.getInput(2).equals(node.getOutput(0))) {
                 continue;
@@ -406,15 +442,16 @@ final class TrainingGraph {
             }
             weight = Optional.of(candidate);
             Optional<NodeProto> activation = model.producer(layer.getInput(0));
-            if (candidate.scaleTrained() && activation.isPresent() && activation.get().getOpType().equals("DequantizeLinear")
+            if ((candidate.scaleTrained() || learnScales) && activation.isPresent() && activation.get().getOpType().equals("DequantizeLinear")
                     && activation.get().getInputCount() > 1 && model.isInitializer(activation.get().getInput(1))) {
-                float[] activationScale = model.tensor(activation.get().getInput(1)).toFloatArray();
-                rescale = activationScale.length == 1 && isProduct(scales, activationScale[0], candidate.scales());
+                float[] activationScales = model.tensor(activation.get().getInput(1)).toFloatArray();
+                rescale = activationScales.length == 1 && isProduct(scales, activationScales[0], candidate.scales());
+                activationScale = rescale ? activation.get().getInput(1) : "";
             }
             break;
         }
         return new QuantizedBias(levelsName, levels.shape(), values, scaleName, scales, zeroPointName, zeroPoints, parameterIndex,
-                latentName, weight, rescale);
+                latentName, weight, rescale, activationScale);
     }
 
     /** Whether bias scales are activation scale x weight scale per channel (a zero weight scale counted as 1). */
@@ -534,7 +571,8 @@ final class TrainingGraph {
             float[] quantizeScales = trained.tensor(weight.quantizeScale()).toFloatArray();
             float[] scales = weight.scaleTrained() ? trained.tensor(weight.scale()).toFloatArray() : weight.scales().clone();
             for (float scale : scales) {
-                if (!Float.isFinite(scale)) {
+                // a uniform step (LSQ) must stay positive: its levels cannot be negated within an asymmetric range
+                if (!Float.isFinite(scale) || weight.form() == Form.QAT && weight.scaleTrained() && scale <= 0) {
                     throw new CondenseException(ErrorCode.INVALID_PARAMETER, "fine-tuning made a scale of '" + weight.levels()
                             + "' " + scale + "; lower the learning rate");
                 }
@@ -579,13 +617,13 @@ final class TrainingGraph {
             float[] scales = bias.scales().clone();
             if (bias.rescale()) {
                 QuantizedWeight weight = bias.weight().orElseThrow();
-                float[] after = newScales.get(weight.output());
+                float[] after = newScales.getOrDefault(weight.output(), weight.scales());
+                double activationRatio = activationRatio(bias.activationScale(), trained);
                 for (int c = 0; c < scales.length; c++) {
                     float old = weight.scales()[weight.scales().length == 1 ? 0 : c];
                     float now = after[after.length == 1 ? 0 : c];
-                    if (old != 0 && now != 0) {
-                        scales[c] = (float) ((double) scales[c] * now / old);
-                    }
+                    double weightRatio = old != 0 && now != 0 ? (double) now / old : 1;
+                    scales[c] = (float) ((double) scales[c] * weightRatio * activationRatio);
                 }
                 editor.putInitializer(Tensor.fromFloats(bias.scale(), DataType.FLOAT, input.tensor(bias.scale()).shape(), scales).toProto());
             }
@@ -614,6 +652,10 @@ final class TrainingGraph {
         for (TrainedTernaryLayers.Layer layer : ternaryLayers) {
             layers.add(TrainedTernaryLayers.writeBack(layer, trained, editor));
         }
+        for (LearnedStepSizes.ActivationStep step : activationSteps) {
+            LearnedStepSizes.trainedScale(step, trained);
+            layers.add(LearnedStepSizes.entry(step, trained));
+        }
         OnnxModel written = editor.build();
         for (TrainedTernaryLayers.Layer layer : ternaryLayers) {
             TrainedTernaryLayers.checkWritten(layer, written);
@@ -622,6 +664,16 @@ final class TrainingGraph {
             layers.add(codebookEntry(codebook, written));
         }
         return new WrittenBack(written, layers);
+    }
+
+    /** New / old value of a trained activation scale (LSQ), 1 for one that did not train or none. */
+    private double activationRatio(String activationScale, OnnxModel trained) {
+        for (LearnedStepSizes.ActivationStep step : activationSteps) {
+            if (step.scale().equals(activationScale) && step.before()[0] != 0) {
+                return (double) LearnedStepSizes.trainedScale(step, trained)[0] / step.before()[0];
+            }
+        }
+        return 1;
     }
 
     private Map<String, Object> weightEntry(QuantizedWeight weight, int[] levels, float[] scales, int flipped) {

@@ -7,6 +7,7 @@ import io.condense.plugin.binarization.TernarizeTechnique;
 import io.condense.sdk.model.OnnxModel;
 import io.condense.sdk.technique.TechniqueResult;
 import io.condense.sdk.tensor.DataType;
+import io.condense.sdk.training.TrainingOperators;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
@@ -28,9 +29,13 @@ class TrainedTernaryFinetuneTest {
         lenet = new SmallFashionLeNet();
     }
 
-    /** Per layer weight name: the values the written model's two bases give, {Wp, 0, -Wn} at most. */
-    private static void assertTernaryValueSets(OnnxModel model, int layers) {
-        int checked = 0;
+    /**
+     * Per TTQ layer of the written model, per channel when the scales are per channel: every value the two bases give is
+     * Wp, 0 or -Wn, both scales positive; for one scale per layer all three values occur. Returns the layers checked, by
+     * their positive levels.
+     */
+    private static List<String> assertTernaryValueSets(OnnxModel model) {
+        List<String> checked = new java.util.ArrayList<>();
         for (NodeProto sum : model.nodes()) {
             if (!sum.getOpType().equals("Sum")) {
                 continue;
@@ -40,20 +45,84 @@ class TrainedTernaryFinetuneTest {
             int[] p = model.tensor(positive.getInput(0)).toIntArray();
             int[] n = model.tensor(negative.getInput(0)).toIntArray();
             assertThat(model.tensor(positive.getInput(0)).dataType()).isEqualTo(DataType.INT8);
-            float wp = model.tensor(positive.getInput(1)).toFloatArray()[0];
-            float wn = model.tensor(negative.getInput(1)).toFloatArray()[0];
-            assertThat(wp).as("Wp of %s", positive.getInput(0)).isPositive();
-            assertThat(wn).as("Wn of %s", negative.getInput(0)).isPositive();
+            float[] wp = model.tensor(positive.getInput(1)).toFloatArray();
+            float[] wn = model.tensor(negative.getInput(1)).toFloatArray();
+            for (int c = 0; c < wp.length; c++) {
+                assertThat(wp[c]).as("Wp[%d] of %s", c, positive.getInput(0)).isPositive();
+                assertThat(wn[c]).as("Wn[%d] of %s", c, negative.getInput(0)).isPositive();
+            }
+            int inner = p.length / wp.length;
             Set<Float> values = new HashSet<>();
             for (int j = 0; j < p.length; j++) {
+                int c = j / inner;
                 assertThat(p[j]).isBetween(0, 1);
                 assertThat(n[j]).isBetween(-1, 0);
-                values.add(p[j] * wp + n[j] * wn);
+                assertThat(p[j] * wp[c] + n[j] * wn[c]).isIn(wp[c], 0f, -wn[c]);
+                values.add(p[j] * wp[c] + n[j] * wn[c]);
             }
-            assertThat(values).as("values of %s", sum.getOutput(0)).containsExactlyInAnyOrder(wp, 0f, -wn);
-            checked++;
+            if (wp.length == 1) {
+                assertThat(values).as("values of %s", sum.getOutput(0)).containsExactlyInAnyOrder(wp[0], 0f, -wn[0]);
+            }
+            checked.add(positive.getInput(0));
         }
-        assertThat(checked).as("TTQ layers read back").isEqualTo(layers);
+        return checked;
+    }
+
+    @Test
+    void perChannelScalesTrainAndEveryChannelHoldsItsOwnThreeValues() {
+        OnnxModel ternary = lenet.apply(new TernarizeTechnique(), lenet.dense,
+                Map.of("method", "ttq", "keep_first_last", "false", "ttq_scales", "channel"), false).model();
+        double before = lenet.accuracy(ternary);
+        TechniqueResult result = lenet.apply(new FinetuneTechnique(), ternary, Map.of("epochs", "1"), true);
+        OnnxModel written = OnnxModel.fromBytes(result.model().toBytes());
+        double after = lenet.accuracy(written);
+        System.out.printf(Locale.ROOT, "TTQ per channel: ternarize %.4f, finetune(epochs=1) %.4f%n", before, after);
+        List<String> layers = assertTernaryValueSets(written);
+        assertThat(layers).hasSize(3).allSatisfy(levels -> {
+            NodeProto dequantize = written.consumers(levels).get(0);
+            float[] wp = written.tensor(dequantize.getInput(1)).toFloatArray();
+            assertThat(wp).as("per-channel scales of %s", levels).hasSize((int) written.tensor(levels).shape()[0])
+                    .isNotEqualTo(ternary.tensor(dequantize.getInput(1)).toFloatArray());
+        });
+        assertThat(result.report().layers()).filteredOn(layer -> "ttq".equals(layer.get("form")))
+                .allSatisfy(layer -> assertThat(layer.get("scales")).isEqualTo("channel"));
+        assertThat(after).as("fine-tuning recovers the per-channel TTQ model").isGreaterThan(before + 0.02);
+    }
+
+    @Test
+    void theLatentsStartFromTheKeptFloatWeightsScaledToOneAndTheirMasksAreTheLevels() {
+        OnnxModel ternary = lenet.apply(new TernarizeTechnique(), lenet.dense, Map.of("method", "ttq", "keep_first_last", "false"), false)
+                .model();
+        TrainingGraph graph = TrainingGraph.of(ternary);
+        assertThat(graph.ternaryLayers()).hasSize(3);
+        assertThat(graph.model().initializers()).noneMatch(info -> info.name().endsWith(TrainingOperators.TTQ_LATENT_SUFFIX));
+        for (TrainedTernaryLayers.Layer layer : graph.ternaryLayers()) {
+            String positiveLevels = layer.found().positiveLevels();
+            float[] weights = ternary.tensor(positiveLevels + TrainingOperators.TTQ_LATENT_SUFFIX).toFloatArray();
+            float[] latent = graph.model().tensor(layer.latent()).toFloatArray();
+            float maximum = 0;
+            for (float weight : weights) {
+                maximum = Math.max(maximum, Math.abs(weight));
+            }
+            float largest = 0;
+            int[] levels = new int[latent.length];
+            for (int j = 0; j < latent.length; j++) {
+                assertThat(latent[j]).isEqualTo(weights[j] / maximum);
+                largest = Math.max(largest, Math.abs(latent[j]));
+            }
+            for (int j = 0; j < latent.length; j++) {
+                levels[j] = latent[j] > 0.05f * largest ? 1 : latent[j] < -0.05f * largest ? -1 : 0;
+                assertThat(levels[j]).as("element %d of %s: the training mask is the written level", j, positiveLevels)
+                        .isEqualTo(layer.found().positive()[j] + layer.found().negative()[j]);
+            }
+        }
+        OnnxModel levelsOnly = lenet.apply(new TernarizeTechnique(), lenet.dense,
+                Map.of("method", "ttq", "keep_first_last", "false", "ttq_latents", "false"), false).model();
+        TrainingGraph fromLevels = TrainingGraph.of(levelsOnly);
+        for (TrainedTernaryLayers.Layer layer : fromLevels.ternaryLayers()) {
+            assertThat(fromLevels.model().tensor(layer.latent()).toFloatArray()).as("without kept weights the latent is the levels")
+                    .containsOnly(-1f, 0f, 1f);
+        }
     }
 
     @Test
@@ -68,9 +137,13 @@ class TrainedTernaryFinetuneTest {
         List<Map<String, Object>> layers = result.report().layers().stream().filter(layer -> "ttq".equals(layer.get("form"))).toList();
         System.out.printf(Locale.ROOT, "TTQ: float %.4f, ternarize(method=ttq) %.4f, finetune %.4f; layers %s%n", denseAccuracy, before,
                 after, layers);
+        assertThat(ternary.initializers()).filteredOn(info -> info.name().endsWith(TrainingOperators.TTQ_LATENT_SUFFIX)).hasSize(3);
+        assertThat(written.initializers()).as("the float weights ternarize kept are gone from the written model")
+                .noneMatch(info -> info.name().endsWith(TrainingOperators.TTQ_LATENT_SUFFIX));
+        assertThat(layers).allSatisfy(layer -> assertThat(layer.get("latent_start")).isEqualTo("float_weights"));
         assertThat(written.nodes()).extracting(NodeProto::getOpType).containsExactlyElementsOf(
                 ternary.nodes().stream().map(NodeProto::getOpType).toList());
-        assertTernaryValueSets(written, 3);
+        assertThat(assertTernaryValueSets(written)).hasSize(3);
         assertThat(layers).hasSize(3).allSatisfy(layer -> {
             assertThat((double) layer.get("positive_scale_after")).isNotEqualTo(layer.get("positive_scale_before"));
             assertThat((double) layer.get("negative_scale_after")).isNotEqualTo(layer.get("negative_scale_before"));

@@ -33,7 +33,8 @@ import java.util.Set;
  *       (added nodes go after the original ones unless something earlier reads their outputs);</li>
  *   <li>a node input that no node, initializer or graph input defines is a technique bug: INTERNAL_ERROR
  *       naming the node and the value; so is a cycle or a value produced twice;</li>
- *   <li>initializers nothing reads (no node, subgraph or graph output) are dropped;</li>
+ *   <li>initializers nothing reads (no node, subgraph or graph output) are dropped, except those put with
+ *       {@link #putUnreadInitializer} in this edit;</li>
  *   <li>graph inputs that name initializers (old exports) are dropped, and ir_version raised to at least 4,
  *       the version that made that legal; real graph inputs and all graph outputs are kept;</li>
  *   <li>value_info entries of values no node produces any more are dropped.</li>
@@ -50,6 +51,7 @@ public final class ModelEditor {
     private final List<NodeProto> added = new ArrayList<>();
     private final Map<String, Long> opsets = new LinkedHashMap<>();
     private final Set<String> usedNames = new HashSet<>();
+    private final Set<String> keptUnread = new HashSet<>();
     private long irVersion;
 
     ModelEditor(OnnxModel base) {
@@ -98,6 +100,17 @@ public final class ModelEditor {
         return this;
     }
 
+    /**
+     * Adds an initializer that {@link #build()} keeps although no node reads it: state for a later step, such as the float
+     * weights that TTQ's fine-tuning starts from. Only this edit keeps it; a later edit of the built model drops it unless
+     * that edit puts it again.
+     */
+    public ModelEditor putUnreadInitializer(TensorProto tensor) {
+        putInitializer(tensor);
+        keptUnread.add(tensor.getName());
+        return this;
+    }
+
     /** Adds a sparse initializer, replacing any dense or sparse initializer of the same name. */
     public ModelEditor putSparseInitializer(SparseTensorProto tensor) {
         requireNonNull(tensor, "tensor is null");
@@ -117,6 +130,7 @@ public final class ModelEditor {
         requireNonNull(name, "name is null");
         dense.remove(name);
         sparse.remove(name);
+        keptUnread.remove(name);
         return this;
     }
 
@@ -390,7 +404,7 @@ public final class ModelEditor {
             }
         }
         for (TensorProto tensor : dense.values()) {
-            if (used.contains(tensor.getName())) {
+            if (used.contains(tensor.getName()) || keptUnread.contains(tensor.getName())) {
                 graph.addInitializer(tensor);
             }
         }

@@ -18,6 +18,19 @@ public final class TrainingOperators {
      * latent the output gradient times {@code positive}, 1 or {@code negative} by the element's region.
      */
     public static final String TRAINED_TERNARY = "TrainedTernary";
+    /**
+     * What a TTQ model's file calls the float weights it carries for a following fine-tuning: the initializer named
+     * {@code <positive levels>} + this suffix, of the levels' shape, that no node reads. TTQ trains latent weights that
+     * start from the float model's (the paper's latent is the float weight scaled to [-1, 1]); {@code ternarize(method=ttq)}
+     * keeps them here so that {@code finetune} starts from them rather than from the levels, and {@code finetune} removes
+     * them from the model it writes.
+     */
+    public static final String TTQ_LATENT_SUFFIX = "_ttq_latent";
+    /**
+     * An int attribute of {@link #TRAINED_TERNARY}: the scales are 1-D, one per entry of the latent along this axis (per
+     * output channel); absent, they are scalars.
+     */
+    public static final String AXIS = "axis";
     /** The threshold factor attribute of {@link #TRAINED_TERNARY}. */
     public static final String THRESHOLD = "threshold";
     /**
@@ -25,6 +38,20 @@ public final class TrainingOperators {
      * al. 2020) scales a step size's gradient: the scales' values are unchanged.
      */
     public static final String SCALE_GRADIENT = "scale_gradient";
+
+    /**
+     * A learned step size (LSQ, Esser et al. 2020): inputs {@code scale} (a quantizer's step, trainable) and {@code x} (the
+     * tensor that step quantizes, read for its size only). Output: {@code scale} unchanged; its gradient is multiplied by
+     * {@code 1 / sqrt(N x Qp)}, N the elements of x per scale entry (per sample when attribute {@value #SAMPLES} is 1, for
+     * activations whose first axis is the batch), Qp the float attribute {@value #POSITIVE_LEVELS}. QuantizeLinear and
+     * DequantizeLinear reading the output then give the step LSQ's gradient (round(x/s) - x/s inside the range, the clipped
+     * level outside).
+     */
+    public static final String LEARNED_STEP_SIZE = "LearnedStepSize";
+    /** The positive levels Qp attribute of {@link #LEARNED_STEP_SIZE}. */
+    public static final String POSITIVE_LEVELS = "positive_levels";
+    /** The attribute of {@link #LEARNED_STEP_SIZE} saying x's first axis counts samples (1) or not (0, default). */
+    public static final String SAMPLES = "samples";
 
     private TrainingOperators() {
     }

@@ -55,6 +55,19 @@ class ModelEditorTest {
     }
 
     @Test
+    void dropsUnreadInitializersButKeepsThoseThisEditPutAsUnread() {
+        OnnxModel edited = OnnxModel.of(chain()).edit().putUnreadInitializer(floats("state", new long[] {1}, 3f)).build();
+        assertThat(edited.initializers()).extracting(InitializerInfo::name).containsExactly("w", "state");
+        assertThat(edited.edit().build().initializers()).as("a later edit drops it").extracting(InitializerInfo::name)
+                .containsExactly("w");
+        OnnxModel removed = OnnxModel.of(chain()).edit().putUnreadInitializer(floats("state", new long[] {1}, 3f))
+                .removeInitializer("state").putInitializer(floats("state", new long[] {1}, 3f)).build();
+        assertThat(removed.initializers()).extracting(InitializerInfo::name).containsExactly("w");
+        float[] output = Onnx.run(edited, "x", new long[] {1, 2}, new float[] {-1f, 3f}).get(0);
+        assertThat(output).containsExactly(1f, 5f);
+    }
+
+    @Test
     void undefinedInputIsATechniqueBug() {
         ModelEditor editor = OnnxModel.of(chain()).edit().removeInitializer("w");
         assertError(editor::build, ErrorCode.INTERNAL_ERROR, "reads 'w'");

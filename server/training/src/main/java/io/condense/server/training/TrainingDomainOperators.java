@@ -12,7 +12,8 @@ import java.util.Set;
  * into a model file). Each is built from DJL operations with {@code stopGradient} shaping the gradient the paper gives.
  */
 final class TrainingDomainOperators {
-    private static final Map<String, Kernel> KERNELS = Map.of(TrainingOperators.TRAINED_TERNARY, TrainingDomainOperators::trainedTernary);
+    private static final Map<String, Kernel> KERNELS = Map.of(TrainingOperators.TRAINED_TERNARY, TrainingDomainOperators::trainedTernary,
+            TrainingOperators.LEARNED_STEP_SIZE, TrainingDomainOperators::learnedStepSize);
 
     private TrainingDomainOperators() {
     }
@@ -45,6 +46,11 @@ final class TrainingDomainOperators {
             positiveScale = scaledGradient(positiveScale, gradientScale);
             negativeScale = scaledGradient(negativeScale, gradientScale);
         }
+        long axis = node.getInt(TrainingOperators.AXIS, -1);
+        if (axis >= 0) {
+            positiveScale = alongAxis(node, positiveScale, latent, (int) axis);
+            negativeScale = alongAxis(node, negativeScale, latent, (int) axis);
+        }
         NDArray threshold = Scalars.times(latent.abs().max(), factor).stopGradient();
         NDArray positive = latent.gt(threshold).toType(DataType.FLOAT32, false);
         NDArray negative = latent.lt(threshold.neg()).toType(DataType.FLOAT32, false);
@@ -53,6 +59,40 @@ final class TrainingDomainOperators {
         NDArray gain = positive.mul(positiveScale).add(negative.mul(negativeScale)).add(middle).stopGradient();
         NDArray straight = latent.mul(gain);
         return new NDArray[] {value.add(straight.sub(straight.stopGradient()))};
+    }
+
+    /**
+     * LSQ's step size: the scale as it is, its gradient multiplied by {@code 1 / sqrt(N x Qp)} with N the elements of x per
+     * scale entry (per sample with {@code samples=1}), counted at every call since the batch may change.
+     */
+    private static NDArray[] learnedStepSize(ExecutionContext context, OnnxNode node, NDArray[] in) {
+        if (in.length < 2 || in[0] == null || in[1] == null) {
+            throw node.invalid(TrainingOperators.LEARNED_STEP_SIZE + " needs a scale and the tensor it quantizes");
+        }
+        NDArray scale = in[0];
+        NDArray x = in[1];
+        float positiveLevels = node.getFloat(TrainingOperators.POSITIVE_LEVELS, 1f);
+        if (!(positiveLevels > 0)) {
+            throw node.invalid(TrainingOperators.POSITIVE_LEVELS + " must be positive, got " + positiveLevels);
+        }
+        double elements = (double) x.size() / Math.max(1, scale.size());
+        if (node.getInt(TrainingOperators.SAMPLES, 0) == 1 && x.getShape().dimension() > 0) {
+            elements /= Math.max(1, x.getShape().get(0));
+        }
+        return new NDArray[] {scaledGradient(scale, (float) (1 / Math.sqrt(Math.max(1, elements) * positiveLevels)))};
+    }
+
+    /** A 1-D per-channel scale reshaped to broadcast along {@code axis} of {@code x}. */
+    private static NDArray alongAxis(OnnxNode node, NDArray scale, NDArray x, int axis) {
+        int rank = x.getShape().dimension();
+        if (axis >= rank || scale.getShape().size() != x.getShape().get(axis)) {
+            throw node.invalid("per-channel scales of " + scale.getShape().size() + " entries do not fit axis " + axis + " of "
+                    + x.getShape());
+        }
+        long[] shape = new long[rank];
+        java.util.Arrays.fill(shape, 1);
+        shape[axis] = scale.getShape().size();
+        return scale.reshape(new ai.djl.ndarray.types.Shape(shape));
     }
 
     /** The same value, its gradient multiplied by {@code factor}: {@code x k + stop(x - x k)}. */

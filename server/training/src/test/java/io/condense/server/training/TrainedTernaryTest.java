@@ -109,6 +109,60 @@ class TrainedTernaryTest {
         assertThat(wn - (double) trained.tensor("wn").toFloatArray()[0]).isCloseTo(-scaleGradient * negativeSum, Offset.offset(1e-6));
     }
 
+    /** Per-channel scales (attribute axis 0): row c reads {Wp[c], 0, -Wn[c]}, each scale gets the sums over its own row. */
+    @Test
+    void perChannelScalesBroadcastAlongTheAxisAndGetTheirRowsSums() {
+        Random random = new Random(7);
+        float[] latent = new float[12];
+        for (int i = 0; i < latent.length; i++) {
+            latent[i] = (float) random.nextGaussian();
+        }
+        float[] wp = {0.7f, 0.5f, 0.9f};
+        float[] wn = {0.4f, 0.6f, 0.3f};
+        float threshold = 0.2f;
+        float maximum = 0;
+        for (float value : latent) {
+            maximum = Math.max(maximum, Math.abs(value));
+        }
+        float[] ternary = new float[latent.length];
+        for (int i = 0; i < latent.length; i++) {
+            ternary[i] = latent[i] > maximum * threshold ? wp[i / 4] : latent[i] < -maximum * threshold ? -wn[i / 4] : 0f;
+        }
+        GraphBuilder b = new GraphBuilder(13, 21);
+        b.input("x", 0, 4);
+        b.floats("latent", new long[] {3, 4}, latent);
+        b.floats("wp", new long[] {3}, wp);
+        b.floats("wn", new long[] {3}, wn);
+        b.rawNode(NodeProto.newBuilder().setOpType(TrainingOperators.TRAINED_TERNARY).setDomain(TrainingOperators.DOMAIN)
+                .setName("ttq").addInput("latent").addInput("wp").addInput("wn").addOutput("w")
+                .addAttribute(AttributeProto.newBuilder().setName(TrainingOperators.THRESHOLD).setType(AttributeProto.AttributeType.FLOAT)
+                        .setF(threshold))
+                .addAttribute(AttributeProto.newBuilder().setName(TrainingOperators.AXIS).setType(AttributeProto.AttributeType.INT).setI(0))
+                .build());
+        b.nodeWithOutput("Gemm", new String[] {"x", "w"}, "logits", "transB", 1L);
+        OnnxModel ttq = b.output("logits", 0, 3).build();
+        OnnxModel plain = plainNetwork(ternary);
+        NdArray inputs = NdArray.ofFloats(new long[] {2, 4}, new float[] {0.3f, -1.2f, 0.5f, 2f, 1f, 0.1f, -0.4f, 0.9f});
+        assertThat(TRAINER.run(ttq, Map.of("x", inputs)).get("logits").toFloatArray())
+                .containsExactly(TRAINER.run(plain, Map.of("x", inputs)).get("logits").toFloatArray(), Offset.offset(1e-6f));
+        Dataset data = GradientTest.randomData(random, 8, new long[] {4}, 3);
+        OnnxModel trained = step(ttq, data);
+        float[] weightAfter = step(plain, data).tensor("w").toFloatArray();
+        float[] wpAfter = trained.tensor("wp").toFloatArray();
+        float[] wnAfter = trained.tensor("wn").toFloatArray();
+        for (int c = 0; c < 3; c++) {
+            double positiveSum = 0;
+            double negativeSum = 0;
+            for (int i = 4 * c; i < 4 * c + 4; i++) {
+                double gradient = ternary[i] - weightAfter[i];
+                positiveSum += ternary[i] > 0 ? gradient : 0;
+                negativeSum += ternary[i] < 0 ? gradient : 0;
+            }
+            assertThat(wp[c] - (double) wpAfter[c]).as("Wp[%d]", c).isCloseTo(positiveSum, Offset.offset(1e-6));
+            assertThat(wn[c] - (double) wnAfter[c]).as("Wn[%d]", c).isCloseTo(-negativeSum, Offset.offset(1e-6));
+        }
+    }
+
     /**
      * The scalars that autograd keeps for the backward pass (TTQ's scale-gradient factor, Gemm's alpha) survive garbage
      * collections between the forward and backward passes: with a thread collecting every millisecond and filling new

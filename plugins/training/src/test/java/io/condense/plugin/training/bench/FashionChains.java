@@ -1,5 +1,6 @@
 package io.condense.plugin.training.bench;
 
+import io.condense.plugin.binarization.BinarizeTechnique;
 import io.condense.plugin.binarization.TernarizeTechnique;
 import io.condense.plugin.lowrank.LowRankTechnique;
 import io.condense.plugin.pruning.PruneTechnique;
@@ -72,7 +73,8 @@ public final class FashionChains {
     private static final Map<String, String> PRUNE = parameters(System.getProperty("condense.chains.prune", "sparsity=0.92,scope=global"));
     /**
      * Which groups of rows to run: {@code prune} (and Deep Compression after it), {@code qat}, {@code ternary}, the trained
-     * low-bit methods {@code ttq}, {@code inq}, {@code lsq}, {@code xnor}.
+     * low-bit methods {@code ttq}, {@code ttq-channel} (per-channel TTQ scales), {@code inq}, {@code lsq}, {@code qat-w2} (the
+     * same W2A8 model as lsq, fine-tuned without learned scales), {@code xnor}.
      */
     private static final Set<String> GROUPS = Set.of(System.getProperty("condense.chains.rows", "prune,qat,ternary").split(","));
     /** The training data of the defaults rows' finetune: all 60,000 images, or the first N (condense.chains.defaults.train). */
@@ -363,8 +365,15 @@ public final class FashionChains {
     private static final List<LowBitRow> LOW_BIT_ROWS = List.of(
             new LowBitRow("ttq", TernarizeTechnique::new, Map.of("method", "ttq", "keep_first_last", "false"),
                     "ternarize(method=ttq, keep_first_last=false)", ""),
+            new LowBitRow("ttq-channel", TernarizeTechnique::new, Map.of("method", "ttq", "keep_first_last", "false", "ttq_scales", "channel"),
+                    "ternarize(method=ttq, keep_first_last=false, ttq_scales=channel)", ""),
             new LowBitRow("inq", QuantizeTechnique::new, Map.of("scheme", "pow2", "bits", "5", "incremental", "0.5,0.75,0.875,1"),
-                    "quantize(scheme=pow2, bits=5, incremental=0.5,0.75,0.875,1)", ""));
+                    "quantize(scheme=pow2, bits=5, incremental=0.5,0.75,0.875,1)", ""),
+            new LowBitRow("xnor", BinarizeTechnique::new, Map.of("activations", "1"), "binarize(activations=1)", ""),
+            new LowBitRow("lsq", QuantizeTechnique::new, Map.of("bits", "2", "granularity", "block", "block", "32", "activations", "true"),
+                    "quantize(bits=2, granularity=block, block=32, activations=true)", "learn_scales=true"),
+            new LowBitRow("qat-w2", QuantizeTechnique::new, Map.of("bits", "2", "granularity", "block", "block", "32", "activations", "true"),
+                    "quantize(bits=2, granularity=block, block=32, activations=true)", ""));
 
     /** A row of the table: one model after one chain. */
     private record Row(String model, String chain, double accuracy, long nonZeroWeights, long weights, long nonZeroParameters,
@@ -440,6 +449,13 @@ public final class FashionChains {
                 System.out.printf(Locale.ROOT, "  quantize report: weight_bytes_packed %s, model_bytes_before %s, model_bytes_after %s%n",
                         result.report().get("weight_bytes_packed"), result.report().get("model_bytes_before"),
                         result.report().get("model_bytes_after"));
+            }
+            if (technique instanceof BinarizeTechnique || technique instanceof TernarizeTechnique) {
+                System.out.printf(Locale.ROOT, "  %s report: weight_bytes_float %s, weight_bytes_packed %s, parameter_bytes_packed %s, "
+                        + "macs %s, binary_macs %s (share %s), latent_bytes %s%n", technique.descriptor().id(),
+                        result.report().get("weight_bytes_float"), result.report().get("weight_bytes_packed"),
+                        result.report().get("parameter_bytes_packed"), result.report().get("macs"), result.report().get("binary_macs"),
+                        result.report().get("binary_mac_share"), result.report().get("latent_bytes"));
             }
             if (technique instanceof LowRankTechnique) {
                 System.out.printf(Locale.ROOT, "  lowrank report: selection %s (%s), greedy_score %s, achieved_ratio %s, parameters %s -> %s%n",
