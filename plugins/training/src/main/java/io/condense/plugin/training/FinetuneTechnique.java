@@ -122,8 +122,8 @@ public final class FinetuneTechnique implements Technique {
         OnnxModel dense = TrainingSteps.densified(model);
         TrainingGraph graph = TrainingGraph.of(dense, parameters.getDouble(TTQ_THRESHOLD));
         OnnxModel trainingModel = graph.model();
-        TrainingParameters.Settings settings = graph.ternaryLayers().isEmpty() ? given
-                : TrainingParameters.settings(parameters, TTQ_OPTIMIZER);
+        TrainingParameters.Settings settings = SparsityParameters.settings(graph.ternaryLayers().isEmpty() ? given
+                : TrainingParameters.settings(parameters, TTQ_OPTIMIZER), parameters);
         List<String> unsupported = trainer.unsupportedOperators(trainingModel);
         if (!unsupported.isEmpty()) {
             throw new CondenseException(ErrorCode.UNSUPPORTED_MODEL, "finetune cannot train this model: the training runtime does "
