@@ -149,7 +149,8 @@ public final class TrainingParameters {
 
         /** These settings with another initial learning rate (the schedule restarted from it). */
         public Settings withRate(double newRate) {
-            return new Settings(epochs, batch, optimizerName, optimizer, newRate, scheduleName, schedule(scheduleName, newRate, epochs),
+            return new Settings(epochs, batch, optimizerName, optimizer, newRate, scheduleName,
+                    TrainingParameters.schedule(scheduleName, newRate, epochs),
                     seed, validationShare, inputScale);
         }
 

@@ -104,6 +104,8 @@ public final class FashionChains {
     private static final String SLIMMING_PRUNE = System.getProperty("condense.chains.slimming.prune",
             "structure=channel,criterion=bn_scale,sparsity=0.5,min_elements=0");
     private static final String SLIMMING_RECOVER = System.getProperty("condense.chains.slimming.recover", "epochs=2");
+    /** Whether the slimming rows include the path without the penalty (condense.chains.slimming.plain; false: only the regularised). */
+    private static final boolean SLIMMING_PLAIN = Boolean.parseBoolean(System.getProperty("condense.chains.slimming.plain", "true"));
 
     private FashionChains() {
     }
@@ -210,7 +212,7 @@ public final class FashionChains {
                 Map<String, String> regularised = parameters(SLIMMING_TRAIN);
                 Map<String, String> plain = new LinkedHashMap<>(regularised);
                 plain.remove("slimming");
-                for (Map<String, String> first : List.of(plain, regularised)) {
+                for (Map<String, String> first : SLIMMING_PLAIN ? List.of(plain, regularised) : List.of(regularised)) {
                     started = System.nanoTime();
                     OnnxModel trained = apply(new FinetuneTechnique(), dense, first, sparsityTrain, test, trainer);
                     String chain = "finetune(" + inline(first) + ")";
