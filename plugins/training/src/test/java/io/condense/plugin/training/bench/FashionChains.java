@@ -103,7 +103,7 @@ public final class FashionChains {
     private static final String SLIMMING_TRAIN = System.getProperty("condense.chains.slimming.train", "epochs=6,lr=0.05,slimming=0.006");
     private static final String SLIMMING_PRUNE = System.getProperty("condense.chains.slimming.prune",
             "structure=channel,criterion=bn_scale,sparsity=0.5,min_elements=0");
-    private static final String SLIMMING_RECOVER = System.getProperty("condense.chains.slimming.recover", "epochs=3");
+    private static final String SLIMMING_RECOVER = System.getProperty("condense.chains.slimming.recover", "epochs=6");
     /** Whether the slimming rows include the path without the penalty (condense.chains.slimming.plain; false: only the regularised). */
     private static final boolean SLIMMING_PLAIN = Boolean.parseBoolean(System.getProperty("condense.chains.slimming.plain", "true"));
 
