@@ -136,8 +136,8 @@ public final class FinetuneTechnique implements Technique {
                     + "own DequantizeLinear); quantize it first (quantize(bits=..., activations=true)), or drop learn_scales");
         }
         OnnxModel trainingModel = graph.model();
-        TrainingParameters.Settings settings = graph.ternaryLayers().isEmpty() && !graph.binaryActivations() ? given
-                : TrainingParameters.settings(parameters, LOW_BIT_OPTIMIZER);
+        TrainingParameters.Settings settings = SparsityParameters.settings(graph.ternaryLayers().isEmpty() && !graph.binaryActivations()
+                ? given : TrainingParameters.settings(parameters, LOW_BIT_OPTIMIZER), parameters);
         List<String> unsupported = trainer.unsupportedOperators(trainingModel);
         if (!unsupported.isEmpty()) {
             throw new CondenseException(ErrorCode.UNSUPPORTED_MODEL, "finetune cannot train this model: the training runtime does "

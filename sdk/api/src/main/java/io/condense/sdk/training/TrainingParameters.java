@@ -147,6 +147,13 @@ public final class TrainingParameters {
             requireNonNull(schedule, "schedule is null");
         }
 
+        /** These settings with another initial learning rate (the schedule restarted from it). */
+        public Settings withRate(double newRate) {
+            return new Settings(epochs, batch, optimizerName, optimizer, newRate, scheduleName,
+                    TrainingParameters.schedule(scheduleName, newRate, epochs),
+                    seed, validationShare, inputScale);
+        }
+
         /** A request for {@code model} on {@code training} with these settings (input scale, optimizer, schedule, epochs, batch, seed). */
         public TrainingRequest.Builder request(OnnxModel model, Dataset training) {
             return TrainingRequest.builder(model, training).inputScale(inputScale).optimizer(optimizer).schedule(schedule)

@@ -29,6 +29,17 @@ class TrainingParametersTest {
     }
 
     @Test
+    void withRateChangesTheRateAndRestartsTheScheduleFromIt() {
+        TrainingParameters.Settings settings = TrainingParameters.settings(given(Map.of("epochs", "4", "seed", "7")));
+        TrainingParameters.Settings faster = settings.withRate(0.03);
+
+        assertThat(faster.rate()).isEqualTo(0.03);
+        assertThat(faster.schedule().rate(0, 0)).isEqualTo(0.03);
+        assertThat(faster.schedule().rate(3, 1)).isEqualTo(settings.schedule().rate(3, 1));
+        assertThat(faster.withRate(settings.rate())).isEqualTo(settings);
+    }
+
+    @Test
     void withoutATechniquesDefaultTheParametersDefaultIsSgd() {
         TrainingParameters.Settings settings = TrainingParameters.settings(given(Map.of()));
 

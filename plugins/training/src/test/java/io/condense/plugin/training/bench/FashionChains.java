@@ -95,13 +95,19 @@ public final class FashionChains {
     private static final String GRADUAL_EPOCHS = System.getProperty("condense.chains.gradual.epochs", "16");
     /** More gradual rows: parameter sets added to the default one, separated by ';' (condense.chains.gradual.variants). */
     private static final String[] GRADUAL_VARIANTS = System.getProperty("condense.chains.gradual.variants", "").split(";");
+    /** One-shot rows with other finetune parameters (prune then finetune(epochs, ...)), separated by ';' (condense.chains.gradual.oneshot). */
+    private static final String[] ONE_SHOT_VARIANTS = System.getProperty("condense.chains.gradual.oneshot", "").split(";");
+    /** Whether the gradual group runs its two default rows (one-shot and gradual) after the variants (condense.chains.gradual.baselines). */
+    private static final boolean GRADUAL_BASELINES = Boolean.parseBoolean(System.getProperty("condense.chains.gradual.baselines", "true"));
     /** Training images of the gradual and slimming rows' finetune steps: all, or the first N (condense.chains.sparsity.train). */
     private static final int SPARSITY_TRAIN = Integer.getInteger("condense.chains.sparsity.train", 60_000);
     /** Slimming rows: the regularised training, the channel pruning and the recovery (condense.chains.slimming.*). */
-    private static final String SLIMMING_TRAIN = System.getProperty("condense.chains.slimming.train", "epochs=2,lr=0.05,slimming=0.006");
+    private static final String SLIMMING_TRAIN = System.getProperty("condense.chains.slimming.train", "epochs=6,lr=0.05,slimming=0.006");
     private static final String SLIMMING_PRUNE = System.getProperty("condense.chains.slimming.prune",
             "structure=channel,criterion=bn_scale,sparsity=0.5,min_elements=0");
-    private static final String SLIMMING_RECOVER = System.getProperty("condense.chains.slimming.recover", "epochs=2");
+    private static final String SLIMMING_RECOVER = System.getProperty("condense.chains.slimming.recover", "epochs=6");
+    /** Whether the slimming rows include the path without the penalty (condense.chains.slimming.plain; false: only the regularised). */
+    private static final boolean SLIMMING_PLAIN = Boolean.parseBoolean(System.getProperty("condense.chains.slimming.plain", "true"));
 
     private FashionChains() {
     }
@@ -144,7 +150,6 @@ public final class FashionChains {
                 // one-shot magnitude pruning then fine-tuning, against gradual pruning in the same epochs, both as a user
                 // types them: defaults for everything but the epochs and the target
                 String target = GRADUAL_TARGETS.get(name);
-                started = System.nanoTime();
                 for (String variant : GRADUAL_VARIANTS) {
                     if (variant.isBlank()) {
                         continue;
@@ -157,19 +162,36 @@ public final class FashionChains {
                     rows.add(row);
                     print(row, denseRow);
                 }
-                OnnxModel oneShot = apply(new PruneTechnique(), dense, Map.of("sparsity", target), null, null, null);
-                oneShot = apply(new FinetuneTechnique(), oneShot, Map.of("epochs", GRADUAL_EPOCHS), sparsityTrain, test, trainer);
-                Row oneShotRow = measure(name, "prune(sparsity=" + target + ") | finetune(epochs=" + GRADUAL_EPOCHS + ")", oneShot, test,
-                        evaluator, output, seconds(started));
-                rows.add(oneShotRow);
-                print(oneShotRow, denseRow);
-                started = System.nanoTime();
-                OnnxModel gradual = apply(new FinetuneTechnique(), dense, Map.of("epochs", GRADUAL_EPOCHS, "sparsity", target),
-                        sparsityTrain, test, trainer);
-                Row gradualRow = measure(name, "finetune(epochs=" + GRADUAL_EPOCHS + ", sparsity=" + target + ")", gradual, test,
-                        evaluator, output, seconds(started));
-                rows.add(gradualRow);
-                print(gradualRow, denseRow);
+                for (String variant : ONE_SHOT_VARIANTS) {
+                    if (variant.isBlank()) {
+                        continue;
+                    }
+                    Map<String, String> given = new LinkedHashMap<>(Map.of("epochs", GRADUAL_EPOCHS));
+                    given.putAll(parameters(variant));
+                    started = System.nanoTime();
+                    OnnxModel pruned = apply(new PruneTechnique(), dense, Map.of("sparsity", target), null, null, null);
+                    OnnxModel tuned = apply(new FinetuneTechnique(), pruned, given, sparsityTrain, test, trainer);
+                    Row row = measure(name, "prune(sparsity=" + target + ") | finetune(" + inline(given) + ")", tuned, test, evaluator,
+                            output, seconds(started));
+                    rows.add(row);
+                    print(row, denseRow);
+                }
+                if (GRADUAL_BASELINES) {
+                    started = System.nanoTime();
+                    OnnxModel oneShot = apply(new PruneTechnique(), dense, Map.of("sparsity", target), null, null, null);
+                    oneShot = apply(new FinetuneTechnique(), oneShot, Map.of("epochs", GRADUAL_EPOCHS), sparsityTrain, test, trainer);
+                    Row oneShotRow = measure(name, "prune(sparsity=" + target + ") | finetune(epochs=" + GRADUAL_EPOCHS + ")", oneShot, test,
+                            evaluator, output, seconds(started));
+                    rows.add(oneShotRow);
+                    print(oneShotRow, denseRow);
+                    started = System.nanoTime();
+                    OnnxModel gradual = apply(new FinetuneTechnique(), dense, Map.of("epochs", GRADUAL_EPOCHS, "sparsity", target),
+                            sparsityTrain, test, trainer);
+                    Row gradualRow = measure(name, "finetune(epochs=" + GRADUAL_EPOCHS + ", sparsity=" + target + ")", gradual, test,
+                            evaluator, output, seconds(started));
+                    rows.add(gradualRow);
+                    print(gradualRow, denseRow);
+                }
             }
             if (GROUPS.contains("iterative")) {
                 // Deep Compression's iterative pruning, as recipes/iterative-pruning.yaml runs it
@@ -186,13 +208,13 @@ public final class FashionChains {
                 rows.add(row);
                 print(row, denseRow);
             }
-            if (GROUPS.contains("slimming") && name.equals("vgg")) {
+            if (GROUPS.contains("slimming") && name.startsWith("vgg")) {
                 // network slimming: L1 on the BatchNormalization scales while training, then the channels with the smallest
                 // scales removed and the rest fine-tuned; against the same training without the penalty
                 Map<String, String> regularised = parameters(SLIMMING_TRAIN);
                 Map<String, String> plain = new LinkedHashMap<>(regularised);
                 plain.remove("slimming");
-                for (Map<String, String> first : List.of(plain, regularised)) {
+                for (Map<String, String> first : SLIMMING_PLAIN ? List.of(plain, regularised) : List.of(regularised)) {
                     started = System.nanoTime();
                     OnnxModel trained = apply(new FinetuneTechnique(), dense, first, sparsityTrain, test, trainer);
                     String chain = "finetune(" + inline(first) + ")";
@@ -390,7 +412,7 @@ public final class FashionChains {
             case "lenet-5" -> LeNets.leNet5(1);
             case "lenet-5-caffe" -> LeNets.leNet5Caffe(1);
             case "vgg" -> LeNets.smallVgg(1);
-            default -> LeNets.leNet300100(1);
+            default -> name.startsWith("vgg-") ? LeNets.vgg(1, widths(name)) : LeNets.leNet300100(1);
         };
         System.out.printf(Locale.ROOT, "%s: training on %d images, %d epochs (SGD momentum 0.9, cosine 0.05 -> 0.001, batch 64, seed 1)%n",
                 name, train.size(), epochs);
@@ -411,6 +433,16 @@ public final class FashionChains {
         trained.save(file);
         System.out.printf(Locale.ROOT, "%s: saved %s%n", name, file.toAbsolutePath());
         return trained;
+    }
+
+    /** The four widths of a network named {@code vgg-w0-w1-w2-w3} (LeNets.vgg). */
+    private static int[] widths(String name) {
+        String[] parts = name.substring("vgg-".length()).split("-");
+        int[] widths = new int[parts.length];
+        for (int i = 0; i < parts.length; i++) {
+            widths[i] = Integer.parseInt(parts[i]);
+        }
+        return widths;
     }
 
     private static String describe(String name, int epochs) {

@@ -97,6 +97,7 @@ class SparseFinetuneTest {
         Report report = result.report();
         assertThat((double) report.get("sparsity_after")).isEqualTo((double) Math.round(0.9 * total) / total);
         assertThat((long) report.get("mask_updates")).as("ten updates an epoch over the first epoch, and the last").isGreaterThan(5);
+        assertThat((double) report.get("lr")).as("gradual pruning's default rate: 3 x SGD's 0.01").isEqualTo(0.03, org.assertj.core.data.Offset.offset(1e-12));
         List<?> history = (List<?>) report.get("history");
         assertThat(((Map<?, ?>) history.get(1)).get("sparsity")).isEqualTo(report.get("sparsity_after"));
         assertThat(progress).anyMatch(message -> message.contains("loss") && message.contains("sparsity 0.9000"));
