@@ -372,8 +372,8 @@ final class TensorCoder {
             out.u64(plan.mask.length).bytes(plan.mask);
             gapBytes = 8 + plan.mask.length;
         }
-        long fixedBytes = plan.mask != null ? fixedCost(plan, valueSymbols, maskGaps(gaps, trailing), symbols, bits)
-                : fixedCost(plan, valueSymbols, gapSymbols, symbols, bits);
+        // a mask's baseline: its entries' gaps at the fixed width of the largest, without fillers
+        long fixedBytes = fixedCost(plan, valueSymbols, plan.mask != null ? gaps : gapSymbols, symbols, bits);
         long gain = fixedBytes - (valueBytes + gapBytes);
         Map<String, Object> report = new LinkedHashMap<>();
         report.put("name", input.name());
@@ -399,14 +399,6 @@ final class TensorCoder {
         report.put("huffman_gain_bytes", gain);
         report.put("section_bytes", (long) out.size());
         return new Coded(out.toByteArray(), report, valueBytes, gapBytes, plan.tableBytes, gain);
-    }
-
-    /**
-     * The gaps of a masked tensor's entries as the SPARSE layout would store them at the narrowest width without
-     * fillers, the baseline its mask's gain is measured against.
-     */
-    private static int[] maskGaps(int[] gaps, int trailing) {
-        return gaps.length == 0 ? new int[] {trailing} : gaps;
     }
 
     /** The same streams coded at fixed width: the baseline of the report's Huffman gain. */
