@@ -12,22 +12,23 @@ import java.util.TreeSet;
 /**
  * The initializers a {@link TrainingRequest} trains when it names none: every float32 initializer never read in a
  * structural position (a shape, a batch-normalization running statistic, a quantization scale or zero point, a Clip
- * bound, a Dropout ratio, axes, slice bounds or Gather indices). One definition for the host's trainer and for the
+ * bound, a Dropout ratio, axes, slice bounds, Gather indices or a gradient's scale factor). One definition for the host's trainer and for the
  * techniques that prepare a training graph.
  */
 public final class TrainableInitializers {
     /** Inputs of these operators at these positions are constants of the graph's structure, never weights. */
-    private static final Map<String, Set<Integer>> STRUCTURAL_INPUTS = Map.of(
-            "BatchNormalization", Set.of(3, 4),
-            "QuantizeLinear", Set.of(1, 2),
-            "DequantizeLinear", Set.of(1, 2),
-            "Clip", Set.of(1, 2),
-            "Dropout", Set.of(1, 2),
-            "Reshape", Set.of(1),
-            "Slice", Set.of(1, 2, 3, 4),
-            "Unsqueeze", Set.of(1),
-            "Squeeze", Set.of(1),
-            "Gather", Set.of(1));
+    private static final Map<String, Set<Integer>> STRUCTURAL_INPUTS = Map.ofEntries(
+            Map.entry("BatchNormalization", Set.of(3, 4)),
+            Map.entry("QuantizeLinear", Set.of(1, 2)),
+            Map.entry("DequantizeLinear", Set.of(1, 2)),
+            Map.entry("Clip", Set.of(1, 2)),
+            Map.entry("Dropout", Set.of(1, 2)),
+            Map.entry("Reshape", Set.of(1)),
+            Map.entry("Slice", Set.of(1, 2, 3, 4)),
+            Map.entry("Unsqueeze", Set.of(1)),
+            Map.entry("Squeeze", Set.of(1)),
+            Map.entry("Gather", Set.of(1)),
+            Map.entry(TrainingOperators.SCALED_GRADIENT, Set.of(1)));
 
     private TrainableInitializers() {
     }

@@ -53,6 +53,14 @@ public final class TrainingOperators {
     /** The attribute of {@link #LEARNED_STEP_SIZE} saying x's first axis counts samples (1) or not (0, default). */
     public static final String SAMPLES = "samples";
 
+    /**
+     * A gradient scaled per element: inputs {@code x} (trainable) and {@code factor} (a constant broadcast to x's shape).
+     * Output: {@code x} unchanged; its gradient is multiplied by {@code factor}. Trained weight sharing (Deep Compression's
+     * k-means codebooks) reads each codebook through one, the factor of an entry 1 / the number of weights that share it, so
+     * that a centroid moves by the mean of its weights' gradients rather than their sum.
+     */
+    public static final String SCALED_GRADIENT = "ScaledGradient";
+
     private TrainingOperators() {
     }
 }

@@ -13,7 +13,8 @@ import java.util.Set;
  */
 final class TrainingDomainOperators {
     private static final Map<String, Kernel> KERNELS = Map.of(TrainingOperators.TRAINED_TERNARY, TrainingDomainOperators::trainedTernary,
-            TrainingOperators.LEARNED_STEP_SIZE, TrainingDomainOperators::learnedStepSize);
+            TrainingOperators.LEARNED_STEP_SIZE, TrainingDomainOperators::learnedStepSize,
+            TrainingOperators.SCALED_GRADIENT, TrainingDomainOperators::scaledGradient);
 
     private TrainingDomainOperators() {
     }
@@ -80,6 +81,17 @@ final class TrainingDomainOperators {
             elements /= Math.max(1, x.getShape().get(0));
         }
         return new NDArray[] {scaledGradient(scale, (float) (1 / Math.sqrt(Math.max(1, elements) * positiveLevels)))};
+    }
+
+    /** x as it is, its gradient multiplied element by element by the constant factor (broadcast to x's shape). */
+    private static NDArray[] scaledGradient(ExecutionContext context, OnnxNode node, NDArray[] in) {
+        if (in.length < 2 || in[0] == null || in[1] == null) {
+            throw node.invalid(TrainingOperators.SCALED_GRADIENT + " needs x and a factor");
+        }
+        NDArray x = in[0];
+        NDArray factor = in[1].stopGradient();
+        NDArray scaled = x.mul(factor);
+        return new NDArray[] {scaled.add(x.sub(scaled).stopGradient())};
     }
 
     /** A 1-D per-channel scale reshaped to broadcast along {@code axis} of {@code x}. */
