@@ -101,15 +101,25 @@ def _bucket(ones, seen):
     return (ones * 64 // seen).bit_length()
 
 
-def _mask(r, name, elements, rows, stride, entries):
-    """A MASKED tensor's mask: positions of its set bits, one adaptively coded bit per element in row-major order."""
+def _payload_length(r, what):
+    """A u64 payload length, checked against what is left of the section."""
     payload_len = r.u64()
     if payload_len > r.remaining():
-        raise CpkError("tensor '%s' mask: %d payload bytes, only %d left" % (name, payload_len, r.remaining()))
-    if elements > payload_len * MAX_ADAPTIVE_RATIO:
-        raise CpkError("tensor '%s' mask: %d bits cannot be coded in %d bytes" % (name, elements, payload_len))
-    what = "tensor '%s' mask" % name
-    rd = _RangeDecoder(r.take(payload_len, "a mask"), what)
+        raise CpkError("%s: %d payload bytes, only %d left" % (what, payload_len, r.remaining()))
+    return payload_len
+
+
+def _adaptive_payload(r, what, bits):
+    """A range decoder over an adaptive payload that is to hold `bits` decisions, refused when they cannot fit."""
+    payload_len = _payload_length(r, what)
+    if bits > payload_len * MAX_ADAPTIVE_RATIO:
+        raise CpkError("%s: %d bits cannot be coded in %d bytes" % (what, bits, payload_len))
+    return _RangeDecoder(r.take(payload_len, what), what)
+
+
+def _mask(r, name, elements, rows, stride, entries):
+    """A MASKED tensor's mask: positions of its set bits, one adaptively coded bit per element in row-major order."""
+    rd = _adaptive_payload(r, "tensor '%s' mask" % name, elements)
     model = _Model(2 * 2 * 9 * 9)
     columns = elements // rows
     column_ones = [0] * columns
@@ -143,12 +153,9 @@ def _adaptive_stream(r, what, limit, count):
     width = r.u8()
     if not 1 <= width <= MAX_ADAPTIVE_WIDTH:
         raise CpkError("%s: adaptive width %d outside [1, %d]" % (what, width, MAX_ADAPTIVE_WIDTH))
-    payload_len = r.u64()
-    if payload_len > r.remaining():
-        raise CpkError("%s: %d payload bytes, only %d left" % (what, payload_len, r.remaining()))
-    if count > MAX_ELEMENTS or count * width > payload_len * MAX_ADAPTIVE_RATIO:
-        raise CpkError("%s: %d symbols of %d bits cannot be coded in %d bytes" % (what, count, width, payload_len))
-    rd = _RangeDecoder(r.take(payload_len, "an adaptive stream"), what)
+    if count > MAX_ELEMENTS:
+        raise CpkError("%s: %d symbols, more than a tensor may hold" % (what, count))
+    rd = _adaptive_payload(r, what, count * width)
     model = _Model(1 << width)
     out = [0] * count
     top = 1 << width
@@ -321,9 +328,7 @@ def _stream(r, what, limit, expected, budget):
     if not 1 <= alphabet <= min(limit, 1 << 16):
         raise CpkError("%s: Huffman alphabet of %d symbols" % (what, alphabet))
     lengths = _packed_lengths(r, what, alphabet) if coding == 1 else _run_lengths(r, what, alphabet)
-    payload_len = r.u64()
-    if payload_len > r.remaining():
-        raise CpkError("%s: %d payload bytes, only %d left" % (what, payload_len, r.remaining()))
+    payload_len = _payload_length(r, what)
     if count > payload_len * 8:
         raise CpkError("%s: %d symbols cannot fit in %d bytes" % (what, count, payload_len))
     codes = _canonical_codes(lengths)
@@ -369,9 +374,7 @@ def _zstd_stream(r, what, limit, count, budget):
     width = r.u8()
     if width not in (1, 2, 4):
         raise CpkError("%s: zstd symbol width %d bytes (1, 2 or 4)" % (what, width))
-    payload_len = r.u64()
-    if payload_len > r.remaining():
-        raise CpkError("%s: %d payload bytes, only %d left" % (what, payload_len, r.remaining()))
+    payload_len = _payload_length(r, what)
     size = count * width
     if count > MAX_ELEMENTS or size > MAX_ELEMENTS or size > payload_len * MAX_ZSTD_RATIO:
         raise CpkError("%s: %d symbols of %d bytes cannot come from a %d-byte zstd frame" % (what, count, width, payload_len))

@@ -575,17 +575,7 @@ public final class PackedModelDecoder {
          * {@code entries}.
          */
         private int[] mask(String name, long elements, long rows, int stride, int entries) {
-            long payload = reader.u64();
-            if (payload < 0 || payload > reader.remaining()) {
-                throw new PackedFormatException("tensor '" + name + "' mask: " + Long.toUnsignedString(payload)
-                        + " payload bytes, only " + reader.remaining() + " left in the section");
-            }
-            if (elements > payload * PackedFormat.MAX_ADAPTIVE_RATIO) {
-                throw new PackedFormatException("tensor '" + name + "' mask: " + elements + " bits cannot be coded in " + payload + " bytes");
-            }
-            int start = reader.position();
-            reader.skip(payload);
-            RangeDecoder in = new RangeDecoder(reader.data(), start, start + (int) payload, "tensor '" + name + "' mask");
+            RangeDecoder in = adaptivePayload("tensor '" + name + "' mask", elements);
             MaskContext context = new MaskContext((int) (elements / rows), stride);
             AdaptiveModel model = new AdaptiveModel(MaskContext.CONTEXTS);
             int[] positions = new int[entries];
@@ -657,11 +647,7 @@ public final class PackedModelDecoder {
             for (int length : lengths) {
                 longest = Math.max(longest, length);
             }
-            long payload = reader.u64();
-            if (payload < 0 || payload > reader.remaining()) {
-                throw new PackedFormatException(what + ": " + Long.toUnsignedString(payload) + " payload bytes, only "
-                        + reader.remaining() + " left in the section");
-            }
+            long payload = payloadLength(what);
             if (count > payload * 8) {
                 throw new PackedFormatException(what + ": " + count + " symbols cannot fit in " + payload + " bytes");
             }
@@ -705,17 +691,10 @@ public final class PackedModelDecoder {
             if (width < 1 || width > PackedFormat.MAX_ADAPTIVE_WIDTH) {
                 throw new PackedFormatException(what + ": adaptive width " + width + " outside [1, " + PackedFormat.MAX_ADAPTIVE_WIDTH + "]");
             }
-            long payload = reader.u64();
-            if (payload < 0 || payload > reader.remaining()) {
-                throw new PackedFormatException(what + ": " + Long.toUnsignedString(payload) + " payload bytes, only "
-                        + reader.remaining() + " left in the section");
+            if (count > PackedFormat.MAX_ELEMENTS) {
+                throw new PackedFormatException(what + ": " + count + " symbols, more than a tensor may hold");
             }
-            if (count > PackedFormat.MAX_ELEMENTS || count * width > payload * PackedFormat.MAX_ADAPTIVE_RATIO) {
-                throw new PackedFormatException(what + ": " + count + " symbols of " + width + " bits cannot be coded in " + payload + " bytes");
-            }
-            int start = reader.position();
-            reader.skip(payload);
-            RangeDecoder in = new RangeDecoder(reader.data(), start, start + (int) payload, what);
+            RangeDecoder in = adaptivePayload(what, count * width);
             AdaptiveModel model = new AdaptiveModel(1 << width);
             int[] symbols = new int[(int) count];
             for (int i = 0; i < symbols.length; i++) {
@@ -727,6 +706,30 @@ public final class PackedModelDecoder {
             }
             in.finish(what);
             return symbols;
+        }
+
+        /** A u64 payload length, checked against what is left of the section. */
+        private long payloadLength(String what) {
+            long payload = reader.u64();
+            if (payload < 0 || payload > reader.remaining()) {
+                throw new PackedFormatException(what + ": " + Long.toUnsignedString(payload) + " payload bytes, only "
+                        + reader.remaining() + " left in the section");
+            }
+            return payload;
+        }
+
+        /**
+         * An adaptive payload (u64 length, then the range-coded bytes) that is to hold {@code bits} binary decisions: refused
+         * when they cannot fit at the coder's best ratio, so a forged count never allocates more than the file can carry.
+         */
+        private RangeDecoder adaptivePayload(String what, long bits) {
+            long payload = payloadLength(what);
+            if (bits > payload * PackedFormat.MAX_ADAPTIVE_RATIO) {
+                throw new PackedFormatException(what + ": " + bits + " bits cannot be coded in " + payload + " bytes");
+            }
+            int start = reader.position();
+            reader.skip(payload);
+            return new RangeDecoder(reader.data(), start, start + (int) payload, what);
         }
 
         /** Code lengths as 4-bit nibbles, symbol 2j in the high nibble of byte j (coding HUFFMAN). */
@@ -771,11 +774,7 @@ public final class PackedModelDecoder {
             if (width != 1 && width != 2 && width != 4) {
                 throw new PackedFormatException(what + ": zstd symbol width " + width + " bytes (1, 2 or 4)");
             }
-            long payload = reader.u64();
-            if (payload < 0 || payload > reader.remaining()) {
-                throw new PackedFormatException(what + ": " + Long.toUnsignedString(payload) + " payload bytes, only "
-                        + reader.remaining() + " left in the section");
-            }
+            long payload = payloadLength(what);
             long bytes = count * width;
             if (count > PackedFormat.MAX_ELEMENTS || bytes > PackedFormat.MAX_ELEMENTS || bytes > payload * PackedFormat.MAX_ZSTD_RATIO) {
                 throw new PackedFormatException(what + ": " + count + " symbols of " + width + " bytes cannot come from a "
