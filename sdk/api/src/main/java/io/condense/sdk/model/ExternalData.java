@@ -28,6 +28,7 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.UnaryOperator;
 
 /**
  * ONNX external data (docs/ExternalData.md in the ONNX repository): tensors whose bytes live in another
@@ -82,37 +83,45 @@ final class ExternalData {
         }
         Path folder = modelFile.toAbsolutePath().normalize().getParent();
         try (Reader reader = new Reader(folder)) {
-            GraphProto.Builder graph = model.getGraph().toBuilder();
-            for (int i = 0; i < graph.getInitializerCount(); i++) {
-                TensorProto tensor = graph.getInitializer(i);
-                if (isExternal(tensor)) {
-                    graph.setInitializer(i, reader.inline(tensor));
-                }
-            }
-            for (int i = 0; i < graph.getSparseInitializerCount(); i++) {
-                SparseTensorProto sparse = graph.getSparseInitializer(i);
-                if (isExternal(sparse.getValues()) || isExternal(sparse.getIndices())) {
-                    SparseTensorProto.Builder builder = sparse.toBuilder();
-                    if (isExternal(sparse.getValues())) {
-                        builder.setValues(reader.inline(sparse.getValues()));
-                    }
-                    if (isExternal(sparse.getIndices())) {
-                        builder.setIndices(reader.inline(sparse.getIndices()));
-                    }
-                    graph.setSparseInitializer(i, builder);
-                }
-            }
-            for (int i = 0; i < graph.getNodeCount(); i++) {
-                NodeProto node = graph.getNode(i);
-                for (int a = 0; a < node.getAttributeCount(); a++) {
-                    AttributeProto attribute = node.getAttribute(a);
-                    if (attribute.hasT() && isExternal(attribute.getT())) {
-                        graph.setNode(i, graph.getNode(i).toBuilder().setAttribute(a, attribute.toBuilder().setT(reader.inline(attribute.getT()))));
-                    }
-                }
-            }
-            return model.toBuilder().setGraph(graph).build();
+            return replaceExternal(model, reader::inline);
         }
+    }
+
+    /**
+     * The model with every tensor that keeps its data in an external file (initializers, sparse initializers' values and
+     * indices, Constant attributes) replaced by what {@code replace} makes of it; the other tensors are kept as they are.
+     */
+    static ModelProto replaceExternal(ModelProto model, UnaryOperator<TensorProto> replace) {
+        GraphProto.Builder graph = model.getGraph().toBuilder();
+        for (int i = 0; i < graph.getInitializerCount(); i++) {
+            TensorProto tensor = graph.getInitializer(i);
+            if (isExternal(tensor)) {
+                graph.setInitializer(i, replace.apply(tensor));
+            }
+        }
+        for (int i = 0; i < graph.getSparseInitializerCount(); i++) {
+            SparseTensorProto sparse = graph.getSparseInitializer(i);
+            if (isExternal(sparse.getValues()) || isExternal(sparse.getIndices())) {
+                SparseTensorProto.Builder builder = sparse.toBuilder();
+                if (isExternal(sparse.getValues())) {
+                    builder.setValues(replace.apply(sparse.getValues()));
+                }
+                if (isExternal(sparse.getIndices())) {
+                    builder.setIndices(replace.apply(sparse.getIndices()));
+                }
+                graph.setSparseInitializer(i, builder);
+            }
+        }
+        for (int i = 0; i < graph.getNodeCount(); i++) {
+            NodeProto node = graph.getNode(i);
+            for (int a = 0; a < node.getAttributeCount(); a++) {
+                AttributeProto attribute = node.getAttribute(a);
+                if (attribute.hasT() && isExternal(attribute.getT())) {
+                    graph.setNode(i, graph.getNode(i).toBuilder().setAttribute(a, attribute.toBuilder().setT(replace.apply(attribute.getT()))));
+                }
+            }
+        }
+        return model.toBuilder().setGraph(graph).build();
     }
 
     private static boolean usesExternalData(ModelProto model) {
@@ -137,7 +146,7 @@ final class ExternalData {
         return false;
     }
 
-    private static boolean isExternal(TensorProto tensor) {
+    static boolean isExternal(TensorProto tensor) {
         return tensor.getDataLocation() == TensorProto.DataLocation.EXTERNAL;
     }
 

@@ -92,7 +92,7 @@ public final class OnnxModel {
         return validated(proto);
     }
 
-    private static ModelProto parse(byte[] bytes, boolean alias) {
+    static ModelProto parse(byte[] bytes, boolean alias) {
         if (bytes.length == 0) {
             throw new CondenseException(ErrorCode.INVALID_MODEL, "not an ONNX model: the input is empty");
         }
