@@ -250,7 +250,8 @@ final class ExternalData {
                 throw error(name, location, "it points outside the model's folder " + folder);
             }
             if (!Files.isRegularFile(resolved)) {
-                throw error(name, location, "the file does not exist beside the model (upload or copy it with the model)");
+                throw error(name, location, "there is no such file at " + resolved + " (data files are looked for relative to the "
+                        + "model's folder: put it beside the model, and send the two together as a bundle)");
             }
             try {
                 Path real = resolved.toRealPath();
