@@ -7,7 +7,7 @@
 # once, then runs `condense compress` (the one-shot command: the server's API, blob store, step runner and plugins in
 # the process, over an in-process gRPC channel) with -Xmx HEAP: the model and its data file are uploaded as a bundle,
 # quantized to int4 blocks (MatMulNBits) by the worker from the stored files, and the result downloaded as
-# FOLDER/out/mlp-int4.onnx + mlp-int4.onnx.data. Prints wall time, peak resident memory (/usr/bin/time), the peak heap
+# FOLDER/out/mlp-int4.onnx + mlp-int4.onnx.data. Prints wall time, peak resident memory (sampled), the peak heap
 # occupancy the garbage collector saw (its log), then runs the float model and the result in ONNX Runtime (PYTHON with
 # onnxruntime and numpy) on one input and prints how close the outputs are.
 # Needs the project built (mvn install -DskipTests) and about 3 x the model's size free in FOLDER and the temporary folder.
@@ -26,18 +26,31 @@ model_bytes=$(( $(stat -c %s "$folder/mlp.onnx") + $(stat -c %s "$folder/mlp.onn
 echo "model: $folder/mlp.onnx + mlp.onnx.data, $model_bytes bytes; heap -Xmx$heap; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
 rm -rf "$folder/out" && mkdir -p "$folder/out"
-/usr/bin/time -v -o "$folder/out/time.txt" java -Xmx"$heap" -Xlog:gc:file="$folder/out/gc.log" \
+java -Xmx"$heap" -Xlog:gc:file="$folder/out/gc.log" \
   -Dcondense.plugins.dir="$root/build/plugins" -Djava.io.tmpdir="$folder/out" -cp "$server/condense-server.jar:$server/lib/*" \
   io.condense.server.cli.CondenseCommand compress "$folder/mlp.onnx" \
   --pipeline "quantize(bits=4, granularity=block, block=32, format=matmulnbits)" \
-  -o "$folder/out/mlp-int4.onnx" --report "$folder/out/report.json" --no-evaluation | tail -3
+  -o "$folder/out/mlp-int4.onnx" --report "$folder/out/report.json" --no-evaluation > "$folder/out/condense.log" 2>&1 &
+pid=$!
+started=$(date +%s.%N)
+# resident memory sampled every 0.2 s: anonymous (heap, native buffers) and file-backed (memory-mapped tensors: page
+# cache the kernel can drop), the peak of each
+anon=0; file=0
+while kill -0 "$pid" 2>/dev/null; do
+  read -r a f < <(awk '/^RssAnon/ {a=$2} /^RssFile/ {f=$2} END {print a+0, f+0}' "/proc/$pid/status" 2>/dev/null || echo "0 0")
+  [ "$a" -gt "$anon" ] && anon=$a
+  [ "$f" -gt "$file" ] && file=$f
+  sleep 0.2
+done
+wait "$pid"
+wall=$(echo "$(date +%s.%N) - $started" | bc)
+tail -3 "$folder/out/condense.log"
 
-wall=$(grep "Elapsed (wall clock)" "$folder/out/time.txt" | awk '{print $NF}')
-rss_kb=$(grep "Maximum resident set size" "$folder/out/time.txt" | awk '{print $NF}')
 # G1's log lines end "... 812M->95M(1024M) 12.3ms": the occupancy before each collection, the largest of which is the peak
 heap_mb=$(grep -o '[0-9]*M->[0-9]*M' "$folder/out/gc.log" | cut -dM -f1 | sort -n | tail -1)
-echo "wall $wall, peak RSS $((rss_kb / 1024)) MB, peak heap before a collection ${heap_mb:-0} MB, model $((model_bytes / 1048576)) MB," \
-  "output $(du -cb "$folder"/out/mlp-int4.onnx* | tail -1 | cut -f1) bytes"
+printf "wall %.1f s (%.1f MB/s of model), peak RSS anonymous %d MB, file-backed %d MB, peak heap before a collection %s MB, model %d MB, output %s bytes\n" \
+  "$wall" "$(echo "$model_bytes / 1048576 / $wall" | bc -l)" $((anon / 1024)) $((file / 1024)) "${heap_mb:-0}" $((model_bytes / 1048576)) \
+  "$(du -cb "$folder"/out/mlp-int4.onnx* | tail -1 | cut -f1)"
 
 "$python" - "$folder/mlp.onnx" "$folder/out/mlp-int4.onnx" <<'EOF'
 import sys

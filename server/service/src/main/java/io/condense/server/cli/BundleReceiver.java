@@ -34,6 +34,12 @@ public final class BundleReceiver {
 
     /** The files written, the model first. */
     public record Written(List<Path> files, long bytes) {
+        /** "OUT (N bytes)", or "OUT (N bytes, with its external data in OUT.data)". */
+        public String describe() {
+            return files.get(0) + " (" + bytes + " bytes" + (files.size() == 1 ? "" : ", with its external data in "
+                    + files.subList(1, files.size()).stream().map(file -> file.getFileName().toString())
+                            .collect(java.util.stream.Collectors.joining(", "))) + ")";
+        }
     }
 
     static Written write(Iterator<BundleChunk> chunks, Path target) throws IOException {

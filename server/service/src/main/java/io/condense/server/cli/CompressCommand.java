@@ -318,10 +318,7 @@ final class CompressCommand implements Callable<Integer> {
         out.printf("Job %s completed in %.1f s%n", jobId, seconds);
         Summary.print(job, out);
         out.println();
-        out.println("Wrote " + output + " (" + written.bytes() + " bytes" + (written.files().size() == 1 ? ""
-                : ", with its external data in " + written.files().subList(1, written.files().size()).stream()
-                        .map(file -> file.getFileName().toString()).collect(Collectors.joining(", "))) + ")"
-                + (report == null ? "" : " and " + report));
+        out.println("Wrote " + written.describe() + (report == null ? "" : " and " + report));
         if (isPacked(output)) {
             out.println(output + " is a packed model (the pipeline ends with encode): `condense decode " + output
                     + " -o MODEL.onnx` turns it into ONNX");
