@@ -23,10 +23,10 @@ import io.condense.sdk.model.ExternalFiles;
 import io.condense.sdk.model.OnnxModel;
 import io.condense.sdk.tensor.Tensor;
 import io.condense.server.api.Checksums;
+import io.condense.server.cli.ChunkStreams;
 import io.condense.server.cli.CondenseClient;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import io.grpc.stub.StreamObserver;
 import java.nio.FloatBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -36,9 +36,6 @@ import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -193,31 +190,8 @@ class BundleIT {
     }
 
     private static UploadResult upload(List<BundleChunk> messages) throws Exception {
-        CompletableFuture<UploadResult> result = new CompletableFuture<>();
-        StreamObserver<BundleChunk> requests = CompressionServiceGrpc.newStub(client.channel()).uploadBundle(new StreamObserver<>() {
-            @Override
-            public void onNext(UploadResult value) {
-                result.complete(value);
-            }
-
-            @Override
-            public void onError(Throwable t) {
-                result.completeExceptionally(t);
-            }
-
-            @Override
-            public void onCompleted() {
-            }
-        });
-        for (BundleChunk message : messages) {
-            requests.onNext(message);
-        }
-        requests.onCompleted();
-        try {
-            return result.get(60, TimeUnit.SECONDS);
-        } catch (ExecutionException e) {
-            throw (Exception) e.getCause();
-        }
+        var each = messages.iterator();
+        return ChunkStreams.call(CompressionServiceGrpc.newStub(client.channel())::uploadBundle, () -> each.hasNext() ? each.next() : null);
     }
 
     private static String sha256(byte[] bytes) throws Exception {
