@@ -7,6 +7,7 @@ import io.condense.proto.v1.BundleChunk;
 import io.condense.proto.v1.BundleData;
 import io.condense.proto.v1.BundleFile;
 import io.condense.proto.v1.BundleHeader;
+import io.condense.sdk.error.CondenseException;
 import io.condense.sdk.model.ExternalFiles;
 import io.condense.server.api.Checksums;
 import java.io.IOException;
@@ -37,14 +38,21 @@ final class LocalBundle {
     }
 
     /**
-     * The model with its data files, or empty when it keeps every tensor inline (then it is uploaded as one file).
+     * The model with its data files, or empty when it keeps every tensor inline or cannot be read as a model (then it is
+     * uploaded as one file).
      *
      * @throws IllegalArgumentException naming the data file, the tensor that names it and where it was looked for, when a
      *         data file the model names is not beside it or its name is unusable
      */
     static Optional<LocalBundle> of(Path model) throws IOException {
         requireNonNull(model, "model is null");
-        Map<String, String> locations = ExternalFiles.locations(ExternalFiles.readModelFile(model));
+        Map<String, String> locations;
+        try {
+            locations = ExternalFiles.locations(ExternalFiles.readModelFile(model));
+        } catch (CondenseException e) {
+            // not a model this command can read: sent as it is, for the server to say what is wrong with it
+            return Optional.empty();
+        }
         if (locations.isEmpty()) {
             return Optional.empty();
         }
