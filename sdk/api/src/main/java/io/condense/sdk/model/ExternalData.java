@@ -12,6 +12,7 @@ import com.google.protobuf.UnsafeByteOperations;
 import io.condense.sdk.error.CondenseException;
 import io.condense.sdk.error.ErrorCode;
 import io.condense.sdk.tensor.DataType;
+import io.condense.sdk.tensor.LargeTensor;
 import io.condense.sdk.tensor.OffHeapBytes;
 import io.condense.sdk.tensor.OnnxTypes;
 import io.condense.sdk.tensor.Tensor;
@@ -69,7 +70,7 @@ final class ExternalData {
     }
 
     private static void refuse(TensorProto tensor) {
-        if (tensor.getDataLocation() == TensorProto.DataLocation.EXTERNAL) {
+        if (tensor.getDataLocation() == TensorProto.DataLocation.EXTERNAL && !LargeTensor.isLarge(tensor)) {
             throw new CondenseException(ErrorCode.INVALID_EXTERNAL_DATA, "tensor '" + tensor.getName()
                     + "' keeps its data in external file '" + entry(tensor, "location")
                     + "', which cannot be read from bytes alone: load it from its file (OnnxModel.load) with the data file beside it");
@@ -199,9 +200,14 @@ final class ExternalData {
                         + (offset + length) + " (file truncated or wrong offset)");
             }
             if (length > MAX_TENSOR_BYTES) {
-                throw new CondenseException(ErrorCode.RESOURCE_EXHAUSTED, "tensor '" + name + "' holds " + length
-                        + " bytes of external data; one tensor's data can be at most " + MAX_TENSOR_BYTES
-                        + " bytes (2 GiB, a Java array); split the weight in the exporter (e.g. one embedding per vocabulary shard)");
+                // more than a ByteString holds: left in its file, with the file's path for LargeTensor and save
+                return tensor.toBuilder()
+                        .clearExternalData()
+                        .addExternalData(StringStringEntryProto.newBuilder().setKey("location").setValue(location))
+                        .addExternalData(StringStringEntryProto.newBuilder().setKey("offset").setValue(Long.toString(offset)))
+                        .addExternalData(StringStringEntryProto.newBuilder().setKey("length").setValue(Long.toString(length)))
+                        .addExternalData(StringStringEntryProto.newBuilder().setKey(LargeTensor.SOURCE_KEY).setValue(file.toString()))
+                        .build();
             }
             ByteString data;
             try {
@@ -330,8 +336,9 @@ final class ExternalData {
                 long offset = 0;
                 for (int i = 0; i < graph.getInitializerCount(); i++) {
                     TensorProto tensor = graph.getInitializer(i);
-                    ByteString bytes = rawBytes(tensor);
-                    if (bytes == null || bytes.isEmpty() || bytes.size() < threshold) {
+                    boolean large = LargeTensor.isLarge(tensor);
+                    ByteString bytes = large ? null : rawBytes(tensor);
+                    if (!large && (bytes == null || bytes.isEmpty() || bytes.size() < threshold)) {
                         continue;
                     }
                     if (channel == null) {
@@ -341,10 +348,15 @@ final class ExternalData {
                         channel = FileChannel.open(temporary, StandardOpenOption.WRITE);
                     }
                     offset = (offset + ALIGNMENT - 1) / ALIGNMENT * ALIGNMENT;
-                    long position = offset;
-                    for (ByteBuffer buffer : bytes.asReadOnlyByteBufferList()) {
-                        while (buffer.hasRemaining()) {
-                            position += channel.write(buffer, position);
+                    long size = large ? LargeTensor.declaredBytes(tensor) : bytes.size();
+                    if (large) {
+                        LargeTensor.of(tensor).copyTo(channel, offset);
+                    } else {
+                        long position = offset;
+                        for (ByteBuffer buffer : bytes.asReadOnlyByteBufferList()) {
+                            while (buffer.hasRemaining()) {
+                                position += channel.write(buffer, position);
+                            }
                         }
                     }
                     TensorProto.Builder external = TensorProto.newBuilder()
@@ -354,12 +366,12 @@ final class ExternalData {
                             .setDataLocation(TensorProto.DataLocation.EXTERNAL)
                             .addExternalData(StringStringEntryProto.newBuilder().setKey("location").setValue(dataName))
                             .addExternalData(StringStringEntryProto.newBuilder().setKey("offset").setValue(Long.toString(offset)))
-                            .addExternalData(StringStringEntryProto.newBuilder().setKey("length").setValue(Long.toString(bytes.size())));
+                            .addExternalData(StringStringEntryProto.newBuilder().setKey("length").setValue(Long.toString(size)));
                     if (!tensor.getDocString().isEmpty()) {
                         external.setDocString(tensor.getDocString());
                     }
                     graph.setInitializer(i, external);
-                    offset += bytes.size();
+                    offset += size;
                 }
             } catch (IOException | RuntimeException e) {
                 if (temporary != null) {
