@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # A model over 2 GB through the API as a bundle, in a JVM whose heap is smaller than the model (run by hand).
 #
-#   integration-tests/bench/bundle-api.sh FOLDER [PAIRS] [HEAP] [PYTHON]
+#   integration-tests/bench/bundle-api.sh FOLDER [PAIRS | wide] [HEAP] [PYTHON]
 #
-# Generates FOLDER/mlp.onnx + mlp.onnx.data (external_matmuls.py: PAIRS x 360.7 MB of float MatMul weights, 9 = 3.25 GB)
-# once, then runs `condense compress` (the one-shot command: the server's API, blob store, step runner and plugins in
+# Generates FOLDER/mlp.onnx + mlp.onnx.data (external_matmuls.py: PAIRS x 360.7 MB of float MatMul weights, 9 = 3.25 GB;
+# with "wide", FOLDER/wide.onnx: one [8192, 73728] weight of 2.25 GiB, a single tensor over 2 GiB) once, then runs
+# `condense compress` (the one-shot command: the server's API, blob store, step runner and plugins in
 # the process, over an in-process gRPC channel) with -Xmx HEAP: the model and its data file are uploaded as a bundle,
 # quantized to int4 blocks (MatMulNBits) by the worker from the stored files, and the result downloaded as
-# FOLDER/out/mlp-int4.onnx + mlp-int4.onnx.data. Prints wall time, peak resident memory (sampled), the peak heap
+# FOLDER/out/NAME-int4.onnx + NAME-int4.onnx.data. Prints wall time, peak resident memory (sampled), the peak heap
 # occupancy the garbage collector saw (its log), then runs the float model and the result in ONNX Runtime (PYTHON with
 # onnxruntime and numpy) on one input and prints how close the outputs are.
 # Needs the project built (mvn install -DskipTests) and about 3 x the model's size free in FOLDER and the temporary folder.
@@ -15,22 +16,24 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 folder="$(cd "$1" && pwd)"
 pairs="${2:-9}"
+name=mlp
+[ "$pairs" = wide ] && name=wide
 heap="${3:-1g}"
 python="${4:-python3}"
 server="$root/server/service/target"
 
-if [ ! -f "$folder/mlp.onnx" ]; then
-  "$python" "$root/integration-tests/bench/external_matmuls.py" "$folder/mlp.onnx" "$pairs"
+if [ ! -f "$folder/$name.onnx" ]; then
+  "$python" "$root/integration-tests/bench/external_matmuls.py" "$folder/$name.onnx" "$pairs"
 fi
-model_bytes=$(( $(stat -c %s "$folder/mlp.onnx") + $(stat -c %s "$folder/mlp.onnx.data") ))
-echo "model: $folder/mlp.onnx + mlp.onnx.data, $model_bytes bytes; heap -Xmx$heap; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+model_bytes=$(( $(stat -c %s "$folder/$name.onnx") + $(stat -c %s "$folder/$name.onnx.data") ))
+echo "model: $folder/$name.onnx + $name.onnx.data, $model_bytes bytes; heap -Xmx$heap; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
 rm -rf "$folder/out" && mkdir -p "$folder/out"
 java -Xmx"$heap" -Xlog:gc:file="$folder/out/gc.log" \
   -Dcondense.plugins.dir="$root/build/plugins" -Djava.io.tmpdir="$folder/out" -cp "$server/condense-server.jar:$server/lib/*" \
-  io.condense.server.cli.CondenseCommand compress "$folder/mlp.onnx" \
+  io.condense.server.cli.CondenseCommand compress "$folder/$name.onnx" \
   --pipeline "quantize(bits=4, granularity=block, block=32, format=matmulnbits)" \
-  -o "$folder/out/mlp-int4.onnx" --report "$folder/out/report.json" --no-evaluation > "$folder/out/condense.log" 2>&1 &
+  -o "$folder/out/$name-int4.onnx" --report "$folder/out/report.json" --no-evaluation > "$folder/out/condense.log" 2>&1 &
 pid=$!
 started=$(date +%s.%N)
 # resident memory sampled every 0.2 s: anonymous (heap, native buffers) and file-backed (memory-mapped tensors: page
@@ -50,16 +53,16 @@ tail -3 "$folder/out/condense.log"
 heap_mb=$(grep -o '[0-9]*M->[0-9]*M' "$folder/out/gc.log" | cut -dM -f1 | sort -n | tail -1)
 printf "wall %.1f s (%.1f MB/s of model), peak RSS anonymous %d MB, file-backed %d MB, peak heap before a collection %s MB, model %d MB, output %s bytes\n" \
   "$wall" "$(echo "$model_bytes / 1048576 / $wall" | bc -l)" $((anon / 1024)) $((file / 1024)) "${heap_mb:-0}" $((model_bytes / 1048576)) \
-  "$(du -cb "$folder"/out/mlp-int4.onnx* | tail -1 | cut -f1)"
+  "$(du -cb "$folder"/out/$name-int4.onnx* | tail -1 | cut -f1)"
 
-"$python" - "$folder/mlp.onnx" "$folder/out/mlp-int4.onnx" <<'EOF'
+"$python" - "$folder/$name.onnx" "$folder/out/$name-int4.onnx" <<'EOF'
 import sys
 import numpy as np
 import onnxruntime as ort
-x = np.random.default_rng(1).standard_normal((1, 8, 4096), dtype=np.float32)
 outputs = []
 for path in sys.argv[1:]:
     session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    x = np.random.default_rng(1).standard_normal(session.get_inputs()[0].shape, dtype=np.float32)
     outputs.append(session.run(None, {"x": x})[0].ravel())
     print(path, "ops:", sorted({node.op_type for node in __import__("onnx").load(path, load_external_data=False).graph.node}))
     del session
