@@ -93,12 +93,18 @@ final class JobFinisher {
         List<StepResult> steps = new ArrayList<>(request.getCompletedStepsList());
         steps.add(last.result());
         OnnxModel original;
-        OnnxModel compressed = last.outputModel();
+        OnnxModel compressed;
         ModelStats originalStats;
         ModelStats compressedStats;
         try {
-            original = request.getStepIndex() == 0 ? last.inputModel()
-                    : ModelLoading.load(bundles, BlobId.of(spec.getModelId()), originalFolder, "the uploaded model " + spec.getModelId());
+            // a model with external data is read again from its stored files: the step's folder, where a tensor over 2 GiB
+            // was read from, is gone
+            BlobId modelId = BlobId.of(spec.getModelId());
+            original = request.getStepIndex() == 0 && bundles.manifest(modelId).isEmpty() ? last.inputModel()
+                    : ModelLoading.load(bundles, modelId, originalFolder.resolve("original"), "the uploaded model " + spec.getModelId());
+            BlobId resultId = BlobId.of(last.result().getOutputModelId());
+            compressed = last.packed() || bundles.manifest(resultId).isEmpty() ? last.outputModel()
+                    : ModelLoading.load(bundles, resultId, originalFolder.resolve("result"), "the result " + resultId);
             originalStats = ModelStats.of(original);
             compressedStats = ModelStats.of(compressed);
         } catch (Throwable e) {
