@@ -159,6 +159,20 @@ class BundleIT {
         assertRefused(messages(modelOnly, modelBytes, new byte[0]), "big.onnx.data", "no such file", "bundle");
     }
 
+    @Test
+    void aPlainUploadCannotMakeAManifestNamingOtherBlobs() throws Exception {
+        byte[] modelBytes = Files.readAllBytes(externalModel());
+        byte[] data = Files.readAllBytes(folder.resolve("in").resolve("big.onnx.data"));
+        byte[] manifest = header(modelBytes, data, sha256(data)).toByteArray();
+        byte[] forged = new byte[16 + manifest.length];
+        System.arraycopy("condense-bundle\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII), 0, forged, 0, 16);
+        System.arraycopy(manifest, 0, forged, 16, manifest.length);
+        assertThatThrownBy(() -> client.upload(forged)).isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+            assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+            assertThat(e.getStatus().getDescription()).contains("UploadBundle");
+        });
+    }
+
     private static void assertRefused(List<BundleChunk> messages, String... parts) throws Exception {
         assertThatThrownBy(() -> upload(messages)).isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
             assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);

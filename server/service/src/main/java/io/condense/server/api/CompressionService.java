@@ -147,6 +147,11 @@ public final class CompressionService extends CompressionServiceGrpc.Compression
                     }
                     long size = writer.size();
                     BlobId id = writer.commit();
+                    if (bundles.manifest(id).isPresent()) {
+                        // manifests name other blobs: only UploadBundle, which receives those blobs' bytes, makes one
+                        throw new CondenseException(ErrorCode.INVALID_DATA, "an upload may not start with the line 'condense-bundle', "
+                                + "which marks the server's manifests of model bundles; upload a model with its data files with UploadBundle");
+                    }
                     blobs.grant(Tenants.current(), id);
                     responses.onNext(UploadResult.newBuilder().setBlobId(id.hex()).setSize(size).build());
                     responses.onCompleted();
