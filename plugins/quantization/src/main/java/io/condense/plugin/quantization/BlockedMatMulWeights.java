@@ -7,14 +7,16 @@ import io.condense.sdk.error.CondenseException;
 import io.condense.sdk.error.ErrorCode;
 import io.condense.sdk.model.LayerSelection;
 import io.condense.sdk.model.ModelEditor;
+import io.condense.sdk.model.OnnxModel;
 import io.condense.sdk.model.QdqWeights;
 import io.condense.sdk.model.WeightLayer;
 import io.condense.sdk.tensor.DataType;
+import io.condense.sdk.tensor.LargeTensor;
 import io.condense.sdk.tensor.OffHeapBytes;
-import io.condense.sdk.tensor.Tensor;
 import java.nio.FloatBuffer;
 import java.util.Arrays;
 import java.util.Map;
+import java.util.Optional;
 import java.util.OptionalInt;
 import org.ejml.data.DMatrixRMaj;
 
@@ -47,6 +49,22 @@ final class BlockedMatMulWeights {
     private BlockedMatMulWeights() {
     }
 
+    /** A weight's float values by flat index: a tensor in memory (or mapped), or one over 2 GiB read in place. */
+    @FunctionalInterface
+    interface WeightValues {
+        float get(long index);
+
+        /** The weight named, from wherever the model keeps it. */
+        static WeightValues of(OnnxModel model, String name) {
+            Optional<LargeTensor> large = model.largeTensor(name);
+            if (large.isPresent()) {
+                return large.get()::getFloat;
+            }
+            FloatBuffer values = model.tensor(name).raw().asFloatBuffer();
+            return index -> values.get(Math.toIntExact(index));
+        }
+    }
+
     /** What the weight became: its signal and error energies, for the SQNR. */
     record Outcome(double signal, double noise) {
     }
@@ -74,7 +92,7 @@ final class BlockedMatMulWeights {
         return bits == 3 ? 4 : bits;
     }
 
-    static Outcome write(ModelEditor editor, LayerSelection.Candidate candidate, Tensor weight, LowBitSettings settings,
+    static Outcome write(ModelEditor editor, LayerSelection.Candidate candidate, WeightValues weight, LowBitSettings settings,
             DMatrixRMaj hessian, String gptqRefusal, Map<String, Object> layer) {
         Gptq.Factor factor = hessian == null ? null : Gptq.factor(hessian, Math.toIntExact(candidate.shape()[0]), candidate.layerNames());
         return write(editor, candidate, weight, settings, factor, hessian, gptqRefusal, layer);
@@ -85,7 +103,7 @@ final class BlockedMatMulWeights {
      *     round to nearest
      * @param hessian that Hessian, for the report's output errors, or null
      */
-    static Outcome write(ModelEditor editor, LayerSelection.Candidate candidate, Tensor weight, LowBitSettings settings,
+    static Outcome write(ModelEditor editor, LayerSelection.Candidate candidate, WeightValues values, LowBitSettings settings,
             Gptq.Factor factor, DMatrixRMaj hessian, String gptqRefusal, Map<String, Object> layer) {
         long[] shape = candidate.shape();
         int features = Math.toIntExact(shape[0]);
@@ -97,7 +115,6 @@ final class BlockedMatMulWeights {
         AffineGrid grid = new AffineGrid(settings.bits(), block, false);
         Layout layout = nbits ? new NBitsLayout(features, outputs, block, blocks, stored) : new QdqLayout(features, outputs, blocks, stored);
 
-        FloatBuffer values = weight.raw().asFloatBuffer();
         int chunkRows = Math.max(1, Math.min(outputs, CHUNK_ELEMENTS / features));
         double[] data = new double[chunkRows * features];
         byte[] levels = new byte[chunkRows * features];
@@ -112,7 +129,7 @@ final class BlockedMatMulWeights {
             int rows = Math.min(chunkRows, outputs - first);
             // output columns first..first+rows of W [K, N] as rows of [rows, K]: contiguous reads along each feature's row
             for (int feature = 0; feature < features; feature++) {
-                int from = feature * outputs + first;
+                long from = (long) feature * outputs + first;
                 for (int row = 0; row < rows; row++) {
                     float value = values.get(from + row);
                     if (!Float.isFinite(value)) {
@@ -141,7 +158,7 @@ final class BlockedMatMulWeights {
             }
             // the weight read again in storage order (contiguous), as GPTQ has changed the working copy
             for (int feature = 0; feature < features; feature++) {
-                int from = feature * outputs + first;
+                long from = (long) feature * outputs + first;
                 for (int row = 0; row < rows; row++) {
                     double error = values.get(from + row) - dequantized[row * features + feature];
                     noise += error * error;

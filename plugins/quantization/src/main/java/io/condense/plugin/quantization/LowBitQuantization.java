@@ -144,9 +144,18 @@ final class LowBitQuantization {
             layer.put("scheme", settings.scheme());
             layer.put("bits", settings.bits());
             String blockedRefusal = BlockedMatMulWeights.refusal(candidate);
+            if (source.largeTensor(candidate.weightName()).isPresent() && (!settings.matMulNBits() || blockedRefusal != null)) {
+                // QDQ levels of such a weight would be one tensor over 2 GiB again; MatMulNBits packs them [N, K / block, ...]
+                throw new CondenseException(ErrorCode.UNSUPPORTED_MODEL, "the weight '" + candidate.weightName() + "' of layer "
+                        + candidate.layerNames() + " holds more than 2 GiB; Condense quantizes such a weight only as a MatMul's second "
+                        + "operand with granularity=block, method=rtn and format=matmulnbits"
+                        + (blockedRefusal == null ? "" : " (this one cannot: " + blockedRefusal + ")") + "; or exclude it (exclude="
+                        + candidate.weightName() + ")");
+            }
             if (settings.blocked() && settings.scheme().equals("uniform") && activations == null && blockedRefusal == null) {
                 // one block of output columns at a time from the (memory-mapped) weight: the heap never holds it whole
-                BlockedMatMulWeights.Outcome outcome = BlockedMatMulWeights.write(editor, candidate, source.tensor(candidate.weightName()),
+                BlockedMatMulWeights.Outcome outcome = BlockedMatMulWeights.write(editor, candidate,
+                        BlockedMatMulWeights.WeightValues.of(source, candidate.weightName()),
                         settings, hessians.get(candidate.weightName()), gptqRefusals.get(candidate.weightName()), layer);
                 double sqnr = new SymmetricQuantizer.Energies(outcome.signal(), outcome.noise()).sqnrDb();
                 layer.put("sqnr_db", sqnr);

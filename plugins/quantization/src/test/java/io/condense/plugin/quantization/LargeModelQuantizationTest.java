@@ -31,7 +31,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * A model over 2 GiB (two 1.03 GiB MatMul weights in a sparse external data file: holes the file system does not store)
  * loads with its tensors mapped; GPTQ, whose calibration pass runs the model in ONNX Runtime from its bytes, refuses it
- * with what to do instead of failing deep inside.
+ * with what to do instead of failing deep inside. One weight over 2 GiB (left in its file by the loader) is refused by every
+ * form but MatMulNBits, saying so.
  */
 class LargeModelQuantizationTest {
     private static final int ROWS = 16384;
@@ -64,6 +65,36 @@ class LargeModelQuantizationTest {
                 Map.of("bits", "4", "granularity", "block", "method", "gptq", "format", "matmulnbits"), calibration));
         assertThat(error.code()).isEqualTo(ErrorCode.UNSUPPORTED_MODEL);
         assertThat(error).hasMessageContaining("use method=rtn");
+    }
+
+    @Test
+    void aWeightOverTwoGibibytesIsQuantizedOnlyAsMatMulNBitsAndOtherwiseRefusedSayingSo() throws IOException {
+        int columns = 32800; // 16384 x 32800 floats: 2,149,580,800 bytes, one tensor over 2 GiB
+        long bytes = 4L * ROWS * columns;
+        try (FileChannel channel = FileChannel.open(folder.resolve("wide.onnx.data"), StandardOpenOption.CREATE_NEW,
+                StandardOpenOption.WRITE)) {
+            channel.write(ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putFloat(1f).flip(), bytes - 4);
+        }
+        TensorProto wide = TensorProto.newBuilder().setName("w").setDataType(1).addDims(ROWS).addDims(columns)
+                .setDataLocation(TensorProto.DataLocation.EXTERNAL)
+                .addExternalData(StringStringEntryProto.newBuilder().setKey("location").setValue("wide.onnx.data"))
+                .addExternalData(StringStringEntryProto.newBuilder().setKey("length").setValue(Long.toString(bytes))).build();
+        GraphProto graph = GraphProto.newBuilder().setName("wide").addInput(value("x", ROWS)).addOutput(value("y", columns))
+                .addInitializer(wide).addNode(NodeProto.newBuilder().setOpType("MatMul").addInput("x").addInput("w").addOutput("y")).build();
+        Files.write(folder.resolve("wide.onnx"), ModelProto.newBuilder().setIrVersion(8).setGraph(graph)
+                .addOpsetImport(OperatorSetIdProto.newBuilder().setVersion(21)).build().toByteArray());
+        OnnxModel model = OnnxModel.load(folder.resolve("wide.onnx"));
+        assertThat(model.largeTensor("w")).isPresent();
+
+        Dataset calibration = Dataset.of(NdArray.ofFloats(new long[] {1, 1, ROWS}, new float[ROWS]));
+        CondenseException qdq = catchThrowableOfType(CondenseException.class, () -> StaticActivationQuantizationTest.quantize(model,
+                Map.of("bits", "4", "granularity", "block"), calibration));
+        assertThat(qdq.code()).isEqualTo(ErrorCode.UNSUPPORTED_MODEL);
+        assertThat(qdq).hasMessageContaining("'w'").hasMessageContaining("format=matmulnbits").hasMessageContaining("exclude=w");
+        CondenseException perChannel = catchThrowableOfType(CondenseException.class, () -> StaticActivationQuantizationTest.quantize(model,
+                Map.of("bits", "8"), calibration));
+        assertThat(perChannel.code()).isEqualTo(ErrorCode.RESOURCE_EXHAUSTED);
+        assertThat(perChannel).hasMessageContaining("tensor 'w'").hasMessageContaining("granularity=block");
     }
 
     private static TensorProto external(String name, long offset, long length) {

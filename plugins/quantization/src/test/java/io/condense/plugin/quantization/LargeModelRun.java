@@ -74,7 +74,7 @@ public final class LargeModelRun {
                 factor = Gptq.factor(generatedHessian(layerInput, features), features, layerInput);
                 currentInput = layerInput;
             }
-            BlockedMatMulWeights.write(editor, candidate, model.tensor(candidate.weightName()), settings, factor, null, null,
+            BlockedMatMulWeights.write(editor, candidate, BlockedMatMulWeights.WeightValues.of(model, candidate.weightName()), settings, factor, null, null,
                     new LinkedHashMap<>());
             System.out.printf("  gptq %s done%n", candidate.weightName());
         }

@@ -12,6 +12,7 @@ import com.google.protobuf.UnsafeByteOperations;
 import io.condense.sdk.error.CondenseException;
 import io.condense.sdk.error.ErrorCode;
 import io.condense.sdk.tensor.DataType;
+import io.condense.sdk.tensor.LargeTensor;
 import io.condense.sdk.tensor.OffHeapBytes;
 import io.condense.sdk.tensor.OnnxTypes;
 import io.condense.sdk.tensor.Tensor;
@@ -28,6 +29,7 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.UnaryOperator;
 
 /**
  * ONNX external data (docs/ExternalData.md in the ONNX repository): tensors whose bytes live in another
@@ -68,7 +70,7 @@ final class ExternalData {
     }
 
     private static void refuse(TensorProto tensor) {
-        if (tensor.getDataLocation() == TensorProto.DataLocation.EXTERNAL) {
+        if (tensor.getDataLocation() == TensorProto.DataLocation.EXTERNAL && !LargeTensor.isLarge(tensor)) {
             throw new CondenseException(ErrorCode.INVALID_EXTERNAL_DATA, "tensor '" + tensor.getName()
                     + "' keeps its data in external file '" + entry(tensor, "location")
                     + "', which cannot be read from bytes alone: load it from its file (OnnxModel.load) with the data file beside it");
@@ -82,37 +84,45 @@ final class ExternalData {
         }
         Path folder = modelFile.toAbsolutePath().normalize().getParent();
         try (Reader reader = new Reader(folder)) {
-            GraphProto.Builder graph = model.getGraph().toBuilder();
-            for (int i = 0; i < graph.getInitializerCount(); i++) {
-                TensorProto tensor = graph.getInitializer(i);
-                if (isExternal(tensor)) {
-                    graph.setInitializer(i, reader.inline(tensor));
-                }
-            }
-            for (int i = 0; i < graph.getSparseInitializerCount(); i++) {
-                SparseTensorProto sparse = graph.getSparseInitializer(i);
-                if (isExternal(sparse.getValues()) || isExternal(sparse.getIndices())) {
-                    SparseTensorProto.Builder builder = sparse.toBuilder();
-                    if (isExternal(sparse.getValues())) {
-                        builder.setValues(reader.inline(sparse.getValues()));
-                    }
-                    if (isExternal(sparse.getIndices())) {
-                        builder.setIndices(reader.inline(sparse.getIndices()));
-                    }
-                    graph.setSparseInitializer(i, builder);
-                }
-            }
-            for (int i = 0; i < graph.getNodeCount(); i++) {
-                NodeProto node = graph.getNode(i);
-                for (int a = 0; a < node.getAttributeCount(); a++) {
-                    AttributeProto attribute = node.getAttribute(a);
-                    if (attribute.hasT() && isExternal(attribute.getT())) {
-                        graph.setNode(i, graph.getNode(i).toBuilder().setAttribute(a, attribute.toBuilder().setT(reader.inline(attribute.getT()))));
-                    }
-                }
-            }
-            return model.toBuilder().setGraph(graph).build();
+            return replaceExternal(model, reader::inline);
         }
+    }
+
+    /**
+     * The model with every tensor that keeps its data in an external file (initializers, sparse initializers' values and
+     * indices, Constant attributes) replaced by what {@code replace} makes of it; the other tensors are kept as they are.
+     */
+    static ModelProto replaceExternal(ModelProto model, UnaryOperator<TensorProto> replace) {
+        GraphProto.Builder graph = model.getGraph().toBuilder();
+        for (int i = 0; i < graph.getInitializerCount(); i++) {
+            TensorProto tensor = graph.getInitializer(i);
+            if (isExternal(tensor)) {
+                graph.setInitializer(i, replace.apply(tensor));
+            }
+        }
+        for (int i = 0; i < graph.getSparseInitializerCount(); i++) {
+            SparseTensorProto sparse = graph.getSparseInitializer(i);
+            if (isExternal(sparse.getValues()) || isExternal(sparse.getIndices())) {
+                SparseTensorProto.Builder builder = sparse.toBuilder();
+                if (isExternal(sparse.getValues())) {
+                    builder.setValues(replace.apply(sparse.getValues()));
+                }
+                if (isExternal(sparse.getIndices())) {
+                    builder.setIndices(replace.apply(sparse.getIndices()));
+                }
+                graph.setSparseInitializer(i, builder);
+            }
+        }
+        for (int i = 0; i < graph.getNodeCount(); i++) {
+            NodeProto node = graph.getNode(i);
+            for (int a = 0; a < node.getAttributeCount(); a++) {
+                AttributeProto attribute = node.getAttribute(a);
+                if (attribute.hasT() && isExternal(attribute.getT())) {
+                    graph.setNode(i, graph.getNode(i).toBuilder().setAttribute(a, attribute.toBuilder().setT(replace.apply(attribute.getT()))));
+                }
+            }
+        }
+        return model.toBuilder().setGraph(graph).build();
     }
 
     private static boolean usesExternalData(ModelProto model) {
@@ -137,7 +147,7 @@ final class ExternalData {
         return false;
     }
 
-    private static boolean isExternal(TensorProto tensor) {
+    static boolean isExternal(TensorProto tensor) {
         return tensor.getDataLocation() == TensorProto.DataLocation.EXTERNAL;
     }
 
@@ -190,9 +200,14 @@ final class ExternalData {
                         + (offset + length) + " (file truncated or wrong offset)");
             }
             if (length > MAX_TENSOR_BYTES) {
-                throw new CondenseException(ErrorCode.RESOURCE_EXHAUSTED, "tensor '" + name + "' holds " + length
-                        + " bytes of external data; one tensor's data can be at most " + MAX_TENSOR_BYTES
-                        + " bytes (2 GiB, a Java array); split the weight in the exporter (e.g. one embedding per vocabulary shard)");
+                // more than a ByteString holds: left in its file, with the file's path for LargeTensor and save
+                return tensor.toBuilder()
+                        .clearExternalData()
+                        .addExternalData(StringStringEntryProto.newBuilder().setKey("location").setValue(location))
+                        .addExternalData(StringStringEntryProto.newBuilder().setKey("offset").setValue(Long.toString(offset)))
+                        .addExternalData(StringStringEntryProto.newBuilder().setKey("length").setValue(Long.toString(length)))
+                        .addExternalData(StringStringEntryProto.newBuilder().setKey(LargeTensor.SOURCE_KEY).setValue(file.toString()))
+                        .build();
             }
             ByteString data;
             try {
@@ -241,7 +256,8 @@ final class ExternalData {
                 throw error(name, location, "it points outside the model's folder " + folder);
             }
             if (!Files.isRegularFile(resolved)) {
-                throw error(name, location, "the file does not exist beside the model (upload or copy it with the model)");
+                throw error(name, location, "there is no such file at " + resolved + " (data files are looked for relative to the "
+                        + "model's folder: put it beside the model, and send the two together as a bundle)");
             }
             try {
                 Path real = resolved.toRealPath();
@@ -320,8 +336,9 @@ final class ExternalData {
                 long offset = 0;
                 for (int i = 0; i < graph.getInitializerCount(); i++) {
                     TensorProto tensor = graph.getInitializer(i);
-                    ByteString bytes = rawBytes(tensor);
-                    if (bytes == null || bytes.isEmpty() || bytes.size() < threshold) {
+                    boolean large = LargeTensor.isLarge(tensor);
+                    ByteString bytes = large ? null : rawBytes(tensor);
+                    if (!large && (bytes == null || bytes.isEmpty() || bytes.size() < threshold)) {
                         continue;
                     }
                     if (channel == null) {
@@ -331,10 +348,15 @@ final class ExternalData {
                         channel = FileChannel.open(temporary, StandardOpenOption.WRITE);
                     }
                     offset = (offset + ALIGNMENT - 1) / ALIGNMENT * ALIGNMENT;
-                    long position = offset;
-                    for (ByteBuffer buffer : bytes.asReadOnlyByteBufferList()) {
-                        while (buffer.hasRemaining()) {
-                            position += channel.write(buffer, position);
+                    long size = large ? LargeTensor.declaredBytes(tensor) : bytes.size();
+                    if (large) {
+                        LargeTensor.of(tensor).copyTo(channel, offset);
+                    } else {
+                        long position = offset;
+                        for (ByteBuffer buffer : bytes.asReadOnlyByteBufferList()) {
+                            while (buffer.hasRemaining()) {
+                                position += channel.write(buffer, position);
+                            }
                         }
                     }
                     TensorProto.Builder external = TensorProto.newBuilder()
@@ -344,12 +366,12 @@ final class ExternalData {
                             .setDataLocation(TensorProto.DataLocation.EXTERNAL)
                             .addExternalData(StringStringEntryProto.newBuilder().setKey("location").setValue(dataName))
                             .addExternalData(StringStringEntryProto.newBuilder().setKey("offset").setValue(Long.toString(offset)))
-                            .addExternalData(StringStringEntryProto.newBuilder().setKey("length").setValue(Long.toString(bytes.size())));
+                            .addExternalData(StringStringEntryProto.newBuilder().setKey("length").setValue(Long.toString(size)));
                     if (!tensor.getDocString().isEmpty()) {
                         external.setDocString(tensor.getDocString());
                     }
                     graph.setInitializer(i, external);
-                    offset += bytes.size();
+                    offset += size;
                 }
             } catch (IOException | RuntimeException e) {
                 if (temporary != null) {

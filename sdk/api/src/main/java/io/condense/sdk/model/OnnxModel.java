@@ -14,6 +14,7 @@ import com.google.protobuf.CodedInputStream;
 import io.condense.sdk.error.CondenseException;
 import io.condense.sdk.error.ErrorCode;
 import io.condense.sdk.tensor.DataType;
+import io.condense.sdk.tensor.LargeTensor;
 import io.condense.sdk.tensor.OnnxTypes;
 import io.condense.sdk.tensor.Tensor;
 import java.io.IOException;
@@ -92,7 +93,7 @@ public final class OnnxModel {
         return validated(proto);
     }
 
-    private static ModelProto parse(byte[] bytes, boolean alias) {
+    static ModelProto parse(byte[] bytes, boolean alias) {
         if (bytes.length == 0) {
             throw new CondenseException(ErrorCode.INVALID_MODEL, "not an ONNX model: the input is empty");
         }
@@ -194,7 +195,7 @@ public final class OnnxModel {
         GraphProto bare = graph.toBuilder().clearInitializer().clearSparseInitializer().build();
         long size = proto.toBuilder().setGraph(bare).build().getSerializedSize() + 10;
         for (TensorProto tensor : graph.getInitializerList()) {
-            size += tensor.getSerializedSize() + 6;
+            size += tensor.getSerializedSize() + LargeTensor.declaredBytes(tensor) + 6;
         }
         for (SparseTensorProto sparse : graph.getSparseInitializerList()) {
             size += sparse.getSerializedSize() + 6;
@@ -210,7 +211,8 @@ public final class OnnxModel {
     private static long tensorBytes(ModelProto model) {
         long tensorBytes = 0;
         for (TensorProto tensor : model.getGraph().getInitializerList()) {
-            tensorBytes += tensor.getSerializedSize();
+            // a tensor over 2 GiB stays in its file (LargeTensor): its bytes count as if inline
+            tensorBytes += tensor.getSerializedSize() + LargeTensor.declaredBytes(tensor);
         }
         for (SparseTensorProto sparse : model.getGraph().getSparseInitializerList()) {
             tensorBytes += sparse.getSerializedSize();
@@ -268,6 +270,14 @@ public final class OnnxModel {
             throw new CondenseException(ErrorCode.RESOURCE_EXHAUSTED, "the model's tensors take " + tensorBytes
                     + " bytes; an ONNX protobuf message cannot exceed 2 GiB: save it with external data (save(file, threshold))");
         }
+    }
+
+    /**
+     * An initializer over 2 GiB, which {@link #load} leaves in its data file (read it piece by piece; {@link #tensor}
+     * refuses it); empty for any other name.
+     */
+    public Optional<LargeTensor> largeTensor(String name) {
+        return initializer(name).filter(LargeTensor::isLarge).map(LargeTensor::of);
     }
 
     /** The opset version imported for a domain ("" or "ai.onnx" is the default domain); empty when not imported. */

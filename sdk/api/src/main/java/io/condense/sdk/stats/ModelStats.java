@@ -9,6 +9,7 @@ import ai.onnx.proto.OnnxMl.TensorProto;
 import io.condense.sdk.model.NodeAttributes;
 import io.condense.sdk.model.OnnxModel;
 import io.condense.sdk.tensor.DataType;
+import io.condense.sdk.tensor.LargeTensor;
 import io.condense.sdk.tensor.OnnxTypes;
 import io.condense.sdk.tensor.Tensor;
 import java.util.Collections;
@@ -59,7 +60,7 @@ public record ModelStats(
             if (DataType.isSupported(tensor.getDataType())) {
                 DataType type = DataType.fromOnnx(tensor.getDataType());
                 bytes.merge(type, type.byteSize(elements), Long::sum);
-                nonZero += Tensor.fromProto(tensor).countNonZero();
+                nonZero += LargeTensor.isLarge(tensor) ? LargeTensor.of(tensor).countNonZero() : Tensor.fromProto(tensor).countNonZero();
             }
         }
         for (SparseTensorProto sparse : graph.getSparseInitializerList()) {

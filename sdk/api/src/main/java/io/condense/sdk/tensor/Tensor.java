@@ -52,6 +52,9 @@ public final class Tensor {
     /** Reads a proto; fails with TENSOR_SIZE_MISMATCH when the bytes disagree with the shape and type. */
     public static Tensor fromProto(TensorProto proto) {
         requireNonNull(proto, "proto is null");
+        if (LargeTensor.isLarge(proto)) {
+            throw LargeTensor.tooLarge(proto);
+        }
         if (proto.getDataLocation() == TensorProto.DataLocation.EXTERNAL) {
             throw new CondenseException(ErrorCode.INVALID_EXTERNAL_DATA, "tensor '" + proto.getName()
                     + "' keeps its data in an external file that was not read in: load the model with OnnxModel.load(file)");

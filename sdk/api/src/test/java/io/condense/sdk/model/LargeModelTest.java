@@ -11,6 +11,7 @@ import ai.onnx.proto.OnnxMl.StringStringEntryProto;
 import ai.onnx.proto.OnnxMl.TensorProto;
 import io.condense.sdk.Onnx;
 import io.condense.sdk.error.ErrorCode;
+import io.condense.sdk.tensor.LargeTensor;
 import io.condense.sdk.tensor.OffHeapBytes;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -94,7 +95,7 @@ class LargeModelTest {
     }
 
     @Test
-    void aTensorOverTwoGibibytesIsRefusedWithWhatToDo() throws IOException {
+    void aTensorOverTwoGibibytesStaysInItsFileIsReadInPlaceAndSavedBack() throws IOException {
         Path file = folder.resolve("huge.onnx");
         long elements = (1L << 29) + 1024; // 2 GiB + 4 KiB of floats
         try (FileChannel channel = FileChannel.open(folder.resolve("huge.onnx.data"), StandardOpenOption.CREATE_NEW,
@@ -104,7 +105,28 @@ class LargeModelTest {
         TensorProto huge = external("h", new long[] {elements}, "huge.onnx.data", 0, 4 * elements);
         Files.write(file, model(13, List.of(value("x", elements)), List.of(value("y", elements)),
                 List.of(node("Add", List.of("x", "h"), List.of("y"))), List.of(huge)).toByteArray());
-        OnnxModelTest.assertError(() -> OnnxModel.load(file), ErrorCode.RESOURCE_EXHAUSTED, "at most 2147483639 bytes");
+        OnnxModel model = OnnxModel.load(file);
+        assertThat(model.fitsInline()).isFalse();
+        assertThat(model.serializedSize()).isGreaterThan(4 * elements);
+        // code that would read it whole is refused, saying what can read it
+        OnnxModelTest.assertError(() -> model.tensor("h"), ErrorCode.RESOURCE_EXHAUSTED, "granularity=block");
+        OnnxModelTest.assertError(model::toBytes, ErrorCode.RESOURCE_EXHAUSTED, "external data");
+        LargeTensor mapped = model.largeTensor("h").orElseThrow();
+        assertThat(mapped.elements()).isEqualTo(elements);
+        assertThat(mapped.getFloat(elements - 1)).isEqualTo(1f);
+        assertThat(mapped.getFloat(0)).isZero();
+        assertThat(model.largeTensor("x")).isEmpty();
+
+        // saved elsewhere, its bytes are copied file to file into the new data file, which loads back
+        Path saved = folder.resolve("saved").resolve("copy.onnx");
+        model.save(saved);
+        assertThat(Files.size(saved.resolveSibling("copy.onnx.data"))).isEqualTo(4 * elements);
+        OnnxModel reloaded = OnnxModel.load(saved);
+        assertThat(reloaded.largeTensor("h").orElseThrow().getFloat(elements - 1)).isEqualTo(1f);
+        // the file names the data file as ONNX does, without the loader's path
+        assertThat(ExternalFiles.readModelFile(saved).getGraph().getInitializer(0).getExternalDataList())
+                .noneMatch(entry -> entry.getKey().equals(LargeTensor.SOURCE_KEY));
+        assertThat(io.condense.sdk.stats.ModelStats.of(reloaded).nonZeroParameters()).isEqualTo(1);
     }
 
     @Test

@@ -33,6 +33,7 @@ import io.condense.sdk.technique.ParameterSpec;
 import io.condense.server.blob.BlobId;
 import io.condense.server.blob.BlobStore;
 import io.condense.server.blob.BlobWriter;
+import io.condense.server.blob.ModelBundles;
 import io.condense.server.bus.Events;
 import io.condense.server.bus.EventsSync;
 import io.condense.server.job.JobView;
@@ -70,6 +71,7 @@ public final class CompressionService extends CompressionServiceGrpc.Compression
     private static final Duration UNKNOWN_JOB_GRACE = Duration.ofSeconds(2);
 
     private final BlobStore blobs;
+    private final ModelBundles bundles;
     private final PluginHost plugins;
     private final PipelineValidator validator;
     private final JobView jobs;
@@ -88,6 +90,7 @@ public final class CompressionService extends CompressionServiceGrpc.Compression
     public CompressionService(BlobStore blobs, PluginHost plugins, JobView jobs, EventsSync eventsSync, JobPublisher publisher) {
         this.eventsSync = requireNonNull(eventsSync, "eventsSync is null");
         this.blobs = requireNonNull(blobs, "blobs is null");
+        this.bundles = new ModelBundles(blobs);
         this.plugins = requireNonNull(plugins, "plugins is null");
         this.validator = new PipelineValidator(plugins);
         this.jobs = requireNonNull(jobs, "jobs is null");
@@ -97,9 +100,9 @@ public final class CompressionService extends CompressionServiceGrpc.Compression
     @Override
     public StreamObserver<UploadChunk> uploadModel(StreamObserver<UploadResult> responses) {
         return new StreamObserver<>() {
+            private final UploadQuota quota = new UploadQuota(blobs);
             private BlobWriter writer;
             private boolean failed;
-            private long storedBefore;
 
             @Override
             public void onNext(UploadChunk chunk) {
@@ -112,22 +115,10 @@ public final class CompressionService extends CompressionServiceGrpc.Compression
                                 + " bytes; send chunks of at most " + MAX_CHUNK_BYTES + " bytes (1 MiB)");
                     }
                     if (writer == null) {
-                        storedBefore = Tenants.limits().maxStoredBytes() == Long.MAX_VALUE ? 0 : blobs.storedBytes(Tenants.current());
                         writer = blobs.newWriter();
                     }
                     byte[] bytes = chunk.getData().toByteArray();
-                    long blobLimit = Tenants.limits().maxBlobBytes();
-                    if (writer.size() + bytes.length > blobLimit) {
-                        throw new CondenseException(ErrorCode.RESOURCE_EXHAUSTED, "this upload is larger than the " + blobLimit
-                                + " bytes tenant " + Tenants.current() + " may send in one upload (blob= in the tokens file); "
-                                + "ask the operator for more");
-                    }
-                    long limit = Tenants.limits().maxStoredBytes();
-                    if (storedBefore + writer.size() + bytes.length > limit) {
-                        throw new CondenseException(ErrorCode.RESOURCE_EXHAUSTED, "tenant " + Tenants.current() + " holds " + storedBefore
-                                + " bytes and this upload would take it past its limit of " + limit + " bytes (stored= in the tokens "
-                                + "file); ask the operator for more, or wait until old blobs are collected");
-                    }
+                    quota.check(writer.size(), bytes.length);
                     writer.write(bytes, 0, bytes.length);
                 } catch (RuntimeException e) {
                     failed = true;
@@ -156,6 +147,11 @@ public final class CompressionService extends CompressionServiceGrpc.Compression
                     }
                     long size = writer.size();
                     BlobId id = writer.commit();
+                    if (bundles.manifest(id).isPresent()) {
+                        // manifests name other blobs: only UploadBundle, which receives those blobs' bytes, makes one
+                        throw new CondenseException(ErrorCode.INVALID_DATA, "an upload may not start with the line 'condense-bundle', "
+                                + "which marks the server's manifests of model bundles; upload a model with its data files with UploadBundle");
+                    }
                     blobs.grant(Tenants.current(), id);
                     responses.onNext(UploadResult.newBuilder().setBlobId(id.hex()).setSize(size).build());
                     responses.onCompleted();
@@ -334,30 +330,59 @@ public final class CompressionService extends CompressionServiceGrpc.Compression
     }
 
     @Override
+    public StreamObserver<io.condense.proto.v1.BundleChunk> uploadBundle(StreamObserver<UploadResult> responses) {
+        return new BundleUpload(bundles, responses, failure -> toStatus("UploadBundle", failure));
+    }
+
+    @Override
+    public void downloadBundle(DownloadRequest request, StreamObserver<io.condense.proto.v1.BundleChunk> responses) {
+        BlobId id;
+        try {
+            id = downloadTarget(request);
+        } catch (RuntimeException e) {
+            responses.onError(toStatus("DownloadBundle", e));
+            return;
+        }
+        BundleDownload.stream(bundles, id, responses);
+    }
+
+    @Override
     public void download(DownloadRequest request, StreamObserver<DownloadChunk> responses) {
         BlobId id;
         try {
-            id = switch (request.getTargetCase()) {
-                case JOB_ID -> {
-                    Job job = requireJob(request.getJobId());
-                    if (job.getState() != JobState.JOB_STATE_COMPLETED) {
-                        throw Status.FAILED_PRECONDITION.withDescription("job " + job.getJobId() + " is " + stateName(job.getState())
-                                + "; only a completed job has a result to download").asRuntimeException();
-                    }
-                    yield BlobId.of(job.getResultModelId());
-                }
-                case BLOB_ID -> {
-                    BlobId blob = BlobId.of(request.getBlobId());
-                    requireOwned(blob, "blob_id");
-                    yield blob;
-                }
-                case TARGET_NOT_SET -> throw Status.INVALID_ARGUMENT.withDescription("name a job_id or a blob_id to download").asRuntimeException();
-            };
+            id = downloadTarget(request);
+            var manifest = bundles.manifest(id);
+            if (manifest.isPresent()) {
+                throw Status.FAILED_PRECONDITION.withDescription("the model " + id + " is kept with external data ("
+                        + manifest.get().getFilesCount() + " files, " + ModelBundles.totalBytes(manifest.get())
+                        + " bytes): download it with DownloadBundle, which sends the model file and its data files (condense "
+                        + "compress does)").asRuntimeException();
+            }
         } catch (RuntimeException e) {
             responses.onError(toStatus("Download", e));
             return;
         }
         BlobDownload.stream(blobs, id, responses);
+    }
+
+    /** The blob a download names: a completed job's result, or a blob the caller's tenant holds. */
+    private BlobId downloadTarget(DownloadRequest request) {
+        return switch (request.getTargetCase()) {
+            case JOB_ID -> {
+                Job job = requireJob(request.getJobId());
+                if (job.getState() != JobState.JOB_STATE_COMPLETED) {
+                    throw Status.FAILED_PRECONDITION.withDescription("job " + job.getJobId() + " is " + stateName(job.getState())
+                            + "; only a completed job has a result to download").asRuntimeException();
+                }
+                yield BlobId.of(job.getResultModelId());
+            }
+            case BLOB_ID -> {
+                BlobId blob = BlobId.of(request.getBlobId());
+                requireOwned(blob, "blob_id");
+                yield blob;
+            }
+            case TARGET_NOT_SET -> throw Status.INVALID_ARGUMENT.withDescription("name a job_id or a blob_id to download").asRuntimeException();
+        };
     }
 
     @Override

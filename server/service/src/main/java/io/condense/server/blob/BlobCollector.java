@@ -5,6 +5,9 @@ import static java.util.Objects.requireNonNull;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -72,8 +75,18 @@ public final class BlobCollector implements AutoCloseable {
         Instant now = clock.instant();
         int removed = 0;
         long bytes = 0;
-        for (StoredBlob blob : blobs.list()) {
-            if (blob.lastModified().plus(retention).isAfter(now) || references.kept(blob.id(), now, retention)) {
+        List<StoredBlob> stored = blobs.list();
+        // a kept bundle keeps its files: jobs and channels name only a bundle's manifest
+        Set<BlobId> inKeptBundles = new HashSet<>();
+        ModelBundles bundles = new ModelBundles(blobs);
+        for (StoredBlob blob : stored) {
+            if (kept(blob, now)) {
+                bundles.manifest(blob.id()).ifPresent(manifest -> manifest.getFilesList()
+                        .forEach(file -> inKeptBundles.add(BlobId.of(file.getSha256()))));
+            }
+        }
+        for (StoredBlob blob : stored) {
+            if (kept(blob, now) || inKeptBundles.contains(blob.id())) {
                 continue;
             }
             blobs.delete(blob.id());
@@ -85,6 +98,10 @@ public final class BlobCollector implements AutoCloseable {
             log.info("Blob garbage collection removed {} blob(s), {} bytes, unused for {} in {}", removed, bytes, retention, blobs.location());
         }
         return new Sweep(removed, bytes);
+    }
+
+    private boolean kept(StoredBlob blob, Instant now) {
+        return blob.lastModified().plus(retention).isAfter(now) || references.kept(blob.id(), now, retention);
     }
 
     @Override

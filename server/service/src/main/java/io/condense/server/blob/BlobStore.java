@@ -67,6 +67,15 @@ public final class BlobStore implements AutoCloseable {
         }
     }
 
+    /** A new empty folder for temporary files (a bundle being checked), removed with the others at the next start. */
+    public Path newTemporaryFolder() {
+        try {
+            return Files.createTempDirectory(temporary, "folder-");
+        } catch (IOException e) {
+            throw new CondenseException(ErrorCode.UNAVAILABLE, "cannot create a temporary folder in the blob store " + temporary + ": " + e.getMessage(), e);
+        }
+    }
+
     /** Stores bytes and returns their id. */
     public BlobId put(byte[] bytes) {
         BlobWriter writer = newWriter();
@@ -173,7 +182,7 @@ public final class BlobStore implements AutoCloseable {
     private void cleanTemporaryFiles() {
         try (var files = Files.list(temporary)) {
             for (Path file : (Iterable<Path>) files::iterator) {
-                Files.deleteIfExists(file);
+                io.condense.server.Folders.deleteRecursively(file);
             }
         } catch (IOException e) {
             throw new UncheckedIOException("cannot clean the blob store's temporary folder " + temporary, e);

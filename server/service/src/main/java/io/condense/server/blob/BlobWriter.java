@@ -56,8 +56,41 @@ public final class BlobWriter implements AutoCloseable {
         }
     }
 
+    /** The writer as a stream (closing the stream leaves the writer open: commit or abort it). */
+    public OutputStream asStream() {
+        return new OutputStream() {
+            @Override
+            public void write(int b) {
+                BlobWriter.this.write(new byte[] {(byte) b}, 0, 1);
+            }
+
+            @Override
+            public void write(byte[] bytes, int offset, int length) {
+                BlobWriter.this.write(bytes, offset, length);
+            }
+        };
+    }
+
     /** Finishes the blob and moves it into place; returns its id. */
     public BlobId commit() {
+        return publish(finish());
+    }
+
+    /**
+     * Finishes the blob and moves it into place only when its SHA-256 is {@code expected}; otherwise drops it and throws
+     * INVALID_DATA naming both digests ({@code what} says what the bytes are, for the message).
+     */
+    public BlobId commitExpecting(BlobId expected, String what) {
+        BlobId id = finish();
+        if (!id.equals(expected)) {
+            deleteQuietly();
+            throw new CondenseException(ErrorCode.INVALID_DATA, what + " has SHA-256 " + id + " but was announced as " + expected
+                    + ": its bytes changed while they were sent or were corrupted on the way; send it again");
+        }
+        return publish(id);
+    }
+
+    private BlobId finish() {
         if (finished) {
             throw new IllegalStateException("blob writer already finished");
         }
@@ -68,7 +101,11 @@ public final class BlobWriter implements AutoCloseable {
             deleteQuietly();
             throw new CondenseException(ErrorCode.UNAVAILABLE, "cannot write to the blob store: " + e.getMessage(), e);
         }
-        return store.publish(temporaryFile, BlobId.fromDigest(digest.digest()));
+        return BlobId.fromDigest(digest.digest());
+    }
+
+    private BlobId publish(BlobId id) {
+        return store.publish(temporaryFile, id);
     }
 
     /** Drops what was written; safe to call more than once. */

@@ -58,13 +58,13 @@ final class AutoCompress {
             return 1;
         }
         CandidateResult best = outcome.best().get();
-        long bytes = client.downloadResult(best.jobId(), output);
+        BundleReceiver.Written written = client.downloadResultModel(best.jobId(), output);
         Map<String, Object> merged = writeReport(outcome, best.report());
         if (html != null) {
             Files.writeString(html, ReportPage.render(merged), StandardCharsets.UTF_8);
         }
         print(outcome, best, out);
-        out.println("Wrote " + output + " (" + bytes + " bytes)" + (report == null ? "" : ", " + report)
+        out.println("Wrote " + written.describe() + (report == null ? "" : ", " + report)
                 + (html == null ? "" : ", " + html));
         if (!outcome.met()) {
             err.println("condense: no candidate meets the constraints (" + spec.describe()

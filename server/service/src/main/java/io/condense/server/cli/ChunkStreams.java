@@ -27,25 +27,53 @@ public final class ChunkStreams {
     private ChunkStreams() {
     }
 
-    /**
-     * Sends what {@code in} holds as messages of at most 1 MiB, waiting for the transport to be ready between them, and
-     * half-closes the call unless {@code result} is done already (the server answered early, with an error).
-     */
-    public static <T> void send(ClientCallStreamObserver<T> requests, InputStream in, Future<?> result, Function<ByteString, T> message)
-            throws IOException {
+    /** The messages of a client stream, made one at a time as the transport takes them. */
+    @FunctionalInterface
+    public interface Messages<T> {
+        /** The next message, or null after the last. */
+        T next() throws IOException;
+    }
+
+    /** The messages {@code first} (when not null) and then what {@code in} holds, in messages of at most 1 MiB. */
+    public static <T> Messages<T> chunks(T first, InputStream in, Function<ByteString, T> message) {
         byte[] buffer = new byte[CHUNK_BYTES];
+        return new Messages<>() {
+            private boolean firstSent = first == null;
+            private boolean ended;
+
+            @Override
+            public T next() throws IOException {
+                if (!firstSent) {
+                    firstSent = true;
+                    return first;
+                }
+                while (!ended) {
+                    int read = in.readNBytes(buffer, 0, buffer.length);
+                    ended = read < buffer.length;
+                    if (read > 0) {
+                        return message.apply(ByteString.copyFrom(buffer, 0, read));
+                    }
+                }
+                return null;
+            }
+        };
+    }
+
+    /**
+     * Sends the messages, waiting for the transport to be ready between them, and half-closes the call unless
+     * {@code result} is done already (the server answered early, with an error).
+     */
+    public static <T> void send(ClientCallStreamObserver<T> requests, Messages<T> messages, Future<?> result) throws IOException {
         try {
             while (!result.isDone()) {
-                int read = in.readNBytes(buffer, 0, buffer.length);
-                if (read > 0) {
-                    while (!requests.isReady() && !result.isDone()) {
-                        LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
-                    }
-                    requests.onNext(message.apply(ByteString.copyFrom(buffer, 0, read)));
-                }
-                if (read < buffer.length) {
+                T next = messages.next();
+                if (next == null) {
                     break;
                 }
+                while (!requests.isReady() && !result.isDone()) {
+                    LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
+                }
+                requests.onNext(next);
             }
         } catch (IOException | RuntimeException e) {
             requests.cancel("the client could not read what it sends", e);
@@ -62,6 +90,11 @@ public final class ChunkStreams {
      */
     public static <Q, R> R call(Consumer<ClientResponseObserver<Q, R>> start, Q first, InputStream in, Function<ByteString, Q> message)
             throws IOException {
+        return call(start, chunks(first, in, message));
+    }
+
+    /** A client-streaming call sending {@code messages}; the server's one answer, or its error as a StatusRuntimeException. */
+    public static <Q, R> R call(Consumer<ClientResponseObserver<Q, R>> start, Messages<Q> messages) throws IOException {
         CompletableFuture<R> result = new CompletableFuture<>();
         CompletableFuture<ClientCallStreamObserver<Q>> started = new CompletableFuture<>();
         start.accept(new ClientResponseObserver<Q, R>() {
@@ -85,11 +118,7 @@ public final class ChunkStreams {
                 result.completeExceptionally(Status.INTERNAL.withDescription("the server answered nothing").asRuntimeException());
             }
         });
-        ClientCallStreamObserver<Q> requests = started.join();
-        if (first != null) {
-            requests.onNext(first);
-        }
-        send(requests, in, result, message);
+        send(started.join(), messages, result);
         return CondenseClient.await(result);
     }
 

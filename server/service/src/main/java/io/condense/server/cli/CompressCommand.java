@@ -255,7 +255,7 @@ final class CompressCommand implements Callable<Integer> {
     private int compress(CondenseClient client, List<PipelineStep> steps, Map<String, Set<String>> uploadable, PrintStream out,
             PrintStream err) throws IOException {
         SubmitRequest.Builder request = SubmitRequest.newBuilder().addAllSteps(uploadAttached(client, steps, uploadable))
-                .setModelId(client.upload(uploadedModel).getBlobId());
+                .setModelId(client.uploadModel(uploadedModel).getBlobId());
         if (evaluationData != null) {
             request.setEvaluationDataId(client.upload(evaluationData).getBlobId());
         }
@@ -308,7 +308,7 @@ final class CompressCommand implements Callable<Integer> {
             }
             return 1;
         }
-        long bytes = client.downloadResult(jobId, output);
+        BundleReceiver.Written written = client.downloadResultModel(jobId, output);
         if (report != null) {
             client.downloadBlob(job.getReportId(), report);
         }
@@ -318,7 +318,7 @@ final class CompressCommand implements Callable<Integer> {
         out.printf("Job %s completed in %.1f s%n", jobId, seconds);
         Summary.print(job, out);
         out.println();
-        out.println("Wrote " + output + " (" + bytes + " bytes)" + (report == null ? "" : " and " + report));
+        out.println("Wrote " + written.describe() + (report == null ? "" : " and " + report));
         if (isPacked(output)) {
             out.println(output + " is a packed model (the pipeline ends with encode): `condense decode " + output
                     + " -o MODEL.onnx` turns it into ONNX");

@@ -93,6 +93,28 @@ public final class CondenseClient implements AutoCloseable {
         }
     }
 
+    /**
+     * Uploads a model file: as a bundle with the external data files it names beside it (UploadBundle), or as one file
+     * when it keeps its tensors inline.
+     *
+     * @throws IllegalArgumentException when a data file the model names is not beside it (the message says which, and where)
+     */
+    public UploadResult uploadModel(Path model) throws IOException {
+        java.util.Optional<LocalBundle> bundle = LocalBundle.of(model);
+        if (bundle.isEmpty()) {
+            return upload(model);
+        }
+        return ChunkStreams.call(async::uploadBundle, bundle.get().messages());
+    }
+
+    /**
+     * Downloads a job's result model to {@code target} with its data files beside it ({@code <target>.data}), each
+     * checked against its size and SHA-256; the files written, the model first.
+     */
+    public BundleReceiver.Written downloadResultModel(String jobId, Path target) throws IOException {
+        return BundleReceiver.write(blocking.downloadBundle(DownloadRequest.newBuilder().setJobId(jobId).build()), target);
+    }
+
     public UploadResult upload(byte[] bytes) {
         try {
             return upload(new java.io.ByteArrayInputStream(bytes));

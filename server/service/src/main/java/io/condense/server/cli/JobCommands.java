@@ -199,11 +199,11 @@ public final class JobCommands {
         @Override
         public Integer call() {
             return connection.call(client -> {
-                long bytes = client.downloadResult(jobId, output);
+                BundleReceiver.Written written = client.downloadResultModel(jobId, output);
                 if (report != null) {
                     client.downloadBlob(client.job(jobId).getReportId(), report);
                 }
-                System.out.println("Wrote " + output + " (" + bytes + " bytes)" + (report == null ? "" : " and " + report));
+                System.out.println("Wrote " + written.describe() + (report == null ? "" : " and " + report));
                 return 0;
             });
         }

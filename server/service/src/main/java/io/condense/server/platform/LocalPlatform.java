@@ -35,7 +35,8 @@ public final class LocalPlatform implements AutoCloseable {
 
     private LocalPlatform(PluginHost plugins, Path dataFolder) throws IOException {
         this.plugins = plugins;
-        BlobStore blobs = new BlobStore(dataFolder.resolve("blobs"), PlatformConfig.DEFAULT_MAX_BLOB_BYTES);
+        // the command's own files in its own temporary folder: no limit on a file's size (a model's data file may be over 2 GiB)
+        BlobStore blobs = new BlobStore(dataFolder.resolve("blobs"), Long.MAX_VALUE);
         JobView jobs = new JobView();
         this.bus = new InProcessBus(plugins, blobs, new StepMetrics(new SimpleMeterRegistry()), dataFolder.resolve("scratch"), List.of(jobs));
         CompressionService service = new CompressionService(blobs, plugins, jobs, EventsSync.NONE, bus);

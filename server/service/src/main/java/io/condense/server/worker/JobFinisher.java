@@ -17,6 +17,7 @@ import io.condense.sdk.technique.Report;
 import io.condense.server.Folders;
 import io.condense.server.blob.BlobId;
 import io.condense.server.blob.BlobStore;
+import io.condense.server.blob.ModelBundles;
 import io.condense.server.report.JobReport;
 import io.condense.server.report.Structs;
 import java.nio.charset.StandardCharsets;
@@ -42,12 +43,14 @@ final class JobFinisher {
     static final String REPORT = "report";
 
     private final BlobStore blobs;
+    private final ModelBundles bundles;
     private final BlobDatasets datasets;
     private final Supplier<Optional<Evaluator>> evaluator;
     private final Path scratchRoot;
 
     JobFinisher(BlobStore blobs, BlobDatasets datasets, Supplier<Optional<Evaluator>> evaluator, Path scratchRoot) {
         this.blobs = requireNonNull(blobs, "blobs is null");
+        this.bundles = new ModelBundles(blobs);
         this.datasets = requireNonNull(datasets, "datasets is null");
         this.evaluator = requireNonNull(evaluator, "evaluator is null");
         this.scratchRoot = requireNonNull(scratchRoot, "scratchRoot is null");
@@ -77,16 +80,31 @@ final class JobFinisher {
      * @throws EndFailure for anything that goes wrong (out of memory included), naming the stage, never another throwable
      */
     JobCompleted finish(StepRequested request, StepExecution.Completed last) {
+        Path originalFolder = scratchRoot.resolve(request.getJobId() + "-original");
+        try {
+            return finish(request, last, originalFolder);
+        } finally {
+            Folders.deleteRecursively(originalFolder);
+        }
+    }
+
+    private JobCompleted finish(StepRequested request, StepExecution.Completed last, Path originalFolder) {
         var spec = request.getSpec();
         List<StepResult> steps = new ArrayList<>(request.getCompletedStepsList());
         steps.add(last.result());
         OnnxModel original;
-        OnnxModel compressed = last.outputModel();
+        OnnxModel compressed;
         ModelStats originalStats;
         ModelStats compressedStats;
         try {
-            original = request.getStepIndex() == 0 ? last.inputModel()
-                    : ModelLoading.parse(blobs.read(BlobId.of(spec.getModelId())), "the uploaded model " + spec.getModelId());
+            // a model with external data is read again from its stored files: the step's folder, where a tensor over 2 GiB
+            // was read from, is gone
+            BlobId modelId = BlobId.of(spec.getModelId());
+            original = request.getStepIndex() == 0 && bundles.manifest(modelId).isEmpty() ? last.inputModel()
+                    : ModelLoading.load(bundles, modelId, originalFolder.resolve("original"), "the uploaded model " + spec.getModelId());
+            BlobId resultId = BlobId.of(last.result().getOutputModelId());
+            compressed = last.packed() || bundles.manifest(resultId).isEmpty() ? last.outputModel()
+                    : ModelLoading.load(bundles, resultId, originalFolder.resolve("result"), "the result " + resultId);
             originalStats = ModelStats.of(original);
             compressedStats = ModelStats.of(compressed);
         } catch (Throwable e) {
@@ -126,6 +144,11 @@ final class JobFinisher {
         if (request.getSpec().getSkipEvaluation()) {
             Map<String, Object> skipped = new LinkedHashMap<>();
             skipped.put("skipped", "not requested (skip_evaluation)");
+            return skipped;
+        }
+        if (!original.fitsInline() || !compressed.fitsInline()) {
+            Map<String, Object> skipped = new LinkedHashMap<>();
+            skipped.put("skipped", "the model is over 2 GiB, and ONNX Runtime sessions are made from one protobuf message here");
             return skipped;
         }
         Optional<Evaluator> runtime = evaluator.get();

@@ -6,21 +6,53 @@ import io.condense.sdk.model.GraphCheck;
 import io.condense.sdk.model.OnnxModel;
 import io.condense.server.blob.BlobId;
 import io.condense.server.blob.BlobStore;
+import io.condense.server.blob.ModelBundles;
+import java.nio.file.Path;
 
-/** Parses model bytes from the blob store (a job's model, an uploaded model a step parameter names), turning any parse failure into a clear INVALID_MODEL. */
-final class ModelLoading {
+/**
+ * Loads models from the blob store (a job's model, a step's output, an uploaded model a step parameter names), turning
+ * any parse failure into a clear INVALID_MODEL. A model stored as a bundle with its external data files is loaded from
+ * files in a folder the caller owns, its tensors memory-mapped one by one (never the whole model in the heap).
+ */
+public final class ModelLoading {
     private ModelLoading() {
+    }
+
+    /**
+     * The stored model {@code id}; a bundle is put into {@code folder} first (keep the folder while the model is used;
+     * on Linux its memory-mapped tensors stay readable after the folder is deleted).
+     */
+    public static OnnxModel load(ModelBundles bundles, BlobId id, Path folder, String what) {
+        if (bundles.manifest(id).isEmpty()) {
+            return parse(bundles.blobs().read(id), what);
+        }
+        Path file = bundles.materialize(id, folder);
+        OnnxModel model;
+        try {
+            model = OnnxModel.load(file);
+        } catch (CondenseException e) {
+            throw new CondenseException(e.code(), what + " cannot be loaded: " + e.getMessage(), e);
+        } catch (RuntimeException e) {
+            throw new CondenseException(ErrorCode.INVALID_MODEL, what + " (a model with external data) is not a valid ONNX model: "
+                    + e.getMessage(), e);
+        }
+        checkGraph(model, what + " (a model with external data)");
+        return model;
     }
 
     static OnnxModel parse(byte[] bytes, String what) {
         OnnxModel model = read(bytes, what);
-        // the rules OnnxModel leaves to the boundary: names written twice, domains without an opset import
+        checkGraph(model, what + " (" + bytes.length + " bytes)");
+        return model;
+    }
+
+    /** The rules OnnxModel leaves to the boundary: names written twice, domains without an opset import. */
+    private static void checkGraph(OnnxModel model, String what) {
         java.util.List<String> problems = GraphCheck.problems(model.proto());
         if (!problems.isEmpty()) {
             CondenseException invalid = GraphCheck.invalid(problems);
-            throw new CondenseException(invalid.code(), what + " (" + bytes.length + " bytes) is " + invalid.getMessage(), invalid);
+            throw new CondenseException(invalid.code(), what + " is " + invalid.getMessage(), invalid);
         }
-        return model;
     }
 
     private static OnnxModel read(byte[] bytes, String what) {
@@ -30,9 +62,9 @@ final class ModelLoading {
             if (e.code() == ErrorCode.INVALID_EXTERNAL_DATA) {
                 // the SDK's advice (load it from its file) is for code that has the file; a client of the API has uploaded bytes
                 throw new CondenseException(e.code(), what + " (" + bytes.length + " bytes) keeps tensor data in external files, "
-                        + "which an upload does not carry (" + e.getMessage().split(", which", 2)[0] + "): upload the model with "
-                        + "its tensors inline, for example in Python onnx.save_model(onnx.load(path), inline_path, "
-                        + "save_as_external_data=False) for a model under 2 GB", e);
+                        + "which an upload of one file does not carry (" + e.getMessage().split(", which", 2)[0] + "): upload the "
+                        + "model with its data files as a bundle (UploadBundle; condense compress does so when the model names "
+                        + "data files beside it)", e);
             }
             throw new CondenseException(e.code(), what + " (" + bytes.length + " bytes) is " + e.getMessage(), e);
         } catch (RuntimeException e) {
@@ -40,13 +72,9 @@ final class ModelLoading {
         }
     }
 
-    /** A model uploaded by the client (a step parameter names it by blob id), parsed like a job's model. */
-    static OnnxModel uploaded(BlobStore blobs, String id) {
-        return uploaded(blobs, id, "");
-    }
-
     /** A model uploaded by the job's tenant; another tenant's blob is answered as if it were not stored. */
-    static OnnxModel uploaded(BlobStore blobs, String id, String tenant) {
+    static OnnxModel uploaded(ModelBundles bundles, String id, String tenant, Path folder) {
+        BlobStore blobs = bundles.blobs();
         String upload = "upload the model first (UploadModel answers its id: 64 hex digits; the command line uploads a "
                 + "parameter value written @file.onnx)";
         BlobId blob;
@@ -58,6 +86,6 @@ final class ModelLoading {
         if (!blobs.contains(blob) || !blobs.owns(tenant, blob)) {
             throw new CondenseException(ErrorCode.INVALID_PARAMETER, "no uploaded model has the id " + id + ": " + upload);
         }
-        return ModelLoading.parse(blobs.read(blob), "the uploaded model " + id);
+        return load(bundles, blob, folder, "the uploaded model " + id);
     }
 }

@@ -17,6 +17,7 @@ import io.condense.sdk.technique.TechniqueResult;
 import io.condense.server.Folders;
 import io.condense.server.blob.BlobId;
 import io.condense.server.blob.BlobStore;
+import io.condense.server.blob.ModelBundles;
 import io.condense.server.bus.EventSink;
 import io.condense.server.bus.Events;
 import io.condense.server.metrics.StepMetrics;
@@ -41,6 +42,7 @@ final class StepRunner {
     private static final Logger log = LoggerFactory.getLogger(StepRunner.class);
 
     private final BlobStore blobs;
+    private final ModelBundles bundles;
     private final BlobDatasets datasets;
     private final EventSink sender;
     private final StepMetrics metrics;
@@ -56,6 +58,7 @@ final class StepRunner {
             Supplier<Optional<Evaluator>> evaluator, Supplier<Optional<Trainer>> trainer, Path scratchRoot, String workerName,
             int maxAttempts, Duration retryBackoff) {
         this.blobs = requireNonNull(blobs, "blobs is null");
+        this.bundles = new ModelBundles(blobs);
         this.datasets = requireNonNull(datasets, "datasets is null");
         this.sender = requireNonNull(sender, "sender is null");
         this.metrics = requireNonNull(metrics, "metrics is null");
@@ -86,9 +89,9 @@ final class StepRunner {
             long started = System.nanoTime();
             long bytesIn = 0;
             try {
-                byte[] input = blobs.read(BlobId.of(request.getInputModelId()));
-                bytesIn = input.length;
-                StepExecution execution = runOnce(request, technique, input, started);
+                BlobId input = BlobId.of(request.getInputModelId());
+                bytesIn = bundles.modelBytes(input);
+                StepExecution execution = runOnce(request, technique, input, bytesIn, started);
                 if (execution instanceof StepExecution.Completed completed) {
                     metrics.recordStep(technique.id(), technique.pluginVersion(), StepOutcome.SUCCESS, elapsed(started), bytesIn,
                             completed.result().getBytesOut());
@@ -116,16 +119,18 @@ final class StepRunner {
         }
     }
 
-    private StepExecution runOnce(StepRequested request, LoadedTechnique technique, byte[] input, long started) {
+    private StepExecution runOnce(StepRequested request, LoadedTechnique technique, BlobId input, long bytesIn, long started) {
         String jobId = request.getJobId();
         int stepIndex = request.getStepIndex();
         var step = request.getSpec().getSteps(stepIndex);
-        OnnxModel model = ModelLoading.parse(input, stepIndex == 0 ? "the uploaded model " + request.getInputModelId()
-                : "the output of step " + stepIndex);
-        // the same resolution Submit made (PipelineValidator.resolve): specs, value checks, the technique's validate
-        Parameters parameters = technique.resolve(step.getParametersMap());
         Path scratch = createScratch(jobId, stepIndex);
         try {
+            // a model with external data comes as files in the scratch folder, its tensors memory-mapped one by one
+            boolean bundled = bundles.manifest(input).isPresent();
+            OnnxModel model = ModelLoading.load(bundles, input, scratch.resolve("input"), stepIndex == 0
+                    ? "the uploaded model " + request.getInputModelId() : "the output of step " + stepIndex);
+            // the same resolution Submit made (PipelineValidator.resolve): specs, value checks, the technique's validate
+            Parameters parameters = technique.resolve(step.getParametersMap());
             HostStepContext context = new HostStepContext(
                     technique.id(),
                     parameters,
@@ -138,7 +143,7 @@ final class StepRunner {
                             scratch.resolve("evaluation")),
                     () -> datasets.loadTraining(request.getSpec(), scratch.resolve("training")),
                     trainer,
-                    id -> ModelLoading.uploaded(blobs, id, request.getSpec().getTenant()),
+                    id -> ModelLoading.uploaded(bundles, id, request.getSpec().getTenant(), scratch.resolve("uploaded-" + id)),
                     scratch);
             TechniqueResult result;
             try {
@@ -147,7 +152,7 @@ final class StepRunner {
                 throw e;
             } catch (OutOfMemoryError e) {
                 throw new CondenseException(ErrorCode.RESOURCE_EXHAUSTED, "technique '" + technique.id() + "' ran out of memory on a "
-                        + input.length + "-byte model; give the worker more heap (-Xmx)", e);
+                        + bytesIn + "-byte model; give the worker more heap (-Xmx)", e);
             } catch (RuntimeException | LinkageError | StackOverflowError e) {
                 throw new CondenseException(ErrorCode.PLUGIN_FAILURE, "technique '" + technique.id() + "' (plugin '" + technique.pluginId()
                         + "' " + technique.pluginVersion() + ") failed unexpectedly: " + e, e);
@@ -158,9 +163,11 @@ final class StepRunner {
             }
             // a storage-encoding step (encode) stores its packed file; its model is that file decoded, which the job evaluates
             boolean packed = result.packed().isPresent();
-            byte[] output = packed ? result.packed().get().toByteArray() : result.model().toBytes();
-            BlobId outputId = blobs.put(output);
-            blobs.grant(request.getSpec().getTenant(), outputId);
+            // a model given with external data is stored so again (and any model over 2 GiB), tensor by tensor
+            ModelBundles.Stored output = packed ? storePacked(result.packed().get().toByteArray())
+                    : bundles.store(result.model(), bundled, scratch.resolve("output"));
+            BlobId outputId = output.id();
+            bundles.grant(request.getSpec().getTenant(), outputId);
             StepResult stepResult = StepResult.newBuilder()
                     .setStep(stepIndex + 1)
                     .setTechnique(technique.id())
@@ -168,14 +175,18 @@ final class StepRunner {
                     .putAllParameters(parameters.asMap())
                     .setOutputModelId(outputId.hex())
                     .setDurationMs(elapsed(started).toMillis())
-                    .setBytesIn(input.length)
-                    .setBytesOut(output.length)
+                    .setBytesIn(bytesIn)
+                    .setBytesOut(output.bytes())
                     .setReport(Structs.toStruct(result.report()))
                     .build();
             return new StepExecution.Completed(stepResult, model, result.model(), packed);
         } finally {
             Folders.deleteRecursively(scratch);
         }
+    }
+
+    private ModelBundles.Stored storePacked(byte[] packed) {
+        return new ModelBundles.Stored(blobs.put(packed), packed.length);
     }
 
     private Path createScratch(String jobId, int stepIndex) {

@@ -85,6 +85,38 @@ class BlobCollectorTest {
     }
 
     @Test
+    void aBundleAJobHoldsKeepsItsFilesAndAnUnheldOneGoesWithThem(@TempDir Path folder) {
+        BlobStore blobs = new BlobStore(folder, 1 << 20);
+        ModelBundles bundles = new ModelBundles(blobs);
+        Instant now = Instant.now().plus(RETENTION.multipliedBy(2));
+        BlobReferences references = new BlobReferences(Clock.fixed(now, java.time.ZoneOffset.UTC));
+        BlobId heldModel = stored(blobs, "the model file of a queued job's bundle");
+        BlobId heldData = stored(blobs, "its data file");
+        BlobId held = bundles.storeManifest(manifest(blobs, heldModel, heldData));
+        BlobId loneModel = stored(blobs, "the model file of a bundle no job used");
+        BlobId loneData = stored(blobs, "its data");
+        BlobId lone = bundles.storeManifest(manifest(blobs, loneModel, loneData));
+        submit(references, "open", held, now.minus(RETENTION.plusHours(1)).toEpochMilli());
+
+        BlobCollector.Sweep sweep = new BlobCollector(blobs, references, RETENTION, () -> true, Clock.fixed(now, java.time.ZoneOffset.UTC)).sweep();
+
+        assertThat(sweep.blobs()).isEqualTo(3);
+        for (BlobId kept : new BlobId[] {held, heldModel, heldData}) {
+            assertThat(blobs.contains(kept)).as("kept: %s", kept).isTrue();
+        }
+        for (BlobId gone : new BlobId[] {lone, loneModel, loneData}) {
+            assertThat(blobs.contains(gone)).as("removed: %s", gone).isFalse();
+        }
+    }
+
+    private static io.condense.proto.v1.BundleHeader manifest(BlobStore blobs, BlobId model, BlobId data) {
+        return io.condense.proto.v1.BundleHeader.newBuilder()
+                .addFiles(io.condense.proto.v1.BundleFile.newBuilder().setName("m.onnx").setSize(blobs.size(model)).setSha256(model.hex()))
+                .addFiles(io.condense.proto.v1.BundleFile.newBuilder().setName("m.onnx.data").setSize(blobs.size(data)).setSha256(data.hex()))
+                .build();
+    }
+
+    @Test
     void sweepsNothingBeforeTheViewsAreComplete(@TempDir Path folder) {
         BlobStore blobs = new BlobStore(folder, 1 << 20);
         BlobId id = stored(blobs, "anything");

@@ -8,6 +8,7 @@ import io.condense.sdk.error.ErrorCode;
 import io.condense.sdk.model.OnnxModel;
 import io.condense.server.blob.BlobId;
 import io.condense.server.blob.BlobStore;
+import io.condense.server.blob.ModelBundles;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -21,12 +22,16 @@ class UploadedModelTest {
     @TempDir
     Path folder;
 
+    private OnnxModel uploaded(BlobStore blobs, String id) {
+        return ModelLoading.uploaded(new ModelBundles(blobs), id, "", folder.resolve("model"));
+    }
+
     @Test
     void anUploadedModelIsReadByItsId() throws Exception {
         BlobStore blobs = new BlobStore(folder.resolve("blobs"), 64L << 20);
         byte[] bytes = Files.readAllBytes(MNIST);
         BlobId id = blobs.put(bytes);
-        OnnxModel model = ModelLoading.uploaded(blobs, id.hex());
+        OnnxModel model = uploaded(blobs, id.hex());
         assertThat(model.toBytes()).isEqualTo(OnnxModel.fromBytes(bytes).toBytes());
     }
 
@@ -34,11 +39,11 @@ class UploadedModelTest {
     void anUnknownIdSaysToUploadFirst() {
         BlobStore blobs = new BlobStore(folder.resolve("blobs"), 64L << 20);
         String missing = "ab".repeat(32);
-        assertThatThrownBy(() -> ModelLoading.uploaded(blobs, missing)).isInstanceOfSatisfying(CondenseException.class, e -> {
+        assertThatThrownBy(() -> uploaded(blobs, missing)).isInstanceOfSatisfying(CondenseException.class, e -> {
             assertThat(e.code()).isEqualTo(ErrorCode.INVALID_PARAMETER);
             assertThat(e.getMessage()).contains("no uploaded model has the id " + missing).contains("@file.onnx");
         });
-        assertThatThrownBy(() -> ModelLoading.uploaded(blobs, "student.onnx")).isInstanceOfSatisfying(CondenseException.class, e -> {
+        assertThatThrownBy(() -> uploaded(blobs, "student.onnx")).isInstanceOfSatisfying(CondenseException.class, e -> {
             assertThat(e.code()).isEqualTo(ErrorCode.INVALID_PARAMETER);
             assertThat(e.getMessage()).startsWith("'student.onnx' is not a model id").contains("UploadModel");
         });
@@ -48,7 +53,7 @@ class UploadedModelTest {
     void aBlobThatIsNoModelIsInvalidModel() {
         BlobStore blobs = new BlobStore(folder.resolve("blobs"), 64L << 20);
         BlobId id = blobs.put("not a model".getBytes(StandardCharsets.UTF_8));
-        assertThatThrownBy(() -> ModelLoading.uploaded(blobs, id.hex())).isInstanceOfSatisfying(CondenseException.class, e -> {
+        assertThatThrownBy(() -> uploaded(blobs, id.hex())).isInstanceOfSatisfying(CondenseException.class, e -> {
             assertThat(e.code()).isEqualTo(ErrorCode.INVALID_MODEL);
             assertThat(e.getMessage()).contains("the uploaded model " + id.hex());
         });
@@ -68,7 +73,7 @@ class UploadedModelTest {
                 .isInstanceOfSatisfying(CondenseException.class, e -> {
                     assertThat(e.code()).isEqualTo(ErrorCode.INVALID_EXTERNAL_DATA);
                     assertThat(e.getMessage()).startsWith("the uploaded model abc (").contains("keeps tensor data in external files")
-                            .contains("tensor 'w'").contains("'w.bin'").contains("save_as_external_data=False")
+                            .contains("tensor 'w'").contains("'w.bin'").contains("UploadBundle")
                             .doesNotContain("OnnxModel.load");
                 });
     }
