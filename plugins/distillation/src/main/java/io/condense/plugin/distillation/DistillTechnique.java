@@ -145,7 +145,7 @@ public final class DistillTechnique implements Technique {
         refuseUnsupported(trainer, student, "the student");
         context.checkCancelled();
 
-        TrainingParameters.Split split = settings.split(data, ID);
+        TrainingParameters.Split split = TrainingSteps.validationDefault(settings, parameters, context).split(data, ID);
         Dataset validation = split.validation().orElse(null);
         Dataset evaluation = context.evaluationData().filter(d -> d.labels().isPresent()).orElse(null);
         Loss loss = alpha == 0 ? Loss.crossEntropy() : Loss.distillation(teacher, temperature, alpha);

@@ -124,7 +124,8 @@ public final class FinetuneTechnique implements Technique {
         java.util.Optional<io.condense.sdk.quantization.IncrementalPowerOfTwo> incremental =
                 io.condense.sdk.quantization.IncrementalPowerOfTwo.of(model);
         if (incremental.isPresent()) {
-            return IncrementalFinetune.apply(model, incremental.get(), given, keepZeros, data, trainer, context);
+            return IncrementalFinetune.apply(model, incremental.get(), TrainingSteps.validationDefault(given, parameters, context), keepZeros,
+                    data, trainer, context);
         }
         OnnxModel dense = TrainingSteps.densified(model);
         boolean learnScales = parameters.getBoolean(LEARN_SCALES);
@@ -146,7 +147,7 @@ public final class FinetuneTechnique implements Technique {
         }
         context.checkCancelled();
 
-        TrainingParameters.Split split = settings.split(data, ID);
+        TrainingParameters.Split split = TrainingSteps.validationDefault(settings, parameters, context).split(data, ID);
         Dataset training = split.training();
         Dataset validation = split.validation().orElse(null);
         int trainCount = training.size();

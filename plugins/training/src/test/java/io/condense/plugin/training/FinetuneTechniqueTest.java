@@ -84,7 +84,7 @@ class FinetuneTechniqueTest {
         assertThat(prunedAccuracy).as("pruning to 92%% without training loses tens of points").isLessThan(denseAccuracy - 0.10);
 
         TechniqueResult result;
-        try (TestStepContext context = context(Map.of("epochs", "6", "lr", "0.02", "schedule", "cosine"))
+        try (TestStepContext context = context(Map.of("epochs", "6", "lr", "0.02", "schedule", "cosine", "validation", "0.1"))
                 .evaluationData(test).build()) {
             result = technique.apply(pruned, context.parameters(), context);
             assertThat(context.progressEvents()).extracting(TestStepContext.ProgressEvent::message)
@@ -244,6 +244,25 @@ class FinetuneTechniqueTest {
         }
         assertThat(weights[1]).containsExactly(weights[0]);
         assertThat(pruned.tensor("fc2.weight").dataType()).isEqualTo(DataType.FLOAT);
+    }
+
+    @Test
+    void withEvaluationDataEveryTrainingSampleTrainsUnlessValidationIsGiven() {
+        Dataset data = train.head(500);
+        for (Map<String, String> given : List.of(Map.of("epochs", "1"), Map.of("epochs", "1", "validation", "0.2"))) {
+            try (TestStepContext context = TestStepContext.builder().technique(technique, given).trainingData(data).trainer(trainer)
+                    .evaluationData(test.head(200)).build()) {
+                TechniqueResult result = technique.apply(pruned, context.parameters(), context);
+                int heldOut = given.containsKey("validation") ? 100 : 0;
+                assertThat(result.report().get("validation_samples")).as("%s", given).isEqualTo(heldOut);
+                assertThat(result.report().get("training_samples")).as("%s", given).isEqualTo(500 - heldOut);
+            }
+        }
+        try (TestStepContext context = TestStepContext.builder().technique(technique, Map.of("epochs", "1")).trainingData(data)
+                .trainer(trainer).build()) {
+            assertThat(technique.apply(pruned, context.parameters(), context).report().get("validation_samples"))
+                    .as("without evaluation data a tenth is held out").isEqualTo(50);
+        }
     }
 
     @Test

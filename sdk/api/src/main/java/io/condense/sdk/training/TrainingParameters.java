@@ -67,7 +67,8 @@ public final class TrainingParameters {
                 ParameterSpec.integerParameter(SEED, 42, Range.atLeast(0), seedDocumentation),
                 ParameterSpec.doubleParameter(VALIDATION, 0.1, Range.closed(0, 0.5),
                         "Share of the training data (its last samples) held out to measure accuracy before, after and every epoch; "
-                                + "0: none (then accuracy is measured only on evaluation data, when the job has some)."),
+                                + "0: none (then accuracy is measured only on evaluation data). When not given and the job has "
+                                + "labelled evaluation data, nothing is held out: every training sample trains."),
                 ParameterSpec.doubleParameter(INPUT_SCALE, 1, Range.greaterThan(0),
                         "Every input value is multiplied by this while training and measuring (1/255 = 0.00392156862745098 for "
                                 + "uint8 pixels a model expects in [0, 1])."));
@@ -152,6 +153,11 @@ public final class TrainingParameters {
             return new Settings(epochs, batch, optimizerName, optimizer, newRate, scheduleName,
                     TrainingParameters.schedule(scheduleName, newRate, epochs),
                     seed, validationShare, inputScale);
+        }
+
+        /** These settings holding out {@code share} of the training data for validation instead. */
+        public Settings withValidationShare(double share) {
+            return new Settings(epochs, batch, optimizerName, optimizer, rate, scheduleName, schedule, seed, share, inputScale);
         }
 
         /** A request for {@code model} on {@code training} with these settings (input scale, optimizer, schedule, epochs, batch, seed). */

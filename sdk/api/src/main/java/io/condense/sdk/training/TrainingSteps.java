@@ -8,6 +8,7 @@ import io.condense.sdk.error.CondenseException;
 import io.condense.sdk.error.ErrorCode;
 import io.condense.sdk.model.InitializerInfo;
 import io.condense.sdk.model.OnnxModel;
+import io.condense.sdk.technique.Parameters;
 import java.util.List;
 import java.util.Map;
 
@@ -26,6 +27,17 @@ public final class TrainingSteps {
         return context.trainingData().orElseThrow(() -> new CondenseException(ErrorCode.DATA_REQUIRED,
                 techniqueId + " needs labelled training data: pass --train-data with the inputs and --train-labels with one "
                         + "integer class label per sample (.npy, .npz or IDX)"));
+    }
+
+    /**
+     * The settings with nothing held out for validation when {@code validation} was not given and the job has labelled
+     * evaluation data: accuracy is then measured on that data, so holding out a tenth of the training data would only
+     * train on less (the Caffe LeNet-5 after 92% pruning trained on 54,000 of Fashion-MNIST's 60,000 images).
+     */
+    public static TrainingParameters.Settings validationDefault(TrainingParameters.Settings settings, Parameters parameters,
+            StepContext context) {
+        boolean evaluated = context.evaluationData().flatMap(Dataset::labels).isPresent();
+        return evaluated && !parameters.isExplicit(TrainingParameters.VALIDATION) ? settings.withValidationShare(0) : settings;
     }
 
     /** The host's trainer; {@code UNAVAILABLE} when the host offers none. */
