@@ -29,6 +29,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
 import java.util.regex.Pattern;
@@ -158,18 +159,21 @@ public final class ChannelWriter {
         // reading, checking and storing the update need nothing the channel's lock guards: done before it
         Map<String, Tensor> update = WeightsFile.read(weights, format(header.getFormat()), "the update pushed to channel '" + name + "'");
         ChannelState known = afterCatchingUp(() -> channels.state(name)).orElseThrow(() -> unknownChannel(name));
+        // the channel's pushes through other instances, and a delete, are seen before the number is chosen; the read
+        // to the topics' end runs while the update is checked and stored
+        CompletableFuture<Void> caughtUp = eventsSync.latest(List.of(Topics.CHANNELS, Topics.EVENTS, Topics.PUSHES));
         WeightsMerge.check(baseInitializers(known), update);
         BlobId updateId = blobs.put(weights);
         return underLock(name, () -> {
-            // the channel's pushes through other instances, and a delete, are seen before the number is chosen
-            await(eventsSync.latest(List.of(Topics.CHANNELS, Topics.EVENTS, Topics.PUSHES)));
+            await(caughtUp);
             ChannelState state = channelNamed(name);
             if (!state.getChannelId().equals(known.getChannelId())) {
                 WeightsMerge.check(baseInitializers(state), update); // deleted and created again meanwhile
             }
             List<Long> superseded = state.getPolicy() == ChannelPolicy.CHANNEL_POLICY_EVERY ? List.of() : channels.waitingToStart(state.getChannelId());
             long limit = Tenants.limits().maxJobs();
-            long inFlight = limit == Long.MAX_VALUE ? 0 : jobs.inFlight(state.getTenant()) - superseded.size();
+            long cancelled = superseded.isEmpty() ? 0 : channels.queued(state.getChannelId()).size();
+            long inFlight = limit == Long.MAX_VALUE ? 0 : jobs.inFlight(state.getTenant()) - cancelled;
             if (inFlight >= limit) {
                 throw new CondenseException(ErrorCode.RESOURCE_EXHAUSTED, "tenant " + state.getTenant() + " has " + inFlight
                         + " jobs queued or running, its limit (jobs= in the tokens file); push again when one has finished, or use --policy latest");
@@ -256,7 +260,7 @@ public final class ChannelWriter {
         await(eventsSync.latest(List.of(Topics.CHANNELS)));
     }
 
-    private static void await(java.util.concurrent.CompletableFuture<Void> caughtUp) {
+    private static void await(CompletableFuture<Void> caughtUp) {
         try {
             if (!EventsSync.await(caughtUp, SYNC_TIMEOUT)) {
                 throw new CondenseException(ErrorCode.UNAVAILABLE, "the channels and events topics could not be read to their end within "
