@@ -152,7 +152,10 @@ public final class ChannelSequencer implements AutoCloseable {
         producer.sendOffsetsToTransaction(Map.of(new TopicPartition(record.topic(), record.partition()), new OffsetAndMetadata(record.offset() + 1)),
                 consumer.groupMetadata());
         producer.commitTransaction();
-        version.ifPresent(sequenced -> sequenced.applyTo(channels, jobs));
+        version.ifPresent(sequenced -> {
+            sequenced.applyTo(channels, jobs);
+            log.info("Channel {} version {} merged: {}", sequenced.name(), sequenced.state().getLatestVersion(), sequenced.outcome());
+        });
     }
 
     private void catchUp() {

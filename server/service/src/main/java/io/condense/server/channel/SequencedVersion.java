@@ -36,6 +36,15 @@ record SequencedVersion(String name, ChannelState state, BusEvent submitted, Opt
         return records;
     }
 
+    /** What became of the version, for the log. */
+    String outcome() {
+        if (firstStep.isPresent()) {
+            return "queued as job " + submitted.getJobId() + (after.isEmpty() ? "" : ", cancelling " + after.size() + " waiting version(s)");
+        }
+        return after.stream().anyMatch(BusEvent::hasJobFailed) ? "failed: " + after.get(0).getJobFailed().getError().getMessage()
+                : "superseded at once by a newer push";
+    }
+
     /** Once committed: seen at once by this instance's views (the events reader hands the same records over again later; both ignore repeats). */
     void applyTo(ChannelView channels, JobView jobs) {
         channels.onChannelState(name, state, true);
