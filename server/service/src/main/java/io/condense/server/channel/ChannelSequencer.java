@@ -11,11 +11,15 @@ import io.condense.server.bus.Topics;
 import io.condense.server.job.JobView;
 import io.condense.server.metrics.KafkaClientBinder;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -32,8 +36,8 @@ import org.slf4j.LoggerFactory;
 /**
  * Turns the acknowledged pushes of the pushes topic into versions, in order: a member of one consumer group of every API
  * instance, so each channel's partition is sequenced by one instance at a time, and another takes it over when that one
- * dies. Each push is read-process-write in ONE transaction, as a step is in a worker: the version's records
- * ({@link PushMerger}) and the push's consumer offset. A process killed before the commit leaves the push unconsumed, so
+ * dies. What one poll returns is read-process-write in ONE transaction, as a step is in a worker: the versions' records
+ * ({@link PushMerger}) and the pushes' consumer offsets. A process killed before the commit leaves the push unconsumed, so
  * it is merged again after the restart and its version is queued once.
  */
 public final class ChannelSequencer implements AutoCloseable {
@@ -41,6 +45,8 @@ public final class ChannelSequencer implements AutoCloseable {
     private static final String GROUP = "condense-channel-sequencers";
     private static final Duration SYNC_TIMEOUT = Duration.ofSeconds(10);
     private static final Duration RETRY_AFTER = Duration.ofSeconds(1);
+    /** At most this many pushes per transaction. */
+    private static final int BATCH = 100;
 
     private final PushMerger merger;
     private final ChannelView channels;
@@ -62,8 +68,11 @@ public final class ChannelSequencer implements AutoCloseable {
         this.jobs = requireNonNull(jobs, "jobs is null");
         this.eventsSync = requireNonNull(eventsSync, "eventsSync is null");
         String name = "condense-sequencer-" + requireNonNull(instanceId, "instanceId is null");
-        // one record per poll, a static member that takes its partitions back at once after a restart: as a step consumer
-        this.consumer = new KafkaConsumer<>(settings.stepConsumer(GROUP, name + "-consumer", name));
+        // a static member that takes its partitions back at once after a restart, as a step consumer, but with every push
+        // waiting in one poll: a batch costs one transaction, and one merge per channel with latest-wins
+        Map<String, Object> config = settings.stepConsumer(GROUP, name + "-consumer", name);
+        config.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, BATCH);
+        this.consumer = new KafkaConsumer<>(config);
         this.producer = new KafkaProducer<>(settings.transactionalProducer(name));
         binder.bind(consumer);
         binder.bind(producer);
@@ -108,9 +117,7 @@ public final class ChannelSequencer implements AutoCloseable {
                     }
                     // what other instances (or this one before a rebalance) committed is in the views before a push is merged
                     catchUp();
-                    for (ConsumerRecord<String, byte[]> record : records) {
-                        sequence(record);
-                    }
+                    sequence(records);
                 } catch (ProducerFencedException | OutOfOrderSequenceException | AuthorizationException | InvalidProducerEpochException e) {
                     stoppedBecause = "the channel sequencer's Kafka producer was fenced or refused (" + e.getMessage() + ")";
                     log.error("Channel sequencer stopped: {}", stoppedBecause);
@@ -139,23 +146,27 @@ public final class ChannelSequencer implements AutoCloseable {
         }
     }
 
-    /** One push: its version's records and its offset in one transaction, then the views. */
-    private void sequence(ConsumerRecord<String, byte[]> record) {
-        Optional<SequencedVersion> version = Optional.empty();
-        try {
-            version = merger.sequence(ChannelPush.parseFrom(record.value() == null ? new byte[0] : record.value()));
-        } catch (InvalidProtocolBufferException e) {
-            log.error("Skipping an unreadable push at {}-{} offset {}: {}", record.topic(), record.partition(), record.offset(), e.getMessage());
+    /** A batch of pushes: their versions' records and the pushes' offsets in one transaction, then the views. */
+    private void sequence(ConsumerRecords<String, byte[]> records) {
+        List<ChannelPush> pushes = new ArrayList<>();
+        Map<TopicPartition, OffsetAndMetadata> offsets = new HashMap<>();
+        for (ConsumerRecord<String, byte[]> record : records) {
+            offsets.put(new TopicPartition(record.topic(), record.partition()), new OffsetAndMetadata(record.offset() + 1));
+            try {
+                pushes.add(ChannelPush.parseFrom(record.value() == null ? new byte[0] : record.value()));
+            } catch (InvalidProtocolBufferException e) {
+                log.error("Skipping an unreadable push at {}-{} offset {}: {}", record.topic(), record.partition(), record.offset(), e.getMessage());
+            }
         }
+        List<SequencedVersion> versions = merger.sequence(pushes);
         producer.beginTransaction();
-        version.ifPresent(sequenced -> sequenced.records().forEach(producer::send));
-        producer.sendOffsetsToTransaction(Map.of(new TopicPartition(record.topic(), record.partition()), new OffsetAndMetadata(record.offset() + 1)),
-                consumer.groupMetadata());
+        versions.forEach(version -> version.records().forEach(producer::send));
+        producer.sendOffsetsToTransaction(offsets, consumer.groupMetadata());
         producer.commitTransaction();
-        version.ifPresent(sequenced -> {
-            sequenced.applyTo(channels, jobs);
-            log.info("Channel {} version {} merged: {}", sequenced.name(), sequenced.state().getLatestVersion(), sequenced.outcome());
-        });
+        for (SequencedVersion version : versions) {
+            version.applyTo(channels, jobs);
+            log.info("Channel {} version {} merged: {}", version.name(), version.version(), version.outcome());
+        }
     }
 
     private void catchUp() {

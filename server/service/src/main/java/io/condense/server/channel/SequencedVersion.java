@@ -11,17 +11,20 @@ import java.util.Optional;
 import org.apache.kafka.clients.producer.ProducerRecord;
 
 /**
- * What the sequencer writes for one push, in one transaction: the channel's new state (the version's number and merged
- * weights), the version's {@code JobSubmitted}, then either its first step and the cancellation of the versions it
- * supersedes, or the events that end it at once (superseded by a newer push already acknowledged, or failed to merge).
+ * What the sequencer writes for one push, in the transaction of its batch: the channel's new state when this is the
+ * channel's last version of the batch (its number and merged weights), the version's {@code JobSubmitted}, then either its
+ * first step and the cancellation of the versions it supersedes, or the events that end it at once (superseded by a newer
+ * push already acknowledged, or failed to merge).
  *
  * @param name the channel's name
- * @param state the channel's state after this version
+ * @param version the version's number
+ * @param state the channel's state after this version; empty when a later version of the same batch writes it
  * @param submitted the version's job
  * @param firstStep the job's first step; empty when the version ends at once
  * @param after the events after the submission: cancellations of the versions it supersedes, or its own end
  */
-record SequencedVersion(String name, ChannelState state, BusEvent submitted, Optional<StepRequested> firstStep, List<BusEvent> after) {
+record SequencedVersion(String name, long version, Optional<ChannelState> state, BusEvent submitted, Optional<StepRequested> firstStep,
+        List<BusEvent> after) {
 
     SequencedVersion {
         after = List.copyOf(after);
@@ -29,11 +32,19 @@ record SequencedVersion(String name, ChannelState state, BusEvent submitted, Opt
 
     List<ProducerRecord<String, byte[]>> records() {
         List<ProducerRecord<String, byte[]>> records = new ArrayList<>();
-        records.add(Events.channelRecord(name, state));
+        state.ifPresent(next -> records.add(Events.channelRecord(name, next)));
         records.add(Events.record(submitted));
         firstStep.ifPresent(step -> records.add(Events.stepRecord(step)));
         after.forEach(event -> records.add(Events.record(event)));
         return records;
+    }
+
+    /** Once committed: seen at once by this instance's views (the events reader hands the same records over again later; both ignore repeats). */
+    void applyTo(ChannelView channels, JobView jobs) {
+        state.ifPresent(next -> channels.onChannelState(name, next, true));
+        channels.onEvent(submitted, true);
+        jobs.accept(submitted.getJobId(), submitted.getJobSubmitted().getSpec(), submitted.getTimeMs());
+        after.forEach(event -> channels.onEvent(event, true));
     }
 
     /** What became of the version, for the log. */
@@ -43,13 +54,5 @@ record SequencedVersion(String name, ChannelState state, BusEvent submitted, Opt
         }
         return after.stream().anyMatch(BusEvent::hasJobFailed) ? "failed: " + after.get(0).getJobFailed().getError().getMessage()
                 : "superseded at once by a newer push";
-    }
-
-    /** Once committed: seen at once by this instance's views (the events reader hands the same records over again later; both ignore repeats). */
-    void applyTo(ChannelView channels, JobView jobs) {
-        channels.onChannelState(name, state, true);
-        channels.onEvent(submitted, true);
-        jobs.accept(submitted.getJobId(), submitted.getJobSubmitted().getSpec(), submitted.getTimeMs());
-        after.forEach(event -> channels.onEvent(event, true));
     }
 }

@@ -22,6 +22,7 @@ import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -65,25 +66,30 @@ class PushMergerTest {
         return push;
     }
 
+    private static SequencedVersion only(List<SequencedVersion> versions) {
+        assertThat(versions).hasSize(1);
+        return versions.get(0);
+    }
+
     private float mergedValue(SequencedVersion version) {
-        OnnxModel merged = OnnxModel.fromBytes(blobs.read(BlobId.of(version.state().getLatestWeightsModelId())));
+        OnnxModel merged = OnnxModel.fromBytes(blobs.read(BlobId.of(version.state().orElseThrow().getLatestWeightsModelId())));
         return merged.tensor(target.name()).toFloatArray()[0];
     }
 
     @Test
     void aPushIsMergedIntoTheNewestWeightsAndQueuedWithItsFirstStep() {
         ChannelPush first = push(1, 0.25f);
-        SequencedVersion version = merger.sequence(first).orElseThrow();
-        assertThat(version.state().getLatestVersion()).isEqualTo(1);
+        SequencedVersion version = only(merger.sequence(List.of(first)));
+        assertThat(version.state().orElseThrow().getLatestVersion()).isEqualTo(1);
         assertThat(mergedValue(version)).isEqualTo(0.25f);
-        assertThat(version.firstStep()).get().satisfies(step -> assertThat(step.getInputModelId()).isEqualTo(version.state().getLatestWeightsModelId()));
+        assertThat(version.firstStep()).get().satisfies(step -> assertThat(step.getInputModelId()).isEqualTo(version.state().orElseThrow().getLatestWeightsModelId()));
         assertThat(version.submitted().getJobSubmitted().getSpec().getChannelVersion().getPushedAtMs()).as("the push's time").isEqualTo(1001);
         assertThat(version.records()).hasSize(3);
         version.applyTo(view, jobs);
         assertThat(view.queued("c1")).containsExactly(1L);
 
         // the next push merges into version 1's weights and cancels version 1, which has not started
-        SequencedVersion second = merger.sequence(push(2, 0.5f)).orElseThrow();
+        SequencedVersion second = only(merger.sequence(List.of(push(2, 0.5f))));
         assertThat(mergedValue(second)).isEqualTo(0.5f);
         assertThat(second.after()).extracting(BusEvent::getJobId).containsExactly(version.submitted().getJobId());
         assertThat(second.after().get(0).getCancelRequested().getReason()).isEqualTo(ChannelView.SUPERSEDED_BY + 2);
@@ -93,7 +99,7 @@ class PushMergerTest {
     void withANewerPushAcknowledgedAVersionIsMergedButSupersededAtOnce() {
         ChannelPush first = push(1, 0.25f);
         push(2, 0.5f);
-        SequencedVersion version = merger.sequence(first).orElseThrow();
+        SequencedVersion version = only(merger.sequence(List.of(first)));
         assertThat(version.firstStep()).as("not compressed").isEmpty();
         assertThat(mergedValue(version)).as("merged: the next delta builds on it").isEqualTo(0.25f);
         version.applyTo(view, jobs);
@@ -104,9 +110,9 @@ class PushMergerTest {
     @Test
     void anUpdateThatCannotBeMergedFailsItsVersionWithTheReason() {
         ChannelPush missing = push(1, 0.25f).toBuilder().setUpdateId("0".repeat(64)).build();
-        SequencedVersion version = merger.sequence(missing).orElseThrow();
+        SequencedVersion version = only(merger.sequence(List.of(missing)));
         assertThat(version.firstStep()).isEmpty();
-        assertThat(version.state().getLatestWeightsModelId()).as("the channel keeps its weights").isEqualTo(view.anyState("mlp").orElseThrow()
+        assertThat(version.state().orElseThrow().getLatestWeightsModelId()).as("the channel keeps its weights").isEqualTo(view.anyState("mlp").orElseThrow()
                 .getLatestWeightsModelId());
         version.applyTo(view, jobs);
         ChannelVersion failed = view.version("mlp", 1).orElseThrow();
@@ -118,14 +124,60 @@ class PushMergerTest {
     void aPushToADeletedChannelIsDropped() {
         ChannelPush first = push(1, 0.25f);
         view.onChannelState("mlp", null, true);
-        assertThat(merger.sequence(first)).isEmpty();
+        assertThat(merger.sequence(List.of(first))).isEmpty();
     }
 
     @Test
     void aNumberGivenTwiceMovesUp() {
-        SequencedVersion version = merger.sequence(push(1, 0.25f)).orElseThrow();
+        SequencedVersion version = only(merger.sequence(List.of(push(1, 0.25f))));
         version.applyTo(view, jobs);
-        SequencedVersion again = merger.sequence(push(1, 0.5f)).orElseThrow();
-        assertThat(again.state().getLatestVersion()).isEqualTo(2);
+        SequencedVersion again = only(merger.sequence(List.of(push(1, 0.5f))));
+        assertThat(again.state().orElseThrow().getLatestVersion()).isEqualTo(2);
+    }
+
+    /** A second initializer of the model, pushed as a delta of its own. */
+    private ChannelPush pushOther(long version, InitializerInfo other, float value) {
+        float[] values = new float[Math.toIntExact(other.elements())];
+        Arrays.fill(values, value);
+        byte[] update = Safetensors.toBytes(Map.of(other.name(), Tensor.fromFloats(other.name(), DataType.FLOAT, other.shape(), values)));
+        ChannelPush push = ChannelPush.newBuilder().setChannelId("c1").setChannel("mlp").setVersion(version)
+                .setFormat(WeightsFormat.WEIGHTS_FORMAT_SAFETENSORS).setUpdateId(blobs.put(update).hex()).addTensors(other.name()).build();
+        view.onChannelPush(push, true);
+        return push;
+    }
+
+    @Test
+    void aBatchWithLatestWinsStoresOnlyItsLastVersionWithEveryUpdateMerged() {
+        InitializerInfo other = base.initializers().stream().filter(info -> info.dataType() == DataType.FLOAT && !info.sparse()
+                && !info.name().equals(target.name())).findFirst().orElseThrow();
+        List<SequencedVersion> versions = merger.sequence(List.of(push(1, 0.25f), pushOther(2, other, 0.75f), push(3, 0.5f)));
+        assertThat(versions).extracting(SequencedVersion::version).containsExactly(1L, 2L, 3L);
+        assertThat(versions.subList(0, 2)).allSatisfy(version -> {
+            assertThat(version.firstStep()).isEmpty();
+            assertThat(version.state()).as("one state for the batch").isEmpty();
+            assertThat(version.submitted().getJobSubmitted().getSpec().getModelId()).as("not stored").isEmpty();
+            assertThat(version.after().get(1).getJobCancelled().getReason()).isEqualTo(ChannelView.SUPERSEDED_BY + 3);
+        });
+        SequencedVersion last = versions.get(2);
+        assertThat(last.firstStep()).isPresent();
+        assertThat(last.state().orElseThrow().getLatestVersion()).isEqualTo(3);
+        OnnxModel merged = OnnxModel.fromBytes(blobs.read(BlobId.of(last.state().orElseThrow().getLatestWeightsModelId())));
+        assertThat(merged.tensor(target.name()).toFloatArray()[0]).as("version 3's value").isEqualTo(0.5f);
+        assertThat(merged.tensor(other.name()).toFloatArray()[0]).as("version 2's delta kept").isEqualTo(0.75f);
+        versions.forEach(version -> version.applyTo(view, jobs));
+        assertThat(view.version("mlp", 2)).get().extracting(ChannelVersion::getState).isEqualTo(VersionState.VERSION_STATE_SUPERSEDED);
+        assertThat(view.version("mlp", 3)).get().extracting(ChannelVersion::getState).isEqualTo(VersionState.VERSION_STATE_QUEUED);
+    }
+
+    @Test
+    void aBatchWithPolicyEveryQueuesEveryVersionOnItsOwnWeights() {
+        ChannelState every = view.anyState("mlp").orElseThrow().toBuilder().setPolicy(ChannelPolicy.CHANNEL_POLICY_EVERY).build();
+        view.onChannelState("mlp", every, true);
+        List<SequencedVersion> versions = merger.sequence(List.of(push(1, 0.25f), push(2, 0.5f)));
+        assertThat(versions).allSatisfy(version -> assertThat(version.firstStep()).isPresent());
+        assertThat(versions.get(0).after()).as("nothing cancelled").isEmpty();
+        OnnxModel first = OnnxModel.fromBytes(blobs.read(BlobId.of(versions.get(0).firstStep().orElseThrow().getInputModelId())));
+        assertThat(first.tensor(target.name()).toFloatArray()[0]).isEqualTo(0.25f);
+        assertThat(mergedValue(versions.get(1))).isEqualTo(0.5f);
     }
 }
