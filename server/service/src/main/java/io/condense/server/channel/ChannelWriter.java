@@ -30,6 +30,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
 import java.util.regex.Pattern;
@@ -46,7 +48,7 @@ import org.slf4j.LoggerFactory;
  * job and the latest-wins cancellations are the {@link ChannelSequencer}'s. Pushes to one channel are serialised on this
  * instance, so version numbers follow each other and the channel's records on the pushes topic are in version order.
  */
-public final class ChannelWriter {
+public final class ChannelWriter implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ChannelWriter.class);
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9._-]{1,100}");
     private static final Duration SYNC_TIMEOUT = Duration.ofSeconds(10);
@@ -73,6 +75,12 @@ public final class ChannelWriter {
     private final ConcurrentMap<String, Object> locks = new ConcurrentHashMap<>();
     /** Per channel id, its base graph's initializers: what every push is checked against (a merge never changes them). */
     private final ConcurrentMap<String, List<InitializerInfo>> baseInitializers = new ConcurrentHashMap<>();
+    /** Stores pushed bytes while the pushing thread reads and checks them. */
+    private final ExecutorService storing = Executors.newFixedThreadPool(2, task -> {
+        Thread thread = new Thread(task, "condense-push-store");
+        thread.setDaemon(true);
+        return thread;
+    });
 
     public ChannelWriter(BlobStore blobs, PipelineValidator validator, ChannelView channels, JobView jobs, EventsSync eventsSync,
             RecordPublisher publisher, PushLog pushLog) {
@@ -156,14 +164,16 @@ public final class ChannelWriter {
      */
     public PushResult push(PushHeader header, byte[] weights) {
         String name = header.getChannel();
-        // reading, checking and storing the update need nothing the channel's lock guards: done before it
+        // reading, checking and storing the update need nothing the channel's lock guards: done before it, and the bytes
+        // are hashed and written on another thread while they are read and checked here (a refused update's blob is left
+        // to the garbage collection). The channel's pushes through other instances, and a delete, are seen before the
+        // number is chosen: the read to the topics' end runs meanwhile too.
+        CompletableFuture<Void> caughtUp = eventsSync.latest(List.of(Topics.CHANNELS, Topics.EVENTS, Topics.PUSHES));
+        CompletableFuture<BlobId> stored = CompletableFuture.supplyAsync(() -> blobs.put(weights), storing);
         Map<String, Tensor> update = WeightsFile.read(weights, format(header.getFormat()), "the update pushed to channel '" + name + "'");
         ChannelState known = afterCatchingUp(() -> channels.state(name)).orElseThrow(() -> unknownChannel(name));
-        // the channel's pushes through other instances, and a delete, are seen before the number is chosen; the read
-        // to the topics' end runs while the update is checked and stored
-        CompletableFuture<Void> caughtUp = eventsSync.latest(List.of(Topics.CHANNELS, Topics.EVENTS, Topics.PUSHES));
         WeightsMerge.check(baseInitializers(known), update);
-        BlobId updateId = blobs.put(weights);
+        BlobId updateId = joinStored(stored);
         return underLock(name, () -> {
             await(caughtUp);
             ChannelState state = channelNamed(name);
@@ -197,6 +207,17 @@ public final class ChannelWriter {
             return PushResult.newBuilder().setChannel(name).setVersion(version).addAllTensors(update.keySet())
                     .setBytes(weights.length).addAllSuperseded(superseded).build();
         });
+    }
+
+    private static BlobId joinStored(CompletableFuture<BlobId> stored) {
+        try {
+            return stored.join();
+        } catch (java.util.concurrent.CompletionException e) {
+            if (e.getCause() instanceof RuntimeException cause) {
+                throw cause;
+            }
+            throw e;
+        }
     }
 
     /** The weights file format a push names; null: recognised from the bytes. */
@@ -277,5 +298,10 @@ public final class ChannelWriter {
         synchronized (lock) {
             return action.get();
         }
+    }
+
+    @Override
+    public void close() {
+        storing.shutdown();
     }
 }

@@ -186,8 +186,9 @@ public final class CondensePlatform implements AutoCloseable {
             resources.push(sequencer);
             sequencer.start();
             CompressionService service = new CompressionService(blobs, plugins, jobs, events, publisher);
-            ChannelService channelService = new ChannelService(blobs, channels,
-                    new ChannelWriter(blobs, new PipelineValidator(plugins), channels, jobs, events, publisher::publishAll, pushLog));
+            ChannelWriter channelWriter = new ChannelWriter(blobs, new PipelineValidator(plugins), channels, jobs, events, publisher::publishAll, pushLog);
+            resources.push(channelWriter);
+            ChannelService channelService = new ChannelService(blobs, channels, channelWriter);
             if (metricsEndpoint != null) {
                 metricsEndpoint.serveReports(id -> jobs.job(id).filter(job -> job.hasReport())
                         .map(job -> io.condense.server.report.Structs.toMap(job.getReport())), config.security().authTokens().isPresent());
