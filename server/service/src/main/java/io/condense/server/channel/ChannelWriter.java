@@ -167,8 +167,9 @@ public final class ChannelWriter implements AutoCloseable {
         // reading, checking and storing the update need nothing the channel's lock guards: done before it, and the bytes
         // are hashed and written on another thread while they are read and checked here (a refused update's blob is left
         // to the garbage collection). The channel's pushes through other instances, and a delete, are seen before the
-        // number is chosen: the read to the topics' end runs meanwhile too.
-        CompletableFuture<Void> caughtUp = eventsSync.latest(List.of(Topics.CHANNELS, Topics.EVENTS, Topics.PUSHES));
+        // number is chosen: the read to the end of the two topics that decide it runs meanwhile too (not the busy events
+        // topic: what a version's job does decides nothing here; the sequencer reads it before it cancels anything).
+        CompletableFuture<Void> caughtUp = eventsSync.latest(List.of(Topics.CHANNELS, Topics.PUSHES));
         CompletableFuture<BlobId> stored = CompletableFuture.supplyAsync(() -> blobs.put(weights), storing);
         Map<String, Tensor> update = WeightsFile.read(weights, format(header.getFormat()), "the update pushed to channel '" + name + "'");
         ChannelState known = afterCatchingUp(() -> channels.state(name)).orElseThrow(() -> unknownChannel(name));
