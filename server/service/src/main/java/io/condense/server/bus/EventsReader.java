@@ -187,13 +187,7 @@ public final class EventsReader implements EventsSync, AutoCloseable {
             log.error("Skipping an unreadable event at {}-{} offset {}: {}", record.topic(), record.partition(), record.offset(), e.getMessage());
             return;
         }
-        for (EventListener listener : listeners) {
-            try {
-                listener.onEvent(event, live);
-            } catch (RuntimeException e) {
-                log.error("Event listener {} failed on an event of job {}", listener.getClass().getSimpleName(), event.getJobId(), e);
-            }
-        }
+        tell(listener -> listener.onEvent(event, live), "an event of job " + event.getJobId());
     }
 
     private void dispatchChannel(ConsumerRecord<String, byte[]> record, boolean live) {
@@ -204,13 +198,7 @@ public final class EventsReader implements EventsSync, AutoCloseable {
             log.error("Skipping an unreadable channel state at {}-{} offset {}: {}", record.topic(), record.partition(), record.offset(), e.getMessage());
             return;
         }
-        for (EventListener listener : listeners) {
-            try {
-                listener.onChannelState(record.key(), state, live);
-            } catch (RuntimeException e) {
-                log.error("Event listener {} failed on the state of channel {}", listener.getClass().getSimpleName(), record.key(), e);
-            }
-        }
+        tell(listener -> listener.onChannelState(record.key(), state, live), "the state of channel " + record.key());
     }
 
     private void dispatchPush(ConsumerRecord<String, byte[]> record, boolean live) {
@@ -221,11 +209,16 @@ public final class EventsReader implements EventsSync, AutoCloseable {
             log.error("Skipping an unreadable push at {}-{} offset {}: {}", record.topic(), record.partition(), record.offset(), e.getMessage());
             return;
         }
+        tell(listener -> listener.onChannelPush(push, live), "a push to channel " + push.getChannel());
+    }
+
+    /** Hands a record to every listener; one that fails is logged and the others still get it. */
+    private void tell(java.util.function.Consumer<EventListener> call, String what) {
         for (EventListener listener : listeners) {
             try {
-                listener.onChannelPush(push, live);
+                call.accept(listener);
             } catch (RuntimeException e) {
-                log.error("Event listener {} failed on a push to channel {}", listener.getClass().getSimpleName(), push.getChannel(), e);
+                log.error("Event listener {} failed on {}", listener.getClass().getSimpleName(), what, e);
             }
         }
     }
