@@ -30,12 +30,26 @@ public final class WeightsMerge {
     /** The model with the update's tensors in place; INVALID_DATA listing every problem otherwise. */
     public static OnnxModel merge(OnnxModel model, Map<String, Tensor> update) {
         requireNonNull(model, "model is null");
+        check(model.initializers(), update);
+        ModelEditor edit = model.edit();
+        for (Map.Entry<String, Tensor> entry : update.entrySet()) {
+            edit.putInitializer(entry.getValue().withName(entry.getKey()).toProto());
+        }
+        return edit.build();
+    }
+
+    /**
+     * Checks an update against a model's initializers without merging it (names, dtypes, shapes, finite values): what a
+     * merge into any version of that model would refuse. INVALID_DATA listing every problem.
+     */
+    public static void check(List<InitializerInfo> modelInitializers, Map<String, Tensor> update) {
+        requireNonNull(modelInitializers, "modelInitializers is null");
         requireNonNull(update, "update is null");
         if (update.isEmpty()) {
             throw new CondenseException(ErrorCode.INVALID_DATA, "the update holds no tensors; push at least one initializer of the model");
         }
         Map<String, InitializerInfo> initializers = new LinkedHashMap<>();
-        for (InitializerInfo info : model.initializers()) {
+        for (InitializerInfo info : modelInitializers) {
             initializers.put(info.name(), info);
         }
         List<String> problems = new ArrayList<>();
@@ -51,11 +65,6 @@ public final class WeightsMerge {
                     + (problems.size() == 1 ? "" : "s") + "): " + String.join("; ", listed)
                     + (problems.size() > listed.size() ? "; and " + (problems.size() - listed.size()) + " more" : ""));
         }
-        ModelEditor edit = model.edit();
-        for (Map.Entry<String, Tensor> entry : update.entrySet()) {
-            edit.putInitializer(entry.getValue().withName(entry.getKey()).toProto());
-        }
-        return edit.build();
     }
 
     private static String problem(String name, Tensor tensor, InitializerInfo target, Map<String, InitializerInfo> initializers) {

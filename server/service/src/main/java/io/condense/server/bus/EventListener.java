@@ -1,6 +1,7 @@
 package io.condense.server.bus;
 
 import io.condense.proto.v1.events.BusEvent;
+import io.condense.proto.v1.events.ChannelPush;
 import io.condense.proto.v1.events.ChannelState;
 
 /** Receives every committed event of the events topic, in order, and every record of the channels topic. */
@@ -18,5 +19,9 @@ public interface EventListener {
      * @param state the channel's state, or null when the channel was deleted
      */
     default void onChannelState(String name, ChannelState state, boolean live) {
+    }
+
+    /** A record of the pushes topic: a push acknowledged, in version order per channel (not ordered against the other topics). */
+    default void onChannelPush(ChannelPush push, boolean live) {
     }
 }

@@ -2,6 +2,7 @@ package io.condense.server.bus;
 
 import io.condense.proto.v1.JobError;
 import io.condense.proto.v1.events.BusEvent;
+import io.condense.proto.v1.events.ChannelPush;
 import io.condense.proto.v1.events.ChannelState;
 import io.condense.proto.v1.events.StepRequested;
 import io.condense.sdk.error.CondenseException;
@@ -23,6 +24,11 @@ public final class Events {
     /** The record of a channel's state on the compacted channels topic; a null state is the tombstone that deletes it. */
     public static ProducerRecord<String, byte[]> channelRecord(String name, ChannelState state) {
         return new ProducerRecord<>(Topics.CHANNELS, name, state == null ? null : state.toByteArray());
+    }
+
+    /** The record of an acknowledged push, keyed by channel name so that a channel's pushes stay in order. */
+    public static ProducerRecord<String, byte[]> pushRecord(ChannelPush push) {
+        return new ProducerRecord<>(Topics.PUSHES, push.getChannel(), push.toByteArray());
     }
 
     public static ProducerRecord<String, byte[]> stepRecord(StepRequested request) {

@@ -4,6 +4,7 @@ import static java.util.Objects.requireNonNull;
 
 import com.google.protobuf.InvalidProtocolBufferException;
 import io.condense.proto.v1.events.BusEvent;
+import io.condense.proto.v1.events.ChannelPush;
 import io.condense.proto.v1.events.ChannelState;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -23,7 +24,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Reads the whole events topic and the compacted channels topic from the beginning (committed records only, no consumer
+ * Reads the whole events topic, the compacted channels topic and the channel pushes topic from the beginning (committed records only, no consumer
  * group) and hands every event and channel state to the listeners; {@link #awaitCaughtUp} tells when the history written before the start
  * has been read, so views built from it are complete.
  */
@@ -91,7 +92,7 @@ public final class EventsReader implements EventsSync, AutoCloseable {
     private void run() {
         try {
             List<TopicPartition> partitions = new ArrayList<>();
-            for (String topic : List.of(Topics.EVENTS, Topics.CHANNELS)) {
+            for (String topic : List.of(Topics.EVENTS, Topics.CHANNELS, Topics.PUSHES)) {
                 consumer.partitionsFor(topic, Duration.ofSeconds(60)).forEach(info -> partitions.add(new TopicPartition(info.topic(), info.partition())));
             }
             consumer.assign(partitions);
@@ -175,6 +176,10 @@ public final class EventsReader implements EventsSync, AutoCloseable {
             dispatchChannel(record, live);
             return;
         }
+        if (record.topic().equals(Topics.PUSHES)) {
+            dispatchPush(record, live);
+            return;
+        }
         BusEvent event;
         try {
             event = BusEvent.parseFrom(record.value());
@@ -182,13 +187,7 @@ public final class EventsReader implements EventsSync, AutoCloseable {
             log.error("Skipping an unreadable event at {}-{} offset {}: {}", record.topic(), record.partition(), record.offset(), e.getMessage());
             return;
         }
-        for (EventListener listener : listeners) {
-            try {
-                listener.onEvent(event, live);
-            } catch (RuntimeException e) {
-                log.error("Event listener {} failed on an event of job {}", listener.getClass().getSimpleName(), event.getJobId(), e);
-            }
-        }
+        tell(listener -> listener.onEvent(event, live), "an event of job " + event.getJobId());
     }
 
     private void dispatchChannel(ConsumerRecord<String, byte[]> record, boolean live) {
@@ -199,11 +198,27 @@ public final class EventsReader implements EventsSync, AutoCloseable {
             log.error("Skipping an unreadable channel state at {}-{} offset {}: {}", record.topic(), record.partition(), record.offset(), e.getMessage());
             return;
         }
+        tell(listener -> listener.onChannelState(record.key(), state, live), "the state of channel " + record.key());
+    }
+
+    private void dispatchPush(ConsumerRecord<String, byte[]> record, boolean live) {
+        ChannelPush push;
+        try {
+            push = ChannelPush.parseFrom(record.value() == null ? new byte[0] : record.value());
+        } catch (InvalidProtocolBufferException e) {
+            log.error("Skipping an unreadable push at {}-{} offset {}: {}", record.topic(), record.partition(), record.offset(), e.getMessage());
+            return;
+        }
+        tell(listener -> listener.onChannelPush(push, live), "a push to channel " + push.getChannel());
+    }
+
+    /** Hands a record to every listener; one that fails is logged and the others still get it. */
+    private void tell(java.util.function.Consumer<EventListener> call, String what) {
         for (EventListener listener : listeners) {
             try {
-                listener.onChannelState(record.key(), state, live);
+                call.accept(listener);
             } catch (RuntimeException e) {
-                log.error("Event listener {} failed on the state of channel {}", listener.getClass().getSimpleName(), record.key(), e);
+                log.error("Event listener {} failed on {}", listener.getClass().getSimpleName(), what, e);
             }
         }
     }

@@ -19,7 +19,7 @@ public interface EventsSync {
     EventsSync NONE = topics -> CompletableFuture.completedFuture(null);
 
     /**
-     * Completes once the records committed to {@code topics} (of {@link Topics#EVENTS} and {@link Topics#CHANNELS})
+     * Completes once the records committed to {@code topics} (of {@link Topics#EVENTS}, {@link Topics#CHANNELS} and {@link Topics#PUSHES})
      * before the call have been handed to the listeners; the caller may work meanwhile.
      */
     CompletableFuture<Void> latest(Collection<String> topics);

@@ -26,7 +26,7 @@ public final class TopicAdmin {
         this.settings = requireNonNull(settings, "settings is null");
     }
 
-    /** The events topic, the compacted channels topic, the dead-letter topic and one step topic per technique. */
+    /** The events topic, the compacted channels topic, the pushes topic, the dead-letter topic and one step topic per technique. */
     public void ensureTopics(Collection<String> techniqueIds) {
         try (Admin admin = Admin.create(settings.admin())) {
             Set<String> existing = admin.listTopics().names().get(60, TimeUnit.SECONDS);
@@ -43,6 +43,9 @@ public final class TopicAdmin {
                 java.util.Map<String, String> configs = new java.util.HashMap<>(channels.configs() == null ? java.util.Map.of() : channels.configs());
                 configs.put("cleanup.policy", "compact");
                 missing.add(channels.configs(configs));
+            }
+            if (!existing.contains(Topics.PUSHES)) {
+                missing.add(topic(Topics.PUSHES, settings.stepPartitions(), replicas));
             }
             if (!existing.contains(Topics.DEAD_LETTERS)) {
                 missing.add(topic(Topics.DEAD_LETTERS, 1, replicas));

@@ -13,6 +13,12 @@ public final class Topics {
      */
     public static final String CHANNELS = "condense.channels";
 
+    /**
+     * Pushes acknowledged and not yet merged ({@code ChannelPush}), key = channel name, so a channel's pushes are in one
+     * partition in version order; consumed by the channel sequencers' group, which turns each into its version's job.
+     */
+    public static final String PUSHES = "condense.channels.pushes";
+
     /** Holds no records: the consumer groups of running processes' instance ids subscribe to it. */
     public static final String INSTANCES = "condense.instances";
 

@@ -19,8 +19,30 @@ final class ChannelVersions {
     private final Map<ChannelWatcher, Long> watchers = new HashMap<>();
     private boolean closed;
 
-    synchronized boolean add(VersionEntry entry) {
-        return versions.putIfAbsent(entry.number(), entry) == null;
+    /** A version acknowledged by a push; nothing when it is known already. */
+    synchronized void pushed(VersionEntry entry) {
+        versions.putIfAbsent(entry.number(), entry);
+    }
+
+    /**
+     * The version a job compresses: the entry of its push, given its job, or a new entry; null when the version has a job
+     * already (a repeated event).
+     */
+    synchronized VersionEntry sequenced(VersionEntry entry, String jobId, String weightsModelId) {
+        VersionEntry held = versions.putIfAbsent(entry.number(), entry);
+        if (held == null) {
+            return entry;
+        }
+        if (held.hasJob()) {
+            return null;
+        }
+        held.attach(jobId, weightsModelId);
+        return held;
+    }
+
+    /** The highest version number acknowledged; 0 for none. */
+    synchronized long newest() {
+        return versions.isEmpty() ? 0 : versions.lastKey();
     }
 
     /** Changes a version and delivers what became deliverable. */
@@ -33,9 +55,14 @@ final class ChannelVersions {
         return versions.values().stream().map(VersionEntry::snapshot).toList();
     }
 
-    /** Versions still waiting to be compressed (not started). */
+    /** Versions whose job waits to be compressed (not started). */
     synchronized List<VersionEntry> queued() {
-        return versions.values().stream().filter(entry -> entry.state() == VersionState.VERSION_STATE_QUEUED).toList();
+        return versions.values().stream().filter(entry -> entry.state() == VersionState.VERSION_STATE_QUEUED && entry.hasJob()).toList();
+    }
+
+    /** Versions acknowledged and not started, merged or not. */
+    synchronized List<Long> waitingToStart() {
+        return versions.values().stream().filter(entry -> entry.state() == VersionState.VERSION_STATE_QUEUED).map(VersionEntry::number).toList();
     }
 
     /** Versions queued or running. */

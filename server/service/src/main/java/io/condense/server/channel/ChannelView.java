@@ -3,6 +3,7 @@ package io.condense.server.channel;
 import io.condense.proto.v1.Channel;
 import io.condense.proto.v1.ChannelVersion;
 import io.condense.proto.v1.events.BusEvent;
+import io.condense.proto.v1.events.ChannelPush;
 import io.condense.proto.v1.events.ChannelState;
 import io.condense.proto.v1.events.ChannelVersionRef;
 import io.condense.server.bus.EventListener;
@@ -16,9 +17,10 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Every channel and version this instance has seen, rebuilt at start from the compacted channels topic (the channels'
- * definitions and newest versions) and the events topic (each version is a job whose spec names its channel version; its
- * events give the version's state). Versions are kept by channel id, so a channel deleted and created again under the
- * same name starts afresh, and records of the two topics may arrive in either order.
+ * definitions and newest merged versions), the pushes topic (each acknowledged version, queued until it is merged) and
+ * the events topic (each merged version is a job whose spec names its channel version; its events give the version's
+ * state). Versions are kept by channel id, so a channel deleted and created again under the same name starts afresh, and
+ * records of the three topics may arrive in any order.
  */
 public final class ChannelView implements EventListener {
     /** The reason a newer version writes into the cancellation of the versions it supersedes. */
@@ -53,6 +55,11 @@ public final class ChannelView implements EventListener {
     }
 
     @Override
+    public void onChannelPush(ChannelPush push, boolean live) {
+        versionsOf(push.getChannelId()).pushed(VersionEntry.pushed(push));
+    }
+
+    @Override
     public void onEvent(BusEvent event, boolean live) {
         String jobId = event.getJobId();
         if (event.hasJobSubmitted()) {
@@ -60,8 +67,8 @@ public final class ChannelView implements EventListener {
             if (spec.hasChannelVersion()) {
                 ChannelVersionRef ref = spec.getChannelVersion();
                 ChannelVersions channelVersions = versionsOf(ref.getChannelId());
-                VersionEntry entry = new VersionEntry(ref, jobId, spec.getModelId());
-                if (channelVersions.add(entry)) {
+                VersionEntry entry = channelVersions.sequenced(new VersionEntry(ref, jobId, spec.getModelId()), jobId, spec.getModelId());
+                if (entry != null) {
                     byJob.put(jobId, new Tracked(ref, entry, channelVersions));
                 }
             }
@@ -109,6 +116,26 @@ public final class ChannelView implements EventListener {
         return state != null && state.getTenant().equals(Tenants.current()) ? Optional.of(state) : Optional.empty();
     }
 
+    /** The channel of that name whoever owns it (the sequencer works for every tenant). */
+    Optional<ChannelState> anyState(String name) {
+        return Optional.ofNullable(channels.get(name));
+    }
+
+    /** Whether a channel of that id exists. */
+    boolean hasChannel(String channelId) {
+        return channels.values().stream().anyMatch(state -> state.getChannelId().equals(channelId));
+    }
+
+    /** The highest version of a channel acknowledged (merged or not): the next push gets the number after it. */
+    long newestVersion(ChannelState state) {
+        return Math.max(state.getLatestVersion(), versionsOf(state.getChannelId()).newest());
+    }
+
+    /** Versions of a channel acknowledged and not started (merged or not): what a newer push supersedes with latest-wins. */
+    List<Long> waitingToStart(String channelId) {
+        return versionsOf(channelId).waitingToStart();
+    }
+
     /** Whether any tenant has a channel of that name (names are the keys of the channels topic). */
     boolean exists(String name) {
         return channels.containsKey(name);
@@ -125,7 +152,7 @@ public final class ChannelView implements EventListener {
                 .sorted(Comparator.comparing(ChannelState::getName)).map(state -> describe(state, false)).toList();
     }
 
-    /** Versions of a channel (by id) that wait to be compressed and have not started. */
+    /** Versions of a channel (by id) whose job waits to be compressed and has not started. */
     List<Long> queued(String channelId) {
         return versionsOf(channelId).queued().stream().map(VersionEntry::number).toList();
     }
@@ -172,7 +199,7 @@ public final class ChannelView implements EventListener {
                 .setGate(state.getGate())
                 .setPolicy(state.getPolicy())
                 .setCreatedAtMs(state.getCreatedAtMs())
-                .setLatestVersion(state.getLatestVersion())
+                .setLatestVersion(newestVersion(state))
                 .setLatestCompressed(channelVersions.latestCompressed())
                 .setWaiting(channelVersions.waiting());
         if (withVersions) {

@@ -7,15 +7,11 @@ import io.condense.proto.v1.CreateChannelRequest;
 import io.condense.proto.v1.PushHeader;
 import io.condense.proto.v1.PushResult;
 import io.condense.proto.v1.WeightsFormat;
-import io.condense.proto.v1.events.BusEvent;
-import io.condense.proto.v1.events.CancelRequested;
+import io.condense.proto.v1.events.ChannelPush;
 import io.condense.proto.v1.events.ChannelState;
-import io.condense.proto.v1.events.ChannelVersionRef;
-import io.condense.proto.v1.events.JobSpec;
-import io.condense.proto.v1.events.JobSubmitted;
-import io.condense.proto.v1.events.StepRequested;
 import io.condense.sdk.error.CondenseException;
 import io.condense.sdk.error.ErrorCode;
+import io.condense.sdk.model.InitializerInfo;
 import io.condense.sdk.model.OnnxModel;
 import io.condense.sdk.tensor.Tensor;
 import io.condense.sdk.weights.WeightsFile;
@@ -29,12 +25,13 @@ import io.condense.server.bus.Topics;
 import io.condense.server.job.JobView;
 import io.condense.server.security.Tenants;
 import io.grpc.Status;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
 import java.util.regex.Pattern;
@@ -43,17 +40,15 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Decides and writes what changes a channel: its creation, a push (the merged weights stored as a model blob, the next
- * version number, the version's job and its first step, and the cancellation of the versions it supersedes, all in one
- * Kafka transaction with the channel's new state), its deletion. Pushes to one channel are serialised on this instance
- * and read the topics to their end first, so version numbers follow each other and the versions a push supersedes are
- * those still waiting.
- *
- * <p>A push's fixed cost is kept low (issue 13): the update is read before the channel's lock, and while the topics are
- * read to their end the update is merged into the newest weights this instance knows and stored; that merge is kept when
- * the channels topic confirms those weights are still the newest (else it is made again on the newest).
+ * Decides and writes what changes a channel: its creation and deletion (one transaction each on the channels topic), and
+ * the acceptance of a push. A push is acknowledged as soon as it is durable (issue 13: the training loop is held back by
+ * the upload, not by the merge or a transaction): its update is read and checked against the channel's base graph (names,
+ * dtypes, shapes, finite values: every problem is returned to the pusher at once), its bytes are stored as they came, and
+ * one record with its version number goes to the pushes topic (acks=all). The merge into the newest weights, the version's
+ * job and the latest-wins cancellations are the {@link ChannelSequencer}'s. Pushes to one channel are serialised on this
+ * instance, so version numbers follow each other and the channel's records on the pushes topic are in version order.
  */
-public final class ChannelWriter {
+public final class ChannelWriter implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ChannelWriter.class);
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9._-]{1,100}");
     private static final Duration SYNC_TIMEOUT = Duration.ofSeconds(10);
@@ -64,30 +59,38 @@ public final class ChannelWriter {
         void publish(List<ProducerRecord<String, byte[]>> records);
     }
 
+    /** Appends an acknowledged push to the pushes topic and returns once the broker holds it ({@link KafkaPushLog}). */
+    @FunctionalInterface
+    public interface PushLog {
+        void append(ChannelPush push);
+    }
+
     private final BlobStore blobs;
     private final PipelineValidator validator;
     private final ChannelView channels;
     private final JobView jobs;
     private final EventsSync eventsSync;
     private final RecordPublisher publisher;
+    private final PushLog pushLog;
     private final ConcurrentMap<String, Object> locks = new ConcurrentHashMap<>();
-    /** Per channel id, its newest weights as a parsed model (by blob id), so a push does not parse them again; small models only. */
-    private final ConcurrentMap<String, Map.Entry<String, OnnxModel>> latestModels = new ConcurrentHashMap<>();
-    /** Models up to this size stay parsed between pushes. */
-    private static final long CACHED_MODEL_BYTES = 64L << 20;
+    /** Per channel id, its base graph's initializers: what every push is checked against (a merge never changes them). */
+    private final ConcurrentMap<String, List<InitializerInfo>> baseInitializers = new ConcurrentHashMap<>();
+    /** Stores pushed bytes while the pushing thread reads and checks them. */
+    private final ExecutorService storing = Executors.newFixedThreadPool(2, task -> {
+        Thread thread = new Thread(task, "condense-push-store");
+        thread.setDaemon(true);
+        return thread;
+    });
 
     public ChannelWriter(BlobStore blobs, PipelineValidator validator, ChannelView channels, JobView jobs, EventsSync eventsSync,
-            RecordPublisher publisher) {
+            RecordPublisher publisher, PushLog pushLog) {
         this.blobs = requireNonNull(blobs, "blobs is null");
         this.validator = requireNonNull(validator, "validator is null");
         this.channels = requireNonNull(channels, "channels is null");
         this.jobs = requireNonNull(jobs, "jobs is null");
         this.eventsSync = requireNonNull(eventsSync, "eventsSync is null");
         this.publisher = requireNonNull(publisher, "publisher is null");
-    }
-
-    /** The update merged into a version's weights and stored. */
-    private record Merged(String baseWeightsId, OnnxModel model, byte[] bytes, BlobId id) {
+        this.pushLog = requireNonNull(pushLog, "pushLog is null");
     }
 
     public ChannelState create(CreateChannelRequest request) {
@@ -148,119 +151,90 @@ public final class ChannelWriter {
         underLock(name, () -> {
             ChannelState deleted = requireChannel(name);
             publisher.publish(List.of(Events.channelRecord(name, null)));
-            latestModels.remove(deleted.getChannelId());
+            baseInitializers.remove(deleted.getChannelId());
             channels.onChannelState(name, null, true);
             log.info("Channel {} deleted", name);
             return null;
         });
     }
 
-    /** Checks and merges pushed weights into the channel's newest version and queues the result as the next version. */
+    /**
+     * Checks pushed weights against the channel's base graph, stores them and queues them as the channel's next version;
+     * answers once the push is durable, before it is merged.
+     */
     public PushResult push(PushHeader header, byte[] weights) {
         String name = header.getChannel();
-        WeightsFile.Format format = switch (header.getFormat()) {
-            case WEIGHTS_FORMAT_SAFETENSORS -> WeightsFile.Format.SAFETENSORS;
-            case WEIGHTS_FORMAT_NPZ -> WeightsFile.Format.NPZ;
-            case WEIGHTS_FORMAT_ONNX -> WeightsFile.Format.ONNX;
-            case WEIGHTS_FORMAT_UNSPECIFIED, UNRECOGNIZED -> null;
-        };
-        // reading the update needs nothing of the channel: done before its lock
-        Map<String, Tensor> update = WeightsFile.read(weights, format, "the update pushed to channel '" + name + "'");
+        // reading, checking and storing the update need nothing the channel's lock guards: done before it, and the bytes
+        // are hashed and written on another thread while they are read and checked here (a refused update's blob is left
+        // to the garbage collection). The channel's pushes through other instances, and a delete, are seen before the
+        // number is chosen: the read to the end of the two topics that decide it runs meanwhile too (not the busy events
+        // topic: what a version's job does decides nothing here; the sequencer reads it before it cancels anything).
+        CompletableFuture<Void> caughtUp = eventsSync.latest(List.of(Topics.CHANNELS, Topics.PUSHES));
+        CompletableFuture<BlobId> stored = CompletableFuture.supplyAsync(() -> blobs.put(weights), storing);
+        Map<String, Tensor> update = WeightsFile.read(weights, format(header.getFormat()), "the update pushed to channel '" + name + "'");
+        ChannelState known = afterCatchingUp(() -> channels.state(name)).orElseThrow(() -> unknownChannel(name));
+        WeightsMerge.check(baseInitializers(known), update);
+        BlobId updateId = joinStored(stored);
         return underLock(name, () -> {
-            java.util.concurrent.CompletableFuture<Void> caughtUp = eventsSync.latest(List.of(Topics.CHANNELS, Topics.EVENTS));
-            Merged early = channels.state(name).map(known -> mergeEarly(known, update)).orElse(null);
             await(caughtUp);
             ChannelState state = channelNamed(name);
-            Merged merged = early != null && early.baseWeightsId().equals(state.getLatestWeightsModelId()) ? early : merge(state, update);
-            byte[] mergedBytes = merged.bytes();
-            BlobId weightsId = merged.id();
-            long version = state.getLatestVersion() + 1;
-            long now = System.currentTimeMillis();
-            String jobId = UUID.nameUUIDFromBytes(("condense-channel:" + state.getChannelId() + ":" + version).getBytes(StandardCharsets.UTF_8))
-                    .toString();
-            JobSpec spec = JobSpec.newBuilder()
-                    .setModelId(weightsId.hex())
-                    .addAllSteps(state.getStepsList())
-                    .setEvaluationDataId(state.getEvaluationDataId())
-                    .setEvaluationLabelsId(state.getEvaluationLabelsId())
-                    .setCalibrationDataId(state.getCalibrationDataId())
-                    .setSubmittedAtMs(now)
-                    .setTenant(state.getTenant())
-                    .setChannelVersion(ChannelVersionRef.newBuilder()
-                            .setChannelId(state.getChannelId())
-                            .setChannel(name)
-                            .setVersion(version)
-                            .setStep(header.getStep())
-                            .addAllTensors(update.keySet())
-                            .setPushedAtMs(now)
-                            .setGate(state.getGate()))
-                    .build();
-            ChannelState next = state.toBuilder().setLatestVersion(version).setLatestWeightsModelId(weightsId.hex()).build();
-            BusEvent submitted = Events.event(jobId).setJobSubmitted(JobSubmitted.newBuilder().setSpec(spec)).build();
-            List<ProducerRecord<String, byte[]>> records = new ArrayList<>();
-            records.add(Events.channelRecord(name, next));
-            records.add(Events.record(submitted));
-            records.add(Events.stepRecord(StepRequested.newBuilder().setJobId(jobId).setSpec(spec).setStepIndex(0)
-                    .setInputModelId(weightsId.hex()).build()));
-            List<Long> superseded = state.getPolicy() == ChannelPolicy.CHANNEL_POLICY_EVERY ? List.of() : channels.queued(state.getChannelId());
-            List<BusEvent> cancellations = new ArrayList<>();
-            if (!superseded.isEmpty()) {
-                for (String waitingJob : channels.queuedJobs(state.getChannelId())) {
-                    cancellations.add(Events.event(waitingJob)
-                            .setCancelRequested(CancelRequested.newBuilder().setReason(ChannelView.SUPERSEDED_BY + version)).build());
-                }
+            if (!state.getChannelId().equals(known.getChannelId())) {
+                WeightsMerge.check(baseInitializers(state), update); // deleted and created again meanwhile
             }
-            cancellations.forEach(cancel -> records.add(Events.record(cancel)));
+            List<Long> superseded = state.getPolicy() == ChannelPolicy.CHANNEL_POLICY_EVERY ? List.of() : channels.waitingToStart(state.getChannelId());
             long limit = Tenants.limits().maxJobs();
-            long inFlight = limit == Long.MAX_VALUE ? 0 : jobs.inFlight(state.getTenant()) - superseded.size();
+            long cancelled = superseded.isEmpty() ? 0 : channels.queued(state.getChannelId()).size();
+            long inFlight = limit == Long.MAX_VALUE ? 0 : jobs.inFlight(state.getTenant()) - cancelled;
             if (inFlight >= limit) {
                 throw new CondenseException(ErrorCode.RESOURCE_EXHAUSTED, "tenant " + state.getTenant() + " has " + inFlight
                         + " jobs queued or running, its limit (jobs= in the tokens file); push again when one has finished, or use --policy latest");
             }
-            publisher.publish(records);
-            if (mergedBytes.length <= CACHED_MODEL_BYTES) {
-                latestModels.put(state.getChannelId(), Map.entry(weightsId.hex(), merged.model()));
-            }
-            // seen at once by this instance; the events reader hands the same records over again later (both views ignore repeats)
-            channels.onChannelState(name, next, true);
-            channels.onEvent(submitted, true);
-            cancellations.forEach(cancel -> channels.onEvent(cancel, true));
-            jobs.accept(jobId, spec, submitted.getTimeMs());
-            log.info("Channel {} version {} queued as job {}: {} tensor(s) from step {}{}", name, version, jobId, update.size(), header.getStep(),
+            blobs.grant(state.getTenant(), updateId);
+            long version = channels.newestVersion(state) + 1;
+            ChannelPush push = ChannelPush.newBuilder()
+                    .setChannelId(state.getChannelId())
+                    .setChannel(name)
+                    .setVersion(version)
+                    .setStep(header.getStep())
+                    .setFormat(header.getFormat())
+                    .setUpdateId(updateId.hex())
+                    .addAllTensors(update.keySet())
+                    .setPushedAtMs(System.currentTimeMillis())
+                    .build();
+            pushLog.append(push);
+            channels.onChannelPush(push, true);
+            log.info("Channel {} version {} acknowledged: {} tensor(s) from step {}{}", name, version, update.size(), header.getStep(),
                     superseded.isEmpty() ? "" : ", superseding " + superseded);
             return PushResult.newBuilder().setChannel(name).setVersion(version).addAllTensors(update.keySet())
                     .setBytes(weights.length).addAllSuperseded(superseded).build();
         });
     }
 
-    /** The update merged into the channel's newest weights, stored and granted to the channel's tenant. */
-    private Merged merge(ChannelState state, Map<String, Tensor> update) {
-        OnnxModel merged = WeightsMerge.merge(latestModel(state), update);
-        byte[] bytes = merged.toBytes();
-        BlobId id = blobs.put(bytes);
-        blobs.grant(state.getTenant(), id);
-        return new Merged(state.getLatestWeightsModelId(), merged, bytes, id);
-    }
-
-    /**
-     * The merge made while the channels topic is read to its end, on the state this instance knows; null when it fails
-     * (it is made again on the state read, which reports the problem).
-     */
-    private Merged mergeEarly(ChannelState known, Map<String, Tensor> update) {
+    private static BlobId joinStored(CompletableFuture<BlobId> stored) {
         try {
-            return merge(known, update);
-        } catch (RuntimeException e) {
-            return null;
+            return stored.join();
+        } catch (java.util.concurrent.CompletionException e) {
+            if (e.getCause() instanceof RuntimeException cause) {
+                throw cause;
+            }
+            throw e;
         }
     }
 
-    /** The channel's newest weights: parsed by the push before when it was this instance's, else read from their blob. */
-    private OnnxModel latestModel(ChannelState state) {
-        Map.Entry<String, OnnxModel> cached = latestModels.get(state.getChannelId());
-        if (cached != null && cached.getKey().equals(state.getLatestWeightsModelId())) {
-            return cached.getValue();
-        }
-        return OnnxModel.fromBytes(blobs.read(BlobId.of(state.getLatestWeightsModelId())));
+    /** The weights file format a push names; null: recognised from the bytes. */
+    static WeightsFile.Format format(WeightsFormat format) {
+        return switch (format) {
+            case WEIGHTS_FORMAT_SAFETENSORS -> WeightsFile.Format.SAFETENSORS;
+            case WEIGHTS_FORMAT_NPZ -> WeightsFile.Format.NPZ;
+            case WEIGHTS_FORMAT_ONNX -> WeightsFile.Format.ONNX;
+            case WEIGHTS_FORMAT_UNSPECIFIED, UNRECOGNIZED -> null;
+        };
+    }
+
+    /** The channel's base graph's initializers, read once per channel. */
+    private List<InitializerInfo> baseInitializers(ChannelState state) {
+        return baseInitializers.computeIfAbsent(state.getChannelId(),
+                id -> OnnxModel.fromBytes(blobs.read(BlobId.of(state.getModelId()))).initializers());
     }
 
     /** The calling tenant's channel, after reading the channels topic to its end. */
@@ -271,8 +245,11 @@ public final class ChannelWriter {
 
     /** The calling tenant's channel as this instance knows it. */
     private ChannelState channelNamed(String name) {
-        return channels.state(name).orElseThrow(() -> new CondenseException(ErrorCode.NOT_FOUND, "no channel named '" + name
-                + "' exists; create it with condense channel create (CreateChannel)"));
+        return channels.state(name).orElseThrow(() -> unknownChannel(name));
+    }
+
+    private static CondenseException unknownChannel(String name) {
+        return new CondenseException(ErrorCode.NOT_FOUND, "no channel named '" + name + "' exists; create it with condense channel create (CreateChannel)");
     }
 
     private BlobId requireBlob(String id, String field) {
@@ -305,7 +282,7 @@ public final class ChannelWriter {
         await(eventsSync.latest(List.of(Topics.CHANNELS)));
     }
 
-    private static void await(java.util.concurrent.CompletableFuture<Void> caughtUp) {
+    private static void await(CompletableFuture<Void> caughtUp) {
         try {
             if (!EventsSync.await(caughtUp, SYNC_TIMEOUT)) {
                 throw new CondenseException(ErrorCode.UNAVAILABLE, "the channels and events topics could not be read to their end within "
@@ -322,5 +299,10 @@ public final class ChannelWriter {
         synchronized (lock) {
             return action.get();
         }
+    }
+
+    @Override
+    public void close() {
+        storing.shutdown();
     }
 }

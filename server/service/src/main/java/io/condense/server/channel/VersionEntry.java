@@ -3,10 +3,14 @@ package io.condense.server.channel;
 import io.condense.proto.v1.ChannelVersion;
 import io.condense.proto.v1.JobError;
 import io.condense.proto.v1.VersionState;
+import io.condense.proto.v1.events.ChannelPush;
 import io.condense.proto.v1.events.ChannelVersionRef;
 import io.condense.proto.v1.events.JobCompleted;
 
-/** One version of a channel as the view knows it, built from its job's events. Guarded by the channel's {@link ChannelVersions}. */
+/**
+ * One version of a channel as the view knows it: acknowledged (from its push, QUEUED without a job until the channel's
+ * sequencer has merged it), then built from its job's events. Guarded by the channel's {@link ChannelVersions}.
+ */
 final class VersionEntry {
     private final ChannelVersion.Builder version;
     private String supersededBy;
@@ -21,6 +25,22 @@ final class VersionEntry {
                 .setWeightsModelId(weightsModelId)
                 .setPushedAtMs(ref.getPushedAtMs())
                 .addAllTensors(ref.getTensorsList());
+    }
+
+    /** A version acknowledged and not merged yet: queued, without a job. */
+    static VersionEntry pushed(ChannelPush push) {
+        return new VersionEntry(ChannelVersionRef.newBuilder().setChannelId(push.getChannelId()).setChannel(push.getChannel())
+                .setVersion(push.getVersion()).setStep(push.getStep()).addAllTensors(push.getTensorsList())
+                .setPushedAtMs(push.getPushedAtMs()).build(), "", "");
+    }
+
+    boolean hasJob() {
+        return !version.getJobId().isEmpty();
+    }
+
+    /** The version's job, once its push was merged. */
+    void attach(String jobId, String weightsModelId) {
+        version.setJobId(jobId).setWeightsModelId(weightsModelId);
     }
 
     long number() {

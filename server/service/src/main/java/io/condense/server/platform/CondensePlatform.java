@@ -10,9 +10,11 @@ import io.condense.server.api.PipelineValidator;
 import io.condense.server.blob.BlobCollector;
 import io.condense.server.blob.BlobReferences;
 import io.condense.server.blob.BlobStore;
+import io.condense.server.channel.ChannelSequencer;
 import io.condense.server.channel.ChannelService;
 import io.condense.server.channel.ChannelView;
 import io.condense.server.channel.ChannelWriter;
+import io.condense.server.channel.KafkaPushLog;
 import io.condense.server.bus.EmbeddedKafka;
 import io.condense.server.bus.CommittedEvents;
 import io.condense.server.bus.EventListener;
@@ -174,12 +176,19 @@ public final class CondensePlatform implements AutoCloseable {
         }
 
         SubmitPublisher publisher = null;
+        ChannelSequencer sequencer = null;
         if (config.role().runsApi()) {
             publisher = new SubmitPublisher(settings, instanceId, binder);
             resources.push(publisher);
+            KafkaPushLog pushLog = new KafkaPushLog(settings, instanceId, binder);
+            resources.push(pushLog);
+            sequencer = ChannelSequencer.of(blobs, channels, jobs, events, settings, instanceId, binder);
+            resources.push(sequencer);
+            sequencer.start();
             CompressionService service = new CompressionService(blobs, plugins, jobs, events, publisher);
-            ChannelService channelService = new ChannelService(blobs, channels,
-                    new ChannelWriter(blobs, new PipelineValidator(plugins), channels, jobs, events, publisher::publishAll));
+            ChannelWriter channelWriter = new ChannelWriter(blobs, new PipelineValidator(plugins), channels, jobs, events, publisher::publishAll, pushLog);
+            resources.push(channelWriter);
+            ChannelService channelService = new ChannelService(blobs, channels, channelWriter);
             if (metricsEndpoint != null) {
                 metricsEndpoint.serveReports(id -> jobs.job(id).filter(job -> job.hasReport())
                         .map(job -> io.condense.server.report.Structs.toMap(job.getReport())), config.security().authTokens().isPresent());
@@ -247,6 +256,9 @@ public final class CondensePlatform implements AutoCloseable {
         }
         if (publisher != null) {
             checks.add(new HealthMonitor.Check("api", publisher::problem, true));
+        }
+        if (sequencer != null) {
+            checks.add(new HealthMonitor.Check("channels", sequencer::problem, true));
         }
         monitor = new HealthMonitor(health, List.of("", io.condense.proto.v1.CompressionServiceGrpc.SERVICE_NAME), checks);
         resources.push(monitor);

@@ -8,6 +8,7 @@ import io.condense.proto.v1.JobError;
 import io.condense.proto.v1.VersionState;
 import io.condense.proto.v1.events.BusEvent;
 import io.condense.proto.v1.events.CancelRequested;
+import io.condense.proto.v1.events.ChannelPush;
 import io.condense.proto.v1.events.ChannelState;
 import io.condense.proto.v1.events.ChannelVersionRef;
 import io.condense.proto.v1.events.JobCancelled;
@@ -112,5 +113,38 @@ class ChannelViewTest {
         assertThat(view.waiting("mlp")).isEqualTo(2);
         assertThat(view.queued("c1")).containsExactly(2L);
         assertThat(registry.get("condense.channel.versions.waiting").gauge().value()).isEqualTo(2);
+    }
+
+    private static ChannelPush pushed(long version) {
+        return ChannelPush.newBuilder().setChannelId("c1").setChannel("mlp").setVersion(version).setStep(version * 100).setPushedAtMs(900).build();
+    }
+
+    @Test
+    void anAcknowledgedPushIsAQueuedVersionUntilItsJobTakesIt() {
+        view.onChannelState("mlp", state(1), false);
+        view.onEvent(submitted(1), false);
+        view.onChannelPush(pushed(2), true);
+        view.onChannelPush(pushed(3), true);
+        ChannelState channel = view.state("mlp").orElseThrow();
+        assertThat(view.newestVersion(channel)).as("the next push is numbered after the acknowledged ones").isEqualTo(3);
+        assertThat(view.channel("mlp", false)).get().satisfies(described -> assertThat(described.getLatestVersion()).isEqualTo(3));
+        assertThat(view.waitingToStart("c1")).containsExactly(1L, 2L, 3L);
+        assertThat(view.queued("c1")).as("only versions with a job can be cancelled").containsExactly(1L);
+        assertThat(view.waiting("mlp")).isEqualTo(3);
+        assertThat(view.version("mlp", 2)).get().satisfies(version -> {
+            assertThat(version.getState()).isEqualTo(VersionState.VERSION_STATE_QUEUED);
+            assertThat(version.getJobId()).isEmpty();
+            assertThat(version.getStep()).isEqualTo(200);
+        });
+
+        // the job takes the push's entry (in either order of the topics), once
+        view.onEvent(submitted(2), true);
+        view.onChannelPush(pushed(2), false);
+        view.onEvent(submitted(2), false);
+        assertThat(view.version("mlp", 2)).get().extracting(ChannelVersion::getJobId).isEqualTo("job-2");
+        view.watch("mlp", 2, watcher);
+        view.onEvent(event(2).toBuilder().setJobCompleted(JobCompleted.newBuilder().setResultModelId("r2").setReport(Struct.getDefaultInstance())).build(), true);
+        assertThat(delivered).extracting(ChannelVersion::getVersion).containsExactly(2L);
+        assertThat(delivered.get(0).getState()).isEqualTo(VersionState.VERSION_STATE_COMPRESSED);
     }
 }
