@@ -110,6 +110,8 @@ public final class FashionChains {
     private static final String SLIMMING_RECOVER = System.getProperty("condense.chains.slimming.recover", "epochs=6");
     /** Whether the slimming rows include the path without the penalty (condense.chains.slimming.plain; false: only the regularised). */
     private static final boolean SLIMMING_PLAIN = Boolean.parseBoolean(System.getProperty("condense.chains.slimming.plain", "true"));
+    /** Whether the slimming rows read their first stage's model from an earlier run's output when there (condense.chains.slimming.reuse). */
+    private static final boolean SLIMMING_REUSE = Boolean.parseBoolean(System.getProperty("condense.chains.slimming.reuse", "false"));
 
     private FashionChains() {
     }
@@ -218,8 +220,11 @@ public final class FashionChains {
                 plain.remove("slimming");
                 for (Map<String, String> first : SLIMMING_PLAIN ? List.of(plain, regularised) : List.of(regularised)) {
                     started = System.nanoTime();
-                    OnnxModel trained = apply(new FinetuneTechnique(), dense, first, sparsityTrain, test, trainer);
                     String chain = "finetune(" + inline(first) + ")";
+                    // with condense.chains.slimming.reuse, the first stage's model from an earlier run (same parameters)
+                    Path earlier = written(output, name, chain);
+                    OnnxModel trained = SLIMMING_REUSE && Files.exists(earlier) ? OnnxModel.load(earlier)
+                            : apply(new FinetuneTechnique(), dense, first, sparsityTrain, test, trainer);
                     Row trainedRow = measure(name, chain, trained, test, evaluator, output, seconds(started));
                     rows.add(trainedRow);
                     print(trainedRow, denseRow);
@@ -530,11 +535,16 @@ public final class FashionChains {
         }
     }
 
+    /** Where {@link #measure} writes the model of a chain. */
+    private static Path written(Path folder, String name, String chain) {
+        return folder.resolve(name + "-" + chain.toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9.]+", "_")
+                .replaceAll("^_+|_+$", "").replaceAll("\\.onnx$", "") + ".onnx");
+    }
+
     /** Writes the model, reads it back and measures it in ONNX Runtime on the whole test split. */
     private static Row measure(String name, String chain, OnnxModel model, Dataset test, Evaluator evaluator, Path folder,
             double seconds) throws Exception {
-        Path file = folder.resolve(name + "-" + chain.toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9.]+", "_")
-                .replaceAll("^_+|_+$", "").replaceAll("\\.onnx$", "") + ".onnx");
+        Path file = written(folder, name, chain);
         model.save(file);
         OnnxModel written = OnnxModel.load(file);
         double accuracy = evaluator.compare(written, written, EvaluationRequest.of(test, test.size())).accuracyAfter().orElseThrow();
