@@ -102,7 +102,7 @@ public final class FashionChains {
     /** Training images of the gradual and slimming rows' finetune steps: all, or the first N (condense.chains.sparsity.train). */
     private static final int SPARSITY_TRAIN = Integer.getInteger("condense.chains.sparsity.train", 60_000);
     /** Slimming rows: the regularised training, the channel pruning and the recovery (condense.chains.slimming.*). */
-    private static final String SLIMMING_TRAIN = System.getProperty("condense.chains.slimming.train", "epochs=6,lr=0.05,slimming=0.006");
+    private static final String SLIMMING_TRAIN = System.getProperty("condense.chains.slimming.train", "epochs=6,lr=0.05,slimming=0.012");
     /** The channel pruning of both paths, one recovered row each; ';' between them (the default: global threshold, then per layer). */
     private static final String[] SLIMMING_PRUNE = System.getProperty("condense.chains.slimming.prune",
             "structure=channel,criterion=bn_scale,sparsity=0.5,min_elements=0;"
