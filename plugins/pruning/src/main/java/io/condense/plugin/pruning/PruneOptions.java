@@ -39,6 +39,10 @@ record PruneOptions(double sparsity, String scope, LayerPruner.Method method, Nm
                             + "channel pruning takes " + String.join(", ", ChannelPruning.CHANNEL_PARAMETERS) + ": drop " + name));
                 }
             }
+            String scopeProblem = ChannelPruning.scopeProblem(parameters);
+            if (scopeProblem != null) {
+                problems.add(new ParameterProblem(PruneTechnique.SCOPE, ChannelPruning.scope(parameters), scopeProblem));
+            }
             return problems;
         }
         for (String channelOnly : List.of(ChannelPruning.CRITERION, ChannelPruning.CHANNEL_MULTIPLE)) {

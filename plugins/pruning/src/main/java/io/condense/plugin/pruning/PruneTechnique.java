@@ -57,7 +57,10 @@ public final class PruneTechnique implements Technique {
                                     + "reached overall and layers with many small weights are pruned more; layer: every selected "
                                     + "layer reaches the sparsity on its own (pattern=N:M is always per layer); sensitivity: each layer gets its own sparsity from the "
                                     + "sensitivity analysis, so that the overall sparsity is reached where accuracy drops least "
-                                    + "(needs evaluation or calibration data)."),
+                                    + "(needs evaluation or calibration data). With structure=channel: global (the default for "
+                                    + "criterion=bn_scale) is one BatchNormalization scale threshold over all layers, as network "
+                                    + "slimming does, every layer keeping at least a tenth of its channels; layer (the default for "
+                                    + "l1, l2, fpgm) removes the share from every layer."),
                     ParameterSpec.choiceParameter(PruneOptions.METHOD, "magnitude", List.of("magnitude", "sparsegpt"),
                             "magnitude: the smallest |w| are removed; sparsegpt: one-shot OBS/SparseGPT, the weights to remove "
                                     + "are chosen from the layer's inputs on the calibration data (X^T X) and the remaining "
@@ -88,7 +91,8 @@ public final class PruneTechnique implements Technique {
                     ParameterSpec.choiceParameter(ChannelPruning.STRUCTURE, "unstructured", ChannelPruning.STRUCTURES,
                             "unstructured: zero single weights; channel: remove whole output channels of Conv, Gemm and MatMul "
                                     + "layers and shrink the graph (BatchNormalization, next layers' inputs, residual adds and "
-                                    + "concats together); sparsity is then the share of channels removed per group."),
+                                    + "concats together; a removed channel's constant BatchNormalization shift folded into the next "
+                                    + "layer's bias); sparsity is then the share of channels removed, per group or overall (scope)."),
                     ParameterSpec.choiceParameter(ChannelPruning.CRITERION, "l1", ChannelPruning.CRITERIA,
                             "structure=channel only: l1 or l2 norm of each filter, fpgm (distance to the geometric median of "
                                     + "the filters), or bn_scale (|scale| of the BatchNormalization after the layer)."),

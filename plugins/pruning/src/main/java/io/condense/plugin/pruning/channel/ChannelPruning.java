@@ -22,9 +22,10 @@ public final class ChannelPruning {
     public static final String STRUCTURE = "structure";
     public static final String CRITERION = "criterion";
     public static final String CHANNEL_MULTIPLE = "channel_multiple";
+    public static final String SCOPE = "scope";
     public static final long DEFAULT_CHANNEL_MULTIPLE = 8;
     /** The parameters channel pruning reads; any other given explicitly is refused. */
-    public static final List<String> CHANNEL_PARAMETERS = List.of("sparsity", STRUCTURE, CRITERION, CHANNEL_MULTIPLE,
+    public static final List<String> CHANNEL_PARAMETERS = List.of("sparsity", STRUCTURE, CRITERION, SCOPE, CHANNEL_MULTIPLE,
             SelectionParameters.EXCLUDE, SelectionParameters.MIN_ELEMENTS);
     public static final List<String> STRUCTURES = List.of("unstructured", "channel");
     public static final List<String> CRITERIA = ChannelCriterion.NAMES;
@@ -35,6 +36,34 @@ public final class ChannelPruning {
     /** Whether the parameters ask for channel pruning. */
     public static boolean requested(Parameters parameters) {
         return parameters.isSet(STRUCTURE) && parameters.getString(STRUCTURE).equals("channel");
+    }
+
+    /**
+     * The scope channel pruning uses: the one given, else {@code global} for {@code bn_scale} (network slimming thresholds all
+     * BatchNormalization scales at once, which is what its users expect) and {@code layer} for the filter criteria, whose
+     * scores do not compare across layers. (Unstructured pruning's default scope, global, is a magnitude threshold.)
+     */
+    public static String scope(Parameters parameters) {
+        if (parameters.isExplicit(SCOPE)) {
+            return parameters.getString(SCOPE);
+        }
+        return ChannelCriterion.fromParameter(parameters.getString(CRITERION)).comparableAcrossLayers() ? "global" : "layer";
+    }
+
+    /** What is wrong with the scope for channel pruning, or null: sensitivity is unstructured only, global needs bn_scale. */
+    public static String scopeProblem(Parameters parameters) {
+        String scope = scope(parameters);
+        String criterion = parameters.getString(CRITERION);
+        if (scope.equals("sensitivity")) {
+            return "applies only to structure=unstructured; channel pruning takes scope=layer (every layer loses the share) "
+                    + "or scope=global (one BatchNormalization scale threshold over all layers, criterion=bn_scale)";
+        }
+        if (scope.equals("global") && !ChannelCriterion.fromParameter(criterion).comparableAcrossLayers()) {
+            return "global needs criterion=bn_scale: one threshold over all layers compares their channels' scores, and only "
+                    + "BatchNormalization scales are on one scale across layers (filter norms grow with a layer's inputs); use "
+                    + "scope=layer with criterion=" + criterion + ", or criterion=bn_scale";
+        }
+        return null;
     }
 
     public static TechniqueResult apply(OnnxModel model, Parameters parameters, StepContext context) {
@@ -52,6 +81,6 @@ public final class ChannelPruning {
         LayerSelection selection = SelectionParameters.layerSelection(parameters, new ArrayList<>());
         int multiple = parameters.isSet(CHANNEL_MULTIPLE) ? parameters.getInt(CHANNEL_MULTIPLE) : 1;
         return new ChannelPruner.Request(parameters.getDouble("sparsity"), ChannelCriterion.fromParameter(parameters.getString(CRITERION)),
-                multiple, selection.excludePatterns(), selection.minElements());
+                multiple, selection.excludePatterns(), selection.minElements(), scope(parameters).equals("global"));
     }
 }

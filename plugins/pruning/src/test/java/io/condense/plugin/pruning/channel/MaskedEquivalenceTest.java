@@ -4,14 +4,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.condense.sdk.data.NdArray;
 import io.condense.sdk.eval.InferenceSession;
+import io.condense.plugin.pruning.PruneTechnique;
 import io.condense.sdk.model.OnnxModel;
-import io.condense.sdk.model.channel.ChannelCriterion;
 import io.condense.sdk.model.channel.ChannelPruner;
+import io.condense.sdk.technique.Parameters;
 import io.condense.sdk.technique.TechniqueResult;
 import io.condense.sdk.testkit.Evaluators;
 import io.condense.sdk.testkit.SharedData;
 import io.condense.sdk.testkit.TestStepContext;
-import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -29,8 +29,9 @@ class MaskedEquivalenceTest {
             "pytorch_cnn_mnist.onnx, l1, 0.5", "mnist8/model.onnx, l2, 0.5"})
     void prunedModelComputesWhatTheMaskedOriginalComputes(String name, String criterion, String sparsity) {
         OnnxModel original = OnnxModel.load(SharedData.model(name));
-        TechniqueResult result = ChannelPruningTest.prune(original, ChannelPruningTest.channel(sparsity, "criterion", criterion));
-        OnnxModel masked = masked(original, ChannelCriterion.fromParameter(criterion), Double.parseDouble(sparsity));
+        Map<String, String> values = ChannelPruningTest.channel(sparsity, "criterion", criterion);
+        TechniqueResult result = ChannelPruningTest.prune(original, values);
+        OnnxModel masked = masked(original, values);
 
         try (InferenceSession maskedSession = Evaluators.fromServiceLoader().open(masked);
                 InferenceSession originalSession = Evaluators.fromServiceLoader().open(original);
@@ -63,11 +64,14 @@ class MaskedEquivalenceTest {
         }
     }
 
-    /** The original with the input weights of the removed channels set to zero in every layer that reads them. */
-    static OnnxModel masked(OnnxModel original, ChannelCriterion criterion, double sparsity) {
+    /**
+     * The original with the input weights of the removed channels set to zero in every layer that reads them (and their
+     * constant shifts folded into those layers' biases, as prune does), for the same step parameters.
+     */
+    static OnnxModel masked(OnnxModel original, Map<String, String> values) {
+        Parameters parameters = Parameters.validate(new PruneTechnique().descriptor().parameters(), values);
         try (TestStepContext context = TestStepContext.builder().build()) {
-            return ChannelPruner.masked(original, new ChannelPruner.Request(sparsity, criterion,
-                    (int) ChannelPruning.DEFAULT_CHANNEL_MULTIPLE, List.of(), 256), context);
+            return ChannelPruner.masked(original, ChannelPruning.request(parameters), context);
         }
     }
 }

@@ -14,7 +14,10 @@ import java.util.Map;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
-/** Channel pruning of the UltraFace detectors (depthwise convolutions, BatchNormalization, concats) at 25% of channels. */
+/**
+ * Channel pruning of the UltraFace detectors (depthwise convolutions, BatchNormalization, concats) at 25% of channels, every
+ * layer losing the share ({@code scope=layer}, also for bn_scale, whose default is the global threshold).
+ */
 class UltraFaceChannelPruningTest {
 
     @ParameterizedTest(name = "{0} {1}")
@@ -22,7 +25,7 @@ class UltraFaceChannelPruningTest {
             "version-slim-320, l1"})
     void quarterOfTheChannelsGoAndTheDetectorStillRuns(String name, String criterion) {
         OnnxModel original = OnnxModel.load(SharedData.model("ultraface/" + name + ".onnx"));
-        TechniqueResult result = ChannelPruningTest.prune(original, ChannelPruningTest.channel("0.25", "criterion", criterion));
+        TechniqueResult result = ChannelPruningTest.prune(original, ChannelPruningTest.channel("0.25", "criterion", criterion, "scope", "layer"));
         check(name, criterion, "0.25", original, result);
     }
 
@@ -33,7 +36,7 @@ class UltraFaceChannelPruningTest {
     void fewerChannelsRemoved(String name, String criterion, String sparsity, String multiple) {
         OnnxModel original = OnnxModel.load(SharedData.model("ultraface/" + name + ".onnx"));
         TechniqueResult result = ChannelPruningTest.prune(original, ChannelPruningTest.channel(sparsity, "criterion", criterion,
-                "channel_multiple", multiple));
+                "channel_multiple", multiple, "scope", "layer"));
         check(name, criterion, sparsity, original, result);
     }
 

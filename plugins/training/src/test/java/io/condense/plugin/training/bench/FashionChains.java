@@ -102,12 +102,16 @@ public final class FashionChains {
     /** Training images of the gradual and slimming rows' finetune steps: all, or the first N (condense.chains.sparsity.train). */
     private static final int SPARSITY_TRAIN = Integer.getInteger("condense.chains.sparsity.train", 60_000);
     /** Slimming rows: the regularised training, the channel pruning and the recovery (condense.chains.slimming.*). */
-    private static final String SLIMMING_TRAIN = System.getProperty("condense.chains.slimming.train", "epochs=6,lr=0.05,slimming=0.006");
-    private static final String SLIMMING_PRUNE = System.getProperty("condense.chains.slimming.prune",
-            "structure=channel,criterion=bn_scale,sparsity=0.5,min_elements=0");
+    private static final String SLIMMING_TRAIN = System.getProperty("condense.chains.slimming.train", "epochs=6,lr=0.05,slimming=0.012");
+    /** The channel pruning of both paths, one recovered row each; ';' between them (the default: global threshold, then per layer). */
+    private static final String[] SLIMMING_PRUNE = System.getProperty("condense.chains.slimming.prune",
+            "structure=channel,criterion=bn_scale,sparsity=0.5,min_elements=0;"
+                    + "structure=channel,criterion=bn_scale,sparsity=0.5,min_elements=0,scope=layer").split(";");
     private static final String SLIMMING_RECOVER = System.getProperty("condense.chains.slimming.recover", "epochs=6");
     /** Whether the slimming rows include the path without the penalty (condense.chains.slimming.plain; false: only the regularised). */
     private static final boolean SLIMMING_PLAIN = Boolean.parseBoolean(System.getProperty("condense.chains.slimming.plain", "true"));
+    /** Whether the slimming rows read their first stage's model from an earlier run's output when there (condense.chains.slimming.reuse). */
+    private static final boolean SLIMMING_REUSE = Boolean.parseBoolean(System.getProperty("condense.chains.slimming.reuse", "false"));
 
     private FashionChains() {
     }
@@ -216,22 +220,27 @@ public final class FashionChains {
                 plain.remove("slimming");
                 for (Map<String, String> first : SLIMMING_PLAIN ? List.of(plain, regularised) : List.of(regularised)) {
                     started = System.nanoTime();
-                    OnnxModel trained = apply(new FinetuneTechnique(), dense, first, sparsityTrain, test, trainer);
                     String chain = "finetune(" + inline(first) + ")";
+                    // with condense.chains.slimming.reuse, the first stage's model from an earlier run (same parameters)
+                    Path earlier = written(output, name, chain);
+                    OnnxModel trained = SLIMMING_REUSE && Files.exists(earlier) ? OnnxModel.load(earlier)
+                            : apply(new FinetuneTechnique(), dense, first, sparsityTrain, test, trainer);
                     Row trainedRow = measure(name, chain, trained, test, evaluator, output, seconds(started));
                     rows.add(trainedRow);
                     print(trainedRow, denseRow);
-                    OnnxModel slim = apply(new PruneTechnique(), trained, parameters(SLIMMING_PRUNE), null, null, null);
-                    chain += " | prune(" + inline(parameters(SLIMMING_PRUNE)) + ")";
-                    Row slimRow = measure(name, chain, slim, test, evaluator, output, 0);
-                    rows.add(slimRow);
-                    print(slimRow, denseRow);
-                    started = System.nanoTime();
-                    OnnxModel recovered = apply(new FinetuneTechnique(), slim, parameters(SLIMMING_RECOVER), sparsityTrain, test, trainer);
-                    chain += " | finetune(" + inline(parameters(SLIMMING_RECOVER)) + ")";
-                    Row recoveredRow = measure(name, chain, recovered, test, evaluator, output, seconds(started));
-                    rows.add(recoveredRow);
-                    print(recoveredRow, denseRow);
+                    for (String prune : SLIMMING_PRUNE) {
+                        OnnxModel slim = apply(new PruneTechnique(), trained, parameters(prune), null, null, null);
+                        String pruned = chain + " | prune(" + inline(parameters(prune)) + ")";
+                        Row slimRow = measure(name, pruned, slim, test, evaluator, output, 0);
+                        rows.add(slimRow);
+                        print(slimRow, denseRow);
+                        started = System.nanoTime();
+                        OnnxModel recovered = apply(new FinetuneTechnique(), slim, parameters(SLIMMING_RECOVER), sparsityTrain, test, trainer);
+                        String recoveredChain = pruned + " | finetune(" + inline(parameters(SLIMMING_RECOVER)) + ")";
+                        Row recoveredRow = measure(name, recoveredChain, recovered, test, evaluator, output, seconds(started));
+                        rows.add(recoveredRow);
+                        print(recoveredRow, denseRow);
+                    }
                 }
             }
             if (GROUPS.contains("defaults")) {
@@ -499,6 +508,12 @@ public final class FashionChains {
                         result.report().get("scope"), result.report().get("sparsity"), result.report().get("channels_before"),
                         result.report().get("channels_after"), result.report().get("macs_before"), result.report().get("macs_after"),
                         result.report().get("mac_reduction"));
+                if (result.report().get("constants_folded") != null) {
+                    System.out.printf(Locale.ROOT, "  prune report: constants folded %s (not %s) into %s biases; channels per layer %s%n",
+                            result.report().get("constants_folded"), result.report().get("constants_not_folded"),
+                            result.report().get("biases_folded_into"), result.report().layers().stream()
+                                    .map(layer -> layer.get("name") + " " + layer.get("shape_before") + " -> " + layer.get("shape_after")).toList());
+                }
             }
             if (technique instanceof FinetuneTechnique) {
                 // INQ's report has its histories per retraining phase under "stages"
@@ -520,11 +535,16 @@ public final class FashionChains {
         }
     }
 
+    /** Where {@link #measure} writes the model of a chain. */
+    private static Path written(Path folder, String name, String chain) {
+        return folder.resolve(name + "-" + chain.toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9.]+", "_")
+                .replaceAll("^_+|_+$", "").replaceAll("\\.onnx$", "") + ".onnx");
+    }
+
     /** Writes the model, reads it back and measures it in ONNX Runtime on the whole test split. */
     private static Row measure(String name, String chain, OnnxModel model, Dataset test, Evaluator evaluator, Path folder,
             double seconds) throws Exception {
-        Path file = folder.resolve(name + "-" + chain.toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9.]+", "_")
-                .replaceAll("^_+|_+$", "").replaceAll("\\.onnx$", "") + ".onnx");
+        Path file = written(folder, name, chain);
         model.save(file);
         OnnxModel written = OnnxModel.load(file);
         double accuracy = evaluator.compare(written, written, EvaluationRequest.of(test, test.size())).accuracyAfter().orElseThrow();

@@ -26,6 +26,15 @@ public enum ChannelCriterion {
         throw new CondenseException(ErrorCode.INVALID_PARAMETER, "unknown criterion '" + value + "': use one of " + NAMES);
     }
 
+    /**
+     * Whether one threshold over the scores of different layers means something: BatchNormalization scales multiply
+     * normalised activations, so they compare across layers (network slimming thresholds them globally); filter norms grow
+     * with a layer's fan-in and FPGM distances with its filter count, so those rank channels within a layer only.
+     */
+    public boolean comparableAcrossLayers() {
+        return this == BN_SCALE;
+    }
+
     /** Its lower-case parameter name. */
     public String parameterName() {
         return name().toLowerCase(Locale.ROOT);

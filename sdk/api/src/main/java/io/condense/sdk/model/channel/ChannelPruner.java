@@ -47,15 +47,19 @@ public final class ChannelPruner {
     /**
      * What to prune.
      *
-     * @param sparsity share of each group's channels removed, in [0, 1) (round(S x C) go, at least one stays)
+     * @param sparsity share of the channels removed, in [0, 1): of each group (round(S x C) go, at least one stays), or with
+     *        {@code global} of all the prunable groups' channels together
      * @param criterion which channels go first
      * @param channelMultiple the channels a group keeps are rounded to a multiple of this when the group has a multiple of it;
      *        1: exact
      * @param excludePatterns layers left alone: globs, or {@code regex:} expressions, as {@link io.condense.sdk.model.LayerSelection} reads them
      * @param minElements layers whose weight has fewer elements are left alone
+     * @param global one threshold over the scores of all groups decides how many channels each loses (network slimming's
+     *        global threshold; {@link ChannelCriterion#BN_SCALE} only, whose scores are comparable across layers), every
+     *        group keeping at least a tenth of its channels ({@link GlobalChannelBudget}); false: every group loses the share
      */
     public record Request(double sparsity, ChannelCriterion criterion, int channelMultiple, List<String> excludePatterns,
-            long minElements) {
+            long minElements, boolean global) {
         public Request {
             if (!(sparsity >= 0 && sparsity < 1)) {
                 throw new IllegalArgumentException("sparsity must be in [0, 1), got " + sparsity);
@@ -68,6 +72,15 @@ public final class ChannelPruner {
             if (minElements < 0) {
                 throw new IllegalArgumentException("minElements must be at least 0, got " + minElements);
             }
+            if (global && !criterion.comparableAcrossLayers()) {
+                throw new IllegalArgumentException("a global threshold needs scores comparable across layers (bn_scale), not "
+                        + criterion.parameterName());
+            }
+        }
+
+        /** Every group loses the same share (per-layer scope). */
+        public Request(double sparsity, ChannelCriterion criterion, int channelMultiple, List<String> excludePatterns, long minElements) {
+            this(sparsity, criterion, channelMultiple, excludePatterns, minElements, false);
         }
 
         /**
@@ -109,18 +122,22 @@ public final class ChannelPruner {
         requireNonNull(model, "model is null");
         requireNonNull(request, "request is null");
         requireNonNull(context, "context is null");
-        double sparsity = request.sparsity();
-        ChannelCriterion criterion = request.criterion();
 
         // weights reshaped at run time become constants the layers read directly (nothing is computed differently)
         OnnxModel source = prepare(model);
         context.progress(0.0, "analysing channel dependencies");
         ChannelDependencies dependencies = analyze(model, source, request);
-        int multiple = request.channelMultiple();
-        Plan plan = plan(dependencies, sparsity, criterion, multiple, context);
-        Map<Integer, int[]> kept = plan.kept();
-        List<Map<String, Object>> refused = plan.refused();
+        Plan plan = plan(dependencies, request, context);
         checkPrunable(dependencies, plan);
+        OnnxModel prepared = source;
+        // what the removed channels still contributed (a BatchNormalization shift) goes into the next layers' biases
+        RemovedChannelFolding.Result folding = RemovedChannelFolding.fold(source, dependencies, plan.kept());
+        if (folding.changed()) {
+            source = folding.model();
+            dependencies = analyze(model, source, request);
+            plan = plan(dependencies, request, context);
+        }
+        Map<Integer, int[]> kept = plan.kept();
 
         // slice every constant once per axis, then write the edited model
         for (Slice slice : dependencies.slices()) {
@@ -172,8 +189,7 @@ public final class ChannelPruner {
         OnnxModel pruned = OnnxModel.of(proto);
         context.progress(0.9, "pruned " + kept.size() + " channel groups");
 
-        return new Result(pruned, report(model, source, pruned, dependencies, kept, refused, sparsity, multiple, criterion,
-                plan.channelsBefore(), plan.channelsAfter()));
+        return new Result(pruned, report(model, prepared, pruned, dependencies, plan, request, folding));
     }
 
     /**
@@ -200,8 +216,9 @@ public final class ChannelPruner {
         requireNonNull(context, "context is null");
         OnnxModel source = prepare(model);
         ChannelDependencies dependencies = analyze(model, source, request);
-        Plan plan = plan(dependencies, request.sparsity(), request.criterion(), request.channelMultiple(), context);
+        Plan plan = plan(dependencies, request, context);
         checkPrunable(dependencies, plan);
+        source = RemovedChannelFolding.fold(source, dependencies, plan.kept()).model();
         ModelEditor editor = source.edit();
         for (Slice slice : dependencies.slices()) {
             if (slice.role() != ChannelDependencies.Role.INPUTS) {
@@ -271,18 +288,18 @@ public final class ChannelPruner {
         return kept;
     }
 
-    static Plan plan(ChannelDependencies dependencies, double sparsity, ChannelCriterion criterion, int multiple, StepContext context) {
+    static Plan plan(ChannelDependencies dependencies, Request request, StepContext context) {
+        ChannelCriterion criterion = request.criterion();
         List<Group> roots = dependencies.rootGroups();
-        Map<Integer, int[]> kept = new HashMap<>();
         List<Map<String, Object>> refused = new ArrayList<>();
-        long channelsBefore = 0;
-        long channelsAfter = 0;
+        List<Group> prunable = new ArrayList<>();
+        List<double[]> scores = new ArrayList<>();
         for (int i = 0; i < roots.size(); i++) {
             context.checkCancelled();
             Group group = roots.get(i);
             if (group.blockedReason == null && criterion == ChannelCriterion.BN_SCALE && group.batchNormScales.isEmpty()) {
                 group.blockedReason = "criterion bn_scale needs a BatchNormalization right after the layer, and none follows "
-                        + producerNames(group);
+                        + producerNames(group) + " (criterion l1, l2 or fpgm prunes layers without one)";
             }
             if (group.blockedReason != null) {
                 Map<String, Object> entry = new LinkedHashMap<>();
@@ -292,20 +309,37 @@ public final class ChannelPruner {
                 refused.add(entry);
                 continue;
             }
-            int count = keptCount(group.channels, sparsity, multiple);
-            channelsBefore += group.channels;
-            channelsAfter += count;
-            if (count < group.channels) {
-                kept.put(group.id, keep(scores(dependencies, group, criterion), count));
-            }
+            prunable.add(group);
+            scores.add(scores(dependencies, group, criterion));
             context.progress(0.1 + 0.5 * (i + 1) / roots.size(), "scored " + producerNames(group));
+        }
+        int[] counts = new int[prunable.size()];
+        if (request.global()) {
+            counts = GlobalChannelBudget.keptCounts(scores, request.sparsity(), request.channelMultiple());
+        } else {
+            for (int g = 0; g < counts.length; g++) {
+                counts[g] = keptCount(prunable.get(g).channels, request.sparsity(), request.channelMultiple());
+            }
+        }
+        Map<Integer, int[]> kept = new HashMap<>();
+        long channelsBefore = 0;
+        long channelsAfter = 0;
+        for (int g = 0; g < counts.length; g++) {
+            Group group = prunable.get(g);
+            channelsBefore += group.channels;
+            channelsAfter += counts[g];
+            if (counts[g] < group.channels) {
+                kept.put(group.id, keep(scores.get(g), counts[g]));
+            }
         }
         return new Plan(kept, refused, channelsBefore, channelsAfter);
     }
 
     private static Report report(OnnxModel original, OnnxModel source, OnnxModel pruned, ChannelDependencies dependencies,
-            Map<Integer, int[]> kept, List<Map<String, Object>> refused, double sparsity, int multiple, ChannelCriterion criterion,
-            long channelsBefore, long channelsAfter) {
+            Plan plan, Request request, RemovedChannelFolding.Result folding) {
+        Map<Integer, int[]> kept = plan.kept();
+        long channelsBefore = plan.channelsBefore();
+        long channelsAfter = plan.channelsAfter();
         ModelStats statsBefore = ModelStats.of(source);
         ModelStats statsAfter = ModelStats.of(pruned);
         ShapeInference shapesBefore = ShapeInference.of(source);
@@ -367,12 +401,13 @@ public final class ChannelPruner {
         }
         long parametersBefore = totalParameters(source, shapesBefore, statsBefore);
         long parametersAfter = totalParameters(pruned, shapesAfter, statsAfter);
-        report.put("criterion", criterion.parameterName())
-                .put("target_sparsity", sparsity)
-                .put("channel_multiple", multiple)
+        report.put("criterion", request.criterion().parameterName())
+                .put("scope", request.global() ? "global" : "layer")
+                .put("target_sparsity", request.sparsity())
+                .put("channel_multiple", request.channelMultiple())
                 .put("channel_sparsity", channelsBefore == 0 ? 0.0 : 1.0 - (double) channelsAfter / channelsBefore)
                 .put("groups_pruned", kept.size())
-                .put("groups_refused", refused.size())
+                .put("groups_refused", plan.refused().size())
                 .put("layers_pruned", changedLayers)
                 .put("channels_before", channelsBefore)
                 .put("channels_after", channelsAfter)
@@ -386,18 +421,24 @@ public final class ChannelPruner {
                 .put("pruned_layer_macs_after", macsAfter)
                 .put("model_bytes_before", original.serializedSize())
                 .put("model_bytes_after", pruned.serializedSize())
-                .put("refused", refused);
+                .put("constants_folded", folding.folded())
+                .put("constants_not_folded", folding.notFolded())
+                .put("biases_folded_into", folding.layers())
+                .put("refused", plan.refused());
         return report.build();
     }
 
-    /** Channel scores of a group, summed over its producers (or its BatchNormalization scales for bn_scale). */
+    /**
+     * Channel scores of a group, summed over its producers; for bn_scale the mean |scale| over its BatchNormalizations (a
+     * residual group has several), so that groups compare on one scale under a global threshold.
+     */
     private static double[] scores(ChannelDependencies dependencies, Group group, ChannelCriterion criterion) {
         double[] scores = new double[group.channels];
         if (criterion == ChannelCriterion.BN_SCALE) {
             for (String scale : group.batchNormScales) {
                 float[] gamma = dependencies.constant(scale).values();
                 for (int c = 0; c < scores.length; c++) {
-                    scores[c] += Math.abs(gamma[c]);
+                    scores[c] += Math.abs(gamma[c]) / group.batchNormScales.size();
                 }
             }
             return scores;
