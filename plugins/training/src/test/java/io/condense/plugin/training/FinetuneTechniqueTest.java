@@ -266,6 +266,24 @@ class FinetuneTechniqueTest {
     }
 
     @Test
+    void weightDecayDefaultsToTheCaffeSolversWithSgdOnly() {
+        Map<Map<String, String>, Double> expected = new java.util.LinkedHashMap<>();
+        expected.put(Map.of("epochs", "1"), 0.0005);
+        expected.put(Map.of("epochs", "1", "optimizer", "adam"), 0.0);
+        expected.put(Map.of("epochs", "1", "sparsity", "0.95"), 0.0);
+        expected.put(Map.of("epochs", "1", "l1", "0.0001"), 0.0);
+        expected.put(Map.of("epochs", "1", "weight_decay", "0.001"), 0.001);
+        expected.put(Map.of("epochs", "1", "sparsity", "0.95", "weight_decay", "0.0001"), 0.0001);
+        for (Map.Entry<Map<String, String>, Double> entry : expected.entrySet()) {
+            try (TestStepContext context = TestStepContext.builder().technique(technique, entry.getKey()).trainingData(train.head(200))
+                    .trainer(trainer).build()) {
+                TechniqueResult result = technique.apply(pruned, context.parameters(), context);
+                assertThat((double) result.report().get("weight_decay")).as("%s", entry.getKey()).isEqualTo(entry.getValue());
+            }
+        }
+    }
+
+    @Test
     void theDefaultScheduleIsCosine() {
         // issue 16: the schedule a user would choose after reading the papers (the README's "Defaults" measures it)
         try (TestStepContext context = TestStepContext.builder().technique(technique, Map.of("epochs", "1"))

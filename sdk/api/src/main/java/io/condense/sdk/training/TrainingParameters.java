@@ -60,7 +60,8 @@ public final class TrainingParameters {
                         "sgd: SGD with 'momentum'; adam: Adam (beta1 0.9, beta2 0.999)."),
                 ParameterSpec.doubleParameter(MOMENTUM, 0.9, Range.closedOpen(0, 1),
                         "Momentum of optimizer=sgd; given with adam, it is refused."),
-                ParameterSpec.doubleParameter(WEIGHT_DECAY, 0, Range.closed(0, 1), "L2 weight decay added to the gradient."),
+                ParameterSpec.doubleParameter(WEIGHT_DECAY, 0, Range.closed(0, 1), "L2 weight decay added to the gradient; when not "
+                        + "given, 0 with adam."),
                 ParameterSpec.choiceParameter(SCHEDULE, defaultSchedule, List.of("constant", "step", "cosine"),
                         "constant: lr throughout; step: lr x 0.1 after every third of the epochs (at least one epoch each); "
                                 + "cosine: cosine annealing per batch from lr to 0."),
@@ -105,7 +106,9 @@ public final class TrainingParameters {
         boolean adam = optimizerName.equals("adam");
         int epochs = parameters.getInt(EPOCHS);
         double rate = parameters.isExplicit(LR) ? parameters.getDouble(LR) : adam ? DEFAULT_ADAM_RATE : DEFAULT_SGD_RATE;
-        double weightDecay = parameters.getDouble(WEIGHT_DECAY);
+        // a technique's default weight decay is SGD's: Adam adds L2 to the gradient it then normalises, which is not the
+        // decoupled decay the SGD default stands for, so Adam's default stays 0
+        double weightDecay = parameters.isExplicit(WEIGHT_DECAY) || !adam ? parameters.getDouble(WEIGHT_DECAY) : 0;
         Optimizer optimizer = adam ? new Optimizer.Adam(0.9, 0.999, 1e-8, weightDecay)
                 : Optimizer.sgd(parameters.getDouble(MOMENTUM), weightDecay);
         String scheduleName = parameters.getString(SCHEDULE);
@@ -153,6 +156,14 @@ public final class TrainingParameters {
             return new Settings(epochs, batch, optimizerName, optimizer, newRate, scheduleName,
                     TrainingParameters.schedule(scheduleName, newRate, epochs),
                     seed, validationShare, inputScale);
+        }
+
+        /** These settings with another L2 weight decay, the optimizer otherwise the same. */
+        public Settings withWeightDecay(double weightDecay) {
+            Optimizer changed = optimizer instanceof Optimizer.Adam adam
+                    ? new Optimizer.Adam(adam.beta1(), adam.beta2(), adam.epsilon(), weightDecay)
+                    : Optimizer.sgd(((Optimizer.Sgd) optimizer).momentum(), weightDecay);
+            return new Settings(epochs, batch, optimizerName, changed, rate, scheduleName, schedule, seed, validationShare, inputScale);
         }
 
         /** These settings holding out {@code share} of the training data for validation instead. */

@@ -74,11 +74,17 @@ public final class SparsityParameters {
 
     /**
      * The training settings, with gradual pruning's default rate ({@link #GRADUAL_RATE_FACTOR} x the optimizer's default)
-     * when gradual pruning is asked for and {@code lr} is not given.
+     * when gradual pruning is asked for and {@code lr} is not given, and no weight decay when gradual pruning or a
+     * regulariser is asked for and {@code weight_decay} is not given.
      */
     public static TrainingParameters.Settings settings(TrainingParameters.Settings given, Parameters parameters) {
-        return pruning(parameters) && !parameters.isExplicit(TrainingParameters.LR) ? given.withRate(GRADUAL_RATE_FACTOR * given.rate())
-                : given;
+        TrainingParameters.Settings settings = pruning(parameters) && !parameters.isExplicit(TrainingParameters.LR)
+                ? given.withRate(GRADUAL_RATE_FACTOR * given.rate()) : given;
+        // gradual pruning and the regularisers bring their own pressure towards zero, and their defaults (rate, penalty
+        // strengths) were measured without L2: finetune's default weight decay would shrink the very magnitudes and
+        // BatchNormalization scales they rank, so they keep 0 unless weight_decay is given
+        return (pruning(parameters) || regularising(parameters)) && !parameters.isExplicit(TrainingParameters.WEIGHT_DECAY)
+                ? settings.withWeightDecay(0) : settings;
     }
 
     /** Whether gradual pruning is asked for (a sparsity above 0 or a pattern). */
