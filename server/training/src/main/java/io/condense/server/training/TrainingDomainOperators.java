@@ -89,9 +89,7 @@ final class TrainingDomainOperators {
             throw node.invalid(TrainingOperators.SCALED_GRADIENT + " needs x and a factor");
         }
         NDArray x = in[0];
-        NDArray factor = in[1].stopGradient();
-        NDArray scaled = x.mul(factor);
-        return new NDArray[] {scaled.add(x.sub(scaled).stopGradient())};
+        return new NDArray[] {valueWithGradientOf(x, x.mul(in[1].stopGradient()))};
     }
 
     /** A 1-D per-channel scale reshaped to broadcast along {@code axis} of {@code x}. */
@@ -109,7 +107,11 @@ final class TrainingDomainOperators {
 
     /** The same value, its gradient multiplied by {@code factor}: {@code x k + stop(x - x k)}. */
     private static NDArray scaledGradient(NDArray x, float factor) {
-        NDArray scaled = Scalars.times(x, factor);
+        return valueWithGradientOf(x, Scalars.times(x, factor));
+    }
+
+    /** x's value carrying the gradient of {@code scaled} (x k for a factor k): {@code scaled + stop(x - scaled)}. */
+    private static NDArray valueWithGradientOf(NDArray x, NDArray scaled) {
         return scaled.add(x.sub(scaled).stopGradient());
     }
 }
