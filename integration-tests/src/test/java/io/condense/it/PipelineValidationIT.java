@@ -76,6 +76,17 @@ class PipelineValidationIT {
         assertThat(response.getSteps(1).getParametersMap()).containsEntry("bits", "8");
         assertThat(response.getSteps(1).getExplicitParametersList()).isEmpty();
 
+        // a default that depends on the other parameters is shown as it will run: channel pruning by the l1 filter
+        // criterion prunes per layer (scores do not compare across layers), not with the descriptor's global scope
+        ResolvedStep channels = client.validate(List.of(step("prune", Map.of("structure", "channel")))).getSteps(0);
+        assertThat(channels.getParametersMap()).containsEntry("scope", "layer").containsEntry("criterion", "l1");
+        assertThat(channels.getExplicitParametersList()).containsExactly("structure");
+        assertThat(client.validate(List.of(step("prune", Map.of("structure", "channel", "criterion", "bn_scale")))).getSteps(0)
+                .getParametersMap()).containsEntry("scope", "global");
+        // lowrank without rank, energy or ratio spends ratio=0.5
+        assertThat(client.validate(List.of(step("lowrank"))).getSteps(0).getParametersMap()).containsEntry("ratio", "0.5")
+                .containsEntry("method", "auto");
+
         assertThatThrownBy(() -> client.validate(List.of(step("quantize", Map.of("dtype", "fp16", "activations", "true")))))
                 .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
                     assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);

@@ -83,8 +83,9 @@ public final class LowRankTechnique implements Technique {
                                     + "evaluator), as AIMET's greedy compression-ratio selection does; greedy works with ratio "
                                     + "only. auto (the default): greedy when ratio chooses the ranks and the job has calibration "
                                     + "or evaluation data and an evaluator, else uniform; the report says which and why."),
-                    ParameterSpec.choiceParameter(METHOD, "svd", List.of("svd", "spatial_svd", "tucker2"),
-                            "svd: Gemm and MatMul only, convolutions left alone; spatial_svd: also k x k convolutions into "
+                    ParameterSpec.choiceParameter(METHOD, "auto", List.of("auto", "svd", "spatial_svd", "tucker2"),
+                            "auto (the default): Gemm and MatMul by SVD, convolutions by Tucker-2 (any kernel dimension); "
+                                    + "svd: Gemm and MatMul only, convolutions left alone; spatial_svd: also k x k convolutions into "
                                     + "k x 1 then 1 x k (Jaderberg et al.); tucker2: also convolutions into 1 x 1, k x k core, "
                                     + "1 x 1 (Tucker-2 by HOSVD). With either conv method 1 x 1 convolutions are split by SVD "
                                     + "into two 1 x 1 convolutions. Depthwise and grouped convolutions are always left alone."),
@@ -116,6 +117,13 @@ public final class LowRankTechnique implements Technique {
     @Override
     public List<ParameterProblem> validate(Parameters parameters) {
         return problems(parameters);
+    }
+
+    /** None of rank, energy and ratio given: ratio=0.5 chooses the ranks. */
+    @Override
+    public Map<String, String> resolvedDefaults(Parameters parameters) {
+        return parameters.getInt(RANK) == 0 && parameters.getDouble(ENERGY) == 0 && parameters.getDouble(RATIO) == 0
+                ? Map.of(RATIO, String.valueOf(DEFAULT_RATIO)) : Map.of();
     }
 
     /** Every rule across lowrank's parameters that they break: one of rank, energy and ratio; greedy spends a ratio. */
@@ -420,7 +428,7 @@ public final class LowRankTechnique implements Technique {
             return new Planned(layer, shape, new MatrixFactorisation(layer, weight, macs, MatrixFactorisation.Layout.CONV_POINTWISE,
                     null, input, output), null);
         }
-        if (settings.method().equals("tucker2")) {
+        if (settings.method().equals("tucker2") || settings.method().equals("auto")) {
             return new Planned(layer, shape, new TuckerFactorisation(layer, weight, macs, input, output), null);
         }
         if (shape.length != 4) {

@@ -82,7 +82,7 @@ class LowRankTechniqueTest {
     @Test
     void ratioHalfOnThePytorchCnnFactorisesItsGemmLayersAndKeepsAccuracy() {
         OnnxModel original = OnnxModel.load(SharedData.model("pytorch_cnn_mnist.onnx"));
-        TechniqueResult result = lowrank(original, Map.of("ratio", "0.5"));
+        TechniqueResult result = lowrank(original, Map.of("ratio", "0.5", "method", "svd"));
         OnnxModel written = OnnxModel.fromBytes(result.model().toBytes());
         System.out.println("lowrank(ratio=0.5) on pytorch_cnn_mnist: " + result.report().toJson());
 
@@ -121,7 +121,7 @@ class LowRankTechniqueTest {
     @Test
     void energyKeepsTheAskedShareWithTheSmallestRank() {
         OnnxModel original = OnnxModel.load(SharedData.model("pytorch_cnn_mnist.onnx"));
-        TechniqueResult result = lowrank(original, Map.of("energy", "0.9"));
+        TechniqueResult result = lowrank(original, Map.of("energy", "0.9", "method", "svd"));
         for (Map<String, Object> layer : result.report().layers()) {
             if ("factorised".equals(layer.get("status"))) {
                 assertThat((double) layer.get("kept_energy")).as("kept energy of %s", layer.get("name")).isGreaterThanOrEqualTo(0.9);
@@ -211,7 +211,7 @@ class LowRankTechniqueTest {
     @ParameterizedTest(name = "{0} {1}={2} selection={5}")
     @CsvSource({"spatial_svd, energy, 0.95, 35, 0.99, uniform", "tucker2, energy, 0.95, 25, 0.99, uniform",
             "spatial_svd, ratio, 0.5, 5, 0.9, uniform", "tucker2, ratio, 0.5, 5, 0.9, uniform",
-            "tucker2, ratio, 0.5, 5, 0.9, greedy"})
+            "tucker2, ratio, 0.5, 5, 0.9, greedy", "auto, ratio, 0.5, 5, 0.9, uniform"})
     void ultrafaceConvolutionsRunAndKeepTheDetections(String method, String rule, String value, double sqnrFloor,
             double agreementFloor, String selection) throws Exception {
         OnnxModel original = OnnxModel.load(SharedData.model("ultraface/version-RFB-320.onnx"));
@@ -221,7 +221,9 @@ class LowRankTechniqueTest {
         List<Map<String, Object>> layers = result.report().layers();
         assertThat(layers).filteredOn(layer -> "left alone".equals(layer.get("status")) && ((String) layer.get("reason")).startsWith("depthwise"))
                 .hasSize(18);
-        assertThat(layers).filteredOn(layer -> method.equals(layer.get("scheme")) && "factorised".equals(layer.get("status"))).isNotEmpty();
+        // method=auto factorises k x k convolutions by Tucker-2
+        String scheme = method.equals("auto") ? "tucker2" : method;
+        assertThat(layers).filteredOn(layer -> scheme.equals(layer.get("scheme")) && "factorised".equals(layer.get("status"))).isNotEmpty();
 
         Evaluator evaluator = Evaluators.fromServiceLoader();
         Dataset photos = ultrafacePhotos();
@@ -280,7 +282,7 @@ class LowRankTechniqueTest {
     @Test
     void convolutionsOnlyWithMethodSvdIsNothingToCompressOnAConvOnlyModel() {
         OnnxModel model = OnnxModel.load(SharedData.model("ultraface/version-RFB-320.onnx"));
-        CondenseException error = catchThrowableOfType(CondenseException.class, () -> lowrank(model, Map.of()));
+        CondenseException error = catchThrowableOfType(CondenseException.class, () -> lowrank(model, Map.of("method", "svd")));
         assertThat(error.code()).isEqualTo(ErrorCode.NOTHING_TO_COMPRESS);
         assertThat(error.getMessage()).contains("method=svd factorises Gemm and MatMul only");
     }

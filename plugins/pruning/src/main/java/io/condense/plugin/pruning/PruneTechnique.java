@@ -111,6 +111,12 @@ public final class PruneTechnique implements Technique {
     }
 
     @Override
+    public Map<String, String> resolvedDefaults(Parameters parameters) {
+        return ChannelPruning.requested(parameters) && !parameters.isExplicit(SCOPE)
+                ? Map.of(SCOPE, ChannelPruning.scope(parameters)) : Map.of();
+    }
+
+    @Override
     public TechniqueResult apply(OnnxModel model, Parameters parameters, StepContext context) {
         return TechniqueResult.withHalfPrecisionWidened(model, widened -> compress(widened, parameters, context));
     }

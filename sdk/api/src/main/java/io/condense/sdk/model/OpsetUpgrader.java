@@ -85,6 +85,11 @@ final class OpsetUpgrader {
         since("LRN", 1, 13);
         since("LayerNormalization", 17);
         since("Dropout", 1, 6, 7, 10, 12, 13, 22);
+        // recurrent layers: 7 dropped output_sequence (it only made the Y output optional), GRU-3 added
+        // linear_before_reset and 14 added layout, both with defaults that keep the old behaviour; 22 added types
+        since("LSTM", 1, 7, 14, 22);
+        since("GRU", 1, 3, 7, 14, 22);
+        since("RNN", 1, 7, 14, 22);
         // linear algebra
         since("Gemm", 1, 6, 7, 9, 11, 13);
         since("MatMul", 1, 9, 13);
@@ -259,6 +264,11 @@ final class OpsetUpgrader {
                     identity.setDocString(current.getDocString());
                 }
                 return identity.build();
+            }
+            case "LSTM", "GRU", "RNN" -> {
+                if (version == 7) {
+                    current = without(current, "output_sequence");
+                }
             }
             case "Clip" -> {
                 if (version == 11) {

@@ -32,5 +32,15 @@ public interface Technique extends ExtensionPoint {
         return List.of();
     }
 
+    /**
+     * The values this technique uses for parameters left at their default when the value depends on the other parameters
+     * (prune's {@code scope} is {@code layer}, not the descriptor's {@code global}, for channel pruning by a filter
+     * criterion), so that a dry run shows what will run. Called only with parameters that passed {@link #validate}; must
+     * not read a model or data. The default: every default is the descriptor's.
+     */
+    default java.util.Map<String, String> resolvedDefaults(Parameters parameters) {
+        return java.util.Map.of();
+    }
+
     TechniqueResult apply(OnnxModel model, Parameters parameters, StepContext context);
 }

@@ -110,6 +110,26 @@ class ConstantFoldingTest {
     }
 
     @Test
+    void anIdentityOfAWeightIsASecondNameForTheSameWeightNotACopy() {
+        // what torch.onnx.export writes for tied or de-duplicated parameters: the second layer reads Identity(first weight)
+        Tensor weight = Tensor.fromFloats("layer0.weight", DataType.FLOAT, new long[] {8, 8}, random(64));
+        List<NodeProto> nodes = List.of(
+                node("MatMul", List.of("x", "layer0.weight"), List.of("h")),
+                node("Identity", List.of("layer0.weight"), List.of("layer1.weight")),
+                node("MatMul", List.of("h", "layer1.weight"), List.of("y")));
+        OnnxModel model = OnnxModel.of(Onnx.model(13, List.of(value("x", 2, 8)), List.of(value("y", 2, 8)), nodes,
+                List.of(weight.toProto())));
+
+        OnnxModel folded = model.edit().foldConstants().build();
+
+        assertThat(folded.nodes()).extracting(NodeProto::getOpType).containsExactly("MatMul", "MatMul");
+        assertThat(folded.nodes()).allSatisfy(node -> assertThat(node.getInput(1)).isEqualTo("layer0.weight"));
+        assertThat(folded.graph().getInitializerList()).extracting(TensorProto::getName).containsExactly("layer0.weight");
+        assertThat(io.condense.sdk.stats.ModelStats.of(folded).parameters()).isEqualTo(64);
+        assertSameOutputs(model, folded, "x", new long[] {2, 8});
+    }
+
+    @Test
     void castTransposeReshapeAndIdentityChainsFoldIntoOneFloatWeight() {
         float[] stored = random(6 * 8);
         Tensor half = Tensor.fromFloats("w16", DataType.FLOAT16, new long[] {6, 8}, stored);
@@ -125,8 +145,9 @@ class ConstantFoldingTest {
 
         assertThat(folded.nodes()).extracting(NodeProto::getOpType).containsExactly("MatMul");
         WeightLayer layer = folded.weightLayers().get(0);
-        assertThat(layer.weightName()).isEqualTo("w");
-        Tensor weight = folded.tensor("w");
+        // the Identity is a second name: the MatMul reads the folded weight itself
+        assertThat(layer.weightName()).isEqualTo("wt");
+        Tensor weight = folded.tensor("wt");
         assertThat(weight.dataType()).isEqualTo(DataType.FLOAT);
         assertThat(weight.shape()).containsExactly(8, 6);
         float[] halfValues = half.toFloatArray();

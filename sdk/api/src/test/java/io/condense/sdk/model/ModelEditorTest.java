@@ -202,6 +202,24 @@ class ModelEditorTest {
     }
 
     @Test
+    void upgradesRecurrentLayersWithTheSameOutputs() {
+        // what a PyTorch LSTM exports (opset 13); blocked int4 weights need opset 21
+        int hidden = 3;
+        int inputSize = 2;
+        Tensor w = Tensor.fromFloats("W", DataType.FLOAT, new long[] {1, 4 * hidden, inputSize}, random(4 * hidden * inputSize, 1f));
+        Tensor r = Tensor.fromFloats("R", DataType.FLOAT, new long[] {1, 4 * hidden, hidden}, random(4 * hidden * hidden, 1f));
+        List<NodeProto> nodes = List.of(
+                node("LSTM", List.of("x", "W", "R"), List.of("y", "h"), intAttribute("hidden_size", hidden)));
+        OnnxModel model = OnnxModel.of(model(13, List.of(value("x", 4, 1, inputSize)), List.of(value("h", 1, 1, hidden)), nodes,
+                List.of(w.toProto(), r.toProto())));
+        OnnxModel upgraded = model.edit().requireOpset("", 21).build();
+        assertThat(upgraded.opsetVersion("")).contains(21L);
+        float[] input = random(4 * inputSize, 1f);
+        assertThat(Onnx.run(upgraded, "x", new long[] {4, 1, inputSize}, input).get(0))
+                .containsExactly(Onnx.run(model, "x", new long[] {4, 1, inputSize}, input).get(0), within(1e-6f));
+    }
+
+    @Test
     void convertsClipPadSqueezeReduceSumSplitAndDropout() {
         List<NodeProto> nodes = List.of(
                 node("Clip", List.of("x"), List.of("c"), floatAttribute("min", -1f), floatAttribute("max", 1f)),

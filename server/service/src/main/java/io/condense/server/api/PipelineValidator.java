@@ -94,7 +94,7 @@ public final class PipelineValidator {
                     .setTechnique(stage.technique().id())
                     .setPluginId(stage.technique().pluginId())
                     .setPluginVersion(stage.technique().pluginVersion())
-                    .putAllParameters(stage.parameters().asMap());
+                    .putAllParameters(stage.technique().effectiveParameters(stage.parameters()));
             for (String name : stage.parameters().asMap().keySet()) {
                 if (stage.parameters().isExplicit(name)) {
                     step.addExplicitParameters(name);

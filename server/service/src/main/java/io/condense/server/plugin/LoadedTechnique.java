@@ -70,6 +70,27 @@ public final class LoadedTechnique {
         }
     }
 
+    /**
+     * The parameters as the step runs them, for dry runs and reports: the given values, and the defaults as the technique
+     * resolves them from the others ({@link Technique#resolvedDefaults}, run in the plugin's class loader; a plugin that
+     * fails there shows its descriptor's defaults).
+     */
+    public Map<String, String> effectiveParameters(Parameters parameters) {
+        Map<String, String> values = new java.util.LinkedHashMap<>(parameters.asMap());
+        Map<String, String> resolved;
+        try (ContextClassLoaderSwap ignored = ContextClassLoaderSwap.to(classLoader)) {
+            resolved = technique.resolvedDefaults(parameters);
+        } catch (RuntimeException | LinkageError e) {
+            resolved = Map.of();
+        }
+        resolved.forEach((name, value) -> {
+            if (!parameters.isExplicit(name) && values.containsKey(name)) {
+                values.put(name, value);
+            }
+        });
+        return values;
+    }
+
     public TechniqueResult apply(OnnxModel model, Parameters parameters, StepContext context) {
         try (ContextClassLoaderSwap ignored = ContextClassLoaderSwap.to(classLoader)) {
             return technique.apply(model, parameters, context);

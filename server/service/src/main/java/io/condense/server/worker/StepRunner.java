@@ -172,7 +172,7 @@ final class StepRunner {
                     .setStep(stepIndex + 1)
                     .setTechnique(technique.id())
                     .setPluginVersion(technique.pluginVersion())
-                    .putAllParameters(parameters.asMap())
+                    .putAllParameters(technique.effectiveParameters(parameters))
                     .setOutputModelId(outputId.hex())
                     .setDurationMs(elapsed(started).toMillis())
                     .setBytesIn(bytesIn)
