@@ -144,15 +144,17 @@ final class LowBitQuantization {
             layer.put("scheme", settings.scheme());
             layer.put("bits", settings.bits());
             String blockedRefusal = BlockedMatMulWeights.refusal(candidate);
-            if (source.largeTensor(candidate.weightName()).isPresent() && (!settings.matMulNBits() || blockedRefusal != null)) {
-                // QDQ levels of such a weight would be one tensor over 2 GiB again; MatMulNBits packs them [N, K / block, ...]
+            boolean blockedPath = settings.blocked() && settings.scheme().equals("uniform") && activations == null && blockedRefusal == null;
+            if (source.largeTensor(candidate.weightName()).isPresent() && !blockedPath) {
+                // only the blocked path reads a weight piece by piece (its levels, at most 8 bits for at most 2^31 - 9
+                // elements, fit one tensor: QDQ or MatMulNBits); every other path holds the float weight as one array
                 throw new CondenseException(ErrorCode.UNSUPPORTED_MODEL, "the weight '" + candidate.weightName() + "' of layer "
                         + candidate.layerNames() + " holds more than 2 GiB; Condense quantizes such a weight only as a MatMul's second "
-                        + "operand with granularity=block, method=rtn and format=matmulnbits"
+                        + "operand with granularity=block, scheme=uniform and method=rtn, as QDQ or format=matmulnbits"
                         + (blockedRefusal == null ? "" : " (this one cannot: " + blockedRefusal + ")") + "; or exclude it (exclude="
                         + candidate.weightName() + ")");
             }
-            if (settings.blocked() && settings.scheme().equals("uniform") && activations == null && blockedRefusal == null) {
+            if (blockedPath) {
                 // one block of output columns at a time from the (memory-mapped) weight: the heap never holds it whole
                 BlockedMatMulWeights.Outcome outcome = BlockedMatMulWeights.write(editor, candidate,
                         BlockedMatMulWeights.WeightValues.of(source, candidate.weightName()),
