@@ -84,9 +84,10 @@ final class LowBitQuantization {
                     "quantize with method=gptq needs calibration data to measure each layer's inputs: pass --calibration-data "
                             + "(inputs shaped like the model's input), or use method=rtn"));
             if (!source.fitsInline()) {
-                // the calibration pass runs the model in ONNX Runtime from its bytes, one protobuf message
+                // the calibration pass runs the whole model and keeps every layer's Hessian at once: not bounded by a tensor
                 throw new CondenseException(ErrorCode.UNSUPPORTED_MODEL, "quantize with method=gptq measures each layer's inputs by "
-                        + "running the whole model in ONNX Runtime, which Condense does for models up to 2 GiB; this one holds "
+                        + "running the whole model in ONNX Runtime and keeps every layer's Hessian at once, which Condense does for "
+                        + "models up to 2 GiB; this one holds "
                         + source.serializedSize() / (1 << 20) + " MiB of tensors: use method=rtn (per tensor, any size), or quantize "
                         + "the model in parts under 2 GiB");
             }
