@@ -159,15 +159,20 @@ def _stream(files, corrupt=None, size_error=False):
 
 
 class ReceiveBundleTest(unittest.TestCase):
-    FILES = [("model.onnx", b"model bytes here"), ("model.onnx.data", b"0123456789abcdefghij")]
+    FILES = [("model.onnx", _model(_external_tensor("w", "model.onnx.data"), constant=_external_tensor("c", "model.onnx.data"))),
+             ("model.onnx.data", b"0123456789abcdefghij")]
 
-    def test_the_model_goes_to_the_path_and_its_data_files_beside_it(self):
+    def test_the_model_goes_to_the_path_and_its_data_file_beside_it_named_after_it(self):
         with tempfile.TemporaryDirectory() as folder:
             written = receive_bundle(_stream(self.FILES), os.path.join(folder, "out", "small.onnx"))
-            self.assertEqual(written, [os.path.join(folder, "out", "small.onnx"), os.path.join(folder, "out", "model.onnx.data")])
+            self.assertEqual(written, [os.path.join(folder, "out", "small.onnx"), os.path.join(folder, "out", "small.onnx.data")])
             with open(written[1], "rb") as f:
                 self.assertEqual(f.read(), self.FILES[1][1])
-            self.assertEqual(sorted(os.listdir(os.path.join(folder, "out"))), ["model.onnx.data", "small.onnx"])
+            self.assertEqual(sorted(os.listdir(os.path.join(folder, "out"))), ["small.onnx", "small.onnx.data"])
+            # the model names its data file by the new name, every other byte as the server sent it
+            self.assertEqual(condense.data_files(written[0]), ["small.onnx.data"])
+            with open(written[0], "rb") as f:
+                self.assertEqual(f.read(), _model(_external_tensor("w", "small.onnx.data"), constant=_external_tensor("c", "small.onnx.data")))
 
     def test_a_damaged_chunk_or_a_wrong_size_leaves_nothing_behind(self):
         with tempfile.TemporaryDirectory() as folder:
@@ -175,7 +180,7 @@ class ReceiveBundleTest(unittest.TestCase):
             with self.assertRaisesRegex(condense.BundleError, "chunk of 'model.onnx.data' at offset 5 does not match its CRC32C"):
                 receive_bundle(_stream(self.FILES, corrupt=(1, 5)), target)
             self.assertEqual(os.listdir(folder), [])
-            with self.assertRaisesRegex(condense.BundleError, "arrived with 16 bytes .* the header says 17 bytes"):
+            with self.assertRaisesRegex(condense.BundleError, "'model.onnx' arrived with %d bytes .* the header says %d bytes" % (len(self.FILES[0][1]), len(self.FILES[0][1]) + 1)):
                 receive_bundle(_stream(self.FILES, size_error=True), target)
             self.assertEqual(os.listdir(folder), [])
 

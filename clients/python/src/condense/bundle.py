@@ -89,8 +89,9 @@ def upload_bundle(client, model_path):
 
 
 def receive_bundle(chunks, path):
-    """Writes a DownloadBundle stream: the model to ``path`` and each data file beside it under the name the model gives
-    it, every file first under a temporary name, renamed once its size and SHA-256 match the header. The paths written."""
+    """Writes a DownloadBundle stream: the model to ``path`` and its data files beside it as ``<path>.data`` (then ``.data2``,
+    ...), the model rewritten to name them so, every file first under a temporary name and moved into place once its size
+    and SHA-256 match the header. The paths written."""
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     header = None
@@ -106,9 +107,8 @@ def receive_bundle(chunks, path):
                 for index, entry in enumerate(header.files):
                     if index > 0 and location_problem(entry.name):
                         raise BundleError("the bundle names the data file '%s': %s" % (entry.name, location_problem(entry.name)))
-                    target = os.path.abspath(path) if index == 0 else os.path.join(folder, entry.name)
-                    os.makedirs(os.path.dirname(target), exist_ok=True)
-                    fd, temporary = tempfile.mkstemp(dir=os.path.dirname(target), prefix="." + os.path.basename(target), suffix=".part")
+                    target = os.path.abspath(path) if index == 0 else None  # data files: named once all have arrived
+                    fd, temporary = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path), suffix=".part")
                     targets.append(target)
                     temporaries.append(temporary)
                     outs.append(os.fdopen(fd, "wb"))
@@ -136,6 +136,18 @@ def receive_bundle(chunks, path):
             if written[index] != entry.size or digests[index].hexdigest() != entry.sha256:
                 raise BundleError("'%s' arrived with %d bytes and SHA-256 %s; the header says %d bytes, %s: download it again"
                                   % (entry.name, written[index], digests[index].hexdigest(), entry.size, entry.sha256))
+        # the data files beside the model as <name>.data, <name>.data2, ... (as `condense compress -o` writes them), the
+        # model rewritten to name them so: two results downloaded into one folder keep their own data
+        renames = {}
+        for index in range(1, len(targets)):
+            name = os.path.basename(targets[0]) + ".data" + ("" if index == 1 else str(index))
+            renames[header.files[index].name] = name
+            targets[index] = os.path.join(folder, name)
+        if renames:
+            with open(temporaries[0], "rb") as f:
+                model = renamed(f.read(), renames)
+            with open(temporaries[0], "wb") as f:
+                f.write(model)
         for temporary, target in zip(temporaries, targets):
             os.replace(temporary, target)
         return targets
@@ -160,47 +172,91 @@ def _locations(data, start, end, kind):
     if kind == _TENSOR:
         name = ""
         location = None
-        for number, value in _fields(data, start, end):
+        for number, value, _, _ in _fields(data, start, end):
             if number == _TENSOR_NAME and value is not None:
                 name = bytes(data[value[0]:value[1]]).decode("utf-8", "replace")
             elif number == _TENSOR_EXTERNAL_DATA and value is not None:
-                key = entry = None
-                for field, span in _fields(data, value[0], value[1]):
-                    if span is not None and field == 1:
-                        key = bytes(data[span[0]:span[1]]).decode("utf-8")
-                    elif span is not None and field == 2:
-                        entry = bytes(data[span[0]:span[1]]).decode("utf-8")
+                key, entry = _entry(data, value)
                 if key == "location":
                     location = entry
         if location is not None:
             yield name, location
         return
     children = _CHILDREN[kind]
-    for number, value in _fields(data, start, end):
+    for number, value, _, _ in _fields(data, start, end):
         if value is not None and number in children:
             yield from _locations(data, value[0], value[1], children[number])
 
 
+def _entry(data, span):
+    """The key and value of a StringStringEntryProto."""
+    key = value = None
+    for field, part, _, _ in _fields(data, span[0], span[1]):
+        if part is not None and field == 1:
+            key = bytes(data[part[0]:part[1]]).decode("utf-8")
+        elif part is not None and field == 2:
+            value = bytes(data[part[0]:part[1]]).decode("utf-8")
+    return key, value
+
+
+def renamed(model, renames):
+    """The model file's bytes with each data file name (a tensor's external_data location) that ``renames`` holds replaced by
+    its new name; every other byte as it was."""
+    data = memoryview(model)
+    return bytes(_renamed(data, 0, len(data), _MODEL, renames))
+
+
+def _renamed(data, start, end, kind, renames):
+    out = bytearray()
+    children = _CHILDREN.get(kind, {})
+    for number, value, first, last in _fields(data, start, end):
+        if value is not None and kind == _TENSOR and number == _TENSOR_EXTERNAL_DATA:
+            key, location = _entry(data, value)
+            if key == "location" and location in renames:
+                out += _length_delimited(number, _length_delimited(1, key.encode()) + _length_delimited(2, renames[location].encode()))
+                continue
+        elif value is not None and number in children:
+            out += _length_delimited(number, _renamed(data, value[0], value[1], children[number], renames))
+            continue
+        out += data[first:last]
+    return out
+
+
+def _length_delimited(number, payload):
+    return _encode_varint(number << 3 | 2) + _encode_varint(len(payload)) + bytes(payload)
+
+
+def _encode_varint(value):
+    out = bytearray()
+    while value > 0x7F:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
 def _fields(data, start, end):
-    """(field number, (start, end) of a length-delimited value or None) for each field of a protobuf message."""
+    """(field number, (start, end) of a length-delimited value or None, the field's first byte, its end) for each field of a
+    protobuf message."""
     position = start
     while position < end:
+        first = position
         key, position = _varint(data, position)
         number, wire = key >> 3, key & 7
         if wire == 0:
             _, position = _varint(data, position)
-            yield number, None
+            yield number, None, first, position
         elif wire == 1:
             position += 8
-            yield number, None
+            yield number, None, first, position
         elif wire == 5:
             position += 4
-            yield number, None
+            yield number, None, first, position
         elif wire == 2:
             length, position = _varint(data, position)
             if position + length > end:
                 raise BundleError("the model file is not a valid ONNX protobuf (a field runs past its message)")
-            yield number, (position, position + length)
+            yield number, (position, position + length), first, position + length
             position += length
         else:
             raise BundleError("the model file is not a valid ONNX protobuf (wire type %d)" % wire)

@@ -100,9 +100,9 @@ class Client:
         return self.upload(path_or_bytes)
 
     def download_bundle(self, path, job_id=None, blob_id=None):
-        """Writes a job's result (or a stored model) with its data files: the model to ``path``, each data file beside it
-        under the name the model gives it (``model.onnx.data`` for a result), every file checked against the header's size
-        and SHA-256 before it replaces anything; the paths written."""
+        """Writes a job's result (or a stored model) with its data files: the model to ``path``, its data files beside it as
+        ``<path>.data`` (the model rewritten to name them so), every file checked against the header's size and SHA-256
+        before it replaces anything; the paths written."""
         from condense.bundle import receive_bundle
         if bool(job_id) == bool(blob_id):
             raise ValueError("give one of job_id and blob_id")
