@@ -10,6 +10,7 @@ import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import io.condense.sdk.model.InitializerInfo;
+import io.condense.sdk.model.LayerSelection;
 import io.condense.sdk.model.OnnxModel;
 import io.condense.sdk.stats.ModelStats;
 import io.condense.sdk.stats.ShapeInference;
@@ -48,6 +49,13 @@ class TransformerGraphsTest {
         assertThat(stats.parameters()).as("the tied table counted once").isEqualTo(TinyDecoder.PARAMETERS);
         assertThat(stats.macs()).isEqualTo(batch * TinyDecoder.macs(sequence));
         assertThat(stats.macsByNode()).hasSize(7).doesNotContainValue(0L);
+
+        // layer selection: the four projection weights and the tied table (read by the head MatMul on its left-hand side,
+        // output channels on axis 0 = the vocabulary), each one candidate; the MatMuls of two activations are no layers
+        LayerSelection.Result selected = new LayerSelection(List.of(), 0).select(model, model.weightLayers());
+        assertThat(selected.candidates()).extracting(LayerSelection.Candidate::weightName)
+                .containsExactly("qkv.weight", "proj.weight", "up.weight", "down.weight", "embeddings");
+        assertThat(selected.candidates().get(4).outputChannelAxis()).isZero();
 
         float[] logits = run(model, tokens(batch, sequence, 3), batch, sequence);
         assertThat(logits).hasSize(batch * sequence * TinyDecoder.VOCABULARY);
