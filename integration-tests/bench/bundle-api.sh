@@ -11,6 +11,10 @@
 # FOLDER/out/NAME-int4.onnx + NAME-int4.onnx.data. Prints wall time, peak resident memory (sampled), the peak heap
 # occupancy the garbage collector saw (its log), then runs the float model and the result in ONNX Runtime (PYTHON with
 # onnxruntime and numpy) on one input and prints how close the outputs are.
+# PIPELINE="..." replaces the pipeline (default quantize(bits=4, granularity=block, block=32, format=matmulnbits)).
+# EVALUATE=1 keeps the job's final comparison of the float model and the result in ONNX Runtime (generated inputs; the
+# evaluator opens a model over 1 GiB from a file with its external data) and prints it from the report; unset:
+# --no-evaluation.
 # Needs the project built (mvn install -DskipTests) and about 3 x the model's size free in FOLDER and the temporary folder.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -28,12 +32,14 @@ fi
 model_bytes=$(( $(stat -c %s "$folder/$name.onnx") + $(stat -c %s "$folder/$name.onnx.data") ))
 echo "model: $folder/$name.onnx + $name.onnx.data, $model_bytes bytes; heap -Xmx$heap; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
+evaluation_flag=--no-evaluation
+[ -n "${EVALUATE:-}" ] && evaluation_flag=
 rm -rf "$folder/out" && mkdir -p "$folder/out"
 java -Xmx"$heap" -Xlog:gc:file="$folder/out/gc.log" \
   -Dcondense.plugins.dir="$root/build/plugins" -Djava.io.tmpdir="$folder/out" -cp "$server/condense-server.jar:$server/lib/*" \
   io.condense.server.cli.CondenseCommand compress "$folder/$name.onnx" \
-  --pipeline "quantize(bits=4, granularity=block, block=32, format=matmulnbits)" \
-  -o "$folder/out/$name-int4.onnx" --report "$folder/out/report.json" --no-evaluation > "$folder/out/condense.log" 2>&1 &
+  --pipeline "${PIPELINE:-quantize(bits=4, granularity=block, block=32, format=matmulnbits)}" \
+  -o "$folder/out/$name-int4.onnx" --report "$folder/out/report.json" $evaluation_flag > "$folder/out/condense.log" 2>&1 &
 pid=$!
 started=$(date +%s.%N)
 # resident memory sampled every 0.2 s: anonymous (heap, native buffers) and file-backed (memory-mapped tensors: page
@@ -54,6 +60,10 @@ heap_mb=$(grep -o '[0-9]*M->[0-9]*M' "$folder/out/gc.log" | cut -dM -f1 | sort -
 printf "wall %.1f s (%.1f MB/s of model), peak RSS anonymous %d MB, file-backed %d MB, peak heap before a collection %s MB, model %d MB, output %s bytes\n" \
   "$wall" "$(echo "$model_bytes / 1048576 / $wall" | bc -l)" $((anon / 1024)) $((file / 1024)) "${heap_mb:-0}" $((model_bytes / 1048576)) \
   "$(du -cb "$folder"/out/$name-int4.onnx* | tail -1 | cut -f1)"
+
+if [ -n "${EVALUATE:-}" ]; then
+  "$python" -c 'import json, sys; print("job evaluation:", json.dumps(json.load(open(sys.argv[1])).get("evaluation")))' "$folder/out/report.json"
+fi
 
 "$python" - "$folder/$name.onnx" "$folder/out/$name-int4.onnx" <<'EOF'
 import sys

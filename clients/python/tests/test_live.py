@@ -1,6 +1,7 @@
 """Tests against a running server, named by CONDENSE_TEST_SERVER (host:port) with CONDENSE_TEST_MODEL (an ONNX model whose
-initializers include fc1.weight of shape [300, 784], such as LeNet-300-100); PythonPackageIT runs them on the embedded
-platform. Skipped without the variables (the offline tests still run)."""
+initializers include fc1.weight of shape [300, 784], such as LeNet-300-100) and CONDENSE_TEST_BUNDLE (such a model saved
+with its tensors in an external data file beside it, NAME.onnx + NAME.onnx.data); PythonPackageIT runs them on the
+embedded platform. Skipped without the variables (the offline tests still run)."""
 import os
 import tempfile
 import unittest
@@ -12,6 +13,7 @@ import condense
 
 SERVER = os.environ.get("CONDENSE_TEST_SERVER")
 MODEL = os.environ.get("CONDENSE_TEST_MODEL")
+BUNDLE = os.environ.get("CONDENSE_TEST_BUNDLE")
 
 
 @unittest.skipUnless(SERVER and MODEL, "set CONDENSE_TEST_SERVER and CONDENSE_TEST_MODEL to run against a server")
@@ -56,6 +58,46 @@ class LiveTest(unittest.TestCase):
         with self.assertRaises(condense.CondenseError) as gone:
             channel.status()
         self.assertEqual(gone.exception.code, "NOT_FOUND")
+
+
+@unittest.skipUnless(SERVER and BUNDLE, "set CONDENSE_TEST_SERVER and CONDENSE_TEST_BUNDLE to run against a server")
+class BundleLiveTest(unittest.TestCase):
+    def setUp(self):
+        self.client = condense.Client(SERVER)
+
+    def tearDown(self):
+        self.client.close()
+
+    def test_compress_sends_the_data_files_and_writes_the_result_with_its_data_file(self):
+        self.assertEqual(condense.data_files(BUNDLE), [os.path.basename(BUNDLE) + ".data"])
+        with tempfile.TemporaryDirectory() as folder:
+            output = os.path.join(folder, "small.onnx")
+            job = self.client.compress(BUNDLE, "quantize(bits=8)", output=output, skip_evaluation=True)
+            self.assertEqual(condense.job_state_name(job.state), "COMPLETED")
+            names = condense.data_files(output)
+            self.assertEqual(names, ["small.onnx.data"])
+            data = os.path.getsize(os.path.join(folder, names[0]))
+            # int8 levels of LeNet-300-100's 266,610 weights beside the model: about a quarter of the float data file
+            self.assertGreater(data, 266_000)
+            self.assertLess(data, os.path.getsize(BUNDLE + ".data") / 3)
+            self.assertEqual(sorted(os.listdir(folder)), sorted(["small.onnx"] + names))
+
+    def test_a_bundle_is_refused_as_a_channels_base_model_saying_what_to_do(self):
+        from condense.bundle import upload_bundle
+        from condense.v1 import channel_service_pb2 as channels
+        channel = self.client.channel("py-bundle-" + uuid.uuid4().hex[:8])
+        with self.assertRaises(condense.CondenseError) as refused:
+            channel.create(BUNDLE, "quantize(bits=8)")
+        self.assertEqual(refused.exception.code, "UNSUPPORTED_MODEL")
+        self.assertIn("without external data", str(refused.exception))
+        # the server refuses a bundle's id too, for clients that send one anyway
+        blob = upload_bundle(self.client, BUNDLE)
+        request = channels.CreateChannelRequest(name=channel.name, model_id=blob)
+        request.steps.add(technique="quantize", parameters={"bits": "8"})
+        with self.assertRaises(condense.CondenseError) as server:
+            channel._unary("CreateChannel", request, channels.Channel)
+        self.assertIn("is a model bundle", str(server.exception))
+        self.assertIn("without external data", str(server.exception))
 
 
 if __name__ == "__main__":

@@ -1,11 +1,18 @@
 """Tests of the package that need no server: the pipeline syntax and the safetensors bytes pushes are sent in."""
+import hashlib
 import json
+import os
 import struct
+import tempfile
 import unittest
+
+import google_crc32c
 
 import numpy as np
 
 import condense
+from condense.bundle import receive_bundle
+from condense.v1 import compression_service_pb2 as pb
 from condense.weights import as_array
 
 
@@ -73,6 +80,109 @@ class SafetensorsTest(unittest.TestCase):
             as_array("fc1.weight", np.zeros(3))
         with self.assertRaises(ValueError):
             condense.to_safetensors({})
+
+
+def _varint(value):
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def _field(number, payload):
+    """A length-delimited protobuf field."""
+    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+
+
+def _external_tensor(name, location):
+    """An ONNX TensorProto (dims 3, name, external_data location and offset, data_location EXTERNAL) as bytes."""
+    entry = _field(1, b"location") + _field(2, location.encode())
+    return (b"\x08\x03" + _field(8, name.encode()) + _field(13, entry) + _field(13, _field(1, b"offset") + _field(2, b"0"))
+            + b"\x70\x01")
+
+
+def _model(*tensors, constant=None):
+    """An ONNX ModelProto (ir_version 8) whose graph has these initializers and, optionally, a Constant node's tensor."""
+    graph = b"".join(_field(5, tensor) for tensor in tensors)
+    if constant is not None:
+        graph += _field(1, _field(4, b"Constant") + _field(5, _field(1, b"value") + _field(5, constant) + b"\xa0\x01\x04"))
+    return b"\x08\x08" + _field(7, graph) + _field(8, b"\x10\x11")  # ir_version 8, graph, opset_import {version: 17}
+
+
+class BundleFilesTest(unittest.TestCase):
+    def test_every_data_file_the_model_names_once_in_order(self):
+        with tempfile.TemporaryDirectory() as folder:
+            model = os.path.join(folder, "big.onnx")
+            with open(model, "wb") as f:
+                f.write(_model(_external_tensor("w1", "big.onnx.data"), _external_tensor("w2", "big.onnx.data"),
+                               constant=_external_tensor("c", "weights/const.bin")))
+            os.makedirs(os.path.join(folder, "weights"))
+            for name in ("big.onnx.data", "weights/const.bin"):
+                with open(os.path.join(folder, name), "wb") as f:
+                    f.write(b"\0" * 12)
+            self.assertEqual(condense.data_files(model), ["big.onnx.data", "weights/const.bin"])
+            os.remove(os.path.join(folder, "weights/const.bin"))
+            with self.assertRaisesRegex(condense.BundleError, "tensor 'c' .* names the data file 'weights/const.bin', which is not at"):
+                condense.data_files(model)
+
+    def test_an_inline_model_names_none_and_a_path_leaving_the_folder_is_refused(self):
+        with tempfile.TemporaryDirectory() as folder:
+            model = os.path.join(folder, "m.onnx")
+            with open(model, "wb") as f:
+                f.write(_model(b"\x08\x03" + _field(8, b"inline") + _field(9, b"\0" * 12)))
+            self.assertEqual(condense.data_files(model), [])
+            with open(model, "wb") as f:
+                f.write(_model(_external_tensor("w", "../elsewhere.data")))
+            with self.assertRaisesRegex(condense.BundleError, "leaves the model's folder"):
+                condense.data_files(model)
+            with open(model, "wb") as f:
+                f.write(b"\x0b\x01")
+            with self.assertRaisesRegex(condense.BundleError, "not a valid ONNX protobuf"):
+                condense.data_files(model)
+
+
+def _stream(files, corrupt=None, size_error=False):
+    header = pb.BundleHeader()
+    for name, data in files:
+        header.files.add(name=name, size=len(data) + (1 if size_error else 0), sha256=hashlib.sha256(data).hexdigest())
+    yield pb.BundleChunk(header=header)
+    for index, (name, data) in enumerate(files):
+        for offset in range(0, len(data), 5):
+            part = data[offset:offset + 5]
+            crc = google_crc32c.value(part) ^ (1 if corrupt == (index, offset) else 0)
+            yield pb.BundleChunk(data=pb.BundleData(file=index, offset=offset, data=part, crc32c=crc))
+
+
+class ReceiveBundleTest(unittest.TestCase):
+    FILES = [("model.onnx", _model(_external_tensor("w", "model.onnx.data"), constant=_external_tensor("c", "model.onnx.data"))),
+             ("model.onnx.data", b"0123456789abcdefghij")]
+
+    def test_the_model_goes_to_the_path_and_its_data_file_beside_it_named_after_it(self):
+        with tempfile.TemporaryDirectory() as folder:
+            written = receive_bundle(_stream(self.FILES), os.path.join(folder, "out", "small.onnx"))
+            self.assertEqual(written, [os.path.join(folder, "out", "small.onnx"), os.path.join(folder, "out", "small.onnx.data")])
+            with open(written[1], "rb") as f:
+                self.assertEqual(f.read(), self.FILES[1][1])
+            self.assertEqual(sorted(os.listdir(os.path.join(folder, "out"))), ["small.onnx", "small.onnx.data"])
+            # the model names its data file by the new name, every other byte as the server sent it
+            self.assertEqual(condense.data_files(written[0]), ["small.onnx.data"])
+            with open(written[0], "rb") as f:
+                self.assertEqual(f.read(), _model(_external_tensor("w", "small.onnx.data"), constant=_external_tensor("c", "small.onnx.data")))
+
+    def test_a_damaged_chunk_or_a_wrong_size_leaves_nothing_behind(self):
+        with tempfile.TemporaryDirectory() as folder:
+            target = os.path.join(folder, "small.onnx")
+            with self.assertRaisesRegex(condense.BundleError, "chunk of 'model.onnx.data' at offset 5 does not match its CRC32C"):
+                receive_bundle(_stream(self.FILES, corrupt=(1, 5)), target)
+            self.assertEqual(os.listdir(folder), [])
+            with self.assertRaisesRegex(condense.BundleError, "'model.onnx' arrived with %d bytes .* the header says %d bytes" % (len(self.FILES[0][1]), len(self.FILES[0][1]) + 1)):
+                receive_bundle(_stream(self.FILES, size_error=True), target)
+            self.assertEqual(os.listdir(folder), [])
 
 
 if __name__ == "__main__":

@@ -10,9 +10,10 @@
     for version in channel.watch(from_version=0):
         print(version.version, condense.state_name(version.state))
 """
+from condense.bundle import BundleError, data_files
 from condense.client import Client, CondenseError, job_state_name, state_name
 from condense.channel import Channel
 from condense.pipeline import parse_pipeline
 from condense.weights import to_safetensors
 
-__all__ = ["Client", "Channel", "CondenseError", "job_state_name", "parse_pipeline", "state_name", "to_safetensors"]
+__all__ = ["BundleError", "Client", "Channel", "CondenseError", "data_files", "job_state_name", "parse_pipeline", "state_name", "to_safetensors"]

@@ -33,6 +33,12 @@ class Channel:
         newer one arrives, "every" compresses each one."""
         if policy not in _POLICIES:
             raise ValueError("policy must be 'latest' or 'every', not %r" % policy)
+        from condense.bundle import data_files
+        if not isinstance(model, (bytes, bytearray)) and data_files(model):
+            raise CondenseError("%s keeps its tensors in external data files (%s): a channel's base model is one ONNX file with its "
+                                "tensors inline, since each push is merged into it in memory. Save it without external data "
+                                "(onnx.save(onnx.load(path), inline_path)) and create the channel on that file"
+                                % (model, ", ".join(data_files(model))), "UNSUPPORTED_MODEL")
         request = pb.CreateChannelRequest(name=self.name, model_id=self._client.upload(model), gate=gate, policy=_POLICIES[policy])
         steps = parse_pipeline(pipeline) if isinstance(pipeline, str) else list(pipeline)
         for technique, parameters in steps:

@@ -91,6 +91,28 @@ class Client:
         stub = self._call("stream_unary", _SERVICE + "UploadModel", pb.UploadChunk, pb.UploadResult)
         return self._invoke(stub, chunks()).blob_id
 
+    def upload_model(self, path_or_bytes):
+        """Uploads a model: a file naming external data files (``big.onnx`` with ``big.onnx.data`` beside it) as a bundle
+        with those files (UploadBundle), any other file or bytes as one blob (UploadModel); the blob id."""
+        from condense.bundle import data_files, upload_bundle
+        if not isinstance(path_or_bytes, (bytes, bytearray)) and data_files(path_or_bytes):
+            return upload_bundle(self, path_or_bytes)
+        return self.upload(path_or_bytes)
+
+    def download_bundle(self, path, job_id=None, blob_id=None):
+        """Writes a job's result (or a stored model) with its data files: the model to ``path``, its data files beside it as
+        ``<path>.data`` (the model rewritten to name them so), every file checked against the header's size and SHA-256
+        before it replaces anything; the paths written."""
+        from condense.bundle import receive_bundle
+        if bool(job_id) == bool(blob_id):
+            raise ValueError("give one of job_id and blob_id")
+        stub = self._call("unary_stream", _SERVICE + "DownloadBundle", pb.DownloadRequest, pb.BundleChunk)
+        try:
+            request = pb.DownloadRequest(job_id=job_id) if job_id else pb.DownloadRequest(blob_id=blob_id)
+            return receive_bundle(self._invoke(stub, request, stream=True), path)
+        except grpc.RpcError as e:
+            raise CondenseError("%s: %s" % (e.code().name, e.details()), e.code().name) from None
+
     def job(self, job_id):
         return self._invoke(self._call("unary_unary", _SERVICE + "GetJob", pb.GetJobRequest, pb.Job), pb.GetJobRequest(job_id=job_id))
 
@@ -116,10 +138,12 @@ class Client:
 
     def compress(self, model, pipeline, output=None, eval_data=None, eval_labels=None, calibration_data=None, skip_evaluation=False):
         """Compresses a model file with a pipeline (text as the command line writes it, or [(technique, {param: value})]),
-        waits for the job, writes the result to ``output`` when given and answers the job (its report included).
+        waits for the job, writes the result to ``output`` when given and answers the job (its report included). A model
+        with external data goes with its data files as a bundle, and its result comes back with its data file beside
+        ``output`` (``download_bundle``).
         CondenseError when the server refuses it or the job does not complete."""
         steps = parse_pipeline(pipeline) if isinstance(pipeline, str) else list(pipeline)
-        request = pb.SubmitRequest(model_id=self.upload(model), skip_evaluation=skip_evaluation)
+        request = pb.SubmitRequest(model_id=self.upload_model(model), skip_evaluation=skip_evaluation)
         for technique, parameters in steps:
             request.steps.add(technique=technique, parameters={k: str(v) for k, v in parameters.items()})
         if eval_data:
@@ -141,7 +165,8 @@ class Client:
             raise CondenseError("job %s %s at step %d (%s): %s: %s" % (job_id, job_state_name(job.state), error.step, error.technique,
                                                                      error.code, error.message), error.code or job_state_name(job.state))
         if output:
-            self.download((_SERVICE + "Download", pb.DownloadRequest(job_id=job_id)), output)
+            # a bundle of one file for a plain result; the model with its data files for one kept with external data
+            self.download_bundle(output, job_id=job_id)
         return job
 
     def channel(self, name):

@@ -13,7 +13,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The Python package (clients/python, installed by ./run-tests into the fresh virtual environment build/python-venv)
- * against the embedded platform: its live tests (compress, a channel's numpy pushes, refusals, watch, download, delete),
+ * against the embedded platform: its live tests (compress, a channel's numpy pushes, refusals, watch, download, delete; a
+ * model with external data compressed as a bundle and its result received with its data file; a bundle refused as a
+ * channel's base model by the package and by the server),
  * and the example training loop, which trains LeNet-300-100 in numpy on the shared digits and pushes every 100 steps while
  * its watcher receives the compressed versions.
  */
@@ -24,11 +26,16 @@ class PythonPackageIT {
         ForeignClient python = ForeignClient.pythonPackage();
         Path model = folder.resolve("lenet-300-100.onnx");
         Files.write(model, LeNets.leNet300100(1).toBytes());
+        // the same network with every tensor of 1 KiB or more in lenet-bundle.onnx.data: sent and received as a bundle
+        Path bundle = folder.resolve("bundle").resolve("lenet-bundle.onnx");
+        Files.createDirectories(bundle.getParent());
+        LeNets.leNet300100(1).save(bundle, 1024);
         ForeignClient.Run run = python.run(List.of("-m", "unittest", "discover", "-v", "-s", ForeignClient.pythonPackageFolder().resolve("tests").toString(),
                         "-p", "test_*.py"), folder,
-                Duration.ofMinutes(5), Map.of("CONDENSE_TEST_SERVER", TestPlatform.get().grpcTarget(), "CONDENSE_TEST_MODEL", model.toString()));
+                Duration.ofMinutes(5), Map.of("CONDENSE_TEST_SERVER", TestPlatform.get().grpcTarget(), "CONDENSE_TEST_MODEL", model.toString(),
+                        "CONDENSE_TEST_BUNDLE", bundle.toString()));
         assertThat(run.exitCode()).as(run.toString()).isZero();
-        assertThat(run.stderr()).contains("Ran 7 tests").contains("OK").doesNotContain("skipped");
+        assertThat(run.stderr()).contains("Ran 13 tests").contains("OK").doesNotContain("skipped");
     }
 
     @Test

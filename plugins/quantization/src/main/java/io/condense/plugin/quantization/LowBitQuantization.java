@@ -84,9 +84,10 @@ final class LowBitQuantization {
                     "quantize with method=gptq needs calibration data to measure each layer's inputs: pass --calibration-data "
                             + "(inputs shaped like the model's input), or use method=rtn"));
             if (!source.fitsInline()) {
-                // the calibration pass runs the model in ONNX Runtime from its bytes, one protobuf message
+                // the calibration pass runs the whole model and keeps every layer's Hessian at once: not bounded by a tensor
                 throw new CondenseException(ErrorCode.UNSUPPORTED_MODEL, "quantize with method=gptq measures each layer's inputs by "
-                        + "running the whole model in ONNX Runtime, which Condense does for models up to 2 GiB; this one holds "
+                        + "running the whole model in ONNX Runtime and keeps every layer's Hessian at once, which Condense does for "
+                        + "models up to 2 GiB; this one holds "
                         + source.serializedSize() / (1 << 20) + " MiB of tensors: use method=rtn (per tensor, any size), or quantize "
                         + "the model in parts under 2 GiB");
             }
@@ -144,15 +145,17 @@ final class LowBitQuantization {
             layer.put("scheme", settings.scheme());
             layer.put("bits", settings.bits());
             String blockedRefusal = BlockedMatMulWeights.refusal(candidate);
-            if (source.largeTensor(candidate.weightName()).isPresent() && (!settings.matMulNBits() || blockedRefusal != null)) {
-                // QDQ levels of such a weight would be one tensor over 2 GiB again; MatMulNBits packs them [N, K / block, ...]
+            boolean blockedPath = settings.blocked() && settings.scheme().equals("uniform") && activations == null && blockedRefusal == null;
+            if (source.largeTensor(candidate.weightName()).isPresent() && !blockedPath) {
+                // only the blocked path reads a weight piece by piece (its levels, at most 8 bits for at most 2^31 - 9
+                // elements, fit one tensor: QDQ or MatMulNBits); every other path holds the float weight as one array
                 throw new CondenseException(ErrorCode.UNSUPPORTED_MODEL, "the weight '" + candidate.weightName() + "' of layer "
                         + candidate.layerNames() + " holds more than 2 GiB; Condense quantizes such a weight only as a MatMul's second "
-                        + "operand with granularity=block, method=rtn and format=matmulnbits"
+                        + "operand with granularity=block, scheme=uniform and method=rtn, as QDQ or format=matmulnbits"
                         + (blockedRefusal == null ? "" : " (this one cannot: " + blockedRefusal + ")") + "; or exclude it (exclude="
                         + candidate.weightName() + ")");
             }
-            if (settings.blocked() && settings.scheme().equals("uniform") && activations == null && blockedRefusal == null) {
+            if (blockedPath) {
                 // one block of output columns at a time from the (memory-mapped) weight: the heap never holds it whole
                 BlockedMatMulWeights.Outcome outcome = BlockedMatMulWeights.write(editor, candidate,
                         BlockedMatMulWeights.WeightValues.of(source, candidate.weightName()),

@@ -32,7 +32,7 @@ import org.junit.jupiter.api.io.TempDir;
  * A model over 2 GiB (two 1.03 GiB MatMul weights in a sparse external data file: holes the file system does not store)
  * loads with its tensors mapped; GPTQ, whose calibration pass runs the model in ONNX Runtime from its bytes, refuses it
  * with what to do instead of failing deep inside. One weight over 2 GiB (left in its file by the loader) is refused by every
- * form but MatMulNBits, saying so.
+ * path but blocked round to nearest (QDQ or MatMulNBits), saying so.
  */
 class LargeModelQuantizationTest {
     private static final int ROWS = 16384;
@@ -68,7 +68,7 @@ class LargeModelQuantizationTest {
     }
 
     @Test
-    void aWeightOverTwoGibibytesIsQuantizedOnlyAsMatMulNBitsAndOtherwiseRefusedSayingSo() throws IOException {
+    void aWeightOverTwoGibibytesIsQuantizedOnlyInBlocksAndOtherwiseRefusedSayingSo() throws IOException {
         int columns = 32800; // 16384 x 32800 floats: 2,149,580,800 bytes, one tensor over 2 GiB
         long bytes = 4L * ROWS * columns;
         try (FileChannel channel = FileChannel.open(folder.resolve("wide.onnx.data"), StandardOpenOption.CREATE_NEW,
@@ -87,10 +87,13 @@ class LargeModelQuantizationTest {
         assertThat(model.largeTensor("w")).isPresent();
 
         Dataset calibration = Dataset.of(NdArray.ofFloats(new long[] {1, 1, ROWS}, new float[ROWS]));
-        CondenseException qdq = catchThrowableOfType(CondenseException.class, () -> StaticActivationQuantizationTest.quantize(model,
-                Map.of("bits", "4", "granularity", "block"), calibration));
-        assertThat(qdq.code()).isEqualTo(ErrorCode.UNSUPPORTED_MODEL);
-        assertThat(qdq).hasMessageContaining("'w'").hasMessageContaining("format=matmulnbits").hasMessageContaining("exclude=w");
+        // blocked RTN (QDQ or MatMulNBits) reads it piece by piece (measured by hand: integration-tests/README.md); per
+        // channel 4-bit levels would need the float weight as one array
+        CondenseException perChannelLowBit = catchThrowableOfType(CondenseException.class,
+                () -> StaticActivationQuantizationTest.quantize(model, Map.of("bits", "4"), calibration));
+        assertThat(perChannelLowBit.code()).isEqualTo(ErrorCode.UNSUPPORTED_MODEL);
+        assertThat(perChannelLowBit).hasMessageContaining("'w'").hasMessageContaining("granularity=block")
+                .hasMessageContaining("as QDQ or format=matmulnbits").hasMessageContaining("exclude=w");
         CondenseException perChannel = catchThrowableOfType(CondenseException.class, () -> StaticActivationQuantizationTest.quantize(model,
                 Map.of("bits", "8"), calibration));
         assertThat(perChannel.code()).isEqualTo(ErrorCode.RESOURCE_EXHAUSTED);

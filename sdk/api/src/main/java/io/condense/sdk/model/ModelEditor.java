@@ -165,6 +165,31 @@ public final class ModelEditor {
     }
 
     /**
+     * Points every input of the graph's own nodes (as replaced in this edit; not the nodes added by it) that reads
+     * {@code value} at {@code replacement} instead, and returns how many inputs changed.
+     */
+    public int replaceInput(String value, String replacement) {
+        requireNonNull(value, "value is null");
+        requireNonNull(replacement, "replacement is null");
+        int changed = 0;
+        for (int i = 0; i < slots.size(); i++) {
+            NodeProto node = slots.get(i);
+            if (node == null || !node.getInputList().contains(value)) {
+                continue;
+            }
+            NodeProto.Builder builder = node.toBuilder();
+            for (int input = 0; input < node.getInputCount(); input++) {
+                if (node.getInput(input).equals(value)) {
+                    builder.setInput(input, replacement);
+                    changed++;
+                }
+            }
+            replaceNode(i, builder.build());
+        }
+        return changed;
+    }
+
+    /**
      * The original index of the node that currently (as replaced in this edit) writes {@code value}, or -1 when no
      * original node does (the value is a graph input, an initializer, or written by an added node).
      */

@@ -140,22 +140,18 @@ public final class QdqWeights {
         return node.build();
     }
 
-    /** Points every input of the layers' nodes that reads {@code weightName} at {@code value} instead. */
+    /**
+     * Points every input of the layers' nodes that reads {@code weightName} at {@code value} instead, and every other node
+     * of the graph that reads the weight too: a weight shared with nodes that are not layers (a transformer's embedding
+     * table tied to its output head, read by a Gather and a MatMul) is then stored once, compressed, instead of once
+     * compressed for the layers and once in float for the others.
+     */
     public static void rewire(ModelEditor editor, List<WeightLayer> layers, String weightName, String value) {
         requireNonNull(editor, "editor is null");
         requireNonNull(layers, "layers is null");
         requireNonNull(weightName, "weightName is null");
         requireNonNull(value, "value is null");
-        for (WeightLayer layer : layers) {
-            NodeProto current = editor.node(layer.nodeIndex());
-            NodeProto.Builder changed = current.toBuilder();
-            for (int input = 0; input < current.getInputCount(); input++) {
-                if (current.getInput(input).equals(weightName)) {
-                    changed.setInput(input, value);
-                }
-            }
-            editor.replaceNode(layer.nodeIndex(), changed.build());
-        }
+        editor.replaceInput(weightName, value);
     }
 
     private static DataType checkLevelType(DataType type) {

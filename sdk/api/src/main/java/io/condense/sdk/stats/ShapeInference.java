@@ -36,7 +36,7 @@ public final class ShapeInference {
             "Elu", "Selu", "HardSigmoid", "HardSwish", "Softplus", "Softsign", "Erf", "Reciprocal", "Floor", "Ceil", "Round",
             "Sign", "Not", "Clip", "Identity", "Dropout", "LRN", "InstanceNormalization", "BatchNormalization", "Softmax",
             "LogSoftmax", "Hardmax", "Gelu", "LayerNormalization", "Mish", "Celu", "ThresholdedRelu", "IsNaN", "IsInf", "PRelu",
-            "QuantizeLinear", "DequantizeLinear", "Cast", "CumSum");
+            "QuantizeLinear", "DequantizeLinear", "Cast", "CumSum", "Trilu", "RMSNormalization", "SimplifiedLayerNormalization");
     private static final Set<String> BROADCAST = Set.of("Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Sum", "Mean", "Equal",
             "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "And", "Or", "Xor", "Where", "Mod", "BitShift");
     private static final Set<String> BOOLEAN_RESULT = Set.of("Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "And",
@@ -412,6 +412,7 @@ public final class ShapeInference {
                 }
             }
             case "Split" -> split(node, x, xType);
+            case "Range" -> range(node, output, xType);
             case "ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2", "ReduceLogSum",
                     "ReduceLogSumExp", "ReduceSumSquare", "ArgMax", "ArgMin" -> reduce(node, x, output, xType);
             case "Tile" -> {
@@ -668,6 +669,26 @@ public final class ShapeInference {
             long[] values = new long[(int) result[0]];
             for (int i = 0; i < values.length; i++) {
                 values[i] = data[(int) (firsts[0] + i * strides[0])];
+            }
+            setConstant(output, values);
+        }
+    }
+
+    /** Range (positions 0..sequence of a transformer): its length when start, limit and delta are known constants. */
+    private void range(NodeProto node, String output, int type) {
+        long[] start = constants.get(node.getInput(0));
+        long[] limit = constants.get(node.getInput(1));
+        long[] delta = constants.get(node.getInput(2));
+        if (start == null || limit == null || delta == null || start.length != 1 || limit.length != 1 || delta.length != 1
+                || delta[0] == 0) {
+            return;
+        }
+        long length = Math.max(0, ceilDivide(limit[0] - start[0], delta[0]));
+        set(output, new long[] {length}, type);
+        if (length <= MAX_FOLDED_ELEMENTS) {
+            long[] values = new long[(int) length];
+            for (int i = 0; i < values.length; i++) {
+                values[i] = start[0] + i * delta[0];
             }
             setConstant(output, values);
         }

@@ -80,4 +80,33 @@ class ShapeInferenceTest {
         assertThat(shapes.shape("unknown")).isEmpty();
     }
 
+    @Test
+    void followsRangePositionsAndCausalMasksOfAttention() {
+        // positions = Range(0, Shape(x)[1], 1); mask = Trilu(ones [16, 16]) sliced to [sequence, sequence]; scores = Q x K^T
+        ModelProto proto = model(17, List.of(value("x", 2, 5, 8)), List.of(value("y")),
+                List.of(node("Shape", List.of("x"), List.of("shape")),
+                        node("Gather", List.of("shape", "one"), List.of("sequence"), intAttribute("axis", 0)),
+                        node("Range", List.of("zero", "sequence", "one"), List.of("positions")),
+                        node("Gather", List.of("table", "positions"), List.of("embedded")),
+                        node("Trilu", List.of("ones"), List.of("lower"), intAttribute("upper", 0)),
+                        node("Unsqueeze", List.of("sequence", "axes"), List.of("end")),
+                        node("Concat", List.of("end", "end"), List.of("ends"), intAttribute("axis", 0)),
+                        node("Slice", List.of("lower", "starts", "ends"), List.of("mask")),
+                        node("Transpose", List.of("x"), List.of("keys"), intsAttribute("perm", 0, 2, 1)),
+                        node("MatMul", List.of("x", "keys"), List.of("scores")),
+                        node("Add", List.of("scores", "mask"), List.of("masked")),
+                        node("Softmax", List.of("masked"), List.of("y"), intAttribute("axis", -1))),
+                List.of(Tensor.fromLongs("zero", new long[0], new long[] {0}).toProto(),
+                        Tensor.fromLongs("one", new long[0], new long[] {1}).toProto(),
+                        Tensor.fromLongs("axes", new long[] {1}, new long[] {0}).toProto(),
+                        Tensor.fromLongs("starts", new long[] {2}, new long[] {0, 0}).toProto(),
+                        floats("ones", new long[] {16, 16}, new float[256]), floats("table", new long[] {16, 8}, new float[128])));
+        ShapeInference shapes = ShapeInference.of(OnnxModel.of(proto));
+        assertThat(shapes.shape("positions").orElseThrow()).containsExactly(5);
+        assertThat(shapes.shape("embedded").orElseThrow()).containsExactly(5, 8);
+        assertThat(shapes.shape("mask").orElseThrow()).containsExactly(5, 5);
+        assertThat(shapes.shape("scores").orElseThrow()).containsExactly(2, 5, 5);
+        assertThat(shapes.shape("y").orElseThrow()).containsExactly(2, 5, 5);
+        assertThat(ModelStats.of(OnnxModel.of(proto)).macs()).as("Q x K^T: 2 x 5 x 5 x 8").isEqualTo(400);
+    }
 }

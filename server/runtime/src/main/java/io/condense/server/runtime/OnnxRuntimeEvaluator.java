@@ -22,7 +22,8 @@ import java.util.Set;
  * The host's {@link Evaluator}: runs ONNX models in ONNX Runtime (one {@link OrtEnvironment} per JVM, owned by
  * the host; plugins reach it only through the SDK interface). Registered for {@link java.util.ServiceLoader}.
  *
- * <p>Sessions are made from the model's bytes with graph optimization level ALL, so QDQ models run on integer
+ * <p>Sessions are made from the model's bytes (a model over {@link #DEFAULT_INLINE_LIMIT_BYTES}, 1 GiB, from a file with its
+ * tensors in an external data file beside it: {@link ExternalDataSessions}) with graph optimization level ALL, so QDQ models run on integer
  * kernels (graph inputs that merely repeat initializers, as old exports write them, are left out so that ONNX
  * Runtime treats those weights as constants). The intra-op thread count is the constructor's, or for the no-argument constructor the system
  * property {@value #THREADS_PROPERTY} (0 or absent: ONNX Runtime's default, one per core).
@@ -60,8 +61,16 @@ public final class OnnxRuntimeEvaluator implements Evaluator {
     /** ONNX IR version 4 made initializers that are not graph inputs legal. */
     private static final long MINIMUM_IR_VERSION_WITHOUT_INITIALIZER_INPUTS = 4;
 
+    /**
+     * Models larger than this (serialized with every tensor inline) are given to ONNX Runtime as a file with its external
+     * data beside it, not as one byte array: a protobuf message cannot exceed 2 GiB, and a copy of the model in the heap
+     * is what the memory-mapped tensors of a large model avoid.
+     */
+    public static final long DEFAULT_INLINE_LIMIT_BYTES = 1L << 30;
+
     private final int threads;
     private final int batchSize;
+    private final long inlineLimitBytes;
 
     /** Threads from the system property {@value #THREADS_PROPERTY} (default: ONNX Runtime's), batches of 64. */
     public OnnxRuntimeEvaluator() {
@@ -73,6 +82,18 @@ public final class OnnxRuntimeEvaluator implements Evaluator {
      * @param batchSize samples per run for models with a dynamic batch dimension
      */
     public OnnxRuntimeEvaluator(int threads, int batchSize) {
+        this(threads, batchSize, DEFAULT_INLINE_LIMIT_BYTES);
+    }
+
+    /**
+     * @param inlineLimitBytes models whose serialized size is larger are saved with external data to a temporary folder
+     *     and opened from that file ({@link #DEFAULT_INLINE_LIMIT_BYTES} by default)
+     */
+    public OnnxRuntimeEvaluator(int threads, int batchSize, long inlineLimitBytes) {
+        if (inlineLimitBytes < 0) {
+            throw new IllegalArgumentException("inlineLimitBytes must be >= 0, got " + inlineLimitBytes);
+        }
+        this.inlineLimitBytes = inlineLimitBytes;
         if (threads < 0) {
             throw new IllegalArgumentException("threads must be 0 (ONNX Runtime's default) or positive, got " + threads);
         }
@@ -125,7 +146,7 @@ public final class OnnxRuntimeEvaluator implements Evaluator {
         for (ValueInfoProto input : model.inputs()) {
             realInputs.add(input.getName());
         }
-        byte[] bytes = runnableBytes(model, realInputs);
+        OnnxModel runnable = runnableModel(model, realInputs);
         OrtEnvironment environment = environment();
         OrtSession session;
         try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
@@ -133,7 +154,8 @@ public final class OnnxRuntimeEvaluator implements Evaluator {
             if (threads > 0) {
                 options.setIntraOpNumThreads(threads);
             }
-            session = environment.createSession(bytes, options);
+            session = runnable.serializedSize() > inlineLimitBytes ? ExternalDataSessions.create(environment, runnable, options)
+                    : environment.createSession(runnable.toBytes(), options);
         } catch (OrtException e) {
             throw new CondenseException(ErrorCode.RUNTIME_FAILURE, "ONNX Runtime refused the model: " + e.getMessage()
                     + ". The model may use an operator, opset or element type this ONNX Runtime does not support, or be "
@@ -161,9 +183,13 @@ public final class OnnxRuntimeEvaluator implements Evaluator {
      * as overridable and then neither folds constants nor fuses QDQ patterns into integer kernels.
      */
     static byte[] runnableBytes(OnnxModel model, Set<String> realInputs) {
+        return runnableModel(model, realInputs).toBytes();
+    }
+
+    private static OnnxModel runnableModel(OnnxModel model, Set<String> realInputs) {
         GraphProto graph = model.graph();
         if (graph.getInputCount() == realInputs.size()) {
-            return model.toBytes();
+            return model;
         }
         ModelProto.Builder builder = model.proto().toBuilder();
         GraphProto.Builder graphBuilder = builder.getGraphBuilder().clearInput();
@@ -175,7 +201,7 @@ public final class OnnxRuntimeEvaluator implements Evaluator {
         if (builder.getIrVersion() < MINIMUM_IR_VERSION_WITHOUT_INITIALIZER_INPUTS) {
             builder.setIrVersion(MINIMUM_IR_VERSION_WITHOUT_INITIALIZER_INPUTS);
         }
-        return OnnxModel.of(builder.build()).toBytes();
+        return OnnxModel.of(builder.build());
     }
 
     @Override

@@ -117,6 +117,22 @@ class OnnxRuntimeEvaluatorTest {
     }
 
     @Test
+    void aModelOverTheInlineLimitRunsFromAFileWithItsExternalDataAndGivesTheSameResults() throws Exception {
+        OnnxModel model = OnnxModel.load(SharedData.model("mnist8/model.onnx"));
+        OnnxModel perturbed = scaleFirstFloatInitializer(model, 1.01f);
+        EvaluationRequest request = EvaluationRequest.of(SharedData.mnistDigits(100, 1f / 255), 100);
+        EvaluationResult inMemory = evaluator.compare(model, perturbed, request);
+        // a limit of 0 bytes: every model goes to ONNX Runtime as model.onnx + model.onnx.data in a temporary folder
+        OnnxRuntimeEvaluator fromFiles = new OnnxRuntimeEvaluator(0, OnnxRuntimeEvaluator.DEFAULT_BATCH_SIZE, 0);
+        EvaluationResult external = fromFiles.compare(model, perturbed, request);
+        assertThat(external.accuracyBefore()).isEqualTo(inMemory.accuracyBefore());
+        assertThat(external.accuracyAfter()).isEqualTo(inMemory.accuracyAfter());
+        assertThat(external.sqnrDb()).isEqualTo(inMemory.sqnrDb());
+        assertThat(external.top1Agreement()).isEqualTo(inMemory.top1Agreement());
+        assertThatThrownBy(() -> new OnnxRuntimeEvaluator(0, 8, -1)).hasMessageContaining("inlineLimitBytes");
+    }
+
+    @Test
     void generatedInputsRunAndAModelAgreesWithItself() {
         OnnxModel model = OnnxModel.load(SharedData.model("pytorch_cnn_mnist.onnx"));
         EvaluationResult result = evaluator.compare(model, model, EvaluationRequest.generated(5));

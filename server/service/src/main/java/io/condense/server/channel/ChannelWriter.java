@@ -19,6 +19,7 @@ import io.condense.sdk.weights.WeightsMerge;
 import io.condense.server.api.PipelineValidator;
 import io.condense.server.blob.BlobId;
 import io.condense.server.blob.BlobStore;
+import io.condense.server.blob.ModelBundles;
 import io.condense.server.bus.Events;
 import io.condense.server.bus.EventsSync;
 import io.condense.server.bus.Topics;
@@ -100,6 +101,12 @@ public final class ChannelWriter implements AutoCloseable {
                     + "' is not 1 to 100 letters, digits, '.', '_' or '-'");
         }
         BlobId model = requireBlob(request.getModelId(), "model_id");
+        if (new ModelBundles(blobs).manifest(model).isPresent()) {
+            throw new CondenseException(ErrorCode.UNSUPPORTED_MODEL, "model_id " + model.hex() + " is a model bundle (an ONNX file "
+                    + "with external data files): a channel's base model is one ONNX file with its tensors inline, since each push "
+                    + "is merged into it in memory. Save the model without external data (onnx.save(model, path)) and upload it "
+                    + "with UploadModel; a model over 2 GiB cannot be a channel's base");
+        }
         OnnxModel base = OnnxModel.fromBytes(blobs.read(model));
         if (base.initializers().isEmpty()) {
             throw new CondenseException(ErrorCode.INVALID_MODEL, "the base model has no initializers: there are no weights to push into it");
