@@ -132,9 +132,8 @@ final class CompressCommand implements Callable<Integer> {
             + "(charts inline, no network).")
     Path html;
 
-    /** The parsed --auto spec, or null without --auto. */
-    private SearchSpec search;
-    private long budgetMillis;
+    /** The --auto spec with the budget, checked as the server checks it, or null without --auto. */
+    private io.condense.proto.v1.SearchSpec search;
 
     /** The file uploaded: {@link #model}, or a temporary copy with {@code --input-shape} applied. */
     private Path uploadedModel;
@@ -153,8 +152,8 @@ final class CompressCommand implements Callable<Integer> {
                     throw new IllegalArgumentException("--auto needs --eval-data (with --eval-labels for accuracy): every candidate "
                             + "is judged by evaluating it");
                 }
-                search = SearchSpec.parse(auto);
-                budgetMillis = AutoCompress.budgetMillis(budget);
+                search = SearchSpec.parse(auto).toBuilder().setBudgetMs(AutoCompress.budgetMillis(budget)).build();
+                SearchSpec.of(search);
             } else if ((pipeline == null) == (recipe == null)) {
                 throw new IllegalArgumentException("give the steps with exactly one of --pipeline \"...\" and --recipe FILE");
             }
@@ -284,7 +283,7 @@ final class CompressCommand implements Callable<Integer> {
         }
         request.setSkipEvaluation(noEvaluation);
         if (search != null) {
-            return new AutoCompress(search, budgetMillis, requestId, output, report, html).run(client, request.build(), out, err);
+            return new AutoCompress(search, requestId, output, report, html).run(client, request.build(), out, err);
         }
         String jobId = client.submit(request.build()).getJobId();
         long started = System.nanoTime();
