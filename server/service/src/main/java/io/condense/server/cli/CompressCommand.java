@@ -117,7 +117,8 @@ final class CompressCommand implements Callable<Integer> {
 
     @Option(names = "--auto", paramLabel = "SPEC", description = "Search for the pipeline instead of giving one: "
             + "\"max_drop=0.005, objective=size\" (objective size, macs or latency; max_drop, min_sqnr, max_size, max_latency, "
-            + "techniques=quantize+lowrank+prune+finetune+encode). Candidates run as ordinary jobs; needs --eval-data.")
+            + "techniques=quantize+lowrank+prune+finetune+encode). Submits a search job: the server (or the embedded platform) runs "
+            + "the candidates as ordinary jobs; the same command again follows the same job. Needs --eval-data.")
     String auto;
 
     @Option(names = "--budget", paramLabel = "DURATION", defaultValue = "10m", description = "Wall time of an --auto search "
