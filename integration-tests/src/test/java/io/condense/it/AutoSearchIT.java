@@ -1,9 +1,12 @@
 package io.condense.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.google.protobuf.Struct;
 import com.google.protobuf.util.JsonFormat;
+import io.condense.proto.v1.PipelineStep;
+import io.condense.proto.v1.SubmitRequest;
 import io.condense.sdk.data.Dataset;
 import io.condense.sdk.data.Idx;
 import io.condense.sdk.data.Npy;
@@ -11,7 +14,10 @@ import io.condense.sdk.eval.EvaluationRequest;
 import io.condense.sdk.eval.EvaluationResult;
 import io.condense.sdk.model.OnnxModel;
 import io.condense.sdk.testkit.Evaluators;
+import io.condense.server.cli.CondenseClient;
 import io.condense.server.report.Structs;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -30,7 +36,7 @@ import org.openqa.selenium.logging.LogType;
 import org.openqa.selenium.logging.LoggingPreferences;
 
 /**
- * {@code condense compress --auto} end to end on the embedded platform and the real plugin archives: pytorch_cnn_mnist on
+ * {@code condense compress --auto} end to end (a search job) on the embedded platform and the real plugin archives: pytorch_cnn_mnist on
  * 2,000 of the shared MNIST digits, the search restricted to quantize so that it runs in seconds. The best model runs in ONNX
  * Runtime within the drop, the JSON report has the table and the Pareto front, the HTML page renders its charts and
  * tables in Debian's chromium without errors, and an unreachable constraint answers exit code 4 with the best found.
@@ -87,24 +93,50 @@ class AutoSearchIT {
     }
 
     @Test
-    void aSearchRunAgainOnTheServerResumesFromItsJobsInsteadOfRunningThemAgain(@TempDir Path folder) throws Exception {
+    void theSameCommandAgainstTheServerAnswersTheSameSearchJob(@TempDir Path folder) throws Exception {
         Path model = TestEnvironment.sharedFolder().resolve("models/pytorch_cnn_mnist.onnx");
         String requestId = "auto-search-it-" + System.nanoTime();
         List<String> server = List.of("--server", TestPlatform.get().grpcTarget(), "--request-id", requestId);
         InProcessCli.Run first = search(model, "max_drop=0.005, techniques=quantize", folder.resolve("first.onnx"),
                 folder.resolve("first.json"), null, server);
         assertThat(first.exitCode()).as("stderr:%n%s", first.err()).isZero();
-        assertThat(first.err()).contains("submitted ").doesNotContain("resumed ");
+        // the server ran the search: its progress came back as the job's events
+        assertThat(first.err()).contains("Search job ").contains("round 1: 2 candidates").contains("submitted ").contains("best so far: ");
+        // the server serves the search job's page: the same report with its search parts
+        java.util.regex.Matcher id = java.util.regex.Pattern.compile("Search job (\\S+)").matcher(first.err());
+        assertThat(id.find()).isTrue();
+        java.net.http.HttpResponse<String> page = java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(
+                java.net.URI.create("http://127.0.0.1:" + TestPlatform.get().metricsPort().orElseThrow() + "/jobs/" + id.group(1) + "/report"))
+                .build(), java.net.http.HttpResponse.BodyHandlers.ofString());
+        assertThat(page.statusCode()).isEqualTo(200);
+        assertThat(page.body()).contains("<title>Condense search report</title>").contains("id=\"pareto\"");
 
-        // a restarted command (the same search key) gets every candidate back from its job in Kafka
+        // a command run again (the same request id) follows the same search job instead of starting another
         InProcessCli.Run again = search(model, "max_drop=0.005, techniques=quantize", folder.resolve("again.onnx"),
                 folder.resolve("again.json"), null, server);
         assertThat(again.exitCode()).as("stderr:%n%s", again.err()).isZero();
-        assertThat(again.err()).contains("resumed ").doesNotContain("submitted ");
+        assertThat(again.err()).contains("Following the search job already submitted with this request id");
         Map<String, Object> firstBest = map(map(readJson(folder.resolve("first.json")).get("search")).get("best"));
         Map<String, Object> againBest = map(map(readJson(folder.resolve("again.json")).get("search")).get("best"));
         assertThat(againBest.get("job_id")).isEqualTo(firstBest.get("job_id"));
         assertThat(Files.readAllBytes(folder.resolve("again.onnx"))).isEqualTo(Files.readAllBytes(folder.resolve("first.onnx")));
+    }
+
+    @Test
+    void aSearchSubmitIsRefusedWithEveryProblemAtOnce() throws Exception {
+        try (CondenseClient client = new CondenseClient(TestPlatform.get().grpcTarget())) {
+            SubmitRequest request = SubmitRequest.newBuilder()
+                    .setModelId(client.upload(TestEnvironment.sharedFolder().resolve("models/pytorch_cnn_mnist.onnx")).getBlobId())
+                    .addSteps(PipelineStep.newBuilder().setTechnique("quantize"))
+                    .setSearch(io.condense.proto.v1.SearchSpec.newBuilder().setObjective("smallest").setMaxDrop(5).addTechniques("magic"))
+                    .build();
+            assertThatThrownBy(() -> client.submit(request)).isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+                assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+                assertThat(e.getStatus().getDescription()).contains("give either steps or search, not both")
+                        .contains("set evaluation_data_id").contains("objective 'smallest' is not one of size, macs, latency")
+                        .contains("max_drop 5.0 must be a fraction in [0, 1)").contains("technique 'magic' is not one the search combines");
+            });
+        }
     }
 
     private static InProcessCli.Run search(Path model, String spec, Path output, Path report, Path html) {

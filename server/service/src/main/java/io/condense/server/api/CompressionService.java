@@ -15,6 +15,7 @@ import io.condense.proto.v1.ListJobsResponse;
 import io.condense.proto.v1.ListTechniquesRequest;
 import io.condense.proto.v1.ListTechniquesResponse;
 import io.condense.proto.v1.ParameterInfo;
+import io.condense.proto.v1.PipelineStep;
 import io.condense.proto.v1.SubmitRequest;
 import io.condense.proto.v1.SubmitResponse;
 import io.condense.proto.v1.TechniqueInfo;
@@ -47,6 +48,7 @@ import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.time.Duration;
+import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
@@ -194,10 +196,16 @@ public final class CompressionService extends CompressionServiceGrpc.Compression
             throw new CondenseException(ErrorCode.DATA_REQUIRED, "train_data_id is set without train_labels_id; training needs labels: "
                     + "upload the class labels of the training inputs (one integer per sample) and pass their blob id as train_labels_id (--train-labels)");
         }
-        validator.resolve(request.getStepsList());
+        List<PipelineStep> steps;
+        if (request.hasSearch()) {
+            steps = List.of(SearchSubmission.step(request));
+        } else {
+            validator.resolve(request.getStepsList());
+            steps = request.getStepsList();
+        }
 
         String clientRequestId = request.getClientRequestId();
-        JobSpec spec = jobSpec(request);
+        JobSpec spec = jobSpec(request, steps);
         if (clientRequestId.isEmpty()) {
             return publishWithinLimits(spec);
         }
@@ -232,10 +240,14 @@ public final class CompressionService extends CompressionServiceGrpc.Compression
         return publish(spec, UUID.randomUUID().toString());
     }
 
-    private static JobSpec jobSpec(SubmitRequest request) {
-        return JobSpec.newBuilder()
+    private static JobSpec jobSpec(SubmitRequest request, List<PipelineStep> steps) {
+        JobSpec.Builder spec = JobSpec.newBuilder();
+        if (request.hasSearch()) {
+            spec.setSearch(request.getSearch());
+        }
+        return spec
                 .setModelId(request.getModelId())
-                .addAllSteps(request.getStepsList())
+                .addAllSteps(steps)
                 .setEvaluationDataId(request.getEvaluationDataId())
                 .setEvaluationLabelsId(request.getEvaluationLabelsId())
                 .setCalibrationDataId(request.getCalibrationDataId())

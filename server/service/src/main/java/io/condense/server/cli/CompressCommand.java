@@ -117,7 +117,8 @@ final class CompressCommand implements Callable<Integer> {
 
     @Option(names = "--auto", paramLabel = "SPEC", description = "Search for the pipeline instead of giving one: "
             + "\"max_drop=0.005, objective=size\" (objective size, macs or latency; max_drop, min_sqnr, max_size, max_latency, "
-            + "techniques=quantize+lowrank+prune+finetune+encode). Candidates run as ordinary jobs; needs --eval-data.")
+            + "techniques=quantize+lowrank+prune+finetune+encode). Submits a search job: the server (or the embedded platform) runs "
+            + "the candidates as ordinary jobs; the same command again follows the same job. Needs --eval-data.")
     String auto;
 
     @Option(names = "--budget", paramLabel = "DURATION", defaultValue = "10m", description = "Wall time of an --auto search "
@@ -132,9 +133,8 @@ final class CompressCommand implements Callable<Integer> {
             + "(charts inline, no network).")
     Path html;
 
-    /** The parsed --auto spec, or null without --auto. */
-    private SearchSpec search;
-    private long budgetMillis;
+    /** The --auto spec with the budget, checked as the server checks it, or null without --auto. */
+    private io.condense.proto.v1.SearchSpec search;
 
     /** The file uploaded: {@link #model}, or a temporary copy with {@code --input-shape} applied. */
     private Path uploadedModel;
@@ -153,8 +153,8 @@ final class CompressCommand implements Callable<Integer> {
                     throw new IllegalArgumentException("--auto needs --eval-data (with --eval-labels for accuracy): every candidate "
                             + "is judged by evaluating it");
                 }
-                search = SearchSpec.parse(auto);
-                budgetMillis = AutoCompress.budgetMillis(budget);
+                search = SearchSpec.parse(auto).toBuilder().setBudgetMs(AutoCompress.budgetMillis(budget)).build();
+                SearchSpec.of(search);
             } else if ((pipeline == null) == (recipe == null)) {
                 throw new IllegalArgumentException("give the steps with exactly one of --pipeline \"...\" and --recipe FILE");
             }
@@ -284,7 +284,7 @@ final class CompressCommand implements Callable<Integer> {
         }
         request.setSkipEvaluation(noEvaluation);
         if (search != null) {
-            return new AutoCompress(search, budgetMillis, requestId, output, report, html).run(client, request.build(), out, err);
+            return new AutoCompress(search, requestId, output, report, html).run(client, request.build(), out, err);
         }
         String jobId = client.submit(request.build()).getJobId();
         long started = System.nanoTime();

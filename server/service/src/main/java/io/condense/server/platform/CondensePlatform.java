@@ -18,6 +18,7 @@ import io.condense.server.channel.KafkaPushLog;
 import io.condense.server.bus.EmbeddedKafka;
 import io.condense.server.bus.CommittedEvents;
 import io.condense.server.bus.EventListener;
+import io.condense.server.bus.EventSender;
 import io.condense.server.bus.EventsReader;
 import io.condense.server.bus.KafkaReachability;
 import io.condense.server.bus.KafkaSettings;
@@ -29,6 +30,9 @@ import io.condense.server.metrics.KafkaClientBinder;
 import io.condense.server.metrics.MetricsEndpoint;
 import io.condense.server.metrics.StepMetrics;
 import io.condense.server.plugin.PluginHost;
+import io.condense.server.search.SearchApi;
+import io.condense.server.search.SearchStep;
+import io.condense.server.search.SearchWorker;
 import io.condense.server.security.ApiSecurity;
 import io.condense.server.security.TokenAuthenticator;
 import io.condense.server.worker.Cancellations;
@@ -136,7 +140,9 @@ public final class CondensePlatform implements AutoCloseable {
             bootstrapServers = kafka.bootstrapServers();
         }
         KafkaSettings settings = new KafkaSettings(bootstrapServers, config.stepPartitions(), config.kafka());
-        new TopicAdmin(settings).ensureTopics(plugins.techniques().keySet());
+        java.util.Set<String> stepTopics = new java.util.TreeSet<>(plugins.techniques().keySet());
+        stepTopics.add(SearchStep.TECHNIQUE);
+        new TopicAdmin(settings).ensureTopics(stepTopics);
         resources.push(InstanceLease.acquire(settings, instanceId));
         this.instanceId = instanceId;
         KafkaClientBinder binder = new KafkaClientBinder(registry);
@@ -177,6 +183,7 @@ public final class CondensePlatform implements AutoCloseable {
 
         SubmitPublisher publisher = null;
         ChannelSequencer sequencer = null;
+        SearchWorker searches = null;
         if (config.role().runsApi()) {
             publisher = new SubmitPublisher(settings, instanceId, binder);
             resources.push(publisher);
@@ -189,6 +196,7 @@ public final class CondensePlatform implements AutoCloseable {
             ChannelWriter channelWriter = new ChannelWriter(blobs, new PipelineValidator(plugins), channels, jobs, events, publisher::publishAll, pushLog);
             resources.push(channelWriter);
             ChannelService channelService = new ChannelService(blobs, channels, channelWriter);
+            searches = startSearches(service, blobs, cancellations, jobs, events, settings, instanceId, binder);
             if (metricsEndpoint != null) {
                 metricsEndpoint.serveReports(id -> jobs.job(id).filter(job -> job.hasReport())
                         .map(job -> io.condense.server.report.Structs.toMap(job.getReport())), config.security().authTokens().isPresent());
@@ -260,6 +268,9 @@ public final class CondensePlatform implements AutoCloseable {
         if (sequencer != null) {
             checks.add(new HealthMonitor.Check("channels", sequencer::problem, true));
         }
+        if (searches != null) {
+            checks.add(new HealthMonitor.Check("searches", searches::problem, true));
+        }
         monitor = new HealthMonitor(health, List.of("", io.condense.proto.v1.CompressionServiceGrpc.SERVICE_NAME), checks);
         resources.push(monitor);
         monitor.start(HEALTH_INTERVAL);
@@ -269,6 +280,23 @@ public final class CondensePlatform implements AutoCloseable {
                 metricsEndpoint == null ? "off" : "http://" + config.host() + ":" + metricsEndpoint.port() + "/metrics",
                 bootstrapServers, plugins.techniques().size(), plugins.techniques().keySet(),
                 plugins.problems().isEmpty() ? "" : ", " + plugins.problems().size() + " plugin(s) not loaded");
+    }
+
+    /**
+     * The search jobs' runner of an API process: the searches call the API in process, as each job's tenant, and their
+     * step records are consumed by every API process's search consumer in one group.
+     */
+    private SearchWorker startSearches(CompressionService service, BlobStore blobs, Cancellations cancellations, JobView jobs,
+            EventsReader events, KafkaSettings settings, String instanceId, KafkaClientBinder binder) {
+        SearchApi api = SearchApi.start(service);
+        resources.push(api);
+        EventSender sender = new EventSender(settings, "condense-search-events-" + instanceId, binder);
+        resources.push(sender);
+        SearchWorker worker = new SearchWorker(new SearchStep(blobs, api::client, sender, cancellations::isCancelled, instanceId), sender,
+                jobs::onCommitted, events::isCaughtUp, settings, instanceId, binder);
+        resources.push(worker);
+        worker.start();
+        return worker;
     }
 
     /** The gRPC port (useful with port 0); -1 when this process runs no API. */

@@ -8,6 +8,8 @@ import io.condense.server.bus.EventsSync;
 import io.condense.server.job.JobView;
 import io.condense.server.metrics.StepMetrics;
 import io.condense.server.plugin.PluginHost;
+import io.condense.server.search.SearchApi;
+import io.condense.server.search.SearchStep;
 import io.condense.server.worker.InProcessBus;
 import io.grpc.ManagedChannel;
 import io.grpc.Server;
@@ -31,6 +33,7 @@ public final class LocalPlatform implements AutoCloseable {
     private final PluginHost plugins;
     private final InProcessBus bus;
     private final Server server;
+    private final SearchApi searchApi;
     private final String name = "condense-local-" + UUID.randomUUID();
 
     private LocalPlatform(PluginHost plugins, Path dataFolder) throws IOException {
@@ -41,6 +44,9 @@ public final class LocalPlatform implements AutoCloseable {
         this.bus = new InProcessBus(plugins, blobs, new StepMetrics(new SimpleMeterRegistry()), dataFolder.resolve("scratch"), List.of(jobs));
         CompressionService service = new CompressionService(blobs, plugins, jobs, EventsSync.NONE, bus);
         this.server = InProcessServerBuilder.forName(name).addService(service).build().start();
+        // a search job's candidates are jobs of this same API; nothing here is durable, so a search is not resumed
+        this.searchApi = SearchApi.start(service);
+        bus.runSearchesWith(new SearchStep(blobs, searchApi::client, bus, bus::isCancelled, "local")::run);
     }
 
     /**
@@ -71,6 +77,7 @@ public final class LocalPlatform implements AutoCloseable {
             server.shutdownNow();
         }
         bus.close();
+        searchApi.close();
         plugins.close();
     }
 }

@@ -16,6 +16,7 @@ import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 
 /**
@@ -32,17 +33,21 @@ final class CandidateJobs {
     private final String searchKey;
     private final SearchSpec spec;
     private final Consumer<String> log;
+    private final BooleanSupplier cancelled;
 
     /**
      * @param base the model, data ids and evaluation settings every candidate shares (its steps are ignored)
      * @param searchKey what makes this search's request ids its own
+     * @param cancelled true once the search is to stop: the candidates still running are then cancelled
      */
-    CandidateJobs(CondenseClient client, SubmitRequest base, String searchKey, SearchSpec spec, Consumer<String> log) {
+    CandidateJobs(CondenseClient client, SubmitRequest base, String searchKey, SearchSpec spec, Consumer<String> log,
+            BooleanSupplier cancelled) {
         this.client = requireNonNull(client, "client is null");
         this.base = requireNonNull(base, "base is null");
         this.searchKey = requireNonNull(searchKey, "searchKey is null");
         this.spec = requireNonNull(spec, "spec is null");
         this.log = requireNonNull(log, "log is null");
+        this.cancelled = requireNonNull(cancelled, "cancelled is null");
     }
 
     /** Submits every candidate, then waits for all of them until {@code deadlineMillis}; those still running then are cancelled. */
@@ -63,6 +68,7 @@ final class CandidateJobs {
             }
         }
         while (results.size() < candidates.size()) {
+            boolean stopped = cancelled.getAsBoolean();
             for (Map.Entry<Candidate, String> entry : jobs.entrySet()) {
                 if (results.containsKey(entry.getKey())) {
                     continue;
@@ -72,10 +78,11 @@ final class CandidateJobs {
                     CandidateResult result = CandidateResult.of(entry.getKey(), job, spec);
                     results.put(entry.getKey(), result);
                     log.accept(SearchLog.line(result, spec));
-                } else if (System.currentTimeMillis() >= deadlineMillis) {
+                } else if (stopped || System.currentTimeMillis() >= deadlineMillis) {
                     client.cancel(entry.getValue());
-                    results.put(entry.getKey(), CandidateResult.notRun(entry.getKey(), entry.getValue(), "budget",
-                            "the search's budget ended before the job did", 0));
+                    results.put(entry.getKey(), stopped
+                            ? CandidateResult.notRun(entry.getKey(), entry.getValue(), "cancelled", "the search was cancelled", 0)
+                            : CandidateResult.notRun(entry.getKey(), entry.getValue(), "budget", "the search's budget ended before the job did", 0));
                 }
             }
             if (results.size() < candidates.size()) {

@@ -17,6 +17,7 @@ import java.util.Map;
  *
  * @param candidate the pipeline
  * @param jobId the job that ran it
+ * @param resultModelId the job's result model (empty when it did not complete)
  * @param state completed, failed, cancelled, or {@code budget} when the budget ended before it did
  * @param bytes result size in bytes (a packed file's size when the pipeline ends with encode)
  * @param macs multiply-accumulates of the result
@@ -29,11 +30,12 @@ import java.util.Map;
  * @param failures the constraints it misses, or why it did not complete; empty when it meets them all
  * @param report the job's whole report (empty when it did not complete)
  */
-public record CandidateResult(Candidate candidate, String jobId, String state, long bytes, long macs, double latencyMs,
+public record CandidateResult(Candidate candidate, String jobId, String resultModelId, String state, long bytes, long macs, double latencyMs,
         double latencyRatio, double quality, double drop, double sqnrDb, double seconds, List<String> failures, Map<String, Object> report) {
 
     public CandidateResult {
         requireNonNull(candidate, "candidate is null");
+        requireNonNull(resultModelId, "resultModelId is null");
         failures = List.copyOf(failures);
         report = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(report));
     }
@@ -59,7 +61,7 @@ public record CandidateResult(Candidate candidate, String jobId, String state, l
     }
 
     static CandidateResult notRun(Candidate candidate, String jobId, String state, String why, double seconds) {
-        return new CandidateResult(candidate, jobId, state, 0, 0, Double.NaN, Double.NaN, Double.NaN, Double.NaN, Double.NaN, seconds,
+        return new CandidateResult(candidate, jobId, "", state, 0, 0, Double.NaN, Double.NaN, Double.NaN, Double.NaN, Double.NaN, seconds,
                 List.of(why), Map.of());
     }
 
@@ -99,7 +101,7 @@ public record CandidateResult(Candidate candidate, String jobId, String state, l
         if (spec.maxLatencyMs().isPresent() && !(latency <= spec.maxLatencyMs().getAsDouble())) {
             failures.add(String.format(Locale.ROOT, "latency %.3f ms > %.3f ms", latency, spec.maxLatencyMs().getAsDouble()));
         }
-        return new CandidateResult(candidate, job.getJobId(), "completed", bytes, macs, latency, latencyRatio, quality, drop, sqnr, seconds,
+        return new CandidateResult(candidate, job.getJobId(), job.getResultModelId(), "completed", bytes, macs, latency, latencyRatio, quality, drop, sqnr, seconds,
                 failures, report);
     }
 

@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Optional;
+import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 
 /**
@@ -17,17 +18,29 @@ import java.util.function.Consumer;
  * smallest objective among those meeting the constraints, else the completed one that lost least.
  */
 public final class Search {
+    /** Evaluation samples per candidate when the request names none: every sample of the evaluation data up to this many. */
+    public static final int EVALUATION_SAMPLES = 100_000;
+
     /** Points each open bracket gets per round after the first. */
     static final int POINTS_PER_ROUND = 2;
 
     private final CandidateJobs jobs;
     private final SearchSpec spec;
     private final Consumer<String> log;
+    private final BooleanSupplier cancelled;
 
-    public Search(CondenseClient client, SubmitRequest base, String searchKey, SearchSpec spec, Consumer<String> log) {
+    /**
+     * @param base the model, data and evaluation settings every candidate shares
+     * @param searchKey what makes the candidates' client request ids this search's: the same key resumes the search
+     * @param log one line per round, candidate submitted or resumed, candidate finished and best so far
+     * @param cancelled true once the search is to stop (its candidates still running are cancelled)
+     */
+    public Search(CondenseClient client, SubmitRequest base, String searchKey, SearchSpec spec, Consumer<String> log,
+            BooleanSupplier cancelled) {
         this.spec = requireNonNull(spec, "spec is null");
         this.log = requireNonNull(log, "log is null");
-        this.jobs = new CandidateJobs(client, base, searchKey, spec, log);
+        this.cancelled = requireNonNull(cancelled, "cancelled is null");
+        this.jobs = new CandidateJobs(client, base, searchKey, spec, log, cancelled);
     }
 
     /**
@@ -39,11 +52,9 @@ public final class Search {
         long started = System.currentTimeMillis();
         long deadline = started + budgetMillis;
         List<KnobBracket> brackets = SearchSpace.families(spec, calibration, training).stream().map(KnobBracket::new).toList();
-        if (brackets.isEmpty()) {
-            throw new IllegalArgumentException("the techniques " + spec.techniques() + " give no candidate for objective "
-                    + spec.objective().key() + (calibration ? "" : " without --calibration-data")
-                    + "; allow more techniques (techniques=quantize+lowrank+prune)");
-        }
+        noCandidates(spec, calibration, training).ifPresent(problem -> {
+            throw new IllegalArgumentException(problem);
+        });
         List<CandidateResult> results = new ArrayList<>();
         List<Candidate> round = new ArrayList<>();
         Optional<CandidateResult> sensitivity = Optional.empty();
@@ -53,7 +64,7 @@ public final class Search {
         }
         brackets.forEach(bracket -> round.addAll(bracket.first()));
         int number = 1;
-        while (!round.isEmpty() && System.currentTimeMillis() < deadline) {
+        while (!round.isEmpty() && System.currentTimeMillis() < deadline && !cancelled.getAsBoolean()) {
             log.accept("round " + number + ": " + round.size() + " candidates");
             for (CandidateResult result : jobs.run(round, deadline)) {
                 if (result.candidate().family().equals("sensitivity")) {
@@ -65,10 +76,21 @@ public final class Search {
             }
             round.clear();
             brackets.forEach(bracket -> round.addAll(bracket.next(POINTS_PER_ROUND)));
+            best(results).ifPresent(best -> log.accept("best so far: " + SearchLog.line(best, spec).strip()));
             number++;
         }
         long elapsed = System.currentTimeMillis() - started;
         return new SearchOutcome(spec, results, best(results), sensitivity, elapsed, budgetMillis, number - 1);
+    }
+
+    /** Why the spec gives no candidate with this data (checked at Submit), or empty when it gives some. */
+    public static Optional<String> noCandidates(SearchSpec spec, boolean calibration, boolean training) {
+        if (!SearchSpace.families(spec, calibration, training).isEmpty()) {
+            return Optional.empty();
+        }
+        return Optional.of("the techniques " + spec.techniques().stream().sorted().toList() + " give no candidate for objective "
+                + spec.objective().key() + (calibration ? "" : " without calibration data")
+                + "; allow more techniques (techniques=quantize+lowrank+prune)");
     }
 
     private Optional<CandidateResult> best(List<CandidateResult> results) {

@@ -29,6 +29,12 @@ public record SearchSpec(Objective objective, double maxDrop, OptionalDouble min
     /** When the spec names no drop: half a point. */
     public static final double DEFAULT_MAX_DROP = 0.005;
 
+    /** When the spec names no budget: ten minutes. */
+    public static final long DEFAULT_BUDGET_MILLIS = 10 * 60_000L;
+
+    /** The longest budget a search job may ask for: a day. */
+    public static final long MAX_BUDGET_MILLIS = 24 * 60 * 60_000L;
+
     public enum Objective {
         SIZE, MACS, LATENCY;
 
@@ -43,18 +49,14 @@ public record SearchSpec(Objective objective, double maxDrop, OptionalDouble min
     }
 
     /**
-     * Parses {@code key=value} pairs separated by commas: {@code objective} (size, macs, latency), {@code max_drop},
-     * {@code min_sqnr} (dB), {@code max_size} (bytes), {@code max_latency} (ms), {@code techniques} (joined by {@code +}).
+     * Parses {@code key=value} pairs separated by commas into the API's message: {@code objective} (size, macs, latency),
+     * {@code max_drop}, {@code min_sqnr} (dB), {@code max_size} (bytes), {@code max_latency} (ms), {@code techniques}
+     * (joined by {@code +}). The values are checked by {@link #of}, as the server checks them.
      *
-     * @throws IllegalArgumentException naming the pair that is wrong and what is accepted
+     * @throws IllegalArgumentException naming every pair that is not {@code key=value} of a known key and a number
      */
-    public static SearchSpec parse(String text) {
-        Objective objective = Objective.SIZE;
-        double maxDrop = DEFAULT_MAX_DROP;
-        OptionalDouble minSqnr = OptionalDouble.empty();
-        OptionalLong maxBytes = OptionalLong.empty();
-        OptionalDouble maxLatency = OptionalDouble.empty();
-        Set<String> techniques = new LinkedHashSet<>(ALL_TECHNIQUES);
+    public static io.condense.proto.v1.SearchSpec parse(String text) {
+        io.condense.proto.v1.SearchSpec.Builder proto = io.condense.proto.v1.SearchSpec.newBuilder();
         List<String> problems = new ArrayList<>();
         for (String pair : text.split(",")) {
             if (pair.isBlank()) {
@@ -69,23 +71,82 @@ public record SearchSpec(Objective objective, double maxDrop, OptionalDouble min
             String value = pair.substring(equals + 1).strip();
             try {
                 switch (key) {
-                    case "objective" -> objective = objective(value);
-                    case "max_drop" -> maxDrop = fraction(value);
-                    case "min_sqnr" -> minSqnr = OptionalDouble.of(Double.parseDouble(value));
-                    case "max_size" -> maxBytes = OptionalLong.of(positiveLong(value));
-                    case "max_latency" -> maxLatency = OptionalDouble.of(positive(value));
-                    case "techniques" -> techniques = techniques(value);
+                    case "objective" -> proto.setObjective(value);
+                    case "max_drop" -> proto.setMaxDrop(Double.parseDouble(value));
+                    case "min_sqnr" -> proto.setMinSqnrDb(Double.parseDouble(value));
+                    case "max_size" -> proto.setMaxSizeBytes(Long.parseLong(value));
+                    case "max_latency" -> proto.setMaxLatencyMs(Double.parseDouble(value));
+                    case "techniques" -> proto.addAllTechniques(List.of(value.split("\\+")).stream().map(String::strip).toList());
                     default -> problems.add("unknown key '" + key
                             + "' (known: objective, max_drop, min_sqnr, max_size, max_latency, techniques)");
                 }
-            } catch (IllegalArgumentException e) {
-                problems.add("invalid value '" + value + "' for '" + key + "': " + e.getMessage());
+            } catch (NumberFormatException e) {
+                problems.add("invalid value '" + value + "' for '" + key + "': not a number");
             }
         }
         if (!problems.isEmpty()) {
             throw new IllegalArgumentException("--auto \"" + text + "\": " + String.join("; ", problems));
         }
-        return new SearchSpec(objective, maxDrop, minSqnr, maxBytes, maxLatency, techniques);
+        return proto.build();
+    }
+
+    /**
+     * The spec of a search job, checked as Submit checks it.
+     *
+     * @throws IllegalArgumentException listing every value that is out of range or unknown, and what is accepted
+     */
+    public static SearchSpec of(io.condense.proto.v1.SearchSpec proto) {
+        List<String> problems = problems(proto);
+        if (!problems.isEmpty()) {
+            throw new IllegalArgumentException(String.join("; ", problems));
+        }
+        Objective objective = proto.getObjective().isEmpty() ? Objective.SIZE
+                : Objective.valueOf(proto.getObjective().strip().toUpperCase(Locale.ROOT));
+        Set<String> techniques = proto.getTechniquesCount() == 0 ? ALL_TECHNIQUES : new LinkedHashSet<>(proto.getTechniquesList());
+        return new SearchSpec(objective, proto.hasMaxDrop() ? proto.getMaxDrop() : DEFAULT_MAX_DROP,
+                proto.hasMinSqnrDb() ? OptionalDouble.of(proto.getMinSqnrDb()) : OptionalDouble.empty(),
+                proto.hasMaxSizeBytes() ? OptionalLong.of(proto.getMaxSizeBytes()) : OptionalLong.empty(),
+                proto.hasMaxLatencyMs() ? OptionalDouble.of(proto.getMaxLatencyMs()) : OptionalDouble.empty(), techniques);
+    }
+
+    /** Every problem of a search spec, each saying what is accepted; empty when it is valid. */
+    public static List<String> problems(io.condense.proto.v1.SearchSpec proto) {
+        List<String> problems = new ArrayList<>();
+        if (!proto.getObjective().isEmpty()) {
+            try {
+                Objective.valueOf(proto.getObjective().strip().toUpperCase(Locale.ROOT));
+            } catch (IllegalArgumentException e) {
+                problems.add("objective '" + proto.getObjective() + "' is not one of size, macs, latency");
+            }
+        }
+        if (proto.hasMaxDrop() && !(proto.getMaxDrop() >= 0 && proto.getMaxDrop() < 1)) {
+            problems.add("max_drop " + proto.getMaxDrop() + " must be a fraction in [0, 1): 0.005 is half a point of accuracy");
+        }
+        if (proto.hasMinSqnrDb() && !Double.isFinite(proto.getMinSqnrDb())) {
+            problems.add("min_sqnr " + proto.getMinSqnrDb() + " must be a finite number of dB");
+        }
+        if (proto.hasMaxSizeBytes() && proto.getMaxSizeBytes() <= 0) {
+            problems.add("max_size " + proto.getMaxSizeBytes() + " must be a number of bytes > 0");
+        }
+        if (proto.hasMaxLatencyMs() && !(proto.getMaxLatencyMs() > 0)) {
+            problems.add("max_latency " + proto.getMaxLatencyMs() + " must be a number of ms > 0");
+        }
+        for (String technique : proto.getTechniquesList()) {
+            if (!ALL_TECHNIQUES.contains(technique)) {
+                problems.add("technique '" + technique + "' is not one the search combines ("
+                        + String.join(", ", ALL_TECHNIQUES.stream().sorted().toList()) + "); join several with +");
+            }
+        }
+        if (proto.getBudgetMs() < 0 || proto.getBudgetMs() > MAX_BUDGET_MILLIS) {
+            problems.add("budget_ms " + proto.getBudgetMs() + " must be in [0, " + MAX_BUDGET_MILLIS + "] (0: "
+                    + DEFAULT_BUDGET_MILLIS / 60_000 + " minutes)");
+        }
+        return problems;
+    }
+
+    /** The budget of a search job in milliseconds: the spec's, or {@link #DEFAULT_BUDGET_MILLIS}. */
+    public static long budgetMillis(io.condense.proto.v1.SearchSpec proto) {
+        return proto.getBudgetMs() > 0 ? proto.getBudgetMs() : DEFAULT_BUDGET_MILLIS;
     }
 
     /** The spec as it would be typed, for the report. */
@@ -97,50 +158,5 @@ public record SearchSpec(Objective objective, double maxDrop, OptionalDouble min
         maxLatencyMs.ifPresent(v -> text.append(String.format(Locale.ROOT, ", max_latency=%s", v)));
         text.append(", techniques=").append(String.join("+", techniques.stream().sorted().toList()));
         return text.toString();
-    }
-
-    private static Objective objective(String value) {
-        try {
-            return Objective.valueOf(value.toUpperCase(Locale.ROOT));
-        } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("must be size, macs or latency");
-        }
-    }
-
-    private static double fraction(String value) {
-        double number = Double.parseDouble(value);
-        if (!(number >= 0 && number < 1)) {
-            throw new IllegalArgumentException("must be a fraction in [0, 1): 0.005 is half a point of accuracy");
-        }
-        return number;
-    }
-
-    private static double positive(String value) {
-        double number = Double.parseDouble(value);
-        if (!(number > 0)) {
-            throw new IllegalArgumentException("must be > 0");
-        }
-        return number;
-    }
-
-    private static long positiveLong(String value) {
-        long number = Long.parseLong(value);
-        if (number <= 0) {
-            throw new IllegalArgumentException("must be a number of bytes > 0");
-        }
-        return number;
-    }
-
-    private static Set<String> techniques(String value) {
-        Set<String> chosen = new LinkedHashSet<>();
-        for (String name : value.split("\\+")) {
-            String technique = name.strip();
-            if (!ALL_TECHNIQUES.contains(technique)) {
-                throw new IllegalArgumentException("'" + technique + "' is not one the search combines (" 
-                        + String.join(", ", ALL_TECHNIQUES.stream().sorted().toList()) + "); join several with +");
-            }
-            chosen.add(technique);
-        }
-        return chosen;
     }
 }

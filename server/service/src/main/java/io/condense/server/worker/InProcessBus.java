@@ -22,6 +22,7 @@ import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -46,6 +47,13 @@ public final class InProcessBus implements JobPublisher, EventSink, AutoCloseabl
         thread.setDaemon(true);
         return thread;
     });
+    /** Search jobs run beside the step thread: their candidates are jobs that the step thread runs. */
+    private final ExecutorService searchThreads = Executors.newCachedThreadPool(task -> {
+        Thread thread = new Thread(task, "condense-local-search");
+        thread.setDaemon(true);
+        return thread;
+    });
+    private volatile Function<StepRequested, List<BusEvent>> searches;
 
     /**
      * @param listeners receive every event in order, as the events topic's readers would (the cancellations are added)
@@ -62,10 +70,34 @@ public final class InProcessBus implements JobPublisher, EventSink, AutoCloseabl
         this.finisher = new JobFinisher(blobs, datasets, evaluator, scratchRoot);
     }
 
+    /** What runs the one step of a search job ({@code SearchStep}): it answers the events that end the job. */
+    public void runSearchesWith(Function<StepRequested, List<BusEvent>> runner) {
+        this.searches = requireNonNull(runner, "runner is null");
+    }
+
+    /** Whether a job was asked to stop. */
+    public boolean isCancelled(String jobId) {
+        return cancellations.isCancelled(jobId);
+    }
+
     @Override
     public void submit(BusEvent submitted, StepRequested firstStep) {
         deliver(submitted);
-        steps.execute(() -> run(firstStep));
+        if (firstStep.getSpec().hasSearch()) {
+            searchThreads.execute(() -> runSearch(firstStep));
+        } else {
+            steps.execute(() -> run(firstStep));
+        }
+    }
+
+    private void runSearch(StepRequested request) {
+        Function<StepRequested, List<BusEvent>> runner = searches;
+        if (runner == null) {
+            CondenseException missing = new CondenseException(ErrorCode.UNAVAILABLE, "this platform runs no searches");
+            deliver(Events.event(request.getJobId()).setJobFailed(JobFailed.newBuilder().setError(Events.error(1, "search", missing))).build());
+            return;
+        }
+        runner.apply(request).forEach(this::deliver);
     }
 
     @Override
@@ -121,6 +153,8 @@ public final class InProcessBus implements JobPublisher, EventSink, AutoCloseabl
     public void close() throws InterruptedException {
         // a one-shot run closes after its job ended; a step still running (the command was interrupted) is abandoned
         steps.shutdownNow();
+        searchThreads.shutdownNow();
         steps.awaitTermination(5, TimeUnit.SECONDS);
+        searchThreads.awaitTermination(5, TimeUnit.SECONDS);
     }
 }
