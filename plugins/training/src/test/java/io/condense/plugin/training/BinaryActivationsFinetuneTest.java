@@ -50,7 +50,7 @@ class BinaryActivationsFinetuneTest {
         String kept = levels + TrainingOperators.BINARY_LATENT_SUFFIX;
         assertThat(binary.isInitializer(kept)).isTrue();
         assertThat(written.isInitializer(kept)).isFalse();
-        assertThat(result.report().layers().stream().filter(layer -> levels.equals(layer.get("name"))).findFirst().orElseThrow()
+        assertThat(result.report().layers().stream().filter(entry -> levels.equals(entry.get("name"))).findFirst().orElseThrow()
                 .get("latent_start")).isEqualTo("float_weights");
         assertThat(after).as("fine-tuning through the binary activations recovers accuracy").isGreaterThan(before + 0.02);
     }
