@@ -99,6 +99,11 @@ public final class FinetuneTechnique implements Technique {
             validation++;
         }
         for (int i = 0; i < specs.size(); i++) {
+            if (specs.get(i).name().equals(TrainingParameters.EPOCHS)) {
+                specs.set(i, ParameterSpec.integerParameter(TrainingParameters.EPOCHS, 3, io.condense.sdk.technique.Range.closed(1, 1000),
+                        "Passes over the training data; when not given, 3, or " + BINARY_ACTIVATIONS_EPOCHS
+                                + " for a model with binary activations (binarize(activations=1))."));
+            }
             if (specs.get(i).name().equals(TrainingParameters.WEIGHT_DECAY)) {
                 specs.set(i, ParameterSpec.doubleParameter(TrainingParameters.WEIGHT_DECAY, SGD_WEIGHT_DECAY,
                         io.condense.sdk.technique.Range.closed(0, 1), "L2 weight decay added to the gradient; when not given, "
