@@ -1,6 +1,7 @@
 package io.condense.plugin.binarization;
 
 import io.condense.sdk.context.StepContext;
+import io.condense.sdk.data.Dataset;
 import io.condense.sdk.model.LayerSelection;
 import io.condense.sdk.model.OnnxModel;
 import io.condense.sdk.technique.ParameterProblem;
@@ -93,7 +94,12 @@ public final class BinarizeTechnique implements Technique {
                     (weights, layout) -> LowBitApproximations.residualBinary(weights, layout, order), Map.of(ORDER, order));
             default -> throw new IllegalStateException("method '" + method + "' passed validation but is not handled");
         };
+        Optional<Dataset> binaryActivations = LowBitCompression.binaryActivationData(ID, parameters, context);
+        if (binaryActivations.isPresent() && method.equals("bwn")) {
+            // W1-A1 trains with finetune: keep the float weights for its latents (TrainingOperators.BINARY_LATENT_SUFFIX)
+            chosen = new LowBitCompression.Method(chosen.name(), 1, "binary", chosen.approximator(), chosen.settings(), false, true);
+        }
         return LowBitCompression.run(ID, chosen, selection, parameters.getBoolean(LowBitCompression.KEEP_FIRST_LAST), activations,
-                parameters.getString(LowBitCompression.ACTIVATIONS).equals(LowBitCompression.BINARY_ACTIVATIONS), model, context);
+                binaryActivations, model, context);
     }
 }

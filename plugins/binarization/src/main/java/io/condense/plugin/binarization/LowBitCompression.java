@@ -63,6 +63,10 @@ final class LowBitCompression {
             + TrainingOperators.TTQ_LATENT_SUFFIX + "), for a following finetune to start its latent weights from, as TTQ trains; "
             + "finetune removes them, and ttq_latents=false leaves them out (model_bytes_after counts them)";
 
+    static final String BINARY_LATENTS_NOTE = "each binarized layer's float weight is kept in the file, read by no node (initializer "
+            + "<binary levels>" + TrainingOperators.BINARY_LATENT_SUFFIX + "), for a following finetune to start its latent weights "
+            + "from (W1-A1); finetune removes them (model_bytes_after counts them)";
+
     /** The parameters both techniques take, after their own. */
     static final List<ParameterSpec> SELECTION_PARAMETERS = List.of(
             SelectionParameters.exclude("Layers to leave in float"),
@@ -88,7 +92,9 @@ final class LowBitCompression {
                     "float: activations stay float (weight-only); 8: static 8-bit activations too (W1-A8 / W2-A8), calibrated on "
                             + "the calibration data (pass --calibration-data): QuantizeLinear -> DequantizeLinear on the activation "
                             + "input and output of every changed layer, and an int32 bias; 1: binary activations (XNOR-Net W1-A1): "
-                            + "every changed layer reads Sign of its input, to be trained by finetune (clipped straight-through).")),
+                            + "every changed layer reads Sign(x - b) of its input x, one threshold b per input channel starting at the "
+                            + "channel's mean over the calibration data (else the training data), to be trained by finetune (clipped "
+                            + "straight-through); binarize keeps the float weights for finetune's latents.")),
             CalibrationParameters.specs("With activations=8", "").stream()).toList();
 
     /** What {@code activations=8} needs: how to calibrate, and the data to calibrate on. */
@@ -115,7 +121,7 @@ final class LowBitCompression {
      * @param layerScales one scale per basis for the whole layer (TTQ), written per tensor: the approximator gives every
      *        channel the same value
      * @param carriesLatents each layer's float weight stays in the file, unread, for a following {@code finetune} to start
-     *        its latent weights from ({@link QdqWriter}; TTQ)
+     *        its latent weights from ({@link QdqWriter}; TTQ, and {@code bwn} with binary activations)
      */
     record Method(String name, int bitsPerWeight, String levelSuffix, Approximator approximator, Map<String, Object> settings,
             boolean layerScales, boolean carriesLatents) {
@@ -164,6 +170,23 @@ final class LowBitCompression {
     }
 
     /**
+     * The data binary activations' thresholds are measured on when {@code activations=1} (the calibration data, else the
+     * training data), empty for other activations; DATA_REQUIRED naming both options when the step has neither.
+     */
+    static Optional<Dataset> binaryActivationData(String techniqueId, Parameters parameters, StepContext context) {
+        if (!parameters.getString(ACTIVATIONS).equals(BINARY_ACTIVATIONS)) {
+            return Optional.empty();
+        }
+        Optional<Dataset> data = context.calibrationData().or(context::trainingData);
+        if (data.isEmpty()) {
+            throw new CondenseException(ErrorCode.DATA_REQUIRED, techniqueId + " with activations=1 puts Sign(x - b) before every "
+                    + "binarized layer, each threshold b starting at its channel's mean over the first " + BinaryActivations.SAMPLES
+                    + " samples: pass --calibration-data or --train-data (inputs shaped like the model's input)");
+        }
+        return data;
+    }
+
+    /**
      * The activation settings when {@code activations=8}, empty for float activations; without calibration data in
      * the step, {@code DATA_REQUIRED}. Parameters must have passed {@link #checkActivationParameters} first.
      */
@@ -179,12 +202,15 @@ final class LowBitCompression {
 
     static TechniqueResult run(String techniqueId, Method method, LayerSelection selection, boolean keepFirstLast,
             Optional<ActivationSettings> activations, OnnxModel model, StepContext context) {
-        return run(techniqueId, method, selection, keepFirstLast, activations, false, model, context);
+        return run(techniqueId, method, selection, keepFirstLast, activations, Optional.empty(), model, context);
     }
 
-    /** @param binaryActivations {@code activations=1}: a Sign before every changed layer ({@link BinaryActivations}) */
+    /**
+     * @param binaryActivations {@code activations=1}: the data the thresholds of {@code Sign(x - b)} before every changed layer
+     *        are measured on ({@link BinaryActivations}); empty for other activations
+     */
     static TechniqueResult run(String techniqueId, Method method, LayerSelection selection, boolean keepFirstLast,
-            Optional<ActivationSettings> activations, boolean binaryActivations, OnnxModel model, StepContext context) {
+            Optional<ActivationSettings> activations, Optional<Dataset> binaryActivations, OnnxModel model, StepContext context) {
         String verb = techniqueId.equals("ternarize") ? "ternarize" : "binarize";
         // weights reshaped at run time (mnist-8's MatMul weight) become initializers the layers read directly
         OnnxModel source = model.edit().foldConstantReshapes().build();
@@ -297,8 +323,8 @@ final class LowBitCompression {
             activationOutcome = activationOutcome.withOutputSqnr(StaticActivations.outputSqnrDb(model, result, settings.data(), samples,
                     context));
             activationSqnr = StaticActivations.outputSqnrDb(weightsOnly, result, settings.data(), samples, context);
-        } else if (binaryActivations) {
-            binaryOutcome = BinaryActivations.apply(editor, changedLayers);
+        } else if (binaryActivations.isPresent()) {
+            binaryOutcome = BinaryActivations.apply(editor, changedLayers, binaryActivations.get(), context);
             result = editor.build();
         } else {
             result = editor.build();
@@ -334,12 +360,12 @@ final class LowBitCompression {
                 .put("model_bytes_after", result.serializedSize())
                 .put("packing", PACKING_NOTE);
         if (method.carriesLatents()) {
-            report.put("latent_bytes", latentBytes).put("latents", LATENTS_NOTE);
+            report.put("latent_bytes", latentBytes).put("latents", method.levelSuffix().equals("binary") ? BINARY_LATENTS_NOTE : LATENTS_NOTE);
         }
         report
                 .put("opset_before", opsetBefore)
                 .put("opset_after", result.opsetVersion("").orElse(0L))
-                .put("activations", activations.isPresent() ? INT8_ACTIVATIONS : binaryActivations ? BINARY_ACTIVATIONS : FLOAT_ACTIVATIONS);
+                .put("activations", activations.isPresent() ? INT8_ACTIVATIONS : binaryActivations.isPresent() ? BINARY_ACTIVATIONS : FLOAT_ACTIVATIONS);
         if (binaryOutcome != null) {
             BinaryActivations.macs(result, binaryOutcome).forEach(report::put);
         }

@@ -19,17 +19,23 @@ import java.util.OptionalInt;
  * the layers read its DequantizeLinear output; with several (ABC-Net, HORQ) a Sum node adds the dequantized bases
  * and the layers read the sum. The float weight is dropped when nothing else reads it. TTQ writes its two bases
  * (positive levels {0, +1}, negative {-1, 0}) with one scalar scale each, and keeps the float weight beside them, read by no
- * node, for {@code finetune} to start its latent weights from.
+ * node, for {@code finetune} to start its latent weights from; so does {@code binarize(activations=1)} beside its binary levels.
  */
 final class QdqWriter {
     private QdqWriter() {
+    }
+
+    /** The suffix of the kept float weight: {@code binarize(activations=1)}'s binary latents, or TTQ's. */
+    static String latentSuffix(String levelSuffix) {
+        return levelSuffix.equals("binary") ? TrainingOperators.BINARY_LATENT_SUFFIX : TrainingOperators.TTQ_LATENT_SUFFIX;
     }
 
     /**
      * @param suffix what the level tensors are called after the weight ({@code binary}, {@code ternary})
      * @param layerScales one scale per basis for the layer (a scalar, no {@code axis}: channel 0's), else one per channel
      * @param latent the float weight to keep in the file, read by no node, as {@code <first levels>}
-     *        {@value TrainingOperators#TTQ_LATENT_SUFFIX} (TTQ: the start of {@code finetune}'s latent weights), or empty
+     *        {@value TrainingOperators#TTQ_LATENT_SUFFIX} (TTQ) or {@value TrainingOperators#BINARY_LATENT_SUFFIX} (W1-A1): the
+     *        start of {@code finetune}'s latent weights; or empty
      * @return the name of the value the layers now read
      */
     static String write(ModelEditor editor, LayerSelection.Candidate candidate, Approximation approximation, String suffix,
@@ -50,11 +56,11 @@ final class QdqWriter {
             dequantized[k] = editor.uniqueName(weight + "_dequantized" + basis);
             editor.putInitializer(QdqWeights.levels(levelsName, DataType.INT8, shape, approximation.levels()[k]));
             if (k == 0 && latent.isPresent()) {
-                String latentName = levelsName + TrainingOperators.TTQ_LATENT_SUFFIX;
+                String latentName = levelsName + latentSuffix(suffix);
                 if (editor.hasInitializer(latentName)) {
                     throw new CondenseException(ErrorCode.UNSUPPORTED_MODEL, "the model already has an initializer '" + latentName
-                            + "', the name under which the float weight of '" + weight + "' would be kept for finetune; rename it, "
-                            + "or pass ttq_latents=false");
+                            + "', the name under which the float weight of '" + weight + "' would be kept for finetune; rename it"
+                            + (suffix.equals("binary") ? "" : ", or pass ttq_latents=false"));
                 }
                 editor.putUnreadInitializer(Tensor.fromFloats(latentName, DataType.FLOAT, shape, latent.get()).toProto());
             }

@@ -114,6 +114,6 @@ public final class TernarizeTechnique implements Technique {
                     (weights, layout) -> LowBitApproximations.ternaryWeights(weights, layout, threshold), Map.of(THRESHOLD, threshold));
         }
         return LowBitCompression.run(ID, method, selection, parameters.getBoolean(LowBitCompression.KEEP_FIRST_LAST), activations,
-                parameters.getString(LowBitCompression.ACTIVATIONS).equals(LowBitCompression.BINARY_ACTIVATIONS), model, context);
+                LowBitCompression.binaryActivationData(ID, parameters, context), model, context);
     }
 }

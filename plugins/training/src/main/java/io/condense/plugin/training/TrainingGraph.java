@@ -62,7 +62,7 @@ final class TrainingGraph {
     /** One DequantizeLinear of integer weight levels. */
     record QuantizedWeight(String levels, DataType type, long[] shape, int[] values, String scale, float[] scales, long[] scaleShape,
             String zeroPoint, int[] zeroPoints, int[] parameterIndex, int lo, int hi, int usedLevels, Form form, String latent,
-            String quantizeScale, boolean scaleTrained, String output) {
+            String quantizeScale, boolean scaleTrained, String output, boolean floatLatent) {
     }
 
     /** One DequantizeLinear of int32 bias levels. */
@@ -321,6 +321,10 @@ final class TrainingGraph {
             int p = parameterIndex[i];
             latent[i] = (values[i] - zeroPoints[p]) * scales[p];
         }
+        Optional<float[]> carried = form == Form.BINARY ? carriedBinaryLatent(model, readers, levelsName, shape, values) : Optional.empty();
+        if (carried.isPresent()) {
+            latent = carried.get();
+        }
         String latentName = editor.uniqueName(levelsName + "_latent");
         editor.removeInitializer(levelsName);
         editor.putInitializer(Tensor.fromFloats(latentName, DataType.FLOAT, shape, latent).toProto());
@@ -384,7 +388,32 @@ final class TrainingGraph {
             editor.removeInitializer(zeroPointName);
         }
         return new QuantizedWeight(levelsName, levels.dataType(), shape, values, scaleName, scales, scaleTensor.shape(), zeroPointName,
-                zeroPoints, parameterIndex, lo, hi, used.size(), form, latentName, quantizeScale, scaleTrained, output);
+                zeroPoints, parameterIndex, lo, hi, used.size(), form, latentName, quantizeScale, scaleTrained, output, carried.isPresent());
+    }
+
+    /**
+     * The float weights {@code binarize(activations=1)} kept for a binary levels tensor
+     * ({@link TrainingOperators#BINARY_LATENT_SUFFIX}: a float initializer of the levels' shape that no node reads, whose
+     * signs are the levels, 0 as +1), or empty. Started from them, a latent weight flips when its own float value crosses zero,
+     * not when it moves by its channel's whole scale, as it does started from the levels (+-alpha).
+     */
+    private static Optional<float[]> carriedBinaryLatent(OnnxModel model, Map<String, Integer> readers, String levelsName, long[] shape,
+            int[] levels) {
+        String name = levelsName + TrainingOperators.BINARY_LATENT_SUFFIX;
+        if (!model.isInitializer(name) || readers.getOrDefault(name, 0) != 0) {
+            return Optional.empty();
+        }
+        Tensor kept = model.tensor(name);
+        if (kept.dataType() != DataType.FLOAT || !Arrays.equals(kept.shape(), shape)) {
+            return Optional.empty();
+        }
+        float[] weights = kept.toFloatArray();
+        for (int i = 0; i < weights.length; i++) {
+            if ((weights[i] >= 0 ? 1 : -1) != levels[i]) {
+                return Optional.empty();
+            }
+        }
+        return Optional.of(weights);
     }
 
     /** Zero and powers of two only, with a gap somewhere (so not a contiguous range like {-2..2}). */
@@ -761,6 +790,9 @@ final class TrainingGraph {
                     + "', outside the input's " + before + "; report this with the model");
         }
         entry.put("scale_trained", weight.scaleTrained());
+        if (weight.form() == Form.BINARY) {
+            entry.put("latent_start", weight.floatLatent() ? "float_weights" : "levels");
+        }
         if (weight.scaleTrained()) {
             entry.put("scale_mean_before", mean(weight.scales()));
             entry.put("scale_mean_after", mean(scales));

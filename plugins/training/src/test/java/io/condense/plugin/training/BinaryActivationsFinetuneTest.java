@@ -6,22 +6,24 @@ import ai.onnx.proto.OnnxMl.NodeProto;
 import io.condense.plugin.binarization.BinarizeTechnique;
 import io.condense.sdk.model.OnnxModel;
 import io.condense.sdk.technique.TechniqueResult;
+import io.condense.sdk.training.TrainingOperators;
 import java.util.Locale;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /**
  * XNOR W1-A1 through {@code finetune}: LeNet-300-100 trained in the test on 4,000 Fashion-MNIST images,
- * {@code binarize(activations=1)} (fc2 binary, reading Sign of its input; fc1 and fc3 float), then {@code finetune(epochs=2)}
- * trains through the Sign (clipped straight-through); the written model keeps the Sign and the {-1, +1} levels and runs in
- * ONNX Runtime (10,000 test images).
+ * {@code binarize(activations=1)} (fc2 binary, reading Sign(x - b) of its input, b from the training data's channel means;
+ * fc1 and fc3 float), then {@code finetune(epochs=2)} trains through the Sign (clipped straight-through), the thresholds and the
+ * binary latents started from the kept float weights; the written model keeps the Sub, the Sign and the {-1, +1} levels, drops
+ * the kept weights and runs in ONNX Runtime (10,000 test images).
  */
 class BinaryActivationsFinetuneTest {
 
     @Test
     void finetuneTrainsThroughTheSignAndKeepsTheBinaryForm() {
         SmallFashionLeNet lenet = new SmallFashionLeNet();
-        TechniqueResult binarized = lenet.apply(new BinarizeTechnique(), lenet.dense, Map.of("activations", "1"), false);
+        TechniqueResult binarized = lenet.apply(new BinarizeTechnique(), lenet.dense, Map.of("activations", "1"), true);
         OnnxModel binary = binarized.model();
         double before = lenet.accuracy(binary);
         TechniqueResult result = lenet.apply(new FinetuneTechnique(), binary, Map.of("epochs", "2"), true);
@@ -40,6 +42,16 @@ class BinaryActivationsFinetuneTest {
         }
         assertThat(values).isNotEqualTo(binary.tensor(levels).toIntArray());
         assertThat(result.report().get("levels_kept")).isEqualTo(true);
+        // the threshold b of Sign(x - b) started at the channel means of the training data and trained
+        NodeProto sub = written.producer(sign.getInput(0)).orElseThrow();
+        assertThat(sub.getOpType()).isEqualTo("Sub");
+        assertThat(written.tensor(sub.getInput(1)).toFloatArray()).isNotEqualTo(binary.tensor(sub.getInput(1)).toFloatArray());
+        // the binary latents started from the float weights binarize kept, which the written model no longer carries
+        String kept = levels + TrainingOperators.BINARY_LATENT_SUFFIX;
+        assertThat(binary.isInitializer(kept)).isTrue();
+        assertThat(written.isInitializer(kept)).isFalse();
+        assertThat(result.report().layers().stream().filter(entry -> levels.equals(entry.get("name"))).findFirst().orElseThrow()
+                .get("latent_start")).isEqualTo("float_weights");
         assertThat(after).as("fine-tuning through the binary activations recovers accuracy").isGreaterThan(before + 0.02);
     }
 }

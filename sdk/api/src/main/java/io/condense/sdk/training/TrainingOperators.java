@@ -27,6 +27,13 @@ public final class TrainingOperators {
      */
     public static final String TTQ_LATENT_SUFFIX = "_ttq_latent";
     /**
+     * What a W1-A1 model's file ({@code binarize(activations=1)}) calls the float weights it carries for a following
+     * fine-tuning: the initializer named {@code <binary levels>} + this suffix, of the levels' shape, that no node reads, with
+     * the levels' signs. {@code finetune} starts the binary latent weights from them (rather than from +-alpha, where every
+     * weight sits one scale from flipping) and removes them from the model it writes.
+     */
+    public static final String BINARY_LATENT_SUFFIX = "_float_latent";
+    /**
      * An int attribute of {@link #TRAINED_TERNARY}: the scales are 1-D, one per entry of the latent along this axis (per
      * output channel); absent, they are scalars.
      */

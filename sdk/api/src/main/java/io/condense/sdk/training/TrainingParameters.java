@@ -158,6 +158,12 @@ public final class TrainingParameters {
                     seed, validationShare, inputScale);
         }
 
+        /** These settings for another number of epochs (the schedule spread over them). */
+        public Settings withEpochs(int newEpochs) {
+            return new Settings(newEpochs, batch, optimizerName, optimizer, rate, scheduleName,
+                    TrainingParameters.schedule(scheduleName, rate, newEpochs), seed, validationShare, inputScale);
+        }
+
         /** These settings with another L2 weight decay, the optimizer otherwise the same. */
         public Settings withWeightDecay(double weightDecay) {
             Optimizer changed = optimizer instanceof Optimizer.Adam adam
