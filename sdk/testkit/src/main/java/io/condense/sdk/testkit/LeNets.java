@@ -1,5 +1,8 @@
 package io.condense.sdk.testkit;
 
+import static io.condense.sdk.testkit.Attributes.ints;
+import static io.condense.sdk.testkit.Attributes.scalar;
+
 import ai.onnx.proto.OnnxMl.AttributeProto;
 import ai.onnx.proto.OnnxMl.GraphProto;
 import ai.onnx.proto.OnnxMl.ModelProto;
@@ -173,18 +176,6 @@ public final class LeNets {
             node.addAttribute(attribute);
         }
         graph.addNode(node);
-    }
-
-    private static AttributeProto scalar(String name, long value) {
-        return AttributeProto.newBuilder().setName(name).setType(AttributeProto.AttributeType.INT).setI(value).build();
-    }
-
-    private static AttributeProto ints(String name, long... values) {
-        AttributeProto.Builder attribute = AttributeProto.newBuilder().setName(name).setType(AttributeProto.AttributeType.INTS);
-        for (long value : values) {
-            attribute.addInts(value);
-        }
-        return attribute.build();
     }
 
     private static ValueInfoProto valueInfo(String name, long... shapeAfterBatch) {

@@ -1,5 +1,8 @@
 package io.condense.sdk.testkit;
 
+import static io.condense.sdk.testkit.Attributes.ints;
+import static io.condense.sdk.testkit.Attributes.scalar;
+
 import ai.onnx.proto.OnnxMl.AttributeProto;
 import ai.onnx.proto.OnnxMl.GraphProto;
 import ai.onnx.proto.OnnxMl.ModelProto;
@@ -184,18 +187,6 @@ public final class TinyDecoder {
         float[] values = new float[count];
         java.util.Arrays.fill(values, value);
         return values;
-    }
-
-    private static AttributeProto scalar(String name, long value) {
-        return AttributeProto.newBuilder().setName(name).setType(AttributeProto.AttributeType.INT).setI(value).build();
-    }
-
-    private static AttributeProto ints(String name, long... values) {
-        AttributeProto.Builder attribute = AttributeProto.newBuilder().setName(name).setType(AttributeProto.AttributeType.INTS);
-        for (long value : values) {
-            attribute.addInts(value);
-        }
-        return attribute.build();
     }
 
     /** A tensor value of that element type; dimensions that are not numbers are named (free) dimensions. */
