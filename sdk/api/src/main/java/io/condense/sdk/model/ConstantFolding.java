@@ -36,7 +36,7 @@ final class ConstantFolding {
             graphOutputs.add(output.getName());
         }
         List<NodeProto> slots = editor.slotsView();
-        boolean subgraphs = hasSubgraphs(slots);
+        boolean subgraphs = slots.stream().anyMatch(node -> node != null && GraphNames.hasSubgraph(node));
         int folded = 0;
         for (int i = 0; i < slots.size(); i++) {
             NodeProto node = slots.get(i);
@@ -65,7 +65,7 @@ final class ConstantFolding {
                     // Identity of the first): its readers read the weight itself, so it stays one weight, shared, compressed
                     // and written once. (A copy under the second name doubled tied embeddings.) Not done when subgraphs
                     // might read the name from the outer scope: then the copy below, as before.
-                    readThrough(editor, output, node.getInput(0));
+                    editor.replaceInput(output, node.getInput(0));
                     done = true;
                 } else if (data != null && DataType.isSupported(data.getDataType())) {
                     Tensor tensor = Tensor.fromProto(data);
@@ -90,36 +90,6 @@ final class ConstantFolding {
             }
         }
         return folded;
-    }
-
-    /** Every node that reads {@code alias} reads {@code weight} instead. */
-    private static void readThrough(ModelEditor editor, String alias, String weight) {
-        List<NodeProto> slots = editor.slotsView();
-        for (int j = 0; j < slots.size(); j++) {
-            NodeProto reader = slots.get(j);
-            if (reader != null && reader.getInputList().contains(alias)) {
-                NodeProto.Builder rewritten = reader.toBuilder();
-                for (int k = 0; k < reader.getInputCount(); k++) {
-                    if (reader.getInput(k).equals(alias)) {
-                        rewritten.setInput(k, weight);
-                    }
-                }
-                editor.replaceNode(j, rewritten.build());
-            }
-        }
-    }
-
-    private static boolean hasSubgraphs(List<NodeProto> nodes) {
-        for (NodeProto node : nodes) {
-            if (node != null) {
-                for (var attribute : node.getAttributeList()) {
-                    if (attribute.hasG() || attribute.getGraphsCount() > 0) {
-                        return true;
-                    }
-                }
-            }
-        }
-        return false;
     }
 
     private static boolean isDefaultDomain(NodeProto node) {
