@@ -65,7 +65,11 @@ class WorkerCrashIT {
             assertThat(failed.getError().getCode()).isEqualTo("INTERNAL_ERROR");
             assertThat(failed.getError().getMessage()).contains("stopped its worker 2 times").contains("condense.steps.dlq");
 
-            List<ConsumerRecord<String, byte[]>> deadLetters = TopicRecords.read(third.kafkaBootstrap(), "condense.steps.dlq");
+            // the job view learns the failure when the worker's transaction commits, the dead-letter partition's commit
+            // marker may follow a moment later (read_committed reads up to it): wait until that record is readable
+            List<ConsumerRecord<String, byte[]>> deadLetters = await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(250))
+                    .until(() -> TopicRecords.read(third.kafkaBootstrap(), "condense.steps.dlq"),
+                            records -> records.stream().anyMatch(record -> record.key().equals(jobId)));
             assertThat(deadLetters).filteredOn(record -> record.key().equals(jobId)).singleElement().satisfies(record -> {
                 Header code = record.headers().lastHeader("condense.error.code");
                 assertThat(new String(code.value(), StandardCharsets.UTF_8)).isEqualTo("INTERNAL_ERROR");
