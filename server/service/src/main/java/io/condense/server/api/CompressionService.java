@@ -37,6 +37,7 @@ import io.condense.server.blob.BlobWriter;
 import io.condense.server.blob.ModelBundles;
 import io.condense.server.bus.Events;
 import io.condense.server.bus.EventsSync;
+import io.condense.server.bus.Topics;
 import io.condense.server.job.JobView;
 import io.condense.server.job.Submissions;
 import io.condense.server.job.JobWatcher;
@@ -49,6 +50,7 @@ import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
@@ -178,6 +180,9 @@ public final class CompressionService extends CompressionServiceGrpc.Compression
         if (request.getModelId().isEmpty()) {
             throw new CondenseException(ErrorCode.NOT_FOUND, "model_id is empty; upload the model with UploadModel and pass the blob id it answers");
         }
+        // the dedupe of a client_request_id reads the events topic to its end: that read runs while the request is checked
+        CompletableFuture<Void> eventsRead = request.getClientRequestId().isEmpty() ? null
+                : eventsSync.latest(List.of(Topics.EVENTS, Topics.CHANNELS));
         blobs.requireStored(BlobId.of(request.getModelId()));
         requireOwned(BlobId.of(request.getModelId()), "model_id");
         requireData(request.getEvaluationDataId(), "evaluation_data_id");
@@ -215,7 +220,7 @@ public final class CompressionService extends CompressionServiceGrpc.Compression
         Object lock = submitLocks.computeIfAbsent(lockKey, key -> new Object());
         try {
             synchronized (lock) {
-                Optional<Submissions.ClientRequest> earlier = knownAfterOneCatchUp(clientRequestId);
+                Optional<Submissions.ClientRequest> earlier = knownAfterOneCatchUp(clientRequestId, eventsRead);
                 if (earlier.isEmpty()) {
                     return publishWithinLimits(spec);
                 }
@@ -489,9 +494,23 @@ public final class CompressionService extends CompressionServiceGrpc.Compression
      * answer, by which time its commit is readable. Two Submits of one new request id racing on two instances within
      * milliseconds are not told apart, as before.
      */
-    private Optional<Submissions.ClientRequest> knownAfterOneCatchUp(String clientRequestId) {
+    private Optional<Submissions.ClientRequest> knownAfterOneCatchUp(String clientRequestId, CompletableFuture<Void> eventsRead) {
         Optional<Submissions.ClientRequest> known = jobs.jobForClientRequest(clientRequestId);
-        return known.isPresent() || !catchUpOnEvents() ? known : jobs.jobForClientRequest(clientRequestId);
+        return known.isPresent() || !caughtUp(eventsRead) ? known : jobs.jobForClientRequest(clientRequestId);
+    }
+
+    /** Whether the read of the events topic begun at the start of the call has reached what was committed then. */
+    private static boolean caughtUp(CompletableFuture<Void> eventsRead) {
+        try {
+            boolean latest = EventsSync.await(eventsRead, EVENTS_SYNC_TIMEOUT);
+            if (!latest) {
+                log.warn("The events topic could not be read to its end within {} s", EVENTS_SYNC_TIMEOUT.toSeconds());
+            }
+            return latest;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new CondenseException(ErrorCode.UNAVAILABLE, "interrupted while reading the events topic", e);
+        }
     }
 
     /**
@@ -522,16 +541,7 @@ public final class CompressionService extends CompressionServiceGrpc.Compression
 
     /** Reads what is committed to the events topic now; true when this instance's view holds it all. */
     private boolean catchUpOnEvents() {
-        try {
-            boolean latest = eventsSync.awaitLatest(EVENTS_SYNC_TIMEOUT);
-            if (!latest) {
-                log.warn("The events topic could not be read to its end within {} s", EVENTS_SYNC_TIMEOUT.toSeconds());
-            }
-            return latest;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new CondenseException(ErrorCode.UNAVAILABLE, "interrupted while reading the events topic", e);
-        }
+        return caughtUp(eventsSync.latest(List.of(Topics.EVENTS, Topics.CHANNELS)));
     }
 
     private static CondenseException unknownJob(String jobId) {

@@ -59,6 +59,10 @@ final class StepWorker implements Runnable {
     private final KafkaConsumer<String, byte[]> consumer;
     private final FirstDeliveries firstDeliveries;
     private final KafkaProducer<String, byte[]> producer;
+    /** Adds a step record's offset to its transaction while the step runs. */
+    private final EarlyOffsets early;
+    /** The transaction opened early for the record being handled; null when none is. */
+    private EarlyOffsets.Open opened;
     private final StepAttempts attempts;
     private final JobIntake intake;
     private final BooleanSupplier eventsCaughtUp;
@@ -87,7 +91,13 @@ final class StepWorker implements Runnable {
         String name = "condense-worker-" + technique.id() + "-" + instanceId;
         this.consumer = new KafkaConsumer<>(settings.stepConsumer("condense-workers-" + technique.id(), name + "-consumer", name));
         this.firstDeliveries = new FirstDeliveries(consumer);
-        this.producer = new KafkaProducer<>(settings.transactionalProducer(name));
+        Map<String, Object> producerConfig = settings.transactionalProducer(name);
+        // an early transaction (EarlyOffsets) is given up after EarlyOffsets.HOLD; a crashed worker's open one is aborted
+        // by the broker after this, so a consumer taking its partitions over waits no longer than that for the offset
+        producerConfig.put(org.apache.kafka.clients.producer.ProducerConfig.TRANSACTION_TIMEOUT_CONFIG,
+                (int) (3 * EarlyOffsets.HOLD.toMillis()));
+        this.producer = new KafkaProducer<>(producerConfig);
+        this.early = new EarlyOffsets(producer, name);
         binder.bind(consumer);
         binder.bind(producer);
     }
@@ -149,6 +159,7 @@ final class StepWorker implements Runnable {
     }
 
     private void closeQuietly() {
+        early.close();
         try {
             consumer.close(Duration.ofSeconds(5));
         } catch (RuntimeException e) {
@@ -226,6 +237,7 @@ final class StepWorker implements Runnable {
         }
         // a step record that may have been delivered before (a worker may have died running it) runs on its own
         boolean firstDelivery = firstDeliveries.take(record);
+        opened = early.open(partition, record.offset() + 1, consumer.groupMetadata());
         StepChain.Ran ran = chain.run(request, technique, () -> firstDelivery && running && busy.get() == 1 && noneWaiting());
         commit(record, ran.requests(), records(record, ran.last(), ran.lastTechnique(), ran.outcome()), ran.outcome());
     }
@@ -292,12 +304,24 @@ final class StepWorker implements Runnable {
         TopicPartition partition = new TopicPartition(record.topic(), record.partition());
         // the step's started and progress events go first, so watchers see them before its outcome
         sender.flush();
+        EarlyOffsets.Open open = opened;
+        opened = null;
         try {
-            producer.beginTransaction();
+            boolean offsetSent = false;
+            if (open != null && open.holds(partition, record.offset() + 1)) {
+                offsetSent = open.claim();
+            } else if (open != null) {
+                open.abandon();
+            }
+            if (!offsetSent) {
+                producer.beginTransaction();
+            }
             for (ProducerRecord<String, byte[]> item : out) {
                 producer.send(item);
             }
-            producer.sendOffsetsToTransaction(Map.of(partition, new OffsetAndMetadata(record.offset() + 1)), consumer.groupMetadata());
+            if (!offsetSent) {
+                producer.sendOffsetsToTransaction(Map.of(partition, new OffsetAndMetadata(record.offset() + 1)), consumer.groupMetadata());
+            }
             producer.commitTransaction();
             if (decided != null) {
                 committed.committed(decided.events());
