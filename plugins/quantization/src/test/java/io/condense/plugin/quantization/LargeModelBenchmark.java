@@ -15,7 +15,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
@@ -101,7 +100,7 @@ public final class LargeModelBenchmark {
         return switch (run) {
             case "ort" -> "ONNX Runtime matmul_nbits_quantizer (RTN, asymmetric)";
             case "rtn" -> "Condense quantize RTN";
-            default -> "Condense GPTQ (generated activations)";
+            default -> "Condense quantize GPTQ (generated calibration data)";
         };
     }
 
@@ -135,11 +134,8 @@ public final class LargeModelBenchmark {
     /** Runs every output (and the float model) on one input; prints how far each is from the others. */
     private static void verify(Path model, Map<String, Path> outputs, boolean verifyFloat) throws OrtException {
         int tokens = 8;
-        Random random = new Random(1);
-        float[] input = new float[tokens * DecoderWeightsModel.HIDDEN];
-        for (int i = 0; i < input.length; i++) {
-            input[i] = (float) random.nextGaussian();
-        }
+        // drawn like GPTQ's calibration data (other values): GPTQ fits the layers to that distribution
+        float[] input = LargeModelRun.activations(tokens, DecoderWeightsModel.HIDDEN, 1);
         Map<String, float[]> results = new LinkedHashMap<>();
         if (verifyFloat) {
             results.put("float", run(model, input, tokens));
