@@ -15,6 +15,7 @@ import io.condense.sdk.model.WeightLayer;
 import io.condense.sdk.quantization.IncrementalPowerOfTwo;
 import io.condense.sdk.quantization.PowerOfTwo;
 import io.condense.sdk.quantization.StaticActivations;
+import io.condense.sdk.stats.ShapeInference;
 import io.condense.sdk.technique.Report;
 import io.condense.sdk.technique.TechniqueResult;
 import io.condense.sdk.tensor.ChannelLayout;
@@ -87,7 +88,8 @@ final class LowBitQuantization {
         ModelEditor editor = source.edit();
         long opsetBefore = source.opsetVersion("").orElse(0L);
         // MatMulNBits needs no default-domain opset: only a layer that stays in QDQ form asks for one
-        if (!settings.matMulNBits() || candidates.stream().anyMatch(candidate -> BlockedMatMulWeights.refusal(candidate) != null)) {
+        ShapeInference shapes = settings.matMulNBits() ? ShapeInference.of(source) : null;
+        if (!settings.matMulNBits() || candidates.stream().anyMatch(candidate -> BlockedMatMulWeights.refusal(candidate, true, source, shapes) != null)) {
             requireOpset(editor, opsetBefore, settings);
         }
 
@@ -116,7 +118,7 @@ final class LowBitQuantization {
         }
         try {
             return quantize(model, source, foldedReshapes, candidates, matrices, skipped, settings, activations, sqnrSamples, context,
-                    editor, opsetBefore, hessians, gptqRefusals, calibration);
+                    editor, opsetBefore, hessians, gptqRefusals, calibration, shapes);
         } finally {
             if (hessians != null) {
                 hessians.close();
@@ -127,7 +129,7 @@ final class LowBitQuantization {
     private static TechniqueResult quantize(OnnxModel model, OnnxModel source, int foldedReshapes,
             List<LayerSelection.Candidate> candidates, Map<String, WeightMatrix> matrices, List<LayerSelection.Skipped> skipped,
             LowBitSettings settings, StaticActivations.Settings activations, int sqnrSamples, StepContext context, ModelEditor editor,
-            long opsetBefore, LayerHessians hessians, Map<String, String> gptqRefusals, Dataset calibration) {
+            long opsetBefore, LayerHessians hessians, Map<String, String> gptqRefusals, Dataset calibration, ShapeInference shapes) {
         Totals totals = new Totals();
         List<Map<String, Object>> layerReports = new ArrayList<>();
         // for the activation step: each layer reading a quantized weight, the weight's scales, its report entry
@@ -147,7 +149,7 @@ final class LowBitQuantization {
             layer.put("elements", candidate.elements());
             layer.put("scheme", settings.scheme());
             layer.put("bits", settings.bits());
-            String blockedRefusal = BlockedMatMulWeights.refusal(candidate);
+            String blockedRefusal = BlockedMatMulWeights.refusal(candidate, settings.matMulNBits(), source, shapes);
             boolean blockedPath = settings.blocked() && settings.scheme().equals("uniform") && activations == null && blockedRefusal == null;
             if (source.largeTensor(candidate.weightName()).isPresent() && !blockedPath) {
                 // only the blocked path reads a weight piece by piece (its levels, at most 8 bits for at most 2^31 - 9
@@ -164,7 +166,7 @@ final class LowBitQuantization {
                         BlockedMatMulWeights.WeightValues.of(source, candidate.weightName()),
                         settings, hessians == null ? null : hessians.factor(candidate.weightName(), Math.toIntExact(candidate.shape()[0]),
                                 candidate.layerNames()), hessians == null ? null : hessians.hessian(candidate.weightName()),
-                        gptqRefusals.get(candidate.weightName()), layer);
+                        gptqRefusals.get(candidate.weightName()), layer, shapes);
                 double sqnr = new SymmetricQuantizer.Energies(outcome.signal(), outcome.noise()).sqnrDb();
                 layer.put("sqnr_db", sqnr);
                 layer.put("bytes_before", 4L * candidate.elements());
