@@ -3,9 +3,12 @@ package io.condense.plugin.quantization;
 import io.condense.sdk.data.Dataset;
 import io.condense.sdk.data.NdArray;
 import io.condense.sdk.model.OnnxModel;
+import io.condense.sdk.technique.Parameters;
+import io.condense.sdk.testkit.TestStepContext;
 import io.condense.sdk.technique.TechniqueResult;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Random;
 
@@ -46,7 +49,7 @@ public final class LargeModelRun {
                 values.put("method", "gptq");
                 calibration = calibration(DecoderWeightsModel.HIDDEN);
             }
-            result = StaticActivationQuantizationTest.quantize(model, values, calibration);
+            result = quantize(model, values, calibration, start);
             layers = ((Number) result.report().get("layers_quantized")).intValue();
             result.model().save(output);
             seconds = (System.nanoTime() - start) / 1e9;
@@ -63,6 +66,41 @@ public final class LargeModelRun {
                         + "rss_anon_peak_mb=%d rss_file_peak_mb=%d layers=%d%n", method, seconds, memory.heapPeakBytes() >> 20,
                 memory.heapPoolPeakBytes() >> 20, memory.residentPeakBytes() >> 20, memory.highWaterReset(),
                 memory.anonymousPeakBytes() >> 20, memory.filePeakBytes() >> 20, layers);
+    }
+
+    /** The technique in a test context whose progress messages are printed as they come, with the seconds since {@code start}. */
+    private static TechniqueResult quantize(OnnxModel model, Map<String, String> values, Dataset calibration, long start)
+            throws InterruptedException {
+        QuantizeTechnique technique = new QuantizeTechnique();
+        Parameters parameters = Parameters.validate(technique.descriptor().parameters(), values);
+        TestStepContext.Builder builder = TestStepContext.builder().technique(technique, values);
+        if (calibration != null) {
+            builder.calibrationData(calibration);
+        }
+        try (TestStepContext context = builder.build()) {
+            Thread printer = new Thread(() -> {
+                int printed = 0;
+                while (!Thread.currentThread().isInterrupted()) {
+                    List<TestStepContext.ProgressEvent> events = context.progressEvents();
+                    for (; printed < events.size(); printed++) {
+                        System.out.printf("  %.0f s: %s%n", (System.nanoTime() - start) / 1e9, events.get(printed).message());
+                    }
+                    try {
+                        Thread.sleep(1000);
+                    } catch (InterruptedException e) {
+                        return;
+                    }
+                }
+            });
+            printer.setDaemon(true);
+            printer.start();
+            try {
+                return technique.apply(model, parameters, context);
+            } finally {
+                printer.interrupt();
+                printer.join();
+            }
+        }
     }
 
     /** Generated model inputs [8, 32, features] (see {@link #activations}). */
