@@ -28,7 +28,8 @@ import java.util.stream.Stream;
  * other (the same round-to-nearest levels should give the same outputs) and, with {@code verify-float}, with the float
  * model.
  *
- * <p>Arguments: folder, decoder blocks, runs (comma-separated: ort, rtn, gptq), python executable, heap of the Condense
+ * <p>Arguments: folder, decoder blocks, runs (comma-separated: ort, rtn, gptq, calibration: GPTQ's calibration alone, see
+ * {@link LargeModelRun}), python executable, heap of the Condense
  * runs, block size, verify-float (true/false).
  */
 public final class LargeModelBenchmark {
@@ -78,7 +79,9 @@ public final class LargeModelBenchmark {
             long outputBytes = folderBytes(output.getParent());
             fields.put("output_mb", Long.toString(outputBytes >> 20));
             results.put(run, fields);
-            outputs.put(run, output);
+            if (!run.equals("calibration")) {
+                outputs.put(run, output);
+            }
         }
 
         System.out.println();
@@ -100,6 +103,7 @@ public final class LargeModelBenchmark {
         return switch (run) {
             case "ort" -> "ONNX Runtime matmul_nbits_quantizer (RTN, asymmetric)";
             case "rtn" -> "Condense quantize RTN";
+            case "calibration" -> "Condense GPTQ calibration alone (one pass, Grams, Hessians)";
             default -> "Condense quantize GPTQ (generated calibration data)";
         };
     }

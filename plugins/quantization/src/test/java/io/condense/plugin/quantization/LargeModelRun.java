@@ -2,6 +2,7 @@ package io.condense.plugin.quantization;
 
 import io.condense.sdk.data.Dataset;
 import io.condense.sdk.data.NdArray;
+import io.condense.sdk.model.LayerSelection;
 import io.condense.sdk.model.OnnxModel;
 import io.condense.sdk.technique.Parameters;
 import io.condense.sdk.testkit.TestStepContext;
@@ -45,16 +46,21 @@ public final class LargeModelRun {
             Map<String, String> values = new LinkedHashMap<>(Map.of("bits", "4", "granularity", "block", "block", Integer.toString(block),
                     "format", "matmulnbits"));
             Dataset calibration = null;
-            if (method.equals("gptq")) {
+            if (!method.equals("rtn")) {
                 values.put("method", "gptq");
                 calibration = calibration(DecoderWeightsModel.HIDDEN);
             }
-            result = quantize(model, values, calibration, start);
-            layers = ((Number) result.report().get("layers_quantized")).intValue();
-            result.model().save(output);
+            if (method.equals("calibration")) {
+                result = null;
+                layers = hessians(model, calibration, start);
+            } else {
+                result = quantize(model, values, calibration, start);
+                layers = ((Number) result.report().get("layers_quantized")).intValue();
+                result.model().save(output);
+            }
             seconds = (System.nanoTime() - start) / 1e9;
         }
-        if (method.equals("gptq")) {
+        if (result != null && method.equals("gptq")) {
             for (Map<String, Object> layer : result.report().layers()) {
                 System.out.printf("  %s: output error rtn %s gptq %s%n", layer.get("weight"), layer.get("output_error_rtn"),
                         layer.get("output_error_gptq"));
@@ -66,6 +72,27 @@ public final class LargeModelRun {
                         + "rss_anon_peak_mb=%d rss_file_peak_mb=%d layers=%d%n", method, seconds, memory.heapPeakBytes() >> 20,
                 memory.heapPoolPeakBytes() >> 20, memory.residentPeakBytes() >> 20, memory.highWaterReset(),
                 memory.anonymousPeakBytes() >> 20, memory.filePeakBytes() >> 20, layers);
+    }
+
+    /**
+     * GPTQ's calibration alone, as the technique runs it ({@link LayerHessians}: one pass, Grams beyond the budget spilled,
+     * each weight's Hessian built in graph order), without the factoring and quantization that follow (O(K^3) and
+     * O(N K^2) per weight, hours at 7B scale on a shared 2-core machine); returns the weights given a Hessian.
+     */
+    private static int hessians(OnnxModel model, Dataset calibration, long start) {
+        List<LayerSelection.Candidate> candidates = new LayerSelection(List.of(), 0).select(model, model.weightLayers()).candidates();
+        QuantizeTechnique technique = new QuantizeTechnique();
+        Map<String, String> values = Map.of("bits", "4", "granularity", "block", "method", "gptq");
+        try (TestStepContext context = TestStepContext.builder().technique(technique, values).calibrationData(calibration).build();
+                LayerHessians hessians = LayerHessians.measure(model, candidates, calibration, CALIBRATION_SAMPLES, context)) {
+            System.out.printf("  %.0f s: calibration pass done, %d inputs spilled (%d bytes)%n", (System.nanoTime() - start) / 1e9,
+                    hessians.spilledInputs(), hessians.spilledBytes());
+            for (LayerSelection.Candidate candidate : candidates) {
+                double trace = org.ejml.dense.row.CommonOps_DDRM.trace(hessians.hessian(candidate.weightName()));
+                System.out.printf("  %.0f s: Hessian of %s, trace %.6g%n", (System.nanoTime() - start) / 1e9, candidate.weightName(), trace);
+            }
+            return candidates.size();
+        }
     }
 
     /** The technique in a test context whose progress messages are printed as they come, with the seconds since {@code start}. */
