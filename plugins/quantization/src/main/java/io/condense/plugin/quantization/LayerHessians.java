@@ -6,6 +6,7 @@ import io.condense.sdk.context.StepContext;
 import io.condense.sdk.data.Dataset;
 import io.condense.sdk.model.LayerSelection;
 import io.condense.sdk.model.OnnxModel;
+import io.condense.sdk.model.WeightLayer;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -38,7 +39,7 @@ final class LayerHessians implements AutoCloseable {
     static LayerHessians measure(OnnxModel model, List<LayerSelection.Candidate> measured, Dataset data, int samples,
             StepContext context) {
         Map<String, Integer> indices = new LinkedHashMap<>();
-        List<List<io.condense.sdk.model.WeightLayer>> layers = new ArrayList<>();
+        List<List<WeightLayer>> layers = new ArrayList<>();
         for (LayerSelection.Candidate candidate : measured) {
             indices.put(candidate.weightName(), layers.size());
             layers.add(candidate.layers());
