@@ -25,7 +25,7 @@ final class LayerHessians implements AutoCloseable {
     private final LayerInputGrams grams;
     private final Map<String, Integer> indices;
     private final StepContext context;
-    private List<LayerInputGram> inputs;
+    private Integer last;
     private DMatrixRMaj hessian;
     private Gptq.Factor factor;
 
@@ -53,13 +53,18 @@ final class LayerHessians implements AutoCloseable {
         if (index == null) {
             return null;
         }
+        if (index.equals(last)) {
+            return hessian;
+        }
         List<LayerInputGram> wanted = grams.inputsOf(index, context);
-        if (!sameObjects(wanted, inputs)) {
+        if (last == null || !grams.sameInputs(last, index)) {
             hessian = null;
             factor = null;
-            inputs = wanted;
             hessian = hessian(wanted);
         }
+        last = index;
+        // the Grams served are no longer needed once their Hessian is built: freed before GPTQ factors it
+        grams.releaseServed();
         return hessian;
     }
 
@@ -82,7 +87,6 @@ final class LayerHessians implements AutoCloseable {
 
     @Override
     public void close() {
-        inputs = null;
         hessian = null;
         factor = null;
         grams.close();
@@ -105,17 +109,5 @@ final class LayerHessians implements AutoCloseable {
             sum[i] *= scale;
         }
         return DMatrixRMaj.wrap(columns, columns, sum);
-    }
-
-    private static boolean sameObjects(List<LayerInputGram> a, List<LayerInputGram> b) {
-        if (b == null || a.size() != b.size()) {
-            return false;
-        }
-        for (int i = 0; i < a.size(); i++) {
-            if (a.get(i) != b.get(i)) {
-                return false;
-            }
-        }
-        return true;
     }
 }

@@ -242,6 +242,23 @@ public final class LayerInputGrams implements AutoCloseable {
         return grams;
     }
 
+    /** Whether weights {@code a} and {@code b} read the same inputs alike (so they share their Grams and what is built from them). */
+    public boolean sameInputs(int a, int b) {
+        return weights.get(a).equals(weights.get(b));
+    }
+
+    /**
+     * Drops now every Gram whose weights have all been served, rather than at the next {@link #inputsOf}: a caller that has
+     * built what it needs from them (a Hessian) and holds no reference to them frees their memory before its own work.
+     */
+    public void releaseServed() {
+        for (Source source : sources) {
+            if (source.users == 0) {
+                source.gram = null;
+            }
+        }
+    }
+
     /** Deletes the spill files. */
     @Override
     public void close() {
