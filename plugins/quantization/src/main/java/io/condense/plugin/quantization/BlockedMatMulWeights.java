@@ -10,6 +10,7 @@ import io.condense.sdk.model.ModelEditor;
 import io.condense.sdk.model.OnnxModel;
 import io.condense.sdk.model.QdqWeights;
 import io.condense.sdk.model.WeightLayer;
+import io.condense.sdk.stats.ShapeInference;
 import io.condense.sdk.tensor.DataType;
 import io.condense.sdk.tensor.LargeTensor;
 import io.condense.sdk.tensor.OffHeapBytes;
@@ -69,7 +70,47 @@ final class BlockedMatMulWeights {
     record Outcome(double signal, double noise) {
     }
 
-    /** Why a candidate cannot take this form, or null when it can: a 2-D weight read as the second operand of MatMul only. */
+    /**
+     * Why a candidate cannot take the asked form, or null when it can: a 2-D weight read as the second operand of MatMul
+     * only; with MatMulNBits also one read only as the first operand (W [M, K] x X [..., K, N], written as the transpose of
+     * X^T W^T: Transpose, MatMulNBits, Transpose), when {@code shapes} knows that every such X has rank 2 or more, and in
+     * both cases read by no other node of {@code model} (a Gather of a tied embedding table reads it as DequantizeLinear).
+     */
+    static String refusal(LayerSelection.Candidate candidate, boolean matMulNBits, OnnxModel model, ShapeInference shapes) {
+        String right = refusal(candidate);
+        if (matMulNBits && (right == null || leftOperand(candidate))) {
+            for (NodeProto reader : model.consumers(candidate.weightName())) {
+                if (candidate.layers().stream().noneMatch(layer -> layer.node().equals(reader))) {
+                    return "it is also read by " + reader.getOpType() + " '" + reader.getName() + "', which MatMulNBits cannot feed";
+                }
+            }
+        }
+        if (right == null || !matMulNBits || candidate.shape().length != 2 || !leftOperand(candidate)) {
+            return right;
+        }
+        for (WeightLayer layer : candidate.layers()) {
+            String x = layer.node().getInput(1);
+            if (shapes.shape(x).map(shape -> shape.length).orElse(0) < 2) {
+                return "it is the first operand of MatMul '" + layer.displayName() + "', whose other operand '" + x
+                        + "' has no known rank of 2 or more (MatMulNBits takes it transposed)";
+            }
+        }
+        return null;
+    }
+
+    /** Whether every layer reads the weight as MatMul's first operand only: W [M, K] x X [..., K, N]. */
+    static boolean leftOperand(LayerSelection.Candidate candidate) {
+        for (WeightLayer layer : candidate.layers()) {
+            NodeProto node = layer.node();
+            if (!node.getOpType().equals("MatMul") || !node.getInput(0).equals(candidate.weightName())
+                    || node.getInput(1).equals(candidate.weightName())) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Why a candidate cannot be read in blocks of output columns, or null when it can: a 2-D weight read as the second operand of MatMul only. */
     static String refusal(LayerSelection.Candidate candidate) {
         if (candidate.shape().length != 2) {
             return "its weight has rank " + candidate.shape().length + ", not a [K, N] matrix";
@@ -92,28 +133,26 @@ final class BlockedMatMulWeights {
         return bits == 3 ? 4 : bits;
     }
 
-    static Outcome write(ModelEditor editor, LayerSelection.Candidate candidate, WeightValues weight, LowBitSettings settings,
-            DMatrixRMaj hessian, String gptqRefusal, Map<String, Object> layer) {
-        Gptq.Factor factor = hessian == null ? null : Gptq.factor(hessian, Math.toIntExact(candidate.shape()[0]), candidate.layerNames());
-        return write(editor, candidate, weight, settings, factor, hessian, gptqRefusal, layer);
-    }
-
     /**
      * @param factor GPTQ's factor of the layer inputs' Hessian (shared by the weights that read the same input), or null to
      *     round to nearest
      * @param hessian that Hessian, for the report's output errors, or null
      */
-    static Outcome write(ModelEditor editor, LayerSelection.Candidate candidate, WeightValues values, LowBitSettings settings,
-            Gptq.Factor factor, DMatrixRMaj hessian, String gptqRefusal, Map<String, Object> layer) {
+    static Outcome write(ModelEditor editor, LayerSelection.Candidate candidate, WeightValues stored, LowBitSettings settings,
+            Gptq.Factor factor, DMatrixRMaj hessian, String gptqRefusal, Map<String, Object> layer, ShapeInference shapes) {
         long[] shape = candidate.shape();
-        int features = Math.toIntExact(shape[0]);
-        int outputs = Math.toIntExact(shape[1]);
+        boolean nbits = settings.matMulNBits();
+        // a first operand W [M, K] is read as its transpose [K, M]: the second operand of X^T W^T
+        boolean left = nbits && leftOperand(candidate);
+        int features = Math.toIntExact(shape[left ? 1 : 0]);
+        int outputs = Math.toIntExact(shape[left ? 0 : 1]);
+        WeightValues values = left ? index -> stored.get(index % outputs * features + index / outputs) : stored;
         int block = settings.block();
         int blocks = (features + block - 1) / block;
-        boolean nbits = settings.matMulNBits();
-        int stored = storedBits(settings.bits(), nbits);
+        int storedBits = storedBits(settings.bits(), nbits);
         AffineGrid grid = new AffineGrid(settings.bits(), block, false);
-        Layout layout = nbits ? new NBitsLayout(features, outputs, block, blocks, stored) : new QdqLayout(features, outputs, blocks, stored);
+        Layout layout = nbits ? new NBitsLayout(features, outputs, block, blocks, storedBits, left)
+                : new QdqLayout(features, outputs, blocks, storedBits);
 
         int chunkRows = Math.max(1, Math.min(outputs, CHUNK_ELEMENTS / features));
         double[] data = new double[chunkRows * features];
@@ -191,11 +230,14 @@ final class BlockedMatMulWeights {
                 layer.put("gptq_fallback", gptqRefusal + "; rounded to nearest instead");
             }
         }
-        layout.write(editor, candidate, weightName, settings);
+        layout.write(editor, candidate, weightName, settings, shapes);
         long elements = candidate.elements();
         long groups = (long) blocks * outputs;
         layer.put("format", nbits ? LowBitSettings.MATMULNBITS : "qdq");
-        layer.put("levels_type", nbits ? "uint8 (" + stored + "-bit packed)" : stored == 4 ? "uint4" : "uint8");
+        layer.put("levels_type", nbits ? "uint8 (" + storedBits + "-bit packed)" : storedBits == 4 ? "uint4" : "uint8");
+        if (left) {
+            layer.put("matmulnbits_operand", "first (Transpose, MatMulNBits, Transpose)");
+        }
         layer.put("scales", groups);
         layer.put("bytes_after", layout.bytes());
         layer.put("bytes_packed", LowBitQuantization.packedBytes(elements, settings.bits()) + 4L * groups
@@ -268,7 +310,8 @@ final class BlockedMatMulWeights {
     private interface Layout {
         void put(int output, byte[] levels, int levelsFrom, float[] scales, int[] zeros, int groupsFrom);
 
-        void write(ModelEditor editor, LayerSelection.Candidate candidate, String weightName, LowBitSettings settings);
+        void write(ModelEditor editor, LayerSelection.Candidate candidate, String weightName, LowBitSettings settings,
+                ShapeInference shapes);
 
         long bytes();
     }
@@ -285,8 +328,10 @@ final class BlockedMatMulWeights {
         private final byte[] packed;
         private final float[] scales;
         private final byte[] zeros;
+        private final boolean left;
 
-        NBitsLayout(int features, int outputs, int block, int blocks, int bits) {
+        NBitsLayout(int features, int outputs, int block, int blocks, int bits, boolean left) {
+            this.left = left;
             this.features = features;
             this.outputs = outputs;
             this.block = block;
@@ -315,7 +360,8 @@ final class BlockedMatMulWeights {
         }
 
         @Override
-        public void write(ModelEditor editor, LayerSelection.Candidate candidate, String weightName, LowBitSettings settings) {
+        public void write(ModelEditor editor, LayerSelection.Candidate candidate, String weightName, LowBitSettings settings,
+                ShapeInference shapes) {
             String packedName = editor.uniqueName(weightName + "_Q" + bits);
             String scalesName = editor.uniqueName(weightName + "_scales");
             String zerosName = editor.uniqueName(weightName + "_zero_points");
@@ -325,10 +371,18 @@ final class BlockedMatMulWeights {
             editor.requireOpset(MICROSOFT_DOMAIN, 1);
             for (WeightLayer weightLayer : candidate.layers()) {
                 NodeProto node = editor.node(weightLayer.nodeIndex());
-                NodeProto.Builder replacement = NodeProto.newBuilder().setOpType("MatMulNBits").setDomain(MICROSOFT_DOMAIN)
-                        .setName(node.getName().isEmpty() ? editor.uniqueName(weightLayer.displayName() + "_MatMulNBits") : node.getName())
-                        .addInput(node.getInput(0)).addInput(packedName).addInput(scalesName).addInput(zerosName)
-                        .addAllOutput(node.getOutputList());
+                String name = node.getName().isEmpty() ? editor.uniqueName(weightLayer.displayName() + "_MatMulNBits") : node.getName();
+                String a = node.getInput(0);
+                String y = node.getOutput(0);
+                if (left) {
+                    // W X = (X^T W^T)^T: X [..., K, N] with its last two axes swapped is MatMulNBits' A, and its output back
+                    int rank = shapes.shape(node.getInput(1)).orElseThrow().length;
+                    a = transpose(editor, node.getInput(1), editor.uniqueName(node.getInput(1) + "_transposed"), rank, name);
+                    y = editor.uniqueName(y + "_transposed");
+                    transpose(editor, y, node.getOutput(0), rank, name + "_output");
+                }
+                NodeProto.Builder replacement = NodeProto.newBuilder().setOpType("MatMulNBits").setDomain(MICROSOFT_DOMAIN).setName(name)
+                        .addInput(a).addInput(packedName).addInput(scalesName).addInput(zerosName).addOutput(y);
                 replacement.addAttribute(integer("K", features)).addAttribute(integer("N", outputs))
                         .addAttribute(integer("bits", bits)).addAttribute(integer("block_size", block));
                 editor.replaceNode(weightLayer.nodeIndex(), replacement.build());
@@ -373,7 +427,8 @@ final class BlockedMatMulWeights {
         }
 
         @Override
-        public void write(ModelEditor editor, LayerSelection.Candidate candidate, String weightName, LowBitSettings settings) {
+        public void write(ModelEditor editor, LayerSelection.Candidate candidate, String weightName, LowBitSettings settings,
+                ShapeInference shapes) {
             DataType type = bits == 4 ? DataType.UINT4 : DataType.UINT8;
             String levelsName = editor.uniqueName(weightName + "_quantized");
             String scaleName = editor.uniqueName(weightName + "_scale");
@@ -392,6 +447,17 @@ final class BlockedMatMulWeights {
         public long bytes() {
             return levels.length + 4L * scales.length + zeros.length;
         }
+    }
+
+    /** Adds {@code Transpose(input) -> output} swapping the last two of {@code rank} axes; returns {@code output}. */
+    private static String transpose(ModelEditor editor, String input, String output, int rank, String name) {
+        AttributeProto.Builder perm = AttributeProto.newBuilder().setName("perm").setType(AttributeProto.AttributeType.INTS);
+        for (int axis = 0; axis < rank; axis++) {
+            perm.addInts(axis < rank - 2 ? axis : 2 * rank - 3 - axis);
+        }
+        editor.addNode(NodeProto.newBuilder().setOpType("Transpose").setName(editor.uniqueName(name + "_Transpose")).addInput(input)
+                .addOutput(output).addAttribute(perm).build());
+        return output;
     }
 
     private static AttributeProto integer(String name, long value) {

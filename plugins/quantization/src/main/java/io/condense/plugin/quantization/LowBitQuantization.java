@@ -2,7 +2,6 @@ package io.condense.plugin.quantization;
 
 import ai.onnx.proto.OnnxMl.AttributeProto;
 import ai.onnx.proto.OnnxMl.NodeProto;
-import io.condense.sdk.calibration.LayerInputGram;
 import io.condense.sdk.context.StepContext;
 import io.condense.sdk.data.Dataset;
 import io.condense.sdk.error.CondenseException;
@@ -16,6 +15,7 @@ import io.condense.sdk.model.WeightLayer;
 import io.condense.sdk.quantization.IncrementalPowerOfTwo;
 import io.condense.sdk.quantization.PowerOfTwo;
 import io.condense.sdk.quantization.StaticActivations;
+import io.condense.sdk.stats.ShapeInference;
 import io.condense.sdk.technique.Report;
 import io.condense.sdk.technique.TechniqueResult;
 import io.condense.sdk.tensor.ChannelLayout;
@@ -83,25 +83,18 @@ final class LowBitQuantization {
             calibration = context.calibrationData().orElseThrow(() -> new CondenseException(ErrorCode.DATA_REQUIRED,
                     "quantize with method=gptq needs calibration data to measure each layer's inputs: pass --calibration-data "
                             + "(inputs shaped like the model's input), or use method=rtn"));
-            if (!source.fitsInline()) {
-                // the calibration pass runs the whole model and keeps every layer's Hessian at once: not bounded by a tensor
-                throw new CondenseException(ErrorCode.UNSUPPORTED_MODEL, "quantize with method=gptq measures each layer's inputs by "
-                        + "running the whole model in ONNX Runtime and keeps every layer's Hessian at once, which Condense does for "
-                        + "models up to 2 GiB; this one holds "
-                        + source.serializedSize() / (1 << 20) + " MiB of tensors: use method=rtn (per tensor, any size), or quantize "
-                        + "the model in parts under 2 GiB");
-            }
         }
 
         ModelEditor editor = source.edit();
         long opsetBefore = source.opsetVersion("").orElse(0L);
         // MatMulNBits needs no default-domain opset: only a layer that stays in QDQ form asks for one
-        if (!settings.matMulNBits() || candidates.stream().anyMatch(candidate -> BlockedMatMulWeights.refusal(candidate) != null)) {
+        ShapeInference shapes = settings.matMulNBits() ? ShapeInference.of(source) : null;
+        if (!settings.matMulNBits() || candidates.stream().anyMatch(candidate -> BlockedMatMulWeights.refusal(candidate, true, source, shapes) != null)) {
             requireOpset(editor, opsetBefore, settings);
         }
 
-        Map<String, DMatrixRMaj> hessians = Map.of();
         Map<String, String> gptqRefusals = new LinkedHashMap<>();
+        LayerHessians hessians = null;
         if (settings.gptq()) {
             List<LayerSelection.Candidate> measured = new ArrayList<>();
             List<WeightLayer> layers = new ArrayList<>();
@@ -120,11 +113,23 @@ final class LowBitQuantization {
                 }
             }
             if (!layers.isEmpty()) {
-                hessians = hessians(measured, LayerInputGram.accumulate(source, layers, calibration, settings.calibrationSamples(),
-                        context, 0.0, 0.5, "GPTQ"));
+                hessians = LayerHessians.measure(source, measured, calibration, settings.calibrationSamples(), context);
             }
         }
+        try {
+            return quantize(model, source, foldedReshapes, candidates, matrices, skipped, settings, activations, sqnrSamples, context,
+                    editor, opsetBefore, hessians, gptqRefusals, calibration, shapes);
+        } finally {
+            if (hessians != null) {
+                hessians.close();
+            }
+        }
+    }
 
+    private static TechniqueResult quantize(OnnxModel model, OnnxModel source, int foldedReshapes,
+            List<LayerSelection.Candidate> candidates, Map<String, WeightMatrix> matrices, List<LayerSelection.Skipped> skipped,
+            LowBitSettings settings, StaticActivations.Settings activations, int sqnrSamples, StepContext context, ModelEditor editor,
+            long opsetBefore, LayerHessians hessians, Map<String, String> gptqRefusals, Dataset calibration, ShapeInference shapes) {
         Totals totals = new Totals();
         List<Map<String, Object>> layerReports = new ArrayList<>();
         // for the activation step: each layer reading a quantized weight, the weight's scales, its report entry
@@ -144,7 +149,7 @@ final class LowBitQuantization {
             layer.put("elements", candidate.elements());
             layer.put("scheme", settings.scheme());
             layer.put("bits", settings.bits());
-            String blockedRefusal = BlockedMatMulWeights.refusal(candidate);
+            String blockedRefusal = BlockedMatMulWeights.refusal(candidate, settings.matMulNBits(), source, shapes);
             boolean blockedPath = settings.blocked() && settings.scheme().equals("uniform") && activations == null && blockedRefusal == null;
             if (source.largeTensor(candidate.weightName()).isPresent() && !blockedPath) {
                 // only the blocked path reads a weight piece by piece (its levels, at most 8 bits for at most 2^31 - 9
@@ -159,7 +164,9 @@ final class LowBitQuantization {
                 // one block of output columns at a time from the (memory-mapped) weight: the heap never holds it whole
                 BlockedMatMulWeights.Outcome outcome = BlockedMatMulWeights.write(editor, candidate,
                         BlockedMatMulWeights.WeightValues.of(source, candidate.weightName()),
-                        settings, hessians.get(candidate.weightName()), gptqRefusals.get(candidate.weightName()), layer);
+                        settings, hessians == null ? null : hessians.factor(candidate.weightName(), Math.toIntExact(candidate.shape()[0]),
+                                candidate.layerNames()), hessians == null ? null : hessians.hessian(candidate.weightName()),
+                        gptqRefusals.get(candidate.weightName()), layer, shapes);
                 double sqnr = new SymmetricQuantizer.Energies(outcome.signal(), outcome.noise()).sqnrDb();
                 layer.put("sqnr_db", sqnr);
                 layer.put("bytes_before", 4L * candidate.elements());
@@ -183,7 +190,7 @@ final class LowBitQuantization {
                 case "kmeans" -> kmeans(editor, candidate, weights, settings, layer);
                 case "pow2" -> powerOfTwo(editor, candidate, weights, settings, layer);
                 default -> uniform(editor, candidate, matrices.get(candidate.weightName()), weights, settings,
-                        hessians.get(candidate.weightName()), gptqRefusals.get(candidate.weightName()), layer);
+                        hessians == null ? null : hessians.hessian(candidate.weightName()), gptqRefusals.get(candidate.weightName()), layer);
             };
             float[] dequantized = written.dequantized();
             double signal = 0;
@@ -253,6 +260,10 @@ final class LowBitQuantization {
                 .put("opset_after", result.opsetVersion("").orElse(0L));
         if (settings.gptq()) {
             report.put("calibration_samples", Math.min(settings.calibrationSamples(), calibration.size()));
+            if (hessians != null) {
+                report.put("calibration_spilled_inputs", hessians.spilledInputs());
+                report.put("calibration_spilled_bytes", hessians.spilledBytes());
+            }
         }
         if (activationStep != null) {
             activationStep.report(report);
@@ -326,37 +337,6 @@ final class LowBitQuantization {
                 return "GPTQ does not handle " + node.getOpType();
             }
         }
-    }
-
-    /**
-     * Each weight's Hessian {@code H = 2 X^T X / n} over the inputs of all layers reading it, keyed by weight name. The
-     * columns are in {@link LayerInputGram}'s order, which is {@link WeightMatrix}'s (the stored weight's).
-     *
-     * @param grams one per layer of {@code candidates}, in order
-     */
-    static Map<String, DMatrixRMaj> hessians(List<LayerSelection.Candidate> candidates, List<LayerInputGram> grams) {
-        Map<String, DMatrixRMaj> hessians = new LinkedHashMap<>();
-        int next = 0;
-        for (LayerSelection.Candidate candidate : candidates) {
-            List<LayerInputGram> layers = grams.subList(next, next + candidate.layers().size());
-            next += candidate.layers().size();
-            int columns = layers.get(0).columns();
-            double[] sum = layers.get(0).gram(0).clone();
-            long rows = layers.get(0).rows();
-            for (LayerInputGram layer : layers.subList(1, layers.size())) {
-                double[] gram = layer.gram(0);
-                for (int i = 0; i < sum.length; i++) {
-                    sum[i] += gram[i];
-                }
-                rows += layer.rows();
-            }
-            double scale = rows == 0 ? 0 : 2.0 / rows;
-            for (int i = 0; i < sum.length; i++) {
-                sum[i] *= scale;
-            }
-            hessians.put(candidate.weightName(), DMatrixRMaj.wrap(columns, columns, sum));
-        }
-        return hessians;
     }
 
     private static Written uniform(ModelEditor editor, LayerSelection.Candidate candidate, WeightMatrix matrix, float[] weights,

@@ -39,35 +39,40 @@ final class DecoderWeightsModel {
 
     /** Writes {@code model.onnx} and {@code model.onnx.data} in the folder; returns the model file. */
     static Path write(Path folder, String name, int layers, long seed) throws IOException {
+        return write(folder, name, layers, seed, HIDDEN, INNER);
+    }
+
+    /** The same graph with other widths (a small one for tests of the paths a 7B model takes). */
+    static Path write(Path folder, String name, int layers, long seed, int hidden, int inner) throws IOException {
         Files.createDirectories(folder);
         Path modelFile = folder.resolve(name);
         String dataName = name + ".data";
         SplittableRandom random = new SplittableRandom(seed);
         GraphProto.Builder graph = GraphProto.newBuilder().setName("decoder_weights")
-                .addInput(value(INPUT)).addOutput(value("y"));
+                .addInput(value(INPUT, hidden)).addOutput(value("y", hidden));
         try (FileChannel channel = FileChannel.open(folder.resolve(dataName), StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                 StandardOpenOption.TRUNCATE_EXISTING)) {
             Writer writer = new Writer(channel, dataName, graph, random);
             String x = INPUT;
             for (int layer = 0; layer < layers; layer++) {
                 String p = "layer" + layer + ".";
-                String a = norm(graph, writer, p + "input_norm", x);
+                String a = norm(graph, writer, p + "input_norm", x, hidden);
                 for (String projection : List.of("q", "k", "v")) {
-                    writer.weight(p + projection + "_proj", HIDDEN, HIDDEN);
+                    writer.weight(p + projection + "_proj", hidden, hidden);
                     graph.addNode(node("MatMul", p + projection, a, p + projection + "_proj"));
                 }
                 graph.addNode(node("Add", p + "qk", p + "q", p + "k"));
                 graph.addNode(node("Add", p + "qkv", p + "qk", p + "v"));
-                writer.weight(p + "o_proj", HIDDEN, HIDDEN);
+                writer.weight(p + "o_proj", hidden, hidden);
                 graph.addNode(node("MatMul", p + "attention", p + "qkv", p + "o_proj"));
                 graph.addNode(node("Add", p + "h", x, p + "attention"));
-                String b = norm(graph, writer, p + "post_norm", p + "h");
-                writer.weight(p + "gate_proj", HIDDEN, INNER);
-                writer.weight(p + "up_proj", HIDDEN, INNER);
+                String b = norm(graph, writer, p + "post_norm", p + "h", hidden);
+                writer.weight(p + "gate_proj", hidden, inner);
+                writer.weight(p + "up_proj", hidden, inner);
                 graph.addNode(node("MatMul", p + "gate", b, p + "gate_proj"));
                 graph.addNode(node("MatMul", p + "up", b, p + "up_proj"));
                 graph.addNode(node("Mul", p + "gated", p + "gate", p + "up"));
-                writer.weight(p + "down_proj", INNER, HIDDEN);
+                writer.weight(p + "down_proj", inner, hidden);
                 graph.addNode(node("MatMul", p + "mlp", p + "gated", p + "down_proj"));
                 String out = layer == layers - 1 ? "y" : p + "out";
                 graph.addNode(node("Add", out, p + "h", p + "mlp"));
@@ -86,9 +91,9 @@ final class DecoderWeightsModel {
         return layers * (4L * HIDDEN * HIDDEN + 3L * HIDDEN * INNER);
     }
 
-    private static String norm(GraphProto.Builder graph, Writer writer, String name, String input) throws IOException {
-        writer.constant(name + ".weight", HIDDEN, 1f);
-        writer.constant(name + ".bias", HIDDEN, 0f);
+    private static String norm(GraphProto.Builder graph, Writer writer, String name, String input, int hidden) throws IOException {
+        writer.constant(name + ".weight", hidden, 1f);
+        writer.constant(name + ".bias", hidden, 0f);
         graph.addNode(NodeProto.newBuilder().setOpType("LayerNormalization").setName(name).addInput(input).addInput(name + ".weight")
                 .addInput(name + ".bias").addOutput(name).build());
         return name;
@@ -98,11 +103,11 @@ final class DecoderWeightsModel {
         return NodeProto.newBuilder().setOpType(op).setName(output + "_" + op).addAllInput(List.of(inputs)).addOutput(output).build();
     }
 
-    private static ValueInfoProto value(String name) {
+    private static ValueInfoProto value(String name, int hidden) {
         TensorShapeProto shape = TensorShapeProto.newBuilder()
                 .addDim(TensorShapeProto.Dimension.newBuilder().setDimParam("batch"))
                 .addDim(TensorShapeProto.Dimension.newBuilder().setDimParam("tokens"))
-                .addDim(TensorShapeProto.Dimension.newBuilder().setDimValue(HIDDEN)).build();
+                .addDim(TensorShapeProto.Dimension.newBuilder().setDimValue(hidden)).build();
         return ValueInfoProto.newBuilder().setName(name).setType(TypeProto.newBuilder().setTensorType(
                 TypeProto.Tensor.newBuilder().setElemType(1).setShape(shape))).build();
     }

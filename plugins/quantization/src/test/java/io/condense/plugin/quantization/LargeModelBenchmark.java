@@ -15,7 +15,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
@@ -29,7 +28,8 @@ import java.util.stream.Stream;
  * other (the same round-to-nearest levels should give the same outputs) and, with {@code verify-float}, with the float
  * model.
  *
- * <p>Arguments: folder, decoder blocks, runs (comma-separated: ort, rtn, gptq), python executable, heap of the Condense
+ * <p>Arguments: folder, decoder blocks, runs (comma-separated: ort, rtn, gptq, calibration: GPTQ's calibration alone, see
+ * {@link LargeModelRun}), python executable, heap of the Condense
  * runs, block size, verify-float (true/false).
  */
 public final class LargeModelBenchmark {
@@ -79,7 +79,9 @@ public final class LargeModelBenchmark {
             long outputBytes = folderBytes(output.getParent());
             fields.put("output_mb", Long.toString(outputBytes >> 20));
             results.put(run, fields);
-            outputs.put(run, output);
+            if (!run.equals("calibration")) {
+                outputs.put(run, output);
+            }
         }
 
         System.out.println();
@@ -101,7 +103,8 @@ public final class LargeModelBenchmark {
         return switch (run) {
             case "ort" -> "ONNX Runtime matmul_nbits_quantizer (RTN, asymmetric)";
             case "rtn" -> "Condense quantize RTN";
-            default -> "Condense GPTQ (generated activations)";
+            case "calibration" -> "Condense GPTQ calibration alone (one pass, Grams, Hessians)";
+            default -> "Condense quantize GPTQ (generated calibration data)";
         };
     }
 
@@ -135,11 +138,8 @@ public final class LargeModelBenchmark {
     /** Runs every output (and the float model) on one input; prints how far each is from the others. */
     private static void verify(Path model, Map<String, Path> outputs, boolean verifyFloat) throws OrtException {
         int tokens = 8;
-        Random random = new Random(1);
-        float[] input = new float[tokens * DecoderWeightsModel.HIDDEN];
-        for (int i = 0; i < input.length; i++) {
-            input[i] = (float) random.nextGaussian();
-        }
+        // drawn like GPTQ's calibration data (other values): GPTQ fits the layers to that distribution
+        float[] input = LargeModelRun.activations(tokens, DecoderWeightsModel.HIDDEN, 1);
         Map<String, float[]> results = new LinkedHashMap<>();
         if (verifyFloat) {
             results.put("float", run(model, input, tokens));

@@ -1,16 +1,17 @@
 package io.condense.plugin.quantization;
 
+import io.condense.sdk.data.Dataset;
+import io.condense.sdk.data.NdArray;
 import io.condense.sdk.model.LayerSelection;
-import io.condense.sdk.model.ModelEditor;
 import io.condense.sdk.model.OnnxModel;
+import io.condense.sdk.technique.Parameters;
+import io.condense.sdk.testkit.TestStepContext;
 import io.condense.sdk.technique.TechniqueResult;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
-import org.ejml.data.DMatrixRMaj;
-import org.ejml.dense.row.CommonOps_DDRM;
 
 /**
  * One measured run of {@link LargeModelBenchmark}, in a JVM of its own: load a model with external data, quantize its
@@ -18,14 +19,14 @@ import org.ejml.dense.row.CommonOps_DDRM;
  * wall time and the memory peaks.
  *
  * <p>{@code rtn} is the technique as a user runs it ({@code quantize(bits=4, granularity=block, block=32,
- * format=matmulnbits)}). {@code gptq} runs the same per-weight code with GPTQ on generated calibration activations
- * (the technique measures each layer's inputs by running the model in ONNX Runtime on calibration data, which at this
- * size is not done: see the README): 256 tokens per distinct layer input, Gaussian with a log-normal spread of feature
- * scales (a few large features, as in language models), Hessian 2 X^T X / 256, one factor shared by the weights that
- * read the same input (q, k, v; gate, up).
+ * format=matmulnbits)}); {@code gptq} the same with {@code method=gptq} and generated calibration data: 8 samples of 32
+ * tokens (256 tokens), Gaussian with a log-normal spread of feature scales (a few large features, as in language models),
+ * which the technique runs through the model in ONNX Runtime (a session from the file with its external data), its layer
+ * inputs beyond the Gram budget spilled to the scratch folder (the SDK's {@code LayerInputGrams}).
  */
 public final class LargeModelRun {
-    static final int CALIBRATION_TOKENS = 256;
+    static final int CALIBRATION_SAMPLES = 8;
+    static final int CALIBRATION_TOKENS = 32;
 
     private LargeModelRun() {
     }
@@ -37,22 +38,35 @@ public final class LargeModelRun {
         int block = Integer.parseInt(args[3]);
         int layers;
         double seconds;
+        TechniqueResult result;
         ProcessMemory memory = ProcessMemory.start();
         try (memory) {
             long start = System.nanoTime();
             OnnxModel model = OnnxModel.load(input);
-            OnnxModel quantized;
-            if (method.equals("rtn")) {
-                TechniqueResult result = StaticActivationQuantizationTest.quantize(model, Map.of("bits", "4", "granularity", "block",
-                        "block", Integer.toString(block), "format", "matmulnbits"), null);
-                quantized = result.model();
-                layers = ((Number) result.report().get("layers_quantized")).intValue();
-            } else {
-                quantized = gptq(model, block);
-                layers = (int) quantized.nodes().stream().filter(node -> node.getOpType().equals("MatMulNBits")).count();
+            Map<String, String> values = new LinkedHashMap<>(Map.of("bits", "4", "granularity", "block", "block", Integer.toString(block),
+                    "format", "matmulnbits"));
+            Dataset calibration = null;
+            if (!method.equals("rtn")) {
+                values.put("method", "gptq");
+                calibration = calibration(DecoderWeightsModel.HIDDEN);
             }
-            quantized.save(output);
+            if (method.equals("calibration")) {
+                result = null;
+                layers = hessians(model, calibration, start);
+            } else {
+                result = quantize(model, values, calibration, start);
+                layers = ((Number) result.report().get("layers_quantized")).intValue();
+                result.model().save(output);
+            }
             seconds = (System.nanoTime() - start) / 1e9;
+        }
+        if (result != null && method.equals("gptq")) {
+            for (Map<String, Object> layer : result.report().layers()) {
+                System.out.printf("  %s: output error rtn %s gptq %s%n", layer.get("weight"), layer.get("output_error_rtn"),
+                        layer.get("output_error_gptq"));
+            }
+            System.out.printf("  spilled inputs %s, %s bytes%n", result.report().get("calibration_spilled_inputs"),
+                    result.report().get("calibration_spilled_bytes"));
         }
         System.out.printf("RESULT method=%s seconds=%.3f heap_peak_mb=%d heap_pool_peaks_mb=%d rss_peak_mb=%d rss_reset=%s "
                         + "rss_anon_peak_mb=%d rss_file_peak_mb=%d layers=%d%n", method, seconds, memory.heapPeakBytes() >> 20,
@@ -60,43 +74,83 @@ public final class LargeModelRun {
                 memory.anonymousPeakBytes() >> 20, memory.filePeakBytes() >> 20, layers);
     }
 
-    static OnnxModel gptq(OnnxModel model, int block) {
+    /**
+     * GPTQ's calibration alone, as the technique runs it ({@link LayerHessians}: one pass, Grams beyond the budget spilled,
+     * each weight's Hessian built in graph order), without the factoring and quantization that follow (O(K^3) and
+     * O(N K^2) per weight, hours at 7B scale on a shared 2-core machine); returns the weights given a Hessian.
+     */
+    private static int hessians(OnnxModel model, Dataset calibration, long start) {
         List<LayerSelection.Candidate> candidates = new LayerSelection(List.of(), 0).select(model, model.weightLayers()).candidates();
-        LowBitSettings settings = new LowBitSettings("uniform", 4, "block", block, "gptq", CALIBRATION_TOKENS, LowBitSettings.MATMULNBITS, List.of());
-        ModelEditor editor = model.edit();
-        String currentInput = null;
-        Gptq.Factor factor = null;
-        for (LayerSelection.Candidate candidate : candidates) {
-            String layerInput = candidate.layers().get(0).node().getInput(0);
-            int features = Math.toIntExact(candidate.shape()[0]);
-            if (!layerInput.equals(currentInput)) {
-                factor = null; // one factor alive at a time
-                factor = Gptq.factor(generatedHessian(layerInput, features), features, layerInput);
-                currentInput = layerInput;
+        QuantizeTechnique technique = new QuantizeTechnique();
+        Map<String, String> values = Map.of("bits", "4", "granularity", "block", "method", "gptq");
+        try (TestStepContext context = TestStepContext.builder().technique(technique, values).calibrationData(calibration).build();
+                LayerHessians hessians = LayerHessians.measure(model, candidates, calibration, CALIBRATION_SAMPLES, context)) {
+            System.out.printf("  %.0f s: calibration pass done, %d inputs spilled (%d bytes)%n", (System.nanoTime() - start) / 1e9,
+                    hessians.spilledInputs(), hessians.spilledBytes());
+            for (LayerSelection.Candidate candidate : candidates) {
+                double trace = org.ejml.dense.row.CommonOps_DDRM.trace(hessians.hessian(candidate.weightName()));
+                System.out.printf("  %.0f s: Hessian of %s, trace %.6g%n", (System.nanoTime() - start) / 1e9, candidate.weightName(), trace);
             }
-            BlockedMatMulWeights.write(editor, candidate, BlockedMatMulWeights.WeightValues.of(model, candidate.weightName()), settings, factor, null, null,
-                    new LinkedHashMap<>());
-            System.out.printf("  gptq %s done%n", candidate.weightName());
+            return candidates.size();
         }
-        return editor.build();
     }
 
-    /** 2 X^T X / n of generated activations X [256, features]. */
-    static DMatrixRMaj generatedHessian(String name, int features) {
-        Random random = new Random(name.hashCode());
-        double[] scales = new double[features];
-        for (int j = 0; j < features; j++) {
-            scales[j] = Math.exp(0.5 * random.nextGaussian());
+    /** The technique in a test context whose progress messages are printed as they come, with the seconds since {@code start}. */
+    private static TechniqueResult quantize(OnnxModel model, Map<String, String> values, Dataset calibration, long start)
+            throws InterruptedException {
+        QuantizeTechnique technique = new QuantizeTechnique();
+        Parameters parameters = Parameters.validate(technique.descriptor().parameters(), values);
+        TestStepContext.Builder builder = TestStepContext.builder().technique(technique, values);
+        if (calibration != null) {
+            builder.calibrationData(calibration);
         }
-        DMatrixRMaj activations = new DMatrixRMaj(CALIBRATION_TOKENS, features);
-        for (int i = 0; i < CALIBRATION_TOKENS; i++) {
-            for (int j = 0; j < features; j++) {
-                activations.set(i, j, random.nextGaussian() * scales[j]);
+        try (TestStepContext context = builder.build()) {
+            Thread printer = new Thread(() -> {
+                int printed = 0;
+                while (!Thread.currentThread().isInterrupted()) {
+                    List<TestStepContext.ProgressEvent> events = context.progressEvents();
+                    for (; printed < events.size(); printed++) {
+                        System.out.printf("  %.0f s: %s%n", (System.nanoTime() - start) / 1e9, events.get(printed).message());
+                    }
+                    try {
+                        Thread.sleep(1000);
+                    } catch (InterruptedException e) {
+                        return;
+                    }
+                }
+            });
+            printer.setDaemon(true);
+            printer.start();
+            try {
+                return technique.apply(model, parameters, context);
+            } finally {
+                printer.interrupt();
+                printer.join();
             }
         }
-        DMatrixRMaj hessian = new DMatrixRMaj(features, features);
-        CommonOps_DDRM.multTransA(activations, activations, hessian);
-        CommonOps_DDRM.scale(2.0 / CALIBRATION_TOKENS, hessian);
-        return hessian;
+    }
+
+    /** Generated model inputs [8, 32, features] (see {@link #activations}). */
+    static Dataset calibration(int features) {
+        return Dataset.of(NdArray.ofFloats(new long[] {CALIBRATION_SAMPLES, CALIBRATION_TOKENS, features},
+                activations(CALIBRATION_SAMPLES * CALIBRATION_TOKENS, features, 42)));
+    }
+
+    /**
+     * {@code rows} Gaussian rows whose feature j is scaled by exp(0.5 g_j), the g_j the same for every seed (so held-out
+     * inputs come from the calibration data's distribution); {@code seed} draws the values.
+     */
+    static float[] activations(int rows, int features, long seed) {
+        Random scaleRandom = new Random(42);
+        double[] scales = new double[features];
+        for (int j = 0; j < features; j++) {
+            scales[j] = Math.exp(0.5 * scaleRandom.nextGaussian());
+        }
+        Random random = new Random(seed);
+        float[] values = new float[rows * features];
+        for (int i = 0; i < values.length; i++) {
+            values[i] = (float) (random.nextGaussian() * scales[i % features]);
+        }
+        return values;
     }
 }

@@ -100,6 +100,61 @@ class MatMulNBitsTest {
         assertThat((double) nbits.report().get("sqnr_db")).isEqualTo((double) qdq.report().get("sqnr_db"));
     }
 
+    /**
+     * A weight read as MatMul's first operand (W [80, 64] x X [batch, 64, 3]) becomes Transpose, MatMulNBits, Transpose
+     * ((X^T W^T)^T) and gives the QDQ form's outputs (there it stays DequantizeLinear + MatMul, which ONNX Runtime
+     * dequantizes again on every run).
+     */
+    @ParameterizedTest(name = "bits={0}")
+    @CsvSource({"4", "8"})
+    void aWeightOnTheLeftOfMatMulRunsAsTransposedMatMulNBits(int bits) throws OrtException {
+        Random random = new Random(7);
+        GraphProto graph = GraphProto.newBuilder().setName("left_weight")
+                .addInput(value("x", -1, TOKENS, HIDDEN)).addOutput(value("y", -1, TOKENS, INNER))
+                .addInitializer(Tensor.fromFloats("wl", DataType.FLOAT, new long[] {INNER, HIDDEN}, gaussian(random, INNER * HIDDEN, HIDDEN))
+                        .toProto())
+                .addNode(node("Transpose", List.of("x"), "xt").toBuilder().addAttribute(ints("perm", 0, 2, 1)))
+                .addNode(node("MatMul", List.of("wl", "xt"), "h"))
+                .addNode(node("Transpose", List.of("h"), "y").toBuilder().addAttribute(ints("perm", 0, 2, 1)))
+                .build();
+        OnnxModel model = OnnxModel.of(ModelProto.newBuilder().setIrVersion(8).setGraph(graph)
+                .addOpsetImport(OperatorSetIdProto.newBuilder().setDomain("").setVersion(17)).build());
+        Map<String, String> values = new LinkedHashMap<>(Map.of("bits", Integer.toString(bits), "granularity", "block", "block", "32"));
+        TechniqueResult qdq = StaticActivationQuantizationTest.quantize(model, values, null);
+        values.put("format", "matmulnbits");
+        TechniqueResult nbits = StaticActivationQuantizationTest.quantize(model, values, null);
+        OnnxModel written = OnnxModel.fromBytes(nbits.model().toBytes());
+
+        assertThat(written.nodes()).extracting(NodeProto::getOpType).containsOnly("Transpose", "MatMulNBits")
+                .filteredOn("MatMulNBits"::equals).hasSize(1);
+        NodeProto matMulNBits = written.nodes().stream().filter(node -> node.getOpType().equals("MatMulNBits")).findFirst().orElseThrow();
+        assertThat(attribute(matMulNBits, "K")).isEqualTo(HIDDEN);
+        assertThat(attribute(matMulNBits, "N")).isEqualTo(INNER);
+        assertThat(nbits.report().layers()).singleElement().satisfies(layer -> {
+            assertThat(layer).containsEntry("format", "matmulnbits").containsKey("matmulnbits_operand").doesNotContainKey("matmulnbits_fallback");
+        });
+        assertThat((double) nbits.report().get("sqnr_db")).isCloseTo((double) qdq.report().get("sqnr_db"), org.assertj.core.api.Assertions.within(1e-9));
+
+        float[] input = inputs(1, 5).inputs().toFloatArray();
+        float[] expected = run(qdq.model(), input);
+        float[] actual = run(written, input);
+        double scale = 0;
+        for (float value : expected) {
+            scale = Math.max(scale, Math.abs(value));
+        }
+        assertThat(maxDifference(expected, actual)).as("MatMulNBits against the dequantized reference").isLessThan(1e-4 * scale);
+        assertThat(maxDifference(run(model, input), actual)).as("and near float").isLessThan(0.2 * scale);
+    }
+
+    private static ai.onnx.proto.OnnxMl.AttributeProto ints(String name, long... values) {
+        ai.onnx.proto.OnnxMl.AttributeProto.Builder attribute = ai.onnx.proto.OnnxMl.AttributeProto.newBuilder().setName(name)
+                .setType(ai.onnx.proto.OnnxMl.AttributeProto.AttributeType.INTS);
+        for (long value : values) {
+            attribute.addInts(value);
+        }
+        return attribute.build();
+    }
+
     @Test
     void whatMatMulNBitsCannotHoldIsRefused() {
         OnnxModel model = feedForward();

@@ -85,8 +85,27 @@ public final class LayerInputGram {
             return new LayerInputGram(layer, (int) group, Math.toIntExact(weightShape[1]),
                     Arrays.copyOfRange(weightShape, 2, weightShape.length));
         }
-        int features = Math.toIntExact(weightShape[layer.outputChannelAxis() == 0 ? 1 : 0]);
-        return new LayerInputGram(layer, 1, features, new long[0]);
+        return new LayerInputGram(layer, 1, features(layer, weightShape), new long[0]);
+    }
+
+    /** Bytes of the matrices {@link #of} allocates for {@code layer} (one {@code [columns x columns]} of doubles per group). */
+    static long bytes(WeightLayer layer, long[] weightShape) {
+        long groups = 1;
+        long columns;
+        if (layer.opType().equals("Conv")) {
+            groups = NodeAttributes.getInt(layer.node(), "group", 1);
+            columns = weightShape[1];
+            for (int axis = 2; axis < weightShape.length; axis++) {
+                columns *= weightShape[axis];
+            }
+        } else {
+            columns = features(layer, weightShape);
+        }
+        return groups * columns * columns * Double.BYTES;
+    }
+
+    private static int features(WeightLayer layer, long[] weightShape) {
+        return Math.toIntExact(weightShape[layer.outputChannelAxis() == 0 ? 1 : 0]);
     }
 
     /**

@@ -51,6 +51,7 @@ import java.util.Optional;
 import java.util.Random;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -182,6 +183,51 @@ class LayerInputGramTest {
             for (int j = 0; j < expected.length; j++) {
                 assertThat(streamed[j]).isCloseTo(expected[j], within(1e-9 * (1 + Math.abs(expected[j]))));
             }
+        }
+    }
+
+    /**
+     * {@link LayerInputGrams} gives every weight the Grams {@link LayerInputGram#accumulate} gives its layers, whether they
+     * are summed during the pass or spilled and summed back from files (budget 0); two weights reading one input share one
+     * Gram; the spill files are gone after close.
+     */
+    @ParameterizedTest(name = "budget {0} bytes")
+    @CsvSource({"0", "1073741824"})
+    void groupedGramsEqualTheLayersOwnWhetherSpilledOrKept(long budget, @TempDir Path scratch) throws IOException {
+        Random random = new Random(21);
+        NodeProto q = node("MatMul", List.of("x", "wq"), List.of("q"));
+        NodeProto k = node("MatMul", List.of("x", "wk"), List.of("k"));
+        NodeProto add = node("Add", List.of("q", "k"), List.of("s"));
+        NodeProto relu = node("Relu", List.of("s"), List.of("r"));
+        NodeProto o = node("MatMul", List.of("r", "wo"), List.of("y"));
+        OnnxModel model = OnnxModel.of(Onnx.model(13, List.of(value("x", 1, 3, 6)), List.of(output("y")), List.of(q, k, add, relu, o),
+                List.of(floats("wq", new long[] {6, 5}, values(random, 30)), floats("wk", new long[] {6, 5}, values(random, 30)),
+                        floats("wo", new long[] {5, 4}, values(random, 20)))));
+        Dataset dataset = Dataset.of(NdArray.ofFloats(new long[] {7, 3, 6}, values(random, 7 * 18)));
+        List<WeightLayer> layers = model.weightLayers();
+        List<LayerInputGram> expected = LayerInputGram.accumulate(model, layers, dataset, 6, new RuntimeContext(new ArrayList<>()),
+                0.0, 0.5, "test");
+
+        RuntimeContext context = new RuntimeContext(new ArrayList<>(), scratch);
+        List<List<WeightLayer>> weights = layers.stream().map(List::of).toList();
+        try (LayerInputGrams grams = LayerInputGrams.measure(model, weights, dataset, 6, context, 0.0, 0.5, "test", budget)) {
+            assertThat(grams.spilledInputs()).isEqualTo(budget == 0 ? 2 : 0);
+            assertThat(grams.spilledBytes()).isEqualTo(budget == 0 ? 6L * (18 + 15) * 4 : 0);
+            List<LayerInputGram> first = null;
+            for (int weight = 0; weight < layers.size(); weight++) {
+                List<LayerInputGram> inputs = grams.inputsOf(weight, context);
+                assertThat(inputs).hasSize(1);
+                assertThat(inputs.get(0).rows()).isEqualTo(expected.get(weight).rows());
+                assertThat(inputs.get(0).gram(0)).containsExactly(expected.get(weight).gram(0));
+                if (weight == 0) {
+                    first = inputs;
+                } else if (layers.get(weight).weightName().equals("wk")) {
+                    assertThat(inputs.get(0)).as("q and k read x: one Gram").isSameAs(first.get(0));
+                }
+            }
+        }
+        try (var left = Files.walk(scratch)) {
+            assertThat(left.filter(Files::isRegularFile)).as("spill files deleted").isEmpty();
         }
     }
 
@@ -357,9 +403,15 @@ class LayerInputGramTest {
     /** A step context whose evaluator is ONNX Runtime, opened directly. */
     private static final class RuntimeContext implements StepContext {
         private final List<Double> progress;
+        private final Path scratch;
 
         RuntimeContext(List<Double> progress) {
+            this(progress, null);
+        }
+
+        RuntimeContext(List<Double> progress, Path scratch) {
             this.progress = progress;
+            this.scratch = scratch;
         }
 
         @Override
@@ -435,7 +487,10 @@ class LayerInputGramTest {
 
         @Override
         public Path scratchDirectory() {
-            throw new UnsupportedOperationException("no scratch folder in this test");
+            if (scratch == null) {
+                throw new UnsupportedOperationException("no scratch folder in this test");
+            }
+            return scratch;
         }
     }
 }
