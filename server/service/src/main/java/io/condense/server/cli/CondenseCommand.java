@@ -1,6 +1,7 @@
 package io.condense.server.cli;
 
 import io.condense.server.cli.channel.ChannelCommand;
+import io.condense.server.logging.LogConfigurator;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -29,8 +30,8 @@ public final class CondenseCommand implements Runnable {
 
     public static void main(String[] args) {
         // the command line speaks for itself; the server's INFO log is for `serve`
-        if (System.getProperty("condense.log.level") == null && (args.length == 0 || !"serve".equals(args[0]))) {
-            System.setProperty("condense.log.level", "WARN");
+        if (System.getProperty(LogConfigurator.LEVEL_PROPERTY) == null && (args.length == 0 || !"serve".equals(args[0]))) {
+            System.setProperty(LogConfigurator.LEVEL_PROPERTY, "WARN");
         }
         int exitCode = commandLine(args).execute(args);
         System.exit(exitCode);
