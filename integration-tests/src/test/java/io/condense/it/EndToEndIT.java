@@ -220,7 +220,7 @@ class EndToEndIT {
     void theCompressCommandUploadsAndPassesTrainingData(@TempDir Path folder) throws Exception {
         String requestId = "train-cli-" + System.nanoTime();
         Path output = folder.resolve("out.onnx");
-        int exit = new picocli.CommandLine(new io.condense.server.cli.CondenseCommand()).execute("compress",
+        int exit = condense("compress",
                 TestEnvironment.mnist8().toString(), "--pipeline", "trainprobe", "-o", output.toString(),
                 "--train-data", TestEnvironment.digitImages().toString(), "--train-labels", TestEnvironment.digitLabels().toString(),
                 "--server", platform.grpcTarget(), "--no-evaluation", "--request-id", requestId);
@@ -234,11 +234,11 @@ class EndToEndIT {
         assertThat(report).containsEntry("training_data", true).containsEntry("samples", 10_000L).containsEntry("labels", 10_000L);
 
         // labels alone, or inputs alone, are refused before anything is uploaded
-        int labelsOnly = new picocli.CommandLine(new io.condense.server.cli.CondenseCommand()).execute("compress",
+        int labelsOnly = condense("compress",
                 TestEnvironment.mnist8().toString(), "--pipeline", "trainprobe", "-o", folder.resolve("never.onnx").toString(),
                 "--train-labels", TestEnvironment.digitLabels().toString(), "--server", platform.grpcTarget());
         assertThat(labelsOnly).isEqualTo(2);
-        int inputsOnly = new picocli.CommandLine(new io.condense.server.cli.CondenseCommand()).execute("compress",
+        int inputsOnly = condense("compress",
                 TestEnvironment.mnist8().toString(), "--pipeline", "trainprobe", "-o", folder.resolve("never.onnx").toString(),
                 "--train-data", TestEnvironment.digitImages().toString(), "--server", platform.grpcTarget());
         assertThat(inputsOnly).isEqualTo(2);
@@ -329,5 +329,10 @@ class EndToEndIT {
 
     private static void assertTwoStepsInOrder(List<JobEvent> events) {
         assertThat(Jobs.kinds(events)).isIn(Jobs.TWO_STEPS_COMPLETED);
+    }
+
+    /** Runs the command line in this process, as {@code ./condense} would with these arguments; its exit code. */
+    private static int condense(String... arguments) {
+        return io.condense.server.cli.CondenseCommand.commandLine(arguments).execute(arguments);
     }
 }

@@ -4,7 +4,6 @@ import io.condense.server.cli.CondenseCommand;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
-import picocli.CommandLine;
 
 /** Runs the condense command in this JVM with its standard output and error captured (one at a time: they are global). */
 final class InProcessCli {
@@ -22,7 +21,7 @@ final class InProcessCli {
         try {
             System.setOut(new PrintStream(outBytes, true, StandardCharsets.UTF_8));
             System.setErr(new PrintStream(errBytes, true, StandardCharsets.UTF_8));
-            int exit = new CommandLine(new CondenseCommand()).execute(arguments);
+            int exit = CondenseCommand.commandLine(arguments).execute(arguments);
             return new Run(exit, outBytes.toString(StandardCharsets.UTF_8), errBytes.toString(StandardCharsets.UTF_8));
         } finally {
             System.setOut(out);

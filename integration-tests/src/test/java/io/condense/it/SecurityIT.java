@@ -31,7 +31,6 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import picocli.CommandLine;
 
 /**
  * The API behind mutual TLS and bearer tokens, with certificates made by openssl for this test: a plaintext client, a
@@ -211,9 +210,9 @@ class SecurityIT {
         List<String> tls = List.of("--server", platform.grpcTarget(), "--tls-ca", folder.resolve("ca.pem").toString(),
                 "--tls-cert", folder.resolve("client.pem").toString(), "--tls-key", folder.resolve("client.key").toString());
         String[] withToken = concat(List.of("techniques"), tls, List.of("--token", TOKEN));
-        assertThat(new CommandLine(new CondenseCommand()).execute(withToken)).isZero();
-        assertThat(new CommandLine(new CondenseCommand()).execute(concat(List.of("jobs"), tls, List.of("--token", TOKEN)))).isZero();
-        assertThat(new CommandLine(new CondenseCommand()).execute(concat(List.of("jobs"), tls, List.of("--token", "wrong"))))
+        assertThat(run(withToken)).isZero();
+        assertThat(run(concat(List.of("jobs"), tls, List.of("--token", TOKEN)))).isZero();
+        assertThat(run(concat(List.of("jobs"), tls, List.of("--token", "wrong"))))
                 .as("a wrong token is bad input, not an unavailable server").isEqualTo(2);
     }
 
@@ -236,6 +235,10 @@ class SecurityIT {
             assertThat(served.summary()).as(served.toString()).containsEntry("state", "JOB_STATE_COMPLETED");
             assertThat(temp.resolve(foreign.language() + ".onnx")).isRegularFile();
         }
+    }
+
+    private static int run(String... arguments) {
+        return CondenseCommand.commandLine(arguments).execute(arguments);
     }
 
     private static String[] concat(List<String> first, List<String> second, List<String> third) {

@@ -216,7 +216,9 @@ final class CompressCommand implements Callable<Integer> {
             }
             try (client) {
                 if (uploadable == null) {
-                    uploadable = uploadable(client.techniques());
+                    // only a value written @FILE can name a file to upload: without one, no need to ask the server which
+                    // parameters take one (a round trip and its answer saved on every plain command)
+                    uploadable = mayAttach(steps) ? uploadable(client.techniques()) : Map.of();
                 }
                 for (Path attached : attachedFiles(steps, uploadable)) {
                     requireFile(attached, "the parameter value @" + attached + ":");
@@ -405,6 +407,12 @@ final class CompressCommand implements Callable<Integer> {
                     .filter(ParameterInfo::getAcceptsUpload).map(ParameterInfo::getName).collect(Collectors.toSet()));
         }
         return uploadable;
+    }
+
+    /** Whether any parameter value is written {@code @...}, the form of a file to upload. */
+    static boolean mayAttach(List<PipelineStep> steps) {
+        return steps.stream().flatMap(step -> step.getParametersMap().values().stream())
+                .anyMatch(value -> value.length() > 1 && value.charAt(0) == '@');
     }
 
     /** A job that failed on what it was given (the model, its data, a parameter value), not on the server: exit code 2. */

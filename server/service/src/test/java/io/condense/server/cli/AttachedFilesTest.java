@@ -20,4 +20,11 @@ class AttachedFilesTest {
         Map<String, Set<String>> uploadable = Map.of("prune", Set.of(), "distill", Set.of("student"), "x", Set.of("a", "b"));
         assertThat(CompressCommand.attachedFiles(steps, uploadable)).containsExactly(Path.of("models/student.onnx"), Path.of("q.onnx"));
     }
+
+    @Test
+    void withoutAnyValueWrittenAtTheServerIsNotAskedWhichParametersTakeAFile() {
+        assertThat(CompressCommand.mayAttach(PipelineParser.parse("prune(sparsity=0.5) | quantize(activations=true, exclude=\"a@b\")"))).isFalse();
+        assertThat(CompressCommand.mayAttach(PipelineParser.parse("prune(sparsity=0.5, exclude=@)"))).isFalse();
+        assertThat(CompressCommand.mayAttach(PipelineParser.parse("prune | distill(student=@s.onnx)"))).isTrue();
+    }
 }

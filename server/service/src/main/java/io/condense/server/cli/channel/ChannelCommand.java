@@ -1,6 +1,7 @@
 package io.condense.server.cli.channel;
 
 import io.condense.proto.v1.VersionState;
+import io.condense.server.cli.LazySubcommands;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -10,16 +11,29 @@ import picocli.CommandLine.Command;
  * is unavailable.
  */
 @Command(name = "channel", mixinStandardHelpOptions = true,
-        description = "Channels: a base model and a pipeline that compress every version of weights a training loop pushes.",
-        subcommands = {ChannelCreateCommand.class, ChannelPushCommand.class, ChannelWatchCommand.class, ChannelAdminCommands.Status.class,
-                ChannelAdminCommands.ListChannels.class, ChannelAdminCommands.Delete.class, CommandLine.HelpCommand.class})
+        description = "Channels: a base model and a pipeline that compress every version of weights a training loop pushes.")
 public final class ChannelCommand implements Runnable {
+    private static final LazySubcommands SUBCOMMANDS = LazySubcommands.builder()
+            .add("create", arguments -> new ChannelCreateCommand())
+            .add("push", arguments -> new ChannelPushCommand())
+            .add("watch", arguments -> new ChannelWatchCommand())
+            .add("status", arguments -> new ChannelAdminCommands.Status())
+            .add("list", arguments -> new ChannelAdminCommands.ListChannels())
+            .add("delete", arguments -> new ChannelAdminCommands.Delete())
+            .add("help", arguments -> new CommandLine.HelpCommand())
+            .build();
+
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
+    /** The {@code channel} command with the subcommand {@code arguments} (those after {@code channel}) name. */
+    public static CommandLine commandLine(String... arguments) {
+        return SUBCOMMANDS.addTo(new CommandLine(new ChannelCommand()), arguments);
+    }
+
     @Override
     public void run() {
-        spec.commandLine().usage(System.out);
+        spec.commandLine().usage(spec.commandLine().getOut());
     }
 
     static String state(VersionState state) {
