@@ -19,6 +19,15 @@ final class SearchSpace {
     static final String FINETUNE = "finetune(epochs=2, validation=0)";
 
     /**
+     * The pruning stage of the trained size family: magnitude pruning reached gradually while fine-tuning (Zhu and Gupta's
+     * schedule, one global threshold) instead of {@code prune | finetune}. Measured on the Fashion-MNIST LeNet-300-100 with
+     * k-means 4 bits, codebook retraining and encode after it (server/service README, "Accuracy-aware search"): at
+     * sparsity 0.85, 32.7x smaller, test drop 0.31 points on 55,000 training images against 0.89 on 10,000; pruning at
+     * once then two epochs lost 1.30 points at 0.89 on 10,000, and 0.87 with four times the epochs.
+     */
+    static final String GRADUAL_PRUNING = "finetune(epochs=2, sparsity=%s, validation=0)";
+
+    /**
      * Deep Compression's second retraining, after k-means weight sharing: the codebooks train with every index fixed. On
      * Caffe's LeNet-5 it took the k-means step's loss from 0.25 to 0.10 points (plugins/coding README); one pass here.
      */
@@ -46,8 +55,9 @@ final class SearchSpace {
                 }
                 if (training) {
                     // Deep Compression: magnitude pruning, retraining with the zeros kept, k-means weight sharing, retraining of
-                    // the codebooks, packed coding
-                    families.add(new Family("prune+finetune+kmeans4+finetune+encode", "prune(sparsity=%s) | " + finetune
+                    // the codebooks, packed coding; the pruning reached while training (GRADUAL_PRUNING), which holds accuracy
+                    // with far less retraining than pruning at once and retraining after
+                    families.add(new Family("gradual+kmeans4+finetune+encode", GRADUAL_PRUNING
                             + " | quantize(scheme=kmeans, bits=4) | " + CODEBOOK_FINETUNE + " | encode", 0.8, 0.98,
                             Set.of("prune", "finetune", "quantize", "encode")));
                     if (!spec.techniques().contains("prune")) {
