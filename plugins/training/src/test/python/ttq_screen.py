@@ -4,7 +4,11 @@ threshold t x max |latent| re-drawn every step, Wp and Wn from the means of thei
 latent gradient times Wp, 1, Wn), Adam lr 0.001 with a cosine schedule to 0, batch 64, all 60,000 training images; test
 accuracy on the 10,000 test images (its 3-epoch baseline 0.8941 against the bench's 0.8945). It only ranks ideas quickly.
 Usage: /usr/bin/python3 ttq_screen.py model=plugins/training/target/lenet/lenet-5-10-epochs.onnx epochs=3 [lr=0.001] [wd=0.0005]
-       [opt=adamw] [t=0.05] [sched=cosine|step|constant] [clip=1] [kd=1 T=4 alpha=0.9] [fashion=/usr/share/datasets/fashion-mnist]"""
+       [opt=adamw] [t=0.05] [sched=cosine|step|constant] [clip=1] [kd=1 T=4 alpha=0.9] [fashion=/usr/share/datasets/fashion-mnist]
+       [ls=0.1 (label smoothing)] [shift=2 (random shifts of up to 2 pixels)] [slr=10 (scales' rate x10)] [warm=0.1 (linear
+       warm-up over that share of the steps)] [ramp=1 (threshold from 0 to t over that many epochs)] [bs=64] [seed=42]
+       [float=conv1,fc3 (these layers float: which ones cost most)]
+       [chan=conv1 (per-channel Wp, Wn in these layers)] [tl=conv1:0.1 (another t for these layers)]"""
 import sys, time, numpy as np, torch, torch.nn.functional as F, onnx
 from onnx import numpy_helper
 import gzip
@@ -18,22 +22,40 @@ torch.set_num_threads(1); torch.manual_seed(0)
 args = dict(a.split('=') for a in sys.argv[1:])
 EPOCHS=int(args.get('epochs',3)); LR=float(args.get('lr',1e-3)); WD=float(args.get('wd',0)); T=float(args.get('t',0.05))
 SCALEWD=args.get('scalewd','0')=='1'; SCHED=args.get('sched','cosine'); LATCLIP=args.get('clip','0')=='1'
+LS=float(args.get('ls',0)); SHIFT=int(args.get('shift',0)); SLR=float(args.get('slr',1)); WARM=float(args.get('warm',0))
+RAMP=float(args.get('ramp',0)); BS=int(args.get('bs',64)); SEED=int(args.get('seed',42))
 m = onnx.load(args.get('model', 'plugins/training/target/lenet/lenet-5-10-epochs.onnx'))
 W = {i.name: torch.tensor(numpy_helper.to_array(i).copy()) for i in m.graph.initializer}
 xtr, ytr = _fashion(args.get('fashion', '/usr/share/datasets/fashion-mnist'), 'train')
 xte, yte = _fashion(args.get('fashion', '/usr/share/datasets/fashion-mnist'), 't10k')
 L=['conv1','conv2','fc1','fc2','fc3']
 P={}; LAT={}; SC={}
+CHAN=set(filter(None,args.get('chan','').split(',')))
+TL={kv.split(':')[0]:float(kv.split(':')[1]) for kv in filter(None,args.get('tl','').split(','))}
+def tof(k): return TL.get(k,T)
+def side_means(w,th):
+    # per output channel (chan=) or per layer: the mean magnitudes of each side under the layer's threshold
+    if w.ndim>1 and len(CHAN)>0 and CURRENT[0] in CHAN:
+        f=w.reshape(len(w),-1); pos=(f>th).float(); neg=(f<-th).float()
+        return (f*pos).sum(1)/pos.sum(1).clamp(min=1), (-f*neg).sum(1)/neg.sum(1).clamp(min=1)
+    return w[w>th].mean().reshape(()), (-w[w<-th]).mean().reshape(())
+CURRENT=['']
 for k in L:
-    w=W[k+'.weight']; mx=w.abs().max(); th=T*mx
+    CURRENT[0]=k
+    w=W[k+'.weight']; mx=w.abs().max(); th=tof(k)*mx
     P[k+'.bias']=W[k+'.bias'].clone().requires_grad_()
     LAT[k]=(w/mx).clone().requires_grad_()
-    wp=w[w>th].mean(); wn=(-w[w<-th]).mean()
-    SC[k+'.wp']=wp.clone().reshape(()).requires_grad_(); SC[k+'.wn']=wn.clone().reshape(()).requires_grad_()
+    wp,wn=side_means(w,th)
+    SC[k+'.wp']=wp.clone().requires_grad_(); SC[k+'.wn']=wn.clone().requires_grad_()
+RAMPF=[1.0]
+FLOAT=set(filter(None,args.get('float','').split(',')))
 def tern(k):
-    l=LAT[k]; n=l.numel(); th=(T*l.abs().max()).detach()
+    if k in FLOAT: return LAT[k]*W[k+'.weight'].abs().max()
+    l=LAT[k]; n=l.numel(); th=(RAMPF[0]*tof(k)*l.abs().max()).detach()
     pos=(l>th).float(); neg=(l<-th).float(); mid=1-pos-neg
     wp=SC[k+'.wp']; wn=SC[k+'.wn']
+    if wp.ndim==1:
+        n=n//len(wp); shape=[-1]+[1]*(l.ndim-1); wp=wp.reshape(shape); wn=wn.reshape(shape)
     wps=wp/n + (wp-wp/n).detach(); wns=wn/n+(wn-wn/n).detach()
     val=pos*wps-neg*wns
     gain=(pos*wp+neg*wn+mid).detach()
@@ -56,18 +78,27 @@ def acc(x,y):
     with torch.no_grad():
         return sum((forward(x[i:i+1000]).argmax(1)==y[i:i+1000]).sum().item() for i in range(0,len(x),1000))/len(x)
 print('before', acc(xte,yte), flush=True)
-groups=[{'params':list(LAT.values()),'weight_decay':WD},{'params':list(P.values()),'weight_decay':0},{'params':list(SC.values()),'weight_decay':0}]
+groups=[{'params':list(LAT.values()),'weight_decay':WD},{'params':list(P.values()),'weight_decay':0},{'params':list(SC.values()),'weight_decay':0,'mult':SLR}]
 opt=(torch.optim.AdamW if args.get('opt','adam')=='adamw' else torch.optim.Adam)(groups, lr=LR)
-steps=EPOCHS*((len(xtr)+63)//64); step=0
+steps=EPOCHS*((len(xtr)+BS-1)//BS); step=0
+def shifted(x):
+    # random translation by up to SHIFT pixels each way, zero fill (a screening-only augmentation)
+    if SHIFT==0: return x
+    p=F.pad(x,(SHIFT,SHIFT,SHIFT,SHIFT)); n=len(x); out=torch.empty_like(x)
+    dx=torch.randint(0,2*SHIFT+1,(n,)); dy=torch.randint(0,2*SHIFT+1,(n,))
+    for j in range(n): out[j]=p[j,:,dy[j]:dy[j]+28,dx[j]:dx[j]+28]
+    return out
 for ep in range(EPOCHS):
-    g=torch.Generator().manual_seed(42+ep); perm=torch.randperm(len(xtr),generator=g); tl=0;t0=time.time(); corr=0
-    for i in range(0,len(xtr),64):
-        idx=perm[i:i+64]
-        if SCHED=='cosine': f=0.5*(1+np.cos(np.pi*step/steps))
+    g=torch.Generator().manual_seed(SEED+ep); perm=torch.randperm(len(xtr),generator=g); tl=0;t0=time.time(); corr=0
+    for i in range(0,len(xtr),BS):
+        idx=perm[i:i+BS]
+        RAMPF[0]=min(1.0,step/(RAMP*steps/EPOCHS)) if RAMP>0 else 1.0
+        if WARM>0 and step<WARM*steps: f=step/(WARM*steps)
+        elif SCHED=='cosine': f=0.5*(1+np.cos(np.pi*step/steps))
         elif SCHED=='step': f=0.1**int(3*step/steps)
         else: f=1
-        for gr in opt.param_groups: gr['lr']=LR*f
-        out=forward(xtr[idx]); loss=F.cross_entropy(out,ytr[idx])
+        for gr in opt.param_groups: gr['lr']=LR*f*gr.get('mult',1)
+        out=forward(shifted(xtr[idx])); loss=F.cross_entropy(out,ytr[idx],label_smoothing=LS)
         if KD:
             t=teacher(xtr[idx]); loss=KA*KT*KT*F.kl_div(F.log_softmax(out/KT,1),F.softmax(t/KT,1),reduction='batchmean')+(1-KA)*loss
         opt.zero_grad(); loss.backward(); opt.step(); step+=1; tl+=loss.item()*len(idx); corr+=(out.argmax(1)==ytr[idx]).sum().item()
@@ -75,4 +106,4 @@ for ep in range(EPOCHS):
             with torch.no_grad():
                 for l in LAT.values(): l.clamp_(-1,1)
     print('epoch',ep+1,'loss %.4f train %.4f'%(tl/len(xtr),corr/len(xtr)),'test %.4f'%acc(xte,yte),'%.0fs'%(time.time()-t0), flush=True)
-print('RESULT', sys.argv[1:], acc(xte,yte), {k:round(v.item(),4) for k,v in SC.items()})
+print('RESULT', sys.argv[1:], acc(xte,yte), {k:[round(x,4) for x in v.flatten().tolist()] for k,v in SC.items()})

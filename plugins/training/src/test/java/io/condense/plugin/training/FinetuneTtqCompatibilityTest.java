@@ -1,13 +1,18 @@
 package io.condense.plugin.training;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import io.condense.plugin.binarization.TernarizeTechnique;
 import io.condense.sdk.data.Dataset;
 import io.condense.sdk.model.OnnxModel;
 import io.condense.sdk.technique.Technique;
+import io.condense.sdk.technique.TechniqueResult;
 import io.condense.sdk.testkit.SharedData;
 import io.condense.sdk.testkit.TestStepContext;
 import io.condense.sdk.testkit.TrainingCompatibilityKit;
+import io.condense.sdk.testkit.Trainers;
 import java.util.Map;
+import org.junit.jupiter.api.Test;
 
 /** The test kit's training checks on {@code finetune} of a TTQ model: pytorch_cnn_mnist after {@code ternarize(method=ttq)}. */
 class FinetuneTtqCompatibilityTest extends TrainingCompatibilityKit {
@@ -35,5 +40,20 @@ class FinetuneTtqCompatibilityTest extends TrainingCompatibilityKit {
     @Override
     protected Dataset trainingData() {
         return SharedData.mnistDigits(512, 1f);
+    }
+
+    /** Without epochs a TTQ model trains {@link FinetuneTechnique#TTQ_EPOCHS} (it underfits in 3); a given value wins. */
+    @Test
+    void aTtqModelTrainsTheTtqEpochsWhenNoneIsGiven() {
+        assertThat(finetuned(Map.of("batch", "64")).report().get("epochs")).isEqualTo(FinetuneTechnique.TTQ_EPOCHS);
+        assertThat(finetuned(Map.of("batch", "64", "epochs", "1")).report().get("epochs")).isEqualTo(1);
+    }
+
+    private TechniqueResult finetuned(Map<String, String> parameters) {
+        FinetuneTechnique finetune = new FinetuneTechnique();
+        try (TestStepContext context = TestStepContext.builder().trainingData(SharedData.mnistDigits(64, 1f))
+                .trainer(Trainers.fromServiceLoader()).technique(finetune, parameters).build()) {
+            return finetune.apply(referenceModel(), context.parameters(), context);
+        }
     }
 }

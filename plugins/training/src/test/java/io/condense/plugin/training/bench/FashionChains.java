@@ -73,7 +73,8 @@ public final class FashionChains {
     private static final Map<String, String> PRUNE = parameters(System.getProperty("condense.chains.prune", "sparsity=0.92,scope=global"));
     /**
      * Which groups of rows to run: {@code prune} (and Deep Compression after it), {@code qat}, {@code ternary}, the trained
-     * low-bit methods {@code ttq}, {@code ttq-channel} (per-channel TTQ scales), {@code inq}, {@code lsq}, {@code qat-w2} (the
+     * low-bit methods {@code ttq}, {@code ttq-channel} (per-channel TTQ scales), {@code ttq-first-last} (TTQ with the first and last
+     * layers float, ternarize's default), {@code inq}, {@code lsq}, {@code qat-w2} (the
      * same W2A8 model as lsq, fine-tuned without learned scales), {@code xnor}.
      */
     private static final Set<String> GROUPS = Set.of(System.getProperty("condense.chains.rows", "prune,qat,ternary").split(","));
@@ -398,6 +399,7 @@ public final class FashionChains {
                     "ternarize(method=ttq, keep_first_last=false)", ""),
             new LowBitRow("ttq-channel", TernarizeTechnique::new, Map.of("method", "ttq", "keep_first_last", "false", "ttq_scales", "channel"),
                     "ternarize(method=ttq, keep_first_last=false, ttq_scales=channel)", ""),
+            new LowBitRow("ttq-first-last", TernarizeTechnique::new, Map.of("method", "ttq"), "ternarize(method=ttq)", ""),
             new LowBitRow("inq", QuantizeTechnique::new, Map.of("scheme", "pow2", "bits", "5", "incremental", "0.5,0.75,0.875,1"),
                     "quantize(scheme=pow2, bits=5, incremental=0.5,0.75,0.875,1)", ""),
             new LowBitRow("xnor", BinarizeTechnique::new, Map.of("activations", "1"), "binarize(activations=1)", ""),
