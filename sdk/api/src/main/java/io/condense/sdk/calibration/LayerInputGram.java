@@ -15,6 +15,8 @@ import io.condense.sdk.model.NodeAttributes;
 import io.condense.sdk.model.OnnxModel;
 import io.condense.sdk.model.WeightLayer;
 import io.condense.sdk.quantization.ActivationCalibrator;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -172,6 +174,32 @@ public final class LayerInputGram {
             values.add(inputName(layer));
         }
         int count = Math.min(samples, data.size());
+        try {
+            forEachSample(model, values, data, count, context, progressFrom, progressTo, activity, (sample, outputs) -> {
+                for (LayerInputGram gram : grams) {
+                    gram.add(exposed(outputs, inputName(gram.layer)));
+                }
+            });
+        } catch (IOException e) {
+            // only the spilling callers of forEachSample write files; nothing here does
+            throw new UncheckedIOException(e);
+        }
+        return grams;
+    }
+
+    /** What is done with one calibration sample's exposed values (the model's input under its own name too). */
+    @FunctionalInterface
+    interface SampleValues {
+        void accept(int sample, Map<String, NdArray> values) throws IOException;
+    }
+
+    /**
+     * Runs the first {@code count} samples of {@code data} through {@code model} with {@code values} exposed as graph
+     * outputs, one sample at a time, handing each sample's values to {@code each}; progress from {@code progressFrom} to
+     * {@code progressTo}, labelled {@code activity}, and a check for cancellation between samples.
+     */
+    static void forEachSample(OnnxModel model, Set<String> values, Dataset data, int count, StepContext context, double progressFrom,
+            double progressTo, String activity, SampleValues each) throws IOException {
         try (InferenceSession session = ActivationCalibrator.evaluator(context).open(ActivationCalibrator.exposing(model, values))) {
             ValueSpec input = ActivationCalibrator.singleInput(session);
             for (int sample = 0; sample < count; sample++) {
@@ -183,18 +211,19 @@ public final class LayerInputGram {
                 NdArray feed = ActivationCalibrator.sampleInput(data, sample, input);
                 Map<String, NdArray> outputs = new LinkedHashMap<>(session.run(Map.of(input.name(), feed)));
                 outputs.put(input.name(), feed);
-                for (LayerInputGram gram : grams) {
-                    String name = inputName(gram.layer);
-                    NdArray activation = outputs.get(name);
-                    if (activation == null) {
-                        throw new CondenseException(ErrorCode.INTERNAL_ERROR, "the runtime returned no value '" + name
-                                + "' although it was added as a graph output");
-                    }
-                    gram.add(activation);
-                }
+                each.accept(sample, outputs);
             }
         }
-        return grams;
+    }
+
+    /** One exposed value of a sample; an INTERNAL_ERROR when the runtime did not return it. */
+    static NdArray exposed(Map<String, NdArray> outputs, String name) {
+        NdArray activation = outputs.get(name);
+        if (activation == null) {
+            throw new CondenseException(ErrorCode.INTERNAL_ERROR, "the runtime returned no value '" + name
+                    + "' although it was added as a graph output");
+        }
+        return activation;
     }
 
     public WeightLayer layer() {

@@ -7,12 +7,9 @@ import io.condense.sdk.data.Dataset;
 import io.condense.sdk.data.NdArray;
 import io.condense.sdk.error.CondenseException;
 import io.condense.sdk.error.ErrorCode;
-import io.condense.sdk.eval.InferenceSession;
-import io.condense.sdk.eval.ValueSpec;
 import io.condense.sdk.model.NodeAttributes;
 import io.condense.sdk.model.OnnxModel;
 import io.condense.sdk.model.WeightLayer;
-import io.condense.sdk.quantization.ActivationCalibrator;
 import io.condense.sdk.tensor.DataType;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -144,39 +141,19 @@ public final class LayerInputGrams implements AutoCloseable {
             String activity) throws IOException {
         Set<String> values = new LinkedHashSet<>();
         sources.forEach(source -> values.add(source.value));
-        try (InferenceSession session = ActivationCalibrator.evaluator(context).open(ActivationCalibrator.exposing(model, values))) {
-            ValueSpec input = ActivationCalibrator.singleInput(session);
-            for (int sample = 0; sample < count; sample++) {
-                context.checkCancelled();
-                if (sample % 16 == 0) {
-                    context.progress(progressFrom + (progressTo - progressFrom) * sample / count,
-                            activity + ": calibration sample " + (sample + 1) + " of " + count);
-                }
-                NdArray feed = ActivationCalibrator.sampleInput(data, sample, input);
-                Map<String, NdArray> outputs = new LinkedHashMap<>(session.run(Map.of(input.name(), feed)));
-                outputs.put(input.name(), feed);
-                for (Source source : sources) {
-                    if (source.gram != null) {
-                        source.gram.add(value(outputs, source.value));
-                    }
-                }
-                for (Map.Entry<String, Spill> spill : spills.entrySet()) {
-                    spill.getValue().append(value(outputs, spill.getKey()));
-                }
-                if (sample == 0 && !spills.isEmpty()) {
-                    requireRoom(count, context);
+        LayerInputGram.forEachSample(model, values, data, count, context, progressFrom, progressTo, activity, (sample, outputs) -> {
+            for (Source source : sources) {
+                if (source.gram != null) {
+                    source.gram.add(LayerInputGram.exposed(outputs, source.value));
                 }
             }
-        }
-    }
-
-    private static NdArray value(Map<String, NdArray> outputs, String name) {
-        NdArray activation = outputs.get(name);
-        if (activation == null) {
-            throw new CondenseException(ErrorCode.INTERNAL_ERROR, "the runtime returned no value '" + name
-                    + "' although it was added as a graph output");
-        }
-        return activation;
+            for (Map.Entry<String, Spill> spill : spills.entrySet()) {
+                spill.getValue().append(LayerInputGram.exposed(outputs, spill.getKey()));
+            }
+            if (sample == 0 && !spills.isEmpty()) {
+                requireRoom(count, context);
+            }
+        });
     }
 
     /** After the first sample: refuses at once, rather than when the disk fills, when all samples' activations will not fit. */
