@@ -37,7 +37,6 @@ import io.condense.server.blob.BlobWriter;
 import io.condense.server.blob.ModelBundles;
 import io.condense.server.bus.Events;
 import io.condense.server.bus.EventsSync;
-import io.condense.server.bus.Topics;
 import io.condense.server.job.JobView;
 import io.condense.server.job.Submissions;
 import io.condense.server.job.JobWatcher;
@@ -50,9 +49,9 @@ import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
 import java.util.Optional;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
 import org.slf4j.Logger;
@@ -182,7 +181,7 @@ public final class CompressionService extends CompressionServiceGrpc.Compression
         }
         // the dedupe of a client_request_id reads the events topic to its end: that read runs while the request is checked
         CompletableFuture<Void> eventsRead = request.getClientRequestId().isEmpty() ? null
-                : eventsSync.latest(List.of(Topics.EVENTS, Topics.CHANNELS));
+                : eventsSync.latestViews();
         blobs.requireStored(BlobId.of(request.getModelId()));
         requireOwned(BlobId.of(request.getModelId()), "model_id");
         requireData(request.getEvaluationDataId(), "evaluation_data_id");
@@ -541,7 +540,7 @@ public final class CompressionService extends CompressionServiceGrpc.Compression
 
     /** Reads what is committed to the events topic now; true when this instance's view holds it all. */
     private boolean catchUpOnEvents() {
-        return caughtUp(eventsSync.latest(List.of(Topics.EVENTS, Topics.CHANNELS)));
+        return caughtUp(eventsSync.latestViews());
     }
 
     private static CondenseException unknownJob(String jobId) {

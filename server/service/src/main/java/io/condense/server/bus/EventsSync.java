@@ -24,9 +24,14 @@ public interface EventsSync {
      */
     CompletableFuture<Void> latest(Collection<String> topics);
 
+    /** {@link #latest} of the events and channels topics, what the job and channel views are built from. */
+    default CompletableFuture<Void> latestViews() {
+        return latest(List.of(Topics.EVENTS, Topics.CHANNELS));
+    }
+
     /** @return false when the records committed to both topics before the call were not all read within the timeout */
     default boolean awaitLatest(Duration timeout) throws InterruptedException {
-        return await(latest(List.of(Topics.EVENTS, Topics.CHANNELS)), timeout);
+        return await(latestViews(), timeout);
     }
 
     /** @return false when {@code reached} did not complete within the timeout */

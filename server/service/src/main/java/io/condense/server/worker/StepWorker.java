@@ -31,6 +31,7 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.TopicPartition;
@@ -94,7 +95,7 @@ final class StepWorker implements Runnable {
         Map<String, Object> producerConfig = settings.transactionalProducer(name);
         // an early transaction (EarlyOffsets) is given up after EarlyOffsets.HOLD; a crashed worker's open one is aborted
         // by the broker after this, so a consumer taking its partitions over waits no longer than that for the offset
-        producerConfig.put(org.apache.kafka.clients.producer.ProducerConfig.TRANSACTION_TIMEOUT_CONFIG,
+        producerConfig.put(ProducerConfig.TRANSACTION_TIMEOUT_CONFIG,
                 (int) (3 * EarlyOffsets.HOLD.toMillis()));
         this.producer = new KafkaProducer<>(producerConfig);
         this.early = new EarlyOffsets(producer, name);
