@@ -160,13 +160,14 @@ final class LowBitQuantization {
                         + (blockedRefusal == null ? "" : " (this one cannot: " + blockedRefusal + ")") + "; or exclude it (exclude="
                         + candidate.weightName() + ")");
             }
+            // null without GPTQ, and for a weight GPTQ refused
+            DMatrixRMaj hessian = hessians == null ? null : hessians.hessian(candidate.weightName());
             if (blockedPath) {
                 // one block of output columns at a time from the (memory-mapped) weight: the heap never holds it whole
                 BlockedMatMulWeights.Outcome outcome = BlockedMatMulWeights.write(editor, candidate,
-                        BlockedMatMulWeights.WeightValues.of(source, candidate.weightName()),
-                        settings, hessians == null ? null : hessians.factor(candidate.weightName(), Math.toIntExact(candidate.shape()[0]),
-                                candidate.layerNames()), hessians == null ? null : hessians.hessian(candidate.weightName()),
-                        gptqRefusals.get(candidate.weightName()), layer, shapes);
+                        BlockedMatMulWeights.WeightValues.of(source, candidate.weightName()), settings,
+                        hessian == null ? null : hessians.factor(candidate.weightName(), Math.toIntExact(candidate.shape()[0]),
+                                candidate.layerNames()), hessian, gptqRefusals.get(candidate.weightName()), layer, shapes);
                 double sqnr = new SymmetricQuantizer.Energies(outcome.signal(), outcome.noise()).sqnrDb();
                 layer.put("sqnr_db", sqnr);
                 layer.put("bytes_before", 4L * candidate.elements());
@@ -189,8 +190,8 @@ final class LowBitQuantization {
             Written written = switch (settings.scheme()) {
                 case "kmeans" -> kmeans(editor, candidate, weights, settings, layer);
                 case "pow2" -> powerOfTwo(editor, candidate, weights, settings, layer);
-                default -> uniform(editor, candidate, matrices.get(candidate.weightName()), weights, settings,
-                        hessians == null ? null : hessians.hessian(candidate.weightName()), gptqRefusals.get(candidate.weightName()), layer);
+                default -> uniform(editor, candidate, matrices.get(candidate.weightName()), weights, settings, hessian,
+                        gptqRefusals.get(candidate.weightName()), layer);
             };
             float[] dequantized = written.dequantized();
             double signal = 0;
