@@ -48,7 +48,7 @@ final class SearchSection {
                 : ReportPage.number(best.get("quality")) + ReportPage.number(best.get("drop")) - maxDrop(search);
         html.append("<h2>Pareto front</h2><p class=\"note\">Each point is a candidate job (hover for its pipeline); blue: the "
                 + "Pareto front; gold: the chosen one; dashed: the quality of a measured drop of exactly max_drop (a candidate meets the constraint only "
-                + "when the 95% upper bound of its drop is within max_drop, so the accepted ones lie above the line by a margin).</p><div class=\"charts\">")
+                + "when the upper confidence bound of its drop is within max_drop, so the accepted ones lie above the line by a margin).</p><div class=\"charts\">")
                 .append(Svg.scatter("pareto", unit, "quality (accuracy, else top-1 agreement)", points,
                         List.of(new Svg.Series("front", front)), limit != null && Double.isFinite(limit) ? limit : null))
                 .append("</div>");
@@ -90,7 +90,7 @@ final class SearchSection {
     static void candidates(StringBuilder html, Map<String, Object> search) {
         String bestJob = String.valueOf(ReportPage.map(search.get("best")).get("job_id"));
         html.append("<h2>Candidates</h2><table id=\"candidates\"><tr><th class=\"text\">pipeline</th><th class=\"text\">state</th>"
-                + "<th>size (bytes)</th><th>MACs</th><th>latency (ms)</th><th>quality</th><th>drop</th><th>drop bound (95%)</th><th>SQNR (dB)</th>"
+                + "<th>size (bytes)</th><th>MACs</th><th>latency (ms)</th><th>quality</th><th>drop</th><th>drop bound</th><th>SQNR (dB)</th>"
                 + "<th>time (s)</th><th class=\"text\">why not</th></tr>");
         for (Object candidate : ReportPage.list(search.get("candidates"))) {
             Map<String, Object> row = ReportPage.map(candidate);

@@ -25,7 +25,7 @@ import java.util.Map;
  * @param latencyRatio that latency over the original model's, measured in the same evaluation (NaN when not measured)
  * @param quality accuracy on the labelled evaluation data, else top-1 agreement with the original (NaN when failed)
  * @param drop quality lost against the original model, as measured
- * @param dropBound one-sided 95% upper confidence bound on the drop ({@link DropBound}): what the constraint is checked
+ * @param dropBound one-sided upper confidence bound on the drop at the spec's confidence ({@link DropBound}): what the constraint is checked
  *        against, so that a candidate whose measured drop was merely lucky is not accepted (NaN when not measured)
  * @param sqnrDb output SQNR against the original model
  * @param seconds from submission to the end of the job
@@ -83,7 +83,7 @@ public record CandidateResult(Candidate candidate, String jobId, String resultMo
         boolean labelled = !Double.isNaN(accuracyAfter);
         double quality = labelled ? accuracyAfter : agreement;
         double drop = labelled ? accuracyBefore - accuracyAfter : 1 - agreement;
-        double dropBound = dropBound(evaluation, labelled, drop);
+        double dropBound = dropBound(evaluation, labelled, drop, spec.z());
         double sqnr = number(evaluation.get("sqnr_db"));
         long bytes = (long) number(report.get("compressed_bytes"));
         long macs = (long) number(report.get("macs"));
@@ -95,7 +95,7 @@ public record CandidateResult(Candidate candidate, String jobId, String resultMo
                 failures.add(String.format(Locale.ROOT, "output SQNR %.1f dB < %.1f dB", sqnr, spec.minSqnrDb().getAsDouble()));
             }
         } else if (Double.isNaN(dropBound) || dropBound > spec.maxDrop()) {
-            failures.add(String.format(Locale.ROOT, "%s drop %.4f, its 95%% upper bound %.4f > %.4f", labelled ? "accuracy" : "top-1 agreement",
+            failures.add(String.format(Locale.ROOT, "%s drop %.4f, its upper bound %.4f > %.4f", labelled ? "accuracy" : "top-1 agreement",
                     drop, dropBound, spec.maxDrop()));
         }
         if (spec.maxBytes().isPresent() && bytes > spec.maxBytes().getAsLong()) {
@@ -112,21 +112,21 @@ public record CandidateResult(Candidate candidate, String jobId, String resultMo
      * The drop's upper bound from the evaluation's counts: the paired standard error from the discordant samples when the
      * report has them, else the unpaired one (larger); for top-1 agreement the share of samples whose class changed.
      */
-    static double dropBound(Map<String, Object> evaluation, boolean labelled, double drop) {
+    static double dropBound(Map<String, Object> evaluation, boolean labelled, double drop, double z) {
         double samples = number(evaluation.get("samples"));
         if (Double.isNaN(drop) || !(samples >= 1)) {
             return Double.NaN;
         }
         long n = (long) samples;
         if (!labelled) {
-            return DropBound.upper(drop, DropBound.pairedStandardError(drop * n, 0, n));
+            return DropBound.upper(drop, DropBound.pairedStandardError(drop * n, 0, n), z);
         }
         double lost = number(evaluation.get("samples_lost"));
         double gained = number(evaluation.get("samples_gained"));
         double standardError = Double.isNaN(lost) || Double.isNaN(gained)
                 ? DropBound.unpairedStandardError(number(evaluation.get("accuracy_before")), number(evaluation.get("accuracy_after")), n)
                 : DropBound.pairedStandardError(lost, gained, n);
-        return DropBound.upper(drop, standardError);
+        return DropBound.upper(drop, standardError, z);
     }
 
     /** One row of the report's table. */

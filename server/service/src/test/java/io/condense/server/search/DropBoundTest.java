@@ -21,9 +21,32 @@ class DropBoundTest {
         // sqrt(278 - 23^2 / 5002) / 5002 = sqrt(277.894243) / 5002 = 16.670160 / 5002 = 0.0033327
         assertThat(DropBound.pairedStandardError(150, 127, 5000)).isCloseTo(0.0033327, within(1e-7));
         // the bound: 23 / 5000 + 1.6449 * 0.0033327
-        assertThat(DropBound.upper(0.0046, 0.0033327)).isCloseTo(0.0100818, within(1e-7));
+        assertThat(DropBound.upper(0.0046, 0.0033327, DropBound.Z)).isCloseTo(0.0100818, within(1e-7));
         // nothing changed on 20 samples: still a margin (1 / 22 standard error), not a zero-width bound
         assertThat(DropBound.pairedStandardError(0, 0, 20)).isCloseTo(1.0 / 22, within(1e-12));
+    }
+
+    @Test
+    void theConfidenceSetsZ() {
+        assertThat(DropBound.z(0.95)).isEqualTo(DropBound.Z);
+        assertThat(DropBound.z(0.5)).isCloseTo(0, within(1e-9));
+        assertThat(DropBound.z(0.99)).isCloseTo(2.3263479, within(1e-6));
+        assertThat(DropBound.z(0.975)).isCloseTo(1.9599640, within(1e-6));
+        assertThatThrownBy(() -> DropBound.z(1)).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> DropBound.z(0.4)).isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
+    void confidenceHalfJudgesTheMeasuredDropAloneAndAHigherOneIsStricter() {
+        Job job = job(labelled(5000, 0.8900, 0.8890, 55, 50));
+        // drop 0.1 points, se sqrt(106 - 25 / 5002) / 5002 = 0.0020583
+        SearchSpec plain = SearchSpec.of(SearchSpec.parse("max_drop=0.005, confidence=0.5"));
+        assertThat(CandidateResult.of(CANDIDATE, job, plain).dropBound()).isCloseTo(0.001, within(1e-9));
+        assertThat(CandidateResult.of(CANDIDATE, job, HALF_A_POINT).dropBound()).isCloseTo(0.001 + DropBound.Z * 0.0020583, within(1e-6));
+        assertThat(CandidateResult.of(CANDIDATE, job, HALF_A_POINT).meets()).isTrue();
+        CandidateResult strict = CandidateResult.of(CANDIDATE, job, SearchSpec.of(SearchSpec.parse("max_drop=0.005, confidence=0.99")));
+        assertThat(strict.dropBound()).isCloseTo(0.001 + 2.3263479 * 0.0020583, within(1e-6));
+        assertThat(strict.meets()).isFalse();
     }
 
     @Test
@@ -40,7 +63,7 @@ class DropBoundTest {
         assertThat(result.drop()).isCloseTo(0.0046, within(1e-9));
         assertThat(result.dropBound()).isCloseTo(0.0100818, within(1e-6));
         assertThat(result.meets()).isFalse();
-        assertThat(result.failures()).containsExactly("accuracy drop 0.0046, its 95% upper bound 0.0101 > 0.0050");
+        assertThat(result.failures()).containsExactly("accuracy drop 0.0046, its upper bound 0.0101 > 0.0050");
         assertThat(result.toMap()).containsEntry("drop_bound", result.dropBound()).containsEntry("meets", false);
         assertThat(SearchLog.line(result, HALF_A_POINT)).contains("misses").contains("drop +0.0046, bound +0.0101");
     }
@@ -71,7 +94,7 @@ class DropBoundTest {
         CandidateResult few = CandidateResult.of(CANDIDATE, job(unlabelled(1000, 0.996)), HALF_A_POINT);
         assertThat(few.dropBound()).isCloseTo(0.0076648, within(1e-6));
         assertThat(few.meets()).isFalse();
-        assertThat(few.failures()).containsExactly("top-1 agreement drop 0.0040, its 95% upper bound 0.0077 > 0.0050");
+        assertThat(few.failures()).containsExactly("top-1 agreement drop 0.0040, its upper bound 0.0077 > 0.0050");
     }
 
     @Test
@@ -82,7 +105,7 @@ class DropBoundTest {
         CandidateResult result = CandidateResult.of(CANDIDATE, job(evaluation), HALF_A_POINT);
         // sqrt((0.89 * 0.11 + 0.8854 * 0.1146) / 5000) = 0.0063145
         assertThat(result.dropBound()).isCloseTo(0.0046 + DropBound.Z * 0.0063145, within(1e-6));
-        assertThat(result.dropBound()).isGreaterThan(DropBound.upper(0.0046, DropBound.pairedStandardError(150, 127, 5000)));
+        assertThat(result.dropBound()).isGreaterThan(DropBound.upper(0.0046, DropBound.pairedStandardError(150, 127, 5000), DropBound.Z));
     }
 
     @Test
