@@ -8,8 +8,8 @@ import org.apache.commons.math3.distribution.NormalDistribution;
  * <p>A drop measured on a few thousand samples is the true drop plus sampling noise, and a search that keeps the most
  * aggressive candidate whose measured drop is within {@code max_drop} keeps the one whose noise happened to flatter it
  * (the winner's curse; bisection then drives the knob to that edge). The search therefore accepts a candidate when
- * {@code drop + z * se <= max_drop}: when the evaluation data rule out, at one-sided 95% confidence (z = 1.645; the
- * spec's {@code confidence} sets another level), that the candidate loses more than the user allows on data drawn like them.
+ * {@code drop + z * se <= max_drop}, with z the standard normal's quantile at the spec's {@code confidence} (0.99 unless
+ * it names another: z = 2.326, see {@link SearchSpec#DEFAULT_CONFIDENCE} for why).
  *
  * <p>The standard error is the paired one: the original and the candidate are evaluated on the same samples, so only the
  * discordant samples carry information about the difference: {@code b} the original gets right and the candidate wrong,
@@ -23,25 +23,17 @@ import org.apache.commons.math3.distribution.NormalDistribution;
  * samples whose class changed, the same arithmetic with every change counted against the candidate ({@code c = 0}).
  */
 final class DropBound {
-    /**
-     * The default, one-sided 95%: the standard normal's 0.95 quantile. 95% rather than more because the bound is applied
-     * to every candidate (a stricter one refuses good candidates on evaluation sets of a few thousand samples, where one
-     * standard error of a half-point drop is already 0.2 points), rather than less because the user's constraint is on
-     * data the search never saw, and the search keeps the luckiest of many candidates.
-     */
-    static final double Z = 1.6448536269514722;
-
     private static final NormalDistribution STANDARD_NORMAL = new NormalDistribution(null, 0, 1);
 
     private DropBound() {
     }
 
-    /** The standard normal's quantile at a one-sided confidence in [0.5, 1): 0 at 0.5, {@link #Z} at 0.95. */
+    /** The standard normal's quantile at a one-sided confidence in [0.5, 1): 0 at 0.5, 1.645 at 0.95, 2.326 at 0.99. */
     static double z(double confidence) {
         if (!(confidence >= 0.5 && confidence < 1)) {
             throw new IllegalArgumentException("confidence " + confidence + " is not in [0.5, 1)");
         }
-        return confidence == 0.95 ? Z : STANDARD_NORMAL.inverseCumulativeProbability(confidence);
+        return STANDARD_NORMAL.inverseCumulativeProbability(confidence);
     }
 
     /**

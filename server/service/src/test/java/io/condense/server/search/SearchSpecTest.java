@@ -25,7 +25,7 @@ class SearchSpecTest {
         assertThat(spec.objective()).isEqualTo(SearchSpec.Objective.SIZE);
         assertThat(spec.maxDrop()).isEqualTo(SearchSpec.DEFAULT_MAX_DROP);
         assertThat(spec.confidence()).isEqualTo(SearchSpec.DEFAULT_CONFIDENCE);
-        assertThat(spec.z()).isEqualTo(DropBound.Z);
+        assertThat(spec.z()).isCloseTo(2.3263479, org.assertj.core.api.Assertions.within(1e-6));
         assertThat(SearchSpec.budgetMillis(empty)).isEqualTo(SearchSpec.DEFAULT_BUDGET_MILLIS);
         // max_drop=0 is a value of its own, not "unset"
         assertThat(SearchSpec.of(SearchSpec.parse("max_drop=0")).maxDrop()).isZero();
