@@ -2,7 +2,7 @@
 
 For each split: the samples the original classifies right and the candidate wrong (lost), the reverse (gained), the drop
 (lost - gained) / n, its standard error with half a sample added to each cell (as the search's DropBound computes it) and
-the one-sided 95% upper bound drop + 1.645 * se. Data from fashion_npy.py ($FASHION_NPY, default /tmp/fashion-npy).
+the one-sided upper bounds drop + z * se at 95% (z 1.645) and 99% (z 2.326, the search's default confidence). Data from fashion_npy.py ($FASHION_NPY, default /tmp/fashion-npy).
 
 usage: python discordant.py ORIGINAL.onnx CANDIDATE.onnx
 """
@@ -13,7 +13,8 @@ import sys
 import numpy as np
 import onnxruntime as ort
 
-Z = 1.6448536269514722
+Z95 = 1.6448536269514722
+Z99 = 2.3263478740408408
 
 
 def predictions(path, images):
@@ -35,7 +36,8 @@ def main():
         se = math.sqrt(b + c - (b - c) ** 2 / m) / m
         drop = (lost - gained) / n
         print(f"{split}\t{n} samples\taccuracy {before.mean():.4f} -> {after.mean():.4f}\tlost {lost}\tgained {gained}\t"
-              f"drop {100 * drop:+.2f} points\tse {100 * se:.2f}\t95% bound {100 * (drop + Z * se):+.2f}")
+              f"drop {100 * drop:+.2f} points\tse {100 * se:.2f}\tbound {100 * (drop + Z95 * se):+.2f} (95%), "
+              f"{100 * (drop + Z99 * se):+.2f} (99%)")
 
 
 if __name__ == "__main__":
