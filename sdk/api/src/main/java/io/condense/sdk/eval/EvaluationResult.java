@@ -3,11 +3,17 @@ package io.condense.sdk.eval;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.OptionalDouble;
+import java.util.OptionalLong;
 
 /**
  * What a comparison measured. Accuracy is present only when labels were given; latency only when asked.
  * Accuracy and top-1 agreement use the first output (argmax over its last axis, every row); SQNR and
  * cosine similarity compare all outputs. SQNR is {@code +Infinity} when the outputs are identical.
+ *
+ * <p>With labels, the two discordant counts of the paired comparison are there too: {@code samplesLost}, the samples the
+ * original classifies right and the candidate wrong, and {@code samplesGained}, the reverse. The accuracy drop is
+ * {@code (samplesLost - samplesGained) / samples}, and its standard error follows from the two counts (McNemar), which the
+ * two accuracies alone do not give.
  */
 public record EvaluationResult(
         int samples,
@@ -17,7 +23,16 @@ public record EvaluationResult(
         double sqnrDb,
         double cosineSimilarity,
         OptionalDouble latencyMsBefore,
-        OptionalDouble latencyMsAfter) {
+        OptionalDouble latencyMsAfter,
+        OptionalLong samplesLost,
+        OptionalLong samplesGained) {
+
+    /** A result without the discordant counts (no labels, or an evaluator that does not pair the samples). */
+    public EvaluationResult(int samples, OptionalDouble accuracyBefore, OptionalDouble accuracyAfter, double top1Agreement, double sqnrDb,
+            double cosineSimilarity, OptionalDouble latencyMsBefore, OptionalDouble latencyMsAfter) {
+        this(samples, accuracyBefore, accuracyAfter, top1Agreement, sqnrDb, cosineSimilarity, latencyMsBefore, latencyMsAfter,
+                OptionalLong.empty(), OptionalLong.empty());
+    }
 
     /** The measured values with report names ({@code accuracy_before}, {@code top1_agreement}, ...). */
     public Map<String, Object> toMap() {
@@ -30,6 +45,8 @@ public record EvaluationResult(
         map.put("cosine_similarity", cosineSimilarity);
         latencyMsBefore.ifPresent(v -> map.put("latency_ms_before", v));
         latencyMsAfter.ifPresent(v -> map.put("latency_ms_after", v));
+        samplesLost.ifPresent(v -> map.put("samples_lost", v));
+        samplesGained.ifPresent(v -> map.put("samples_gained", v));
         return map;
     }
 }

@@ -18,6 +18,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.OptionalDouble;
+import java.util.OptionalLong;
 import java.util.SplittableRandom;
 
 /** One {@link OnnxRuntimeEvaluator#compare} call: feeds both sessions the same inputs and accumulates the metrics. */
@@ -421,6 +422,8 @@ final class Comparison {
         private long agreeing;
         private long correctBefore;
         private long correctAfter;
+        private long lost;
+        private long gained;
         private long labelled;
 
         Metrics(List<ValueSpec> outputs, long[] labels) {
@@ -499,11 +502,18 @@ final class Comparison {
             int width = ref.length / samples;
             for (int s = 0; s < samples; s++) {
                 long label = labels[firstSample + s];
-                if (argmax(ref, s * width, width) == label) {
+                boolean rightBefore = argmax(ref, s * width, width) == label;
+                boolean rightAfter = argmax(cand, s * width, width) == label;
+                if (rightBefore) {
                     correctBefore++;
                 }
-                if (argmax(cand, s * width, width) == label) {
+                if (rightAfter) {
                     correctAfter++;
+                }
+                if (rightBefore && !rightAfter) {
+                    lost++;
+                } else if (rightAfter && !rightBefore) {
+                    gained++;
                 }
                 labelled++;
             }
@@ -535,8 +545,10 @@ final class Comparison {
             double agreement = rows == 0 ? Double.NaN : (double) agreeing / rows;
             OptionalDouble accuracyBefore = labelled == 0 ? OptionalDouble.empty() : OptionalDouble.of((double) correctBefore / labelled);
             OptionalDouble accuracyAfter = labelled == 0 ? OptionalDouble.empty() : OptionalDouble.of((double) correctAfter / labelled);
+            OptionalLong samplesLost = labelled == 0 ? OptionalLong.empty() : OptionalLong.of(lost);
+            OptionalLong samplesGained = labelled == 0 ? OptionalLong.empty() : OptionalLong.of(gained);
             return new EvaluationResult(samples, accuracyBefore, accuracyAfter, agreement, sqnr, cosine, latencyBefore,
-                    latencyAfter);
+                    latencyAfter, samplesLost, samplesGained);
         }
     }
 }

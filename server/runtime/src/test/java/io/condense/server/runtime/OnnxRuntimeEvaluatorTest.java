@@ -117,6 +117,24 @@ class OnnxRuntimeEvaluatorTest {
     }
 
     @Test
+    void theDiscordantCountsAddUpToTheAccuracyDrop() throws Exception {
+        OnnxModel model = OnnxModel.load(SharedData.model("mnist8/model.onnx"));
+        OnnxModel perturbed = scaleFirstFloatInitializer(model, -0.3f);
+        EvaluationResult result = evaluator.compare(model, perturbed, EvaluationRequest.of(SharedData.mnistDigits(1000, 1f / 255), 1000));
+        long lost = result.samplesLost().orElseThrow();
+        long gained = result.samplesGained().orElseThrow();
+        assertThat(lost).isPositive();
+        assertThat((double) (lost - gained) / result.samples())
+                .isCloseTo(result.accuracyBefore().getAsDouble() - result.accuracyAfter().getAsDouble(), within(1e-12));
+        // a sample changes from right to wrong or back only if its class changed
+        assertThat(lost + gained).isLessThanOrEqualTo(Math.round((1 - result.top1Agreement()) * result.samples()));
+        assertThat(result.toMap()).containsEntry("samples_lost", lost).containsEntry("samples_gained", gained);
+        EvaluationResult unlabelled = evaluator.compare(model, perturbed, EvaluationRequest.generated(3));
+        assertThat(unlabelled.samplesLost()).isEmpty();
+        assertThat(unlabelled.toMap()).doesNotContainKey("samples_lost");
+    }
+
+    @Test
     void aModelOverTheInlineLimitRunsFromAFileWithItsExternalDataAndGivesTheSameResults() throws Exception {
         OnnxModel model = OnnxModel.load(SharedData.model("mnist8/model.onnx"));
         OnnxModel perturbed = scaleFirstFloatInitializer(model, 1.01f);

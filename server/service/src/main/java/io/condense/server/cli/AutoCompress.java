@@ -95,9 +95,9 @@ final class AutoCompress {
                 met ? "met the constraints" : "found no candidate meeting the constraints", list(outcome.get("candidates")).size(),
                 outcome.get("rounds"), number(outcome.get("elapsed_s")), list(outcome.get("pareto")).size(), jobId);
         double bytes = number(best.get("bytes"));
-        out.printf(Locale.ROOT, "best: %s%n  %.0f bytes (%.2fx smaller than %.0f), quality %.4f (drop %.4f), %.3f ms, job %s%n",
+        out.printf(Locale.ROOT, "best: %s%n  %.0f bytes (%.2fx smaller than %.0f), quality %.4f (drop %.4f, upper bound %.4f), %.3f ms, job %s%n",
                 best.get("pipeline"), bytes, number(report.get("original_bytes")) / bytes, number(report.get("original_bytes")),
-                number(best.get("quality")), number(best.get("drop")), number(best.get("latency_ms")), best.get("job_id"));
+                number(best.get("quality")), number(best.get("drop")), number(best.get("drop_bound")), number(best.get("latency_ms")), best.get("job_id"));
     }
 
     @SuppressWarnings("unchecked")

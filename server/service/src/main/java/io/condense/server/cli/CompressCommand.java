@@ -117,7 +117,8 @@ final class CompressCommand implements Callable<Integer> {
 
     @Option(names = "--auto", paramLabel = "SPEC", description = "Search for the pipeline instead of giving one: "
             + "\"max_drop=0.005, objective=size\" (objective size, macs or latency; max_drop, min_sqnr, max_size, max_latency, "
-            + "techniques=quantize+lowrank+prune+finetune+encode). Submits a search job: the server (or the embedded platform) runs "
+            + "techniques=quantize+lowrank+prune+finetune+encode; confidence=0.99, the one-sided level at which a candidate's drop "
+            + "must be shown within max_drop, 0.5 for the measured drop alone). Submits a search job: the server (or the embedded platform) runs "
             + "the candidates as ordinary jobs; the same command again follows the same job. Needs --eval-data.")
     String auto;
 

@@ -47,7 +47,8 @@ final class SearchSection {
         Double limit = best.isEmpty() || !best.containsKey("quality") ? null
                 : ReportPage.number(best.get("quality")) + ReportPage.number(best.get("drop")) - maxDrop(search);
         html.append("<h2>Pareto front</h2><p class=\"note\">Each point is a candidate job (hover for its pipeline); blue: the "
-                + "Pareto front; gold: the chosen one; dashed: the lowest quality the constraint allows.</p><div class=\"charts\">")
+                + "Pareto front; gold: the chosen one; dashed: the quality of a measured drop of exactly max_drop (a candidate meets the constraint only "
+                + "when the upper confidence bound of its drop is within max_drop, so the accepted ones lie above the line by a margin).</p><div class=\"charts\">")
                 .append(Svg.scatter("pareto", unit, "quality (accuracy, else top-1 agreement)", points,
                         List.of(new Svg.Series("front", front)), limit != null && Double.isFinite(limit) ? limit : null))
                 .append("</div>");
@@ -89,7 +90,7 @@ final class SearchSection {
     static void candidates(StringBuilder html, Map<String, Object> search) {
         String bestJob = String.valueOf(ReportPage.map(search.get("best")).get("job_id"));
         html.append("<h2>Candidates</h2><table id=\"candidates\"><tr><th class=\"text\">pipeline</th><th class=\"text\">state</th>"
-                + "<th>size (bytes)</th><th>MACs</th><th>latency (ms)</th><th>quality</th><th>drop</th><th>SQNR (dB)</th>"
+                + "<th>size (bytes)</th><th>MACs</th><th>latency (ms)</th><th>quality</th><th>drop</th><th>drop bound</th><th>SQNR (dB)</th>"
                 + "<th>time (s)</th><th class=\"text\">why not</th></tr>");
         for (Object candidate : ReportPage.list(search.get("candidates"))) {
             Map<String, Object> row = ReportPage.map(candidate);
@@ -98,7 +99,7 @@ final class SearchSection {
             html.append("<tr class=\"").append(css).append("\"><td class=\"text\"><code>").append(Html.escape(row.get("pipeline")))
                     .append("</code></td><td class=\"text state\">").append(meets ? "meets" : "completed".equals(row.get("state")) ? "misses" : Html.escape(row.get("state")))
                     .append("</td>");
-            for (String key : List.of("bytes", "macs", "latency_ms", "quality", "drop", "sqnr_db", "seconds")) {
+            for (String key : List.of("bytes", "macs", "latency_ms", "quality", "drop", "drop_bound", "sqnr_db", "seconds")) {
                 html.append("<td>").append(Svg.number(ReportPage.number(row.get(key)))).append("</td>");
             }
             html.append("<td class=\"text\">").append(Html.escape(String.join("; ",

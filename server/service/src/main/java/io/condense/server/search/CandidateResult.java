@@ -24,14 +24,16 @@ import java.util.Map;
  * @param latencyMs median single-sample latency of the result in ONNX Runtime (NaN when not measured)
  * @param latencyRatio that latency over the original model's, measured in the same evaluation (NaN when not measured)
  * @param quality accuracy on the labelled evaluation data, else top-1 agreement with the original (NaN when failed)
- * @param drop quality lost against the original model
+ * @param drop quality lost against the original model, as measured
+ * @param dropBound one-sided upper confidence bound on the drop at the spec's confidence ({@link DropBound}): what the constraint is checked
+ *        against, so that a candidate whose measured drop was merely lucky is not accepted (NaN when not measured)
  * @param sqnrDb output SQNR against the original model
  * @param seconds from submission to the end of the job
  * @param failures the constraints it misses, or why it did not complete; empty when it meets them all
  * @param report the job's whole report (empty when it did not complete)
  */
 public record CandidateResult(Candidate candidate, String jobId, String resultModelId, String state, long bytes, long macs, double latencyMs,
-        double latencyRatio, double quality, double drop, double sqnrDb, double seconds, List<String> failures, Map<String, Object> report) {
+        double latencyRatio, double quality, double drop, double dropBound, double sqnrDb, double seconds, List<String> failures, Map<String, Object> report) {
 
     public CandidateResult {
         requireNonNull(candidate, "candidate is null");
@@ -61,8 +63,8 @@ public record CandidateResult(Candidate candidate, String jobId, String resultMo
     }
 
     static CandidateResult notRun(Candidate candidate, String jobId, String state, String why, double seconds) {
-        return new CandidateResult(candidate, jobId, "", state, 0, 0, Double.NaN, Double.NaN, Double.NaN, Double.NaN, Double.NaN, seconds,
-                List.of(why), Map.of());
+        return new CandidateResult(candidate, jobId, "", state, 0, 0, Double.NaN, Double.NaN, Double.NaN, Double.NaN, Double.NaN, Double.NaN,
+                seconds, List.of(why), Map.of());
     }
 
     /** Reads a finished job. */
@@ -81,6 +83,7 @@ public record CandidateResult(Candidate candidate, String jobId, String resultMo
         boolean labelled = !Double.isNaN(accuracyAfter);
         double quality = labelled ? accuracyAfter : agreement;
         double drop = labelled ? accuracyBefore - accuracyAfter : 1 - agreement;
+        double dropBound = dropBound(evaluation, labelled, drop, spec.z());
         double sqnr = number(evaluation.get("sqnr_db"));
         long bytes = (long) number(report.get("compressed_bytes"));
         long macs = (long) number(report.get("macs"));
@@ -91,9 +94,9 @@ public record CandidateResult(Candidate candidate, String jobId, String resultMo
             if (!(sqnr >= spec.minSqnrDb().getAsDouble())) {
                 failures.add(String.format(Locale.ROOT, "output SQNR %.1f dB < %.1f dB", sqnr, spec.minSqnrDb().getAsDouble()));
             }
-        } else if (Double.isNaN(drop) || drop > spec.maxDrop()) {
-            failures.add(String.format(Locale.ROOT, "%s drop %.4f > %.4f", labelled ? "accuracy" : "top-1 agreement", drop,
-                    spec.maxDrop()));
+        } else if (Double.isNaN(dropBound) || dropBound > spec.maxDrop()) {
+            failures.add(String.format(Locale.ROOT, "%s drop %.4f, its upper bound %.4f > %.4f", labelled ? "accuracy" : "top-1 agreement",
+                    drop, dropBound, spec.maxDrop()));
         }
         if (spec.maxBytes().isPresent() && bytes > spec.maxBytes().getAsLong()) {
             failures.add("size " + bytes + " > " + spec.maxBytes().getAsLong() + " bytes");
@@ -101,8 +104,29 @@ public record CandidateResult(Candidate candidate, String jobId, String resultMo
         if (spec.maxLatencyMs().isPresent() && !(latency <= spec.maxLatencyMs().getAsDouble())) {
             failures.add(String.format(Locale.ROOT, "latency %.3f ms > %.3f ms", latency, spec.maxLatencyMs().getAsDouble()));
         }
-        return new CandidateResult(candidate, job.getJobId(), job.getResultModelId(), "completed", bytes, macs, latency, latencyRatio, quality, drop, sqnr, seconds,
-                failures, report);
+        return new CandidateResult(candidate, job.getJobId(), job.getResultModelId(), "completed", bytes, macs, latency, latencyRatio, quality, drop, dropBound, sqnr,
+                seconds, failures, report);
+    }
+
+    /**
+     * The drop's upper bound from the evaluation's counts: the paired standard error from the discordant samples when the
+     * report has them, else the unpaired one (larger); for top-1 agreement the share of samples whose class changed.
+     */
+    static double dropBound(Map<String, Object> evaluation, boolean labelled, double drop, double z) {
+        double samples = number(evaluation.get("samples"));
+        if (Double.isNaN(drop) || !(samples >= 1)) {
+            return Double.NaN;
+        }
+        long n = (long) samples;
+        if (!labelled) {
+            return DropBound.upper(drop, DropBound.pairedStandardError(drop * n, 0, n), z);
+        }
+        double lost = number(evaluation.get("samples_lost"));
+        double gained = number(evaluation.get("samples_gained"));
+        double standardError = Double.isNaN(lost) || Double.isNaN(gained)
+                ? DropBound.unpairedStandardError(number(evaluation.get("accuracy_before")), number(evaluation.get("accuracy_after")), n)
+                : DropBound.pairedStandardError(lost, gained, n);
+        return DropBound.upper(drop, standardError, z);
     }
 
     /** One row of the report's table. */
@@ -122,6 +146,7 @@ public record CandidateResult(Candidate candidate, String jobId, String resultMo
             row.put("latency_ratio", latencyRatio);
             row.put("quality", quality);
             row.put("drop", drop);
+            row.put("drop_bound", dropBound);
             row.put("sqnr_db", sqnrDb);
         }
         row.put("seconds", seconds);

@@ -101,7 +101,7 @@ public final class Search {
             return meeting;
         }
         Comparator<CandidateResult> leastLoss = spec.minSqnrDb().isPresent()
-                ? Comparator.comparingDouble((CandidateResult r) -> -r.sqnrDb()) : Comparator.comparingDouble(CandidateResult::drop);
+                ? Comparator.comparingDouble((CandidateResult r) -> -r.sqnrDb()) : Comparator.comparingDouble(CandidateResult::dropBound);
         return results.stream().filter(CandidateResult::completed).min(leastLoss.thenComparing(byObjective));
     }
 }

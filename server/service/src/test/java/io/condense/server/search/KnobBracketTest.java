@@ -43,7 +43,7 @@ class KnobBracketTest {
 
     static CandidateResult result(double knob, boolean meets) {
         Candidate candidate = RATIO.at(knob);
-        return new CandidateResult(candidate, "job", "result", "completed", 1000, 10, 1, 1, 0.9, meets ? 0 : 0.1, 30, 1,
+        return new CandidateResult(candidate, "job", "result", "completed", 1000, 10, 1, 1, 0.9, meets ? 0 : 0.1, meets ? 0 : 0.1, 30, 1,
                 meets ? List.of() : List.of("accuracy drop"), Map.of());
     }
 }

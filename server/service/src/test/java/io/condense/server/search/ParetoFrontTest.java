@@ -25,7 +25,7 @@ class ParetoFrontTest {
     }
 
     private static CandidateResult result(String pipeline, long bytes, double quality) {
-        return new CandidateResult(new Candidate("f", Double.NaN, pipeline), pipeline, "result", "completed", bytes, 10, 1, 1, quality, 0, 30, 1,
+        return new CandidateResult(new Candidate("f", Double.NaN, pipeline), pipeline, "result", "completed", bytes, 10, 1, 1, quality, 0, 0, 30, 1,
                 List.of(), Map.of());
     }
 }
