@@ -1,10 +1,11 @@
 """Single-sample latency of a compressed model against its original in ONNX Runtime, measured alternately.
 
-The search's own latency ratio is one median per candidate job, measured while other candidates run beside it; this
-measures both models in one process, each as the server's evaluator loads it (graph inputs that merely repeat an
+The search's own latency ratio is one median per candidate job, measured while other candidates run beside it. This
+measures both models in one process, each loaded as the server's evaluator loads it (graph inputs that merely repeat an
 initializer, as old exports such as UltraFace's write them, are left out, so that ONNX Runtime treats those weights as
-constants and folds them; otherwise the original runs unfused and looks about three times slower), both, one intra-op thread each by default, in alternating blocks (so a change of the machine's load
-hits both alike), and prints each model's median over every block and the ratio of the medians with its range over blocks.
+constants and folds them; otherwise such an original runs unfused and looks about three times slower), with one intra-op
+thread each by default, in alternating blocks (so a change of the machine's load hits both alike). It prints each model's
+median over all runs and the ratio of the medians, with the range of the per-block ratios.
 
 usage: python latency_ratio.py ORIGINAL.onnx COMPRESSED.onnx INPUTS.npy [BLOCKS] [RUNS_PER_BLOCK] [INTRA_OP_THREADS]
 """
