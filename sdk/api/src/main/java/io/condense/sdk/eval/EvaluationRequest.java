@@ -8,7 +8,8 @@ import java.util.Optional;
  *
  * @param data inputs (and maybe labels); empty means generated inputs
  * @param maxSamples at most this many samples from the data (or this many generated inputs)
- * @param latencyRuns runs per model for median latency; 0 skips latency
+ * @param latencyRuns runs per model for median latency, at least (an evaluator may run more of a fast model for a steadier
+ *     median); 0 skips latency
  * @param seed seed for generated inputs
  */
 public record EvaluationRequest(Optional<Dataset> data, int maxSamples, int latencyRuns, long seed) {

@@ -143,7 +143,13 @@ final class Comparison {
         }
     }
 
-    /** Median milliseconds of {@code runs} interleaved runs of each model, after warm-up; [original, candidate]. */
+    /**
+     * Median milliseconds of interleaved runs of each model, after warm-up; [original, candidate]. At least {@code runs}
+     * pairs, then more while the timed pairs have taken under {@link OnnxRuntimeEvaluator#LATENCY_TIME_MS} in all (at most
+     * {@link OnnxRuntimeEvaluator#LATENCY_MAX_RUNS_FACTOR} x {@code runs}): ten runs of a model of a few milliseconds give a
+     * ratio that moves by 10% from one job to the next on a shared machine, and a search that picks the fastest candidate
+     * by that ratio picks the luckiest measurement; a large model stays at {@code runs}.
+     */
     private double[] latency(Batch single, int runs) {
         Map<String, OnnxTensor> originalTensors = tensors(original, single);
         try {
@@ -153,18 +159,23 @@ final class Comparison {
                     original.runDiscardingOutputs(originalTensors);
                     candidate.runDiscardingOutputs(candidateTensors);
                 }
-                double[] originalTimes = new double[runs];
-                double[] candidateTimes = new double[runs];
-                for (int i = 0; i < runs; i++) {
-                    if (i % 2 == 0) {
-                        originalTimes[i] = timedRun(original, originalTensors);
-                        candidateTimes[i] = timedRun(candidate, candidateTensors);
+                int most = runs * OnnxRuntimeEvaluator.LATENCY_MAX_RUNS_FACTOR;
+                double[] originalTimes = new double[most];
+                double[] candidateTimes = new double[most];
+                double elapsed = 0;
+                int pairs = 0;
+                while (pairs < most && (pairs < runs || elapsed < OnnxRuntimeEvaluator.LATENCY_TIME_MS)) {
+                    if (pairs % 2 == 0) {
+                        originalTimes[pairs] = timedRun(original, originalTensors);
+                        candidateTimes[pairs] = timedRun(candidate, candidateTensors);
                     } else {
-                        candidateTimes[i] = timedRun(candidate, candidateTensors);
-                        originalTimes[i] = timedRun(original, originalTensors);
+                        candidateTimes[pairs] = timedRun(candidate, candidateTensors);
+                        originalTimes[pairs] = timedRun(original, originalTensors);
                     }
+                    elapsed += originalTimes[pairs] + candidateTimes[pairs];
+                    pairs++;
                 }
-                return new double[] {median(originalTimes), median(candidateTimes)};
+                return new double[] {median(Arrays.copyOf(originalTimes, pairs)), median(Arrays.copyOf(candidateTimes, pairs))};
             } finally {
                 close(candidateTensors);
             }
