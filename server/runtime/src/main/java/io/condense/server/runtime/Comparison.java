@@ -76,7 +76,7 @@ final class Comparison {
         OptionalDouble latencyBefore = OptionalDouble.empty();
         OptionalDouble latencyAfter = OptionalDouble.empty();
         if (request.latencyRuns() > 0) {
-            double[] medians = latency(batches.single(), request.latencyRuns());
+            double[] medians = latency(batches.single(), request.latencyRuns(), request.latencyMillis());
             latencyBefore = OptionalDouble.of(medians[0]);
             latencyAfter = OptionalDouble.of(medians[1]);
         }
@@ -145,12 +145,12 @@ final class Comparison {
 
     /**
      * Median milliseconds of interleaved runs of each model, after warm-up; [original, candidate]. At least {@code runs}
-     * pairs, then more while the timed pairs have taken under {@link OnnxRuntimeEvaluator#LATENCY_TIME_MS} in all (at most
+     * pairs, then more while the timed pairs have taken under {@code millis} in all (at most
      * {@link OnnxRuntimeEvaluator#LATENCY_MAX_RUNS_FACTOR} x {@code runs}): ten runs of a model of a few milliseconds give a
      * ratio that moves by 10% from one job to the next on a shared machine, and a search that picks the fastest candidate
      * by that ratio picks the luckiest measurement; a large model stays at {@code runs}.
      */
-    private double[] latency(Batch single, int runs) {
+    private double[] latency(Batch single, int runs, int millis) {
         Map<String, OnnxTensor> originalTensors = tensors(original, single);
         try {
             Map<String, OnnxTensor> candidateTensors = tensors(candidate, single);
@@ -164,7 +164,7 @@ final class Comparison {
                 double[] candidateTimes = new double[most];
                 double elapsed = 0;
                 int pairs = 0;
-                while (pairs < most && (pairs < runs || elapsed < OnnxRuntimeEvaluator.LATENCY_TIME_MS)) {
+                while (pairs < most && (pairs < runs || elapsed < millis)) {
                     if (pairs % 2 == 0) {
                         originalTimes[pairs] = timedRun(original, originalTensors);
                         candidateTimes[pairs] = timedRun(candidate, candidateTensors);

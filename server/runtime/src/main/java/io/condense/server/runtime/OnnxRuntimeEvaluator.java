@@ -47,8 +47,8 @@ import java.util.Set;
  *       is).</li>
  *   <li><b>latency</b>, when {@code latencyRuns > 0}: the median wall time in milliseconds of single-sample runs of
  *       each model, after {@value #WARM_UP_RUNS} warm-up runs each, interleaved (and alternating which goes first) so
- *       that machine noise hits both alike: at least {@code latencyRuns} of each, more while the timed runs have taken
- *       under {@value #LATENCY_TIME_MS} ms in all (at most {@value #LATENCY_MAX_RUNS_FACTOR} x {@code latencyRuns}), so
+ *       that machine noise hits both alike: {@code latencyRuns} of each, and with {@code latencyMillis} more until the
+ *       timed runs have taken that long in all (at most {@value #LATENCY_MAX_RUNS_FACTOR} x {@code latencyRuns}), so
  *       that a fast model's median is not ten noisy runs.</li>
  * </ul>
  */
@@ -59,9 +59,7 @@ public final class OnnxRuntimeEvaluator implements Evaluator {
     public static final int DEFAULT_BATCH_SIZE = 64;
     /** Untimed runs of each model before latency is measured. */
     public static final int WARM_UP_RUNS = 3;
-    /** Latency: timed runs go on past the requested count until the pairs have taken this many milliseconds in all. */
-    public static final int LATENCY_TIME_MS = 500;
-    /** Latency: at most this many times the requested runs. */
+    /** Latency with {@code latencyMillis}: at most this many times the requested runs. */
     public static final int LATENCY_MAX_RUNS_FACTOR = 50;
 
     /** ONNX IR version 4 made initializers that are not graph inputs legal. */

@@ -64,6 +64,8 @@ import org.slf4j.LoggerFactory;
 public final class CompressionService extends CompressionServiceGrpc.CompressionServiceImplBase {
     /** The largest chunk of an upload or a download. */
     public static final int MAX_CHUNK_BYTES = 1 << 20;
+    /** The most {@code SubmitRequest.latency_ms} a job gets: a minute of timing. */
+    static final int MAX_LATENCY_MS = 60_000;
 
     private static final Logger log = LoggerFactory.getLogger(CompressionService.class);
     private static final Duration EVENTS_SYNC_TIMEOUT = Duration.ofSeconds(10);
@@ -260,6 +262,7 @@ public final class CompressionService extends CompressionServiceGrpc.Compression
                 .setClientRequestId(request.getClientRequestId())
                 .setSkipEvaluation(request.getSkipEvaluation())
                 .setEvaluationSamples(Math.max(0, request.getEvaluationSamples()))
+                .setLatencyMs(Math.max(0, Math.min(MAX_LATENCY_MS, request.getLatencyMs())))
                 .setSubmittedAtMs(System.currentTimeMillis())
                 .setTenant(Tenants.current())
                 .build();

@@ -99,12 +99,18 @@ public final class SearchStep {
         }
     }
 
-    /** What every candidate shares: the model, the data, and an evaluation on every evaluation sample. */
+    /**
+     * What every candidate shares: the model, the data, an evaluation on every evaluation sample, and, when candidates are
+     * ranked or constrained by latency, at least {@link Search#LATENCY_MS} of timing each.
+     */
     static SubmitRequest candidateBase(JobSpec spec) {
+        SearchSpec search = SearchSpec.of(spec.getSearch());
+        boolean timed = search.objective() == SearchSpec.Objective.LATENCY || search.maxLatencyMs().isPresent();
         return SubmitRequest.newBuilder().setModelId(spec.getModelId()).setEvaluationDataId(spec.getEvaluationDataId())
                 .setEvaluationLabelsId(spec.getEvaluationLabelsId()).setCalibrationDataId(spec.getCalibrationDataId())
                 .setTrainDataId(spec.getTrainDataId()).setTrainLabelsId(spec.getTrainLabelsId())
                 .setEvaluationSamples(spec.getEvaluationSamples() > 0 ? spec.getEvaluationSamples() : Search.EVALUATION_SAMPLES)
+                .setLatencyMs(timed ? Search.LATENCY_MS : 0)
                 .build();
     }
 

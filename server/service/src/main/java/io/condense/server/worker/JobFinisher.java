@@ -166,7 +166,8 @@ final class JobFinisher {
             EvaluationRequest evaluationRequest = data
                     .map(dataset -> new EvaluationRequest(Optional.of(dataset),
                             spec.getEvaluationSamples() > 0 ? spec.getEvaluationSamples() : MAX_EVALUATION_SAMPLES, LATENCY_RUNS, 42L))
-                    .orElseGet(() -> EvaluationRequest.generated(GENERATED_SAMPLES).withLatencyRuns(LATENCY_RUNS));
+                    .orElseGet(() -> EvaluationRequest.generated(GENERATED_SAMPLES).withLatencyRuns(LATENCY_RUNS))
+                    .withLatencyMillis(Math.max(0, spec.getLatencyMs()));
             EvaluationResult result = runtime.get().compare(original, compressed, evaluationRequest);
             String source = data.isEmpty() ? "generated inputs"
                     : data.get().labels().isPresent() ? "evaluation data with labels" : "evaluation data";
