@@ -159,7 +159,7 @@ final class Comparison {
                     original.runDiscardingOutputs(originalTensors);
                     candidate.runDiscardingOutputs(candidateTensors);
                 }
-                int most = runs * OnnxRuntimeEvaluator.LATENCY_MAX_RUNS_FACTOR;
+                int most = millis > 0 ? runs * OnnxRuntimeEvaluator.LATENCY_MAX_RUNS_FACTOR : runs;
                 double[] originalTimes = new double[most];
                 double[] candidateTimes = new double[most];
                 double elapsed = 0;

@@ -64,6 +64,11 @@ public record SearchSpec(Objective objective, double maxDrop, OptionalDouble min
         techniques = Set.copyOf(techniques);
     }
 
+    /** Whether candidates are ranked or constrained by their latency. */
+    public boolean judgesLatency() {
+        return objective == Objective.LATENCY || maxLatencyMs.isPresent();
+    }
+
     /** The z of the acceptance bound: the standard normal's quantile at {@link #confidence}. */
     public double z() {
         return DropBound.z(confidence);

@@ -79,7 +79,7 @@ public final class SearchStep {
         try (CondenseClient client = clients.apply(spec.getTenant())) {
             SearchSpec search = SearchSpec.of(spec.getSearch());
             long budget = SearchSpec.budgetMillis(spec.getSearch());
-            Search runner = new Search(client, candidateBase(spec), jobId, search, line -> progress(jobId, started, budget, line),
+            Search runner = new Search(client, candidateBase(spec, search), jobId, search, line -> progress(jobId, started, budget, line),
                     () -> cancelled.test(jobId));
             SearchOutcome outcome = runner.run(!spec.getCalibrationDataId().isEmpty(), !spec.getTrainDataId().isEmpty(), budget);
             if (cancelled.test(jobId)) {
@@ -103,14 +103,12 @@ public final class SearchStep {
      * What every candidate shares: the model, the data, an evaluation on every evaluation sample, and, when candidates are
      * ranked or constrained by latency, at least {@link Search#LATENCY_MS} of timing each.
      */
-    static SubmitRequest candidateBase(JobSpec spec) {
-        SearchSpec search = SearchSpec.of(spec.getSearch());
-        boolean timed = search.objective() == SearchSpec.Objective.LATENCY || search.maxLatencyMs().isPresent();
+    static SubmitRequest candidateBase(JobSpec spec, SearchSpec search) {
         return SubmitRequest.newBuilder().setModelId(spec.getModelId()).setEvaluationDataId(spec.getEvaluationDataId())
                 .setEvaluationLabelsId(spec.getEvaluationLabelsId()).setCalibrationDataId(spec.getCalibrationDataId())
                 .setTrainDataId(spec.getTrainDataId()).setTrainLabelsId(spec.getTrainLabelsId())
                 .setEvaluationSamples(spec.getEvaluationSamples() > 0 ? spec.getEvaluationSamples() : Search.EVALUATION_SAMPLES)
-                .setLatencyMs(timed ? Search.LATENCY_MS : 0)
+                .setLatencyMs(search.judgesLatency() ? Search.LATENCY_MS : 0)
                 .build();
     }
 

@@ -10,8 +10,9 @@ import org.junit.jupiter.api.Test;
 class CandidateBaseTest {
 
     private static SubmitRequest base(String spec) {
-        return SearchStep.candidateBase(JobSpec.newBuilder().setModelId("model").setEvaluationDataId("eval")
-                .setSearch(SearchSpec.parse(spec)).build());
+        io.condense.proto.v1.SearchSpec search = SearchSpec.parse(spec);
+        return SearchStep.candidateBase(JobSpec.newBuilder().setModelId("model").setEvaluationDataId("eval").setSearch(search).build(),
+                SearchSpec.of(search));
     }
 
     @Test
