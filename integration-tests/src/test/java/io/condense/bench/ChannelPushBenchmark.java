@@ -46,6 +46,7 @@ import java.util.Map;
  *       compress one version alone: push-to-compressed of every compressed version in step-times (the goal: the newest
  *       within 2).</li>
  * </ol>
+ * After {@code benchmark.warmup} (200) pushes, full and delta alternately, into a channel of their own.
  * Not a test: {@code mvn -q -pl integration-tests test-compile exec:exec@channel-benchmark}.
  */
 public final class ChannelPushBenchmark {
@@ -57,6 +58,7 @@ public final class ChannelPushBenchmark {
     public static void main(String[] args) throws Exception {
         int pushes = option("benchmark.pushes", 100);
         int paced = option("benchmark.paced", 20);
+        int warmup = Math.max(1, option("benchmark.warmup", 200));
         Path pluginArchives = Path.of(textOption("condense.plugins.dir", "../build/plugins"));
         Path work = Files.createTempDirectory("condense-channel-bench-");
         CondensePlatform platform = null;
@@ -78,12 +80,13 @@ public final class ChannelPushBenchmark {
                     delta[i] = Safetensors.toBytes(last);
                 }
 
-                // warm-up: the connection, the push path and one compression
+                // warm-up: the connection, both push paths and the compressions, until the JIT has compiled them (a
+                // training loop pushes into a server that has been running)
                 create(channels, base, "warmup");
-                for (int i = 0; i < 20; i++) {
-                    push(channels, "warmup", i, delta[i % pushes]);
+                for (int i = 0; i < warmup; i++) {
+                    push(channels, "warmup", i, i % 2 == 0 ? full[i % pushes] : delta[i % pushes]);
                 }
-                awaitVersion(channels, "warmup", 20);
+                awaitVersion(channels, "warmup", warmup);
 
                 // 1. flat out, full pushes
                 create(channels, base, "flat");
