@@ -2,6 +2,7 @@ package io.condense.server.channel;
 
 import static java.util.Objects.requireNonNull;
 
+import com.google.protobuf.ByteString;
 import io.condense.proto.v1.Channel;
 import io.condense.proto.v1.ChannelServiceGrpc;
 import io.condense.proto.v1.ChannelVersion;
@@ -27,7 +28,8 @@ import io.condense.server.blob.BlobId;
 import io.condense.server.blob.BlobStore;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
-import java.io.ByteArrayOutputStream;
+import java.util.ArrayList;
+import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -75,7 +77,10 @@ public final class ChannelService extends ChannelServiceGrpc.ChannelServiceImplB
     @Override
     public StreamObserver<PushChunk> push(StreamObserver<PushResult> responses) {
         return new StreamObserver<>() {
-            private final ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+            // the chunks as received, joined once at the end into an array of the exact size: a growing buffer would copy a
+            // 1 MB push four times, each copy a large (humongous) allocation for the collector
+            private final List<ByteString> chunks = new ArrayList<>();
+            private long received;
             private PushHeader header;
             private boolean failed;
 
@@ -97,12 +102,13 @@ public final class ChannelService extends ChannelServiceGrpc.ChannelServiceImplB
                         throw new CondenseException(ErrorCode.RESOURCE_EXHAUSTED, "a push chunk holds " + chunk.getData().size()
                                 + " bytes; send chunks of at most 1 MiB");
                     }
-                    if (bytes.size() + (long) chunk.getData().size() > Math.min(blobs.maxBlobBytes(), Integer.MAX_VALUE - 8)) {
+                    if (received + chunk.getData().size() > Math.min(blobs.maxBlobBytes(), Integer.MAX_VALUE - 8)) {
                         throw new CondenseException(ErrorCode.RESOURCE_EXHAUSTED, "the pushed weights exceed the server's limit of "
                                 + blobs.maxBlobBytes() + " bytes");
                     }
-                    chunk.getData().writeTo(bytes);
-                } catch (java.io.IOException | RuntimeException e) {
+                    chunks.add(chunk.getData());
+                    received += chunk.getData().size();
+                } catch (RuntimeException e) {
                     failed = true;
                     responses.onError(status("Push", e));
                 }
@@ -111,6 +117,17 @@ public final class ChannelService extends ChannelServiceGrpc.ChannelServiceImplB
             @Override
             public void onError(Throwable t) {
                 failed = true;
+            }
+
+            private byte[] joined() {
+                byte[] weights = new byte[(int) received];
+                int offset = 0;
+                for (ByteString chunk : chunks) {
+                    chunk.copyTo(weights, offset);
+                    offset += chunk.size();
+                }
+                chunks.clear();
+                return weights;
             }
 
             @Override
@@ -122,7 +139,7 @@ public final class ChannelService extends ChannelServiceGrpc.ChannelServiceImplB
                     responses.onError(status("Push", new CondenseException(ErrorCode.INVALID_PARAMETER, "the push carried no header and no weights")));
                     return;
                 }
-                answer("Push", responses, () -> writer.push(header, bytes.toByteArray()));
+                answer("Push", responses, () -> writer.push(header, joined()));
             }
         };
     }
