@@ -302,6 +302,12 @@ public final class Tensor {
         return new Tensor(name, type, shape, ByteString.copyFrom(raw));
     }
 
+    /** {@link #fromRaw(String, DataType, long[], byte[])} of {@code length} bytes of {@code raw} from {@code offset}, copied once. */
+    public static Tensor fromRaw(String name, DataType type, long[] shape, byte[] raw, int offset, int length) {
+        requireNonNull(raw, "raw is null");
+        return new Tensor(name, type, shape, ByteString.copyFrom(raw, offset, length));
+    }
+
     public String name() {
         return name;
     }

@@ -100,8 +100,7 @@ public final class Safetensors {
             throw invalid(source, "tensor '" + name + "' (" + info.get("dtype") + ", shape " + Arrays.toString(shape) + ") needs "
                     + expected + " bytes but its data_offsets span " + (offsets[1] - offsets[0]));
         }
-        byte[] raw = Arrays.copyOfRange(bytes, dataStart + (int) offsets[0], dataStart + (int) offsets[1]);
-        return Tensor.fromRaw(name, type, shape, raw);
+        return Tensor.fromRaw(name, type, shape, bytes, dataStart + (int) offsets[0], (int) (offsets[1] - offsets[0]));
     }
 
     private static long[] longs(Object value, String name, String field, String source) {
