@@ -9,6 +9,7 @@ Usage: /usr/bin/python3 ttq_screen.py model=plugins/training/target/lenet/lenet-
        warm-up over that share of the steps)] [ramp=1 (threshold from 0 to t over that many epochs)] [bs=64] [seed=42]
        [float=conv1,fc3 (these layers float: which ones cost most)]
        [chan=conv1 (per-channel Wp, Wn in these layers)] [tl=conv1:0.1 (another t for these layers)]
+       [ste=plain (the latent's gradient is the weight's, as BinaryConnect and TWN pass it, not times Wp, 1, Wn)]
        [val=6000 (hold out the last 6,000 training images: train on the rest, print their accuracy; choose by it)]
        [zs=0.5 | zs=init (threshold from a share of zeros per layer, re-drawn every step as that quantile of |latent|;
        init: the share t x max |W| gives at the start)]
@@ -36,7 +37,7 @@ m = onnx.load(args.get('model', 'plugins/training/target/lenet/lenet-5-10-epochs
 W = {i.name: torch.tensor(numpy_helper.to_array(i).copy()) for i in m.graph.initializer}
 xtr, ytr = _fashion(args.get('fashion', '/usr/share/datasets/fashion-mnist'), 'train')
 xte, yte = _fashion(args.get('fashion', '/usr/share/datasets/fashion-mnist'), 't10k')
-VAL=int(args.get('val',0))
+VAL=int(args.get('val',0)); PLAINSTE=args.get('ste','scaled')=='plain'
 if VAL>0: xva, yva, xtr, ytr = xtr[-VAL:], ytr[-VAL:], xtr[:-VAL], ytr[:-VAL]
 ZS=args.get('zs','')
 INC=[float(v) for v in filter(None,args.get('inc','').split(','))]; INCFINAL=args.get('incfinal','ttq'); INCSCALES=args.get('incscales','1')=='1'
@@ -96,7 +97,7 @@ def tern(k):
         n=n//len(wp); shape=[-1]+[1]*(l.ndim-1); wp=wp.reshape(shape); wn=wn.reshape(shape)
     wps=wp/n + (wp-wp/n).detach(); wns=wn/n+(wn-wn/n).detach()
     val=pos*wps-neg*wns
-    gain=(pos*wp+neg*wn+mid).detach()
+    gain=(pos*wp+neg*wn+mid).detach() if not PLAINSTE else torch.ones_like(l)
     st=l*gain
     return val+(st-st.detach())
 def forward(x):

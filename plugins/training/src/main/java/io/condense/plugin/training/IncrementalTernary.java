@@ -52,17 +52,14 @@ final class IncrementalTernary {
     /** The shares of {@code ttq_incremental} ("0.5,0.75,0.875,1"; blank: none); a problem added for text that is wrong. */
     static List<Double> shares(Parameters parameters, List<ParameterProblem> problems) {
         String text = parameters.getString(PARAMETER).trim();
-        if (text.isEmpty()) {
+        java.util.Optional<List<Double>> parsed = IncrementalPowerOfTwo.parseShares(text);
+        if (parsed.isEmpty()) {
+            problems.add(new ParameterProblem(PARAMETER, text, "must be shares separated by commas, such as 0.5,0.75,0.875,1 "
+                    + "(INQ's schedule)"));
             return List.of();
         }
-        List<Double> shares = new ArrayList<>();
-        try {
-            for (String part : text.split(",")) {
-                shares.add(Double.parseDouble(part.trim()));
-            }
-        } catch (NumberFormatException e) {
-            problems.add(new ParameterProblem(PARAMETER, text, "must be increasing shares separated by commas, ending at 1, such as "
-                    + "0.5,0.75,0.875,1 (INQ's schedule)"));
+        List<Double> shares = parsed.get();
+        if (shares.isEmpty()) {
             return List.of();
         }
         IncrementalPowerOfTwo.scheduleProblem(shares).ifPresent(problem -> problems.add(new ParameterProblem(PARAMETER, text,

@@ -74,6 +74,19 @@ class TrainedTernaryFinetuneTest {
         return checked;
     }
 
+    /** The ternarized model, its accuracy, finetune's result, the written model read back and its accuracy. */
+    private record TtqRun(OnnxModel ternary, double before, TechniqueResult result, OnnxModel written, double after) {
+    }
+
+    /** {@code ternarize(method=ttq, keep_first_last=false) | finetune(parameters)} on the test's LeNet-300-100. */
+    private static TtqRun ttqFinetuned(Map<String, String> parameters) {
+        OnnxModel ternary = lenet.apply(new TernarizeTechnique(), lenet.dense, Map.of("method", "ttq", "keep_first_last", "false"), false)
+                .model();
+        TechniqueResult result = lenet.apply(new FinetuneTechnique(), ternary, parameters, true);
+        OnnxModel written = OnnxModel.fromBytes(result.model().toBytes());
+        return new TtqRun(ternary, lenet.accuracy(ternary), result, written, lenet.accuracy(written));
+    }
+
     @Test
     void perChannelScalesTrainAndEveryChannelHoldsItsOwnThreeValues() {
         OnnxModel ternary = lenet.apply(new TernarizeTechnique(), lenet.dense,
@@ -134,12 +147,12 @@ class TrainedTernaryFinetuneTest {
     @Test
     void ttqTrainsBothScalesAndRedrawsTheZerosAndKeepsTheValueSets() {
         double denseAccuracy = lenet.accuracy(lenet.dense);
-        OnnxModel ternary = lenet.apply(new TernarizeTechnique(), lenet.dense, Map.of("method", "ttq", "keep_first_last", "false"), false)
-                .model();
-        double before = lenet.accuracy(ternary);
-        TechniqueResult result = lenet.apply(new FinetuneTechnique(), ternary, Map.of("epochs", "2"), true);
-        OnnxModel written = OnnxModel.fromBytes(result.model().toBytes());
-        double after = lenet.accuracy(written);
+        TtqRun run = ttqFinetuned(Map.of("epochs", "2"));
+        OnnxModel ternary = run.ternary();
+        double before = run.before();
+        TechniqueResult result = run.result();
+        OnnxModel written = run.written();
+        double after = run.after();
         List<Map<String, Object>> layers = result.report().layers().stream().filter(layer -> "ttq".equals(layer.get("form"))).toList();
         System.out.printf(Locale.ROOT, "TTQ: float %.4f, ternarize(method=ttq) %.4f, finetune %.4f; layers %s%n", denseAccuracy, before,
                 after, layers);
@@ -170,13 +183,12 @@ class TrainedTernaryFinetuneTest {
     @Test
     void incrementalTtqFixesTheLargestWeightsPhaseByPhaseAndEndsWithEveryLayerTernary() {
         double denseAccuracy = lenet.accuracy(lenet.dense);
-        OnnxModel ternary = lenet.apply(new TernarizeTechnique(), lenet.dense, Map.of("method", "ttq", "keep_first_last", "false"), false)
-                .model();
-        double before = lenet.accuracy(ternary);
-        TechniqueResult result = lenet.apply(new FinetuneTechnique(), ternary,
-                Map.of("epochs", "4", "ttq_incremental", "0.5,0.75,0.875,1"), true);
-        OnnxModel written = OnnxModel.fromBytes(result.model().toBytes());
-        double after = lenet.accuracy(written);
+        TtqRun run = ttqFinetuned(Map.of("epochs", "4", "ttq_incremental", "0.5,0.75,0.875,1"));
+        OnnxModel ternary = run.ternary();
+        double before = run.before();
+        TechniqueResult result = run.result();
+        OnnxModel written = run.written();
+        double after = run.after();
         System.out.printf(Locale.ROOT, "incremental TTQ: float %.4f, ternarize(method=ttq) %.4f, finetune(epochs=4, "
                 + "ttq_incremental=0.5,0.75,0.875,1) %.4f; stages %s%n", denseAccuracy, before, after,
                 result.report().get("incremental_stages"));
