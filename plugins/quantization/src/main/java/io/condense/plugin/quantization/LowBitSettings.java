@@ -9,6 +9,7 @@ import io.condense.sdk.technique.Parameters;
 import io.condense.sdk.technique.Range;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * The low-bit side of {@code quantize}: which parameters choose it ({@code bits} below 8, {@code granularity=block},
@@ -62,17 +63,14 @@ record LowBitSettings(String scheme, int bits, String granularity, int block, St
     /** The shares of {@code incremental} ("0.5,0.75,0.875,1"; blank: none); a problem added for text that is not numbers. */
     static List<Double> incrementalShares(Parameters parameters, List<ParameterProblem> problems) {
         String text = parameters.getString(INCREMENTAL).trim();
-        if (text.isEmpty()) {
-            return List.of();
-        }
-        List<Double> shares = new ArrayList<>();
-        try {
-            for (String part : text.split(",")) {
-                shares.add(Double.parseDouble(part.trim()));
-            }
-        } catch (NumberFormatException e) {
+        Optional<List<Double>> parsed = IncrementalPowerOfTwo.parseShares(text);
+        if (parsed.isEmpty()) {
             problems.add(new ParameterProblem(INCREMENTAL, text, "must be increasing shares separated by commas, ending at 1, "
                     + "such as 0.5,0.75,0.875,1 (INQ's schedule)"));
+            return List.of();
+        }
+        List<Double> shares = parsed.get();
+        if (shares.isEmpty()) {
             return List.of();
         }
         IncrementalPowerOfTwo.scheduleProblem(shares).ifPresent(problem -> problems.add(new ParameterProblem(INCREMENTAL, text,

@@ -125,7 +125,12 @@ public final class FinetuneTechnique implements Technique {
                 io.condense.sdk.technique.Range.closedOpen(0, 1),
                 "TTQ layers (ternarize(method=ttq)): every step, latent weights with |w| <= ttq_threshold * max |w| of their layer are 0 "
                         + "(0.05 in the TTQ paper); their zeros move with the latent whatever keep_zeros says."));
-        specs.add(validation + 2, ParameterSpec.booleanParameter(LEARN_SCALES, false,
+        specs.add(validation + 2, ParameterSpec.stringParameter(IncrementalTernary.PARAMETER, "",
+                "TTQ layers (ternarize(method=ttq)): INQ's schedule as cumulative shares, e.g. 0.5,0.75,0.875,1: before each share "
+                        + "but the last, that share of each layer's weights (largest first) is ternary with its latents frozen while the "
+                        + "rest retrain as float weights; the last share (1) is plain TTQ. epochs are spread over the phases. Blank: "
+                        + "plain TTQ from the start."));
+        specs.add(validation + 3, ParameterSpec.booleanParameter(LEARN_SCALES, false,
                 "Learned step sizes (LSQ): the scales of uniform QDQ weights and of static activation QuantizeLinear/DequantizeLinear "
                         + "pairs train with the weights, their gradients scaled by 1/sqrt(N x Qp); zero points stay fixed. false: "
                         + "those scales stay as calibrated (binary, ternary and TTQ scales train either way)."));
@@ -142,6 +147,7 @@ public final class FinetuneTechnique implements Technique {
     public List<ParameterProblem> validate(Parameters parameters) {
         List<ParameterProblem> problems = new ArrayList<>(TrainingParameters.problems(parameters));
         problems.addAll(SparsityParameters.problems(parameters));
+        IncrementalTernary.shares(parameters, problems);
         return problems;
     }
 
@@ -165,6 +171,12 @@ public final class FinetuneTechnique implements Technique {
         OnnxModel dense = TrainingSteps.densified(model);
         boolean learnScales = parameters.getBoolean(LEARN_SCALES);
         TrainingGraph graph = TrainingGraph.of(dense, parameters.getDouble(TTQ_THRESHOLD), learnScales);
+        List<Double> incrementalShares = IncrementalTernary.shares(parameters, new ArrayList<>());
+        if (!incrementalShares.isEmpty() && graph.ternaryLayers().isEmpty()) {
+            throw new CondenseException(ErrorCode.INVALID_PARAMETER, IncrementalTernary.PARAMETER + " ternarizes TTQ layers "
+                    + "incrementally, and this model has none; ternarize it with ternarize(method=ttq) first, or drop "
+                    + IncrementalTernary.PARAMETER);
+        }
         if (learnScales && graph.activationSteps().isEmpty()
                 && graph.weights().stream().noneMatch(weight -> weight.form() == TrainingGraph.Form.QAT && weight.scaleTrained())) {
             throw new CondenseException(ErrorCode.INVALID_PARAMETER, "learn_scales=true trains the scales of uniform QDQ weights and "
@@ -190,6 +202,17 @@ public final class FinetuneTechnique implements Technique {
         TrainingParameters.Split split = TrainingSteps.validationDefault(settings, parameters, context).split(data, ID);
         Dataset training = split.training();
         Dataset validation = split.validation().orElse(null);
+        List<Map<String, Object>> incrementalStages = List.of();
+        if (!incrementalShares.isEmpty()) {
+            IncrementalTernary.Prepared prepared = IncrementalTernary.run(dense, incrementalShares, parameters.getDouble(TTQ_THRESHOLD),
+                    settings, training, validation, keepZeros, trainer, context);
+            incrementalStages = prepared.stages();
+            graph = TrainingGraph.of(prepared.model(), parameters.getDouble(TTQ_THRESHOLD), learnScales);
+            trainingModel = graph.model();
+            TrainingParameters.Settings last = settings.withEpochs(prepared.lastEpochs());
+            settings = new TrainingParameters.Settings(last.epochs(), last.batch(), last.optimizerName(), last.optimizer(), last.rate(),
+                    last.scheduleName(), last.schedule(), prepared.lastSeed(), last.validationShare(), last.inputScale());
+        }
         int trainCount = training.size();
         int heldOut = data.size() - trainCount;
         Dataset evaluation = context.evaluationData().filter(d -> d.labels().isPresent()).orElse(null);
@@ -211,7 +234,8 @@ public final class FinetuneTechnique implements Technique {
         }
         graph.trainable().ifPresent(request::trainable);
         if (keepZeros && !redrawn.isEmpty()) {
-            zeroMasks(trainingModel, graph.trainable().orElseGet(() -> TrainingGraph.defaultTrainable(trainingModel)), redrawn)
+            OnnxModel masked = trainingModel;
+            zeroMasks(masked, graph.trainable().orElseGet(() -> TrainingGraph.defaultTrainable(masked)), redrawn)
                     .forEach(request::gradientMask);
         }
 
@@ -296,6 +320,10 @@ public final class FinetuneTechnique implements Technique {
             }
         }
         report.put("history", history);
+        if (!incrementalShares.isEmpty()) {
+            report.put("ttq_incremental", incrementalShares).put("incremental_stages", incrementalStages)
+                    .put("final_phase_epochs", settings.epochs());
+        }
         sparsity.ifPresent(plan -> plan.report(trained, report));
         if (validation != null) {
             report.put("validation_accuracy_before", heldOutBefore.getAsDouble());
@@ -396,7 +424,7 @@ public final class FinetuneTechnique implements Technique {
     }
 
     /** A gradient mask (1 where not zero) for every trainable initializer with a zero, except those named in {@code except}. */
-    private static Map<String, io.condense.sdk.data.NdArray> zeroMasks(OnnxModel model, Set<String> trainable, Set<String> except) {
+    static Map<String, io.condense.sdk.data.NdArray> zeroMasks(OnnxModel model, Set<String> trainable, Set<String> except) {
         Map<String, io.condense.sdk.data.NdArray> masks = new LinkedHashMap<>();
         for (String name : trainable) {
             if (except.contains(name)) {

@@ -1,9 +1,15 @@
 package io.condense.plugin.training;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
 import ai.onnx.proto.OnnxMl.NodeProto;
 import io.condense.plugin.binarization.TernarizeTechnique;
+import io.condense.sdk.error.CondenseException;
+import io.condense.sdk.error.ErrorCode;
+import io.condense.sdk.technique.InvalidParametersException;
+import io.condense.sdk.technique.Parameters;
 import io.condense.sdk.model.OnnxModel;
 import io.condense.sdk.technique.TechniqueResult;
 import io.condense.sdk.tensor.DataType;
@@ -68,6 +74,19 @@ class TrainedTernaryFinetuneTest {
         return checked;
     }
 
+    /** The ternarized model, its accuracy, finetune's result, the written model read back and its accuracy. */
+    private record TtqRun(OnnxModel ternary, double before, TechniqueResult result, OnnxModel written, double after) {
+    }
+
+    /** {@code ternarize(method=ttq, keep_first_last=false) | finetune(parameters)} on the test's LeNet-300-100. */
+    private static TtqRun ttqFinetuned(Map<String, String> parameters) {
+        OnnxModel ternary = lenet.apply(new TernarizeTechnique(), lenet.dense, Map.of("method", "ttq", "keep_first_last", "false"), false)
+                .model();
+        TechniqueResult result = lenet.apply(new FinetuneTechnique(), ternary, parameters, true);
+        OnnxModel written = OnnxModel.fromBytes(result.model().toBytes());
+        return new TtqRun(ternary, lenet.accuracy(ternary), result, written, lenet.accuracy(written));
+    }
+
     @Test
     void perChannelScalesTrainAndEveryChannelHoldsItsOwnThreeValues() {
         OnnxModel ternary = lenet.apply(new TernarizeTechnique(), lenet.dense,
@@ -128,12 +147,12 @@ class TrainedTernaryFinetuneTest {
     @Test
     void ttqTrainsBothScalesAndRedrawsTheZerosAndKeepsTheValueSets() {
         double denseAccuracy = lenet.accuracy(lenet.dense);
-        OnnxModel ternary = lenet.apply(new TernarizeTechnique(), lenet.dense, Map.of("method", "ttq", "keep_first_last", "false"), false)
-                .model();
-        double before = lenet.accuracy(ternary);
-        TechniqueResult result = lenet.apply(new FinetuneTechnique(), ternary, Map.of("epochs", "2"), true);
-        OnnxModel written = OnnxModel.fromBytes(result.model().toBytes());
-        double after = lenet.accuracy(written);
+        TtqRun run = ttqFinetuned(Map.of("epochs", "2"));
+        OnnxModel ternary = run.ternary();
+        double before = run.before();
+        TechniqueResult result = run.result();
+        OnnxModel written = run.written();
+        double after = run.after();
         List<Map<String, Object>> layers = result.report().layers().stream().filter(layer -> "ttq".equals(layer.get("form"))).toList();
         System.out.printf(Locale.ROOT, "TTQ: float %.4f, ternarize(method=ttq) %.4f, finetune %.4f; layers %s%n", denseAccuracy, before,
                 after, layers);
@@ -159,5 +178,70 @@ class TrainedTernaryFinetuneTest {
         assertThat(after).as("fine-tuning recovers the TTQ model").isGreaterThan(before + 0.02);
         // 2 epochs on 4,000 images: the full figure is the benchmark's (README)
         assertThat(after).as("TTQ ends near float").isGreaterThan(denseAccuracy - 0.05);
+    }
+
+    @Test
+    void incrementalTtqFixesTheLargestWeightsPhaseByPhaseAndEndsWithEveryLayerTernary() {
+        double denseAccuracy = lenet.accuracy(lenet.dense);
+        TtqRun run = ttqFinetuned(Map.of("epochs", "4", "ttq_incremental", "0.5,0.75,0.875,1"));
+        OnnxModel ternary = run.ternary();
+        double before = run.before();
+        TechniqueResult result = run.result();
+        OnnxModel written = run.written();
+        double after = run.after();
+        System.out.printf(Locale.ROOT, "incremental TTQ: float %.4f, ternarize(method=ttq) %.4f, finetune(epochs=4, "
+                + "ttq_incremental=0.5,0.75,0.875,1) %.4f; stages %s%n", denseAccuracy, before, after,
+                result.report().get("incremental_stages"));
+        List<?> stages = (List<?>) result.report().get("incremental_stages");
+        assertThat(stages).hasSize(3);
+        double[] shares = {0.5, 0.75, 0.875};
+        for (int i = 0; i < stages.size(); i++) {
+            Map<?, ?> stage = (Map<?, ?>) stages.get(i);
+            assertThat(stage.get("epochs")).isEqualTo(1);
+            double fixed = ((Number) stage.get("ternary_fixed")).doubleValue() / ((Number) stage.get("elements")).doubleValue();
+            assertThat(fixed).as("share ternary in phase %d", i + 1).isCloseTo(shares[i], org.assertj.core.data.Offset.offset(0.001));
+        }
+        assertThat(result.report().get("final_phase_epochs")).isEqualTo(1);
+        assertThat(result.report().get("epochs")).isEqualTo(4);
+        // the same nodes, every layer's values {Wp, 0, -Wn} read back, the kept float weights gone
+        assertThat(written.nodes()).extracting(NodeProto::getOpType).containsExactlyElementsOf(
+                ternary.nodes().stream().map(NodeProto::getOpType).toList());
+        assertThat(assertTernaryValueSets(written)).hasSize(3);
+        assertThat(written.initializers()).noneMatch(info -> info.name().endsWith(TrainingOperators.TTQ_LATENT_SUFFIX));
+        assertThat(after).as("incremental TTQ recovers the TTQ model").isGreaterThan(before + 0.02);
+        assertThat(after).as("incremental TTQ ends near float").isGreaterThan(denseAccuracy - 0.05);
+    }
+
+    @Test
+    void inAnIncrementalPhaseTheFixedShareIsTernaryAndFrozenAndTheRestFloat() {
+        float[] latent = {0.9f, -0.1f, 0.5f, -0.7f, 0.02f, 0.3f, -1f, 0.05f};
+        boolean[] fixed = new boolean[latent.length];
+        IncrementalTernary.fixLargest(latent, fixed, 0.5);
+        assertThat(fixed).containsExactly(true, false, true, true, false, false, true, false);
+        fixed[1] = true; // already fixed elements stay fixed and count towards the share
+        IncrementalTernary.fixLargest(latent, fixed, 0.75);
+        assertThat(fixed).containsExactly(true, true, true, true, false, true, true, false);
+        assertThat(IncrementalTernary.phaseEpochs(15, 0, 4)).isEqualTo(3);
+        assertThat(IncrementalTernary.phaseEpochs(15, 3, 4)).isEqualTo(4);
+        assertThat(IncrementalTernary.phaseEpochs(2, 0, 4)).isEqualTo(1);
+    }
+
+    @Test
+    void incrementalTtqRefusesBadSchedulesAndModelsWithoutTtqLayers() {
+        FinetuneTechnique technique = new FinetuneTechnique();
+        for (String bad : List.of("0.5,0.4,1", "0.5,0.75", "1", "half,1")) {
+            assertThatThrownBy(() -> Parameters.resolve(technique, Map.of("ttq_incremental", bad)))
+                    .as("ttq_incremental=%s", bad).isInstanceOf(InvalidParametersException.class).hasMessageContaining("ttq_incremental");
+        }
+        CondenseException error = catchThrowableOfType(CondenseException.class, () -> lenet.apply(new FinetuneTechnique(), lenet.dense,
+                Map.of("epochs", "1", "ttq_incremental", "0.5,1"), true));
+        assertThat(error.code()).isEqualTo(ErrorCode.INVALID_PARAMETER);
+        assertThat(error.getMessage()).contains("ttq_incremental").contains("ternarize(method=ttq)");
+        OnnxModel levelsOnly = lenet.apply(new TernarizeTechnique(), lenet.dense,
+                Map.of("method", "ttq", "keep_first_last", "false", "ttq_latents", "false"), false).model();
+        CondenseException noLatents = catchThrowableOfType(CondenseException.class, () -> lenet.apply(new FinetuneTechnique(), levelsOnly,
+                Map.of("epochs", "1", "ttq_incremental", "0.5,1"), true));
+        assertThat(noLatents.code()).isEqualTo(ErrorCode.UNSUPPORTED_MODEL);
+        assertThat(noLatents.getMessage()).contains("ttq_latents=true");
     }
 }

@@ -45,6 +45,26 @@ public record IncrementalPowerOfTwo(int bits, List<Double> shares, int done, Map
         }
     }
 
+    /**
+     * The shares of a schedule written as numbers separated by commas ("0.5,0.75,0.875,1"): an empty list for blank text,
+     * empty when a part is not a number (check the list with {@link #scheduleProblem}).
+     */
+    public static Optional<List<Double>> parseShares(String text) {
+        requireNonNull(text, "text is null");
+        if (text.isBlank()) {
+            return Optional.of(List.of());
+        }
+        List<Double> shares = new ArrayList<>();
+        try {
+            for (String part : text.trim().split(",")) {
+                shares.add(Double.parseDouble(part.trim()));
+            }
+        } catch (NumberFormatException e) {
+            return Optional.empty();
+        }
+        return Optional.of(List.copyOf(shares));
+    }
+
     /** What is wrong with a schedule (shares increasing in (0, 1], the last 1), or empty. */
     public static Optional<String> scheduleProblem(List<Double> shares) {
         if (shares.isEmpty()) {

@@ -605,13 +605,20 @@ public final class FashionChains {
 
     private static Map<String, String> parameters(String text) {
         Map<String, String> values = new LinkedHashMap<>();
+        String last = null;
         for (String pair : text.split(",")) {
             if (!pair.isBlank()) {
                 String[] parts = pair.split("=", 2);
+                if (parts.length != 2 && last != null) {
+                    // a list value (ttq_incremental=0.5,0.75,0.875,1): a part without '=' continues the previous value
+                    values.put(last, values.get(last) + "," + pair.trim());
+                    continue;
+                }
                 if (parts.length != 2) {
                     throw new IllegalArgumentException("finetune parameters are name=value pairs separated by commas, got '" + pair + "'");
                 }
-                values.put(parts[0].trim(), parts[1].trim());
+                last = parts[0].trim();
+                values.put(last, parts[1].trim());
             }
         }
         return values;
