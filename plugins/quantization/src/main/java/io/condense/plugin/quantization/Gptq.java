@@ -2,12 +2,14 @@ package io.condense.plugin.quantization;
 
 import io.condense.sdk.error.CondenseException;
 import io.condense.sdk.error.ErrorCode;
+import java.util.Arrays;
+import org.ejml.data.DMatrixRBlock;
 import org.ejml.data.DMatrixRMaj;
+import org.ejml.data.DSubmatrixD1;
+import org.ejml.dense.block.MatrixOps_DDRB;
+import org.ejml.dense.block.TriangularSolver_DDRB;
+import org.ejml.dense.block.decomposition.chol.CholeskyOuterForm_DDRB;
 import org.ejml.dense.row.CommonOps_DDRM;
-import org.ejml.dense.row.factory.DecompositionFactory_DDRM;
-import org.ejml.dense.row.factory.LinearSolverFactory_DDRM;
-import org.ejml.interfaces.decomposition.CholeskyDecomposition_F64;
-import org.ejml.interfaces.linsol.LinearSolverDense;
 
 /**
  * GPTQ (Frantar et al., 2023) onto an {@link AffineGrid}: the input features of a [rows, columns] weight are quantized
@@ -23,6 +25,8 @@ final class Gptq {
     /** Damping added to the diagonal, as a share of its mean (the paper's 1%). */
     static final double DAMPING = 0.01;
     private static final int DAMPING_RETRIES = 6;
+    /** Block size of EJML's cache-blocked Cholesky factor and triangular inverse. */
+    private static final int FACTOR_BLOCK = 64;
 
     private Gptq() {
     }
@@ -100,7 +104,6 @@ final class Gptq {
             float[] dequantized) {
         int columns = factor.columns();
         DMatrixRMaj upper = factor.upper();
-        DMatrixRMaj w = DMatrixRMaj.wrap(rows, columns, data);
         if (!grid.perTensor() && grid.groupColumns() >= columns) {
             for (int row = 0; row < rows; row++) {
                 QuantizedMatrix.fitRange(data, row * columns, (row + 1) * columns, grid, scales, zeros, row);
@@ -141,36 +144,68 @@ final class Gptq {
                 }
             }
             if (end < columns) {
-                DMatrixRMaj factorRows = CommonOps_DDRM.extract(upper, start, end, end, columns);
-                DMatrixRMaj rest = CommonOps_DDRM.extract(w, 0, rows, end, columns);
-                CommonOps_DDRM.multAdd(-1, errors, factorRows, rest);
-                CommonOps_DDRM.insert(rest, w, 0, end);
+                // W[:, end:] -= errors U[start:end, end:], in place, row by row (each row stays in cache while U's rows stream)
+                double[] e = errors.data;
+                int width = end - start;
+                for (int row = 0; row < rows; row++) {
+                    int rowStart = row * columns;
+                    for (int j = 0; j < width; j++) {
+                        double error = e[row * width + j];
+                        if (error == 0) {
+                            continue;
+                        }
+                        int factorRow = (start + j) * columns;
+                        for (int k = end; k < columns; k++) {
+                            data[rowStart + k] -= error * u[factorRow + k];
+                        }
+                    }
+                }
             }
         }
     }
 
-    /** U with U^T U = (H + damping I)^-1, or null when H + damping I is not positive definite. */
-    private static DMatrixRMaj inverseCholeskyUpper(DMatrixRMaj hessian, double damping) {
+    /**
+     * U with U^T U = (H + damping I)^-1, or null when H + damping I is not positive definite. With J the reversal of the
+     * features, J (H + damping I) J = M M^T (lower Cholesky factor M) gives (H + damping I)^-1 = (J M^-1 J)^T (J M^-1 J),
+     * and J M^-1 J is upper triangular: one Cholesky factorization and one triangular inverse (about 2/3 n^3
+     * multiply-adds, blocked for the cache by EJML), where inverting H and factoring the inverse took about 2 n^3.
+     * Reversing both axes of a row-major square matrix reverses its array.
+     */
+    static DMatrixRMaj inverseCholeskyUpper(DMatrixRMaj hessian, double damping) {
         int n = hessian.numRows;
-        DMatrixRMaj damped = hessian.copy();
-        for (int i = 0; i < n; i++) {
-            damped.add(i, i, damping);
+        DMatrixRMaj work = new DMatrixRMaj(n, n);
+        double[] values = hessian.data;
+        double[] reversed = work.data;
+        int last = n * n - 1;
+        for (int i = 0; i <= last; i++) {
+            reversed[i] = values[last - i];
         }
-        LinearSolverDense<DMatrixRMaj> solver = LinearSolverFactory_DDRM.chol(n);
-        if (!solver.setA(damped)) {
+        for (int i = 0; i < n; i++) {
+            reversed[i * n + i] += damping;
+        }
+        DMatrixRBlock lower = MatrixOps_DDRB.convert(work, FACTOR_BLOCK);
+        work = null;
+        reversed = null;
+        if (!new CholeskyOuterForm_DDRB(true).decompose(lower)) {
             return null;
         }
-        DMatrixRMaj inverse = new DMatrixRMaj(n, n);
-        solver.invert(inverse);
-        CholeskyDecomposition_F64<DMatrixRMaj> cholesky = DecompositionFactory_DDRM.chol(n, false);
-        if (!cholesky.decompose(inverse)) {
-            return null;
+        DMatrixRBlock inverse = new DMatrixRBlock(n, n, FACTOR_BLOCK);
+        TriangularSolver_DDRB.invert(FACTOR_BLOCK, false, new DSubmatrixD1(lower), new DSubmatrixD1(inverse), null);
+        lower = null;
+        DMatrixRMaj upper = MatrixOps_DDRB.convert(inverse, (DMatrixRMaj) null);
+        inverse = null;
+        double[] flipped = upper.data;
+        for (int i = 0, j = last; i < j; i++, j--) {
+            double swap = flipped[i];
+            flipped[i] = flipped[j];
+            flipped[j] = swap;
         }
-        DMatrixRMaj upper = cholesky.getT(null);
         for (int i = 0; i < n; i++) {
-            if (!(upper.get(i, i) > 0)) {
+            if (!(flipped[i * n + i] > 0) || !Double.isFinite(flipped[i * n + i])) {
                 return null;
             }
+            // the strictly lower triangle (the inverse's strictly upper one) is zero, whatever the blocks held
+            Arrays.fill(flipped, i * n, i * n + i, 0.0);
         }
         return upper;
     }
