@@ -1,22 +1,51 @@
 """ONNX Runtime's own weight-only quantizer on a model file, timed, for LargeModelBenchmark.
 
-usage: python ort_matmul_nbits.py INPUT.onnx OUTPUT.onnx BLOCK BITS
-Runs onnxruntime.quantization.matmul_nbits_quantizer.MatMulNBitsQuantizer (its default algorithm: blockwise round to
-nearest with zero points, is_symmetric=False, as Condense's method=rtn) from loading the model to saving it with
-external data, and prints one JSON line: wall seconds and the process's peak resident set (ru_maxrss).
+usage: python ort_matmul_nbits.py INPUT.onnx OUTPUT.onnx BLOCK BITS [CALIBRATION.npy]
+Runs onnxruntime.quantization.matmul_nbits_quantizer.MatMulNBitsQuantizer (is_symmetric=False: asymmetric levels with
+zero points, groups of BLOCK input features) from loading the model to saving it with external data, and prints one JSON
+line: wall seconds and the process's peak resident set (ru_maxrss).
+- Without CALIBRATION.npy: its default algorithm, blockwise round to nearest, as Condense's method=rtn.
+- With CALIBRATION.npy (model inputs [samples, tokens, features], written by LargeModelBenchmark from the data Condense's
+  gptq run calibrates on; each sample fed as [1, tokens, features]): GPTQWeightOnlyQuantConfig, its GPTQ with its defaults
+  (lazy batch of 128 features, 1% damping, no act-order), as Condense's method=gptq. ONNX Runtime 1.30 ships this GPTQ in
+  onnxruntime/quantization/neural_compressor/weight_only.py: numpy only, no Intel Neural Compressor, no torch.
 """
 import json
 import resource
 import sys
 import time
 
-from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
+import numpy as np
+from onnxruntime.quantization.calibrate import CalibrationDataReader
+from onnxruntime.quantization.matmul_nbits_quantizer import GPTQWeightOnlyQuantConfig, MatMulNBitsQuantizer
+
+
+class Samples(CalibrationDataReader):
+    """The samples of an .npy file, one at a time, as the model's input INPUT_NAME."""
+
+    def __init__(self, path, name):
+        self.path = path
+        self.name = name
+        self.data = np.load(path, mmap_mode="r")
+        self.next = 0
+
+    def get_next(self):
+        if self.next >= self.data.shape[0]:
+            return None
+        sample = np.ascontiguousarray(self.data[self.next : self.next + 1], dtype=np.float32)
+        self.next += 1
+        return {self.name: sample}
+
+    def __deepcopy__(self, memo):
+        # the quantizer deep-copies the reader before reading it: a fresh reader of the same file
+        return Samples(self.path, self.name)
 
 
 def main():
     source, target, block, bits = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+    config = GPTQWeightOnlyQuantConfig(calibration_data_reader=Samples(sys.argv[5], "x")) if len(sys.argv) > 5 else None
     start = time.monotonic()
-    quantizer = MatMulNBitsQuantizer(source, bits=bits, block_size=block, is_symmetric=False)
+    quantizer = MatMulNBitsQuantizer(source, bits=bits, block_size=block, is_symmetric=False, algo_config=config)
     quantizer.process()
     quantizer.model.save_model_to_file(target, use_external_data_format=True)
     seconds = time.monotonic() - start

@@ -30,7 +30,7 @@ import java.util.stream.Stream;
  * model.
  *
  * <p>Arguments: folder, decoder blocks, runs (comma-separated: ort, ortgptq: ONNX Runtime's GPTQ on the gptq run's
- * calibration data, {@code src/test/python/ort_gptq.py}; rtn, gptq, calibration: GPTQ's calibration alone, see
+ * calibration data, the same script given the data; rtn, gptq, sparsegpt: prune 2:4, calibration: GPTQ's calibration alone, see
  * {@link LargeModelRun}), python executable, heap of the Condense
  * runs, block size, verify-float (true/false).
  */
@@ -74,7 +74,7 @@ public final class LargeModelBenchmark {
                 // the calibration data Condense's gptq run generates, as a file ONNX Runtime's GPTQ reads
                 Path calibration = folder.resolve("calibration.npy");
                 Npy.write(calibration, LargeModelRun.calibration(DecoderWeightsModel.HIDDEN).inputs());
-                command.addAll(List.of(python, script.resolveSibling("ort_gptq.py").toString(), model.toString(), output.toString(),
+                command.addAll(List.of(python, script.toString(), model.toString(), output.toString(),
                         Integer.toString(block), "4", calibration.toString()));
             } else {
                 Path argumentFile = folder.resolve("classpath.args");
@@ -111,6 +111,7 @@ public final class LargeModelBenchmark {
         return switch (run) {
             case "ort" -> "ONNX Runtime matmul_nbits_quantizer (RTN, asymmetric)";
             case "ortgptq" -> "ONNX Runtime matmul_nbits_quantizer GPTQWeightOnlyQuantConfig (same calibration data)";
+            case "sparsegpt" -> "Condense prune(method=sparsegpt, pattern=2:4, sequential=false)";
             case "rtn" -> "Condense quantize RTN";
             case "calibration" -> "Condense GPTQ calibration alone (one pass, Grams, Hessians)";
             default -> "Condense quantize GPTQ (generated calibration data)";
