@@ -3,6 +3,7 @@ package io.condense.plugin.quantization;
 import io.condense.sdk.error.CondenseException;
 import io.condense.sdk.error.ErrorCode;
 import java.util.Arrays;
+import java.util.stream.IntStream;
 import org.ejml.data.DMatrixRBlock;
 import org.ejml.data.DMatrixRMaj;
 import org.ejml.data.DSubmatrixD1;
@@ -114,52 +115,53 @@ final class Gptq {
         // a lazy block holds whole groups, so that a group's range is fitted on fully updated weights
         int lazyBlock = grid.perTensor() || grid.groupColumns() >= columns ? LAZY_BLOCK
                 : Math.max(1, LAZY_BLOCK / grid.groupColumns()) * grid.groupColumns();
-        for (int start = 0; start < columns; start += lazyBlock) {
+        for (int first = 0; first < columns; first += lazyBlock) {
+            int start = first;
             int end = Math.min(columns, start + lazyBlock);
-            DMatrixRMaj errors = new DMatrixRMaj(rows, end - start);
-            for (int i = start; i < end; i++) {
-                if (!grid.perTensor() && grid.groupColumns() < columns && i % grid.groupColumns() == 0) {
-                    int group = i / grid.groupColumns();
-                    int groupEnd = Math.min(columns, i + grid.groupColumns());
-                    for (int row = 0; row < rows; row++) {
-                        QuantizedMatrix.fitRange(data, row * columns + i, row * columns + groupEnd, grid, scales, zeros, row * perRow + group);
-                    }
-                }
-                double diagonal = u[i * columns + i];
-                for (int row = 0; row < rows; row++) {
-                    int index = row * columns + i;
-                    int group = grid.group(row, i, columns);
-                    double weight = data[index];
-                    int level = grid.level(weight, scales[group], zeros[group]);
-                    float value = AffineGrid.dequantize(level, scales[group], zeros[group]);
-                    levels[index] = (byte) level;
-                    dequantized[index] = value;
-                    double error = (weight - value) / diagonal;
-                    errors.set(row, i - start, error);
-                    int rowStart = row * columns;
-                    int hessianRow = i * columns;
-                    for (int j = i + 1; j < end; j++) {
-                        data[rowStart + j] -= error * u[hessianRow + j];
-                    }
-                }
+            // rows are independent (GPTQ treats each output row on its own): shared among the common pool's threads, with
+            // the same arithmetic per row whatever the threads, so the result does not depend on them
+            IntStream.range(0, rows).parallel().forEach(row -> quantizeRow(data, row, columns, start, end, u, grid, perRow, levels,
+                    scales, zeros, dequantized));
+        }
+    }
+
+    /**
+     * Features {@code start..end} (a lazy block) of one row: each quantized in order, its error {@code (w - q) / U_ii}
+     * taken off the block's later features at once along U's row i, then off all the features after the block
+     * (W[row, end:] -= errors U[start:end, end:], the row in cache while U's rows stream).
+     */
+    private static void quantizeRow(double[] data, int row, int columns, int start, int end, double[] u, AffineGrid grid, int perRow,
+            byte[] levels, float[] scales, int[] zeros, float[] dequantized) {
+        int rowStart = row * columns;
+        double[] errors = new double[end - start];
+        for (int i = start; i < end; i++) {
+            if (!grid.perTensor() && grid.groupColumns() < columns && i % grid.groupColumns() == 0) {
+                int groupEnd = Math.min(columns, i + grid.groupColumns());
+                QuantizedMatrix.fitRange(data, rowStart + i, rowStart + groupEnd, grid, scales, zeros,
+                        row * perRow + i / grid.groupColumns());
             }
-            if (end < columns) {
-                // W[:, end:] -= errors U[start:end, end:], in place, row by row (each row stays in cache while U's rows stream)
-                double[] e = errors.data;
-                int width = end - start;
-                for (int row = 0; row < rows; row++) {
-                    int rowStart = row * columns;
-                    for (int j = 0; j < width; j++) {
-                        double error = e[row * width + j];
-                        if (error == 0) {
-                            continue;
-                        }
-                        int factorRow = (start + j) * columns;
-                        for (int k = end; k < columns; k++) {
-                            data[rowStart + k] -= error * u[factorRow + k];
-                        }
-                    }
-                }
+            int index = rowStart + i;
+            int group = grid.group(row, i, columns);
+            double weight = data[index];
+            int level = grid.level(weight, scales[group], zeros[group]);
+            float value = AffineGrid.dequantize(level, scales[group], zeros[group]);
+            levels[index] = (byte) level;
+            dequantized[index] = value;
+            double error = (weight - value) / u[i * columns + i];
+            errors[i - start] = error;
+            int factorRow = i * columns;
+            for (int j = i + 1; j < end; j++) {
+                data[rowStart + j] -= error * u[factorRow + j];
+            }
+        }
+        for (int j = start; j < end; j++) {
+            double error = errors[j - start];
+            if (error == 0) {
+                continue;
+            }
+            int factorRow = j * columns;
+            for (int k = end; k < columns; k++) {
+                data[rowStart + k] -= error * u[factorRow + k];
             }
         }
     }
