@@ -71,23 +71,24 @@ final class Gptq {
         if (hessian.numRows != columns || hessian.numCols != columns) {
             throw new IllegalArgumentException("a Hessian of " + hessian.numRows + "x" + hessian.numCols + " for " + columns + " features");
         }
-        DMatrixRMaj h = hessian.copy();
         int dead = 0;
         double diagonalSum = 0;
         for (int i = 0; i < columns; i++) {
-            if (h.get(i, i) == 0) {
+            double diagonal = hessian.get(i, i);
+            if (diagonal == 0) {
                 // an input feature always 0 on the calibration data: with H_ii = 1 and no coupling its weights are rounded
-                // to nearest (the reference implementation zeroes them, which other inputs may not forgive)
-                h.set(i, i, 1);
+                // to nearest (the reference implementation zeroes them, which other inputs may not forgive); set in the
+                // factor's working copy, so H itself is neither changed nor copied
+                diagonal = 1;
                 dead++;
             }
-            diagonalSum += h.get(i, i);
+            diagonalSum += diagonal;
         }
         double meanDiagonal = diagonalSum / columns;
         double damping = DAMPING;
         DMatrixRMaj upper = null;
         for (int attempt = 0; attempt < DAMPING_RETRIES && upper == null; attempt++, damping *= 10) {
-            upper = inverseCholeskyUpper(h, damping * meanDiagonal);
+            upper = inverseCholeskyUpper(hessian, damping * meanDiagonal);
         }
         if (upper == null) {
             throw new CondenseException(ErrorCode.INTERNAL_ERROR, "GPTQ of layer " + layer + ": the Hessian of its inputs stays "
@@ -167,7 +168,7 @@ final class Gptq {
     }
 
     /**
-     * U with U^T U = (H + damping I)^-1, or null when H + damping I is not positive definite. With J the reversal of the
+     * U with U^T U = (H + damping I)^-1 (a zero H_ii taken as 1), or null when that is not positive definite. With J the reversal of the
      * features, J (H + damping I) J = M M^T (lower Cholesky factor M) gives (H + damping I)^-1 = (J M^-1 J)^T (J M^-1 J),
      * and J M^-1 J is upper triangular: one Cholesky factorization and one triangular inverse (about 2/3 n^3
      * multiply-adds, blocked for the cache by EJML), where inverting H and factoring the inverse took about 2 n^3.
@@ -183,7 +184,8 @@ final class Gptq {
             reversed[i] = values[last - i];
         }
         for (int i = 0; i < n; i++) {
-            reversed[i * n + i] += damping;
+            double diagonal = reversed[i * n + i];
+            reversed[i * n + i] = (diagonal == 0 ? 1 : diagonal) + damping;
         }
         DMatrixRBlock lower = MatrixOps_DDRB.convert(work, FACTOR_BLOCK);
         work = null;
