@@ -8,9 +8,11 @@ line: wall seconds and the process's peak resident set (ru_maxrss).
 - With CALIBRATION.npy (model inputs [samples, tokens, features], written by LargeModelBenchmark from the data Condense's
   gptq run calibrates on; each sample fed as [1, tokens, features]): GPTQWeightOnlyQuantConfig, its GPTQ with its defaults
   (lazy batch of 128 features, 1% damping, no act-order), as Condense's method=gptq. ONNX Runtime 1.30 ships this GPTQ in
-  onnxruntime/quantization/neural_compressor/weight_only.py: numpy only, no Intel Neural Compressor, no torch.
+  onnxruntime/quantization/neural_compressor/weight_only.py (numpy; no Intel Neural Compressor): given calibration samples as
+  dicts it imports torch (util.to_numpy), so they are handed over as arrays (see Samples.get_next).
 """
 import json
+import os
 import resource
 import sys
 import time
@@ -21,7 +23,7 @@ from onnxruntime.quantization.matmul_nbits_quantizer import GPTQWeightOnlyQuantC
 
 
 class Samples(CalibrationDataReader):
-    """The samples of an .npy file, one at a time, as the model's input INPUT_NAME."""
+    """The samples of an .npy file, one at a time, for the model's one input."""
 
     def __init__(self, path, name):
         self.path = path
@@ -34,7 +36,10 @@ class Samples(CalibrationDataReader):
             return None
         sample = np.ascontiguousarray(self.data[self.next : self.next + 1], dtype=np.float32)
         self.next += 1
-        return {self.name: sample}
+        # the array itself rather than {name: array}: ONNX Runtime 1.30's GPTQ converts a dict's values with
+        # neural_compressor.util.to_numpy, which imports torch even for numpy arrays; an array it feeds to the model's
+        # one input as it is, without torch
+        return sample
 
     def __deepcopy__(self, memo):
         # the quantizer deep-copies the reader before reading it: a fresh reader of the same file
@@ -42,8 +47,13 @@ class Samples(CalibrationDataReader):
 
 
 def main():
-    source, target, block, bits = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-    config = GPTQWeightOnlyQuantConfig(calibration_data_reader=Samples(sys.argv[5], "x")) if len(sys.argv) > 5 else None
+    source, target = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
+    block, bits = int(sys.argv[3]), int(sys.argv[4])
+    config = GPTQWeightOnlyQuantConfig(calibration_data_reader=Samples(os.path.abspath(sys.argv[5]), "x")) if len(sys.argv) > 5 else None
+    # ONNX Runtime's GPTQ makes its sessions of a model under 2 GB from bytes, and ONNX Runtime then resolves the external
+    # data against the working directory (elsewhere it refuses: "External data path for model loaded from bytes escapes
+    # working directory"): work in the model's folder
+    os.chdir(os.path.dirname(source))
     start = time.monotonic()
     quantizer = MatMulNBitsQuantizer(source, bits=bits, block_size=block, is_symmetric=False, algo_config=config)
     quantizer.process()

@@ -92,6 +92,13 @@ public final class LargeModelBenchmark {
             }
         }
 
+        // outputs of runs not repeated here but left in the folder by an earlier invocation are verified too, named so
+        for (String run : List.of("gptq", "ortgptq", "rtn", "ort", "sparsegpt")) {
+            Path earlier = folder.resolve("out-" + run + "/" + name);
+            if (!outputs.containsKey(run) && Files.exists(earlier)) {
+                outputs.put(run + " (earlier run)", earlier);
+            }
+        }
         System.out.println();
         System.out.println("| run | wall time | MB/s of float weights | peak heap (sampled) | peak RSS (VmHWM) | RSS anon / file peaks | output |");
         System.out.println("|---|---|---|---|---|---|---|");
