@@ -57,6 +57,8 @@ def main():
     start = time.monotonic()
     quantizer = MatMulNBitsQuantizer(source, bits=bits, block_size=block, is_symmetric=False, algo_config=config)
     quantizer.process()
+    # the data file is named after the output and checked for relative to the working directory
+    os.chdir(os.path.dirname(target))
     quantizer.model.save_model_to_file(target, use_external_data_format=True)
     seconds = time.monotonic() - start
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
