@@ -18,6 +18,7 @@ import sys
 import time
 
 import numpy as np
+from onnx.external_data_helper import load_external_data_for_model
 from onnxruntime.quantization.calibrate import CalibrationDataReader
 from onnxruntime.quantization.matmul_nbits_quantizer import GPTQWeightOnlyQuantConfig, MatMulNBitsQuantizer
 
@@ -57,6 +58,9 @@ def main():
     start = time.monotonic()
     quantizer = MatMulNBitsQuantizer(source, bits=bits, block_size=block, is_symmetric=False, algo_config=config)
     quantizer.process()
+    # ONNX Runtime's GPTQ reloads a model under 2 GB without its external data and leaves the tensors it does not
+    # quantize (LayerNormalization's) pointing into the input's data file: read them in, so the output holds them
+    load_external_data_for_model(quantizer.model.model, os.path.dirname(source))
     # the data file is named after the output and checked for relative to the working directory
     os.chdir(os.path.dirname(target))
     quantizer.model.save_model_to_file(target, use_external_data_format=True)
