@@ -41,12 +41,8 @@ final class PlannedPruning {
             calibration = context.calibrationData().orElseThrow(() -> new CondenseException(ErrorCode.DATA_REQUIRED,
                     "method=sparsegpt chooses the weights to remove and updates the others from the layers' inputs on calibration "
                             + "data, and this job has none: pass --calibration-data (model inputs, .npy), or use method=magnitude"));
-            if (!source.fitsInline()) {
-                // every selected weight is read into the heap and the whole model runs once per layer: not bounded by a layer
-                throw new CondenseException(ErrorCode.UNSUPPORTED_MODEL, "method=sparsegpt reads every selected weight into memory "
-                        + "and runs the whole model once per layer on the partly pruned model, which Condense does for models up to "
-                        + "2 GiB; this one holds " + source.serializedSize() / (1 << 20) + " MiB of tensors: prune it in parts under "
-                        + "2 GiB, or compress it with quantize(method=gptq), whose calibration runs in bounded memory");
+            if (!options.sequential() || !source.fitsInline()) {
+                return OnePassSparseGpt.apply(model, source, selection, options, foldedReshapes, calibration, context);
             }
         }
         Dataset sensitivityData = null;

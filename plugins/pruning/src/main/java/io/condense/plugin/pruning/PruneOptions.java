@@ -17,13 +17,14 @@ import java.util.List;
  * @param sensitivityTable whether the sensitivity table is measured (always for scope=sensitivity)
  */
 record PruneOptions(double sparsity, String scope, LayerPruner.Method method, NmPattern pattern, boolean sensitivityTable,
-        double[] sensitivitySparsities, int calibrationSamples, int sensitivitySamples, boolean allowSparse) {
+        double[] sensitivitySparsities, int calibrationSamples, int sensitivitySamples, boolean allowSparse, boolean sequential) {
     static final String METHOD = "method";
     static final String PATTERN = "pattern";
     static final String SENSITIVITY = "sensitivity";
     static final String SENSITIVITY_SPARSITIES = "sensitivity_sparsities";
     static final String CALIBRATION_SAMPLES = "calibration_samples";
     static final String SENSITIVITY_SAMPLES = "sensitivity_samples";
+    static final String SEQUENTIAL = "sequential";
 
     /**
      * Every rule across the step's parameters that they break: the prune technique's {@code validate}, run at Submit.
@@ -71,6 +72,10 @@ record PruneOptions(double sparsity, String scope, LayerPruner.Method method, Nm
             }
         }
         boolean table = parameters.getBoolean(SENSITIVITY) || scope.equals("sensitivity");
+        if (parameters.isExplicit(SEQUENTIAL) && !parameters.getString(METHOD).equals("sparsegpt")) {
+            problems.add(new ParameterProblem(SEQUENTIAL, parameters.getString(SEQUENTIAL), "applies only to method=sparsegpt "
+                    + "(how its layer inputs are gathered): drop sequential or set method=sparsegpt"));
+        }
         if (table && parameters.getStringList(SENSITIVITY_SPARSITIES).isEmpty()) {
             problems.add(new ParameterProblem(SENSITIVITY_SPARSITIES, parameters.getString(SENSITIVITY_SPARSITIES),
                     "is empty: the sensitivity analysis needs at least one sparsity, for example 0.3,0.5,0.7,0.9"));
@@ -106,7 +111,7 @@ record PruneOptions(double sparsity, String scope, LayerPruner.Method method, Nm
         return new PruneOptions(parameters.getDouble(PruneTechnique.SPARSITY), scope,
                 LayerPruner.Method.fromParameter(parameters.getString(METHOD)), pattern, table,
                 sensitivitySparsities, parameters.getInt(CALIBRATION_SAMPLES), parameters.getInt(SENSITIVITY_SAMPLES),
-                parameters.getString(PruneTechnique.STORAGE).equals("auto"));
+                parameters.getString(PruneTechnique.STORAGE).equals("auto"), parameters.getBoolean(SEQUENTIAL));
     }
 
     /** Whether the step needs more than the plain magnitude threshold (per layer or global) of the original technique. */

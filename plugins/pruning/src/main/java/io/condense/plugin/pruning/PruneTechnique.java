@@ -78,6 +78,12 @@ public final class PruneTechnique implements Technique {
                             .withCheck(ValueCheck.eachItem(PruneOptions::sensitivitySparsityProblem)),
                     ParameterSpec.integerParameter(PruneOptions.CALIBRATION_SAMPLES, 256, Range.closed(1, 1_000_000),
                             "Calibration samples whose layer inputs make X^T X for method=sparsegpt."),
+                    ParameterSpec.booleanParameter(PruneOptions.SEQUENTIAL, true,
+                            "method=sparsegpt: true gathers each layer's inputs on the model whose earlier layers are already "
+                                    + "pruned (one calibration pass per layer, every selected weight in memory: models up to 2 GiB); "
+                                    + "false runs the calibration data through the original model once and prunes one weight at "
+                                    + "a time, its inputs spilled to disk beyond a budget (bounded memory, any model size; a model "
+                                    + "over 2 GiB always takes this path, with scope=layer or a pattern)."),
                     ParameterSpec.integerParameter(PruneOptions.SENSITIVITY_SAMPLES, 1000, Range.closed(1, 1_000_000),
                             "Samples the sensitivity analysis evaluates for each layer and sparsity."),
                     SelectionParameters.exclude("Layers to leave alone"),

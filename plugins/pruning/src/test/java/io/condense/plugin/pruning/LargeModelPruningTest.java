@@ -32,8 +32,10 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A model over 2 GiB (two 1.03 GiB MatMul weights in a sparse external data file: holes the file system does not store)
- * loads with its tensors mapped; SparseGPT, which reads every selected weight into the heap and runs the whole model once
- * per layer, refuses it at once with what to do instead of running out of memory.
+ * loads with its tensors mapped; SparseGPT takes it one weight at a time from one calibration pass
+ * ({@link OnePassSparseGpt}), so what needs every weight at once (scope=global, the default for a sparsity) is refused at
+ * once with what to do instead. The one-pass path itself is tested on a small model ({@code PruneMethodsTest}); pruning
+ * these two 16384-wide weights would take an hour of Cholesky factoring.
  */
 class LargeModelPruningTest {
     private static final int ROWS = 16384;
@@ -43,7 +45,7 @@ class LargeModelPruningTest {
     Path folder;
 
     @Test
-    void sparseGptOnAModelOverTwoGibibytesSaysWhatToDo() throws IOException {
+    void sparseGptWithAGlobalScopeOnAModelOverTwoGibibytesSaysWhatToDo() throws IOException {
         long bytes = 4L * ROWS * COLUMNS;
         long second = (bytes + 4095) / 4096 * 4096;
         try (FileChannel channel = FileChannel.open(folder.resolve("big.onnx.data"), StandardOpenOption.CREATE_NEW,
@@ -60,14 +62,15 @@ class LargeModelPruningTest {
         OnnxModel model = OnnxModel.load(folder.resolve("big.onnx"));
         assertThat(model.fitsInline()).isFalse();
 
-        Map<String, String> values = Map.of("method", "sparsegpt", "pattern", "2:4");
+        Map<String, String> values = Map.of("method", "sparsegpt", "sparsity", "0.5");
         PruneTechnique technique = new PruneTechnique();
         Parameters parameters = Parameters.validate(technique.descriptor().parameters(), values);
         try (TestStepContext context = TestStepContext.builder().technique(technique, values)
                 .calibrationData(Dataset.of(NdArray.ofFloats(new long[] {1, 1, ROWS}, new float[ROWS]))).build()) {
             CondenseException error = catchThrowableOfType(CondenseException.class, () -> technique.apply(model, parameters, context));
             assertThat(error.code()).isEqualTo(ErrorCode.UNSUPPORTED_MODEL);
-            assertThat(error).hasMessageContaining("2 GiB").hasMessageContaining("quantize(method=gptq)");
+            assertThat(error).hasMessageContaining("2 GiB").hasMessageContaining("scope=global").hasMessageContaining("scope=layer")
+                    .hasMessageContaining("2:4");
         }
     }
 

@@ -43,7 +43,7 @@ final class BlockedMatMulWeights {
      * GPTQ's report compares its output error with round to nearest's, {@code tr((W - Q) H (W - Q)^T)}, on weights up to
      * this many elements: both cost as much as GPTQ itself, which would triple the time on a large model.
      */
-    static final long OUTPUT_ERROR_ELEMENTS = 1 << 24;
+    static final long OUTPUT_ERROR_ELEMENTS = 1 << 22;
     /** Tensors at least this large are written out of the heap. */
     private static final long SPILL_BYTES = 1 << 20;
 

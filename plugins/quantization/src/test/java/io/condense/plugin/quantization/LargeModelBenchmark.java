@@ -4,6 +4,7 @@ import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
+import io.condense.sdk.data.Npy;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -28,7 +29,8 @@ import java.util.stream.Stream;
  * other (the same round-to-nearest levels should give the same outputs) and, with {@code verify-float}, with the float
  * model.
  *
- * <p>Arguments: folder, decoder blocks, runs (comma-separated: ort, rtn, gptq, calibration: GPTQ's calibration alone, see
+ * <p>Arguments: folder, decoder blocks, runs (comma-separated: ort, ortgptq: ONNX Runtime's GPTQ on the gptq run's
+ * calibration data, the same script given the data; rtn, gptq, sparsegpt: prune 2:4, calibration: GPTQ's calibration alone, see
  * {@link LargeModelRun}), python executable, heap of the Condense
  * runs, block size, verify-float (true/false).
  */
@@ -68,6 +70,12 @@ public final class LargeModelBenchmark {
             List<String> command = new ArrayList<>();
             if (run.equals("ort")) {
                 command.addAll(List.of(python, script.toString(), model.toString(), output.toString(), Integer.toString(block), "4"));
+            } else if (run.equals("ortgptq")) {
+                // the calibration data Condense's gptq run generates, as a file ONNX Runtime's GPTQ reads
+                Path calibration = folder.resolve("calibration.npy");
+                Npy.write(calibration, LargeModelRun.calibration(DecoderWeightsModel.HIDDEN).inputs());
+                command.addAll(List.of(python, script.toString(), model.toString(), output.toString(),
+                        Integer.toString(block), "4", calibration.toString()));
             } else {
                 Path argumentFile = folder.resolve("classpath.args");
                 Files.writeString(argumentFile, "-cp \"" + System.getProperty("java.class.path") + "\"\n");
@@ -84,6 +92,13 @@ public final class LargeModelBenchmark {
             }
         }
 
+        // outputs of runs not repeated here but left in the folder by an earlier invocation are verified too, named so
+        for (String run : List.of("gptq", "ortgptq", "rtn", "ort", "sparsegpt")) {
+            Path earlier = folder.resolve("out-" + run + "/" + name);
+            if (!outputs.containsKey(run) && Files.exists(earlier)) {
+                outputs.put(run + " (earlier run)", earlier);
+            }
+        }
         System.out.println();
         System.out.println("| run | wall time | MB/s of float weights | peak heap (sampled) | peak RSS (VmHWM) | RSS anon / file peaks | output |");
         System.out.println("|---|---|---|---|---|---|---|");
@@ -102,6 +117,8 @@ public final class LargeModelBenchmark {
     private static String label(String run) {
         return switch (run) {
             case "ort" -> "ONNX Runtime matmul_nbits_quantizer (RTN, asymmetric)";
+            case "ortgptq" -> "ONNX Runtime matmul_nbits_quantizer GPTQWeightOnlyQuantConfig (same calibration data)";
+            case "sparsegpt" -> "Condense prune(method=sparsegpt, pattern=2:4, sequential=false)";
             case "rtn" -> "Condense quantize RTN";
             case "calibration" -> "Condense GPTQ calibration alone (one pass, Grams, Hessians)";
             default -> "Condense quantize GPTQ (generated calibration data)";

@@ -4,7 +4,9 @@ import io.condense.sdk.data.Dataset;
 import io.condense.sdk.data.NdArray;
 import io.condense.sdk.model.LayerSelection;
 import io.condense.sdk.model.OnnxModel;
+import io.condense.plugin.pruning.PruneTechnique;
 import io.condense.sdk.technique.Parameters;
+import io.condense.sdk.technique.Technique;
 import io.condense.sdk.testkit.TestStepContext;
 import io.condense.sdk.technique.TechniqueResult;
 import java.nio.file.Path;
@@ -22,7 +24,9 @@ import java.util.Random;
  * format=matmulnbits)}); {@code gptq} the same with {@code method=gptq} and generated calibration data: 8 samples of 32
  * tokens (256 tokens), Gaussian with a log-normal spread of feature scales (a few large features, as in language models),
  * which the technique runs through the model in ONNX Runtime (a session from the file with its external data), its layer
- * inputs beyond the Gram budget spilled to the scratch folder (the SDK's {@code LayerInputGrams}).
+ * inputs beyond the Gram budget spilled to the scratch folder (the SDK's {@code LayerInputGrams}). {@code sparsegpt} runs
+ * {@code prune(method=sparsegpt, pattern=2:4, sequential=false)} on the same calibration data (one weight at a time from
+ * one calibration pass, the path every model over 2 GiB takes).
  */
 public final class LargeModelRun {
     static final int CALIBRATION_SAMPLES = 8;
@@ -46,19 +50,31 @@ public final class LargeModelRun {
             Map<String, String> values = new LinkedHashMap<>(Map.of("bits", "4", "granularity", "block", "block", Integer.toString(block),
                     "format", "matmulnbits"));
             Dataset calibration = null;
-            if (!method.equals("rtn")) {
+            if (method.equals("sparsegpt")) {
+                calibration = calibration(DecoderWeightsModel.HIDDEN);
+            } else if (!method.equals("rtn")) {
                 values.put("method", "gptq");
                 calibration = calibration(DecoderWeightsModel.HIDDEN);
             }
             if (method.equals("calibration")) {
                 result = null;
                 layers = hessians(model, calibration, start);
+            } else if (method.equals("sparsegpt")) {
+                // the same calibration data; sequential=false also on a model under 2 GiB, where it is not the default
+                result = run(new PruneTechnique(), model, Map.of("method", "sparsegpt", "pattern", "2:4", "sequential", "false"),
+                        calibration, start);
+                layers = result.report().layers().size();
+                result.model().save(output);
             } else {
                 result = quantize(model, values, calibration, start);
                 layers = ((Number) result.report().get("layers_quantized")).intValue();
                 result.model().save(output);
             }
             seconds = (System.nanoTime() - start) / 1e9;
+        }
+        if (result != null && method.equals("sparsegpt")) {
+            System.out.printf("  sparsity %s, spilled inputs %s, %s bytes%n", result.report().get("sparsity"),
+                    result.report().get("calibration_spilled_inputs"), result.report().get("calibration_spilled_bytes"));
         }
         if (result != null && method.equals("gptq")) {
             for (Map<String, Object> layer : result.report().layers()) {
@@ -95,10 +111,14 @@ public final class LargeModelRun {
         }
     }
 
-    /** The technique in a test context whose progress messages are printed as they come, with the seconds since {@code start}. */
     private static TechniqueResult quantize(OnnxModel model, Map<String, String> values, Dataset calibration, long start)
             throws InterruptedException {
-        QuantizeTechnique technique = new QuantizeTechnique();
+        return run(new QuantizeTechnique(), model, values, calibration, start);
+    }
+
+    /** The technique in a test context whose progress messages are printed as they come, with the seconds since {@code start}. */
+    private static TechniqueResult run(Technique technique, OnnxModel model, Map<String, String> values, Dataset calibration, long start)
+            throws InterruptedException {
         Parameters parameters = Parameters.validate(technique.descriptor().parameters(), values);
         TestStepContext.Builder builder = TestStepContext.builder().technique(technique, values);
         if (calibration != null) {
