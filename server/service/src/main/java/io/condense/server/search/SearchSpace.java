@@ -12,14 +12,6 @@ import java.util.Set;
  */
 final class SearchSpace {
     /**
-     * The trained size family's retraining learns the submitted model's answers (knowledge distillation, T = 4) as well as
-     * the labels: the search judges a candidate by its paired drop against that model, whose standard error grows with
-     * the samples the two disagree on, so a retraining that disagrees less passes the bound at a smaller drop.
-     * Measured in the server/service README ("Distillation in the trained family").
-     */
-    static final String DISTILL_ALPHA = "0.7";
-
-    /**
      * The fine-tuning stage of the candidates that train: two passes over the search's training samples (the command
      * passes the first 10,000 by default), none held out (the search judges candidates on the evaluation data). One stage
      * per candidate: a process trains one model at a time.
@@ -33,13 +25,13 @@ final class SearchSpace {
      * sparsity 0.85, 32.7x smaller, test drop 0.31 points on 55,000 training images against 0.89 on 10,000; pruning at
      * once then two epochs lost 1.30 points at 0.89 on 10,000, and 0.87 with four times the epochs.
      */
-    static final String GRADUAL_PRUNING = "finetune(epochs=2, sparsity=%s, validation=0, distill_alpha=" + DISTILL_ALPHA + ")";
+    static final String GRADUAL_PRUNING = "finetune(epochs=2, sparsity=%s, validation=0)";
 
     /**
      * Deep Compression's second retraining, after k-means weight sharing: the codebooks train with every index fixed. On
      * Caffe's LeNet-5 it took the k-means step's loss from 0.25 to 0.10 points (plugins/coding README); one pass here.
      */
-    static final String CODEBOOK_FINETUNE = "finetune(epochs=1, validation=0, distill_alpha=" + DISTILL_ALPHA + ")";
+    static final String CODEBOOK_FINETUNE = "finetune(epochs=1, validation=0)";
 
     private SearchSpace() {
     }

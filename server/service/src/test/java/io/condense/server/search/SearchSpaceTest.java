@@ -11,16 +11,17 @@ class SearchSpaceTest {
     private static final SearchSpec SIZE = SearchSpec.of(SearchSpec.parse("max_drop=0.005, objective=size"));
 
     @Test
-    void theTrainedSizeFamilyDistillsFromTheSubmittedModelInBothRetrainings() {
+    void theTrainedSizeFamilyPrunesWhileTrainingThenSharesWeightsRetrainsAndEncodes() {
         Family trained = SearchSpace.families(SIZE, true, true).stream()
                 .filter(family -> family.name().equals("gradual+kmeans4+finetune+encode")).findFirst().orElseThrow();
         List<PipelineStep> steps = PipelineParser.parse(trained.at(0.89).pipeline());
         assertThat(steps).extracting(PipelineStep::getTechnique).containsExactly("finetune", "quantize", "finetune", "encode");
-        assertThat(steps.get(0).getParametersMap()).containsEntry("sparsity", "0.890")
-                .containsEntry("distill_alpha", SearchSpace.DISTILL_ALPHA);
-        assertThat(steps.get(2).getParametersMap()).containsEntry("distill_alpha", SearchSpace.DISTILL_ALPHA)
-                .doesNotContainKey("sparsity");
-        assertThat(Double.parseDouble(SearchSpace.DISTILL_ALPHA)).isGreaterThan(0).isLessThanOrEqualTo(1);
+        assertThat(steps.get(0).getParametersMap()).containsEntry("sparsity", "0.890").containsEntry("validation", "0");
+        assertThat(steps.get(1).getParametersMap()).containsEntry("scheme", "kmeans").containsEntry("bits", "4");
+        // both retrainings learn from the labels alone: distillation from the submitted model (distill_alpha=0.7) measured
+        // worse on LeNet-5 at S=0.89 (server/service README, "Distillation in the trained family")
+        assertThat(steps.get(0).getParametersMap()).doesNotContainKey("distill_alpha");
+        assertThat(steps.get(2).getParametersMap()).doesNotContainKey("distill_alpha").doesNotContainKey("sparsity");
     }
 
     @Test
