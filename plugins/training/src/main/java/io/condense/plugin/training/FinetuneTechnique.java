@@ -55,6 +55,8 @@ public final class FinetuneTechnique implements Technique {
     static final String KEEP_ZEROS = "keep_zeros";
     static final String TTQ_THRESHOLD = "ttq_threshold";
     static final String LEARN_SCALES = "learn_scales";
+    static final String DISTILL_ALPHA = "distill_alpha";
+    static final String DISTILL_TEMPERATURE = "distill_temperature";
     /**
      * The optimizer of a model with TTQ layers when neither optimizer nor momentum is given: Adam, with its default lr 0.001.
      * TTQ trains parameters of very different units together (latents in [-1, 1] whose gradient the paper scales by the
@@ -134,6 +136,12 @@ public final class FinetuneTechnique implements Technique {
                 "Learned step sizes (LSQ): the scales of uniform QDQ weights and of static activation QuantizeLinear/DequantizeLinear "
                         + "pairs train with the weights, their gradients scaled by 1/sqrt(N x Qp); zero points stay fixed. false: "
                         + "those scales stay as calibrated (binary, ternary and TTQ scales train either way)."));
+        specs.add(validation + 3, ParameterSpec.doubleParameter(DISTILL_ALPHA, 0, io.condense.sdk.technique.Range.closed(0, 1),
+                "Knowledge distillation from the job's model as submitted (before any step): the loss is distill_alpha x T^2 x "
+                        + "KL(original || trained, both softened by T = distill_temperature) + (1 - distill_alpha) x cross-entropy of "
+                        + "the labels, so the compressed model learns the original's answers, not only the labels. 0: labels only."));
+        specs.add(validation + 4, ParameterSpec.doubleParameter(DISTILL_TEMPERATURE, 4, io.condense.sdk.technique.Range.closed(0.1, 100),
+                "The temperature T that softens the original's and the trained model's outputs when distill_alpha > 0."));
         specs.addAll(SparsityParameters.specs());
         return List.copyOf(specs);
     }
@@ -165,6 +173,11 @@ public final class FinetuneTechnique implements Technique {
         java.util.Optional<io.condense.sdk.quantization.IncrementalPowerOfTwo> incremental =
                 io.condense.sdk.quantization.IncrementalPowerOfTwo.of(model);
         if (incremental.isPresent()) {
+            if (parameters.getDouble(DISTILL_ALPHA) > 0) {
+                throw new CondenseException(ErrorCode.INVALID_PARAMETER, "distill_alpha applies to finetune's ordinary training, and this "
+                        + "model is in incremental power-of-two quantization, which finetune trains group by group on labels only; "
+                        + "drop distill_alpha");
+            }
             return IncrementalFinetune.apply(model, incremental.get(), TrainingSteps.validationDefault(given, parameters, context), keepZeros,
                     data, trainer, context);
         }
@@ -225,6 +238,7 @@ public final class FinetuneTechnique implements Technique {
         // TTQ latents re-draw their zeros every step: when there are any, keep_zeros freezes the other zeros by masks
         Set<String> redrawn = graph.zerosRedrawn();
         TrainingRequest.Builder request = settings.request(trainingModel, training)
+                .loss(loss(parameters, context))
                 .freezeZeros(keepZeros && redrawn.isEmpty())
                 .listener(sparsityProgress != null ? sparsityProgress : TrainingListener.reportingTo(context))
                 .cancelled(context::isCancelled);
@@ -272,6 +286,7 @@ public final class FinetuneTechnique implements Technique {
                 .put("training_samples", trainCount).put("validation_samples", heldOut)
                 .put("keep_zeros", keepZeros)
                 .put("learn_scales", learnScales)
+                .put(DISTILL_ALPHA, parameters.getDouble(DISTILL_ALPHA))
                 .put("zeros_before", zerosInTrained)
                 .put("zeros_after", result.trainedInitializers().stream().mapToLong(n -> zerosAfter.getOrDefault(n, 0L)).sum())
                 .put("zeros_kept", keptZeros)
@@ -337,6 +352,22 @@ public final class FinetuneTechnique implements Technique {
         report.put("sparse_initializers", written.initializers().stream().filter(InitializerInfo::sparse).count());
         context.progress(1, "fine-tuned " + result.trainedInitializers().size() + " initializers over " + epochs + " epochs");
         return new TechniqueResult(written, report.build());
+    }
+
+    /**
+     * Cross-entropy, or with {@code distill_alpha > 0} distillation from the job's model as submitted (densified, as the
+     * training runtime reads it).
+     */
+    static io.condense.sdk.training.Loss loss(Parameters parameters, StepContext context) {
+        double alpha = parameters.getDouble(DISTILL_ALPHA);
+        if (alpha == 0) {
+            return io.condense.sdk.training.Loss.crossEntropy();
+        }
+        OnnxModel teacher = context.jobModel().orElseThrow(() -> new CondenseException(ErrorCode.UNAVAILABLE, "distill_alpha="
+                + alpha + " distills from the job's model as submitted, and this host does not offer it to a step; run on a Condense "
+                + "host of version 0.1.0 or later, or drop distill_alpha"));
+        return io.condense.sdk.training.Loss.distillation(TrainingSteps.densified(teacher), parameters.getDouble(DISTILL_TEMPERATURE),
+                alpha);
     }
 
     /** Accuracy before and after on the job's evaluation data: in ONNX Runtime when the host has it and inputs need no scale. */

@@ -293,4 +293,46 @@ class FinetuneTechniqueTest {
             assertThat(result.report().get("schedule")).isEqualTo("cosine");
         }
     }
+
+    @Test
+    void distillationLearnsTheJobModelsAnswersNotTheLabels() {
+        // every label wrong (shifted by one class): labels alone teach the pruned model wrong answers, the job's model with
+        // distill_alpha=1 (the labels' weight 0) teaches it the dense model's
+        Dataset few = train.head(3_000);
+        long[] labels = few.labels().orElseThrow().toLongArray();
+        for (int i = 0; i < labels.length; i++) {
+            labels[i] = (labels[i] + 1) % 10;
+        }
+        Dataset wrong = Dataset.of(few.inputs(), io.condense.sdk.data.NdArray.ofLongs(few.labels().orElseThrow().shape(), labels));
+        Map<String, String> common = Map.of("epochs", "2", "lr", "0.02", "validation", "0");
+        OnnxModel labelsOnly;
+        try (TestStepContext context = TestStepContext.builder().technique(technique, common).trainingData(wrong).trainer(trainer)
+                .jobModel(dense).build()) {
+            labelsOnly = technique.apply(pruned, context.parameters(), context).model();
+        }
+        Map<String, String> distilled = new java.util.HashMap<>(common);
+        distilled.put("distill_alpha", "1");
+        TechniqueResult result;
+        try (TestStepContext context = TestStepContext.builder().technique(technique, distilled).trainingData(wrong).trainer(trainer)
+                .jobModel(dense).build()) {
+            result = technique.apply(pruned, context.parameters(), context);
+        }
+        double wrongLabels = onnxRuntimeAccuracy(labelsOnly);
+        double fromTeacher = onnxRuntimeAccuracy(result.model());
+        System.out.printf(java.util.Locale.ROOT, "labels shifted by one: labels only %.4f, distill_alpha=1 %.4f (dense %.4f, pruned %.4f)%n",
+                wrongLabels, fromTeacher, denseAccuracy, prunedAccuracy);
+        assertThat(wrongLabels).as("trained on wrong labels").isLessThan(0.3);
+        assertThat(fromTeacher).as("distilled from the dense model").isGreaterThan(Math.max(prunedAccuracy, denseAccuracy - 0.05));
+        assertThat(result.report().get("distill_alpha")).isEqualTo(1.0);
+    }
+
+    @Test
+    void distillationRefusesWhenTheHostOffersNoJobModel() {
+        try (TestStepContext context = TestStepContext.builder().technique(technique, Map.of("distill_alpha", "0.5"))
+                .trainingData(train.head(100)).trainer(trainer).build()) {
+            assertThatThrownBy(() -> technique.apply(pruned, context.parameters(), context))
+                    .isInstanceOfSatisfying(CondenseException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.UNAVAILABLE))
+                    .hasMessageContaining("distill_alpha").hasMessageContaining("job's model");
+        }
+    }
 }

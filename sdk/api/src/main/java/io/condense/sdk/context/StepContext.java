@@ -93,6 +93,17 @@ public interface StepContext {
                 + " cannot be read; run the step on a Condense host of version 0.1.0 or later");
     }
 
+    /**
+     * The model the job was submitted with: the input of its first step, before any step changed it. For techniques that
+     * compare with or learn from the original while working on an already compressed model (the teacher of
+     * {@code finetune(distill_alpha=...)}).
+     *
+     * @return the job's original model; empty when the host does not offer it (hosts older than this method)
+     */
+    default Optional<OnnxModel> jobModel() {
+        return Optional.empty();
+    }
+
     /** A folder private to this step for temporary files; the host deletes it afterwards. */
     Path scratchDirectory();
 }

@@ -58,6 +58,7 @@ public final class TestStepContext implements StepContext, AutoCloseable {
     private final Optional<Dataset> trainingData;
     private final Optional<Trainer> trainer;
     private final Map<String, OnnxModel> uploadedModels;
+    private final Optional<OnnxModel> jobModel;
     private final Path scratchDirectory;
     private final boolean ownsScratchDirectory;
     private final int cancelAfterProgressEvents;
@@ -75,6 +76,7 @@ public final class TestStepContext implements StepContext, AutoCloseable {
         this.trainingData = Optional.ofNullable(builder.trainingData);
         this.trainer = Optional.ofNullable(builder.trainer);
         this.uploadedModels = Map.copyOf(builder.uploadedModels);
+        this.jobModel = Optional.ofNullable(builder.jobModel);
         this.scratchDirectory = scratchDirectory;
         this.ownsScratchDirectory = ownsScratchDirectory;
         this.cancelAfterProgressEvents = builder.cancelAfterProgressEvents;
@@ -173,6 +175,12 @@ public final class TestStepContext implements StepContext, AutoCloseable {
         return model;
     }
 
+    /** The model given to the builder with {@link Builder#jobModel(OnnxModel)}, or empty (as an older host offers none). */
+    @Override
+    public Optional<OnnxModel> jobModel() {
+        return jobModel;
+    }
+
     @Override
     public Path scratchDirectory() {
         return scratchDirectory;
@@ -223,6 +231,7 @@ public final class TestStepContext implements StepContext, AutoCloseable {
         private Dataset trainingData;
         private Trainer trainer;
         private final Map<String, OnnxModel> uploadedModels = new LinkedHashMap<>();
+        private OnnxModel jobModel;
         private Path scratchDirectory;
         private int cancelAfterProgressEvents;
         private boolean cancelled;
@@ -276,6 +285,12 @@ public final class TestStepContext implements StepContext, AutoCloseable {
         /** A model the step may read with {@link StepContext#uploadedModel(String)}, as if the client had uploaded it. */
         public Builder uploadedModel(String id, OnnxModel model) {
             this.uploadedModels.put(requireNonNull(id, "id is null"), requireNonNull(model, "model is null"));
+            return this;
+        }
+
+        /** The model the job was submitted with, offered by {@link StepContext#jobModel()}. */
+        public Builder jobModel(OnnxModel model) {
+            this.jobModel = requireNonNull(model, "model is null");
             return this;
         }
 

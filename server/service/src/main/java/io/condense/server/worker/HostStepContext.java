@@ -29,12 +29,14 @@ final class HostStepContext implements StepContext {
     private final Supplier<Optional<Dataset>> trainingData;
     private final Supplier<Optional<Trainer>> trainer;
     private final Function<String, OnnxModel> uploadedModels;
+    private final Supplier<OnnxModel> jobModel;
     private final Path scratchDirectory;
 
     HostStepContext(String techniqueId, Parameters parameters, MeterRegistry meterRegistry, BiConsumer<Double, String> progress,
             BooleanSupplier cancelled, Optional<Evaluator> evaluator, Supplier<Optional<Dataset>> calibrationData,
             Supplier<Optional<Dataset>> evaluationData, Supplier<Optional<Dataset>> trainingData,
-            Supplier<Optional<Trainer>> trainer, Function<String, OnnxModel> uploadedModels, Path scratchDirectory) {
+            Supplier<Optional<Trainer>> trainer, Function<String, OnnxModel> uploadedModels, Supplier<OnnxModel> jobModel,
+            Path scratchDirectory) {
         this.techniqueId = requireNonNull(techniqueId, "techniqueId is null");
         this.parameters = requireNonNull(parameters, "parameters is null");
         this.meterRegistry = requireNonNull(meterRegistry, "meterRegistry is null");
@@ -46,6 +48,7 @@ final class HostStepContext implements StepContext {
         this.trainingData = memoize(requireNonNull(trainingData, "trainingData is null"));
         this.trainer = requireNonNull(trainer, "trainer is null");
         this.uploadedModels = requireNonNull(uploadedModels, "uploadedModels is null");
+        this.jobModel = memoize(requireNonNull(jobModel, "jobModel is null"));
         this.scratchDirectory = requireNonNull(scratchDirectory, "scratchDirectory is null");
     }
 
@@ -109,6 +112,12 @@ final class HostStepContext implements StepContext {
     @Override
     public OnnxModel uploadedModel(String id) {
         return uploadedModels.apply(requireNonNull(id, "id is null"));
+    }
+
+    /** The job's model as submitted, read from its blob on the first call (the step's own input at step 1). */
+    @Override
+    public Optional<OnnxModel> jobModel() {
+        return Optional.of(jobModel.get());
     }
 
     /**

@@ -144,6 +144,8 @@ final class StepRunner {
                     () -> datasets.loadTraining(request.getSpec(), scratch.resolve("training")),
                     trainer,
                     id -> ModelLoading.uploaded(bundles, id, request.getSpec().getTenant(), scratch.resolve("uploaded-" + id)),
+                    () -> stepIndex == 0 ? model : ModelLoading.load(bundles, BlobId.of(request.getSpec().getModelId()),
+                            scratch.resolve("job-model"), "the job's model " + request.getSpec().getModelId()),
                     scratch);
             TechniqueResult result;
             try {

@@ -56,7 +56,10 @@ class TrainingDataTest {
     private HostStepContext context(Supplier<Optional<Dataset>> trainingData) {
         return new HostStepContext("finetune", Parameters.validate(List.of(), Map.of()), new SimpleMeterRegistry(), (fraction, message) -> {
         }, () -> false, Optional.empty(), Optional::empty, Optional::empty, trainingData, Optional::empty,
-                id -> ModelLoading.uploaded(new io.condense.server.blob.ModelBundles(blobs()), id, "", folder.resolve("model")), folder.resolve("scratch"));
+                id -> ModelLoading.uploaded(new io.condense.server.blob.ModelBundles(blobs()), id, "", folder.resolve("model")),
+                () -> {
+                    throw new AssertionError("these tests read no job model");
+                }, folder.resolve("scratch"));
     }
 
     private static NdArray inputs(int samples) {

@@ -1,0 +1,32 @@
+package io.condense.server.search;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.condense.proto.v1.PipelineStep;
+import io.condense.server.cli.PipelineParser;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class SearchSpaceTest {
+    private static final SearchSpec SIZE = SearchSpec.of(SearchSpec.parse("max_drop=0.005, objective=size"));
+
+    @Test
+    void theTrainedSizeFamilyPrunesWhileTrainingThenSharesWeightsRetrainsAndEncodes() {
+        Family trained = SearchSpace.families(SIZE, true, true).stream()
+                .filter(family -> family.name().equals("gradual+kmeans4+finetune+encode")).findFirst().orElseThrow();
+        List<PipelineStep> steps = PipelineParser.parse(trained.at(0.89).pipeline());
+        assertThat(steps).extracting(PipelineStep::getTechnique).containsExactly("finetune", "quantize", "finetune", "encode");
+        assertThat(steps.get(0).getParametersMap()).containsEntry("sparsity", "0.890").containsEntry("validation", "0");
+        assertThat(steps.get(1).getParametersMap()).containsEntry("scheme", "kmeans").containsEntry("bits", "4");
+        // both retrainings learn from the labels alone: distillation from the submitted model (distill_alpha=0.7) measured
+        // worse on LeNet-5 at S=0.89 (server/service README, "Distillation in the trained family")
+        assertThat(steps.get(0).getParametersMap()).doesNotContainKey("distill_alpha");
+        assertThat(steps.get(2).getParametersMap()).doesNotContainKey("distill_alpha").doesNotContainKey("sparsity");
+    }
+
+    @Test
+    void withoutTrainingDataNoCandidateTrains() {
+        assertThat(SearchSpace.families(SIZE, true, false)).allSatisfy(family -> assertThat(family.techniques()).doesNotContain("finetune"));
+        assertThat(SearchSpace.families(SIZE, true, true)).anySatisfy(family -> assertThat(family.techniques()).contains("finetune"));
+    }
+}
