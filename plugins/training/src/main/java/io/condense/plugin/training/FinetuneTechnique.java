@@ -222,9 +222,7 @@ public final class FinetuneTechnique implements Technique {
             incrementalStages = prepared.stages();
             graph = TrainingGraph.of(prepared.model(), parameters.getDouble(TTQ_THRESHOLD), learnScales);
             trainingModel = graph.model();
-            TrainingParameters.Settings last = settings.withEpochs(prepared.lastEpochs());
-            settings = new TrainingParameters.Settings(last.epochs(), last.batch(), last.optimizerName(), last.optimizer(), last.rate(),
-                    last.scheduleName(), last.schedule(), prepared.lastSeed(), last.validationShare(), last.inputScale());
+            settings = settings.withEpochs(prepared.lastEpochs()).withSeed(prepared.lastSeed());
         }
         int trainCount = training.size();
         int heldOut = data.size() - trainCount;

@@ -77,8 +77,8 @@ final class IncrementalTernary {
     }
 
     /**
-     * Runs the phases before the last share on {@code dense} (a model whose TTQ layers carry their float weights) and
-     * returns the model to train as plain TTQ for the rest.
+     * Runs the phases before the last share on {@code dense} (a model with TTQ layers, which the caller has checked,
+     * carrying their float weights) and returns the model to train as plain TTQ for the rest.
      */
     static Prepared run(OnnxModel dense, List<Double> shares, double threshold, TrainingParameters.Settings settings, Dataset training,
             Dataset validation, boolean keepZeros, Trainer trainer, StepContext context) {
@@ -90,10 +90,6 @@ final class IncrementalTernary {
             context.checkCancelled();
             double share = shares.get(phase);
             TrainingGraph graph = TrainingGraph.of(current, threshold, false);
-            if (graph.ternaryLayers().isEmpty()) {
-                throw new CondenseException(ErrorCode.INVALID_PARAMETER, PARAMETER + " ternarizes TTQ layers incrementally, and this "
-                        + "model has none; ternarize it with ternarize(method=ttq) first, or drop " + PARAMETER);
-            }
             OnnxModel trainingModel = graph.model();
             ModelEditor editor = trainingModel.edit();
             Set<String> trainable = new TreeSet<>(graph.trainable().orElseGet(() -> TrainingGraph.defaultTrainable(trainingModel)));

@@ -172,6 +172,11 @@ public final class TrainingParameters {
             return new Settings(epochs, batch, optimizerName, changed, rate, scheduleName, schedule, seed, validationShare, inputScale);
         }
 
+        /** These settings with another seed (shuffling, new weights). */
+        public Settings withSeed(long newSeed) {
+            return new Settings(epochs, batch, optimizerName, optimizer, rate, scheduleName, schedule, newSeed, validationShare, inputScale);
+        }
+
         /** These settings holding out {@code share} of the training data for validation instead. */
         public Settings withValidationShare(double share) {
             return new Settings(epochs, batch, optimizerName, optimizer, rate, scheduleName, schedule, seed, share, inputScale);
