@@ -220,6 +220,13 @@ public final class OnnxModel {
         return tensorBytes;
     }
 
+    /** Writes the model with every tensor inline to {@code out} (the bytes of {@link #toBytes()}, without an array of them). */
+    public void writeTo(java.io.OutputStream out) throws java.io.IOException {
+        requireNonNull(out, "out is null");
+        checkSerializable(proto);
+        proto.writeTo(out);
+    }
+
     /** The model with every tensor inline. */
     public byte[] toBytes() {
         checkSerializable(proto);

@@ -308,6 +308,15 @@ public final class Tensor {
         return new Tensor(name, type, shape, ByteString.copyFrom(raw, offset, length));
     }
 
+    /**
+     * {@link #fromRaw(String, DataType, long[], byte[], int, int)} without the copy: the tensor shares {@code raw}, so the
+     * caller must own the array and never change it afterwards (a file read into memory for this purpose alone).
+     */
+    public static Tensor wrapRaw(String name, DataType type, long[] shape, byte[] raw, int offset, int length) {
+        requireNonNull(raw, "raw is null");
+        return new Tensor(name, type, shape, UnsafeByteOperations.unsafeWrap(raw, offset, length));
+    }
+
     public String name() {
         return name;
     }
@@ -335,7 +344,9 @@ public final class Tensor {
 
     /** A read-only little-endian view of the raw bytes. */
     public ByteBuffer raw() {
-        return data.asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
+        // sliced: a ByteString over part of an array (wrapRaw) gives a buffer positioned at its offset, and the absolute
+        // reads below count from index 0
+        return data.asReadOnlyByteBuffer().slice().order(ByteOrder.LITTLE_ENDIAN);
     }
 
     /** The raw bytes as a protobuf ByteString (shared, immutable). */
@@ -424,6 +435,45 @@ public final class Tensor {
                 }
             }
         }
+    }
+
+    /**
+     * The flat index of the first value that is NaN or infinite, or -1 (always -1 for the integer types); reads the raw
+     * bytes in place, allocating nothing per element.
+     */
+    public long indexOfNonFinite() {
+        ByteBuffer buffer = raw();
+        int count = elementCount;
+        switch (dataType) {
+            case FLOAT -> {
+                FloatBuffer floats = buffer.asFloatBuffer();
+                for (int i = 0; i < count; i++) {
+                    if (!Float.isFinite(floats.get(i))) {
+                        return i;
+                    }
+                }
+            }
+            case FLOAT16 -> {
+                ShortBuffer shorts = buffer.asShortBuffer();
+                for (int i = 0; i < count; i++) {
+                    if (!Float.isFinite(Float16.toFloat(shorts.get(i)))) {
+                        return i;
+                    }
+                }
+            }
+            case BFLOAT16 -> {
+                ShortBuffer shorts = buffer.asShortBuffer();
+                for (int i = 0; i < count; i++) {
+                    if (!Float.isFinite(BFloat16.toFloat(shorts.get(i)))) {
+                        return i;
+                    }
+                }
+            }
+            default -> {
+                return -1;
+            }
+        }
+        return -1;
     }
 
     /** Values as ints, for the integer types (4- and 8-bit, int32). */

@@ -40,7 +40,11 @@ public final class Safetensors {
         return length >= 2 && length <= bytes.length - 8L && bytes[8] == '{';
     }
 
-    /** Every tensor of the file, by name, in header order; {@code source} names the file in errors. */
+    /**
+     * Every tensor of the file, by name, in header order; {@code source} names the file in errors. The tensors share
+     * {@code bytes} rather than copy them (a pushed update is a megabyte or more, read to be checked and merged): do not
+     * change the array afterwards.
+     */
     public static Map<String, Tensor> read(byte[] bytes, String source) {
         requireNonNull(bytes, "bytes is null");
         if (bytes.length < 8) {
@@ -100,7 +104,7 @@ public final class Safetensors {
             throw invalid(source, "tensor '" + name + "' (" + info.get("dtype") + ", shape " + Arrays.toString(shape) + ") needs "
                     + expected + " bytes but its data_offsets span " + (offsets[1] - offsets[0]));
         }
-        return Tensor.fromRaw(name, type, shape, bytes, dataStart + (int) offsets[0], (int) (offsets[1] - offsets[0]));
+        return Tensor.wrapRaw(name, type, shape, bytes, dataStart + (int) offsets[0], (int) (offsets[1] - offsets[0]));
     }
 
     private static long[] longs(Object value, String name, String field, String source) {

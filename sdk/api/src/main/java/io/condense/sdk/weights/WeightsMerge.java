@@ -83,14 +83,10 @@ public final class WeightsMerge {
             return "tensor '" + name + "' has shape " + Arrays.toString(tensor.shape()) + " but the model's initializer has shape "
                     + Arrays.toString(target.shape());
         }
-        if (tensor.dataType().isFloatingPoint()) {
-            float[] values = tensor.toFloatArray();
-            for (int i = 0; i < values.length; i++) {
-                if (!Float.isFinite(values[i])) {
-                    return "tensor '" + name + "' holds " + values[i] + " at flat index " + i
-                            + " (training diverged?); only finite values are accepted";
-                }
-            }
+        long nonFinite = tensor.indexOfNonFinite();
+        if (nonFinite >= 0) {
+            return "tensor '" + name + "' holds " + tensor.getFloat(nonFinite) + " at flat index " + nonFinite
+                    + " (training diverged?); only finite values are accepted";
         }
         return null;
     }

@@ -20,6 +20,30 @@ class TensorTest {
         Float.MIN_NORMAL, Float.intBitsToFloat(0x007FFFFF), Float.MAX_VALUE, -Float.MAX_VALUE, 3.1415927f};
 
     @Test
+    void indexOfNonFiniteFindsTheFirstNanOrInfinityOfEachFloatType() {
+        long[] shape = {5};
+        assertThat(Tensor.fromFloats("w", DataType.FLOAT, shape, new float[] {1, 2, -3, 4, 5}).indexOfNonFinite()).isEqualTo(-1);
+        assertThat(Tensor.fromFloats("w", DataType.FLOAT, shape, new float[] {1, 2, Float.POSITIVE_INFINITY, Float.NaN, 5})
+                .indexOfNonFinite()).isEqualTo(2);
+        assertThat(Tensor.fromFloats("w", DataType.FLOAT16, shape, new float[] {1, 2, 3, Float.NaN, 5}).indexOfNonFinite()).isEqualTo(3);
+        assertThat(Tensor.fromFloats("w", DataType.BFLOAT16, shape, new float[] {Float.NEGATIVE_INFINITY, 2, 3, 4, 5})
+                .indexOfNonFinite()).isZero();
+        assertThat(Tensor.fromInts("w", DataType.INT8, shape, new int[] {1, -2, 3, 4, 5}).indexOfNonFinite()).isEqualTo(-1);
+    }
+
+    @Test
+    void wrapRawSharesTheArrayAndFromRawCopiesIt() {
+        byte[] raw = new byte[12];
+        ByteBuffer.wrap(raw).order(ByteOrder.LITTLE_ENDIAN).putFloat(4, 1.5f).putFloat(8, -2f);
+        Tensor wrapped = Tensor.wrapRaw("w", DataType.FLOAT, new long[] {2}, raw, 4, 8);
+        Tensor copied = Tensor.fromRaw("w", DataType.FLOAT, new long[] {2}, raw, 4, 8);
+        assertThat(wrapped.toFloatArray()).containsExactly(1.5f, -2f);
+        ByteBuffer.wrap(raw).order(ByteOrder.LITTLE_ENDIAN).putFloat(4, 7f);
+        assertThat(wrapped.getFloat(0)).isEqualTo(7f);
+        assertThat(copied.getFloat(0)).isEqualTo(1.5f);
+    }
+
+    @Test
     void float32RoundTripsBitExactlyIncludingSpecialValues() {
         Tensor tensor = Tensor.fromFloats("w", DataType.FLOAT, new long[] {4, 4}, SPECIAL_FLOATS);
         float[] back = tensor.toFloatArray();

@@ -6,6 +6,7 @@ import io.condense.sdk.error.CondenseException;
 import io.condense.sdk.error.ErrorCode;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -88,6 +89,27 @@ public final class BlobStore implements AutoCloseable {
         }
     }
 
+    /** Stores what {@code content} writes and returns its id (a model serialised straight into the store, no array of it). */
+    public BlobId put(Content content) {
+        BlobWriter writer = newWriter();
+        try {
+            content.writeTo(writer.asStream());
+            return writer.commit();
+        } catch (IOException e) {
+            writer.abort();
+            throw new CondenseException(ErrorCode.UNAVAILABLE, "cannot write a blob: " + e.getMessage(), e);
+        } catch (RuntimeException e) {
+            writer.abort();
+            throw e;
+        }
+    }
+
+    /** What {@link #put(Content)} stores. */
+    @FunctionalInterface
+    public interface Content {
+        void writeTo(OutputStream out) throws IOException;
+    }
+
     public boolean contains(BlobId id) {
         return backend.contains(id);
     }
@@ -105,7 +127,13 @@ public final class BlobStore implements AutoCloseable {
                     + " bytes, more than can be held in memory at once (2 GiB); store large weights as ONNX external data");
         }
         try (InputStream in = backend.open(id)) {
-            return in.readAllBytes();
+            // the size is known: one array of it, filled in place (readAllBytes and readNBytes(n) gather the bytes in
+            // buffers of their own and copy them into a last array)
+            byte[] bytes = new byte[(int) size];
+            if (in.readNBytes(bytes, 0, bytes.length) != size || in.read() != -1) {
+                throw new IOException("it changed size while being read (" + size + " bytes expected)");
+            }
+            return bytes;
         } catch (IOException e) {
             throw new CondenseException(ErrorCode.UNAVAILABLE, "cannot read blob " + id + ": " + e.getMessage(), e);
         }

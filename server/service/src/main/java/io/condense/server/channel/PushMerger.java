@@ -197,10 +197,9 @@ final class PushMerger {
     private void merge(ChannelBatch batch) {
         ChannelState state = batch.state;
         OnnxModel merged = WeightsMerge.merge(latestModel(state), batch.unmerged);
-        byte[] bytes = merged.toBytes();
-        BlobId id = blobs.put(bytes);
+        BlobId id = blobs.put(merged::writeTo);
         blobs.grant(state.getTenant(), id);
-        if (bytes.length <= CACHED_MODEL_BYTES) {
+        if (merged.serializedSize() <= CACHED_MODEL_BYTES) {
             latestModels.put(state.getChannelId(), Map.entry(id.hex(), merged));
         }
         batch.unmerged.clear();

@@ -1,6 +1,7 @@
 package io.condense.server.cli;
 
 import com.google.protobuf.ByteString;
+import com.google.protobuf.UnsafeByteOperations;
 import io.condense.proto.v1.DownloadChunk;
 import io.grpc.Status;
 import io.grpc.stub.ClientCallStreamObserver;
@@ -19,10 +20,16 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.Function;
 
-/** The client's side of chunked streams: a file sent in 1 MiB messages with flow control (uploads, pushes), chunks written to a file (downloads). */
+/** The client's side of chunked streams: a file sent in messages of 256 KiB with flow control (uploads, pushes), chunks written to a file (downloads). */
 public final class ChunkStreams {
     /** The largest chunk the server takes. */
     public static final int CHUNK_BYTES = 1 << 20;
+    /**
+     * The chunks a client sends: 256 KiB, under the size at which the JVM's default collector (G1, regions of at least 1 MiB)
+     * allocates an array outside the young generation, on the client and on the server that parses the message. Chunks of
+     * {@link #CHUNK_BYTES} made every 1 MB push allocate two such "humongous" arrays on each side, and those start collections.
+     */
+    public static final int SEND_BYTES = 256 * 1024;
 
     private ChunkStreams() {
     }
@@ -34,9 +41,8 @@ public final class ChunkStreams {
         T next() throws IOException;
     }
 
-    /** The messages {@code first} (when not null) and then what {@code in} holds, in messages of at most 1 MiB. */
+    /** The messages {@code first} (when not null) and then what {@code in} holds, in messages of at most {@link #SEND_BYTES}. */
     public static <T> Messages<T> chunks(T first, InputStream in, Function<ByteString, T> message) {
-        byte[] buffer = new byte[CHUNK_BYTES];
         return new Messages<>() {
             private boolean firstSent = first == null;
             private boolean ended;
@@ -48,10 +54,12 @@ public final class ChunkStreams {
                     return first;
                 }
                 while (!ended) {
-                    int read = in.readNBytes(buffer, 0, buffer.length);
-                    ended = read < buffer.length;
+                    // a fresh array per message, handed to the message without a copy (it is never written again)
+                    byte[] chunk = new byte[SEND_BYTES];
+                    int read = in.readNBytes(chunk, 0, chunk.length);
+                    ended = read < chunk.length;
                     if (read > 0) {
-                        return message.apply(ByteString.copyFrom(buffer, 0, read));
+                        return message.apply(UnsafeByteOperations.unsafeWrap(chunk, 0, read));
                     }
                 }
                 return null;

@@ -86,7 +86,7 @@ public final class CondenseClient implements AutoCloseable {
         return channel;
     }
 
-    /** Streams a file in 1 MiB chunks, waiting for the transport to be ready between chunks. */
+    /** Streams a file in chunks of 256 KiB, waiting for the transport to be ready between chunks. */
     public UploadResult upload(Path file) throws IOException {
         try (InputStream in = Files.newInputStream(file)) {
             return upload(in);

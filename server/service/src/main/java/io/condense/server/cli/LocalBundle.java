@@ -90,7 +90,7 @@ final class LocalBundle {
 
     /** The header, then every file's chunks; a file that changed size since the header was made is an error. */
     ChunkStreams.Messages<BundleChunk> messages() {
-        byte[] buffer = new byte[ChunkStreams.CHUNK_BYTES];
+        byte[] buffer = new byte[ChunkStreams.SEND_BYTES];
         return new ChunkStreams.Messages<>() {
             private boolean headerSent;
             private int file;

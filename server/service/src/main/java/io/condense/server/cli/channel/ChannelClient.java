@@ -51,7 +51,7 @@ public final class ChannelClient {
         blocking.deleteChannel(DeleteChannelRequest.newBuilder().setName(name).build());
     }
 
-    /** Streams a weights file in 1 MiB messages after the header; the version the server gave it. */
+    /** Streams a weights file in messages of 256 KiB after the header; the version the server gave it. */
     public PushResult push(PushHeader header, InputStream weights) throws IOException {
         return ChunkStreams.call(async::push, PushChunk.newBuilder().setHeader(header).build(), weights,
                 data -> PushChunk.newBuilder().setData(data).build());
