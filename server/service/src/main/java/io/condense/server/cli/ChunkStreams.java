@@ -54,8 +54,10 @@ public final class ChunkStreams {
                     return first;
                 }
                 while (!ended) {
-                    // a fresh array per message, handed to the message without a copy (it is never written again)
-                    byte[] chunk = new byte[SEND_BYTES];
+                    // a fresh array per message, handed to the message without a copy (it is never written again), no
+                    // larger than what the stream says it still holds (a 4 KB delta push gets a 4 KB array)
+                    int remaining = in.available();
+                    byte[] chunk = new byte[remaining > 0 ? Math.min(SEND_BYTES, remaining) : SEND_BYTES];
                     int read = in.readNBytes(chunk, 0, chunk.length);
                     ended = read < chunk.length;
                     if (read > 0) {
