@@ -54,6 +54,7 @@ public final class FinetuneTechnique implements Technique {
     public static final String ID = "finetune";
     static final String KEEP_ZEROS = "keep_zeros";
     static final String TTQ_THRESHOLD = "ttq_threshold";
+    static final String TTQ_LATENT_GRADIENT = "ttq_latent_gradient";
     static final String LEARN_SCALES = "learn_scales";
     static final String DISTILL_ALPHA = "distill_alpha";
     static final String DISTILL_TEMPERATURE = "distill_temperature";
@@ -127,20 +128,23 @@ public final class FinetuneTechnique implements Technique {
                 io.condense.sdk.technique.Range.closedOpen(0, 1),
                 "TTQ layers (ternarize(method=ttq)): every step, latent weights with |w| <= ttq_threshold * max |w| of their layer are 0 "
                         + "(0.05 in the TTQ paper); their zeros move with the latent whatever keep_zeros says."));
-        specs.add(validation + 2, ParameterSpec.stringParameter(IncrementalTernary.PARAMETER, "",
+        specs.add(validation + 2, ParameterSpec.choiceParameter(TTQ_LATENT_GRADIENT, "scaled", List.of("scaled", "plain"),
+                "TTQ layers: the latent weights' gradient, scaled (the TTQ paper's: the output gradient times Wp, 1 or Wn by region) "
+                        + "or plain (the output gradient as it is, the straight-through estimator of BinaryConnect and TWN)."));
+        specs.add(validation + 3, ParameterSpec.stringParameter(IncrementalTernary.PARAMETER, "",
                 "TTQ layers (ternarize(method=ttq)): INQ's schedule as cumulative shares, e.g. 0.5,0.75,0.875,1: before each share "
                         + "but the last, that share of each layer's weights (largest first) is ternary with its latents frozen while the "
                         + "rest retrain as float weights; the last share (1) is plain TTQ. epochs are spread over the phases. Blank: "
                         + "plain TTQ from the start."));
-        specs.add(validation + 3, ParameterSpec.booleanParameter(LEARN_SCALES, false,
+        specs.add(validation + 4, ParameterSpec.booleanParameter(LEARN_SCALES, false,
                 "Learned step sizes (LSQ): the scales of uniform QDQ weights and of static activation QuantizeLinear/DequantizeLinear "
                         + "pairs train with the weights, their gradients scaled by 1/sqrt(N x Qp); zero points stay fixed. false: "
                         + "those scales stay as calibrated (binary, ternary and TTQ scales train either way)."));
-        specs.add(validation + 3, ParameterSpec.doubleParameter(DISTILL_ALPHA, 0, io.condense.sdk.technique.Range.closed(0, 1),
+        specs.add(validation + 4, ParameterSpec.doubleParameter(DISTILL_ALPHA, 0, io.condense.sdk.technique.Range.closed(0, 1),
                 "Knowledge distillation from the job's model as submitted (before any step): the loss is distill_alpha x T^2 x "
                         + "KL(original || trained, both softened by T = distill_temperature) + (1 - distill_alpha) x cross-entropy of "
                         + "the labels, so the compressed model learns the original's answers, not only the labels. 0: labels only."));
-        specs.add(validation + 4, ParameterSpec.doubleParameter(DISTILL_TEMPERATURE, 4, io.condense.sdk.technique.Range.closed(0.1, 100),
+        specs.add(validation + 5, ParameterSpec.doubleParameter(DISTILL_TEMPERATURE, 4, io.condense.sdk.technique.Range.closed(0.1, 100),
                 "The temperature T that softens the original's and the trained model's outputs when distill_alpha > 0."));
         specs.addAll(SparsityParameters.specs());
         return List.copyOf(specs);
@@ -183,7 +187,9 @@ public final class FinetuneTechnique implements Technique {
         }
         OnnxModel dense = TrainingSteps.densified(model);
         boolean learnScales = parameters.getBoolean(LEARN_SCALES);
-        TrainingGraph graph = TrainingGraph.of(dense, parameters.getDouble(TTQ_THRESHOLD), learnScales);
+        TrainedTernaryLayers.Rule ternaryRule = new TrainedTernaryLayers.Rule(parameters.getDouble(TTQ_THRESHOLD),
+                parameters.getString(TTQ_LATENT_GRADIENT).equals("plain"));
+        TrainingGraph graph = TrainingGraph.of(dense, ternaryRule, learnScales);
         List<Double> incrementalShares = IncrementalTernary.shares(parameters, new ArrayList<>());
         if (!incrementalShares.isEmpty() && graph.ternaryLayers().isEmpty()) {
             throw new CondenseException(ErrorCode.INVALID_PARAMETER, IncrementalTernary.PARAMETER + " ternarizes TTQ layers "
@@ -217,10 +223,10 @@ public final class FinetuneTechnique implements Technique {
         Dataset validation = split.validation().orElse(null);
         List<Map<String, Object>> incrementalStages = List.of();
         if (!incrementalShares.isEmpty()) {
-            IncrementalTernary.Prepared prepared = IncrementalTernary.run(dense, incrementalShares, parameters.getDouble(TTQ_THRESHOLD),
+            IncrementalTernary.Prepared prepared = IncrementalTernary.run(dense, incrementalShares, ternaryRule,
                     settings, training, validation, keepZeros, trainer, context);
             incrementalStages = prepared.stages();
-            graph = TrainingGraph.of(prepared.model(), parameters.getDouble(TTQ_THRESHOLD), learnScales);
+            graph = TrainingGraph.of(prepared.model(), ternaryRule, learnScales);
             trainingModel = graph.model();
             settings = settings.withEpochs(prepared.lastEpochs()).withSeed(prepared.lastSeed());
         }

@@ -80,7 +80,7 @@ final class IncrementalTernary {
      * Runs the phases before the last share on {@code dense} (a model with TTQ layers, which the caller has checked,
      * carrying their float weights) and returns the model to train as plain TTQ for the rest.
      */
-    static Prepared run(OnnxModel dense, List<Double> shares, double threshold, TrainingParameters.Settings settings, Dataset training,
+    static Prepared run(OnnxModel dense, List<Double> shares, TrainedTernaryLayers.Rule rule, TrainingParameters.Settings settings, Dataset training,
             Dataset validation, boolean keepZeros, Trainer trainer, StepContext context) {
         int phases = shares.size();
         OnnxModel current = dense;
@@ -89,7 +89,7 @@ final class IncrementalTernary {
         for (int phase = 0; phase < phases - 1; phase++) {
             context.checkCancelled();
             double share = shares.get(phase);
-            TrainingGraph graph = TrainingGraph.of(current, threshold, false);
+            TrainingGraph graph = TrainingGraph.of(current, rule, false);
             OnnxModel trainingModel = graph.model();
             ModelEditor editor = trainingModel.edit();
             Set<String> trainable = new TreeSet<>(graph.trainable().orElseGet(() -> TrainingGraph.defaultTrainable(trainingModel)));

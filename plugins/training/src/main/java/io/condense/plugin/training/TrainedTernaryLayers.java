@@ -27,13 +27,30 @@ import java.util.Optional;
  * else the levels {@code +1, 0, -1})
  * with the two scales trainable: every step re-draws the masks from the latent ({@code |latent| > t x max |latent|}),
  * the scales get the sums of their regions' gradients (times 1 / elements, {@link #scaleGradient}) and the latent the
- * paper's scaled gradient. The zeros are the
+ * paper's scaled gradient (or the plain one, {@link Rule#plainLatentGradient}). The zeros are the
  * method's own and move with the latent, so {@code keep_zeros} does not freeze them. Written back as the same two level
  * tensors and scales, re-drawn from the trained latent with the same threshold.
  */
 final class TrainedTernaryLayers {
     /** The TTQ paper's threshold factor (t = 0.05), finetune's default. */
     static final double DEFAULT_THRESHOLD = 0.05;
+    /** The paper's rule: t = 0.05, the latent's gradient scaled by region. */
+    static final Rule PAPER = new Rule(DEFAULT_THRESHOLD, false);
+
+    /**
+     * How TTQ layers train.
+     *
+     * @param threshold the factor t (the masks are {@code |latent| > t x max |latent|})
+     * @param plainLatentGradient the latent gets the output gradient as it is (the straight-through estimator of
+     *        BinaryConnect and TWN) instead of the paper's gradient scaled by {@code Wp}, 1 or {@code Wn} per region
+     */
+    record Rule(double threshold, boolean plainLatentGradient) {
+        Rule {
+            if (!(threshold >= 0 && threshold < 1)) {
+                throw new IllegalArgumentException("threshold must be in [0, 1), got " + threshold);
+            }
+        }
+    }
 
     /** One TTQ layer as found in the input: the Sum and its two DequantizeLinear nodes. */
     record Found(int sumIndex, int positiveIndex, int negativeIndex, String positiveLevels, String negativeLevels, String positiveScale,
@@ -174,7 +191,7 @@ final class TrainedTernaryLayers {
      * [-1, 1], as the paper scales its latent weights: the float weights the file carries divided by their largest
      * magnitude, else the levels {@code +1, 0, -1}; the DequantizeLinear nodes and the carried weights go.
      */
-    static Layer rewrite(OnnxModel model, ModelEditor editor, Found found, double thresholdFactor) {
+    static Layer rewrite(OnnxModel model, ModelEditor editor, Found found, Rule rule) {
         float[] latent = startingLatent(model, found);
         if (!found.carriedLatent().isEmpty()) {
             editor.removeInitializer(found.carriedLatent());
@@ -186,7 +203,7 @@ final class TrainedTernaryLayers {
             editor.removeInitializer(found.zeroPoint());
         }
         editor.putInitializer(Tensor.fromFloats(latentName, DataType.FLOAT, found.shape(), latent).toProto());
-        float threshold = (float) thresholdFactor;
+        float threshold = (float) rule.threshold();
         NodeProto.Builder node = NodeProto.newBuilder().setOpType(TrainingOperators.TRAINED_TERNARY)
                 .setDomain(TrainingOperators.DOMAIN).setName(editor.uniqueName(found.positiveLevels() + "_TrainedTernary"))
                 .addInput(latentName).addInput(found.positiveScale()).addInput(found.negativeScale()).addOutput(found.output())
@@ -194,6 +211,10 @@ final class TrainedTernaryLayers {
                         .setF(threshold))
                 .addAttribute(AttributeProto.newBuilder().setName(TrainingOperators.SCALE_GRADIENT)
                         .setType(AttributeProto.AttributeType.FLOAT).setF(scaleGradient(latent.length / found.positiveBefore().length)));
+        if (rule.plainLatentGradient()) {
+            node.addAttribute(AttributeProto.newBuilder().setName(TrainingOperators.LATENT_GRADIENT)
+                    .setType(AttributeProto.AttributeType.STRING).setS(com.google.protobuf.ByteString.copyFromUtf8(TrainingOperators.PLAIN)));
+        }
         if (found.perChannel()) {
             node.addAttribute(AttributeProto.newBuilder().setName(TrainingOperators.AXIS).setType(AttributeProto.AttributeType.INT)
                     .setI(found.axis()));

@@ -160,17 +160,17 @@ final class TrainingGraph {
      * @param ternaryThreshold TTQ's threshold factor t (the masks are {@code |latent| > t x max |latent|})
      */
     static TrainingGraph of(OnnxModel model, double ternaryThreshold) {
-        return of(model, ternaryThreshold, false);
+        return of(model, new TrainedTernaryLayers.Rule(ternaryThreshold, false), false);
     }
 
     /**
      * Builds the training form; a model without quantized weights is its own training form.
      *
-     * @param ternaryThreshold TTQ's threshold factor t (the masks are {@code |latent| > t x max |latent|})
+     * @param ternary how TTQ layers train (threshold factor, latent gradient)
      * @param learnScales the scales of uniform ({@code qat}) weights and of static activations train too (LSQ,
      *        {@link LearnedStepSizes})
      */
-    static TrainingGraph of(OnnxModel model, double ternaryThreshold, boolean learnScales) {
+    static TrainingGraph of(OnnxModel model, TrainedTernaryLayers.Rule ternary, boolean learnScales) {
         requireNonNull(model, "model is null");
         List<NodeProto> nodes = model.nodes();
         Map<String, Integer> readers = new LinkedHashMap<>();
@@ -219,7 +219,7 @@ final class TrainingGraph {
         List<LearnedStepSizes.ActivationStep> activationSteps = learnScales ? LearnedStepSizes.activations(model, editor) : List.of();
         List<TrainedTernaryLayers.Layer> ternaryLayers = new ArrayList<>();
         for (TrainedTernaryLayers.Found found : ternaryFound) {
-            ternaryLayers.add(TrainedTernaryLayers.rewrite(model, editor, found, ternaryThreshold));
+            ternaryLayers.add(TrainedTernaryLayers.rewrite(model, editor, found, ternary));
         }
         List<Codebook> codebooks = codebooks(model);
         if (weights.isEmpty() && biases.isEmpty() && ternaryLayers.isEmpty() && activationSteps.isEmpty() && codebooks.isEmpty()) {

@@ -145,6 +145,21 @@ class TrainedTernaryFinetuneTest {
     }
 
     @Test
+    void theLatentGradientParameterMarksEveryTrainedTernaryNode() {
+        OnnxModel ternary = lenet.apply(new TernarizeTechnique(), lenet.dense, Map.of("method", "ttq", "keep_first_last", "false"), false)
+                .model();
+        for (boolean plain : new boolean[] {false, true}) {
+            TrainingGraph graph = TrainingGraph.of(ternary, new TrainedTernaryLayers.Rule(0.05, plain), false);
+            assertThat(graph.model().nodes()).filteredOn(node -> node.getOpType().equals(TrainingOperators.TRAINED_TERNARY)).hasSize(3)
+                    .allSatisfy(node -> assertThat(node.getAttributeList()).as("latent_gradient attribute, plain=%s", plain)
+                            .filteredOn(attribute -> attribute.getName().equals(TrainingOperators.LATENT_GRADIENT))
+                            .extracting(attribute -> attribute.getS().toStringUtf8())
+                            .isEqualTo(plain ? java.util.List.of(TrainingOperators.PLAIN) : java.util.List.of()));
+        }
+        assertThatThrownBy(() -> new TrainedTernaryLayers.Rule(1, false)).isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
     void ttqTrainsBothScalesAndRedrawsTheZerosAndKeepsTheValueSets() {
         double denseAccuracy = lenet.accuracy(lenet.dense);
         TtqRun run = ttqFinetuned(Map.of("epochs", "2"));

@@ -15,7 +15,8 @@ public final class TrainingOperators {
      * per call the threshold is {@code t x max |latent|}. Output: {@code positive} where latent > threshold,
      * {@code -negative} where latent < -threshold, 0 elsewhere. Gradients as the paper's: the positive scale gets the sum
      * of the output gradient over the positive elements, the negative scale minus the sum over the negative ones, the
-     * latent the output gradient times {@code positive}, 1 or {@code negative} by the element's region.
+     * latent the output gradient times {@code positive}, 1 or {@code negative} by the element's region (or as it is, with
+     * {@link #LATENT_GRADIENT} {@value #PLAIN}).
      */
     public static final String TRAINED_TERNARY = "TrainedTernary";
     /**
@@ -45,6 +46,13 @@ public final class TrainingOperators {
      * al. 2020) scales a step size's gradient: the scales' values are unchanged.
      */
     public static final String SCALE_GRADIENT = "scale_gradient";
+    /**
+     * A string attribute of {@link #TRAINED_TERNARY}: {@value #PLAIN} gives the latent the output gradient as it is (the
+     * straight-through estimator of BinaryConnect and TWN); absent, the paper's gradient scaled by region.
+     */
+    public static final String LATENT_GRADIENT = "latent_gradient";
+    /** The value of {@link #LATENT_GRADIENT} for the unscaled straight-through gradient. */
+    public static final String PLAIN = "plain";
 
     /**
      * A learned step size (LSQ, Esser et al. 2020): inputs {@code scale} (a quantizer's step, trainable) and {@code x} (the

@@ -32,7 +32,8 @@ final class TrainingDomainOperators {
      * TTQ's quantizer: {@code positive} above {@code t x max |latent|}, {@code -negative} below its negation, 0 between.
      * The value is computed from masks that carry no gradient, so the scales get exactly the sums over their regions;
      * the latent's straight-through term {@code latent x g - stop(latent x g)} (zero in value) gives it the output
-     * gradient times g = positive, 1 or negative by region (the paper's scaled gradient).
+     * gradient times g = positive, 1 or negative by region (the paper's scaled gradient), or g = 1 with attribute
+     * {@link TrainingOperators#LATENT_GRADIENT} {@value TrainingOperators#PLAIN}.
      */
     private static NDArray[] trainedTernary(ExecutionContext context, OnnxNode node, NDArray[] in) {
         if (in.length < 3 || in[0] == null || in[1] == null || in[2] == null) {
@@ -56,9 +57,14 @@ final class TrainingDomainOperators {
         NDArray positive = latent.gt(threshold).toType(DataType.FLOAT32, false);
         NDArray negative = latent.lt(threshold.neg()).toType(DataType.FLOAT32, false);
         NDArray value = positive.mul(positiveScale).sub(negative.mul(negativeScale));
-        NDArray middle = positive.add(negative).neg().add(1f);
-        NDArray gain = positive.mul(positiveScale).add(negative.mul(negativeScale)).add(middle).stopGradient();
-        NDArray straight = latent.mul(gain);
+        NDArray straight;
+        if (TrainingOperators.PLAIN.equals(node.getString(TrainingOperators.LATENT_GRADIENT, ""))) {
+            straight = latent;
+        } else {
+            NDArray middle = positive.add(negative).neg().add(1f);
+            NDArray gain = positive.mul(positiveScale).add(negative.mul(negativeScale)).add(middle).stopGradient();
+            straight = latent.mul(gain);
+        }
         return new NDArray[] {value.add(straight.sub(straight.stopGradient()))};
     }
 

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.onnx.proto.OnnxMl.AttributeProto;
 import ai.onnx.proto.OnnxMl.NodeProto;
+import com.google.protobuf.ByteString;
 import io.condense.sdk.data.Dataset;
 import io.condense.sdk.data.NdArray;
 import io.condense.sdk.model.OnnxModel;
@@ -12,6 +13,7 @@ import io.condense.sdk.training.Optimizer;
 import io.condense.sdk.training.Trainer;
 import io.condense.sdk.training.TrainingOperators;
 import io.condense.sdk.training.TrainingRequest;
+import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.ServiceLoader;
@@ -29,10 +31,15 @@ class TrainedTernaryTest {
     private static final Trainer TRAINER = ServiceLoader.load(Trainer.class).findFirst().orElseThrow();
 
     private static OnnxModel ternaryNetwork(float[] latent, float wp, float wn, float threshold, float scaleGradient) {
-        return ternaryNetwork(latent, wp, wn, threshold, scaleGradient, 1f);
+        return ternaryNetwork(latent, wp, wn, threshold, scaleGradient, 1f, false);
     }
 
     private static OnnxModel ternaryNetwork(float[] latent, float wp, float wn, float threshold, float scaleGradient, float alpha) {
+        return ternaryNetwork(latent, wp, wn, threshold, scaleGradient, alpha, false);
+    }
+
+    private static OnnxModel ternaryNetwork(float[] latent, float wp, float wn, float threshold, float scaleGradient, float alpha,
+            boolean plainLatentGradient) {
         GraphBuilder b = new GraphBuilder(13, 21);
         b.input("x", 0, 4);
         b.floats("latent", new long[] {3, 4}, latent);
@@ -44,6 +51,8 @@ class TrainedTernaryTest {
                         .setF(threshold))
                 .addAttribute(AttributeProto.newBuilder().setName(TrainingOperators.SCALE_GRADIENT)
                         .setType(AttributeProto.AttributeType.FLOAT).setF(scaleGradient))
+                .addAllAttribute(plainLatentGradient ? List.of(AttributeProto.newBuilder().setName(TrainingOperators.LATENT_GRADIENT)
+                        .setType(AttributeProto.AttributeType.STRING).setS(ByteString.copyFromUtf8(TrainingOperators.PLAIN)).build()) : List.of())
                 .build());
         b.nodeWithOutput("Gemm", new String[] {"x", "w"}, "logits", "transB", 1L, "alpha", alpha);
         return b.output("logits", 0, 3).build();
@@ -64,6 +73,16 @@ class TrainedTernaryTest {
 
     @Test
     void forwardIsTernaryAndGradientsAreThePapers() {
+        checkOneStep(false);
+    }
+
+    /** latent_gradient=plain: the same forward values and scale gradients, each latent gets its weight's gradient as it is. */
+    @Test
+    void plainLatentGradientPassesTheWeightGradientUnscaled() {
+        checkOneStep(true);
+    }
+
+    private static void checkOneStep(boolean plainLatentGradient) {
         Random random = new Random(5);
         float[] latent = new float[12];
         for (int i = 0; i < latent.length; i++) {
@@ -83,7 +102,7 @@ class TrainedTernaryTest {
         for (int i = 0; i < latent.length; i++) {
             ternary[i] = latent[i] > delta ? wp : latent[i] < -delta ? -wn : 0f;
         }
-        OnnxModel ttq = ternaryNetwork(latent, wp, wn, threshold, scaleGradient);
+        OnnxModel ttq = ternaryNetwork(latent, wp, wn, threshold, scaleGradient, 1f, plainLatentGradient);
         OnnxModel plain = plainNetwork(ternary);
         NdArray inputs = NdArray.ofFloats(new long[] {5, 4}, new float[] {
                 0.3f, -1.2f, 0.5f, 2f, 1f, 0.1f, -0.4f, 0.9f, -1.5f, 0.7f, 0.2f, -0.3f, 0.6f, 0.6f, -0.8f, 1.1f, -0.2f, 0.4f, 1.3f, -0.9f});
@@ -99,7 +118,7 @@ class TrainedTernaryTest {
         float[] latentAfter = trained.tensor("latent").toFloatArray();
         for (int i = 0; i < latent.length; i++) {
             double gradient = ternary[i] - weightAfter[i];
-            double gain = ternary[i] > 0 ? wp : ternary[i] < 0 ? wn : 1;
+            double gain = plainLatentGradient ? 1 : ternary[i] > 0 ? wp : ternary[i] < 0 ? wn : 1;
             assertThat((double) latent[i] - latentAfter[i]).as("gradient of latent[%d] = %s", i, latent[i])
                     .isCloseTo(gain * gradient, Offset.offset(1e-6));
             positiveSum += ternary[i] > 0 ? gradient : 0;
