@@ -2,14 +2,12 @@ package io.condense.plugin.quantization;
 
 import io.condense.sdk.error.CondenseException;
 import io.condense.sdk.error.ErrorCode;
-import java.util.Arrays;
 import java.util.stream.IntStream;
-import org.ejml.data.DMatrixRBlock;
+import org.ejml.data.FMatrixRBlock;
+import org.ejml.data.FSubmatrixD1;
 import org.ejml.data.DMatrixRMaj;
-import org.ejml.data.DSubmatrixD1;
-import org.ejml.dense.block.MatrixOps_DDRB;
-import org.ejml.dense.block.TriangularSolver_DDRB;
-import org.ejml.dense.block.decomposition.chol.CholeskyOuterForm_DDRB;
+import org.ejml.dense.block.TriangularSolver_MT_FDRB;
+import org.ejml.dense.block.decomposition.chol.CholeskyOuterForm_MT_FDRB;
 import org.ejml.dense.row.CommonOps_DDRM;
 
 /**
@@ -26,6 +24,10 @@ final class Gptq {
     /** Damping added to the diagonal, as a share of its mean (the paper's 1%). */
     static final double DAMPING = 0.01;
     private static final int DAMPING_RETRIES = 6;
+    /** Rows that take each chunk of U's block rows while it is in cache ({@link #updateAfterBlock}). */
+    private static final int ROW_TILE = 32;
+    /** Features per chunk of U's block rows in {@link #updateAfterBlock}. */
+    private static final int COLUMN_CHUNK = 128;
     /** Block size of EJML's cache-blocked Cholesky factor and triangular inverse. */
     private static final int FACTOR_BLOCK = 64;
 
@@ -40,10 +42,7 @@ final class Gptq {
      * The upper Cholesky factor U of the damped inverse Hessian, computed once per weight and shared by every block of
      * rows (GPTQ treats each output row on its own, so a large weight is quantized a block of rows at a time).
      */
-    record Factor(DMatrixRMaj upper, double damping, int deadFeatures) {
-        int columns() {
-            return upper.numRows;
-        }
+    record Factor(float[] upper, int columns, double damping, int deadFeatures) {
     }
 
     /**
@@ -86,7 +85,7 @@ final class Gptq {
         }
         double meanDiagonal = diagonalSum / columns;
         double damping = DAMPING;
-        DMatrixRMaj upper = null;
+        float[] upper = null;
         for (int attempt = 0; attempt < DAMPING_RETRIES && upper == null; attempt++, damping *= 10) {
             upper = inverseCholeskyUpper(hessian, damping * meanDiagonal);
         }
@@ -94,7 +93,7 @@ final class Gptq {
             throw new CondenseException(ErrorCode.INTERNAL_ERROR, "GPTQ of layer " + layer + ": the Hessian of its inputs stays "
                     + "singular even with " + (damping / 10) + " x its mean diagonal added; use method=rtn for this model");
         }
-        return new Factor(upper, damping / 10, dead);
+        return new Factor(upper, columns, damping / 10, dead);
     }
 
     /**
@@ -105,36 +104,41 @@ final class Gptq {
     static void quantizeRows(double[] data, int rows, Factor factor, AffineGrid grid, byte[] levels, float[] scales, int[] zeros,
             float[] dequantized) {
         int columns = factor.columns();
-        DMatrixRMaj upper = factor.upper();
         if (!grid.perTensor() && grid.groupColumns() >= columns) {
             for (int row = 0; row < rows; row++) {
                 QuantizedMatrix.fitRange(data, row * columns, (row + 1) * columns, grid, scales, zeros, row);
             }
         }
         int perRow = grid.groupsPerRow(columns);
-        double[] u = upper.data;
+        float[] u = factor.upper();
         // a lazy block holds whole groups, so that a group's range is fitted on fully updated weights
         int lazyBlock = grid.perTensor() || grid.groupColumns() >= columns ? LAZY_BLOCK
                 : Math.max(1, LAZY_BLOCK / grid.groupColumns()) * grid.groupColumns();
-        for (int first = 0; first < columns; first += lazyBlock) {
-            int start = first;
-            int end = Math.min(columns, start + lazyBlock);
-            // rows are independent (GPTQ treats each output row on its own): shared among the common pool's threads, with
-            // the same arithmetic per row whatever the threads, so the result does not depend on them
-            IntStream.range(0, rows).parallel().forEach(row -> quantizeRow(data, row, columns, start, end, u, grid, perRow, levels,
-                    scales, zeros, dequantized));
-        }
+        // rows are independent (GPTQ treats each output row on its own): tiles of rows run every lazy block on their own,
+        // shared among the common pool's threads, with the same arithmetic per row whatever the threads
+        int tiles = (rows + ROW_TILE - 1) / ROW_TILE;
+        IntStream.range(0, tiles).parallel().forEach(tile -> {
+            int firstRow = tile * ROW_TILE;
+            int lastRow = Math.min(rows, firstRow + ROW_TILE);
+            double[] errors = new double[(lastRow - firstRow) * lazyBlock];
+            for (int start = 0; start < columns; start += lazyBlock) {
+                int end = Math.min(columns, start + lazyBlock);
+                for (int row = firstRow; row < lastRow; row++) {
+                    quantizeBlock(data, row, columns, start, end, u, grid, perRow, levels, scales, zeros, dequantized, errors,
+                            (row - firstRow) * lazyBlock);
+                }
+                updateAfterBlock(data, firstRow, lastRow, columns, start, end, u, errors, lazyBlock);
+            }
+        });
     }
 
     /**
      * Features {@code start..end} (a lazy block) of one row: each quantized in order, its error {@code (w - q) / U_ii}
-     * taken off the block's later features at once along U's row i, then off all the features after the block
-     * (W[row, end:] -= errors U[start:end, end:], the row in cache while U's rows stream).
+     * kept in {@code errors} and taken off the block's later features at once along U's row i.
      */
-    private static void quantizeRow(double[] data, int row, int columns, int start, int end, double[] u, AffineGrid grid, int perRow,
-            byte[] levels, float[] scales, int[] zeros, float[] dequantized) {
+    private static void quantizeBlock(double[] data, int row, int columns, int start, int end, float[] u, AffineGrid grid, int perRow,
+            byte[] levels, float[] scales, int[] zeros, float[] dequantized, double[] errors, int errorsAt) {
         int rowStart = row * columns;
-        double[] errors = new double[end - start];
         for (int i = start; i < end; i++) {
             if (!grid.perTensor() && grid.groupColumns() < columns && i % grid.groupColumns() == 0) {
                 int groupEnd = Math.min(columns, i + grid.groupColumns());
@@ -149,20 +153,51 @@ final class Gptq {
             levels[index] = (byte) level;
             dequantized[index] = value;
             double error = (weight - value) / u[i * columns + i];
-            errors[i - start] = error;
+            errors[errorsAt + i - start] = error;
             int factorRow = i * columns;
             for (int j = i + 1; j < end; j++) {
                 data[rowStart + j] -= error * u[factorRow + j];
             }
         }
-        for (int j = start; j < end; j++) {
-            double error = errors[j - start];
-            if (error == 0) {
-                continue;
-            }
-            int factorRow = j * columns;
-            for (int k = end; k < columns; k++) {
-                data[rowStart + k] -= error * u[factorRow + k];
+    }
+
+    /**
+     * W[rows, end:] -= errors U[start:end, end:] for a tile of rows, in chunks of {@value #COLUMN_CHUNK} features: a chunk
+     * of U's block rows (128 x 128 doubles, 128 KB) stays in cache while every row of the tile takes it. Row by row, each
+     * row streamed all of U's block rows from memory (the whole upper factor per row over the blocks: 2 TB for a
+     * 4096 x 11008 weight), which bounded GPTQ by memory bandwidth, not arithmetic. No linear algebra library here does a
+     * product into part of a row-major array in place with this tiling (EJML's would copy both operands into block form
+     * for every lazy block).
+     */
+    private static void updateAfterBlock(double[] data, int firstRow, int lastRow, int columns, int start, int end, float[] u,
+            double[] errors, int lazyBlock) {
+        for (int chunk = end; chunk < columns; chunk += COLUMN_CHUNK) {
+            int chunkEnd = Math.min(columns, chunk + COLUMN_CHUNK);
+            for (int row = firstRow; row < lastRow; row++) {
+                int rowStart = row * columns;
+                int errorsAt = (row - firstRow) * lazyBlock;
+                int j = start;
+                // four of U's rows at a time: one load and store of the weight per four multiply-adds
+                for (; j + 3 < end; j += 4) {
+                    double e0 = errors[errorsAt + j - start];
+                    double e1 = errors[errorsAt + j + 1 - start];
+                    double e2 = errors[errorsAt + j + 2 - start];
+                    double e3 = errors[errorsAt + j + 3 - start];
+                    int r0 = j * columns;
+                    int r1 = r0 + columns;
+                    int r2 = r1 + columns;
+                    int r3 = r2 + columns;
+                    for (int k = chunk; k < chunkEnd; k++) {
+                        data[rowStart + k] -= e0 * u[r0 + k] + e1 * u[r1 + k] + e2 * u[r2 + k] + e3 * u[r3 + k];
+                    }
+                }
+                for (; j < end; j++) {
+                    double error = errors[errorsAt + j - start];
+                    int factorRow = j * columns;
+                    for (int k = chunk; k < chunkEnd; k++) {
+                        data[rowStart + k] -= error * u[factorRow + k];
+                    }
+                }
             }
         }
     }
@@ -172,46 +207,58 @@ final class Gptq {
      * features, J (H + damping I) J = M M^T (lower Cholesky factor M) gives (H + damping I)^-1 = (J M^-1 J)^T (J M^-1 J),
      * and J M^-1 J is upper triangular: one Cholesky factorization and one triangular inverse (about 2/3 n^3
      * multiply-adds, blocked for the cache by EJML), where inverting H and factoring the inverse took about 2 n^3.
-     * Reversing both axes of a row-major square matrix reverses its array.
+     * Memory: H, the factor and its inverse in float32 blocks, and U in float32 (1.5 n^2 doubles besides H; it was 3).
      */
-    static DMatrixRMaj inverseCholeskyUpper(DMatrixRMaj hessian, double damping) {
+    static float[] inverseCholeskyUpper(DMatrixRMaj hessian, double damping) {
         int n = hessian.numRows;
-        DMatrixRMaj work = new DMatrixRMaj(n, n);
+        // H reversed (both axes) and damped, written straight into EJML's block layout in float32 (GPTQ's reference
+        // factors in float32 too): half the memory and twice the values per vector instruction of doubles
+        FMatrixRBlock lower = new FMatrixRBlock(n, n, FACTOR_BLOCK);
         double[] values = hessian.data;
-        double[] reversed = work.data;
+        float[] blocks = lower.data;
         int last = n * n - 1;
-        for (int i = 0; i <= last; i++) {
-            reversed[i] = values[last - i];
-        }
         for (int i = 0; i < n; i++) {
-            double diagonal = reversed[i * n + i];
-            reversed[i * n + i] = (diagonal == 0 ? 1 : diagonal) + damping;
+            for (int j = 0; j < n; j++) {
+                double value = values[last - (i * n + j)];
+                if (i == j) {
+                    value = (value == 0 ? 1 : value) + damping;
+                }
+                blocks[blockIndex(n, i, j)] = (float) value;
+            }
         }
-        DMatrixRBlock lower = MatrixOps_DDRB.convert(work, FACTOR_BLOCK);
-        work = null;
-        reversed = null;
-        if (!new CholeskyOuterForm_DDRB(true).decompose(lower)) {
+        if (!new CholeskyOuterForm_MT_FDRB(true).decompose(lower)) {
             return null;
         }
-        DMatrixRBlock inverse = new DMatrixRBlock(n, n, FACTOR_BLOCK);
-        TriangularSolver_DDRB.invert(FACTOR_BLOCK, false, new DSubmatrixD1(lower), new DSubmatrixD1(inverse), null);
+        FMatrixRBlock inverse = new FMatrixRBlock(n, n, FACTOR_BLOCK);
+        TriangularSolver_MT_FDRB.invert(FACTOR_BLOCK, false, new FSubmatrixD1(lower), new FSubmatrixD1(inverse), null);
         lower = null;
-        DMatrixRMaj upper = MatrixOps_DDRB.convert(inverse, (DMatrixRMaj) null);
-        inverse = null;
-        double[] flipped = upper.data;
-        for (int i = 0, j = last; i < j; i++, j--) {
-            double swap = flipped[i];
-            flipped[i] = flipped[j];
-            flipped[j] = swap;
-        }
+        blocks = inverse.data;
+        // U = J M^-1 J: element (i, j) of U is element (n-1-i, n-1-j) of the inverse, read into row-major order with
+        // the strictly lower triangle zero whatever the blocks held
+        float[] upper = new float[n * n];
         for (int i = 0; i < n; i++) {
-            if (!(flipped[i * n + i] > 0) || !Double.isFinite(flipped[i * n + i])) {
+            int source = n - 1 - i;
+            float diagonal = blocks[blockIndex(n, source, source)];
+            if (!(diagonal > 0) || !Float.isFinite(diagonal)) {
                 return null;
             }
-            // the strictly lower triangle (the inverse's strictly upper one) is zero, whatever the blocks held
-            Arrays.fill(flipped, i * n, i * n + i, 0.0);
+            for (int j = i; j < n; j++) {
+                upper[i * n + j] = blocks[blockIndex(n, source, n - 1 - j)];
+            }
         }
         return upper;
+    }
+
+    /**
+     * Where element (i, j) of an n x n {@link FMatrixRBlock} of {@value #FACTOR_BLOCK} blocks sits: block rows one after
+     * another, the blocks of a block row one after another, each block row-major (EJML's layout).
+     */
+    static int blockIndex(int n, int i, int j) {
+        int rowStart = i / FACTOR_BLOCK * FACTOR_BLOCK;
+        int height = Math.min(FACTOR_BLOCK, n - rowStart);
+        int columnStart = j / FACTOR_BLOCK * FACTOR_BLOCK;
+        int width = Math.min(FACTOR_BLOCK, n - columnStart);
+        return rowStart * n + columnStart * height + (i - rowStart) * width + (j - columnStart);
     }
 
     /** tr((W - Q) H (W - Q)^T): how far the layer's output on the calibration inputs moves (up to the 2 / n factor). */
