@@ -120,82 +120,92 @@ final class Gptq {
         IntStream.range(0, tiles).parallel().forEach(tile -> {
             int firstRow = tile * ROW_TILE;
             int lastRow = Math.min(rows, firstRow + ROW_TILE);
-            double[] errors = new double[(lastRow - firstRow) * lazyBlock];
+            // the tile's rows in float32, as GPTQ's reference updates its weights: twice the values per vector instruction
+            // and half the traffic of doubles in the feedback (written back to data at the end)
+            float[] weights = new float[(lastRow - firstRow) * columns];
+            for (int index = 0; index < weights.length; index++) {
+                weights[index] = (float) data[firstRow * columns + index];
+            }
+            float[] errors = new float[(lastRow - firstRow) * lazyBlock];
             for (int start = 0; start < columns; start += lazyBlock) {
                 int end = Math.min(columns, start + lazyBlock);
                 for (int row = firstRow; row < lastRow; row++) {
-                    quantizeBlock(data, row, columns, start, end, u, grid, perRow, levels, scales, zeros, dequantized, errors,
-                            (row - firstRow) * lazyBlock);
+                    quantizeBlock(weights, row - firstRow, row, columns, start, end, u, grid, perRow, levels, scales, zeros, dequantized,
+                            errors, (row - firstRow) * lazyBlock);
                 }
-                updateAfterBlock(data, firstRow, lastRow, columns, start, end, u, errors, lazyBlock);
+                updateAfterBlock(weights, lastRow - firstRow, columns, start, end, u, errors, lazyBlock);
+            }
+            for (int index = 0; index < weights.length; index++) {
+                data[firstRow * columns + index] = weights[index];
             }
         });
     }
 
     /**
-     * Features {@code start..end} (a lazy block) of one row: each quantized in order, its error {@code (w - q) / U_ii}
-     * kept in {@code errors} and taken off the block's later features at once along U's row i.
+     * Features {@code start..end} (a lazy block) of one row ({@code local} in the tile's {@code weights}, {@code row} in
+     * the whole weight): each quantized in order, its error {@code (w - q) / U_ii} kept in {@code errors} and taken off the
+     * block's later features at once along U's row i.
      */
-    private static void quantizeBlock(double[] data, int row, int columns, int start, int end, float[] u, AffineGrid grid, int perRow,
-            byte[] levels, float[] scales, int[] zeros, float[] dequantized, double[] errors, int errorsAt) {
+    private static void quantizeBlock(float[] weights, int local, int row, int columns, int start, int end, float[] u, AffineGrid grid,
+            int perRow, byte[] levels, float[] scales, int[] zeros, float[] dequantized, float[] errors, int errorsAt) {
+        int localStart = local * columns;
         int rowStart = row * columns;
         for (int i = start; i < end; i++) {
             if (!grid.perTensor() && grid.groupColumns() < columns && i % grid.groupColumns() == 0) {
                 int groupEnd = Math.min(columns, i + grid.groupColumns());
-                QuantizedMatrix.fitRange(data, rowStart + i, rowStart + groupEnd, grid, scales, zeros,
+                QuantizedMatrix.fitRange(weights, localStart + i, localStart + groupEnd, grid, scales, zeros,
                         row * perRow + i / grid.groupColumns());
             }
-            int index = rowStart + i;
             int group = grid.group(row, i, columns);
-            double weight = data[index];
+            float weight = weights[localStart + i];
             int level = grid.level(weight, scales[group], zeros[group]);
             float value = AffineGrid.dequantize(level, scales[group], zeros[group]);
-            levels[index] = (byte) level;
-            dequantized[index] = value;
-            double error = (weight - value) / u[i * columns + i];
+            levels[rowStart + i] = (byte) level;
+            dequantized[rowStart + i] = value;
+            float error = (weight - value) / u[i * columns + i];
             errors[errorsAt + i - start] = error;
             int factorRow = i * columns;
             for (int j = i + 1; j < end; j++) {
-                data[rowStart + j] -= error * u[factorRow + j];
+                weights[localStart + j] -= error * u[factorRow + j];
             }
         }
     }
 
     /**
-     * W[rows, end:] -= errors U[start:end, end:] for a tile of rows, in chunks of {@value #COLUMN_CHUNK} features: a chunk
-     * of U's block rows (128 x 128 doubles, 128 KB) stays in cache while every row of the tile takes it. Row by row, each
-     * row streamed all of U's block rows from memory (the whole upper factor per row over the blocks: 2 TB for a
+     * W[tile, end:] -= errors U[start:end, end:] for the tile's rows, in chunks of {@value #COLUMN_CHUNK} features: a
+     * chunk of U's block rows (128 x 128 floats, 64 KB) stays in cache while every row of the tile takes it. Row by row,
+     * each row streamed all of U's block rows from memory (the whole upper factor per row over the blocks: 2 TB for a
      * 4096 x 11008 weight), which bounded GPTQ by memory bandwidth, not arithmetic. No linear algebra library here does a
      * product into part of a row-major array in place with this tiling (EJML's would copy both operands into block form
      * for every lazy block).
      */
-    private static void updateAfterBlock(double[] data, int firstRow, int lastRow, int columns, int start, int end, float[] u,
-            double[] errors, int lazyBlock) {
+    private static void updateAfterBlock(float[] weights, int tileRows, int columns, int start, int end, float[] u, float[] errors,
+            int lazyBlock) {
         for (int chunk = end; chunk < columns; chunk += COLUMN_CHUNK) {
             int chunkEnd = Math.min(columns, chunk + COLUMN_CHUNK);
-            for (int row = firstRow; row < lastRow; row++) {
-                int rowStart = row * columns;
-                int errorsAt = (row - firstRow) * lazyBlock;
+            for (int local = 0; local < tileRows; local++) {
+                int rowStart = local * columns;
+                int errorsAt = local * lazyBlock;
                 int j = start;
                 // four of U's rows at a time: one load and store of the weight per four multiply-adds
                 for (; j + 3 < end; j += 4) {
-                    double e0 = errors[errorsAt + j - start];
-                    double e1 = errors[errorsAt + j + 1 - start];
-                    double e2 = errors[errorsAt + j + 2 - start];
-                    double e3 = errors[errorsAt + j + 3 - start];
+                    float e0 = errors[errorsAt + j - start];
+                    float e1 = errors[errorsAt + j + 1 - start];
+                    float e2 = errors[errorsAt + j + 2 - start];
+                    float e3 = errors[errorsAt + j + 3 - start];
                     int r0 = j * columns;
                     int r1 = r0 + columns;
                     int r2 = r1 + columns;
                     int r3 = r2 + columns;
                     for (int k = chunk; k < chunkEnd; k++) {
-                        data[rowStart + k] -= e0 * u[r0 + k] + e1 * u[r1 + k] + e2 * u[r2 + k] + e3 * u[r3 + k];
+                        weights[rowStart + k] -= e0 * u[r0 + k] + e1 * u[r1 + k] + e2 * u[r2 + k] + e3 * u[r3 + k];
                     }
                 }
                 for (; j < end; j++) {
-                    double error = errors[errorsAt + j - start];
+                    float error = errors[errorsAt + j - start];
                     int factorRow = j * columns;
                     for (int k = chunk; k < chunkEnd; k++) {
-                        data[rowStart + k] -= error * u[factorRow + k];
+                        weights[rowStart + k] -= error * u[factorRow + k];
                     }
                 }
             }

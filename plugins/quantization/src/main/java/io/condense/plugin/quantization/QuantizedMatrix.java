@@ -49,6 +49,16 @@ record QuantizedMatrix(AffineGrid grid, int rows, int columns, byte[] levels, fl
         return new QuantizedMatrix(grid, rows, columns, levels, scales, zeros, dequantized);
     }
 
+    static void fitRange(float[] weights, int from, int to, AffineGrid grid, float[] scales, int[] zeros, int index) {
+        float min = Float.POSITIVE_INFINITY;
+        float max = Float.NEGATIVE_INFINITY;
+        for (int i = from; i < to; i++) {
+            min = Math.min(min, weights[i]);
+            max = Math.max(max, weights[i]);
+        }
+        grid.fit(min, max, scales, zeros, index);
+    }
+
     static void fitRange(double[] weights, int from, int to, AffineGrid grid, float[] scales, int[] zeros, int index) {
         double min = Double.POSITIVE_INFINITY;
         double max = Double.NEGATIVE_INFINITY;
