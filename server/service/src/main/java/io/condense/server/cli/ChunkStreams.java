@@ -55,10 +55,23 @@ public final class ChunkStreams {
                 }
                 while (!ended) {
                     // a fresh array per message, handed to the message without a copy (it is never written again), no
-                    // larger than what the stream says it still holds (a 4 KB delta push gets a 4 KB array)
+                    // larger than what the stream says it still holds (a 4 KB delta push gets a 4 KB array); when it
+                    // says nothing (at its end, or a stream that cannot tell), one byte is read before a whole chunk is made
                     int remaining = in.available();
+                    int first = -1;
+                    if (remaining <= 0) {
+                        first = in.read();
+                        if (first < 0) {
+                            ended = true;
+                            break;
+                        }
+                    }
                     byte[] chunk = new byte[remaining > 0 ? Math.min(SEND_BYTES, remaining) : SEND_BYTES];
-                    int read = in.readNBytes(chunk, 0, chunk.length);
+                    int offset = 0;
+                    if (first >= 0) {
+                        chunk[offset++] = (byte) first;
+                    }
+                    int read = offset + in.readNBytes(chunk, offset, chunk.length - offset);
                     ended = read < chunk.length;
                     if (read > 0) {
                         return message.apply(UnsafeByteOperations.unsafeWrap(chunk, 0, read));
