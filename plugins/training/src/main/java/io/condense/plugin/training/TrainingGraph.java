@@ -149,18 +149,9 @@ final class TrainingGraph {
         return !weights.isEmpty() || !biases.isEmpty() || !ternaryLayers.isEmpty() || !activationSteps.isEmpty();
     }
 
-    /** {@link #of(OnnxModel, double)} with the TTQ paper's threshold factor. */
+    /** The training form with TTQ layers trained by the paper's rule and fixed scales elsewhere. */
     static TrainingGraph of(OnnxModel model) {
-        return of(model, TrainedTernaryLayers.DEFAULT_THRESHOLD);
-    }
-
-    /**
-     * Builds the training form; a model without quantized weights is its own training form.
-     *
-     * @param ternaryThreshold TTQ's threshold factor t (the masks are {@code |latent| > t x max |latent|})
-     */
-    static TrainingGraph of(OnnxModel model, double ternaryThreshold) {
-        return of(model, new TrainedTernaryLayers.Rule(ternaryThreshold, false), false);
+        return of(model, TrainedTernaryLayers.PAPER, false);
     }
 
     /**

@@ -302,15 +302,9 @@ public final class Tensor {
         return new Tensor(name, type, shape, ByteString.copyFrom(raw));
     }
 
-    /** {@link #fromRaw(String, DataType, long[], byte[])} of {@code length} bytes of {@code raw} from {@code offset}, copied once. */
-    public static Tensor fromRaw(String name, DataType type, long[] shape, byte[] raw, int offset, int length) {
-        requireNonNull(raw, "raw is null");
-        return new Tensor(name, type, shape, ByteString.copyFrom(raw, offset, length));
-    }
-
     /**
-     * {@link #fromRaw(String, DataType, long[], byte[], int, int)} without the copy: the tensor shares {@code raw}, so the
-     * caller must own the array and never change it afterwards (a file read into memory for this purpose alone).
+     * The tensor of {@code length} bytes of {@code raw} from {@code offset}, without a copy: the tensor shares {@code raw},
+     * so the caller must own the array and never change it afterwards (a file read into memory for this purpose alone).
      */
     public static Tensor wrapRaw(String name, DataType type, long[] shape, byte[] raw, int offset, int length) {
         requireNonNull(raw, "raw is null");

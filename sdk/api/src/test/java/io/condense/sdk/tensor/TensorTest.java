@@ -36,7 +36,7 @@ class TensorTest {
         byte[] raw = new byte[12];
         ByteBuffer.wrap(raw).order(ByteOrder.LITTLE_ENDIAN).putFloat(4, 1.5f).putFloat(8, -2f);
         Tensor wrapped = Tensor.wrapRaw("w", DataType.FLOAT, new long[] {2}, raw, 4, 8);
-        Tensor copied = Tensor.fromRaw("w", DataType.FLOAT, new long[] {2}, raw, 4, 8);
+        Tensor copied = Tensor.fromRaw("w", DataType.FLOAT, new long[] {2}, java.util.Arrays.copyOfRange(raw, 4, 12));
         assertThat(wrapped.toFloatArray()).containsExactly(1.5f, -2f);
         ByteBuffer.wrap(raw).order(ByteOrder.LITTLE_ENDIAN).putFloat(4, 7f);
         assertThat(wrapped.getFloat(0)).isEqualTo(7f);

@@ -79,14 +79,7 @@ public final class BlobStore implements AutoCloseable {
 
     /** Stores bytes and returns their id. */
     public BlobId put(byte[] bytes) {
-        BlobWriter writer = newWriter();
-        try {
-            writer.write(bytes, 0, bytes.length);
-            return writer.commit();
-        } catch (RuntimeException e) {
-            writer.abort();
-            throw e;
-        }
+        return put(out -> out.write(bytes, 0, bytes.length));
     }
 
     /** Stores what {@code content} writes and returns its id (a model serialised straight into the store, no array of it). */
