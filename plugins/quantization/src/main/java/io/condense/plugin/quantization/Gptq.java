@@ -3,11 +3,7 @@ package io.condense.plugin.quantization;
 import io.condense.sdk.error.CondenseException;
 import io.condense.sdk.error.ErrorCode;
 import java.util.stream.IntStream;
-import org.ejml.data.FMatrixRBlock;
-import org.ejml.data.FSubmatrixD1;
 import org.ejml.data.DMatrixRMaj;
-import org.ejml.dense.block.TriangularSolver_MT_FDRB;
-import org.ejml.dense.block.decomposition.chol.CholeskyOuterForm_MT_FDRB;
 import org.ejml.dense.row.CommonOps_DDRM;
 
 /**
@@ -27,9 +23,7 @@ final class Gptq {
     /** Rows that take each chunk of U's block rows while it is in cache ({@link #updateAfterBlock}). */
     private static final int ROW_TILE = 32;
     /** Features per chunk of U's block rows in {@link #updateAfterBlock}. */
-    private static final int COLUMN_CHUNK = 128;
-    /** Block size of EJML's cache-blocked Cholesky factor and triangular inverse. */
-    private static final int FACTOR_BLOCK = 64;
+    private static final int COLUMN_CHUNK = 512;
 
     private Gptq() {
     }
@@ -42,7 +36,7 @@ final class Gptq {
      * The upper Cholesky factor U of the damped inverse Hessian, computed once per weight and shared by every block of
      * rows (GPTQ treats each output row on its own, so a large weight is quantized a block of rows at a time).
      */
-    record Factor(float[] upper, int columns, double damping, int deadFeatures) {
+    record Factor(float[][] upper, int columns, double damping, int deadFeatures) {
     }
 
     /**
@@ -85,7 +79,7 @@ final class Gptq {
         }
         double meanDiagonal = diagonalSum / columns;
         double damping = DAMPING;
-        float[] upper = null;
+        float[][] upper = null;
         for (int attempt = 0; attempt < DAMPING_RETRIES && upper == null; attempt++, damping *= 10) {
             upper = inverseCholeskyUpper(hessian, damping * meanDiagonal);
         }
@@ -110,7 +104,7 @@ final class Gptq {
             }
         }
         int perRow = grid.groupsPerRow(columns);
-        float[] u = factor.upper();
+        float[][] u = factor.upper();
         // a lazy block holds whole groups, so that a group's range is fitted on fully updated weights
         int lazyBlock = grid.perTensor() || grid.groupColumns() >= columns ? LAZY_BLOCK
                 : Math.max(1, LAZY_BLOCK / grid.groupColumns()) * grid.groupColumns();
@@ -121,154 +115,95 @@ final class Gptq {
             int firstRow = tile * ROW_TILE;
             int lastRow = Math.min(rows, firstRow + ROW_TILE);
             // the tile's rows in float32, as GPTQ's reference updates its weights: twice the values per vector instruction
-            // and half the traffic of doubles in the feedback (written back to data at the end)
-            float[] weights = new float[(lastRow - firstRow) * columns];
-            for (int index = 0; index < weights.length; index++) {
-                weights[index] = (float) data[firstRow * columns + index];
+            // and half the traffic of doubles in the feedback (written back to data at the end); one array per row, so
+            // that the feedback's loops index the weights and U's rows alike (InverseCholesky: what C2 vectorizes)
+            float[][] weights = new float[lastRow - firstRow][columns];
+            for (int local = 0; local < weights.length; local++) {
+                float[] row = weights[local];
+                int at = (firstRow + local) * columns;
+                for (int j = 0; j < columns; j++) {
+                    row[j] = (float) data[at + j];
+                }
             }
-            float[] errors = new float[(lastRow - firstRow) * lazyBlock];
+            float[][] errors = new float[lastRow - firstRow][lazyBlock];
             for (int start = 0; start < columns; start += lazyBlock) {
                 int end = Math.min(columns, start + lazyBlock);
                 for (int row = firstRow; row < lastRow; row++) {
-                    quantizeBlock(weights, row - firstRow, row, columns, start, end, u, grid, perRow, levels, scales, zeros, dequantized,
-                            errors, (row - firstRow) * lazyBlock);
+                    quantizeBlock(weights[row - firstRow], row, columns, start, end, u, grid, perRow, levels, scales, zeros, dequantized,
+                            errors[row - firstRow]);
                 }
-                updateAfterBlock(weights, lastRow - firstRow, columns, start, end, u, errors, lazyBlock);
+                updateAfterBlock(weights, columns, start, end, u, errors);
             }
-            for (int index = 0; index < weights.length; index++) {
-                data[firstRow * columns + index] = weights[index];
+            for (int local = 0; local < weights.length; local++) {
+                float[] row = weights[local];
+                int at = (firstRow + local) * columns;
+                for (int j = 0; j < columns; j++) {
+                    data[at + j] = row[j];
+                }
             }
         });
     }
 
     /**
-     * Features {@code start..end} (a lazy block) of one row ({@code local} in the tile's {@code weights}, {@code row} in
-     * the whole weight): each quantized in order, its error {@code (w - q) / U_ii} kept in {@code errors} and taken off the
-     * block's later features at once along U's row i.
+     * Features {@code start..end} (a lazy block) of one row ({@code weights}, row {@code row} of the whole weight): each
+     * quantized in order, its error {@code (w - q) / U_ii} kept in {@code errors} (from the block's start) and taken off
+     * the block's later features at once along U's row i.
      */
-    private static void quantizeBlock(float[] weights, int local, int row, int columns, int start, int end, float[] u, AffineGrid grid,
-            int perRow, byte[] levels, float[] scales, int[] zeros, float[] dequantized, float[] errors, int errorsAt) {
-        int localStart = local * columns;
+    private static void quantizeBlock(float[] weights, int row, int columns, int start, int end, float[][] u, AffineGrid grid,
+            int perRow, byte[] levels, float[] scales, int[] zeros, float[] dequantized, float[] errors) {
         int rowStart = row * columns;
         for (int i = start; i < end; i++) {
             if (!grid.perTensor() && grid.groupColumns() < columns && i % grid.groupColumns() == 0) {
                 int groupEnd = Math.min(columns, i + grid.groupColumns());
-                QuantizedMatrix.fitRange(weights, localStart + i, localStart + groupEnd, grid, scales, zeros,
-                        row * perRow + i / grid.groupColumns());
+                QuantizedMatrix.fitRange(weights, i, groupEnd, grid, scales, zeros, row * perRow + i / grid.groupColumns());
             }
             int group = grid.group(row, i, columns);
-            float weight = weights[localStart + i];
+            float weight = weights[i];
             int level = grid.level(weight, scales[group], zeros[group]);
             float value = AffineGrid.dequantize(level, scales[group], zeros[group]);
             levels[rowStart + i] = (byte) level;
             dequantized[rowStart + i] = value;
-            float error = (weight - value) / u[i * columns + i];
-            errors[errorsAt + i - start] = error;
-            int factorRow = i * columns;
-            for (int j = i + 1; j < end; j++) {
-                weights[localStart + j] -= error * u[factorRow + j];
-            }
+            float[] factorRow = u[i];
+            float error = (weight - value) / factorRow[i];
+            errors[i - start] = error;
+            InverseCholesky.multiplySubtract(weights, error, factorRow, i + 1, end);
         }
     }
 
     /**
      * W[tile, end:] -= errors U[start:end, end:] for the tile's rows, in chunks of {@value #COLUMN_CHUNK} features: a
-     * chunk of U's block rows (128 x 128 floats, 64 KB) stays in cache while every row of the tile takes it. Row by row,
-     * each row streamed all of U's block rows from memory (the whole upper factor per row over the blocks: 2 TB for a
-     * 4096 x 11008 weight), which bounded GPTQ by memory bandwidth, not arithmetic. No linear algebra library here does a
-     * product into part of a row-major array in place with this tiling (EJML's would copy both operands into block form
-     * for every lazy block).
+     * chunk of U's block rows (128 x 512 floats, 256 KB) stays in cache while every row of the tile takes it. Row by
+     * row, each row streamed all of U's block rows from memory (the whole upper factor per row over the blocks: 2 TB for
+     * a 4096 x 11008 weight), which bounded GPTQ by memory bandwidth, not arithmetic. No linear algebra library here does
+     * a product into part of a row-major array in place with this tiling (EJML's would copy both operands into block
+     * form for every lazy block).
      */
-    private static void updateAfterBlock(float[] weights, int tileRows, int columns, int start, int end, float[] u, float[] errors,
-            int lazyBlock) {
+    private static void updateAfterBlock(float[][] weights, int columns, int start, int end, float[][] u, float[][] errors) {
         for (int chunk = end; chunk < columns; chunk += COLUMN_CHUNK) {
             int chunkEnd = Math.min(columns, chunk + COLUMN_CHUNK);
-            for (int local = 0; local < tileRows; local++) {
-                int rowStart = local * columns;
-                int errorsAt = local * lazyBlock;
+            for (int local = 0; local < weights.length; local++) {
+                float[] row = weights[local];
+                float[] error = errors[local];
                 int j = start;
                 // four of U's rows at a time: one load and store of the weight per four multiply-adds
                 for (; j + 3 < end; j += 4) {
-                    float e0 = errors[errorsAt + j - start];
-                    float e1 = errors[errorsAt + j + 1 - start];
-                    float e2 = errors[errorsAt + j + 2 - start];
-                    float e3 = errors[errorsAt + j + 3 - start];
-                    int r0 = j * columns;
-                    int r1 = r0 + columns;
-                    int r2 = r1 + columns;
-                    int r3 = r2 + columns;
-                    for (int k = chunk; k < chunkEnd; k++) {
-                        weights[rowStart + k] -= e0 * u[r0 + k] + e1 * u[r1 + k] + e2 * u[r2 + k] + e3 * u[r3 + k];
-                    }
+                    InverseCholesky.multiplySubtract4(row, error[j - start], u[j], error[j + 1 - start], u[j + 1], error[j + 2 - start],
+                            u[j + 2], error[j + 3 - start], u[j + 3], chunk, chunkEnd);
                 }
                 for (; j < end; j++) {
-                    float error = errors[errorsAt + j - start];
-                    int factorRow = j * columns;
-                    for (int k = chunk; k < chunkEnd; k++) {
-                        weights[rowStart + k] -= error * u[factorRow + k];
-                    }
+                    InverseCholesky.multiplySubtract(row, error[j - start], u[j], chunk, chunkEnd);
                 }
             }
         }
     }
 
     /**
-     * U with U^T U = (H + damping I)^-1 (a zero H_ii taken as 1), or null when that is not positive definite. With J the reversal of the
-     * features, J (H + damping I) J = M M^T (lower Cholesky factor M) gives (H + damping I)^-1 = (J M^-1 J)^T (J M^-1 J),
-     * and J M^-1 J is upper triangular: one Cholesky factorization and one triangular inverse (about 2/3 n^3
-     * multiply-adds, blocked for the cache by EJML), where inverting H and factoring the inverse took about 2 n^3.
-     * Memory: H, the factor and its inverse in float32 blocks, and U in float32 (1.5 n^2 doubles besides H; it was 3).
+     * U with U^T U = (H + damping I)^-1 (a zero H_ii taken as 1), or null when that is not positive definite: one
+     * Cholesky factorization and one triangular inverse in float32 (as GPTQ's reference), in place in one n x n float
+     * array ({@link InverseCholesky}).
      */
-    static float[] inverseCholeskyUpper(DMatrixRMaj hessian, double damping) {
-        int n = hessian.numRows;
-        // H reversed (both axes) and damped, written straight into EJML's block layout in float32 (GPTQ's reference
-        // factors in float32 too): half the memory and twice the values per vector instruction of doubles
-        FMatrixRBlock lower = new FMatrixRBlock(n, n, FACTOR_BLOCK);
-        double[] values = hessian.data;
-        float[] blocks = lower.data;
-        int last = n * n - 1;
-        for (int i = 0; i < n; i++) {
-            for (int j = 0; j < n; j++) {
-                double value = values[last - (i * n + j)];
-                if (i == j) {
-                    value = (value == 0 ? 1 : value) + damping;
-                }
-                blocks[blockIndex(n, i, j)] = (float) value;
-            }
-        }
-        if (!new CholeskyOuterForm_MT_FDRB(true).decompose(lower)) {
-            return null;
-        }
-        FMatrixRBlock inverse = new FMatrixRBlock(n, n, FACTOR_BLOCK);
-        TriangularSolver_MT_FDRB.invert(FACTOR_BLOCK, false, new FSubmatrixD1(lower), new FSubmatrixD1(inverse), null);
-        lower = null;
-        blocks = inverse.data;
-        // U = J M^-1 J: element (i, j) of U is element (n-1-i, n-1-j) of the inverse, read into row-major order with
-        // the strictly lower triangle zero whatever the blocks held
-        float[] upper = new float[n * n];
-        for (int i = 0; i < n; i++) {
-            int source = n - 1 - i;
-            float diagonal = blocks[blockIndex(n, source, source)];
-            if (!(diagonal > 0) || !Float.isFinite(diagonal)) {
-                return null;
-            }
-            for (int j = i; j < n; j++) {
-                upper[i * n + j] = blocks[blockIndex(n, source, n - 1 - j)];
-            }
-        }
-        return upper;
-    }
-
-    /**
-     * Where element (i, j) of an n x n {@link FMatrixRBlock} of {@value #FACTOR_BLOCK} blocks sits: block rows one after
-     * another, the blocks of a block row one after another, each block row-major (EJML's layout).
-     */
-    static int blockIndex(int n, int i, int j) {
-        int rowStart = i / FACTOR_BLOCK * FACTOR_BLOCK;
-        int height = Math.min(FACTOR_BLOCK, n - rowStart);
-        int columnStart = j / FACTOR_BLOCK * FACTOR_BLOCK;
-        int width = Math.min(FACTOR_BLOCK, n - columnStart);
-        return rowStart * n + columnStart * height + (i - rowStart) * width + (j - columnStart);
+    static float[][] inverseCholeskyUpper(DMatrixRMaj hessian, double damping) {
+        return InverseCholesky.upper(hessian.data, hessian.numRows, damping);
     }
 
     /** tr((W - Q) H (W - Q)^T): how far the layer's output on the calibration inputs moves (up to the 2 / n factor). */
