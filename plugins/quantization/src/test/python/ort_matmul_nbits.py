@@ -55,6 +55,10 @@ def main():
     # data against the working directory (elsewhere it refuses: "External data path for model loaded from bytes escapes
     # working directory"): work in the model's folder
     os.chdir(os.path.dirname(source))
+    # an earlier run's output goes first (outside the timing): onnx refuses to write external data over an existing file
+    for stale in (target, target + ".data"):
+        if os.path.exists(stale):
+            os.remove(stale)
     start = time.monotonic()
     quantizer = MatMulNBitsQuantizer(source, bits=bits, block_size=block, is_symmetric=False, algo_config=config)
     quantizer.process()

@@ -2,6 +2,7 @@ package io.condense.plugin.quantization;
 
 import io.condense.sdk.error.CondenseException;
 import io.condense.sdk.error.ErrorCode;
+import io.condense.sdk.linalg.InverseCholesky;
 import java.util.stream.IntStream;
 import org.ejml.data.DMatrixRMaj;
 import org.ejml.dense.row.CommonOps_DDRM;
@@ -203,7 +204,7 @@ final class Gptq {
      * array ({@link InverseCholesky}).
      */
     static float[][] inverseCholeskyUpper(DMatrixRMaj hessian, double damping) {
-        return InverseCholesky.upper(hessian.data, hessian.numRows, damping);
+        return InverseCholesky.upper(hessian.data, hessian.numRows, damping, 1);
     }
 
     /** tr((W - Q) H (W - Q)^T): how far the layer's output on the calibration inputs moves (up to the 2 / n factor). */

@@ -1,31 +1,34 @@
-package io.condense.plugin.quantization;
+package io.condense.sdk.linalg;
 
 import java.util.stream.IntStream;
 
 /**
- * GPTQ's factor in float32, as n rows of n floats: U upper triangular with U^T U = (H + damping I)^-1.
+ * The factor that GPTQ and SparseGPT walk a layer's input features along, in float32 (as their reference
+ * implementations), as n rows of n floats: U upper triangular with U^T U = (H + damping I)^-1.
  *
  * <p>With J the reversal of the features, J (H + damping I) J = M M^T (M its lower Cholesky factor) gives
  * (H + damping I)^-1 = (J M^-1 J)^T (J M^-1 J), and J M^-1 J is upper triangular. So: the lower triangle of the reversed,
  * damped H is factored in place, inverted in place, and read backwards (the rows in reverse order, each row reversed) it
- * is U. About 2/3 n^3 floating-point operations and n^2 floats besides H.
+ * is U. About 2/3 n^3 floating-point operations and n^2 floats besides H (inverting H and factoring the inverse takes
+ * about 2 n^3 and a second matrix).
  *
- * <p>Written by hand because the one library on the classpath, EJML, reached about 8.6 GFLOPS with its float block
- * kernels on two cores (100 s of a 7B decoder block's 233 s went to the K = 11008 factor of down_proj), half what
- * GPTQ's tiled error feedback ({@link Gptq}) reaches with the same kind of loop, and it needs H copied into its block
- * layout and a second matrix for the inverse. Both phases here are blocked the same way: {@value #PANEL} columns (or
- * rows) at a time; their bulk is a rank-{@value #PANEL} update done as multiply-adds along contiguous rows, four
- * operand rows per pass, over tiles of {@value #ROW_TILE} rows and chunks of {@value #CHUNK} columns, so that the chunk
- * of operand rows (64 KB) stays in cache while the tile takes it; the tiles or chunks are shared among the common
- * pool's threads. The arithmetic per element does not depend on the threads.
+ * <p>Written by hand because EJML, the linear algebra library the plugins use, reached about 8.6 GFLOPS with its
+ * threaded float block kernels on two cores (100 s of a 7B decoder block's GPTQ went to the 11008-wide factor of
+ * down_proj) and needs H copied into its block layout and a second matrix for the inverse; this class reaches 33 to 48
+ * GFLOPS on the same cores (4096-wide: 1.2 s against 5.3 s). Both phases are blocked the same way: {@value #PANEL}
+ * columns (or rows) at a time; their bulk is a rank-{@value #PANEL} update done as multiply-adds along rows, four
+ * operand rows per pass ({@link #multiplySubtract4}), over tiles of {@value #ROW_TILE} rows and chunks of
+ * {@value #CHUNK} columns, so that the chunk of operand rows (256 KB) stays in cache while the tile takes it; the tiles
+ * or chunks are shared among the common pool's threads. The arithmetic per element does not depend on the threads.
  *
  * <p>The matrices are arrays of rows, and every inner loop indexes each of its arrays with the loop variable alone
- * ({@code row[j] -= l0 * p0[j] + ...}): HotSpot's C2 (Java 17) turns such a loop into vector instructions, but not one
+ * ({@code row[j] -= c0 * x0[j] + ...}): HotSpot's C2 (Java 17) turns such a loop into vector instructions, but not one
  * whose arrays are indexed at different offsets ({@code a[rowStart + j]} against {@code p[panelStart + j]}), which it
- * cannot prove do not overlap: measured on one core of this machine's AVX-512 CPU, 37 GFLOPS against 8 for the same
- * four-row multiply-add over 512 floats.
+ * cannot prove do not overlap: measured on one core of an AVX-512 CPU, 37 GFLOPS against 8 for the same four-row
+ * multiply-add over 512 floats. Callers that update rows against U (GPTQ's and SparseGPT's error feedback) use the same
+ * two kernels for the same reason.
  */
-final class InverseCholesky {
+public final class InverseCholesky {
     /** Columns per panel of the factor, rows per block of the inverse. */
     static final int PANEL = 128;
     /** Rows per tile of the factor's trailing update. */
@@ -37,11 +40,13 @@ final class InverseCholesky {
     }
 
     /**
-     * @param hessian row-major n x n, symmetric (not changed); a diagonal element 0 (a feature no input reached) is
-     *     taken as 1
+     * @param hessian row-major n x n, symmetric (not changed)
+     * @param damping added to the diagonal
+     * @param zeroDiagonal what a diagonal element 0 (a feature no calibration input reached) counts as before the damping:
+     *     GPTQ takes 1 (its weights then round to nearest), SparseGPT 0 (the damping alone: removing them costs nothing)
      * @return U by rows (strictly lower triangle 0), or null when H + damping I is not positive definite in float32
      */
-    static float[][] upper(double[] hessian, int n, double damping) {
+    public static float[][] upper(double[] hessian, int n, double damping, double zeroDiagonal) {
         float[][] a = new float[n][n];
         long last = (long) n * n - 1;
         for (int i = 0; i < n; i++) {
@@ -50,7 +55,7 @@ final class InverseCholesky {
             for (int j = 0; j <= i; j++) {
                 double value = hessian[(int) (at - j)];
                 if (i == j) {
-                    value = (value == 0 ? 1 : value) + damping;
+                    value = (value == 0 ? zeroDiagonal : value) + damping;
                 }
                 row[j] = (float) value;
             }
@@ -193,7 +198,7 @@ final class InverseCholesky {
     }
 
     /** target[j] -= c0 x0[j] + c1 x1[j] + c2 x2[j] + c3 x3[j] for j in [from, to): the one kernel of the bulk. */
-    static void multiplySubtract4(float[] target, float c0, float[] x0, float c1, float[] x1, float c2, float[] x2, float c3, float[] x3,
+    public static void multiplySubtract4(float[] target, float c0, float[] x0, float c1, float[] x1, float c2, float[] x2, float c3, float[] x3,
             int from, int to) {
         for (int j = from; j < to; j++) {
             target[j] -= c0 * x0[j] + c1 * x1[j] + c2 * x2[j] + c3 * x3[j];
@@ -201,7 +206,7 @@ final class InverseCholesky {
     }
 
     /** target[j] -= c x[j] for j in [from, to). */
-    static void multiplySubtract(float[] target, float c, float[] x, int from, int to) {
+    public static void multiplySubtract(float[] target, float c, float[] x, int from, int to) {
         for (int j = from; j < to; j++) {
             target[j] -= c * x[j];
         }
