@@ -42,7 +42,19 @@ final class LayerPruner {
             for (int column = 0; column < columns; column++) {
                 order[column] = matrix.gramColumn(column);
             }
+            boolean identity = true;
+            for (int column = 0; column < columns; column++) {
+                identity &= order[column] == column;
+            }
             for (int group = 0; group < matrix.groups(); group++) {
+                if (identity && hessians.size() == 1) {
+                    // one layer's X^T X already in the matrix's order (MatMul and Gemm weights): read as it is, not copied
+                    // (SparseGpt leaves it unchanged), which at K = 11008 is 970 MB less at the peak
+                    double[][] rows = matrix.read(weights, group);
+                    SparseGpt.prune(rows, DMatrixRMaj.wrap(columns, columns, hessians.get(0).gram(group)), matrix, sparsity, pattern);
+                    matrix.write(rows, group, result);
+                    continue;
+                }
                 // X^T X summed over the layers, its columns permuted from the weight's order into this matrix's
                 DMatrixRMaj hessian = new DMatrixRMaj(columns, columns);
                 for (LayerInputGram layer : hessians) {
