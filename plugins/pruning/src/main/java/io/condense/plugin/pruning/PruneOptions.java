@@ -76,6 +76,16 @@ record PruneOptions(double sparsity, String scope, LayerPruner.Method method, Nm
             problems.add(new ParameterProblem(SEQUENTIAL, parameters.getString(SEQUENTIAL), "applies only to method=sparsegpt "
                     + "(how its layer inputs are gathered): drop sequential or set method=sparsegpt"));
         }
+        if (parameters.getString(METHOD).equals("sparsegpt") && parameters.isExplicit(SEQUENTIAL) && !parameters.getBoolean(SEQUENTIAL)
+                && (table || scope.equals("global"))) {
+            // known here, before any model is read (on a model over 2 GiB, which takes the same path whatever sequential
+            // says, OnePassSparseGpt refuses the same when the step runs)
+            problems.add(new ParameterProblem(SEQUENTIAL, parameters.getString(SEQUENTIAL), "prunes one weight at a time from one "
+                    + "calibration pass, and " + (table ? "the sensitivity analysis (scope=sensitivity or sensitivity=true) prunes "
+                    + "and evaluates every layer of the whole model" : "scope=global (the default) first needs one magnitude "
+                    + "threshold over all weights at once") + ": give scope=layer (the same sparsity in every layer) or a pattern "
+                    + "such as 2:4, or drop sequential=false"));
+        }
         if (table && parameters.getStringList(SENSITIVITY_SPARSITIES).isEmpty()) {
             problems.add(new ParameterProblem(SENSITIVITY_SPARSITIES, parameters.getString(SENSITIVITY_SPARSITIES),
                     "is empty: the sensitivity analysis needs at least one sparsity, for example 0.3,0.5,0.7,0.9"));

@@ -317,10 +317,13 @@ class PruneMethodsTest {
     void oneCalibrationPassRefusesWhatNeedsEveryWeightAtOnce() {
         for (Map<String, String> values : List.of(Map.of("sparsity", "0.5", "method", "sparsegpt", "sequential", "false"),
                 Map.of("sparsity", "0.5", "method", "sparsegpt", "sequential", "false", "scope", "sensitivity"))) {
+            // refused with the parameters, before any model is read (the host runs the same validation at Submit)
+            assertThat(new PruneTechnique().validate(Parameters.validate(new PruneTechnique().descriptor().parameters(), values)))
+                    .as("%s", values).isNotEmpty();
             CondenseException error = catchThrowableOfType(CondenseException.class, () -> prune(TORCH_MODEL, values));
             assertThat(error).as("%s", values).isNotNull();
-            assertThat(error.code()).isEqualTo(ErrorCode.UNSUPPORTED_MODEL);
-            assertThat(error.getMessage()).contains("sequential=false").contains("scope=layer");
+            assertThat(error.code()).isEqualTo(ErrorCode.INVALID_PARAMETER);
+            assertThat(error.getMessage()).contains("'sequential'").contains("sequential=false").contains("scope=layer");
         }
         assertThat(refused(Map.of("method", "magnitude", "sequential", "false")).getMessage()).contains("'sequential'")
                 .contains("method=sparsegpt");
