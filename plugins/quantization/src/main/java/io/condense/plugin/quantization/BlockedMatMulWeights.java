@@ -36,6 +36,8 @@ import org.ejml.data.DMatrixRMaj;
  * A last block shorter than {@code block} is padded with the zero point (it dequantizes to 0 and is never read).
  */
 final class BlockedMatMulWeights {
+    /** Input features read together when a block of output columns is turned into rows (the transposing read). */
+    private static final int FEATURE_TILE = 16;
     static final String MICROSOFT_DOMAIN = "com.microsoft";
     /** Doubles per block of rows: 16 MB of working memory whatever the weight's size. */
     private static final int CHUNK_ELEMENTS = 1 << 21;
@@ -166,18 +168,23 @@ final class BlockedMatMulWeights {
         double[] errors = factor != null && hessian != null && candidate.elements() <= OUTPUT_ERROR_ELEMENTS ? new double[2] : null;
         for (int first = 0; first < outputs; first += chunkRows) {
             int rows = Math.min(chunkRows, outputs - first);
-            // output columns first..first+rows of W [K, N] as rows of [rows, K]: contiguous reads along each feature's row
-            for (int feature = 0; feature < features; feature++) {
-                long from = (long) feature * outputs + first;
+            // output columns first..first+rows of W [K, N] as rows of [rows, K], a tile of features at a time: each
+            // feature's row read in order, and each row of data written a tile's run of elements at once (feature by
+            // feature, every write went to another cache line)
+            for (int tile = 0; tile < features; tile += FEATURE_TILE) {
+                int tileEnd = Math.min(features, tile + FEATURE_TILE);
                 for (int row = 0; row < rows; row++) {
-                    float value = values.get(from + row);
-                    if (!Float.isFinite(value)) {
-                        throw new CondenseException(ErrorCode.UNSUPPORTED_MODEL, "cannot quantize layer " + candidate.layerNames()
-                                + ": its weight '" + candidate.weightName() + "' holds " + value + " at [" + feature + ", "
-                                + (first + row) + "]; exclude the layer or fix the model");
+                    int at = row * features;
+                    for (int feature = tile; feature < tileEnd; feature++) {
+                        float value = values.get((long) feature * outputs + first + row);
+                        if (!Float.isFinite(value)) {
+                            throw new CondenseException(ErrorCode.UNSUPPORTED_MODEL, "cannot quantize layer " + candidate.layerNames()
+                                    + ": its weight '" + candidate.weightName() + "' holds " + value + " at [" + feature + ", "
+                                    + (first + row) + "]; exclude the layer or fix the model");
+                        }
+                        data[at + feature] = value;
+                        signal += (double) value * value;
                     }
-                    data[row * features + feature] = value;
-                    signal += (double) value * value;
                 }
             }
             if (factor != null) {
@@ -195,12 +202,15 @@ final class BlockedMatMulWeights {
             } else {
                 roundToNearest(data, rows, features, grid, levels, scales, zeros, dequantized);
             }
-            // the weight read again in storage order (contiguous), as GPTQ has changed the working copy
-            for (int feature = 0; feature < features; feature++) {
-                long from = (long) feature * outputs + first;
+            // the weight read again (GPTQ has changed the working copy), by tiles of features as above
+            for (int tile = 0; tile < features; tile += FEATURE_TILE) {
+                int tileEnd = Math.min(features, tile + FEATURE_TILE);
                 for (int row = 0; row < rows; row++) {
-                    double error = values.get(from + row) - dequantized[row * features + feature];
-                    noise += error * error;
+                    int at = row * features;
+                    for (int feature = tile; feature < tileEnd; feature++) {
+                        double error = values.get((long) feature * outputs + first + row) - dequantized[at + feature];
+                        noise += error * error;
+                    }
                 }
             }
             for (int row = 0; row < rows; row++) {
