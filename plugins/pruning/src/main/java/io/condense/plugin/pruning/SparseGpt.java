@@ -141,19 +141,7 @@ final class SparseGpt {
                         used[count++] = j;
                     }
                 }
-                float[] target = w[row];
-                int i = 0;
-                for (; i + 3 < count; i += 4) {
-                    int j0 = used[i];
-                    int j1 = used[i + 1];
-                    int j2 = used[i + 2];
-                    int j3 = used[i + 3];
-                    InverseCholesky.multiplySubtract4(target, e[j0], factor[start + j0], e[j1], factor[start + j1], e[j2],
-                            factor[start + j2], e[j3], factor[start + j3], chunk, chunkEnd);
-                }
-                for (; i < count; i++) {
-                    InverseCholesky.multiplySubtract(target, e[used[i]], factor[start + used[i]], chunk, chunkEnd);
-                }
+                InverseCholesky.multiplySubtractRows(w[row], e, used, count, factor, start, chunk, chunkEnd);
             }
         }
     }

@@ -127,13 +127,14 @@ final class Gptq {
                 }
             }
             float[][] errors = new float[lastRow - firstRow][lazyBlock];
+            int[] blockFeatures = IntStream.range(0, lazyBlock).toArray();
             for (int start = 0; start < columns; start += lazyBlock) {
                 int end = Math.min(columns, start + lazyBlock);
                 for (int row = firstRow; row < lastRow; row++) {
                     quantizeBlock(weights[row - firstRow], row, columns, start, end, u, grid, perRow, levels, scales, zeros, dequantized,
                             errors[row - firstRow]);
                 }
-                updateAfterBlock(weights, columns, start, end, u, errors);
+                updateAfterBlock(weights, columns, start, end, u, errors, blockFeatures);
             }
             for (int local = 0; local < weights.length; local++) {
                 float[] row = weights[local];
@@ -179,21 +180,14 @@ final class Gptq {
      * a product into part of a row-major array in place with this tiling (EJML's would copy both operands into block
      * form for every lazy block).
      */
-    private static void updateAfterBlock(float[][] weights, int columns, int start, int end, float[][] u, float[][] errors) {
+    private static void updateAfterBlock(float[][] weights, int columns, int start, int end, float[][] u, float[][] errors,
+            int[] features) {
         for (int chunk = end; chunk < columns; chunk += COLUMN_CHUNK) {
             int chunkEnd = Math.min(columns, chunk + COLUMN_CHUNK);
             for (int local = 0; local < weights.length; local++) {
-                float[] row = weights[local];
-                float[] error = errors[local];
-                int j = start;
-                // four of U's rows at a time: one load and store of the weight per four multiply-adds
-                for (; j + 3 < end; j += 4) {
-                    InverseCholesky.multiplySubtract4(row, error[j - start], u[j], error[j + 1 - start], u[j + 1], error[j + 2 - start],
-                            u[j + 2], error[j + 3 - start], u[j + 3], chunk, chunkEnd);
-                }
-                for (; j < end; j++) {
-                    InverseCholesky.multiplySubtract(row, error[j - start], u[j], chunk, chunkEnd);
-                }
+                // every feature of the block, in order: four of U's rows per pass, one load and store of the weight per four
+                // multiply-adds
+                InverseCholesky.multiplySubtractRows(weights[local], errors[local], features, end - start, u, start, chunk, chunkEnd);
             }
         }
     }

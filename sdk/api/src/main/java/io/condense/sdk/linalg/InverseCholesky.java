@@ -205,6 +205,26 @@ public final class InverseCholesky {
         }
     }
 
+    /**
+     * target[from:to] -= the sum over i < count of coefficients[indices[i]] x rows[offset + indices[i]][from:to], four rows
+     * per pass: a row's update after a block of GPTQ's or SparseGPT's features (their errors against U's block rows).
+     */
+    public static void multiplySubtractRows(float[] target, float[] coefficients, int[] indices, int count, float[][] rows, int offset,
+            int from, int to) {
+        int i = 0;
+        for (; i + 3 < count; i += 4) {
+            int j0 = indices[i];
+            int j1 = indices[i + 1];
+            int j2 = indices[i + 2];
+            int j3 = indices[i + 3];
+            multiplySubtract4(target, coefficients[j0], rows[offset + j0], coefficients[j1], rows[offset + j1], coefficients[j2],
+                    rows[offset + j2], coefficients[j3], rows[offset + j3], from, to);
+        }
+        for (; i < count; i++) {
+            multiplySubtract(target, coefficients[indices[i]], rows[offset + indices[i]], from, to);
+        }
+    }
+
     /** target[j] -= c x[j] for j in [from, to). */
     public static void multiplySubtract(float[] target, float c, float[] x, int from, int to) {
         for (int j = from; j < to; j++) {

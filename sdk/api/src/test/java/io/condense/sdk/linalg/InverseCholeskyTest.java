@@ -115,5 +115,15 @@ class InverseCholeskyTest {
         InverseCholesky.multiplySubtract4(four, 1, new float[] {1, 1, 1}, 2, new float[] {1, 1, 1}, 3, new float[] {1, 1, 1}, 4,
                 new float[] {0, 1, 2}, 0, 2);
         assertThat(four).containsExactly(4f, 0f, 10f);
+        // rows chosen by index (from an offset): five of them, so one pass of four and one alone
+        float[][] rows = new float[7][];
+        for (int r = 0; r < rows.length; r++) {
+            rows[r] = new float[] {r, r, r};
+        }
+        float[] sum = {100, 100, 100};
+        float[] coefficients = {1, 2, 3, 4, 5, 6};
+        InverseCholesky.multiplySubtractRows(sum, coefficients, new int[] {0, 2, 3, 4, 5}, 5, rows, 1, 1, 3);
+        // 100 - (1 x 1 + 3 x 3 + 4 x 4 + 5 x 5 + 6 x 6)
+        assertThat(sum).containsExactly(100f, 13f, 13f);
     }
 }
