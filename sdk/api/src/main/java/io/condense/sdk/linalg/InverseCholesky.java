@@ -26,7 +26,7 @@ import java.util.stream.IntStream;
  * whose arrays are indexed at different offsets ({@code a[rowStart + j]} against {@code p[panelStart + j]}), which it
  * cannot prove do not overlap: measured on one core of an AVX-512 CPU, 37 GFLOPS against 8 for the same four-row
  * multiply-add over 512 floats. Callers that update rows against U (GPTQ's and SparseGPT's error feedback) use the same
- * two kernels for the same reason.
+ * kernels ({@link #multiplySubtract}, {@link #multiplySubtractRows}) for the same reason.
  */
 public final class InverseCholesky {
     /** Columns per panel of the factor, rows per block of the inverse. */
