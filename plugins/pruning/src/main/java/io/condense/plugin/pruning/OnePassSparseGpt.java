@@ -59,7 +59,7 @@ final class OnePassSparseGpt {
         for (LayerSelection.Candidate candidate : candidates) {
             layers.add(candidate.layers());
         }
-        PruneTally tally = new PruneTally(ModelStats.of(source).macsByNode());
+        PruneTally tally = new PruneTally(ModelStats.macsByNode(source));
         ModelEditor editor = source.edit();
         int spilledInputs;
         long spilledBytes;

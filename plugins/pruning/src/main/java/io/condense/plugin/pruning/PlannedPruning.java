@@ -71,7 +71,7 @@ final class PlannedPruning {
         // already pruned, so that it also compensates what they lost
         OnnxModel current = source;
 
-        Map<String, Long> macsByNode = ModelStats.of(source).macsByNode();
+        Map<String, Long> macsByNode = ModelStats.macsByNode(source);
         ModelEditor editor = source.edit();
         PruneTally tally = new PruneTally(macsByNode);
         for (int i = 0; i < count; i++) {

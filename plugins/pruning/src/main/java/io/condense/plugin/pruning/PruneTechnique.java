@@ -178,7 +178,7 @@ public final class PruneTechnique implements Technique {
         }
 
         int count = candidates.size();
-        Map<String, Long> macsByNode = ModelStats.of(source).macsByNode();
+        Map<String, Long> macsByNode = ModelStats.macsByNode(source);
         MagnitudeThreshold threshold = new MagnitudeThreshold();
         int[][] weights = new int[count][];
         MagnitudeThreshold.Threshold globalThreshold = null;

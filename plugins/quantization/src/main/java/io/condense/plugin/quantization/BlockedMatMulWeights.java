@@ -46,6 +46,9 @@ final class BlockedMatMulWeights {
      * this many elements: both cost as much as GPTQ itself, which would triple the time on a large model.
      */
     static final long OUTPUT_ERROR_ELEMENTS = 1 << 22;
+    /** Output columns the round-to-nearest path handles at a time: a block of rows of this width stays in the cache. */
+    private static final int COLUMN_TILE = 1024;
+    private static final float ROUNDING = SymmetricQuantizer.ROUNDING;
     /** Tensors at least this large are written out of the heap. */
     private static final long SPILL_BYTES = 1 << 20;
 
@@ -57,14 +60,42 @@ final class BlockedMatMulWeights {
     interface WeightValues {
         float get(long index);
 
-        /** The weight named, from wherever the model keeps it. */
+        /** {@code length} values from flat index {@code index} into {@code out} from {@code offset}. */
+        default void read(long index, float[] out, int offset, int length) {
+            for (int i = 0; i < length; i++) {
+                out[offset + i] = get(index + i);
+            }
+        }
+
+        /** The weight named, from wherever the model keeps it; runs of values are read in bulk. */
         static WeightValues of(OnnxModel model, String name) {
             Optional<LargeTensor> large = model.largeTensor(name);
             if (large.isPresent()) {
-                return large.get()::getFloat;
+                LargeTensor tensor = large.get();
+                return new WeightValues() {
+                    @Override
+                    public float get(long index) {
+                        return tensor.getFloat(index);
+                    }
+
+                    @Override
+                    public void read(long index, float[] out, int offset, int length) {
+                        tensor.getFloats(index, out, offset, length);
+                    }
+                };
             }
-            FloatBuffer values = model.tensor(name).raw().asFloatBuffer();
-            return index -> values.get(Math.toIntExact(index));
+            FloatBuffer values = model.tensor(name).floats();
+            return new WeightValues() {
+                @Override
+                public float get(long index) {
+                    return values.get(Math.toIntExact(index));
+                }
+
+                @Override
+                public void read(long index, float[] out, int offset, int length) {
+                    values.get(Math.toIntExact(index), out, offset, length);
+                }
+            };
         }
     }
 
@@ -154,8 +185,14 @@ final class BlockedMatMulWeights {
         int storedBits = storedBits(settings.bits(), nbits);
         AffineGrid grid = new AffineGrid(settings.bits(), block, false);
         Layout layout = nbits ? new NBitsLayout(features, outputs, block, blocks, storedBits, left)
-                : new QdqLayout(features, outputs, blocks, storedBits);
+                : new QdqLayout(features, outputs, block, blocks, storedBits);
 
+        if (factor == null && !left) {
+            Outcome outcome = roundToNearestByRows(candidate, values, features, outputs, grid, layout);
+            describe(layer, candidate, settings, layout, features, outputs, blocks, storedBits, null, gptqRefusal, null, false, editor,
+                    shapes);
+            return outcome;
+        }
         int chunkRows = Math.max(1, Math.min(outputs, CHUNK_ELEMENTS / features));
         double[] data = new double[chunkRows * features];
         byte[] levels = new byte[chunkRows * features];
@@ -218,6 +255,17 @@ final class BlockedMatMulWeights {
             }
         }
 
+        describe(layer, candidate, settings, layout, features, outputs, blocks, storedBits, factor, gptqRefusal, errors, left, editor,
+                shapes);
+        return new Outcome(signal, noise);
+    }
+
+    /** Writes the layout's tensors and nodes, and the layer's report entries. */
+    private static void describe(Map<String, Object> layer, LayerSelection.Candidate candidate, LowBitSettings settings, Layout layout,
+            int features, int outputs, int blocks, int storedBits, Gptq.Factor factor, String gptqRefusal, double[] errors, boolean left,
+            ModelEditor editor, ShapeInference shapes) {
+        boolean nbits = settings.matMulNBits();
+        int block = settings.block();
         String weightName = candidate.weightName();
         layer.put("granularity", "block");
         layer.put("block", block);
@@ -252,7 +300,87 @@ final class BlockedMatMulWeights {
         layer.put("bytes_after", layout.bytes());
         layer.put("bytes_packed", LowBitQuantization.packedBytes(elements, settings.bits()) + 4L * groups
                 + LowBitQuantization.packedBytes(groups, settings.bits()));
-        return new Outcome(signal, noise);
+    }
+
+    /**
+     * Round to nearest without turning columns into rows: W [K, N] is read a block of input features (rows of W, each read in
+     * bulk) by a tile of output columns at a time, which is exactly one group (a block of one column) per column of the tile.
+     * Each group's range, its levels and their errors are computed column by column with arrays indexed by the loop variable
+     * alone, the loops Java 17's C2 compiler vectorizes; levels are the low byte of {@code level + 1.5 x 2^23}'s bit pattern,
+     * not a float-to-int conversion (which it does not vectorize). The levels are {@link #roundToNearest}'s but for
+     * {@code w / scale} divided in float (it divides in double): a quotient within an ulp of a half may round the other way.
+     * Written by hand because no library quantizes a Java array.
+     */
+    private static Outcome roundToNearestByRows(LayerSelection.Candidate candidate, WeightValues values, int features, int outputs,
+            AffineGrid grid, Layout layout) {
+        int block = grid.groupColumns();
+        int tile = Math.min(outputs, COLUMN_TILE);
+        float[][] rows = new float[block][tile];
+        byte[][] levels = new byte[block][tile];
+        float[] low = new float[tile];
+        float[] high = new float[tile];
+        float[] scales = new float[tile];
+        int[] zeros = new int[tile];
+        float[] zeroLevels = new float[tile];
+        float[] shifted = new float[tile];
+        float[] signal = new float[tile];
+        float[] noise = new float[tile];
+        float maxLevel = grid.maxLevel();
+        for (int first = 0; first < features; first += block) {
+            int count = Math.min(block, features - first);
+            for (int column = 0; column < outputs; column += tile) {
+                int width = Math.min(tile, outputs - column);
+                // each group's range, widened to hold 0 as AffineGrid.fit does (Math.min and max keep a NaN)
+                Arrays.fill(low, 0f);
+                Arrays.fill(high, 0f);
+                for (int r = 0; r < count; r++) {
+                    float[] row = rows[r];
+                    values.read((long) (first + r) * outputs + column, row, 0, width);
+                    for (int j = 0; j < width; j++) {
+                        low[j] = Math.min(low[j], row[j]);
+                        high[j] = Math.max(high[j], row[j]);
+                    }
+                }
+                for (int j = 0; j < width; j++) {
+                    if (!Float.isFinite(low[j]) || !Float.isFinite(high[j])) {
+                        throw nonFinite(candidate, rows, count, first, column + j, j);
+                    }
+                    grid.fit(low[j], high[j], scales, zeros, j);
+                    zeroLevels[j] = zeros[j];
+                }
+                for (int r = 0; r < count; r++) {
+                    float[] row = rows[r];
+                    for (int j = 0; j < width; j++) {
+                        float weight = row[j];
+                        float scale = scales[j];
+                        float zero = zeroLevels[j];
+                        float level = Math.min(Math.max((weight / scale + ROUNDING) - ROUNDING + zero, 0f), maxLevel);
+                        shifted[j] = level + ROUNDING;
+                        float error = weight - (level - zero) * scale;
+                        signal[j] += weight * weight;
+                        noise[j] += error * error;
+                    }
+                    SymmetricQuantizer.lowBytes(shifted, levels[r], width);
+                }
+                layout.putTile(first, count, column, width, levels, scales, zeros);
+            }
+        }
+        SymmetricQuantizer.Energies energies = SymmetricQuantizer.Energies.sum(signal, noise);
+        return new Outcome(energies.signal(), energies.noise());
+    }
+
+    /** The error for the first NaN or infinite weight among the rows of a tile, in column {@code j} of the tile. */
+    private static CondenseException nonFinite(LayerSelection.Candidate candidate, float[][] rows, int count, int first, int output,
+            int j) {
+        for (int r = 0; r < count; r++) {
+            float value = rows[r][j];
+            if (!Float.isFinite(value)) {
+                return new CondenseException(ErrorCode.UNSUPPORTED_MODEL, "cannot quantize layer " + candidate.layerNames()
+                        + ": its weight '" + candidate.weightName() + "' holds " + value + " at [" + (first + r) + ", " + output
+                        + "]; exclude the layer or fix the model");
+            }
+        }
+        throw new IllegalStateException("no non-finite value in column " + output);
     }
 
     /** Round to nearest, each block's scale and zero point from its own range (the same levels as {@link QuantizedMatrix}). */
@@ -289,6 +417,13 @@ final class BlockedMatMulWeights {
         return Gptq.outputError(exact, values, rows, features, hessian);
     }
 
+    /** {@code pairs} bytes from {@code to}: each the levels {@code 2i} (low nibble) and {@code 2i + 1} (high nibble) of {@code levels}. */
+    private static void packPairs(byte[] levels, byte[] packed, int to, int pairs) {
+        for (int i = 0; i < pairs; i++) {
+            packed[to + i] = (byte) ((levels[2 * i] & 0x0F) | (levels[2 * i + 1] << 4));
+        }
+    }
+
     /** Sets {@code bits} bits of a packed array at a bit position (low bits of each byte first). */
     static void pack(byte[] packed, long bitPosition, int bits, int value) {
         int index = (int) (bitPosition >>> 3);
@@ -319,6 +454,13 @@ final class BlockedMatMulWeights {
     /** Where one output column's levels, scales and zero points go in the written tensors. */
     private interface Layout {
         void put(int output, byte[] levels, int levelsFrom, float[] scales, int[] zeros, int groupsFrom);
+
+        /**
+         * One block of input features ({@code count} rows from feature {@code first}, a whole block but perhaps the last) of
+         * the output columns {@code column..column + width}: {@code levels[r][j]} is feature first + r of output column + j,
+         * {@code scales[j]} and {@code zeros[j]} the group's parameters.
+         */
+        void putTile(int first, int count, int column, int width, byte[][] levels, float[] scales, int[] zeros);
 
         void write(ModelEditor editor, LayerSelection.Candidate candidate, String weightName, LowBitSettings settings,
                 ShapeInference shapes);
@@ -370,6 +512,27 @@ final class BlockedMatMulWeights {
         }
 
         @Override
+        public void putTile(int first, int count, int column, int width, byte[][] levels, float[] groupScales, int[] groupZeros) {
+            int group = first / block;
+            for (int j = 0; j < width; j++) {
+                int output = column + j;
+                int zero = groupZeros[j];
+                scales[output * blocks + group] = groupScales[j];
+                pack(zeros, (long) output * zeroBytes * 8 + (long) group * bits, bits, zero);
+                int blob = (output * blocks + group) * blobBytes;
+                if (bits == 4 && count == block) {
+                    for (int r = 0; r < block; r += 2) {
+                        packed[blob + (r >> 1)] = (byte) ((levels[r][j] & 0x0F) | (levels[r + 1][j] << 4));
+                    }
+                } else {
+                    for (int r = 0; r < block; r++) {
+                        pack(packed, (long) blob * 8 + (long) r * bits, bits, r < count ? levels[r][j] & 0xFF : zero);
+                    }
+                }
+            }
+        }
+
+        @Override
         public void write(ModelEditor editor, LayerSelection.Candidate candidate, String weightName, LowBitSettings settings,
                 ShapeInference shapes) {
             String packedName = editor.uniqueName(weightName + "_Q" + bits);
@@ -407,6 +570,7 @@ final class BlockedMatMulWeights {
 
     /** DequantizeLinear: levels [K, N], scales and zero points [blocks, N], axis 0. */
     private static final class QdqLayout implements Layout {
+        private final int block;
         private final int features;
         private final int outputs;
         private final int blocks;
@@ -415,7 +579,8 @@ final class BlockedMatMulWeights {
         private final float[] scales;
         private final byte[] zeros;
 
-        QdqLayout(int features, int outputs, int blocks, int bits) {
+        QdqLayout(int features, int outputs, int block, int blocks, int bits) {
+            this.block = block;
             this.features = features;
             this.outputs = outputs;
             this.blocks = blocks;
@@ -433,6 +598,29 @@ final class BlockedMatMulWeights {
             for (int group = 0; group < blocks; group++) {
                 scales[group * outputs + output] = groupScales[groupsFrom + group];
                 pack(zeros, ((long) group * outputs + output) * bits, bits, groupZeros[groupsFrom + group]);
+            }
+        }
+
+        @Override
+        public void putTile(int first, int count, int column, int width, byte[][] rowLevels, float[] groupScales, int[] groupZeros) {
+            int group = first / block;
+            for (int r = 0; r < count; r++) {
+                byte[] row = rowLevels[r];
+                long at = (long) (first + r) * outputs + column;
+                if (bits == 8) {
+                    System.arraycopy(row, 0, levels, Math.toIntExact(at), width);
+                } else if ((at & 1) == 0 && (width & 1) == 0) {
+                    // two levels a byte, the even element in the low nibble
+                    packPairs(row, levels, Math.toIntExact(at >> 1), width >> 1);
+                } else {
+                    for (int j = 0; j < width; j++) {
+                        pack(levels, (at + j) * bits, bits, row[j] & 0xFF);
+                    }
+                }
+            }
+            for (int j = 0; j < width; j++) {
+                scales[group * outputs + column + j] = groupScales[j];
+                pack(zeros, ((long) group * outputs + column + j) * bits, bits, groupZeros[j]);
             }
         }
 

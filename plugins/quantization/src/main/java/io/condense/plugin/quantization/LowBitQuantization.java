@@ -181,11 +181,11 @@ final class LowBitQuantization {
                 layer.put("matmulnbits_fallback", blockedRefusal + "; written as DequantizeLinear instead");
             }
             float[] weights = source.tensor(candidate.weightName()).toFloatArray();
-            for (int index = 0; index < weights.length; index++) {
-                if (!Float.isFinite(weights[index])) {
-                    throw new CondenseException(ErrorCode.UNSUPPORTED_MODEL, "cannot quantize layer " + candidate.layerNames() + ": its weight '"
-                            + candidate.weightName() + "' holds " + weights[index] + " at index " + index + "; exclude the layer or fix the model");
-                }
+            int nonFinite = SymmetricQuantizer.firstNonFinite(weights);
+            if (nonFinite >= 0) {
+                throw new CondenseException(ErrorCode.UNSUPPORTED_MODEL, "cannot quantize layer " + candidate.layerNames() + ": its weight '"
+                        + candidate.weightName() + "' holds " + weights[nonFinite] + " at index " + nonFinite
+                        + "; exclude the layer or fix the model");
             }
             Written written = switch (settings.scheme()) {
                 case "kmeans" -> kmeans(editor, candidate, weights, settings, layer);
@@ -193,15 +193,10 @@ final class LowBitQuantization {
                 default -> uniform(editor, candidate, matrices.get(candidate.weightName()), weights, settings, hessian,
                         gptqRefusals.get(candidate.weightName()), layer);
             };
-            float[] dequantized = written.dequantized();
-            double signal = 0;
-            double noise = 0;
-            for (int index = 0; index < weights.length; index++) {
-                double error = weights[index] - dequantized[index];
-                signal += (double) weights[index] * weights[index];
-                noise += error * error;
-            }
-            double sqnr = new SymmetricQuantizer.Energies(signal, noise).sqnrDb();
+            SymmetricQuantizer.Energies energies = SymmetricQuantizer.Energies.of(weights, written.dequantized());
+            double signal = energies.signal();
+            double noise = energies.noise();
+            double sqnr = energies.sqnrDb();
             layer.put("sqnr_db", sqnr);
             layer.put("bytes_before", 4L * candidate.elements());
             totals.add(signal, noise, sqnr, 4L * candidate.elements(), ((Number) layer.get("bytes_after")).longValue(),
@@ -345,9 +340,11 @@ final class LowBitQuantization {
         int rows = matrix.rows();
         int columns = matrix.columns();
         AffineGrid grid = new AffineGrid(settings.bits(), settings.blocked() ? settings.block() : columns, settings.perTensor());
-        double[] rowMajor = matrix.toRows(weights);
+        // GPTQ works on doubles; round to nearest of a weight already stored row-major reads the floats as they are
+        double[] rowMajor = hessian != null || matrix.transposed() ? matrix.toRows(weights) : null;
         QuantizedMatrix quantized;
-        QuantizedMatrix nearest = QuantizedMatrix.roundToNearest(rowMajor, rows, columns, grid);
+        QuantizedMatrix nearest = rowMajor == null ? QuantizedMatrix.roundToNearest(weights, rows, columns, grid)
+                : QuantizedMatrix.roundToNearest(rowMajor, rows, columns, grid);
         layer.put("granularity", settings.granularity());
         if (settings.blocked()) {
             layer.put("block", settings.block());

@@ -23,6 +23,7 @@ import io.condense.sdk.technique.TechniqueDescriptor;
 import io.condense.sdk.technique.TechniqueResult;
 import io.condense.sdk.tensor.ChannelLayout;
 import io.condense.sdk.tensor.DataType;
+import java.nio.FloatBuffer;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -290,7 +291,6 @@ public final class QuantizeTechnique implements Technique {
         double noiseTotal = 0;
         double worstSqnr = Double.POSITIVE_INFINITY;
         int quantizedLayers = 0;
-        float[] buffer = null;
         List<Map<String, Object>> layerReports = new ArrayList<>(count);
         List<WeightLayer> quantizedLayerList = new ArrayList<>();
         List<float[]> quantizedLayerScales = new ArrayList<>();
@@ -311,7 +311,7 @@ public final class QuantizeTechnique implements Technique {
                 LayerSelection.Candidate candidate = all.get(index);
                 ChannelLayout layout = layout(candidate, channels, reduced);
                 return candidate.elements() + 5L * layout.channels() >= 4L * candidate.elements() ? null
-                        : levels(weightsSource, candidate, layout, reduced, new float[candidate.elements()]);
+                        : levels(weightsSource, candidate, layout, reduced);
             }).collect(Collectors.toList());
         }
         for (int i = 0; i < count; i++) {
@@ -332,10 +332,7 @@ public final class QuantizeTechnique implements Technique {
             }
             Levels levels = prepared != null ? prepared.get(i) : null;
             if (levels == null) {
-                // layers of one size share a work buffer: no fresh (zeroed) array per layer
-                float[] weights = buffer != null && buffer.length == candidate.elements() ? buffer : new float[candidate.elements()];
-                buffer = weights;
-                levels = levels(source, candidate, layout, activations, weights);
+                levels = levels(source, candidate, layout, activations);
             }
             float[] scales = levels.scales();
             byte[] quantized = levels.quantized();
@@ -477,17 +474,16 @@ public final class QuantizeTechnique implements Technique {
     }
 
     /**
-     * Reads the candidate's weight into {@code weights} (its size) and quantizes it: scales max|w| / 127 per channel (x 127 / 63
-     * with activations), int8 levels, energies. UNSUPPORTED_MODEL on a NaN or infinite weight.
+     * Quantizes the candidate's weight, streamed from its raw bytes: scales max|w| / 127 per channel (x 127 / 64 with
+     * activations), int8 levels, energies. UNSUPPORTED_MODEL on a NaN or infinite weight.
      */
-    private static Levels levels(OnnxModel source, LayerSelection.Candidate candidate, ChannelLayout layout, boolean activations,
-            float[] weights) {
-        source.tensor(candidate.weightName()).toFloatArray(weights);
+    private static Levels levels(OnnxModel source, LayerSelection.Candidate candidate, ChannelLayout layout, boolean activations) {
+        FloatBuffer weights = source.tensor(candidate.weightName()).floats();
         float[] scales = new float[layout.channels()];
         int nonFinite = SymmetricQuantizer.scales(weights, layout, scales);
         if (nonFinite >= 0) {
             throw new CondenseException(ErrorCode.UNSUPPORTED_MODEL, "cannot quantize layer " + candidate.layerNames() + ": its weight '"
-                    + candidate.weightName() + "' holds " + weights[nonFinite] + " at index " + nonFinite
+                    + candidate.weightName() + "' holds " + weights.get(nonFinite) + " at index " + nonFinite
                     + "; exclude the layer or fix the model");
         }
         if (activations) {
@@ -499,7 +495,7 @@ public final class QuantizeTechnique implements Technique {
                 scales[channel] *= REDUCED_RANGE_FACTOR;
             }
         }
-        byte[] quantized = new byte[weights.length];
+        byte[] quantized = new byte[layout.elements()];
         SymmetricQuantizer.Energies energies = SymmetricQuantizer.quantize(weights, layout, scales, quantized);
         return new Levels(scales, quantized, energies);
     }

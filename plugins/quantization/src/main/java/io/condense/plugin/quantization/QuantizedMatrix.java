@@ -49,6 +49,69 @@ record QuantizedMatrix(AffineGrid grid, int rows, int columns, byte[] levels, fl
         return new QuantizedMatrix(grid, rows, columns, levels, scales, zeros, dequantized);
     }
 
+    private static final float ROUNDING = SymmetricQuantizer.ROUNDING;
+
+    /**
+     * Round to nearest of a float matrix, as {@link #roundToNearest(double[], int, int, AffineGrid)} but dividing in float:
+     * a quotient within an ulp of a half may round the other way. A row at a time through arrays indexed by the loop variable
+     * alone (each group's scale and zero point spread over its columns), the loops Java 17's C2 compiler vectorizes; the
+     * level is the low byte of {@code level + 1.5 x 2^23}'s bit pattern, not a float-to-int conversion (not vectorized).
+     */
+    static QuantizedMatrix roundToNearest(float[] weights, int rows, int columns, AffineGrid grid) {
+        int groups = grid.groups(rows, columns);
+        float[] scales = new float[groups];
+        int[] zeros = new int[groups];
+        int perRow = grid.groupsPerRow(columns);
+        int groupColumns = grid.perTensor() ? columns : grid.groupColumns();
+        if (grid.perTensor()) {
+            fitRange(weights, 0, weights.length, grid, scales, zeros, 0);
+        } else {
+            for (int row = 0; row < rows; row++) {
+                for (int group = 0; group < perRow; group++) {
+                    int from = row * columns + group * groupColumns;
+                    fitRange(weights, from, Math.min(row * columns + columns, from + groupColumns), grid, scales, zeros, row * perRow + group);
+                }
+            }
+        }
+        byte[] levels = new byte[rows * columns];
+        float[] dequantized = new float[rows * columns];
+        float[] values = new float[columns];
+        float[] rowScales = new float[columns];
+        float[] rowZeros = new float[columns];
+        float[] shifted = new float[columns];
+        float[] rowDequantized = new float[columns];
+        byte[] rowLevels = new byte[columns];
+        float maxLevel = grid.maxLevel();
+        for (int row = 0; row < rows; row++) {
+            if (row == 0 || !grid.perTensor()) {
+                for (int group = 0; group < perRow; group++) {
+                    int parameters = grid.perTensor() ? 0 : row * perRow + group;
+                    int from = group * groupColumns;
+                    int to = Math.min(columns, from + groupColumns);
+                    float scale = scales[parameters];
+                    float zero = zeros[parameters];
+                    // a plain loop: Arrays.fill's call and range checks cost more than filling a block of 32
+                    for (int j = from; j < to; j++) {
+                        rowScales[j] = scale;
+                        rowZeros[j] = zero;
+                    }
+                }
+            }
+            System.arraycopy(weights, row * columns, values, 0, columns);
+            for (int j = 0; j < columns; j++) {
+                float scale = rowScales[j];
+                float zero = rowZeros[j];
+                float level = Math.min(Math.max((values[j] / scale + ROUNDING) - ROUNDING + zero, 0f), maxLevel);
+                shifted[j] = level + ROUNDING;
+                rowDequantized[j] = (level - zero) * scale;
+            }
+            SymmetricQuantizer.lowBytes(shifted, rowLevels, columns);
+            System.arraycopy(rowLevels, 0, levels, row * columns, columns);
+            System.arraycopy(rowDequantized, 0, dequantized, row * columns, columns);
+        }
+        return new QuantizedMatrix(grid, rows, columns, levels, scales, zeros, dequantized);
+    }
+
     static void fitRange(float[] weights, int from, int to, AffineGrid grid, float[] scales, int[] zeros, int index) {
         float min = Float.POSITIVE_INFINITY;
         float max = Float.NEGATIVE_INFINITY;

@@ -1,6 +1,8 @@
 package io.condense.plugin.quantization;
 
 import io.condense.sdk.tensor.ChannelLayout;
+import java.nio.FloatBuffer;
+import java.util.Arrays;
 
 /**
  * Symmetric linear 8-bit quantization of a float32 weight, per channel or per tensor:
@@ -8,25 +10,64 @@ import io.condense.sdk.tensor.ChannelLayout;
  * {@code w ~ q * scale} back (what ONNX DequantizeLinear computes with a zero point of 0).
  *
  * <p>The weight is seen as [outer, channels, inner] in C order, the channels being the output-channel axis
- * (outer = 1 and inner = all the rest for a Conv weight; inner = 1 for a MatMul weight [in, out]). Loops run
- * over flat arrays; the caller passes every buffer, so nothing is allocated per element or per call.
+ * (outer = 1 and inner = all the rest for a Conv weight; inner = 1 for a MatMul weight [in, out]). It is read in
+ * chunks of at most {@link #CHUNK} floats from a {@link FloatBuffer} (the tensor's raw bytes, not copied into a
+ * float array of its size), and every loop that touches all the elements indexes each of its arrays by the loop
+ * variable alone, with per-element arrays of scales: the form in which Java 17's C2 compiler vectorizes a loop
+ * (it does not when two arrays are indexed at different offsets, nor float sums into one variable, nor
+ * float-to-int conversions). Written by hand for that reason: no library quantizes a Java array to int8.
  */
 final class SymmetricQuantizer {
     static final int LEVELS = 127;
-    private static final int MAGNITUDE_MASK = 0x7FFFFFFF;
-    private static final int INFINITY_BITS = 0x7F800000;
+    /** Floats read at a time: 16 KB, so a chunk and the arrays that go with it stay in the first-level cache. */
+    static final int CHUNK = 4096;
     /**
      * Rounds half to even for |x| < 2^22 without leaving float arithmetic: adding 1.5 * 2^23 pushes the
      * fraction bits out, and subtracting it back leaves the rounded value (the same result as Math.rint).
-     * Scaled weights lie in [-127, 127], far inside that range.
+     * Scaled weights lie in [-127, 127], far inside that range. The sum's bit pattern is 0x4B400000 plus the
+     * level, so its low byte is the level as a two's-complement byte: no float-to-int conversion needed.
      */
-    private static final float ROUNDING = 12582912f;
+    static final float ROUNDING = 12582912f;
 
     private SymmetricQuantizer() {
     }
 
     /** The signal and error energies of one quantization, for its SQNR. */
     record Energies(double signal, double noise) {
+        /**
+         * The energies of {@code weights} and of {@code weights - approximations}: chunk by chunk, summed element-wise
+         * (vectorized) and only then added up in double; a running double sum waits on every addition.
+         */
+        static Energies of(float[] weights, float[] approximations) {
+            float[] values = new float[CHUNK];
+            float[] approximated = new float[CHUNK];
+            float[] signal = new float[CHUNK];
+            float[] noise = new float[CHUNK];
+            for (int start = 0; start < weights.length; start += CHUNK) {
+                int length = Math.min(CHUNK, weights.length - start);
+                System.arraycopy(weights, start, values, 0, length);
+                System.arraycopy(approximations, start, approximated, 0, length);
+                for (int j = 0; j < length; j++) {
+                    float weight = values[j];
+                    float error = weight - approximated[j];
+                    signal[j] += weight * weight;
+                    noise[j] += error * error;
+                }
+            }
+            return sum(signal, noise);
+        }
+
+        /** The totals of energies summed element-wise (each element a position in a chunk or a column of a tile). */
+        static Energies sum(float[] signal, float[] noise) {
+            double signalTotal = 0;
+            double noiseTotal = 0;
+            for (int j = 0; j < signal.length; j++) {
+                signalTotal += signal[j];
+                noiseTotal += noise[j];
+            }
+            return new Energies(signalTotal, noiseTotal);
+        }
+
         /** 10 log10(signal / noise) in dB; infinite when the quantization is exact. */
         double sqnrDb() {
             if (noise == 0) {
@@ -36,160 +77,204 @@ final class SymmetricQuantizer {
         }
     }
 
+    /** {@link #scales(FloatBuffer, ChannelLayout, float[])} of an array. */
+    static int scales(float[] weights, ChannelLayout layout, float[] scales) {
+        return scales(FloatBuffer.wrap(weights), layout, scales);
+    }
+
     /**
      * Fills {@code scales} (one per channel) with max|w| / 127; a channel of zeros (or of weights so small
      * the scale would underflow to 0) gets scale 1, so nothing divides by zero and its weights quantize to 0.
      *
+     * @param weights the weight, read by absolute index from 0 (its position is ignored and left as it is)
      * @return -1 when every weight is finite, else the index of the first NaN or infinite weight
      */
-    static int scales(float[] weights, ChannelLayout layout, float[] scales) {
+    static int scales(FloatBuffer weights, ChannelLayout layout, float[] scales) {
         int channels = layout.channels();
         int inner = layout.inner();
-        int[] maxBits = new int[channels];
-        int index = 0;
+        int outer = layout.outer();
+        float[] chunk = new float[CHUNK];
+        float[] maxima = new float[channels];
         if (inner == 1) {
-            for (int o = 0; o < layout.outer(); o++) {
-                for (int c = 0; c < channels; c++) {
-                    int magnitude = Float.floatToRawIntBits(weights[index++]) & MAGNITUDE_MASK;
-                    if (magnitude > maxBits[c]) {
-                        maxBits[c] = magnitude;
+            // a tile of columns at a time: the tile's maxima run along the chunk, element for element
+            float[] tile = new float[CHUNK];
+            for (int first = 0; first < channels; first += CHUNK) {
+                int width = Math.min(CHUNK, channels - first);
+                Arrays.fill(tile, 0f);
+                for (int o = 0; o < outer; o++) {
+                    weights.get(o * channels + first, chunk, 0, width);
+                    for (int j = 0; j < width; j++) {
+                        // Math.max keeps a NaN, so a NaN weight shows in its channel's maximum
+                        tile[j] = Math.max(tile[j], Math.abs(chunk[j]));
                     }
                 }
+                System.arraycopy(tile, 0, maxima, first, width);
             }
         } else {
-            for (int o = 0; o < layout.outer(); o++) {
-                for (int c = 0; c < channels; c++) {
-                    int max = maxBits[c];
-                    for (int end = index + inner; index < end; index++) {
-                        max = Math.max(max, Float.floatToRawIntBits(weights[index]) & MAGNITUDE_MASK);
+            // runs of `inner` weights sharing a channel: whole runs per chunk when they fit
+            int runsPerChunk = Math.max(1, CHUNK / inner);
+            int runs = outer * channels;
+            for (int run = 0; run < runs; run += runsPerChunk) {
+                int count = Math.min(runsPerChunk, runs - run);
+                if (inner <= CHUNK) {
+                    weights.get(run * inner, chunk, 0, count * inner);
+                    for (int r = 0; r < count; r++) {
+                        int channel = (run + r) % channels;
+                        maxima[channel] = Math.max(maxima[channel], maxMagnitude(chunk, r * inner, inner));
                     }
-                    maxBits[c] = max;
+                } else {
+                    int channel = run % channels;
+                    for (int start = 0; start < inner; start += CHUNK) {
+                        int length = Math.min(CHUNK, inner - start);
+                        weights.get(run * inner + start, chunk, 0, length);
+                        maxima[channel] = Math.max(maxima[channel], maxMagnitude(chunk, 0, length));
+                    }
                 }
             }
         }
         for (int c = 0; c < channels; c++) {
-            if (maxBits[c] >= INFINITY_BITS) {
-                return firstNonFinite(weights);
+            if (!(maxima[c] < Float.POSITIVE_INFINITY)) {
+                return firstNonFinite(weights, layout.elements());
             }
-            float scale = Float.intBitsToFloat(maxBits[c]) / LEVELS;
+            float scale = maxima[c] / LEVELS;
             scales[c] = scale > 0f ? scale : 1f;
         }
         return -1;
     }
 
-    private static int firstNonFinite(float[] weights) {
-        for (int i = 0; i < weights.length; i++) {
-            if (!Float.isFinite(weights[i])) {
+    /** The largest |w| of {@code length} values from {@code from}; NaN when one is NaN. */
+    private static float maxMagnitude(float[] values, int from, int length) {
+        float max = 0f;
+        for (int i = from, end = from + length; i < end; i++) {
+            max = Math.max(max, Math.abs(values[i]));
+        }
+        return max;
+    }
+
+    /** The index of the first NaN or infinite value, or -1: a chunk's largest magnitude first (vectorized), then that chunk. */
+    static int firstNonFinite(float[] values) {
+        float[] chunk = new float[CHUNK];
+        float[] largest = new float[CHUNK];
+        for (int start = 0; start < values.length; start += CHUNK) {
+            int length = Math.min(CHUNK, values.length - start);
+            System.arraycopy(values, start, chunk, 0, length);
+            for (int j = 0; j < length; j++) {
+                // Math.max keeps a NaN
+                largest[j] = Math.max(largest[j], Math.abs(chunk[j]));
+            }
+            if (!(maxMagnitude(largest, 0, length) < Float.POSITIVE_INFINITY)) {
+                for (int j = 0; j < length; j++) {
+                    if (!Float.isFinite(chunk[j])) {
+                        return start + j;
+                    }
+                }
+            }
+        }
+        return -1;
+    }
+
+    private static int firstNonFinite(FloatBuffer weights, int count) {
+        for (int i = 0; i < count; i++) {
+            if (!Float.isFinite(weights.get(i))) {
                 return i;
             }
         }
         return -1;
     }
 
+    /** {@link #quantize(FloatBuffer, ChannelLayout, float[], byte[])} of an array. */
+    static Energies quantize(float[] weights, ChannelLayout layout, float[] scales, byte[] quantized) {
+        return quantize(FloatBuffer.wrap(weights), layout, scales, quantized);
+    }
+
     /**
      * Quantizes {@code weights} into {@code quantized} with the given per-channel scales and measures the
      * error of {@code q * scale} against the weights.
      */
-    static Energies quantize(float[] weights, ChannelLayout layout, float[] scales, byte[] quantized) {
+    static Energies quantize(FloatBuffer weights, ChannelLayout layout, float[] scales, byte[] quantized) {
         int channels = layout.channels();
         int inner = layout.inner();
-        float[] inverses = new float[channels];
-        for (int c = 0; c < channels; c++) {
-            inverses[c] = 1f / scales[c];
-        }
-        float[] sums = new float[2];
-        double signal = 0;
-        double noise = 0;
-        int index = 0;
-        for (int o = 0; o < layout.outer(); o++) {
-            if (inner == 1) {
-                quantizeRow(weights, index, inverses, scales, quantized, sums);
-                index += channels;
-                signal += sums[0];
-                noise += sums[1];
-            } else {
-                for (int c = 0; c < channels; c++) {
-                    quantizeRun(weights, index, inner, inverses[c], scales[c], quantized, sums);
-                    index += inner;
-                    signal += sums[0];
-                    noise += sums[1];
+        int outer = layout.outer();
+        Chunk chunk = new Chunk();
+        if (inner == 1) {
+            for (int first = 0; first < channels; first += CHUNK) {
+                int width = Math.min(CHUNK, channels - first);
+                for (int j = 0; j < width; j++) {
+                    chunk.scales[j] = scales[first + j];
+                    chunk.inverses[j] = 1f / scales[first + j];
+                }
+                for (int o = 0; o < outer; o++) {
+                    weights.get(o * channels + first, chunk.values, 0, width);
+                    chunk.quantize(width);
+                    System.arraycopy(chunk.levels, 0, quantized, o * channels + first, width);
                 }
             }
+        } else {
+            float[] inverses = new float[channels];
+            for (int c = 0; c < channels; c++) {
+                inverses[c] = 1f / scales[c];
+            }
+            int elements = layout.elements();
+            for (int start = 0; start < elements; start += CHUNK) {
+                int length = Math.min(CHUNK, elements - start);
+                // the chunk's scales element by element: one fill per run of a channel within it
+                for (int at = start, end = start + length; at < end; ) {
+                    int channel = (at / inner) % channels;
+                    int runEnd = Math.min(end, (at / inner + 1) * inner);
+                    Arrays.fill(chunk.scales, at - start, runEnd - start, scales[channel]);
+                    Arrays.fill(chunk.inverses, at - start, runEnd - start, inverses[channel]);
+                    at = runEnd;
+                }
+                weights.get(start, chunk.values, 0, length);
+                chunk.quantize(length);
+                System.arraycopy(chunk.levels, 0, quantized, start, length);
+            }
         }
-        return new Energies(signal, noise);
+        return chunk.energies();
     }
 
-    /** One run of weights sharing a scale; four independent sums keep the additions from waiting on each other. */
-    private static void quantizeRun(float[] weights, int from, int length, float inverse, float scale, byte[] quantized, float[] sums) {
-        float signal0 = 0f;
-        float signal1 = 0f;
-        float noise0 = 0f;
-        float noise1 = 0f;
-        int end = from + length;
-        int pairs = from + (length & ~1);
-        int index = from;
-        for (; index < pairs; index += 2) {
-            float weight0 = weights[index];
-            float weight1 = weights[index + 1];
-            int level0 = clamp((int) ((weight0 * inverse + ROUNDING) - ROUNDING));
-            int level1 = clamp((int) ((weight1 * inverse + ROUNDING) - ROUNDING));
-            quantized[index] = (byte) level0;
-            quantized[index + 1] = (byte) level1;
-            float error0 = weight0 - level0 * scale;
-            float error1 = weight1 - level1 * scale;
-            signal0 += weight0 * weight0;
-            signal1 += weight1 * weight1;
-            noise0 += error0 * error0;
-            noise1 += error1 * error1;
+    /**
+     * {@code out[j]} = the low byte of {@code shifted[j]}'s bit pattern: for {@code shifted = level + ROUNDING} with a level
+     * in [-128, 255], the level as a byte (two's complement, or unsigned read back with {@code & 0xFF}).
+     */
+    static void lowBytes(float[] shifted, byte[] out, int length) {
+        for (int j = 0; j < length; j++) {
+            out[j] = (byte) Float.floatToRawIntBits(shifted[j]);
         }
-        for (; index < end; index++) {
-            float weight = weights[index];
-            int level = clamp((int) ((weight * inverse + ROUNDING) - ROUNDING));
-            quantized[index] = (byte) level;
-            float error = weight - level * scale;
-            signal0 += weight * weight;
-            noise0 += error * error;
-        }
-        sums[0] = signal0 + signal1;
-        sums[1] = noise0 + noise1;
     }
 
-    /** One row of weights whose channel changes with every element (channels on the last axis). */
-    private static void quantizeRow(float[] weights, int from, float[] inverses, float[] scales, byte[] quantized, float[] sums) {
-        float signal0 = 0f;
-        float signal1 = 0f;
-        float noise0 = 0f;
-        float noise1 = 0f;
-        int channels = inverses.length;
-        int pairs = channels & ~1;
-        int c = 0;
-        for (; c < pairs; c += 2) {
-            float weight0 = weights[from + c];
-            float weight1 = weights[from + c + 1];
-            int level0 = clamp((int) ((weight0 * inverses[c] + ROUNDING) - ROUNDING));
-            int level1 = clamp((int) ((weight1 * inverses[c + 1] + ROUNDING) - ROUNDING));
-            quantized[from + c] = (byte) level0;
-            quantized[from + c + 1] = (byte) level1;
-            float error0 = weight0 - level0 * scales[c];
-            float error1 = weight1 - level1 * scales[c + 1];
-            signal0 += weight0 * weight0;
-            signal1 += weight1 * weight1;
-            noise0 += error0 * error0;
-            noise1 += error1 * error1;
-        }
-        for (; c < channels; c++) {
-            float weight = weights[from + c];
-            int level = clamp((int) ((weight * inverses[c] + ROUNDING) - ROUNDING));
-            quantized[from + c] = (byte) level;
-            float error = weight - level * scales[c];
-            signal0 += weight * weight;
-            noise0 += error * error;
-        }
-        sums[0] = signal0 + signal1;
-        sums[1] = noise0 + noise1;
-    }
+    /** A chunk of weights with its per-element scales, the work arrays of one quantization, and its energies so far. */
+    private static final class Chunk {
+        final float[] values = new float[CHUNK];
+        final float[] scales = new float[CHUNK];
+        final float[] inverses = new float[CHUNK];
+        final float[] shifted = new float[CHUNK];
+        final byte[] levels = new byte[CHUNK];
+        /** Per position in the chunk, summed over every chunk: a sum per element vectorizes, a sum into one variable does not. */
+        final float[] signal = new float[CHUNK];
+        final float[] noise = new float[CHUNK];
 
-    private static int clamp(int level) {
-        return level > LEVELS ? LEVELS : (level < -LEVELS ? -LEVELS : level);
+        void quantize(int length) {
+            float[] w = values;
+            float[] inverse = inverses;
+            float[] scale = scales;
+            float[] sum = shifted;
+            float[] signalSums = signal;
+            float[] noiseSums = noise;
+            for (int j = 0; j < length; j++) {
+                float weight = w[j];
+                float level = Math.min(Math.max(weight * inverse[j], -LEVELS), LEVELS);
+                float rounded = level + ROUNDING;
+                sum[j] = rounded;
+                float error = weight - (rounded - ROUNDING) * scale[j];
+                signalSums[j] += weight * weight;
+                noiseSums[j] += error * error;
+            }
+            lowBytes(sum, levels, length);
+        }
+
+        Energies energies() {
+            return Energies.sum(signal, noise);
+        }
     }
 }

@@ -31,7 +31,8 @@ import java.util.function.Supplier;
  * bytes measured in the same run. Not a test: run it with
  * {@code mvn -q -f plugins/quantization/pom.xml test-compile exec:exec@benchmark} (after installing the pruning
  * plugin), optionally with {@code -Dbenchmark.heap=8g -Dbenchmark.megabytes=512 -Dbenchmark.repetitions=9}. Arguments: weight
- * megabytes (default 256) and timed repetitions (default 7). Each run of an operation is paired with a copy
+ * megabytes (default 256), timed repetitions (default 7) and which operations (those whose label contains the text;
+ * {@code -Dbenchmark.only="quantize per"}, default all). Each run of an operation is paired with a copy
  * measured just before it; the figures are medians over the repetitions, after one warm-up run.
  */
 public final class CompressionBenchmark {
@@ -43,6 +44,8 @@ public final class CompressionBenchmark {
     public static void main(String[] arguments) {
         int megabytes = arguments.length > 0 ? Integer.parseInt(arguments[0]) : 256;
         int repetitions = arguments.length > 1 ? Integer.parseInt(arguments[1]) : 7;
+        // the operations whose label contains this text, and the copy (all: every operation)
+        String only = arguments.length > 2 && !arguments[2].equals("all") ? arguments[2] : "";
         long layerBytes = 4L * WIDTH * WIDTH;
         int layers = (int) Math.max(1, (megabytes * 1024L * 1024L + layerBytes - 1) / layerBytes);
 
@@ -95,6 +98,9 @@ public final class CompressionBenchmark {
             @SuppressWarnings("unchecked")
             Map<String, String> values = (Map<String, String>) entry[2];
             boolean serialize = (Boolean) entry[3];
+            if (technique != null && !label.contains(only)) {
+                continue;
+            }
             Supplier<Object> work;
             if (technique == null) {
                 work = copy;

@@ -84,8 +84,23 @@ public record ModelStats(
             bytes.merge(weight.dataType(), weight.byteSize(), Long::sum);
             nonZero += weight.countNonZero();
         }
-        ShapeInference shapes = ShapeInference.of(graph);
+        Map<String, Long> byNode = macsByNode(model);
         long macs = 0;
+        for (long count : byNode.values()) {
+            macs += count;
+        }
+        return new ModelStats(parameters, nonZero, bytes, model.serializedSize(), macs, byNode);
+    }
+
+    /**
+     * The multiply-accumulates of each Conv, ConvTranspose, Gemm, MatMul and MatMulNBits node by shape inference, keyed by
+     * node name (or first output when unnamed), without reading any weight: what {@link #of} reports as {@code macsByNode},
+     * for callers that need only that.
+     */
+    public static Map<String, Long> macsByNode(OnnxModel model) {
+        requireNonNull(model, "model is null");
+        GraphProto graph = model.graph();
+        ShapeInference shapes = ShapeInference.of(graph);
         Map<String, Long> byNode = new LinkedHashMap<>();
         for (NodeProto node : graph.getNodeList()) {
             if (ShapeInference.isMatMulNBits(node)) {
@@ -93,7 +108,6 @@ public record ModelStats(
                 long count = shapes.shape(node.getOutput(0)).map(y -> ShapeInference.product(y, 0, y.length)).orElse(0L)
                         * NodeAttributes.getInt(node, "K", 0);
                 byNode.merge(node.getName().isEmpty() ? node.getOutput(0) : node.getName(), count, Long::sum);
-                macs += count;
                 continue;
             }
             if (!node.getDomain().isEmpty() && !node.getDomain().equals("ai.onnx")) {
@@ -106,9 +120,8 @@ public record ModelStats(
             long count = macs(node, shapes);
             String name = node.getName().isEmpty() ? node.getOutput(0) : node.getName();
             byNode.merge(name, count, Long::sum);
-            macs += count;
         }
-        return new ModelStats(parameters, nonZero, bytes, model.serializedSize(), macs, byNode);
+        return byNode;
     }
 
     /** Multiply-accumulates of one Conv, ConvTranspose, Gemm or MatMul node, or 0 when its shapes are unknown. */

@@ -111,6 +111,29 @@ public final class LargeTensor {
         return segment((int) (position >>> SEGMENT_SHIFT)).getFloat((int) (position & (SEGMENT_BYTES - 1)));
     }
 
+    /**
+     * Copies {@code length} floats from flat index {@code index} into {@code out} from {@code offset}, in bulk (a run that
+     * crosses from one mapped segment into the next is read in two pieces); the tensor must be FLOAT.
+     */
+    public void getFloats(long index, float[] out, int offset, int length) {
+        if (type != DataType.FLOAT) {
+            throw new IllegalStateException("tensor '" + name + "' is " + type + ", not FLOAT");
+        }
+        if (index < 0 || length < 0 || index + length > elements) {
+            throw new IndexOutOfBoundsException("floats " + index + ".." + (index + length) + " of tensor '" + name + "' with "
+                    + elements + " elements");
+        }
+        int done = 0;
+        while (done < length) {
+            long position = (index + done) * 4;
+            int within = (int) (position & (SEGMENT_BYTES - 1));
+            // segments are 2^30 bytes, a multiple of 4: a float never straddles two
+            int count = (int) Math.min(length - done, (SEGMENT_BYTES - within) / 4);
+            segment((int) (position >>> SEGMENT_SHIFT)).asFloatBuffer().get(within / 4, out, offset + done, count);
+            done += count;
+        }
+    }
+
     /** Elements that are not zero (for floats: not +0 or -0; for other types: any bit set). */
     public long countNonZero() {
         long count = 0;

@@ -343,6 +343,15 @@ public final class Tensor {
         return data.asReadOnlyByteBuffer().slice().order(ByteOrder.LITTLE_ENDIAN);
     }
 
+    /**
+     * The values as floats, read by absolute index: for FLOAT a read-only view of the raw bytes (nothing copied, so a
+     * weight of any size can be streamed in chunks with {@link FloatBuffer#get(int, float[], int, int)}), for the other
+     * types a converted copy ({@link #toFloatArray()}).
+     */
+    public FloatBuffer floats() {
+        return dataType == DataType.FLOAT ? raw().asFloatBuffer() : FloatBuffer.wrap(toFloatArray());
+    }
+
     /** The raw bytes as a protobuf ByteString (shared, immutable). */
     public ByteString rawByteString() {
         return data;
@@ -528,11 +537,18 @@ public final class Tensor {
         long nonZero = 0;
         switch (dataType) {
             case FLOAT -> {
-                FloatBuffer floats = buffer.asFloatBuffer();
-                for (int i = 0; i < count; i++) {
-                    if (floats.get(i) != 0f) {
-                        nonZero++;
+                // the bit patterns a chunk at a time: a loop of integer arithmetic over an array, which the JIT vectorizes
+                IntBuffer ints = buffer.asIntBuffer();
+                int[] chunk = new int[Math.min(count, 4096)];
+                for (int start = 0; start < count; start += chunk.length) {
+                    int length = Math.min(chunk.length, count - start);
+                    ints.get(start, chunk, 0, length);
+                    int zeros = 0;
+                    for (int i = 0; i < length; i++) {
+                        // 1 for +0 and -0 (magnitude bits 0), else 0; NaN has magnitude bits, so it counts as non-zero
+                        zeros += ((chunk[i] & 0x7FFFFFFF) - 1) >>> 31;
                     }
+                    nonZero += length - zeros;
                 }
             }
             case FLOAT16, BFLOAT16 -> {
