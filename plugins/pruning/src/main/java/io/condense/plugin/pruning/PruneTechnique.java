@@ -1,5 +1,7 @@
 package io.condense.plugin.pruning;
 
+import ai.onnx.proto.OnnxMl.SparseTensorProto;
+import ai.onnx.proto.OnnxMl.TensorProto;
 import io.condense.plugin.pruning.channel.ChannelPruning;
 import io.condense.sdk.calibration.LayerInputGram;
 import io.condense.sdk.context.StepContext;
@@ -28,6 +30,8 @@ import io.condense.sdk.tensor.Tensor;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.Collectors;
+import java.util.stream.IntStream;
 import org.pf4j.Extension;
 
 /**
@@ -39,6 +43,8 @@ import org.pf4j.Extension;
 @Extension
 public final class PruneTechnique implements Technique {
     public static final String ID = "prune";
+    /** Layer scope prunes layers in parallel from this many weights in all (as quantize does), when there are processors to. */
+    static final long PARALLEL_ELEMENTS = 1L << 22;
     static final String SPARSITY = "sparsity";
     static final String SCOPE = "scope";
     static final String STORAGE = "storage";
@@ -196,55 +202,53 @@ public final class PruneTechnique implements Technique {
         ModelEditor editor = source.edit();
         PruneTally tally = new PruneTally(macsByNode);
         long tiesLeft = global ? globalThreshold.ties() : 0;
+        // layer scope on a large model: the layers' thresholds and pruned weights computed in parallel (each task its own
+        // buffers), then written in order
+        List<Pruned> prepared = null;
+        long totalElements = 0;
+        for (LayerSelection.Candidate candidate : candidates) {
+            totalElements += candidate.elements();
+        }
+        if (!global && count > 1 && totalElements >= PARALLEL_ELEMENTS && Runtime.getRuntime().availableProcessors() > 1) {
+            context.progress(0.0, "pruning " + count + " layers in parallel");
+            List<LayerSelection.Candidate> all = candidates;
+            OnnxModel weightsSource = source;
+            prepared = IntStream.range(0, count).parallel()
+                    .mapToObj(index -> pruneLayer(weightsSource, all.get(index), sparsity, allowSparse, new MagnitudeThreshold(), null))
+                    .collect(Collectors.toList());
+        }
         int[] buffer = null;
         for (int i = 0; i < count; i++) {
             context.checkCancelled();
             LayerSelection.Candidate candidate = candidates.get(i);
             context.progress((double) i / count, "layer " + (i + 1) + " of " + count + ": " + candidate.layerNames());
-            int[] values;
-            if (global) {
-                values = weights[i];
-                weights[i] = null;
-            } else {
-                // layers of one size share a work buffer: no fresh (zeroed) array per layer
-                values = readBits(source, candidate, buffer);
-                buffer = values;
-            }
             long[] shape = candidate.shape();
-            int nonZeros;
-            boolean sparse;
+            Pruned layer;
             if (global) {
                 // the layer's share of the global threshold is known only once applied: dense first, sparse from it
+                int[] values = weights[i];
+                weights[i] = null;
                 byte[] dense = new byte[Math.multiplyExact(values.length, 4)];
                 MagnitudeThreshold.Applied applied = MagnitudeThreshold.apply(values, globalThreshold.bits(), tiesLeft, dense);
                 tiesLeft -= applied.tiesUsed();
-                nonZeros = applied.nonZeros();
-                sparse = allowSparse && WeightEncoding.sparseIsSmaller(values.length, nonZeros);
-                if (sparse) {
-                    editor.putSparseInitializer(WeightEncoding.sparse(candidate.weightName(), shape, dense, nonZeros));
-                } else {
-                    editor.putInitializer(WeightEncoding.dense(candidate.weightName(), shape, dense));
-                }
+                int nonZeros = applied.nonZeros();
+                boolean sparse = allowSparse && WeightEncoding.sparseIsSmaller(values.length, nonZeros);
+                layer = sparse ? new Pruned(values.length, nonZeros, null, WeightEncoding.sparse(candidate.weightName(), shape, dense, nonZeros))
+                        : new Pruned(values.length, nonZeros, WeightEncoding.dense(candidate.weightName(), shape, dense), null);
+            } else if (prepared != null) {
+                layer = prepared.get(i);
+                prepared.set(i, null);
             } else {
-                MagnitudeThreshold.Threshold layerThreshold = threshold.find(new int[][] {values}, Math.round(sparsity * values.length));
-                int expected = Math.toIntExact(values.length - layerThreshold.zeros());
-                sparse = allowSparse && WeightEncoding.sparseIsSmaller(values.length, expected);
-                if (sparse) {
-                    // straight to sparse form: no dense copy of the pruned weights
-                    int[] keptValues = new int[expected + 1];
-                    long[] keptIndices = new long[expected + 1];
-                    nonZeros = MagnitudeThreshold.applySparse(values, layerThreshold.bits(), layerThreshold.ties(), keptValues, keptIndices);
-                    if (nonZeros != expected) {
-                        throw new IllegalStateException("expected " + expected + " non-zeros in '" + candidate.weightName() + "' but kept " + nonZeros);
-                    }
-                    editor.putSparseInitializer(WeightEncoding.sparse(candidate.weightName(), shape, keptValues, keptIndices, nonZeros));
-                } else {
-                    byte[] dense = new byte[Math.multiplyExact(values.length, 4)];
-                    nonZeros = MagnitudeThreshold.apply(values, layerThreshold.bits(), layerThreshold.ties(), dense).nonZeros();
-                    editor.putInitializer(WeightEncoding.dense(candidate.weightName(), shape, dense));
-                }
+                // layers of one size share a work buffer: no fresh (zeroed) array per layer
+                buffer = buffer != null && buffer.length == candidate.elements() ? buffer : new int[Math.toIntExact(candidate.elements())];
+                layer = pruneLayer(source, candidate, sparsity, allowSparse, threshold, buffer);
             }
-            tally.add(candidate, values.length, nonZeros, sparse, Map.of());
+            if (layer.sparse() != null) {
+                editor.putSparseInitializer(layer.sparse());
+            } else {
+                editor.putInitializer(layer.dense());
+            }
+            tally.add(candidate, layer.elements(), layer.nonZeros(), layer.sparse() != null, Map.of());
         }
         OnnxModel pruned = editor.build();
         context.progress(1.0, "pruned " + count + " layers");
@@ -264,6 +268,37 @@ public final class PruneTechnique implements Technique {
         report.put("skipped", LayerSelection.skippedReport(selection.skipped()));
         tally.addLayers(report);
         return new TechniqueResult(pruned, report.build());
+    }
+
+    /** One layer pruned: its element count, the non-zeros kept, and its weight as a dense or a sparse initializer. */
+    private record Pruned(int elements, int nonZeros, TensorProto dense, SparseTensorProto sparse) {
+    }
+
+    /**
+     * One layer pruned at its own magnitude threshold (layer scope): straight to sparse form when that is smaller (no dense
+     * copy of the pruned weights), else dense bytes.
+     *
+     * @param reuse a work buffer of the layer's size, or null for a fresh one
+     */
+    private static Pruned pruneLayer(OnnxModel source, LayerSelection.Candidate candidate, double sparsity, boolean allowSparse,
+            MagnitudeThreshold threshold, int[] reuse) {
+        int[] values = readBits(source, candidate, reuse);
+        long[] shape = candidate.shape();
+        MagnitudeThreshold.Threshold layerThreshold = threshold.find(new int[][] {values}, Math.round(sparsity * values.length));
+        int expected = Math.toIntExact(values.length - layerThreshold.zeros());
+        if (allowSparse && WeightEncoding.sparseIsSmaller(values.length, expected)) {
+            int[] keptValues = new int[expected + 1];
+            long[] keptIndices = new long[expected + 1];
+            int nonZeros = MagnitudeThreshold.applySparse(values, layerThreshold.bits(), layerThreshold.ties(), keptValues, keptIndices);
+            if (nonZeros != expected) {
+                throw new IllegalStateException("expected " + expected + " non-zeros in '" + candidate.weightName() + "' but kept " + nonZeros);
+            }
+            return new Pruned(values.length, nonZeros, null,
+                    WeightEncoding.sparse(candidate.weightName(), shape, keptValues, keptIndices, nonZeros));
+        }
+        byte[] dense = new byte[Math.multiplyExact(values.length, 4)];
+        int nonZeros = MagnitudeThreshold.apply(values, layerThreshold.bits(), layerThreshold.ties(), dense).nonZeros();
+        return new Pruned(values.length, nonZeros, WeightEncoding.dense(candidate.weightName(), shape, dense), null);
     }
 
     /** The weight's float32 values as their bit patterns (sparse initializers densified), in {@code reuse} when it fits exactly. */

@@ -3,6 +3,13 @@ package io.condense.plugin.pruning;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
+import ai.onnx.proto.OnnxMl.GraphProto;
+import ai.onnx.proto.OnnxMl.ModelProto;
+import ai.onnx.proto.OnnxMl.NodeProto;
+import ai.onnx.proto.OnnxMl.OperatorSetIdProto;
+import ai.onnx.proto.OnnxMl.TensorShapeProto;
+import ai.onnx.proto.OnnxMl.TypeProto;
+import ai.onnx.proto.OnnxMl.ValueInfoProto;
 import io.condense.sdk.data.Dataset;
 import io.condense.sdk.error.CondenseException;
 import io.condense.sdk.error.ErrorCode;
@@ -10,17 +17,22 @@ import io.condense.sdk.eval.EvaluationRequest;
 import io.condense.sdk.eval.EvaluationResult;
 import io.condense.sdk.eval.Evaluator;
 import io.condense.sdk.model.OnnxModel;
+import io.condense.sdk.sparsity.MagnitudeMasks;
 import io.condense.sdk.technique.Parameters;
 import io.condense.sdk.technique.TechniqueResult;
+import io.condense.sdk.tensor.DataType;
+import io.condense.sdk.tensor.Tensor;
 import io.condense.sdk.testkit.Evaluators;
 import io.condense.sdk.testkit.SharedData;
 import io.condense.sdk.testkit.TestStepContext;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
-import org.junit.jupiter.api.Test;
 
 class PruneTechniqueTest {
     private static final int DIGITS = 1000;
@@ -176,6 +188,62 @@ class PruneTechniqueTest {
             CondenseException error = catchThrowableOfType(CondenseException.class, () -> technique.apply(model, parameters, context));
             assertThat(error.code()).isEqualTo(ErrorCode.CANCELLED);
         }
+    }
+
+    /**
+     * A model of over 4 M weights in several layers is pruned layer by layer in parallel (PARALLEL_ELEMENTS): every layer holds
+     * what the sequential magnitude mask of its own weights gives, dense at 0.5 and stored sparse at 0.9, in the model's order.
+     */
+    @ParameterizedTest(name = "sparsity {0}")
+    @CsvSource({"0.5", "0.9"})
+    void layersOfALargeModelPrunedInParallelHoldTheirOwnMasks(double sparsity) {
+        // x [1, 1024] -> Gemm 1024-2048 -> Relu -> Gemm 2048-1536 -> Relu -> Gemm 1536-1024: 6.3 M weights, no BatchNormalization
+        Random random = new Random(3);
+        int[] widths = {1024, 2048, 1536, 1024};
+        GraphProto.Builder graph = GraphProto.newBuilder().setName("wide_mlp");
+        String x = "x";
+        for (int layer = 0; layer < 3; layer++) {
+            float[] values = new float[widths[layer] * widths[layer + 1]];
+            for (int i = 0; i < values.length; i++) {
+                values[i] = (float) random.nextGaussian();
+            }
+            String weight = "fc" + layer + ".weight";
+            graph.addInitializer(Tensor.fromFloats(weight, DataType.FLOAT,
+                    new long[] {widths[layer], widths[layer + 1]}, values).toProto());
+            String y = layer == 2 ? "y" : "h" + layer;
+            graph.addNode(NodeProto.newBuilder().setOpType("Gemm").setName("fc" + layer).addInput(x).addInput(weight)
+                    .addOutput(layer == 2 ? y : y + "_linear"));
+            if (layer < 2) {
+                graph.addNode(NodeProto.newBuilder().setOpType("Relu").setName("relu" + layer).addInput(y + "_linear")
+                        .addOutput(y));
+            }
+            x = y;
+        }
+        graph.addInput(vector("x", widths[0])).addOutput(vector("y", widths[3]));
+        OnnxModel model = OnnxModel.of(ModelProto.newBuilder().setIrVersion(8).setGraph(graph)
+                .addOpsetImport(OperatorSetIdProto.newBuilder().setDomain("").setVersion(13)).build());
+        Map<String, String> values = Map.of("sparsity", Double.toString(sparsity), "scope", "layer");
+        TechniqueResult result;
+        try (TestStepContext context = TestStepContext.builder().technique(technique, values).withoutEvaluator().build()) {
+            result = technique.apply(model, Parameters.validate(technique.descriptor().parameters(), values), context);
+        }
+        assertThat(result.report().layers()).hasSize(3);
+        OnnxModel pruned = OnnxModel.fromBytes(result.model().toBytes());
+        for (Map<String, Object> layer : result.report().layers()) {
+            String weight = (String) layer.get("weight");
+            float[] expected = MagnitudeMasks.magnitude(model.tensor(weight).toFloatArray(), sparsity);
+            // Arrays.equals: AssertJ's element diff of two 3 M-element arrays would take minutes on a mismatch
+            assertThat(Arrays.equals(pruned.tensor(weight).toFloatArray(), expected)).as(weight).isTrue();
+        }
+        assertThat(pruned.graph().getSparseInitializerCount()).isEqualTo(sparsity == 0.9 ? 3 : 0);
+    }
+
+    private static ValueInfoProto vector(String name, int width) {
+        TensorShapeProto shape = TensorShapeProto.newBuilder()
+                .addDim(TensorShapeProto.Dimension.newBuilder().setDimValue(1))
+                .addDim(TensorShapeProto.Dimension.newBuilder().setDimValue(width)).build();
+        return ValueInfoProto.newBuilder().setName(name).setType(TypeProto.newBuilder()
+                .setTensorType(TypeProto.Tensor.newBuilder().setElemType(1).setShape(shape))).build();
     }
 
     @Test

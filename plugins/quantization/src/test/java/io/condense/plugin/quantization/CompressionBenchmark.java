@@ -12,6 +12,8 @@ import ai.onnx.proto.OnnxMl.ValueInfoProto;
 import com.google.protobuf.ByteString;
 import com.google.protobuf.UnsafeByteOperations;
 import io.condense.plugin.pruning.PruneTechnique;
+import io.condense.sdk.sparsity.MagnitudeThreshold;
+import io.condense.sdk.tensor.ChannelLayout;
 import io.condense.sdk.model.OnnxModel;
 import io.condense.sdk.technique.Parameters;
 import io.condense.sdk.technique.Technique;
@@ -92,6 +94,34 @@ public final class CompressionBenchmark {
                 {"prune 0.5 layer scope apply() + toBytes()", new PruneTechnique(), Map.of("sparsity", "0.5", "scope", "layer"), true},
                 {"prune 0.9 layer scope apply() (sparse)", new PruneTechnique(), Map.of("sparsity", "0.9", "scope", "layer"), false},
         };
+        // the kernels alone (what each step spends per weight, without reading the model or writing the graph), on the same
+        // weights: int8 scales and levels of each layer in its own layout (MatMul: channels last; Gemm transB=1: channels
+        // first), and the magnitude threshold and pruned bytes of each layer at 0.5
+        Object[][] kernels = {
+                {"kernel: int8 per-channel scales + levels", (Supplier<Object>) () -> {
+                    long sum = 0;
+                    for (int i = 0; i < layers; i++) {
+                        ChannelLayout layout = ChannelLayout.of(new long[] {WIDTH, WIDTH}, i % 2 == 0 ? 1 : 0);
+                        java.nio.FloatBuffer values = ByteBuffer.wrap(sources[i]).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
+                        float[] scales = new float[WIDTH];
+                        byte[] levels = new byte[WIDTH * WIDTH];
+                        SymmetricQuantizer.scales(values, layout, scales);
+                        sum += (long) SymmetricQuantizer.quantize(values, layout, scales, levels).signal() + levels[7];
+                    }
+                    return sum;
+                }},
+                {"kernel: magnitude threshold + prune 0.5", (Supplier<Object>) () -> {
+                    long sum = 0;
+                    MagnitudeThreshold threshold = new MagnitudeThreshold();
+                    for (int i = 0; i < layers; i++) {
+                        int[] bits = new int[WIDTH * WIDTH];
+                        ByteBuffer.wrap(sources[i]).order(ByteOrder.LITTLE_ENDIAN).asIntBuffer().get(bits);
+                        MagnitudeThreshold.Threshold found = threshold.find(new int[][] {bits}, bits.length / 2);
+                        sum += MagnitudeThreshold.apply(bits, found.bits(), found.ties(), new byte[4 * bits.length]).nonZeros();
+                    }
+                    return sum;
+                }},
+        };
         for (Object[] entry : cases) {
             String label = (String) entry[0];
             Technique technique = (Technique) entry[1];
@@ -113,6 +143,17 @@ public final class CompressionBenchmark {
                     }
                 };
             }
+            Timing timing = measure(repetitions, work, copy);
+            System.out.printf(Locale.ROOT, "%-44s %9.3f %9.0f %9.3f %7.2fx%n", label, timing.seconds(), totalMegabytes / timing.seconds(),
+                    timing.copySeconds(), timing.ratio());
+        }
+        for (Object[] kernel : kernels) {
+            String label = (String) kernel[0];
+            if (!label.contains(only)) {
+                continue;
+            }
+            @SuppressWarnings("unchecked")
+            Supplier<Object> work = (Supplier<Object>) kernel[1];
             Timing timing = measure(repetitions, work, copy);
             System.out.printf(Locale.ROOT, "%-44s %9.3f %9.0f %9.3f %7.2fx%n", label, timing.seconds(), totalMegabytes / timing.seconds(),
                     timing.copySeconds(), timing.ratio());

@@ -164,8 +164,13 @@ public final class QdqWeights {
 
     private static byte[] packNibbles(byte[] levels) {
         byte[] packed = new byte[(levels.length + 1) / 2];
-        for (int i = 0; i < levels.length; i++) {
-            packed[i >>> 1] |= (byte) ((levels[i] & 0xF) << ((i & 1) * 4));
+        int pairs = levels.length / 2;
+        // a pair a byte, written once (the element-by-element |= read and wrote each byte twice)
+        for (int i = 0; i < pairs; i++) {
+            packed[i] = (byte) ((levels[2 * i] & 0xF) | (levels[2 * i + 1] << 4));
+        }
+        if ((levels.length & 1) != 0) {
+            packed[pairs] = (byte) (levels[levels.length - 1] & 0xF);
         }
         return packed;
     }
