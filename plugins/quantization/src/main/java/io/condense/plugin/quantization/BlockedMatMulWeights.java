@@ -188,10 +188,7 @@ final class BlockedMatMulWeights {
                 : new QdqLayout(features, outputs, block, blocks, storedBits);
 
         if (factor == null && !left) {
-            Outcome outcome = roundToNearestByRows(candidate, values, features, outputs, grid, layout);
-            describe(layer, candidate, settings, layout, features, outputs, blocks, storedBits, null, gptqRefusal, null, false, editor,
-                    shapes);
-            return outcome;
+            return finish(editor, candidate, roundToNearest(candidate, stored, settings), settings, gptqRefusal, layer, shapes);
         }
         int chunkRows = Math.max(1, Math.min(outputs, CHUNK_ELEMENTS / features));
         double[] data = new double[chunkRows * features];
@@ -258,6 +255,39 @@ final class BlockedMatMulWeights {
         describe(layer, candidate, settings, layout, features, outputs, blocks, storedBits, factor, gptqRefusal, errors, left, editor,
                 shapes);
         return new Outcome(signal, noise);
+    }
+
+    /** Whether {@link #roundToNearest} can take the candidate: round to nearest of a weight that is not MatMulNBits' first operand. */
+    static boolean roundsByRows(LayerSelection.Candidate candidate, LowBitSettings settings) {
+        return !(settings.matMulNBits() && leftOperand(candidate));
+    }
+
+    /** A weight rounded to nearest, its tensors filled but not yet in the model. */
+    record Rounded(Layout layout, Outcome outcome, int features, int outputs, int blocks, int storedBits) {
+    }
+
+    /**
+     * Rounds a weight ({@link #roundsByRows}) to nearest without touching the model being written, so that several weights
+     * can be rounded in parallel; {@link #finish} then writes each, in order.
+     */
+    static Rounded roundToNearest(LayerSelection.Candidate candidate, WeightValues stored, LowBitSettings settings) {
+        int features = Math.toIntExact(candidate.shape()[0]);
+        int outputs = Math.toIntExact(candidate.shape()[1]);
+        int block = settings.block();
+        int blocks = (features + block - 1) / block;
+        int storedBits = storedBits(settings.bits(), settings.matMulNBits());
+        Layout layout = settings.matMulNBits() ? new NBitsLayout(features, outputs, block, blocks, storedBits, false)
+                : new QdqLayout(features, outputs, block, blocks, storedBits);
+        Outcome outcome = roundToNearestByRows(candidate, stored, features, outputs, new AffineGrid(settings.bits(), block, false), layout);
+        return new Rounded(layout, outcome, features, outputs, blocks, storedBits);
+    }
+
+    /** Writes a rounded weight into the model (its tensors, the nodes that read them) and its report entries. */
+    static Outcome finish(ModelEditor editor, LayerSelection.Candidate candidate, Rounded rounded, LowBitSettings settings,
+            String gptqRefusal, Map<String, Object> layer, ShapeInference shapes) {
+        describe(layer, candidate, settings, rounded.layout(), rounded.features(), rounded.outputs(), rounded.blocks(),
+                rounded.storedBits(), null, gptqRefusal, null, false, editor, shapes);
+        return rounded.outcome();
     }
 
     /** Writes the layout's tensors and nodes, and the layer's report entries. */
@@ -452,7 +482,7 @@ final class BlockedMatMulWeights {
     }
 
     /** Where one output column's levels, scales and zero points go in the written tensors. */
-    private interface Layout {
+    interface Layout {
         void put(int output, byte[] levels, int levelsFrom, float[] scales, int[] zeros, int groupsFrom);
 
         /**

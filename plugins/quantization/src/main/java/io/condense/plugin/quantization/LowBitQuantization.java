@@ -126,6 +126,29 @@ final class LowBitQuantization {
         }
     }
 
+    /**
+     * Rounds to nearest, in parallel, the weight {@code first} and the next ones that take the same path, as many as there are
+     * processors (only that many rounded weights wait in the heap to be written).
+     */
+    private static void roundAhead(int first, List<LayerSelection.Candidate> candidates, OnnxModel source, LowBitSettings settings,
+            ShapeInference shapes, LayerHessians hessians, Map<Integer, BlockedMatMulWeights.Rounded> rounded) {
+        int window = Math.max(1, Runtime.getRuntime().availableProcessors());
+        List<Integer> indices = new ArrayList<>();
+        for (int i = first; i < candidates.size() && indices.size() < window; i++) {
+            LayerSelection.Candidate candidate = candidates.get(i);
+            boolean byRows = BlockedMatMulWeights.refusal(candidate, settings.matMulNBits(), source, shapes) == null
+                    && BlockedMatMulWeights.roundsByRows(candidate, settings)
+                    && (hessians == null || hessians.hessian(candidate.weightName()) == null);
+            if (i == first || byRows) {
+                indices.add(i);
+            }
+        }
+        Map<Integer, BlockedMatMulWeights.Rounded> results = indices.parallelStream().collect(java.util.stream.Collectors.toMap(
+                index -> index, index -> BlockedMatMulWeights.roundToNearest(candidates.get(index),
+                        BlockedMatMulWeights.WeightValues.of(source, candidates.get(index).weightName()), settings)));
+        rounded.putAll(results);
+    }
+
     private static TechniqueResult quantize(OnnxModel model, OnnxModel source, int foldedReshapes,
             List<LayerSelection.Candidate> candidates, Map<String, WeightMatrix> matrices, List<LayerSelection.Skipped> skipped,
             LowBitSettings settings, StaticActivations.Settings activations, int sqnrSamples, StepContext context, ModelEditor editor,
@@ -136,6 +159,8 @@ final class LowBitQuantization {
         List<WeightLayer> quantizedLayers = new ArrayList<>();
         List<float[]> quantizedLayerScales = new ArrayList<>();
         List<Map<String, Object>> quantizedLayerReports = new ArrayList<>();
+        // blocked round to nearest: weights rounded ahead, as many at once as there are processors, then written in order
+        Map<Integer, BlockedMatMulWeights.Rounded> rounded = new java.util.HashMap<>();
         for (int i = 0; i < candidates.size(); i++) {
             context.checkCancelled();
             LayerSelection.Candidate candidate = candidates.get(i);
@@ -164,10 +189,19 @@ final class LowBitQuantization {
             DMatrixRMaj hessian = hessians == null ? null : hessians.hessian(candidate.weightName());
             if (blockedPath) {
                 // one block of output columns at a time from the (memory-mapped) weight: the heap never holds it whole
-                BlockedMatMulWeights.Outcome outcome = BlockedMatMulWeights.write(editor, candidate,
-                        BlockedMatMulWeights.WeightValues.of(source, candidate.weightName()), settings,
-                        hessian == null ? null : hessians.factor(candidate.weightName(), Math.toIntExact(candidate.shape()[0]),
-                                candidate.layerNames()), hessian, gptqRefusals.get(candidate.weightName()), layer, shapes);
+                BlockedMatMulWeights.Outcome outcome;
+                if (hessian == null && BlockedMatMulWeights.roundsByRows(candidate, settings)) {
+                    if (!rounded.containsKey(i)) {
+                        roundAhead(i, candidates, source, settings, shapes, hessians, rounded);
+                    }
+                    outcome = BlockedMatMulWeights.finish(editor, candidate, rounded.remove(i), settings,
+                            gptqRefusals.get(candidate.weightName()), layer, shapes);
+                } else {
+                    outcome = BlockedMatMulWeights.write(editor, candidate,
+                            BlockedMatMulWeights.WeightValues.of(source, candidate.weightName()), settings,
+                            hessian == null ? null : hessians.factor(candidate.weightName(), Math.toIntExact(candidate.shape()[0]),
+                                    candidate.layerNames()), hessian, gptqRefusals.get(candidate.weightName()), layer, shapes);
+                }
                 double sqnr = new SymmetricQuantizer.Energies(outcome.signal(), outcome.noise()).sqnrDb();
                 layer.put("sqnr_db", sqnr);
                 layer.put("bytes_before", 4L * candidate.elements());

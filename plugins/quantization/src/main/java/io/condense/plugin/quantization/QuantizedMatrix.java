@@ -1,5 +1,7 @@
 package io.condense.plugin.quantization;
 
+import java.util.stream.IntStream;
+
 /**
  * A [rows, columns] weight matrix on an {@link AffineGrid}: levels row-major (one per byte, unsigned), the groups'
  * scales and zero points, and the dequantized values.
@@ -50,6 +52,8 @@ record QuantizedMatrix(AffineGrid grid, int rows, int columns, byte[] levels, fl
     }
 
     private static final float ROUNDING = SymmetricQuantizer.ROUNDING;
+    /** A matrix of at least this many weights is rounded a tile of rows per processor (as quantize's int8 layers). */
+    private static final long PARALLEL_ELEMENTS = QuantizeTechnique.PARALLEL_ELEMENTS;
 
     /**
      * Round to nearest of a float matrix, as {@link #roundToNearest(double[], int, int, AffineGrid)} but dividing in float:
@@ -61,20 +65,28 @@ record QuantizedMatrix(AffineGrid grid, int rows, int columns, byte[] levels, fl
         int groups = grid.groups(rows, columns);
         float[] scales = new float[groups];
         int[] zeros = new int[groups];
-        int perRow = grid.groupsPerRow(columns);
-        int groupColumns = grid.perTensor() ? columns : grid.groupColumns();
         if (grid.perTensor()) {
             fitRange(weights, 0, weights.length, grid, scales, zeros, 0);
-        } else {
-            for (int row = 0; row < rows; row++) {
-                for (int group = 0; group < perRow; group++) {
-                    int from = row * columns + group * groupColumns;
-                    fitRange(weights, from, Math.min(row * columns + columns, from + groupColumns), grid, scales, zeros, row * perRow + group);
-                }
-            }
         }
         byte[] levels = new byte[rows * columns];
         float[] dequantized = new float[rows * columns];
+        // rows in tiles, the tiles of a large matrix in parallel (each its own work arrays; rows independent)
+        int tileRows = Math.max(1, Math.min(rows, (1 << 18) / Math.max(1, columns)));
+        int tiles = (rows + tileRows - 1) / tileRows;
+        IntStream range = IntStream.range(0, tiles);
+        if ((long) rows * columns >= PARALLEL_ELEMENTS && Runtime.getRuntime().availableProcessors() > 1) {
+            range = range.parallel();
+        }
+        range.forEach(tile -> roundRows(weights, tile * tileRows, Math.min(rows, (tile + 1) * tileRows), columns, grid, scales, zeros,
+                levels, dequantized));
+        return new QuantizedMatrix(grid, rows, columns, levels, scales, zeros, dequantized);
+    }
+
+    /** {@link #roundToNearest(float[], int, int, AffineGrid)} of rows {@code first..end}: their groups' ranges (per group), levels. */
+    private static void roundRows(float[] weights, int first, int end, int columns, AffineGrid grid, float[] scales, int[] zeros,
+            byte[] levels, float[] dequantized) {
+        int perRow = grid.groupsPerRow(columns);
+        int groupColumns = grid.perTensor() ? columns : grid.groupColumns();
         float[] values = new float[columns];
         float[] rowScales = new float[columns];
         float[] rowZeros = new float[columns];
@@ -82,12 +94,15 @@ record QuantizedMatrix(AffineGrid grid, int rows, int columns, byte[] levels, fl
         float[] rowDequantized = new float[columns];
         byte[] rowLevels = new byte[columns];
         float maxLevel = grid.maxLevel();
-        for (int row = 0; row < rows; row++) {
-            if (row == 0 || !grid.perTensor()) {
+        for (int row = first; row < end; row++) {
+            if (row == first || !grid.perTensor()) {
                 for (int group = 0; group < perRow; group++) {
                     int parameters = grid.perTensor() ? 0 : row * perRow + group;
                     int from = group * groupColumns;
                     int to = Math.min(columns, from + groupColumns);
+                    if (!grid.perTensor()) {
+                        fitRange(weights, row * columns + from, row * columns + to, grid, scales, zeros, parameters);
+                    }
                     float scale = scales[parameters];
                     float zero = zeros[parameters];
                     // a plain loop: Arrays.fill's call and range checks cost more than filling a block of 32
@@ -109,7 +124,6 @@ record QuantizedMatrix(AffineGrid grid, int rows, int columns, byte[] levels, fl
             System.arraycopy(rowLevels, 0, levels, row * columns, columns);
             System.arraycopy(rowDequantized, 0, dequantized, row * columns, columns);
         }
-        return new QuantizedMatrix(grid, rows, columns, levels, scales, zeros, dequantized);
     }
 
     static void fitRange(float[] weights, int from, int to, AffineGrid grid, float[] scales, int[] zeros, int index) {
