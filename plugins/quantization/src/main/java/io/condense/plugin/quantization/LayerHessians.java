@@ -47,6 +47,11 @@ final class LayerHessians implements AutoCloseable {
         return new LayerHessians(LayerInputGrams.measure(model, layers, data, samples, context, 0.0, 0.5, "GPTQ"), indices, context);
     }
 
+    /** Whether the weight's inputs were measured (GPTQ took it), without building anything. */
+    boolean measured(String weight) {
+        return indices.containsKey(weight);
+    }
+
     /** The weight's Hessian, or null for a weight that was not measured (GPTQ refused it). */
     DMatrixRMaj hessian(String weight) {
         Integer index = indices.get(weight);

@@ -22,11 +22,13 @@ import io.condense.sdk.tensor.ChannelLayout;
 import io.condense.sdk.tensor.DataType;
 import io.condense.sdk.tensor.Tensor;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalInt;
+import java.util.stream.Collectors;
 import org.ejml.data.DMatrixRMaj;
 
 /**
@@ -138,12 +140,12 @@ final class LowBitQuantization {
             LayerSelection.Candidate candidate = candidates.get(i);
             boolean byRows = BlockedMatMulWeights.refusal(candidate, settings.matMulNBits(), source, shapes) == null
                     && BlockedMatMulWeights.roundsByRows(candidate, settings)
-                    && (hessians == null || hessians.hessian(candidate.weightName()) == null);
+                    && (hessians == null || !hessians.measured(candidate.weightName()));
             if (i == first || byRows) {
                 indices.add(i);
             }
         }
-        Map<Integer, BlockedMatMulWeights.Rounded> results = indices.parallelStream().collect(java.util.stream.Collectors.toMap(
+        Map<Integer, BlockedMatMulWeights.Rounded> results = indices.parallelStream().collect(Collectors.toMap(
                 index -> index, index -> BlockedMatMulWeights.roundToNearest(candidates.get(index),
                         BlockedMatMulWeights.WeightValues.of(source, candidates.get(index).weightName()), settings)));
         rounded.putAll(results);
@@ -160,7 +162,7 @@ final class LowBitQuantization {
         List<float[]> quantizedLayerScales = new ArrayList<>();
         List<Map<String, Object>> quantizedLayerReports = new ArrayList<>();
         // blocked round to nearest: weights rounded ahead, as many at once as there are processors, then written in order
-        Map<Integer, BlockedMatMulWeights.Rounded> rounded = new java.util.HashMap<>();
+        Map<Integer, BlockedMatMulWeights.Rounded> rounded = new HashMap<>();
         for (int i = 0; i < candidates.size(); i++) {
             context.checkCancelled();
             LayerSelection.Candidate candidate = candidates.get(i);
