@@ -214,7 +214,8 @@ public final class PruneTechnique implements Technique {
             List<LayerSelection.Candidate> all = candidates;
             OnnxModel weightsSource = source;
             prepared = IntStream.range(0, count).parallel()
-                    .mapToObj(index -> pruneLayer(weightsSource, all.get(index), sparsity, allowSparse, new MagnitudeThreshold(), null))
+                    .mapToObj(index -> pruneLayer(all.get(index), readBits(weightsSource, all.get(index), null), sparsity, allowSparse,
+                            new MagnitudeThreshold()))
                     .collect(Collectors.toList());
         }
         int[] buffer = null;
@@ -240,8 +241,8 @@ public final class PruneTechnique implements Technique {
                 prepared.set(i, null);
             } else {
                 // layers of one size share a work buffer: no fresh (zeroed) array per layer
-                buffer = buffer != null && buffer.length == candidate.elements() ? buffer : new int[Math.toIntExact(candidate.elements())];
-                layer = pruneLayer(source, candidate, sparsity, allowSparse, threshold, buffer);
+                buffer = readBits(source, candidate, buffer);
+                layer = pruneLayer(candidate, buffer, sparsity, allowSparse, threshold);
             }
             if (layer.sparse() != null) {
                 editor.putSparseInitializer(layer.sparse());
@@ -278,11 +279,10 @@ public final class PruneTechnique implements Technique {
      * One layer pruned at its own magnitude threshold (layer scope): straight to sparse form when that is smaller (no dense
      * copy of the pruned weights), else dense bytes.
      *
-     * @param reuse a work buffer of the layer's size, or null for a fresh one
+     * @param values the layer's weights as float32 bit patterns ({@link #readBits})
      */
-    private static Pruned pruneLayer(OnnxModel source, LayerSelection.Candidate candidate, double sparsity, boolean allowSparse,
-            MagnitudeThreshold threshold, int[] reuse) {
-        int[] values = readBits(source, candidate, reuse);
+    private static Pruned pruneLayer(LayerSelection.Candidate candidate, int[] values, double sparsity, boolean allowSparse,
+            MagnitudeThreshold threshold) {
         long[] shape = candidate.shape();
         MagnitudeThreshold.Threshold layerThreshold = threshold.find(new int[][] {values}, Math.round(sparsity * values.length));
         int expected = Math.toIntExact(values.length - layerThreshold.zeros());

@@ -182,14 +182,12 @@ final class BlockedMatMulWeights {
         WeightValues values = left ? index -> stored.get(index % outputs * features + index / outputs) : stored;
         int block = settings.block();
         int blocks = (features + block - 1) / block;
-        int storedBits = storedBits(settings.bits(), nbits);
-        AffineGrid grid = new AffineGrid(settings.bits(), block, false);
-        Layout layout = nbits ? new NBitsLayout(features, outputs, block, blocks, storedBits, left)
-                : new QdqLayout(features, outputs, block, blocks, storedBits);
-
         if (factor == null && !left) {
             return finish(editor, candidate, roundToNearest(candidate, stored, settings), settings, gptqRefusal, layer, shapes);
         }
+        int storedBits = storedBits(settings.bits(), nbits);
+        AffineGrid grid = new AffineGrid(settings.bits(), block, false);
+        Layout layout = layout(features, outputs, blocks, storedBits, settings, left);
         int chunkRows = Math.max(1, Math.min(outputs, CHUNK_ELEMENTS / features));
         double[] data = new double[chunkRows * features];
         byte[] levels = new byte[chunkRows * features];
@@ -276,10 +274,15 @@ final class BlockedMatMulWeights {
         int block = settings.block();
         int blocks = (features + block - 1) / block;
         int storedBits = storedBits(settings.bits(), settings.matMulNBits());
-        Layout layout = settings.matMulNBits() ? new NBitsLayout(features, outputs, block, blocks, storedBits, false)
-                : new QdqLayout(features, outputs, block, blocks, storedBits);
+        Layout layout = layout(features, outputs, blocks, storedBits, settings, false);
         Outcome outcome = roundToNearestByRows(candidate, stored, features, outputs, new AffineGrid(settings.bits(), block, false), layout);
         return new Rounded(layout, outcome, features, outputs, blocks, storedBits);
+    }
+
+    /** The written form's tensors for a weight read as [features, outputs]: MatMulNBits' or DequantizeLinear's. */
+    private static Layout layout(int features, int outputs, int blocks, int storedBits, LowBitSettings settings, boolean left) {
+        return settings.matMulNBits() ? new NBitsLayout(features, outputs, settings.block(), blocks, storedBits, left)
+                : new QdqLayout(features, outputs, settings.block(), blocks, storedBits);
     }
 
     /** Writes a rounded weight into the model (its tensors, the nodes that read them) and its report entries. */
@@ -384,7 +387,7 @@ final class BlockedMatMulWeights {
                         float weight = row[j];
                         float scale = scales[j];
                         float zero = zeroLevels[j];
-                        float level = Math.min(Math.max((weight / scale + ROUNDING) - ROUNDING + zero, 0f), maxLevel);
+                        float level = AffineGrid.level(weight, scale, zero, maxLevel);
                         shifted[j] = level + ROUNDING;
                         float error = weight - (level - zero) * scale;
                         signal[j] += weight * weight;

@@ -7,6 +7,9 @@ import java.util.stream.IntStream;
  * scales and zero points, and the dequantized values.
  */
 record QuantizedMatrix(AffineGrid grid, int rows, int columns, byte[] levels, float[] scales, int[] zeros, float[] dequantized) {
+    private static final float ROUNDING = SymmetricQuantizer.ROUNDING;
+    /** A matrix of at least this many weights is rounded a tile of rows per processor (as quantize's int8 layers). */
+    private static final long PARALLEL_ELEMENTS = QuantizeTechnique.PARALLEL_ELEMENTS;
 
     /** Round to nearest: each group's scale and zero point from its own minimum and maximum. */
     static QuantizedMatrix roundToNearest(double[] weights, int rows, int columns, AffineGrid grid) {
@@ -50,10 +53,6 @@ record QuantizedMatrix(AffineGrid grid, int rows, int columns, byte[] levels, fl
         }
         return new QuantizedMatrix(grid, rows, columns, levels, scales, zeros, dequantized);
     }
-
-    private static final float ROUNDING = SymmetricQuantizer.ROUNDING;
-    /** A matrix of at least this many weights is rounded a tile of rows per processor (as quantize's int8 layers). */
-    private static final long PARALLEL_ELEMENTS = QuantizeTechnique.PARALLEL_ELEMENTS;
 
     /**
      * Round to nearest of a float matrix, as {@link #roundToNearest(double[], int, int, AffineGrid)} but dividing in float:
@@ -116,7 +115,7 @@ record QuantizedMatrix(AffineGrid grid, int rows, int columns, byte[] levels, fl
             for (int j = 0; j < columns; j++) {
                 float scale = rowScales[j];
                 float zero = rowZeros[j];
-                float level = Math.min(Math.max((values[j] / scale + ROUNDING) - ROUNDING + zero, 0f), maxLevel);
+                float level = AffineGrid.level(values[j], scale, zero, maxLevel);
                 shifted[j] = level + ROUNDING;
                 rowDequantized[j] = (level - zero) * scale;
             }

@@ -151,7 +151,10 @@ final class SymmetricQuantizer {
         return max;
     }
 
-    /** The index of the first NaN or infinite value, or -1: a chunk's largest magnitude first (vectorized), then that chunk. */
+    /**
+     * The index of the first NaN or infinite value, or -1: the largest magnitudes element-wise over all the chunks first
+     * (vectorized; Math.max keeps a NaN), and only when one is not finite the scan for the first.
+     */
     static int firstNonFinite(float[] values) {
         float[] chunk = new float[CHUNK];
         float[] largest = new float[CHUNK];
@@ -159,18 +162,10 @@ final class SymmetricQuantizer {
             int length = Math.min(CHUNK, values.length - start);
             System.arraycopy(values, start, chunk, 0, length);
             for (int j = 0; j < length; j++) {
-                // Math.max keeps a NaN
                 largest[j] = Math.max(largest[j], Math.abs(chunk[j]));
             }
-            if (!(maxMagnitude(largest, 0, length) < Float.POSITIVE_INFINITY)) {
-                for (int j = 0; j < length; j++) {
-                    if (!Float.isFinite(chunk[j])) {
-                        return start + j;
-                    }
-                }
-            }
         }
-        return -1;
+        return maxMagnitude(largest, 0, CHUNK) < Float.POSITIVE_INFINITY ? -1 : firstNonFinite(FloatBuffer.wrap(values), values.length);
     }
 
     private static int firstNonFinite(FloatBuffer weights, int count) {
