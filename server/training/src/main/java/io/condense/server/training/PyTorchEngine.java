@@ -1,6 +1,7 @@
 package io.condense.server.training;
 
 import ai.djl.engine.Engine;
+import ai.djl.pytorch.jni.JniUtils;
 import io.condense.sdk.error.CondenseException;
 import io.condense.sdk.error.ErrorCode;
 
@@ -37,7 +38,21 @@ final class PyTorchEngine {
                 + "JVM with that environment variable (the condense launcher does)";
     }
 
+    /**
+     * The engine, with autograd off on the calling thread. PyTorch keeps its grad mode per thread and starts every thread
+     * with it on; DJL turns it off only on the thread that loads the engine, and a {@code GradientCollector} restores on
+     * close whatever mode it found. On any other thread (a server runs each job on a worker thread of its own) the mode
+     * stayed on after the first batch's backward pass, and the optimizer's in-place update of a weight then failed with
+     * PyTorch's "a leaf Variable that requires grad is being used in an in-place operation": every training after the
+     * process's first failed. Every entry point calls this on its own thread, so the update runs without autograd.
+     */
     static Engine get() {
+        Engine loaded = load();
+        JniUtils.setGradMode(false);
+        return loaded;
+    }
+
+    private static Engine load() {
         Engine loaded = engine;
         if (loaded != null) {
             return loaded;

@@ -45,6 +45,32 @@ class TrainingTest {
                 "fc3.weight");
     }
 
+    /**
+     * A server trains each job on a worker thread of its own: PyTorch starts every thread with autograd on, and until the
+     * engine turned it off per call, every training on a thread other than the one that loaded the engine failed at its
+     * first weight update ("a leaf Variable that requires grad is being used in an in-place operation").
+     */
+    @Test
+    void trainsOnEveryThreadNotOnlyTheFirst() throws Exception {
+        Dataset digits = SharedData.mnistDigits(64, 1f / 255);
+        TrainingRequest request = TrainingRequest.builder(GraphBuilder.leNet5(1), digits).epochs(1).batchSize(16).build();
+        TrainingResult here = TRAINER.train(request);
+        for (int thread = 0; thread < 2; thread++) {
+            var result = new java.util.concurrent.atomic.AtomicReference<Object>();
+            Thread other = new Thread(() -> {
+                try {
+                    result.set(TRAINER.train(request));
+                } catch (RuntimeException e) {
+                    result.set(e);
+                }
+            }, "another-worker-" + thread);
+            other.start();
+            other.join();
+            assertThat(result.get()).as("training on a new thread").isInstanceOf(TrainingResult.class);
+            assertThat(((TrainingResult) result.get()).lastEpoch().loss()).isEqualTo(here.lastEpoch().loss());
+        }
+    }
+
     /** A slice of Fashion-MNIST: LeNet-300-100 goes well above chance (10%) in two short epochs. */
     @Test
     void leNetLearnsFashionMnist() {
