@@ -25,7 +25,7 @@ import java.util.function.Consumer;
  * with the same key gets the jobs of the first run back (finished ones with their reports) instead of running them again:
  * the jobs' history in Kafka is the search's saved state.
  */
-final class CandidateJobs {
+final class CandidateJobs implements CandidateRunner {
     private static final long POLL_MILLIS = 200;
 
     private final CondenseClient client;
@@ -51,7 +51,8 @@ final class CandidateJobs {
     }
 
     /** Submits every candidate, then waits for all of them until {@code deadlineMillis}; those still running then are cancelled. */
-    List<CandidateResult> run(List<Candidate> candidates, long deadlineMillis) {
+    @Override
+    public List<CandidateResult> run(List<Candidate> candidates, long deadlineMillis) {
         Map<Candidate, String> jobs = new LinkedHashMap<>();
         Map<Candidate, CandidateResult> results = new LinkedHashMap<>();
         for (Candidate candidate : candidates) {

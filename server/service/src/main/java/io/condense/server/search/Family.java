@@ -4,6 +4,8 @@ import static java.util.Objects.requireNonNull;
 
 import java.util.Locale;
 import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * A kind of candidate: a pipeline with one knob (a sparsity, a rank ratio) that trades quality for the objective. The
@@ -17,6 +19,7 @@ import java.util.Set;
  * @param techniques the techniques the pipeline uses
  */
 public record Family(String name, String template, double mild, double aggressive, Set<String> techniques) {
+    private static final Pattern EPOCHS = Pattern.compile("\\bepochs=(\\d+)");
 
     public Family {
         requireNonNull(name, "name is null");
@@ -26,6 +29,25 @@ public record Family(String name, String template, double mild, double aggressiv
 
     static Family single(String name, String pipeline, Set<String> techniques) {
         return new Family(name, pipeline, 0, 0, techniques);
+    }
+
+    /** Whether its candidates fine-tune: then longer training can buy back what they lose. */
+    boolean trains() {
+        return template.contains("finetune(");
+    }
+
+    /** The same family with every fine-tuning stage's {@code epochs} multiplied by {@code factor}. */
+    Family trainedLonger(int factor) {
+        if (factor < 1) {
+            throw new IllegalArgumentException("factor must be at least 1, got " + factor);
+        }
+        Matcher epochs = EPOCHS.matcher(template);
+        StringBuilder longer = new StringBuilder();
+        while (epochs.find()) {
+            epochs.appendReplacement(longer, "epochs=" + Integer.parseInt(epochs.group(1)) * factor);
+        }
+        epochs.appendTail(longer);
+        return new Family(name, longer.toString(), mild, aggressive, techniques);
     }
 
     boolean hasKnob() {

@@ -11,16 +11,45 @@ final class KnobBracket {
     /** Stop when the bracket is narrower than this share of the family's whole range. */
     static final double TOLERANCE = 0.03;
 
-    private final Family family;
+    private final Family base;
+    private Family family;
+    private int effort = 1;
+    private final List<CandidateResult> atEffort = new ArrayList<>();
     private double passing = Double.NaN;
-    private double failing = Double.NaN;
+    private final List<Double> failures = new ArrayList<>();
 
     KnobBracket(Family family) {
+        this.base = family;
         this.family = family;
     }
 
+    /** The family as its candidates are now made (with {@link #trainLonger}, its fine-tuning stages lengthened). */
     Family family() {
         return family;
+    }
+
+    /** How many times the family's own epochs its candidates now train. */
+    int effort() {
+        return effort;
+    }
+
+    /** The completed candidates made at the current effort. */
+    List<CandidateResult> atCurrentEffort() {
+        return List.copyOf(atEffort);
+    }
+
+    /**
+     * From now on candidates train {@code factor} times the family's epochs. The bracket's ends stay: a point that met the
+     * constraint with less training meets it with more, and the mildest failure stays the estimate of where the family stops
+     * meeting it (bisection walks back from there if longer training moved it).
+     */
+    void trainLonger(int factor) {
+        if (!family.trains() || factor < 2) {
+            throw new IllegalStateException("family " + family.name() + " cannot train " + factor + " times longer");
+        }
+        effort *= factor;
+        family = base.trainedLonger(effort);
+        atEffort.clear();
     }
 
     /** The first round: the two ends and the middle (a family without a knob: its one pipeline). */
@@ -37,18 +66,34 @@ final class KnobBracket {
         if (Double.isNaN(knob) || !result.completed()) {
             return;
         }
+        if (result.candidate().pipeline().equals(family.at(knob).pipeline())) {
+            atEffort.add(result);
+        }
         if (result.meets()) {
             if (Double.isNaN(passing) || further(knob, passing)) {
                 passing = knob;
             }
-        } else if (Double.isNaN(failing) || further(failing, knob)) {
-            failing = knob;
+        } else {
+            failures.add(knob);
         }
     }
 
-    /** {@code count} points strictly inside the bracket, or none when it is closed (nothing passes, or it is narrow). */
+    /**
+     * {@code count} points strictly inside the bracket, or none when it is closed (nothing passes, or it is narrow). Its far
+     * end is the mildest failure beyond the most aggressive pass: a failure milder than a pass (a candidate that trained
+     * less, or noise) does not close it.
+     */
     List<Candidate> next(int count) {
-        if (!family.hasKnob() || Double.isNaN(passing) || Double.isNaN(failing) || !further(failing, passing)) {
+        if (!family.hasKnob() || Double.isNaN(passing)) {
+            return List.of();
+        }
+        double failing = Double.NaN;
+        for (double knob : failures) {
+            if (further(knob, passing) && (Double.isNaN(failing) || further(failing, knob))) {
+                failing = knob;
+            }
+        }
+        if (Double.isNaN(failing)) {
             return List.of();
         }
         double width = Math.abs(failing - passing);

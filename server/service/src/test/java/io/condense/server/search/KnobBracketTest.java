@@ -41,6 +41,15 @@ class KnobBracketTest {
         assertThat(bracket.next(2)).isEmpty();
     }
 
+    @Test
+    void aFailureMilderThanAPassDoesNotCloseTheBracket() {
+        KnobBracket bracket = new KnobBracket(RATIO);
+        bracket.record(result(0.9, false));
+        bracket.record(result(0.5, true));
+        bracket.record(result(0.1, false));
+        assertThat(bracket.next(2)).extracting(Candidate::knob).containsExactly(0.5 - 0.4 / 3, 0.5 - 0.8 / 3);
+    }
+
     static CandidateResult result(double knob, boolean meets) {
         Candidate candidate = RATIO.at(knob);
         return new CandidateResult(candidate, "job", "result", "completed", 1000, 10, 1, 1, 0.9, meets ? 0 : 0.1, meets ? 0 : 0.1, 30, 1,
