@@ -319,12 +319,23 @@ public final class EncodeTechnique implements Technique {
         return patterns;
     }
 
-    /** Index initializers read by a Gather from a float codebook initializer (directly or through a Cast): index name -> codebook name. */
+    /**
+     * Index initializers read by a Gather from a codebook initializer: index name -> codebook name. Either may be read
+     * through a Cast (the indices to int32; the codebook from float16, {@code quantize(dtype=fp16, scope=initializers)}).
+     */
     private static Map<String, String> codebooks(OnnxModel model) {
         Map<String, String> codebooks = new HashMap<>();
         for (NodeProto node : model.nodes()) {
-            if (!"Gather".equals(node.getOpType()) || node.getInputCount() < 2 || !model.isInitializer(node.getInput(0))) {
+            if (!"Gather".equals(node.getOpType()) || node.getInputCount() < 2) {
                 continue;
+            }
+            String codebook = node.getInput(0);
+            if (!model.isInitializer(codebook)) {
+                Optional<NodeProto> producer = model.producer(codebook);
+                if (producer.isEmpty() || !"Cast".equals(producer.get().getOpType()) || !model.isInitializer(producer.get().getInput(0))) {
+                    continue;
+                }
+                codebook = producer.get().getInput(0);
             }
             String indices = node.getInput(1);
             if (!model.isInitializer(indices)) {
@@ -334,7 +345,7 @@ public final class EncodeTechnique implements Technique {
                 }
                 indices = producer.get().getInput(0);
             }
-            codebooks.put(indices, node.getInput(0));
+            codebooks.put(indices, codebook);
         }
         return codebooks;
     }

@@ -121,9 +121,11 @@ public final class QuantizeTechnique implements Technique {
                             "With calibration data: the calibration samples (the first ones, at most calibration_samples) the "
                                     + "report's output SQNR and per-layer output SQNR are measured on; calibration itself reads "
                                     + "calibration_samples."),
-                    ParameterSpec.choiceParameter(SCOPE, "weights", List.of("weights", "graph"),
-                            "With dtype=fp16: weights (16-bit weights read through a Cast, the graph stays float32) or graph (every "
-                                    + "convertible op and its tensors in float16, Casts at the float32 inputs and outputs).")));
+                    ParameterSpec.choiceParameter(SCOPE, "weights", List.of("weights", "graph", "initializers"),
+                            "With dtype=fp16: weights (16-bit weights read through a Cast, the graph stays float32), graph (every "
+                                    + "convertible op and its tensors in float16, Casts at the float32 inputs and outputs) or "
+                                    + "initializers (every float32 initializer of at least min_elements elements, 64 unless given: "
+                                    + "biases, k-means codebooks, scales, stored in float16 behind a Cast; the graph stays float32).")));
 
     @Override
     public TechniqueDescriptor descriptor() {
@@ -180,6 +182,15 @@ public final class QuantizeTechnique implements Technique {
             problems.add(new ParameterProblem(SCOPE, "graph", "scope=graph converts every convertible node, so exclude and "
                     + "exclude_ops do not apply: drop them, or use scope=weights"));
         }
+        boolean initializerScope = parameters.getString(SCOPE).equals("initializers");
+        if (initializerScope && !dtype.equals("fp16")) {
+            problems.add(new ParameterProblem(SCOPE, "initializers", "initializers are stored only as float16: use dtype=fp16 with "
+                    + "scope=initializers, or scope=weights"));
+        }
+        if (initializerScope && (parameters.isExplicit(SelectionParameters.EXCLUDE) || !excludedOps.isEmpty())) {
+            problems.add(new ParameterProblem(SCOPE, "initializers", "scope=initializers converts every float32 initializer of at "
+                    + "least min_elements elements, so exclude and exclude_ops do not apply: drop them, or use scope=weights"));
+        }
         return problems;
     }
 
@@ -225,6 +236,10 @@ public final class QuantizeTechnique implements Technique {
         boolean graphScope = parameters.getString(SCOPE).equals("graph");
         if (graphScope) {
             return HalfPrecisionGraphStep.apply(model, context);
+        }
+        if (parameters.getString(SCOPE).equals("initializers")) {
+            return HalfPrecisionInitializers.apply(model, parameters.isExplicit(SelectionParameters.MIN_ELEMENTS)
+                    ? parameters.getLong(SelectionParameters.MIN_ELEMENTS) : HalfPrecisionInitializers.DEFAULT_MIN_ELEMENTS, context);
         }
         Dataset calibrationData = context.calibrationData().orElse(null);
         if (calibrationData == null && (biasCorrection || sensitivity)) {

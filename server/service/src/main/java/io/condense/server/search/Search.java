@@ -113,8 +113,9 @@ public final class Search {
      * it, again with its family's fine-tuning lengthened. Retraining longer is what a pruned and weight-shared model needs
      * to come back to its original's accuracy (Deep Compression retrains for as long as the original trained), and the
      * samples a retrained model loses against the original are what the bound charges. The factor is the largest power of
-     * two (up to {@link #MAX_TRAINING_EFFORT} in all) whose estimated time, from the candidate's own steps, leaves two
-     * thirds of the remaining budget for bisecting from it; nothing when even twice does not fit.
+     * two (up to {@link #MAX_TRAINING_EFFORT} in all) whose estimated time, from the candidate's own steps, leaves room for
+     * two rounds of bisection from it (five such candidates in all: a process trains one model at a time); nothing when even
+     * twice does not fit.
      */
     private Optional<Candidate> longerTraining(List<KnobBracket> brackets, List<CandidateResult> results, long deadline) {
         if (spec.minSqnrDb().isPresent()) {
@@ -144,7 +145,7 @@ public final class Search {
         double seconds = workSeconds(nearMiss);
         double remaining = (deadline - System.currentTimeMillis()) / 1000.0;
         int factor = 2;
-        while (chosen.effort() * factor * 2 <= MAX_TRAINING_EFFORT && seconds * factor * 2 * 3 <= remaining) {
+        while (chosen.effort() * factor * 2 <= MAX_TRAINING_EFFORT && seconds * factor * 2 * (1 + 2 * POINTS_PER_ROUND) <= remaining) {
             factor *= 2;
         }
         String what = String.format(Locale.ROOT, "%s (drop %.4f within %.4f, its bound %.4f not)", nearMiss.candidate().pipeline(),

@@ -15,9 +15,11 @@ class SearchSpaceTest {
         Family trained = SearchSpace.families(SIZE, true, true).stream()
                 .filter(family -> family.name().equals("gradual+kmeans4+finetune+encode")).findFirst().orElseThrow();
         List<PipelineStep> steps = PipelineParser.parse(trained.at(0.89).pipeline());
-        assertThat(steps).extracting(PipelineStep::getTechnique).containsExactly("finetune", "quantize", "finetune", "encode");
+        assertThat(steps).extracting(PipelineStep::getTechnique).containsExactly("finetune", "quantize", "finetune", "quantize", "encode");
         assertThat(steps.get(0).getParametersMap()).containsEntry("sparsity", "0.890").containsEntry("validation", "0");
         assertThat(steps.get(1).getParametersMap()).containsEntry("scheme", "kmeans").containsEntry("bits", "4");
+        // what stays float32 (biases, codebooks) is stored as float16 before the packed coding
+        assertThat(steps.get(3).getParametersMap()).containsEntry("dtype", "fp16").containsEntry("scope", "initializers");
         // both retrainings learn from the labels alone: distillation from the submitted model (distill_alpha=0.7) measured
         // worse on LeNet-5 at S=0.89 (server/service README, "Distillation in the trained family")
         assertThat(steps.get(0).getParametersMap()).doesNotContainKey("distill_alpha");
