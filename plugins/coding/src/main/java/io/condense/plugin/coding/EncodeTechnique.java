@@ -329,25 +329,23 @@ public final class EncodeTechnique implements Technique {
             if (!"Gather".equals(node.getOpType()) || node.getInputCount() < 2) {
                 continue;
             }
-            String codebook = node.getInput(0);
-            if (!model.isInitializer(codebook)) {
-                Optional<NodeProto> producer = model.producer(codebook);
-                if (producer.isEmpty() || !"Cast".equals(producer.get().getOpType()) || !model.isInitializer(producer.get().getInput(0))) {
-                    continue;
-                }
-                codebook = producer.get().getInput(0);
+            Optional<String> codebook = initializerBehindCast(model, node.getInput(0));
+            Optional<String> indices = initializerBehindCast(model, node.getInput(1));
+            if (codebook.isEmpty() || indices.isEmpty()) {
+                continue;
             }
-            String indices = node.getInput(1);
-            if (!model.isInitializer(indices)) {
-                Optional<NodeProto> producer = model.producer(indices);
-                if (producer.isEmpty() || !"Cast".equals(producer.get().getOpType()) || !model.isInitializer(producer.get().getInput(0))) {
-                    continue;
-                }
-                indices = producer.get().getInput(0);
-            }
-            codebooks.put(indices, codebook);
+            codebooks.put(indices.get(), codebook.get());
         }
         return codebooks;
+    }
+
+    /** The initializer a value is, or the one a Cast reads to produce it; empty otherwise. */
+    private static Optional<String> initializerBehindCast(OnnxModel model, String value) {
+        if (model.isInitializer(value)) {
+            return Optional.of(value);
+        }
+        return model.producer(value).filter(producer -> "Cast".equals(producer.getOpType()) && model.isInitializer(producer.getInput(0)))
+                .map(producer -> producer.getInput(0));
     }
 
     /** Every initializer of the decoded model must be bit-identical to the input's; anything else is a bug here. */

@@ -22,6 +22,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -51,6 +52,7 @@ class EncodeExactnessTest {
             "pytorch_cnn_mnist.onnx; binarize",
             "pytorch_cnn_mnist.onnx; ternarize",
             "pytorch_cnn_mnist.onnx; quantize(dtype=fp16)",
+            "pytorch_cnn_mnist.onnx; prune(sparsity=0.9, storage=dense) | quantize(scheme=kmeans, bits=4) | quantize(dtype=fp16, scope=initializers, min_elements=16)",
     })
     void decodedModelIsBitIdentical(String modelPath, String chain) {
         assumeThat(SharedData.isAvailable()).as("shared models folder").isTrue();
@@ -73,6 +75,16 @@ class EncodeExactnessTest {
                 assertThat((long) packed.length).as("packed vs gzip -9").isLessThan((Long) report.get("gzip_bytes"));
             }
         }
+    }
+
+    @Test
+    void codebooksStoredInFloat16AreStillNamedInTheReport() {
+        assumeThat(SharedData.isAvailable()).as("shared models folder").isTrue();
+        OnnxModel input = Pipelines.run(OnnxModel.load(SharedData.model("pytorch_cnn_mnist.onnx")),
+                "prune(sparsity=0.9, storage=dense) | quantize(scheme=kmeans, bits=4) | quantize(dtype=fp16, scope=initializers, min_elements=16)");
+        Report report = Pipelines.apply(new EncodeTechnique(), input, Map.of()).report();
+        assertThat(report.layers()).filteredOn(layer -> layer.containsKey("codebook")).isNotEmpty()
+                .allSatisfy(layer -> assertThat((String) layer.get("codebook")).endsWith("_codebook_fp16"));
     }
 
     static void assertInitializersIdentical(OnnxModel input, OnnxModel decoded) {
