@@ -41,6 +41,14 @@ final class SearchSpace {
      */
     static final String HALF_PRECISION_REST = "quantize(dtype=fp16, scope=initializers, min_elements=16)";
 
+    /**
+     * How the int4 families end when the objective is size and encode is allowed: their float32 block scales (one per 32
+     * weights, about an eighth of the file) and biases stored as float16, then the packed coding, which entropy-codes the
+     * 4-bit levels. The Fashion-MNIST LeNet-5 at {@code lowrank(ratio=0.806) | int4 GPTQ}: 34,995 bytes as ONNX, 32,157
+     * with the float16 step, 28,100 packed (7.10x -> 8.84x smaller, the same accuracy).
+     */
+    static final String INT4_PACKED = HALF_PRECISION_REST + " | encode";
+
     private SearchSpace() {
     }
 
@@ -55,8 +63,13 @@ final class SearchSpace {
         switch (spec.objective()) {
             case SIZE, MACS -> {
                 families.add(Family.single("int8", "quantize(bits=8)", Set.of("quantize")));
-                families.add(Family.single("int4", int4, Set.of("quantize")));
-                families.add(new Family("lowrank+int4", "lowrank(ratio=%s) | " + int4, 0.9, 0.05, Set.of("lowrank", "quantize")));
+                boolean packed = spec.objective() == SearchSpec.Objective.SIZE && spec.techniques().contains("encode");
+                String int4Stored = packed ? int4 + " | " + INT4_PACKED : int4;
+                Set<String> int4Techniques = packed ? Set.of("quantize", "encode") : Set.of("quantize");
+                families.add(Family.single("int4", int4Stored, int4Techniques));
+                Set<String> lowrankTechniques = new java.util.HashSet<>(int4Techniques);
+                lowrankTechniques.add("lowrank");
+                families.add(new Family("lowrank+int4", "lowrank(ratio=%s) | " + int4Stored, 0.9, 0.05, lowrankTechniques));
                 if (spec.objective() == SearchSpec.Objective.MACS) {
                     families.add(new Family("channels+int8", "prune(structure=channel, sparsity=%s) | quantize(bits=8)", 0.1, 0.8,
                             Set.of("prune", "quantize")));

@@ -27,6 +27,26 @@ class SearchSpaceTest {
     }
 
     @Test
+    void int4FamiliesArePackedWhenTheObjectiveIsSizeAndEncodeIsAllowed() {
+        for (String name : List.of("int4", "lowrank+int4")) {
+            Family family = SearchSpace.families(SIZE, true, false).stream().filter(f -> f.name().equals(name)).findFirst().orElseThrow();
+            List<PipelineStep> steps = PipelineParser.parse(family.at(0.5).pipeline());
+            assertThat(steps.get(steps.size() - 3).getParametersMap()).as(name).containsEntry("method", "gptq");
+            assertThat(steps.get(steps.size() - 2).getParametersMap()).as(name).containsEntry("dtype", "fp16")
+                    .containsEntry("scope", "initializers");
+            assertThat(steps.get(steps.size() - 1).getTechnique()).as(name).isEqualTo("encode");
+            assertThat(family.techniques()).contains("encode");
+        }
+        // without encode, or for MACs, they end as plain ONNX int4
+        SearchSpec quantizeOnly = SearchSpec.of(SearchSpec.parse("max_drop=0.005, objective=size, techniques=quantize+lowrank"));
+        SearchSpec macs = SearchSpec.of(SearchSpec.parse("max_drop=0.005, objective=macs"));
+        for (SearchSpec spec : List.of(quantizeOnly, macs)) {
+            Family int4 = SearchSpace.families(spec, false, false).stream().filter(f -> f.name().equals("int4")).findFirst().orElseThrow();
+            assertThat(int4.at(0).pipeline()).isEqualTo("quantize(bits=4, granularity=block)");
+        }
+    }
+
+    @Test
     void withoutTrainingDataNoCandidateTrains() {
         assertThat(SearchSpace.families(SIZE, true, false)).allSatisfy(family -> assertThat(family.techniques()).doesNotContain("finetune"));
         assertThat(SearchSpace.families(SIZE, true, true)).anySatisfy(family -> assertThat(family.techniques()).contains("finetune"));
