@@ -10,10 +10,7 @@ import io.condense.sdk.error.ErrorCode;
 import io.condense.sdk.model.ModelEditor;
 import io.condense.sdk.model.OnnxModel;
 import io.condense.sdk.tensor.DataType;
-import io.condense.sdk.tensor.Float16;
 import io.condense.sdk.tensor.Tensor;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -216,22 +213,15 @@ final class HalfPrecisionGraph {
         return output;
     }
 
-    private static NodeProto castNode(ModelEditor editor, String input, String output, DataType to) {
+    /** A {@code Cast(to)} from {@code input} to {@code output}, named after its output. */
+    static NodeProto castNode(ModelEditor editor, String input, String output, DataType to) {
         return NodeProto.newBuilder().setOpType("Cast").setName(editor.uniqueName(output + "_Cast")).addInput(input).addOutput(output)
                 .addAttribute(AttributeProto.newBuilder().setName("to").setType(AttributeProto.AttributeType.INT).setI(to.onnxCode()))
                 .build();
     }
 
     private static TensorProto toHalf(TensorProto tensor, String name) {
-        float[] values = Tensor.fromProto(tensor).toFloatArray();
-        byte[] bytes = new byte[values.length * 2];
-        ByteBuffer buffer = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
-        for (int i = 0; i < values.length; i++) {
-            buffer.putShort(2 * i, Float16.fromFloat(values[i]));
-        }
-        TensorProto.Builder half = TensorProto.newBuilder().setName(name).setDataType(DataType.FLOAT16.onnxCode())
-                .setRawData(com.google.protobuf.ByteString.copyFrom(bytes));
-        half.addAllDims(tensor.getDimsList());
-        return half.build();
+        long[] shape = tensor.getDimsList().stream().mapToLong(Long::longValue).toArray();
+        return Tensor.fromFloats(name, DataType.FLOAT16, shape, Tensor.fromProto(tensor).toFloatArray()).toProto();
     }
 }

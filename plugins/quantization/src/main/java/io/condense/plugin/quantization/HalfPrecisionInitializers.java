@@ -1,10 +1,6 @@
 package io.condense.plugin.quantization;
 
-import ai.onnx.proto.OnnxMl.AttributeProto;
-import ai.onnx.proto.OnnxMl.NodeProto;
-import ai.onnx.proto.OnnxMl.TensorProto;
 import ai.onnx.proto.OnnxMl.ValueInfoProto;
-import com.google.protobuf.UnsafeByteOperations;
 import io.condense.sdk.context.StepContext;
 import io.condense.sdk.error.CondenseException;
 import io.condense.sdk.error.ErrorCode;
@@ -15,6 +11,7 @@ import io.condense.sdk.technique.Report;
 import io.condense.sdk.technique.TechniqueResult;
 import io.condense.sdk.tensor.DataType;
 import io.condense.sdk.tensor.Float16;
+import io.condense.sdk.tensor.Tensor;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -66,43 +63,32 @@ final class HalfPrecisionInitializers {
             }
             context.checkCancelled();
             float[] values = model.tensor(info.name()).toFloatArray();
-            byte[] bytes = new byte[values.length * 2];
             double signal = 0;
             double noise = 0;
             float largest = 0;
             boolean representable = true;
-            for (int i = 0; i < values.length; i++) {
-                float value = values[i];
-                short bits = Float16.fromFloat(value);
-                float restored = Float16.toFloat(bits);
-                if (Float.isFinite(value) && !Float.isFinite(restored)) {
+            for (float value : values) {
+                float restored = Float16.toFloat(Float16.fromFloat(value));
+                if (!Float.isFinite(value)) {
+                    continue;
+                }
+                if (!Float.isFinite(restored)) {
                     representable = false;
                     break;
                 }
-                bytes[2 * i] = (byte) bits;
-                bytes[2 * i + 1] = (byte) (bits >>> 8);
-                if (Float.isFinite(value)) {
-                    double difference = (double) value - restored;
-                    signal += (double) value * value;
-                    noise += difference * difference;
-                    largest = Math.max(largest, Math.abs(value - restored));
-                }
+                double difference = (double) value - restored;
+                signal += (double) value * value;
+                noise += difference * difference;
+                largest = Math.max(largest, Math.abs(value - restored));
             }
             if (!representable) {
                 kept.add(info.name() + " (values beyond float16's range, 65,504)");
                 continue;
             }
             String stored = editor.uniqueName(info.name() + "_fp16");
-            TensorProto.Builder half = TensorProto.newBuilder().setName(stored).setDataType(DataType.FLOAT16.onnxCode())
-                    .setRawData(UnsafeByteOperations.unsafeWrap(bytes));
-            for (long dimension : info.shape()) {
-                half.addDims(dimension);
-            }
             editor.removeInitializer(info.name());
-            editor.putInitializer(half.build());
-            editor.addNode(NodeProto.newBuilder().setOpType("Cast").setName(editor.uniqueName(info.name() + "_Cast")).addInput(stored)
-                    .addOutput(info.name()).addAttribute(AttributeProto.newBuilder().setName("to")
-                            .setType(AttributeProto.AttributeType.INT).setI(DataType.FLOAT.onnxCode())).build());
+            editor.putInitializer(Tensor.fromFloats(stored, DataType.FLOAT16, info.shape(), values).toProto());
+            editor.addNode(HalfPrecisionGraph.castNode(editor, stored, info.name(), DataType.FLOAT));
             Map<String, Object> tensor = new LinkedHashMap<>();
             tensor.put("name", info.name());
             tensor.put("elements", info.elements());

@@ -173,23 +173,19 @@ public final class QuantizeTechnique implements Technique {
                     + "sensitivity are measured for 8-bit integer weights; with bits below 8, kmeans or pow2 drop them "
                     + "(method=gptq already compensates the rounding error from calibration data)"));
         }
-        boolean graphScope = parameters.getString(SCOPE).equals("graph");
-        if (graphScope && !dtype.equals("fp16")) {
-            problems.add(new ParameterProblem(SCOPE, "graph", "the whole graph is converted only to float16: use dtype=fp16 with "
-                    + "scope=graph, or scope=weights"));
-        }
-        if (graphScope && (parameters.isExplicit(SelectionParameters.EXCLUDE) || !excludedOps.isEmpty())) {
-            problems.add(new ParameterProblem(SCOPE, "graph", "scope=graph converts every convertible node, so exclude and "
-                    + "exclude_ops do not apply: drop them, or use scope=weights"));
-        }
-        boolean initializerScope = parameters.getString(SCOPE).equals("initializers");
-        if (initializerScope && !dtype.equals("fp16")) {
-            problems.add(new ParameterProblem(SCOPE, "initializers", "initializers are stored only as float16: use dtype=fp16 with "
-                    + "scope=initializers, or scope=weights"));
-        }
-        if (initializerScope && (parameters.isExplicit(SelectionParameters.EXCLUDE) || !excludedOps.isEmpty())) {
-            problems.add(new ParameterProblem(SCOPE, "initializers", "scope=initializers converts every float32 initializer of at "
-                    + "least min_elements elements, so exclude and exclude_ops do not apply: drop them, or use scope=weights"));
+        String scope = parameters.getString(SCOPE);
+        if (!scope.equals("weights")) {
+            // graph and initializers: float16 only, and no layer selection
+            boolean graph = scope.equals("graph");
+            if (!dtype.equals("fp16")) {
+                problems.add(new ParameterProblem(SCOPE, scope, (graph ? "the whole graph is converted only to"
+                        : "initializers are stored only as") + " float16: use dtype=fp16 with scope=" + scope + ", or scope=weights"));
+            }
+            if (parameters.isExplicit(SelectionParameters.EXCLUDE) || !excludedOps.isEmpty()) {
+                problems.add(new ParameterProblem(SCOPE, scope, "scope=" + scope + " converts every " + (graph ? "convertible node"
+                        : "float32 initializer of at least min_elements elements") + ", so exclude and exclude_ops do not apply: drop "
+                        + "them, or use scope=weights"));
+            }
         }
         return problems;
     }
