@@ -46,7 +46,7 @@ public final class EventsReader implements EventsSync, AutoCloseable {
         this.listeners = List.copyOf(requireNonNull(listeners, "listeners is null"));
         this.consumer = new KafkaConsumer<>(settings.consumer(null, clientId));
         // end offsets come on a connection of their own: on the reader's, a ListOffsets request waits behind the fetch the
-        // broker holds open (fetch.max.wait.ms, 50 ms), which every Submit with a client_request_id used to wait out
+        // broker holds open (fetch.max.wait.ms, 500 ms), which every Submit with a client_request_id would wait out
         this.offsets = new KafkaConsumer<>(settings.consumer(null, clientId + "-offsets"));
         binder.bind(consumer);
         this.thread = new Thread(this::run, "condense-events-reader");
