@@ -74,7 +74,7 @@ public record KafkaSettings(String bootstrapServers, int stepPartitions, KafkaOp
         config.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
         // fetch.max.wait.ms stays Kafka's 500 ms: a fetch the broker holds open is answered as soon as a record (or a
         // transaction's commit marker) arrives, so the wait costs no latency, only how often an idle consumer asks again.
-        // At 50 ms the server's 16 step consumers and its readers asked 300 times a second and an idle server took a
+        // At 50 ms the 16 step consumers and the readers asked hundreds of times a second and an idle server took a
         // quarter of a core (server/service/README.md, "Idle CPU"); a request of another kind on the same connection
         // waits behind a held fetch, which is why EventsReader asks for end offsets on a consumer of their own.
         config.put(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 500);
