@@ -68,10 +68,10 @@ final class HalfPrecisionInitializers {
             float largest = 0;
             boolean representable = true;
             for (float value : values) {
-                float restored = Float16.toFloat(Float16.fromFloat(value));
                 if (!Float.isFinite(value)) {
                     continue;
                 }
+                float restored = Float16.toFloat(Float16.fromFloat(value));
                 if (!Float.isFinite(restored)) {
                     representable = false;
                     break;
