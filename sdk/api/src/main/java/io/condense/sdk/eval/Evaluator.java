@@ -17,4 +17,12 @@ public interface Evaluator {
      * latency of both when asked for. Without data it generates inputs from the model's input shapes.
      */
     EvaluationResult compare(OnnxModel original, OnnxModel candidate, EvaluationRequest request);
+
+    /**
+     * The newest ONNX IR version the runtime reads (a model declaring a newer one is refused by it); the host loads a model
+     * that declares a newer one and uses nothing of it at this version ({@link io.condense.sdk.model.IrVersions#lowered}).
+     */
+    default long newestIrVersion() {
+        return Long.MAX_VALUE;
+    }
 }

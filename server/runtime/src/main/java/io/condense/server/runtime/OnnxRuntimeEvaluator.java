@@ -14,6 +14,7 @@ import io.condense.sdk.eval.EvaluationRequest;
 import io.condense.sdk.eval.EvaluationResult;
 import io.condense.sdk.eval.Evaluator;
 import io.condense.sdk.eval.InferenceSession;
+import io.condense.sdk.model.IrVersions;
 import io.condense.sdk.model.OnnxModel;
 import java.util.LinkedHashSet;
 import java.util.Set;
@@ -61,6 +62,13 @@ public final class OnnxRuntimeEvaluator implements Evaluator {
     public static final int WARM_UP_RUNS = 3;
     /** Latency with {@code latencyMillis}: at most this many times the requested runs. */
     public static final int LATENCY_MAX_RUNS_FACTOR = 50;
+
+    /**
+     * The newest ONNX IR version this ONNX Runtime (1.29) reads; it refuses a file that declares a newer one. A newer
+     * declaration is lowered to this one when the model uses nothing newer (the onnx package writes its own newest
+     * version, 14 from onnx 1.23, into every model it makes: {@link IrVersions}).
+     */
+    public static final long NEWEST_IR_VERSION = 13;
 
     /** ONNX IR version 4 made initializers that are not graph inputs legal. */
     private static final long MINIMUM_IR_VERSION_WITHOUT_INITIALIZER_INPUTS = 4;
@@ -190,7 +198,8 @@ public final class OnnxRuntimeEvaluator implements Evaluator {
         return runnableModel(model, realInputs).toBytes();
     }
 
-    private static OnnxModel runnableModel(OnnxModel model, Set<String> realInputs) {
+    private static OnnxModel runnableModel(OnnxModel declared, Set<String> realInputs) {
+        OnnxModel model = IrVersions.lowered(declared, NEWEST_IR_VERSION);
         GraphProto graph = model.graph();
         if (graph.getInputCount() == realInputs.size()) {
             return model;
@@ -217,6 +226,11 @@ public final class OnnxRuntimeEvaluator implements Evaluator {
                 OnnxRuntimeSession candidateSession = (OnnxRuntimeSession) open(candidate)) {
             return new Comparison(originalSession, candidateSession, request, batchSize).run();
         }
+    }
+
+    @Override
+    public long newestIrVersion() {
+        return NEWEST_IR_VERSION;
     }
 
     @Override

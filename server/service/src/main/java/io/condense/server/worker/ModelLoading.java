@@ -2,7 +2,9 @@ package io.condense.server.worker;
 
 import io.condense.sdk.error.CondenseException;
 import io.condense.sdk.error.ErrorCode;
+import io.condense.sdk.eval.Evaluator;
 import io.condense.sdk.model.GraphCheck;
+import io.condense.sdk.model.IrVersions;
 import io.condense.sdk.model.OnnxModel;
 import io.condense.server.blob.BlobId;
 import io.condense.server.blob.BlobStore;
@@ -12,9 +14,14 @@ import java.nio.file.Path;
 /**
  * Loads models from the blob store (a job's model, a step's output, an uploaded model a step parameter names), turning
  * any parse failure into a clear INVALID_MODEL. A model stored as a bundle with its external data files is loaded from
- * files in a folder the caller owns, its tensors memory-mapped one by one (never the whole model in the heap).
+ * files in a folder the caller owns, its tensors memory-mapped one by one (never the whole model in the heap). A model
+ * that declares a newer IR version than ONNX Runtime reads, and uses nothing of it, is loaded at the version ONNX Runtime
+ * reads ({@link IrVersions#lowered}), so its steps, its evaluation and the model written run in ONNX Runtime.
  */
 public final class ModelLoading {
+    /** The host's runtime, asked for the newest IR version it reads. */
+    private static final HostService<Evaluator> RUNTIME = HostService.evaluator();
+
     private ModelLoading() {
     }
 
@@ -37,13 +44,18 @@ public final class ModelLoading {
                     + e.getMessage(), e);
         }
         checkGraph(model, what + " (a model with external data)");
-        return model;
+        return readable(model);
     }
 
     static OnnxModel parse(byte[] bytes, String what) {
         OnnxModel model = read(bytes, what);
         checkGraph(model, what + " (" + bytes.length + " bytes)");
-        return model;
+        return readable(model);
+    }
+
+    /** The model at the newest IR version the host's runtime reads, when it declares a newer one and uses nothing of it. */
+    private static OnnxModel readable(OnnxModel model) {
+        return RUNTIME.get().map(runtime -> IrVersions.lowered(model, runtime.newestIrVersion())).orElse(model);
     }
 
     /** The rules OnnxModel leaves to the boundary: names written twice, domains without an opset import. */
