@@ -60,13 +60,23 @@ public final class ChannelPushBenchmark {
         int paced = option("benchmark.paced", 20);
         int warmup = Math.max(1, option("benchmark.warmup", 200));
         Path pluginArchives = Path.of(textOption("condense.plugins.dir", "../build/plugins"));
+        String server = textOption("benchmark.server", null);
         Path work = Files.createTempDirectory("condense-channel-bench-");
         CondensePlatform platform = null;
         try {
             String load = loadAverage();
             Instant started = Instant.now();
-            platform = CondensePlatform.start(PlatformConfig.embedded(work.resolve("data"), copyArchives(pluginArchives, work.resolve("plugins"))));
-            try (CondenseClient client = new CondenseClient(platform.grpcTarget())) {
+            if (server == null) {
+                platform = CondensePlatform.start(PlatformConfig.embedded(work.resolve("data"), copyArchives(pluginArchives, work.resolve("plugins"))));
+                server = platform.grpcTarget();
+            }
+            // channel names of their own, so that runs against one server (-Dbenchmark.server) do not meet each other's
+            String run = Long.toString(System.currentTimeMillis(), 36);
+            String warmupChannel = "warmup-" + run;
+            String flatChannel = "flat-" + run;
+            String deltaChannel = "delta-" + run;
+            String pacedChannel = "paced-" + run;
+            try (CondenseClient client = new CondenseClient(server)) {
                 ChannelClient channels = new ChannelClient(client.channel());
                 String base = client.upload(LeNets.leNet300100(1).toBytes()).getBlobId();
                 byte[][] full = new byte[pushes][];
@@ -82,58 +92,58 @@ public final class ChannelPushBenchmark {
 
                 // warm-up: the connection, both push paths and the compressions, until the JIT has compiled them (a
                 // training loop pushes into a server that has been running)
-                create(channels, base, "warmup");
+                create(channels, base, warmupChannel);
                 for (int i = 0; i < warmup; i++) {
-                    push(channels, "warmup", i, i % 2 == 0 ? full[i % pushes] : delta[i % pushes]);
+                    push(channels, warmupChannel, i, i % 2 == 0 ? full[i % pushes] : delta[i % pushes]);
                 }
-                awaitVersion(channels, "warmup", warmup);
+                awaitVersion(channels, warmupChannel, warmup);
 
                 // 1. flat out, full pushes
-                create(channels, base, "flat");
+                create(channels, base, flatChannel);
                 double[] fullAck = new double[pushes];
                 long wallStart = System.nanoTime();
                 for (int i = 0; i < pushes; i++) {
                     long start = System.nanoTime();
-                    push(channels, "flat", i, full[i]);
+                    push(channels, flatChannel, i, full[i]);
                     fullAck[i] = millisSince(start);
                 }
                 Sample fullPushes = Sample.of(fullAck, millisSince(wallStart));
-                ChannelVersion newest = awaitVersion(channels, "flat", pushes);
-                Channel flat = channels.get("flat");
+                ChannelVersion newest = awaitVersion(channels, flatChannel, pushes);
+                Channel flat = channels.get(flatChannel);
 
                 // 2. flat out, delta pushes
-                create(channels, base, "delta");
+                create(channels, base, deltaChannel);
                 double[] deltaAck = new double[pushes];
                 wallStart = System.nanoTime();
                 for (int i = 0; i < pushes; i++) {
                     long start = System.nanoTime();
-                    push(channels, "delta", i, delta[i]);
+                    push(channels, deltaChannel, i, delta[i]);
                     deltaAck[i] = millisSince(start);
                 }
                 Sample deltaPushes = Sample.of(deltaAck, millisSince(wallStart));
-                awaitVersion(channels, "delta", pushes);
+                awaitVersion(channels, deltaChannel, pushes);
 
                 // 3. paced: one step-time = the time to compress one version alone
-                create(channels, base, "paced");
+                create(channels, base, pacedChannel);
                 double[] alone = new double[3];
                 for (int i = 0; i < alone.length; i++) {
-                    push(channels, "paced", i, full[i]);
-                    ChannelVersion version = awaitVersion(channels, "paced", i + 1);
+                    push(channels, pacedChannel, i, full[i]);
+                    ChannelVersion version = awaitVersion(channels, pacedChannel, i + 1);
                     alone[i] = version.getFinishedAtMs() - version.getPushedAtMs();
                 }
                 double stepMs = Sample.of(alone, 0).percentile(50);
                 for (int i = 0; i < paced; i++) {
                     long start = System.nanoTime();
-                    push(channels, "paced", alone.length + i, full[i % pushes]);
+                    push(channels, pacedChannel, alone.length + i, full[i % pushes]);
                     long sleep = (long) (stepMs - millisSince(start));
                     if (sleep > 0 && i < paced - 1) {
                         Thread.sleep(sleep);
                     }
                 }
-                awaitVersion(channels, "paced", alone.length + paced);
+                awaitVersion(channels, pacedChannel, alone.length + paced);
                 List<Double> pacedLatency = new ArrayList<>();
                 int pacedSuperseded = 0;
-                for (ChannelVersion version : channels.get("paced").getVersionsList()) {
+                for (ChannelVersion version : channels.get(pacedChannel).getVersionsList()) {
                     if (version.getVersion() <= alone.length) {
                         continue;
                     }
@@ -144,11 +154,11 @@ public final class ChannelPushBenchmark {
                     }
                 }
                 Sample pacedSample = Sample.of(pacedLatency.stream().mapToDouble(Double::doubleValue).toArray(), 0);
-                ChannelVersion pacedNewest = channels.get("paced").getVersions(alone.length + paced - 1);
+                ChannelVersion pacedNewest = channels.get(pacedChannel).getVersions(alone.length + paced - 1);
 
-                System.out.printf(Locale.ROOT, "Channel push benchmark, %s (load %s at start, %s at end), %d cores; LeNet-300-100 (%d bytes full, %d bytes delta "
+                System.out.printf(Locale.ROOT, "Channel push benchmark, %s (load %s at start, %s at end), %d cores, server %s; LeNet-300-100 (%d bytes full, %d bytes delta "
                         + "[fc3]), pipeline %s, policy latest%n", started.truncatedTo(ChronoUnit.SECONDS), load, loadAverage(),
-                        Runtime.getRuntime().availableProcessors(), full[0].length, delta[0].length, PIPELINE);
+                        Runtime.getRuntime().availableProcessors(), platform != null ? "in this JVM" : server, full[0].length, delta[0].length, PIPELINE);
                 System.out.printf(Locale.ROOT, "%-44s %6s %8s %8s %8s %10s%n", "", "n", "p50 ms", "p95 ms", "max ms", "pushes/s");
                 row("push acknowledged, full (flat out)", fullPushes);
                 row("push acknowledged, delta (flat out)", deltaPushes);
