@@ -58,6 +58,13 @@ class PipelineTest(unittest.TestCase):
 
 
 class SafetensorsTest(unittest.TestCase):
+    def test_importing_the_package_leaves_numpy_for_the_first_push(self):
+        import subprocess
+        import sys
+        code = "import sys, condense; print('numpy' in sys.modules); condense.to_safetensors({'w': [1]}); print('numpy' in sys.modules)"
+        shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=os.environ).stdout.split()
+        self.assertEqual(shown, ["False", "True"])
+
     def test_round_trip_of_arrays_and_tensor_like_objects(self):
         weights = {"fc1.weight": np.arange(6, dtype=np.float32).reshape(2, 3), "fc1.bias": FakeTorchTensor(np.array([1.5, -2], dtype=np.float32)),
                    "steps": np.array([7], dtype=np.int64), "half": np.ones((2, 2), dtype=np.float16)}

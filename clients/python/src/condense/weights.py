@@ -6,12 +6,13 @@ then the raw little-endian values in C order: written here with the standard lib
 import json
 import struct
 
-import numpy as np
+# by numpy's kind and item size; numpy itself is imported on the first push, not with the package: a client that only
+# compresses files (Client.compress) starts about 0.15 s sooner without it
+_DTYPES = {"f4": "F32", "f2": "F16", "i1": "I8", "u1": "U8", "i4": "I32", "i8": "I64"}
 
-_DTYPES = {
-    np.dtype("float32"): "F32", np.dtype("float16"): "F16", np.dtype("int8"): "I8", np.dtype("uint8"): "U8",
-    np.dtype("int32"): "I32", np.dtype("int64"): "I64",
-}
+
+def _kind(array):
+    return array.dtype.kind + str(array.dtype.itemsize)
 
 
 def as_array(name, value):
@@ -22,12 +23,12 @@ def as_array(name, value):
         value = value.cpu()
     if hasattr(value, "numpy"):
         value = value.numpy()
+    import numpy as np
     array = np.asarray(value)
-    native = np.dtype(array.dtype.kind + str(array.dtype.itemsize))
-    if native not in _DTYPES:
+    if _kind(array) not in _DTYPES:
         raise ValueError("tensor %r is %s; push float32, float16, int8, uint8, int32 or int64 (the dtype of the model's "
                          "initializer; for float64 arrays use .astype(numpy.float32))" % (name, array.dtype))
-    return np.ascontiguousarray(array.astype(native.newbyteorder("<"), copy=False))
+    return np.ascontiguousarray(array.astype(np.dtype(_kind(array)).newbyteorder("<"), copy=False))
 
 
 def to_safetensors(tensors):
@@ -40,7 +41,7 @@ def to_safetensors(tensors):
     for name, value in tensors.items():
         array = as_array(name, value)
         data = array.tobytes()
-        header[name] = {"dtype": _DTYPES[np.dtype(array.dtype.kind + str(array.dtype.itemsize))], "shape": list(array.shape),
+        header[name] = {"dtype": _DTYPES[_kind(array)], "shape": list(array.shape),
                         "data_offsets": [offset, offset + len(data)]}
         blobs.append(data)
         offset += len(data)
