@@ -32,6 +32,26 @@ class LiveTest(unittest.TestCase):
             self.assertGreater(os.path.getsize(output), 0)
             self.assertLess(os.path.getsize(output), os.path.getsize(MODEL))
 
+    def test_the_command_line_compresses_prints_the_figures_and_says_what_is_wrong(self):
+        import subprocess
+        import sys
+        with tempfile.TemporaryDirectory() as folder:
+            output, report = os.path.join(folder, "small.onnx"), os.path.join(folder, "report.json")
+            done = subprocess.run([sys.executable, "-m", "condense", "compress", MODEL, "--pipeline", "prune(sparsity=0.5) | quantize(bits=8)",
+                                   "-o", output, "--server", SERVER, "--report", report], capture_output=True, text=True, timeout=300)
+            self.assertEqual(done.returncode, 0, done.stderr)
+            self.assertIn("[step 1] prune started", done.stderr)
+            self.assertIn("[step 2] quantize done in", done.stderr)
+            self.assertIn("ratio", done.stdout)
+            self.assertIn("sqnr_db", done.stdout)
+            self.assertIn("Wrote %s (%d bytes)" % (output, os.path.getsize(output)), done.stdout)
+            with open(report) as f:
+                self.assertIn("evaluation", f.read())
+            refused = subprocess.run([sys.executable, "-m", "condense", "compress", MODEL, "--pipeline", "quantize(bits=9)", "-o", output,
+                                      "--server", SERVER], capture_output=True, text=True, timeout=300)
+            self.assertEqual(refused.returncode, 1)
+            self.assertIn("bits", refused.stderr)
+
     def test_a_channel_takes_numpy_pushes_and_refuses_bad_ones(self):
         channel = self.client.channel("py-" + uuid.uuid4().hex[:8])
         channel.create(MODEL, "quantize(bits=8)", policy="every")

@@ -136,11 +136,13 @@ class Client:
                 os.remove(temporary)
         return written
 
-    def compress(self, model, pipeline, output=None, eval_data=None, eval_labels=None, calibration_data=None, skip_evaluation=False):
+    def compress(self, model, pipeline, output=None, eval_data=None, eval_labels=None, calibration_data=None, skip_evaluation=False,
+                 train_data=None, train_labels=None, request_id=None, on_event=None):
         """Compresses a model file with a pipeline (text as the command line writes it, or [(technique, {param: value})]),
         waits for the job, writes the result to ``output`` when given and answers the job (its report included). A model
         with external data goes with its data files as a bundle, and its result comes back with its data file beside
-        ``output`` (``download_bundle``).
+        ``output`` (``download_bundle``). ``on_event`` is called with each JobEvent as the job goes (step started,
+        progress, step completed).
         CondenseError when the server refuses it or the job does not complete."""
         steps = parse_pipeline(pipeline) if isinstance(pipeline, str) else list(pipeline)
         request = pb.SubmitRequest(model_id=self.upload_model(model), skip_evaluation=skip_evaluation)
@@ -152,11 +154,18 @@ class Client:
             request.evaluation_labels_id = self.upload(eval_labels)
         if calibration_data:
             request.calibration_data_id = self.upload(calibration_data)
+        if train_data:
+            request.train_data_id = self.upload(train_data)
+        if train_labels:
+            request.train_labels_id = self.upload(train_labels)
+        if request_id:
+            request.client_request_id = request_id
         job_id = self._invoke(self._call("unary_unary", _SERVICE + "Submit", pb.SubmitRequest, pb.SubmitResponse), request).job_id
         watch = self._call("unary_stream", _SERVICE + "WatchJob", pb.WatchJobRequest, pb.JobEvent)
         try:
-            for _ in self._invoke(watch, pb.WatchJobRequest(job_id=job_id), stream=True):
-                pass
+            for event in self._invoke(watch, pb.WatchJobRequest(job_id=job_id), stream=True):
+                if on_event:
+                    on_event(event)
         except grpc.RpcError as e:
             raise CondenseError("%s: %s" % (e.code().name, e.details()), e.code().name) from None
         job = self.job(job_id)
