@@ -25,4 +25,12 @@ public interface Evaluator {
     default long newestIrVersion() {
         return Long.MAX_VALUE;
     }
+
+    /**
+     * The newest opset of the default ONNX domain the runtime runs; the host loads a model that imports a newer one, and
+     * whose operators have the same versions at this one, importing this one ({@link io.condense.sdk.model.OpsetVersions#lowered}).
+     */
+    default long newestOpset() {
+        return Long.MAX_VALUE;
+    }
 }

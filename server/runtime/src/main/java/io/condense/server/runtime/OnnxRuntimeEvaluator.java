@@ -16,6 +16,7 @@ import io.condense.sdk.eval.Evaluator;
 import io.condense.sdk.eval.InferenceSession;
 import io.condense.sdk.model.IrVersions;
 import io.condense.sdk.model.OnnxModel;
+import io.condense.sdk.model.OpsetVersions;
 import java.util.LinkedHashSet;
 import java.util.Set;
 
@@ -69,6 +70,13 @@ public final class OnnxRuntimeEvaluator implements Evaluator {
      * version, 14 from onnx 1.23, into every model it makes: {@link IrVersions}).
      */
     public static final long NEWEST_IR_VERSION = 13;
+
+    /**
+     * The newest opset of the default domain this ONNX Runtime (1.29) runs; it refuses a model that imports a newer one.
+     * A model whose operators are unchanged between this and the opset it imports is run importing this one (the onnx
+     * package imports its own newest, 28 from onnx 1.23, when a model is made without opset imports: {@link OpsetVersions}).
+     */
+    public static final long NEWEST_OPSET = 26;
 
     /** ONNX IR version 4 made initializers that are not graph inputs legal. */
     private static final long MINIMUM_IR_VERSION_WITHOUT_INITIALIZER_INPUTS = 4;
@@ -199,7 +207,7 @@ public final class OnnxRuntimeEvaluator implements Evaluator {
     }
 
     private static OnnxModel runnableModel(OnnxModel declared, Set<String> realInputs) {
-        OnnxModel model = IrVersions.lowered(declared, NEWEST_IR_VERSION);
+        OnnxModel model = IrVersions.lowered(OpsetVersions.lowered(declared, NEWEST_OPSET), NEWEST_IR_VERSION);
         GraphProto graph = model.graph();
         if (graph.getInputCount() == realInputs.size()) {
             return model;
@@ -231,6 +239,11 @@ public final class OnnxRuntimeEvaluator implements Evaluator {
     @Override
     public long newestIrVersion() {
         return NEWEST_IR_VERSION;
+    }
+
+    @Override
+    public long newestOpset() {
+        return NEWEST_OPSET;
     }
 
     @Override

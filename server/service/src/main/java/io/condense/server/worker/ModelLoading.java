@@ -5,6 +5,7 @@ import io.condense.sdk.error.ErrorCode;
 import io.condense.sdk.eval.Evaluator;
 import io.condense.sdk.model.GraphCheck;
 import io.condense.sdk.model.IrVersions;
+import io.condense.sdk.model.OpsetVersions;
 import io.condense.sdk.model.OnnxModel;
 import io.condense.server.blob.BlobId;
 import io.condense.server.blob.BlobStore;
@@ -15,8 +16,9 @@ import java.nio.file.Path;
  * Loads models from the blob store (a job's model, a step's output, an uploaded model a step parameter names), turning
  * any parse failure into a clear INVALID_MODEL. A model stored as a bundle with its external data files is loaded from
  * files in a folder the caller owns, its tensors memory-mapped one by one (never the whole model in the heap). A model
- * that declares a newer IR version than ONNX Runtime reads, and uses nothing of it, is loaded at the version ONNX Runtime
- * reads ({@link IrVersions#lowered}), so its steps, its evaluation and the model written run in ONNX Runtime.
+ * that declares a newer IR version or opset than ONNX Runtime reads, and needs nothing of it, is loaded at the versions
+ * ONNX Runtime reads ({@link IrVersions#lowered}, {@link OpsetVersions#lowered}), so its steps, its evaluation and the
+ * model written run in ONNX Runtime.
  */
 public final class ModelLoading {
     /** The host's runtime, asked for the newest IR version it reads. */
@@ -53,9 +55,14 @@ public final class ModelLoading {
         return readable(model);
     }
 
-    /** The model at the newest IR version the host's runtime reads, when it declares a newer one and uses nothing of it. */
+    /**
+     * The model importing the newest opset the host's runtime runs, when it imports a newer one whose operators are the
+     * same there, and at the newest IR version the runtime reads, when it declares a newer one and uses nothing of it.
+     */
     private static OnnxModel readable(OnnxModel model) {
-        return RUNTIME.get().map(runtime -> IrVersions.lowered(model, runtime.newestIrVersion())).orElse(model);
+        return RUNTIME.get()
+                .map(runtime -> IrVersions.lowered(OpsetVersions.lowered(model, runtime.newestOpset()), runtime.newestIrVersion()))
+                .orElse(model);
     }
 
     /** The rules OnnxModel leaves to the boundary: names written twice, domains without an opset import. */

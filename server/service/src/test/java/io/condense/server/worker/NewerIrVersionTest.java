@@ -50,4 +50,13 @@ class NewerIrVersionTest {
         assertThat(ModelLoading.parse(cast.build().toByteArray(), "the uploaded model").proto().getIrVersion())
                 .isEqualTo(OnnxRuntimeEvaluator.NEWEST_IR_VERSION); // INT2 is an IR 13 type
     }
+
+    @Test
+    void aModelImportingTheOnnxPackagesNewestOpsetIsLoadedImportingTheRuntimesWhenItsOperatorsAreTheSame() throws Exception {
+        ModelProto.Builder newest = mnistDeclaring(14).toBuilder();
+        newest.setOpsetImport(0, newest.getOpsetImport(0).toBuilder().setVersion(28));
+        OnnxModel loaded = ModelLoading.parse(newest.build().toByteArray(), "the uploaded model");
+        assertThat(loaded.proto().getOpsetImport(0).getVersion()).isEqualTo(OnnxRuntimeEvaluator.NEWEST_OPSET);
+        assertThat(loaded.proto().getIrVersion()).isEqualTo(OnnxRuntimeEvaluator.NEWEST_IR_VERSION);
+    }
 }

@@ -14,15 +14,51 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /**
- * {@link OnnxRuntimeEvaluator#NEWEST_IR_VERSION} is this ONNX Runtime's own limit, and the evaluator runs a model that
- * declares a newer IR version but uses nothing of it (as the onnx package writes every model it makes).
+ * {@link OnnxRuntimeEvaluator#NEWEST_IR_VERSION} and {@link OnnxRuntimeEvaluator#NEWEST_OPSET} are this ONNX Runtime's own
+ * limits, and the evaluator runs a model that declares newer ones but needs nothing of them (as the onnx package writes
+ * every model it makes: IR version 14 and, without opset imports, opset 28).
  */
-class NewestIrVersionTest {
+class NewestVersionsTest {
     private static final Path MNIST = Path.of(System.getProperty("condense.shared.dir", "../../../shared"), "models", "mnist8", "model.onnx");
 
     private static OnnxModel mnistDeclaring(long irVersion) throws Exception {
         OnnxModel model = OnnxModel.fromBytes(Files.readAllBytes(MNIST));
         return OnnxModel.of(model.proto().toBuilder().setIrVersion(irVersion).build());
+    }
+
+    /** mnist8 (Conv, Add, Relu, MaxPool, Reshape, MatMul: none changed after opset 25) importing {@code opset}, at IR 10. */
+    private static OnnxModel mnistImporting(long opset) throws Exception {
+        OnnxModel model = OnnxModel.fromBytes(Files.readAllBytes(MNIST));
+        var proto = model.proto().toBuilder().setIrVersion(10);
+        proto.setOpsetImport(0, proto.getOpsetImport(0).toBuilder().setVersion(opset));
+        return OnnxModel.of(proto.build());
+    }
+
+    @Test
+    void theOpsetConstantIsTheNewestOnnxRuntimeRuns() throws Exception {
+        OrtEnvironment environment = OrtEnvironment.getEnvironment();
+        try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
+            try (OrtSession session = environment.createSession(mnistImporting(OnnxRuntimeEvaluator.NEWEST_OPSET).toBytes(), options)) {
+                assertThat(session.getInputNames()).hasSize(1);
+            }
+            byte[] newer = mnistImporting(OnnxRuntimeEvaluator.NEWEST_OPSET + 1).toBytes();
+            assertThatThrownBy(() -> environment.createSession(newer, options).close()).hasMessageContaining("opset");
+        }
+        assertThat(new OnnxRuntimeEvaluator(1, 8).newestOpset()).isEqualTo(OnnxRuntimeEvaluator.NEWEST_OPSET);
+    }
+
+    @Test
+    void aModelImportingTheOnnxPackagesNewestOpsetRunsWhenItsOperatorsAreTheSameThere() throws Exception {
+        OnnxRuntimeEvaluator runtime = new OnnxRuntimeEvaluator(1, 8);
+        float[] pixels = new float[28 * 28];
+        for (int i = 0; i < pixels.length; i++) {
+            pixels[i] = (i * 53 % 255) / 255f;
+        }
+        try (InferenceSession newer = runtime.open(mnistImporting(28)); InferenceSession older = runtime.open(mnistImporting(13))) {
+            Map<String, NdArray> feeds = Map.of(older.inputs().get(0).name(), NdArray.ofFloats(new long[] {1, 1, 28, 28}, pixels));
+            float[] expected = older.run(feeds).values().iterator().next().toFloatArray();
+            assertThat(newer.run(feeds).values().iterator().next().toFloatArray()).containsExactly(expected);
+        }
     }
 
     @Test
