@@ -42,11 +42,14 @@ class OpsetVersionsTest {
 
     @Test
     void anOperatorWithANewerVersionAnUnknownOneOrAnOlderImportStayAsTheyAre() {
-        // Cast has a version 28: a model importing 28 means it, and 26 would mean another
+        // Mod has a version 28 (its schema the same, its meaning maybe not): a model importing 28 means it, 26 another
+        List<NodeProto> mod = List.of(node("MatMul", List.of("x", "w"), List.of("m")), node("Mod", List.of("m", "m"), List.of("y")));
+        assertThat(opset(OpsetVersions.lowered(importing(28, mod), 26))).isEqualTo(28);
+        assertThat(opset(OpsetVersions.lowered(importing(27, mod), 26))).isEqualTo(26); // Mod's 28 is not meant at 27
+        // Cast's version 28 only added the float6 types: a model casting to float means the same at 26
         List<NodeProto> cast = List.of(node("MatMul", List.of("x", "w"), List.of("m")),
                 node("Cast", List.of("m"), List.of("y"), intAttribute("to", 1)));
-        assertThat(opset(OpsetVersions.lowered(importing(28, cast), 26))).isEqualTo(28);
-        assertThat(opset(OpsetVersions.lowered(importing(27, cast), 26))).isEqualTo(26); // Cast's 28 is not meant at 27
+        assertThat(opset(OpsetVersions.lowered(importing(28, cast), 26))).isEqualTo(26);
         List<NodeProto> unknown = List.of(node("MatMul", List.of("x", "w"), List.of("m")), node("NotAnOnnxOperator", List.of("m"), List.of("y")));
         assertThat(opset(OpsetVersions.lowered(importing(28, unknown), 26))).isEqualTo(28);
         assertThat(opset(OpsetVersions.lowered(importing(21, MATMUL_RELU), 26))).isEqualTo(21);
@@ -55,12 +58,12 @@ class OpsetVersionsTest {
 
     @Test
     void subgraphsCountToo() {
-        GraphProto branch = GraphProto.newBuilder().setName("branch").addNode(node("Cast", List.of("m"), List.of("c"), intAttribute("to", 1)))
+        GraphProto branch = GraphProto.newBuilder().setName("branch").addNode(node("Mod", List.of("m", "m"), List.of("c")))
                 .addOutput(value("c", 1, 2)).build();
         AttributeProto thenBranch = AttributeProto.newBuilder().setName("then_branch").setType(AttributeProto.AttributeType.GRAPH).setG(branch).build();
         AttributeProto elseBranch = thenBranch.toBuilder().setName("else_branch").build();
         List<NodeProto> withIf = List.of(node("MatMul", List.of("x", "w"), List.of("m")), node("If", List.of("x"), List.of("y"), thenBranch, elseBranch));
-        // If itself changed at 23-25 only; the Cast inside its branches changed at 28
+        // If itself changed at 23-25 only (its types); the Mod inside its branches has a version 28
         assertThat(opset(OpsetVersions.lowered(importing(28, withIf), 26))).isEqualTo(28);
     }
 }
