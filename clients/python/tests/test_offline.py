@@ -57,6 +57,23 @@ class PipelineTest(unittest.TestCase):
             condense.parse_pipeline("prune quantize")
 
 
+class CommandLineTest(unittest.TestCase):
+    def test_a_pipeline_that_does_not_parse_or_a_missing_file_is_one_line_not_a_traceback(self):
+        import subprocess
+        import sys
+        with tempfile.TemporaryDirectory() as folder:
+            model = os.path.join(folder, "model.onnx")
+            with open(model, "wb") as f:
+                f.write(b"not sent: the pipeline is refused first")
+            for arguments, said in (([model, "--pipeline", "quantize(bits=8"], "ends early"),
+                                    ([os.path.join(folder, "missing.onnx"), "--pipeline", "quantize(bits=8)"], "missing.onnx")):
+                done = subprocess.run([sys.executable, "-m", "condense", "compress"] + arguments + ["--server", "127.0.0.1:1"],
+                                      capture_output=True, text=True, env=os.environ, timeout=60)
+                self.assertEqual(done.returncode, 2, done.stderr)
+                self.assertIn(said, done.stderr)
+                self.assertNotIn("Traceback", done.stderr)
+
+
 class SafetensorsTest(unittest.TestCase):
     def test_importing_the_package_leaves_numpy_for_the_first_push(self):
         import subprocess

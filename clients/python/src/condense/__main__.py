@@ -74,7 +74,8 @@ def main(argv=None):
     except CondenseError as e:
         print("condense: %s" % e, file=sys.stderr)
         return 1
-    except OSError as e:
+    except (OSError, ValueError) as e:
+        # a file that cannot be read, a pipeline that does not parse
         print("condense: %s" % e, file=sys.stderr)
         return 2
 
