@@ -1,6 +1,8 @@
 package io.condense.sdk.eval;
 
+import io.condense.sdk.model.IrVersions;
 import io.condense.sdk.model.OnnxModel;
+import io.condense.sdk.model.OpsetVersions;
 
 /**
  * Runs ONNX models in the host's runtime (ONNX Runtime). The host owns the native library; techniques
@@ -20,7 +22,7 @@ public interface Evaluator {
 
     /**
      * The newest ONNX IR version the runtime reads (a model declaring a newer one is refused by it); the host loads a model
-     * that declares a newer one and uses nothing of it at this version ({@link io.condense.sdk.model.IrVersions#lowered}).
+     * that declares a newer one and uses nothing of it at this version ({@link IrVersions#lowered}).
      */
     default long newestIrVersion() {
         return Long.MAX_VALUE;
@@ -28,9 +30,17 @@ public interface Evaluator {
 
     /**
      * The newest opset of the default ONNX domain the runtime runs; the host loads a model that imports a newer one, and
-     * whose operators have the same versions at this one, importing this one ({@link io.condense.sdk.model.OpsetVersions#lowered}).
+     * whose operators have the same versions at this one, importing this one ({@link OpsetVersions#lowered}).
      */
     default long newestOpset() {
         return Long.MAX_VALUE;
+    }
+
+    /**
+     * The model as this runtime reads it: importing {@link #newestOpset()} when it imports a newer opset whose operators
+     * are the same there, and at {@link #newestIrVersion()} when it declares a newer IR version and uses nothing of it.
+     */
+    default OnnxModel readable(OnnxModel model) {
+        return IrVersions.lowered(OpsetVersions.lowered(model, newestOpset()), newestIrVersion());
     }
 }

@@ -166,7 +166,7 @@ public final class OnnxRuntimeEvaluator implements Evaluator {
         for (ValueInfoProto input : model.inputs()) {
             realInputs.add(input.getName());
         }
-        OnnxModel runnable = runnableModel(model, realInputs);
+        OnnxModel runnable = runnableModel(readable(model), realInputs);
         OrtEnvironment environment = environment();
         OrtSession session;
         try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
@@ -206,8 +206,7 @@ public final class OnnxRuntimeEvaluator implements Evaluator {
         return runnableModel(model, realInputs).toBytes();
     }
 
-    private static OnnxModel runnableModel(OnnxModel declared, Set<String> realInputs) {
-        OnnxModel model = IrVersions.lowered(OpsetVersions.lowered(declared, NEWEST_OPSET), NEWEST_IR_VERSION);
+    private static OnnxModel runnableModel(OnnxModel model, Set<String> realInputs) {
         GraphProto graph = model.graph();
         if (graph.getInputCount() == realInputs.size()) {
             return model;

@@ -55,14 +55,9 @@ public final class ModelLoading {
         return readable(model);
     }
 
-    /**
-     * The model importing the newest opset the host's runtime runs, when it imports a newer one whose operators are the
-     * same there, and at the newest IR version the runtime reads, when it declares a newer one and uses nothing of it.
-     */
+    /** The model as the host's runtime reads it ({@link Evaluator#readable}); as it is without a runtime. */
     private static OnnxModel readable(OnnxModel model) {
-        return RUNTIME.get()
-                .map(runtime -> IrVersions.lowered(OpsetVersions.lowered(model, runtime.newestOpset()), runtime.newestIrVersion()))
-                .orElse(model);
+        return RUNTIME.get().map(runtime -> runtime.readable(model)).orElse(model);
     }
 
     /** The rules OnnxModel leaves to the boundary: names written twice, domains without an opset import. */
