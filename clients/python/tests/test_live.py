@@ -32,6 +32,24 @@ class LiveTest(unittest.TestCase):
             self.assertGreater(os.path.getsize(output), 0)
             self.assertLess(os.path.getsize(output), os.path.getsize(MODEL))
 
+    def test_compress_sends_every_data_file_for_its_own_field(self):
+        # the uploads go at once: each blob id must still land in its own field of the job
+        with tempfile.TemporaryDirectory() as folder:
+            inputs, labels, calibration = (os.path.join(folder, name) for name in ("x.npy", "y.npy", "calibration.npy"))
+            rng = np.random.default_rng(3)
+            np.save(inputs, rng.random((40, 784), dtype=np.float32))
+            np.save(labels, rng.integers(0, 10, 40).astype(np.int64))
+            np.save(calibration, rng.random((16, 784), dtype=np.float32))
+            job = self.client.compress(MODEL, "quantize(activations=true, calibration_samples=16)", output=os.path.join(folder, "q.onnx"),
+                                       eval_data=inputs, eval_labels=labels, calibration_data=calibration)
+            self.assertEqual(condense.job_state_name(job.state), "COMPLETED")
+            evaluation, step = job.report["evaluation"], job.report["steps"][0]["report"]
+            self.assertEqual(evaluation["data"], "evaluation data with labels")
+            self.assertEqual(evaluation["samples"], 40)
+            self.assertEqual(step["calibration_samples"], 16)
+            with self.assertRaises(OSError):
+                self.client.compress(MODEL, "quantize(bits=8)", calibration_data=os.path.join(folder, "missing.npy"))
+
     def test_the_command_line_compresses_prints_the_figures_and_says_what_is_wrong(self):
         import subprocess
         import sys

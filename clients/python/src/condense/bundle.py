@@ -65,27 +65,28 @@ def location_problem(location):
 
 def upload_bundle(client, model_path):
     """Streams the model and the data files it names through UploadBundle; the blob id the server answers."""
+    return start_bundle_upload(client, model_path).result()
+
+
+def start_bundle_upload(client, model_path):
+    """``upload_bundle`` started and not waited for: a PendingUpload (condense.client) of the bundle's blob id. Every file is
+    opened (and its SHA-256 computed for the header) here, so a missing file raises OSError before anything is sent."""
+    from condense.client import _file_chunks
     names = [os.path.basename(model_path)] + data_files(model_path)
     folder = os.path.dirname(os.path.abspath(model_path))
     paths = [os.path.abspath(model_path)] + [os.path.join(folder, name) for name in names[1:]]
     header = pb.BundleHeader()
     for name, path in zip(names, paths):
         header.files.add(name=name, size=os.path.getsize(path), sha256=_sha256(path))
+    files = [open(path, "rb") for path in paths]
 
     def chunks():
         yield pb.BundleChunk(header=header)
-        for index, path in enumerate(paths):
-            offset = 0
-            with open(path, "rb") as f:
-                while True:
-                    data = f.read(CHUNK_BYTES)
-                    if not data:
-                        break
-                    yield pb.BundleChunk(data=pb.BundleData(file=index, offset=offset, data=data, crc32c=google_crc32c.value(data)))
-                    offset += len(data)
+        for index, f in enumerate(files):
+            yield from _file_chunks(f, lambda data, offset: pb.BundleChunk(
+                data=pb.BundleData(file=index, offset=offset, data=data, crc32c=google_crc32c.value(data))))
 
-    stub = client._call("stream_unary", "/condense.v1.CompressionService/UploadBundle", pb.BundleChunk, pb.UploadResult)
-    return client._invoke(stub, chunks()).blob_id
+    return client.start_stream_upload("UploadBundle", pb.BundleChunk, chunks())
 
 
 def receive_bundle(chunks, path):

@@ -30,6 +30,35 @@ def job_state_name(state):
     return pb.JobState.Name(state)[len("JOB_STATE_"):]
 
 
+class PendingUpload:
+    """An upload under way: ``result()`` waits for it and answers the blob id (CondenseError when the server refused it);
+    ``cancel()`` stops it if it has not ended."""
+
+    def __init__(self, future):
+        self._future = future
+
+    def result(self):
+        try:
+            return self._future.result().blob_id
+        except grpc.RpcError as e:
+            raise CondenseError("%s: %s" % (e.code().name, e.details()), e.code().name) from None
+
+    def cancel(self):
+        self._future.cancel()
+
+
+def _file_chunks(f, message):
+    """The requests of an open file's upload, one per chunk: message(data, offset); closes the file at the end."""
+    with f:
+        offset = 0
+        while True:
+            data = f.read(CHUNK_BYTES)
+            if not data:
+                return
+            yield message(data, offset)
+            offset += len(data)
+
+
 class Client:
     """A connection to a Condense server (``./condense serve``): host:port, optionally TLS (a CA file) and a bearer token."""
 
@@ -74,30 +103,35 @@ class Client:
 
     def upload(self, path_or_bytes):
         """Streams a file (or bytes) in 1 MiB chunks; the blob id the server answers."""
-        data = path_or_bytes if isinstance(path_or_bytes, (bytes, bytearray)) else None
+        return self.start_upload(path_or_bytes).result()
 
-        def chunks():
-            if data is not None:
-                for start in range(0, max(len(data), 1), CHUNK_BYTES):
-                    yield pb.UploadChunk(data=bytes(data[start:start + CHUNK_BYTES]))
-                return
-            with open(path_or_bytes, "rb") as f:
-                while True:
-                    chunk = f.read(CHUNK_BYTES)
-                    if not chunk:
-                        return
-                    yield pb.UploadChunk(data=chunk)
+    def start_upload(self, path_or_bytes):
+        """Starts streaming a file (or bytes) in 1 MiB chunks and answers at once: a PendingUpload whose ``result()`` is the
+        blob id. Several uploads started one after the other go at the same time over the one connection. A file that
+        cannot be opened raises OSError here, before anything is sent."""
+        if isinstance(path_or_bytes, (bytes, bytearray)):
+            data = path_or_bytes
+            requests = (pb.UploadChunk(data=bytes(data[start:start + CHUNK_BYTES])) for start in range(0, max(len(data), 1), CHUNK_BYTES))
+        else:
+            requests = _file_chunks(open(path_or_bytes, "rb"), lambda chunk, offset: pb.UploadChunk(data=chunk))
+        return self.start_stream_upload("UploadModel", pb.UploadChunk, requests)
 
-        stub = self._call("stream_unary", _SERVICE + "UploadModel", pb.UploadChunk, pb.UploadResult)
-        return self._invoke(stub, chunks()).blob_id
+    def start_stream_upload(self, method, request_type, requests):
+        """Starts a client-streaming upload call of the service with these requests; a PendingUpload."""
+        stub = self._call("stream_unary", _SERVICE + method, request_type, pb.UploadResult)
+        return PendingUpload(stub.future(requests, timeout=self.timeout, metadata=self._metadata))
 
     def upload_model(self, path_or_bytes):
         """Uploads a model: a file naming external data files (``big.onnx`` with ``big.onnx.data`` beside it) as a bundle
         with those files (UploadBundle), any other file or bytes as one blob (UploadModel); the blob id."""
-        from condense.bundle import data_files, upload_bundle
+        return self.start_model_upload(path_or_bytes).result()
+
+    def start_model_upload(self, path_or_bytes):
+        """``upload_model`` started and not waited for: a PendingUpload."""
+        from condense.bundle import data_files, start_bundle_upload
         if not isinstance(path_or_bytes, (bytes, bytearray)) and data_files(path_or_bytes):
-            return upload_bundle(self, path_or_bytes)
-        return self.upload(path_or_bytes)
+            return start_bundle_upload(self, path_or_bytes)
+        return self.start_upload(path_or_bytes)
 
     def download_bundle(self, path, job_id=None, blob_id=None):
         """Writes a job's result (or a stored model) with its data files: the model to ``path``, its data files beside it as
@@ -145,19 +179,22 @@ class Client:
         progress, step completed).
         CondenseError when the server refuses it or the job does not complete."""
         steps = parse_pipeline(pipeline) if isinstance(pipeline, str) else list(pipeline)
-        request = pb.SubmitRequest(model_id=self.upload_model(model), skip_evaluation=skip_evaluation)
+        request = pb.SubmitRequest(skip_evaluation=skip_evaluation)
         for technique, parameters in steps:
             request.steps.add(technique=technique, parameters={k: str(v) for k, v in parameters.items()})
-        if eval_data:
-            request.evaluation_data_id = self.upload(eval_data)
-        if eval_labels:
-            request.evaluation_labels_id = self.upload(eval_labels)
-        if calibration_data:
-            request.calibration_data_id = self.upload(calibration_data)
-        if train_data:
-            request.train_data_id = self.upload(train_data)
-        if train_labels:
-            request.train_labels_id = self.upload(train_labels)
+        # the model and every data file go at once (each its own call on the one connection)
+        files = [("model_id", model), ("evaluation_data_id", eval_data), ("evaluation_labels_id", eval_labels),
+                 ("calibration_data_id", calibration_data), ("train_data_id", train_data), ("train_labels_id", train_labels)]
+        pending = []
+        try:
+            for field, source in files:
+                if source:
+                    pending.append((field, self.start_model_upload(source) if field == "model_id" else self.start_upload(source)))
+            for field, upload in pending:
+                setattr(request, field, upload.result())
+        finally:
+            for _, upload in pending:
+                upload.cancel()
         if request_id:
             request.client_request_id = request_id
         job_id = self._invoke(self._call("unary_unary", _SERVICE + "Submit", pb.SubmitRequest, pb.SubmitResponse), request).job_id
