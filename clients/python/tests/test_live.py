@@ -7,6 +7,8 @@ import tempfile
 import unittest
 import uuid
 
+os.environ.setdefault("CONDENSE_CACHE_DIR", tempfile.mkdtemp(prefix="condense-cache-"))
+
 import numpy as np
 
 import condense
@@ -49,6 +51,38 @@ class LiveTest(unittest.TestCase):
             self.assertEqual(step["calibration_samples"], 16)
             with self.assertRaises(OSError):
                 self.client.compress(MODEL, "quantize(bits=8)", calibration_data=os.path.join(folder, "missing.npy"))
+
+    def test_an_unchanged_file_is_not_sent_again_and_an_id_the_server_lost_is_sent_again(self):
+        with tempfile.TemporaryDirectory() as folder:
+            calibration = os.path.join(folder, "calibration.npy")
+            np.save(calibration, np.random.default_rng(4).random((8, 784), dtype=np.float32))
+            from condense.uploads import UploadCache
+            # a cache of its own: the other tests have sent MODEL already
+            self.client = condense.Client(SERVER, upload_cache=UploadCache(SERVER, os.path.join(folder, "uploads.json")))
+            sent = []
+            start_upload = self.client.start_upload
+            self.client.start_upload = lambda source: sent.append(source) or start_upload(source)
+            pipeline = "quantize(activations=true, calibration_samples=8)"
+            first = self.client.compress(MODEL, pipeline, calibration_data=calibration, skip_evaluation=True)
+            self.assertEqual(sorted(sent), sorted([MODEL, calibration]))
+            sent.clear()
+            again = self.client.compress(MODEL, pipeline, calibration_data=calibration, skip_evaluation=True)
+            self.assertEqual(sent, [])
+            self.assertEqual(again.report["ratio"], first.report["ratio"])
+            # an id the server does not hold (collected after its retention): Submit says NOT_FOUND, and every file taken
+            # as stored goes after all
+            self.client._uploads.remember(calibration, "0" * 64)
+            third = self.client.compress(MODEL, pipeline, calibration_data=calibration, skip_evaluation=True)
+            self.assertEqual(sorted(sent), sorted([MODEL, calibration]))
+            self.assertEqual(condense.job_state_name(third.state), "COMPLETED")
+            self.assertNotEqual(self.client._uploads.blob_id(calibration), "0" * 64)
+            # without the cache every file goes
+            sent.clear()
+            with condense.Client(SERVER, upload_cache=False) as plain:
+                plain_start = plain.start_upload
+                plain.start_upload = lambda source: sent.append(source) or plain_start(source)
+                plain.compress(MODEL, pipeline, calibration_data=calibration, skip_evaluation=True)
+            self.assertEqual(sorted(sent), sorted([MODEL, calibration]))
 
     def test_the_command_line_compresses_prints_the_figures_and_says_what_is_wrong(self):
         import subprocess

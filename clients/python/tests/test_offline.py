@@ -1,10 +1,14 @@
-"""Tests of the package that need no server: the pipeline syntax and the safetensors bytes pushes are sent in."""
+"""Tests of the package that need no server: the pipeline syntax, the safetensors bytes pushes are sent in, bundles and the
+remembered uploads."""
 import hashlib
 import json
 import os
 import struct
 import tempfile
+import time
 import unittest
+
+os.environ["CONDENSE_CACHE_DIR"] = tempfile.mkdtemp(prefix="condense-cache-")
 
 import google_crc32c
 
@@ -12,6 +16,7 @@ import numpy as np
 
 import condense
 from condense.bundle import receive_bundle
+from condense.uploads import UploadCache
 from condense.v1 import compression_service_pb2 as pb
 from condense.weights import as_array
 
@@ -207,6 +212,44 @@ class ReceiveBundleTest(unittest.TestCase):
             with self.assertRaisesRegex(condense.BundleError, "'model.onnx' arrived with %d bytes .* the header says %d bytes" % (len(self.FILES[0][1]), len(self.FILES[0][1]) + 1)):
                 receive_bundle(_stream(self.FILES, size_error=True), target)
             self.assertEqual(os.listdir(folder), [])
+
+
+class UploadCacheTest(unittest.TestCase):
+    def test_an_unchanged_file_of_the_same_server_and_caller_has_its_id_and_any_change_loses_it(self):
+        with tempfile.TemporaryDirectory() as folder:
+            data, path = os.path.join(folder, "x.npy"), os.path.join(folder, "cache", "uploads.json")
+            with open(data, "wb") as f:
+                f.write(b"calibration")
+            cache = UploadCache("127.0.0.1:1", path)
+            self.assertIsNone(cache.blob_id(data))
+            cache.remember(data, "a" * 64)
+            self.assertEqual(cache.blob_id(data), "a" * 64)
+            # read again from the file, as the next command does; another server or caller does not see it
+            self.assertEqual(UploadCache("127.0.0.1:1", path).blob_id(data), "a" * 64)
+            self.assertIsNone(UploadCache("127.0.0.1:2", path).blob_id(data))
+            # the same size written again later: a new modification time
+            time.sleep(0.01)
+            with open(data, "wb") as f:
+                f.write(b"Calibration")
+            self.assertIsNone(UploadCache("127.0.0.1:1", path).blob_id(data))
+            cache.remember(data, "b" * 64)
+            self.assertEqual(cache.blob_id(data), "b" * 64)
+            self.assertEqual(len(json.load(open(path))), 1)
+            cache.forget(["b" * 64])
+            self.assertIsNone(UploadCache("127.0.0.1:1", path).blob_id(data))
+            self.assertIsNone(cache.blob_id(os.path.join(folder, "missing.npy")))
+
+    def test_a_cache_file_that_cannot_be_read_only_means_sending_again(self):
+        with tempfile.TemporaryDirectory() as folder:
+            data, path = os.path.join(folder, "x.npy"), os.path.join(folder, "uploads.json")
+            with open(data, "wb") as f:
+                f.write(b"x")
+            with open(path, "w") as f:
+                f.write("{not json")
+            cache = UploadCache("s", path)
+            self.assertIsNone(cache.blob_id(data))
+            cache.remember(data, "c" * 64)
+            self.assertEqual(UploadCache("s", path).blob_id(data), "c" * 64)
 
 
 if __name__ == "__main__":

@@ -12,8 +12,17 @@
 """
 from condense.bundle import BundleError, data_files
 from condense.client import Client, CondenseError, job_state_name, state_name
-from condense.channel import Channel
 from condense.pipeline import parse_pipeline
-from condense.weights import to_safetensors
+
+# imported on first use: the command line's one-shot jobs need neither channels nor safetensors
+_LAZY = {"Channel": "condense.channel", "to_safetensors": "condense.weights"}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError("module 'condense' has no attribute %r" % name)
+
 
 __all__ = ["BundleError", "Client", "Channel", "CondenseError", "data_files", "job_state_name", "parse_pipeline", "state_name", "to_safetensors"]

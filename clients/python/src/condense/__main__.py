@@ -34,7 +34,8 @@ def compress(args):
             print("[step %d] %s done in %d ms" % (step.step, step.technique, step.duration_ms), file=sys.stderr, flush=True)
 
     started = time.perf_counter()
-    with Client(args.server, token=args.token or os.environ.get("CONDENSE_TOKEN"), tls_ca=args.tls_ca) as client:
+    with Client(args.server, token=args.token or os.environ.get("CONDENSE_TOKEN"), tls_ca=args.tls_ca,
+                upload_cache=not args.no_upload_cache) as client:
         job = client.compress(args.model, args.pipeline, output=args.output, eval_data=args.eval_data, eval_labels=args.eval_labels,
                               calibration_data=args.calibration_data, skip_evaluation=args.no_evaluation, train_data=args.train_data,
                               train_labels=args.train_labels, request_id=args.request_id, on_event=on_event)
@@ -65,6 +66,8 @@ def main(argv=None):
     c.add_argument("--train-labels", help="integer class labels of the training inputs")
     c.add_argument("--no-evaluation", action="store_true", help="skip the evaluation in ONNX Runtime at the end of the job")
     c.add_argument("--report", help="where to write the job's report (JSON)")
+    c.add_argument("--no-upload-cache", action="store_true",
+                   help="send every file even when it was sent to this server before and has not changed since")
     c.add_argument("--request-id", help="client request id: a retried command with the same id answers the same job")
     c.add_argument("--token", help="bearer token (default: the CONDENSE_TOKEN environment variable)")
     c.add_argument("--tls-ca", help="speak TLS, trusting server certificates signed by this CA (PEM)")

@@ -6,11 +6,7 @@ Which data files a model names is read from the model file itself. The package h
 protobuf fields that lead to a tensor's ``external_data`` are walked by hand (``_locations``); the field numbers are
 those of onnx.proto3 (ModelProto.graph 7, GraphProto.node 1 / initializer 5 / sparse_initializer 15, ...).
 """
-import hashlib
 import os
-import tempfile
-
-import google_crc32c
 
 from condense.v1 import compression_service_pb2 as pb
 
@@ -71,6 +67,7 @@ def upload_bundle(client, model_path):
 def start_bundle_upload(client, model_path):
     """``upload_bundle`` started and not waited for: a PendingUpload (condense.client) of the bundle's blob id. Every file is
     opened (and its SHA-256 computed for the header) here, so a missing file raises OSError before anything is sent."""
+    import google_crc32c
     from condense.client import _file_chunks
     names = [os.path.basename(model_path)] + data_files(model_path)
     folder = os.path.dirname(os.path.abspath(model_path))
@@ -93,6 +90,10 @@ def receive_bundle(chunks, path):
     """Writes a DownloadBundle stream: the model to ``path`` and its data files beside it as ``<path>.data`` (then ``.data2``,
     ...), the model rewritten to name them so, every file first under a temporary name and moved into place once its size
     and SHA-256 match the header. The paths written."""
+    import hashlib
+    import tempfile
+
+    import google_crc32c
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     header = None
@@ -161,6 +162,7 @@ def receive_bundle(chunks, path):
 
 
 def _sha256(path):
+    import hashlib
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(CHUNK_BYTES), b""):

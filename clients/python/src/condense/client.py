@@ -1,6 +1,5 @@
 """Client: a connection to a Condense server, with compress() for one-shot jobs and channel() for training loops."""
 import os
-import tempfile
 
 import grpc
 
@@ -59,11 +58,37 @@ def _file_chunks(f, message):
             offset += len(data)
 
 
+def _fingerprint(token):
+    import hashlib
+    return hashlib.sha256(token.encode()).hexdigest()[:16]
+
+
+def _import_while_waiting():
+    """Imports what the download and the report need on a helper thread: this process only waits while the server runs
+    the job (the wait releases the interpreter lock), so the imports cost the command nothing when they end first."""
+    import threading
+
+    def load():
+        import hashlib  # noqa: F401
+        import tempfile  # noqa: F401
+
+        import google_crc32c  # noqa: F401
+        from google.protobuf import json_format  # noqa: F401
+    threading.Thread(target=load, name="condense-imports", daemon=True).start()
+
+
 class Client:
     """A connection to a Condense server (``./condense serve``): host:port, optionally TLS (a CA file) and a bearer token."""
 
-    def __init__(self, server="127.0.0.1:50051", token=None, tls_ca=None, timeout=300.0):
+    def __init__(self, server="127.0.0.1:50051", token=None, tls_ca=None, timeout=300.0, upload_cache=True):
+        """``upload_cache``: remember the blob ids of uploaded files so that ``compress`` does not send an unchanged file to
+        this server again (False: always send; a condense.uploads.UploadCache: that one)."""
         self.timeout = timeout
+        if upload_cache is True:
+            from condense.uploads import UploadCache
+            # the ids of one server and one caller: another token may be another tenant, whose blobs these are not
+            upload_cache = UploadCache(server if not token else server + " " + _fingerprint(token))
+        self._uploads = upload_cache or None
         options = [("grpc.max_receive_message_length", 4 * CHUNK_BYTES)]
         if tls_ca:
             with open(tls_ca, "rb") as f:
@@ -153,6 +178,7 @@ class Client:
     def download(self, request, path):
         """Writes a download stream to a file (beside it first, then renamed); the bytes written."""
         stub = self._call("unary_stream", request[0], request[1].__class__, pb.DownloadChunk)
+        import tempfile
         folder = os.path.dirname(os.path.abspath(path))
         os.makedirs(folder, exist_ok=True)
         fd, temporary = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path), suffix=".part")
@@ -182,22 +208,24 @@ class Client:
         request = pb.SubmitRequest(skip_evaluation=skip_evaluation)
         for technique, parameters in steps:
             request.steps.add(technique=technique, parameters={k: str(v) for k, v in parameters.items()})
-        # the model and every data file go at once (each its own call on the one connection)
+        # the model and every data file go at once (each its own call on the one connection); a file sent before and not
+        # changed since is not sent again (its remembered blob id; see condense/uploads.py)
         files = [("model_id", model), ("evaluation_data_id", eval_data), ("evaluation_labels_id", eval_labels),
                  ("calibration_data_id", calibration_data), ("train_data_id", train_data), ("train_labels_id", train_labels)]
-        pending = []
-        try:
-            for field, source in files:
-                if source:
-                    pending.append((field, self.start_model_upload(source) if field == "model_id" else self.start_upload(source)))
-            for field, upload in pending:
-                setattr(request, field, upload.result())
-        finally:
-            for _, upload in pending:
-                upload.cancel()
+        reused = self._send([(field, source) for field, source in files if source], request)
         if request_id:
             request.client_request_id = request_id
-        job_id = self._invoke(self._call("unary_unary", _SERVICE + "Submit", pb.SubmitRequest, pb.SubmitResponse), request).job_id
+        submit = self._call("unary_unary", _SERVICE + "Submit", pb.SubmitRequest, pb.SubmitResponse)
+        try:
+            job_id = self._invoke(submit, request).job_id
+        except CondenseError as e:
+            if e.code != "NOT_FOUND" or not reused:
+                raise
+            # a remembered blob the server no longer holds (collected, or another caller's): send those files after all
+            self._uploads.forget(blob_id for _, _, blob_id in reused)
+            self._send([(field, source) for field, source, _ in reused], request, reuse=False)
+            job_id = self._invoke(submit, request).job_id
+        _import_while_waiting()
         watch = self._call("unary_stream", _SERVICE + "WatchJob", pb.WatchJobRequest, pb.JobEvent)
         try:
             for event in self._invoke(watch, pb.WatchJobRequest(job_id=job_id), stream=True):
@@ -214,6 +242,34 @@ class Client:
             # a bundle of one file for a plain result; the model with its data files for one kept with external data
             self.download_bundle(output, job_id=job_id)
         return job
+
+    def _send(self, files, request, reuse=True):
+        """Sets each (field, file) of the SubmitRequest to the file's blob id: uploads started together and awaited, or a
+        remembered id of the unchanged file (with ``reuse``). The reused ones as (field, file, blob id)."""
+        from condense.bundle import data_files, start_bundle_upload
+        pending, reused = [], []
+        try:
+            for field, source in files:
+                if isinstance(source, (bytes, bytearray)):
+                    pending.append((field, None, self.start_upload(source)))
+                elif field == "model_id" and data_files(source):
+                    pending.append((field, None, start_bundle_upload(self, source)))
+                else:
+                    blob_id = self._uploads.blob_id(source) if reuse and self._uploads else None
+                    if blob_id:
+                        reused.append((field, source, blob_id))
+                        setattr(request, field, blob_id)
+                    else:
+                        pending.append((field, source, self.start_upload(source)))
+            for field, source, upload in pending:
+                setattr(request, field, upload.result())
+        finally:
+            for _, _, upload in pending:
+                upload.cancel()
+        for field, source, _ in pending:
+            if source is not None and self._uploads:
+                self._uploads.remember(source, getattr(request, field))
+        return reused
 
     def channel(self, name):
         """The channel of that name (it need not exist yet: Channel.create makes it)."""
