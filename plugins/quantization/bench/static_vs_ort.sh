@@ -12,10 +12,13 @@
 # Run from the repository root. Per run it prints the step time (Condense: the job's step line; ONNX Runtime: the
 # quantize_static call), the whole command's wall time and peak RSS (/usr/bin/time), and for Condense the server's peak RSS
 # and CPU seconds during the command (server_peak.sh). CONDENSE_CLIENT chooses Condense's client: `./condense` (the
-# default, the JVM command line) or, for example, "venv/bin/python -m condense" (the Python package's command line).
+# default, the JVM command line) or, for example, "venv/bin/python -m condense" (the Python package's command line);
+# CONDENSE_ARGS adds arguments to its compress command (for example --no-upload-cache: the Python command line then sends
+# the model and the calibration data even when it sent them to that server before).
 set -uo pipefail
 pid="$1"; target="$2"; data="$3"; python="$4"
 client=(${CONDENSE_CLIENT:-./condense})
+extra=(${CONDENSE_ARGS:-})
 models="${5:-mnist ultraface}"; methods="${6:-minmax entropy percentile}"; ort_samples="${7:-1000}"
 bench="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 shared="${CONDENSE_SHARED:-$bench/../../../../shared}"
@@ -31,7 +34,7 @@ for model in $models; do
     echo "== $model $method"
     "$bench/server_peak.sh" "$pid" /usr/bin/time -f "condense whole command: %e s wall, %U s user, %S s sys, client peak RSS %M KB" \
       "${client[@]}" compress "$onnx" --pipeline "quantize(activations=true, calibration=$method, calibration_samples=1000)" \
-      --calibration-data "$calib" -o "$out/condense_${model}_${method}.onnx" --server "$target" --no-evaluation 2>&1 \
+      --calibration-data "$calib" -o "$out/condense_${model}_${method}.onnx" --server "$target" --no-evaluation "${extra[@]}" 2>&1 \
       | grep -E "done in|whole command|server VmHWM"
     /usr/bin/time -f "onnxruntime whole command: %e s wall, %U s user, %S s sys, peak RSS %M KB" \
       "$python" "$bench/ort_quantize_static.py" "$onnx" "$calib" "$method" "$out/ort_${model}_${method}.onnx" "$ort_samples" 2>&1 \

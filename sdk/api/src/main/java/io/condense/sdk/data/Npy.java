@@ -7,6 +7,7 @@ import io.condense.sdk.error.ErrorCode;
 import io.condense.sdk.tensor.DataType;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.lang.ref.WeakReference;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
@@ -15,8 +16,12 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.FileTime;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -38,7 +43,8 @@ public final class Npy {
     /**
      * Reads an .npy file memory-mapped: the values stay in the file's pages and are read when used ({@link NdArray#slice},
      * {@link NdArray#getFloat}), so a calibration set larger than the heap is read one sample at a time. Files of 2 GiB
-     * and more are refused (one mapping holds at most 2 GiB).
+     * and more are refused (one mapping holds at most 2 GiB). A file read again while an earlier mapping of it is still in
+     * the heap (a server's next job on the same data) shares that mapping ({@link #mapping}).
      */
     public static NdArray read(Path file) {
         requireNonNull(file, "file is null");
@@ -48,14 +54,46 @@ public final class Npy {
                 throw new CondenseException(ErrorCode.RESOURCE_EXHAUSTED, "data file " + file + " is " + size
                         + " bytes; split it into files under 2 GiB");
             }
-            ByteBuffer mapped = channel.map(FileChannel.MapMode.READ_ONLY, 0, size);
-            return parse(mapped, file.toString(), false);
+            return parse(mapping(file, channel, size), file.toString(), false);
         } catch (NoSuchFileException e) {
             throw new CondenseException(ErrorCode.INVALID_DATA, "data file " + file + " does not exist", e);
         } catch (IOException e) {
             throw new CondenseException(ErrorCode.INVALID_DATA, "cannot read data file " + file + ": " + e.getMessage(), e);
         }
     }
+
+    /**
+     * The file's pages mapped, or the mapping an earlier read made of the same file (device and inode, size and modification
+     * time) while it is still reachable. The JDK cannot unmap a buffer: a mapping lives until the collector frees its last
+     * view, and every live mapping's touched pages count toward the process's resident memory, so a server that maps a
+     * 921 MB calibration file for each job showed 921 MB more resident memory per job (the same page cache, counted once
+     * per mapping) until a full collection. Sharing is safe because a mapping is read-only and a file read here is not
+     * rewritten in place (the server's blobs are immutable; a rewritten file has another modification time).
+     */
+    static ByteBuffer mapping(Path file, FileChannel channel, long size) throws IOException {
+        BasicFileAttributes attributes = Files.readAttributes(file, BasicFileAttributes.class);
+        if (attributes.fileKey() == null) {
+            return channel.map(FileChannel.MapMode.READ_ONLY, 0, size);
+        }
+        MappedFile key = new MappedFile(attributes.fileKey(), size, attributes.lastModifiedTime());
+        MAPPINGS.values().removeIf(reference -> reference.get() == null);
+        synchronized (MAPPINGS) {
+            WeakReference<ByteBuffer> earlier = MAPPINGS.get(key);
+            ByteBuffer mapped = earlier == null ? null : earlier.get();
+            if (mapped == null) {
+                mapped = channel.map(FileChannel.MapMode.READ_ONLY, 0, size);
+                MAPPINGS.put(key, new WeakReference<>(mapped));
+            }
+            // a view of its own (position and limit are per view); it keeps the mapping reachable while it is used
+            return mapped.duplicate();
+        }
+    }
+
+    /** A mapped file's identity: the file system's key for it (device and inode on Linux), its size and modification time. */
+    private record MappedFile(Object fileKey, long size, FileTime modified) {
+    }
+
+    private static final Map<MappedFile, WeakReference<ByteBuffer>> MAPPINGS = new ConcurrentHashMap<>();
 
     /** Whether the file starts with the .npy magic bytes (reads only those). */
     static boolean isNpy(Path file) {

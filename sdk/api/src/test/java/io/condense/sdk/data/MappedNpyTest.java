@@ -49,4 +49,37 @@ class MappedNpyTest {
         assertThat((long[]) mapped.data()).containsExactly(7, -1, 3, 9);
         assertThat(Files.size(file)).isGreaterThan(32);
     }
+
+    @Test
+    void aFileReadAgainWhileItsMappingLivesSharesItAndARewrittenFileIsMappedAfresh() throws Exception {
+        Path file = folder.resolve("calibration.npy");
+        Npy.write(file, NdArray.ofFloats(new long[] {2, 3}, new float[] {1, 2, 3, 4, 5, 6}));
+        NdArray first = Npy.read(file);
+        NdArray second = Npy.read(file);
+        NdArray third = DataReaders.dataset(file, null).inputs();
+        // one mapping of the file in this process for the three arrays (Linux names each mapping in /proc/self/maps)
+        assertThat(mappingsOf(file)).isEqualTo(1);
+        assertThat(second.toFloatArray()).containsExactly(1, 2, 3, 4, 5, 6);
+        assertThat(third.getFloat(5)).isEqualTo(6);
+
+        // written again (another modification time): its new values, from a mapping of its own
+        Files.setLastModifiedTime(file, java.nio.file.attribute.FileTime.fromMillis(Files.getLastModifiedTime(file).toMillis() + 5_000));
+        Path rewritten = folder.resolve("next.npy");
+        Npy.write(rewritten, NdArray.ofFloats(new long[] {2, 3}, new float[] {9, 8, 7, 6, 5, 4}));
+        NdArray fresh = Npy.read(rewritten);
+        assertThat(fresh.toFloatArray()).containsExactly(9, 8, 7, 6, 5, 4);
+        NdArray touched = Npy.read(file);
+        assertThat(touched.toFloatArray()).containsExactly(1, 2, 3, 4, 5, 6);
+        assertThat(mappingsOf(file)).isEqualTo(2);
+        assertThat(first.getFloat(0)).isEqualTo(1);
+    }
+
+    /** The mappings of this file in this process, from /proc/self/maps (by inode: the lines name the file's path). */
+    private static long mappingsOf(Path file) throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.isReadable(Path.of("/proc/self/maps")), "needs Linux's /proc/self/maps");
+        String path = file.toRealPath().toString();
+        try (var lines = Files.lines(Path.of("/proc/self/maps"))) {
+            return lines.filter(line -> line.endsWith(" " + path)).count();
+        }
+    }
 }
