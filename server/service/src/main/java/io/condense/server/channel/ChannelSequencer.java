@@ -141,7 +141,7 @@ public final class ChannelSequencer implements AutoCloseable {
         } catch (RuntimeException e) {
             log.error("Channel sequencer stopped: {}", e.toString(), e);
         } finally {
-            consumer.close(Duration.ofSeconds(5));
+            KafkaSettings.closeLeavingGroup(consumer, Duration.ofSeconds(5));
             producer.close(Duration.ofSeconds(5));
         }
     }

@@ -156,7 +156,7 @@ public final class SearchWorker implements Runnable, AutoCloseable {
 
     private void closeQuietly() {
         try {
-            consumer.close(Duration.ofSeconds(5));
+            KafkaSettings.closeLeavingGroup(consumer, Duration.ofSeconds(5));
         } catch (RuntimeException e) {
             log.warn("Could not close the search consumer: {}", e.toString());
         }

@@ -171,7 +171,7 @@ final class StepWorker implements Runnable {
     private void closeQuietly() {
         early.close();
         try {
-            consumer.close(Duration.ofSeconds(5));
+            KafkaSettings.closeLeavingGroup(consumer, Duration.ofSeconds(5));
         } catch (RuntimeException e) {
             log.warn("Could not close the step consumer of '{}': {}", technique.id(), e.toString());
         }
