@@ -17,7 +17,6 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
-import java.nio.file.attribute.FileTime;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -63,19 +62,21 @@ public final class Npy {
     }
 
     /**
-     * The file's pages mapped, or the mapping an earlier read made of the same file (device and inode, size and modification
-     * time) while it is still reachable. The JDK cannot unmap a buffer: a mapping lives until the collector frees its last
-     * view, and every live mapping's touched pages count toward the process's resident memory, so a server that maps a
-     * 921 MB calibration file for each job showed 921 MB more resident memory per job (the same page cache, counted once
-     * per mapping) until a full collection. Sharing is safe because a mapping is read-only and a file read here is not
-     * rewritten in place (the server's blobs are immutable; a rewritten file has another modification time).
+     * The file's pages mapped, or the mapping an earlier read made of the same file (device and inode, and size) while it is
+     * still reachable. The JDK cannot unmap a buffer: a mapping lives until the collector frees its last view, and every
+     * live mapping's touched pages count toward the process's resident memory, so a server that maps a 921 MB calibration
+     * file for each job showed 921 MB more resident memory per job (the same page cache, counted once per mapping) until a
+     * full collection. Sharing is safe: a shared read-only mapping shows the file's page cache, which is what a new mapping
+     * of the same inode would show (a file written in place is seen by both; one replaced by a rename is another inode,
+     * one truncated or extended another size). The modification time is not part of the key: the server touches a blob
+     * stored again (its retention starts over) without changing it.
      */
     static ByteBuffer mapping(Path file, FileChannel channel, long size) throws IOException {
         BasicFileAttributes attributes = Files.readAttributes(file, BasicFileAttributes.class);
         if (attributes.fileKey() == null) {
             return channel.map(FileChannel.MapMode.READ_ONLY, 0, size);
         }
-        MappedFile key = new MappedFile(attributes.fileKey(), size, attributes.lastModifiedTime());
+        MappedFile key = new MappedFile(attributes.fileKey(), size);
         MAPPINGS.values().removeIf(reference -> reference.get() == null);
         synchronized (MAPPINGS) {
             WeakReference<ByteBuffer> earlier = MAPPINGS.get(key);
@@ -89,8 +90,8 @@ public final class Npy {
         }
     }
 
-    /** A mapped file's identity: the file system's key for it (device and inode on Linux), its size and modification time. */
-    private record MappedFile(Object fileKey, long size, FileTime modified) {
+    /** A mapped file's identity: the file system's key for it (device and inode on Linux) and its size. */
+    private record MappedFile(Object fileKey, long size) {
     }
 
     private static final Map<MappedFile, WeakReference<ByteBuffer>> MAPPINGS = new ConcurrentHashMap<>();

@@ -51,27 +51,28 @@ class MappedNpyTest {
     }
 
     @Test
-    void aFileReadAgainWhileItsMappingLivesSharesItAndARewrittenFileIsMappedAfresh() throws Exception {
+    void aFileReadAgainWhileItsMappingLivesSharesItAndAReplacedFileIsMappedAfresh() throws Exception {
         Path file = folder.resolve("calibration.npy");
         Npy.write(file, NdArray.ofFloats(new long[] {2, 3}, new float[] {1, 2, 3, 4, 5, 6}));
         NdArray first = Npy.read(file);
         NdArray second = Npy.read(file);
         NdArray third = DataReaders.dataset(file, null).inputs();
-        // one mapping of the file in this process for the three arrays (Linux names each mapping in /proc/self/maps)
+        // touched (as the server touches a blob stored again): still the same file
+        Files.setLastModifiedTime(file, java.nio.file.attribute.FileTime.fromMillis(Files.getLastModifiedTime(file).toMillis() + 5_000));
+        NdArray touched = Npy.read(file);
+        // one mapping of the file in this process for the four arrays (Linux names each mapping in /proc/self/maps)
         assertThat(mappingsOf(file)).isEqualTo(1);
         assertThat(second.toFloatArray()).containsExactly(1, 2, 3, 4, 5, 6);
         assertThat(third.getFloat(5)).isEqualTo(6);
+        assertThat(touched.getFloat(0)).isEqualTo(1);
 
-        // written again (another modification time): its new values, from a mapping of its own
-        Files.setLastModifiedTime(file, java.nio.file.attribute.FileTime.fromMillis(Files.getLastModifiedTime(file).toMillis() + 5_000));
-        Path rewritten = folder.resolve("next.npy");
-        Npy.write(rewritten, NdArray.ofFloats(new long[] {2, 3}, new float[] {9, 8, 7, 6, 5, 4}));
-        NdArray fresh = Npy.read(rewritten);
-        assertThat(fresh.toFloatArray()).containsExactly(9, 8, 7, 6, 5, 4);
-        NdArray touched = Npy.read(file);
-        assertThat(touched.toFloatArray()).containsExactly(1, 2, 3, 4, 5, 6);
-        assertThat(mappingsOf(file)).isEqualTo(2);
-        assertThat(first.getFloat(0)).isEqualTo(1);
+        // replaced by another file of the same size (a rename: another inode): its values, from a mapping of its own
+        Path next = folder.resolve("next.npy");
+        Npy.write(next, NdArray.ofFloats(new long[] {2, 3}, new float[] {9, 8, 7, 6, 5, 4}));
+        Files.move(next, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        NdArray replaced = Npy.read(file);
+        assertThat(replaced.toFloatArray()).containsExactly(9, 8, 7, 6, 5, 4);
+        assertThat(first.toFloatArray()).containsExactly(1, 2, 3, 4, 5, 6);
     }
 
     /** The mappings of this file in this process, from /proc/self/maps (by inode: the lines name the file's path). */
