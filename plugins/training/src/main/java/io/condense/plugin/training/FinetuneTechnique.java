@@ -83,6 +83,15 @@ public final class FinetuneTechnique implements Technique {
      */
     static final int TTQ_EPOCHS = 15;
     /**
+     * The distillation of a model with TTQ layers when {@code distill_alpha} is not given and the host offers the job's model
+     * as submitted without TTQ layers (the float original of {@code ternarize(method=ttq) | finetune}): a third of the loss
+     * from the original's outputs at temperature 1 ({@link #TTQ_DISTILL_TEMPERATURE}), the weight of Apprentice's soft term
+     * (Mishra and Marr 2018). An all-ternary Fashion-MNIST LeNet-5, 15 epochs, against the labels alone: -0.44 against
+     * -0.53 points from float at seed 42, -0.13 against -0.53 at seed 7 (plugins/training/README.md, "Sixteenth session").
+     */
+    static final double TTQ_DISTILL_ALPHA = 0.33;
+    static final double TTQ_DISTILL_TEMPERATURE = 1;
+    /**
      * The weight decay of finetune with SGD when none is given: the Caffe solver's 0.0005, with which Deep Compression retrains
      * (Han et al. 2015). Fine-tuning a pruned network for many epochs overfits without it: the Caffe LeNet-5 pruned to 8% of
      * its weights reached 0.993 training accuracy in 16 epochs and 0.9113 on the test images (-0.60 from dense); with it
@@ -143,9 +152,12 @@ public final class FinetuneTechnique implements Technique {
         specs.add(validation + 4, ParameterSpec.doubleParameter(DISTILL_ALPHA, 0, io.condense.sdk.technique.Range.closed(0, 1),
                 "Knowledge distillation from the job's model as submitted (before any step): the loss is distill_alpha x T^2 x "
                         + "KL(original || trained, both softened by T = distill_temperature) + (1 - distill_alpha) x cross-entropy of "
-                        + "the labels, so the compressed model learns the original's answers, not only the labels. 0: labels only."));
+                        + "the labels, so the compressed model learns the original's answers, not only the labels. 0: labels only. "
+                        + "When not given: 0, or " + TTQ_DISTILL_ALPHA + " at T = " + (int) TTQ_DISTILL_TEMPERATURE + " for a model "
+                        + "with TTQ layers (ternarize(method=ttq)) whose job's model has none (its float original)."));
         specs.add(validation + 5, ParameterSpec.doubleParameter(DISTILL_TEMPERATURE, 4, io.condense.sdk.technique.Range.closed(0.1, 100),
-                "The temperature T that softens the original's and the trained model's outputs when distill_alpha > 0."));
+                "The temperature T that softens the original's and the trained model's outputs when distill_alpha > 0 (when not "
+                        + "given: 4, or " + (int) TTQ_DISTILL_TEMPERATURE + " with the TTQ default of distill_alpha)."));
         specs.addAll(SparsityParameters.specs());
         return List.copyOf(specs);
     }
@@ -210,6 +222,7 @@ public final class FinetuneTechnique implements Technique {
         }
         TrainingParameters.Settings settings = SparsityParameters.settings(lowBit, parameters);
         epochs = settings.epochs();
+        Distillation distillation = Distillation.of(parameters, context, !graph.ternaryLayers().isEmpty(), ternaryRule);
         List<String> unsupported = trainer.unsupportedOperators(trainingModel);
         if (!unsupported.isEmpty()) {
             throw new CondenseException(ErrorCode.UNSUPPORTED_MODEL, "finetune cannot train this model: the training runtime does "
@@ -242,7 +255,7 @@ public final class FinetuneTechnique implements Technique {
         // TTQ latents re-draw their zeros every step: when there are any, keep_zeros freezes the other zeros by masks
         Set<String> redrawn = graph.zerosRedrawn();
         TrainingRequest.Builder request = settings.request(trainingModel, training)
-                .loss(loss(parameters, context))
+                .loss(distillation.loss(context))
                 .freezeZeros(keepZeros && redrawn.isEmpty())
                 .listener(sparsityProgress != null ? sparsityProgress : TrainingListener.reportingTo(context))
                 .cancelled(context::isCancelled);
@@ -290,7 +303,8 @@ public final class FinetuneTechnique implements Technique {
                 .put("training_samples", trainCount).put("validation_samples", heldOut)
                 .put("keep_zeros", keepZeros)
                 .put("learn_scales", learnScales)
-                .put(DISTILL_ALPHA, parameters.getDouble(DISTILL_ALPHA))
+                .put(DISTILL_ALPHA, distillation.alpha())
+                .put(DISTILL_TEMPERATURE, distillation.temperature())
                 .put("zeros_before", zerosInTrained)
                 .put("zeros_after", result.trainedInitializers().stream().mapToLong(n -> zerosAfter.getOrDefault(n, 0L)).sum())
                 .put("zeros_kept", keptZeros)
@@ -359,19 +373,35 @@ public final class FinetuneTechnique implements Technique {
     }
 
     /**
-     * Cross-entropy, or with {@code distill_alpha > 0} distillation from the job's model as submitted (densified, as the
-     * training runtime reads it).
+     * The distillation the training runs with: {@code distill_alpha} and {@code distill_temperature} as given, or for a model
+     * with TTQ layers whose host offers a job's model without any ({@link #TTQ_DISTILL_ALPHA} at {@link #TTQ_DISTILL_TEMPERATURE}).
      */
-    static io.condense.sdk.training.Loss loss(Parameters parameters, StepContext context) {
-        double alpha = parameters.getDouble(DISTILL_ALPHA);
-        if (alpha == 0) {
-            return io.condense.sdk.training.Loss.crossEntropy();
+    record Distillation(double alpha, double temperature) {
+
+        static Distillation of(Parameters parameters, StepContext context, boolean ternaryLayers, TrainedTernaryLayers.Rule rule) {
+            double temperature = parameters.getDouble(DISTILL_TEMPERATURE);
+            if (parameters.isExplicit(DISTILL_ALPHA) || !ternaryLayers) {
+                return new Distillation(parameters.getDouble(DISTILL_ALPHA), temperature);
+            }
+            // the teacher must be the float original: a job submitted with TTQ layers already has no better one
+            boolean floatTeacher = context.jobModel()
+                    .map(job -> TrainingGraph.of(TrainingSteps.densified(job), rule, false).ternaryLayers().isEmpty()).orElse(false);
+            if (!floatTeacher) {
+                return new Distillation(0, temperature);
+            }
+            return new Distillation(TTQ_DISTILL_ALPHA, parameters.isExplicit(DISTILL_TEMPERATURE) ? temperature : TTQ_DISTILL_TEMPERATURE);
         }
-        OnnxModel teacher = context.jobModel().orElseThrow(() -> new CondenseException(ErrorCode.UNAVAILABLE, "distill_alpha="
-                + alpha + " distills from the job's model as submitted, and this host does not offer it to a step; run on a Condense "
-                + "host of version 0.1.0 or later, or drop distill_alpha"));
-        return io.condense.sdk.training.Loss.distillation(TrainingSteps.densified(teacher), parameters.getDouble(DISTILL_TEMPERATURE),
-                alpha);
+
+        /** Cross-entropy, or with alpha > 0 distillation from the job's model as submitted (densified, as the runtime reads it). */
+        io.condense.sdk.training.Loss loss(StepContext context) {
+            if (alpha == 0) {
+                return io.condense.sdk.training.Loss.crossEntropy();
+            }
+            OnnxModel teacher = context.jobModel().orElseThrow(() -> new CondenseException(ErrorCode.UNAVAILABLE, "distill_alpha="
+                    + alpha + " distills from the job's model as submitted, and this host does not offer it to a step; run on a "
+                    + "Condense host of version 0.1.0 or later, or drop distill_alpha"));
+            return io.condense.sdk.training.Loss.distillation(TrainingSteps.densified(teacher), temperature, alpha);
+        }
     }
 
     /** Accuracy before and after on the job's evaluation data: in ONNX Runtime when the host has it and inputs need no scale. */

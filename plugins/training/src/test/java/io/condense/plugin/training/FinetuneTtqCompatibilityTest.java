@@ -49,10 +49,36 @@ class FinetuneTtqCompatibilityTest extends TrainingCompatibilityKit {
         assertThat(finetuned(Map.of("batch", "64", "epochs", "1")).report().get("epochs")).isEqualTo(1);
     }
 
+    /**
+     * Without distill_alpha a TTQ model distills from the job's float model ({@link FinetuneTechnique#TTQ_DISTILL_ALPHA} at
+     * T = 1); not from a job's model that is itself TTQ, nor on a host that offers none; given values win.
+     */
+    @Test
+    void aTtqModelDistillsFromTheFloatJobModelWhenNoDistillationIsGiven() {
+        OnnxModel original = OnnxModel.load(SharedData.model("pytorch_cnn_mnist.onnx"));
+        var distilled = finetuned(Map.of("epochs", "1"), original).report();
+        assertThat(distilled.get("distill_alpha")).isEqualTo(FinetuneTechnique.TTQ_DISTILL_ALPHA);
+        assertThat(distilled.get("distill_temperature")).isEqualTo(FinetuneTechnique.TTQ_DISTILL_TEMPERATURE);
+        assertThat(finetuned(Map.of("epochs", "1"), null).report().get("distill_alpha")).isEqualTo(0.0);
+        assertThat(finetuned(Map.of("epochs", "1"), referenceModel()).report().get("distill_alpha")).isEqualTo(0.0);
+        assertThat(finetuned(Map.of("epochs", "1", "distill_alpha", "0"), original).report().get("distill_alpha")).isEqualTo(0.0);
+        var given = finetuned(Map.of("epochs", "1", "distill_temperature", "2"), original).report();
+        assertThat(given.get("distill_alpha")).isEqualTo(FinetuneTechnique.TTQ_DISTILL_ALPHA);
+        assertThat(given.get("distill_temperature")).isEqualTo(2.0);
+    }
+
     private TechniqueResult finetuned(Map<String, String> parameters) {
+        return finetuned(parameters, null);
+    }
+
+    private TechniqueResult finetuned(Map<String, String> parameters, OnnxModel jobModel) {
         FinetuneTechnique finetune = new FinetuneTechnique();
-        try (TestStepContext context = TestStepContext.builder().trainingData(SharedData.mnistDigits(64, 1f))
-                .trainer(Trainers.fromServiceLoader()).technique(finetune, parameters).build()) {
+        TestStepContext.Builder builder = TestStepContext.builder().trainingData(SharedData.mnistDigits(64, 1f))
+                .trainer(Trainers.fromServiceLoader()).technique(finetune, parameters);
+        if (jobModel != null) {
+            builder.jobModel(jobModel);
+        }
+        try (TestStepContext context = builder.build()) {
             return finetune.apply(referenceModel(), context.parameters(), context);
         }
     }

@@ -366,7 +366,8 @@ public final class FashionChains {
                 started = System.nanoTime();
                 Map<String, String> tuning = new LinkedHashMap<>(finetune);
                 tuning.putAll(parameters(lowBit.finetune()));
-                OnnxModel tuned = apply(new FinetuneTechnique(), compressed, tuning, train, test, trainer);
+                // the dense model is the job's model, as a server offers it (finetune's distill_alpha reads it)
+                OnnxModel tuned = apply(new FinetuneTechnique(), compressed, tuning, train, test, trainer, null, dense);
                 Row rowTuned = measure(name, lowBit.chain() + " | finetune(" + inline(tuning) + ")", tuned, test, evaluator, output,
                         seconds(started));
                 rows.add(rowTuned);
@@ -473,7 +474,15 @@ public final class FashionChains {
 
     private static OnnxModel apply(Technique technique, OnnxModel model, Map<String, String> parameters, Dataset train, Dataset test,
             Trainer trainer, Dataset calibration) {
+        return apply(technique, model, parameters, train, test, trainer, calibration, null);
+    }
+
+    private static OnnxModel apply(Technique technique, OnnxModel model, Map<String, String> parameters, Dataset train, Dataset test,
+            Trainer trainer, Dataset calibration, OnnxModel jobModel) {
         TestStepContext.Builder builder = TestStepContext.builder().technique(technique, parameters);
+        if (jobModel != null) {
+            builder.jobModel(jobModel);
+        }
         if (calibration != null) {
             builder.calibrationData(calibration);
         }
