@@ -222,7 +222,7 @@ public final class FinetuneTechnique implements Technique {
         }
         TrainingParameters.Settings settings = SparsityParameters.settings(lowBit, parameters);
         epochs = settings.epochs();
-        Distillation distillation = Distillation.of(parameters, context, !graph.ternaryLayers().isEmpty(), ternaryRule);
+        Distillation distillation = Distillation.of(parameters, context, !graph.ternaryLayers().isEmpty());
         List<String> unsupported = trainer.unsupportedOperators(trainingModel);
         if (!unsupported.isEmpty()) {
             throw new CondenseException(ErrorCode.UNSUPPORTED_MODEL, "finetune cannot train this model: the training runtime does "
@@ -378,14 +378,13 @@ public final class FinetuneTechnique implements Technique {
      */
     record Distillation(double alpha, double temperature) {
 
-        static Distillation of(Parameters parameters, StepContext context, boolean ternaryLayers, TrainedTernaryLayers.Rule rule) {
+        static Distillation of(Parameters parameters, StepContext context, boolean ternaryLayers) {
             double temperature = parameters.getDouble(DISTILL_TEMPERATURE);
             if (parameters.isExplicit(DISTILL_ALPHA) || !ternaryLayers) {
                 return new Distillation(parameters.getDouble(DISTILL_ALPHA), temperature);
             }
             // the teacher must be the float original: a job submitted with TTQ layers already has no better one
-            boolean floatTeacher = context.jobModel()
-                    .map(job -> TrainingGraph.of(TrainingSteps.densified(job), rule, false).ternaryLayers().isEmpty()).orElse(false);
+            boolean floatTeacher = context.jobModel().map(job -> !TrainedTernaryLayers.present(TrainingSteps.densified(job))).orElse(false);
             if (!floatTeacher) {
                 return new Distillation(0, temperature);
             }

@@ -73,6 +73,11 @@ final class TrainedTernaryLayers {
     private TrainedTernaryLayers() {
     }
 
+    /** Whether the model has a TTQ layer ({@link #find}), without building its training graph. */
+    static boolean present(OnnxModel model) {
+        return !find(model, TrainingGraph.readers(model)).isEmpty();
+    }
+
     /** Every Sum of exactly a positive and a negative TTQ basis whose levels, scales and outputs nothing else reads. */
     static List<Found> find(OnnxModel model, Map<String, Integer> readers) {
         List<NodeProto> nodes = model.nodes();

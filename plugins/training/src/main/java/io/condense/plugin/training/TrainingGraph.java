@@ -161,15 +161,21 @@ final class TrainingGraph {
      * @param learnScales the scales of uniform ({@code qat}) weights and of static activations train too (LSQ,
      *        {@link LearnedStepSizes})
      */
-    static TrainingGraph of(OnnxModel model, TrainedTernaryLayers.Rule ternary, boolean learnScales) {
-        requireNonNull(model, "model is null");
-        List<NodeProto> nodes = model.nodes();
+    /** How many node inputs name each value. */
+    static Map<String, Integer> readers(OnnxModel model) {
         Map<String, Integer> readers = new LinkedHashMap<>();
-        for (NodeProto node : nodes) {
+        for (NodeProto node : model.nodes()) {
             for (String name : node.getInputList()) {
                 readers.merge(name, 1, Integer::sum);
             }
         }
+        return readers;
+    }
+
+    static TrainingGraph of(OnnxModel model, TrainedTernaryLayers.Rule ternary, boolean learnScales) {
+        requireNonNull(model, "model is null");
+        List<NodeProto> nodes = model.nodes();
+        Map<String, Integer> readers = readers(model);
         long opset = model.opsetVersion("").orElse(model.opsetVersion("ai.onnx").orElse(1L));
         ModelEditor editor = model.edit();
         List<TrainedTernaryLayers.Found> ternaryFound = TrainedTernaryLayers.find(model, readers);
