@@ -18,9 +18,9 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -77,8 +77,8 @@ public final class Npy {
             return channel.map(FileChannel.MapMode.READ_ONLY, 0, size);
         }
         MappedFile key = new MappedFile(attributes.fileKey(), size);
-        MAPPINGS.values().removeIf(reference -> reference.get() == null);
         synchronized (MAPPINGS) {
+            MAPPINGS.values().removeIf(reference -> reference.get() == null);
             WeakReference<ByteBuffer> earlier = MAPPINGS.get(key);
             ByteBuffer mapped = earlier == null ? null : earlier.get();
             if (mapped == null) {
@@ -94,7 +94,8 @@ public final class Npy {
     private record MappedFile(Object fileKey, long size) {
     }
 
-    private static final Map<MappedFile, WeakReference<ByteBuffer>> MAPPINGS = new ConcurrentHashMap<>();
+    /** Guarded by itself. */
+    private static final Map<MappedFile, WeakReference<ByteBuffer>> MAPPINGS = new HashMap<>();
 
     /** Whether the file starts with the .npy magic bytes (reads only those). */
     static boolean isNpy(Path file) {
