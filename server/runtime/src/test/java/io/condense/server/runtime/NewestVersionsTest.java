@@ -36,15 +36,21 @@ class NewestVersionsTest {
 
     @Test
     void theOpsetConstantIsTheNewestOnnxRuntimeRuns() throws Exception {
+        assertNewestOpensAndTheNextIsRefused(mnistImporting(OnnxRuntimeEvaluator.NEWEST_OPSET),
+                mnistImporting(OnnxRuntimeEvaluator.NEWEST_OPSET + 1), "opset");
+        assertThat(new OnnxRuntimeEvaluator(1, 8).newestOpset()).isEqualTo(OnnxRuntimeEvaluator.NEWEST_OPSET);
+    }
+
+    /** ONNX Runtime itself opens {@code newest} and refuses {@code next} saying {@code refusal}. */
+    private static void assertNewestOpensAndTheNextIsRefused(OnnxModel newest, OnnxModel next, String refusal) throws Exception {
         OrtEnvironment environment = OrtEnvironment.getEnvironment();
         try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
-            try (OrtSession session = environment.createSession(mnistImporting(OnnxRuntimeEvaluator.NEWEST_OPSET).toBytes(), options)) {
+            try (OrtSession session = environment.createSession(newest.toBytes(), options)) {
                 assertThat(session.getInputNames()).hasSize(1);
             }
-            byte[] newer = mnistImporting(OnnxRuntimeEvaluator.NEWEST_OPSET + 1).toBytes();
-            assertThatThrownBy(() -> environment.createSession(newer, options).close()).hasMessageContaining("opset");
+            byte[] newer = next.toBytes();
+            assertThatThrownBy(() -> environment.createSession(newer, options).close()).hasMessageContaining(refusal);
         }
-        assertThat(new OnnxRuntimeEvaluator(1, 8).newestOpset()).isEqualTo(OnnxRuntimeEvaluator.NEWEST_OPSET);
     }
 
     @Test
@@ -68,15 +74,9 @@ class NewestVersionsTest {
 
     @Test
     void theConstantIsTheNewestIrVersionOnnxRuntimeReads() throws Exception {
-        OrtEnvironment environment = OrtEnvironment.getEnvironment();
-        try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
-            try (OrtSession session = environment.createSession(mnistDeclaring(OnnxRuntimeEvaluator.NEWEST_IR_VERSION).toBytes(), options)) {
-                assertThat(session.getInputNames()).hasSize(1);
-            }
-            byte[] newer = mnistDeclaring(OnnxRuntimeEvaluator.NEWEST_IR_VERSION + 1).toBytes();
-            assertThatThrownBy(() -> environment.createSession(newer, options).close())
-                    .hasMessageContaining("Unsupported model IR version: " + (OnnxRuntimeEvaluator.NEWEST_IR_VERSION + 1));
-        }
+        assertNewestOpensAndTheNextIsRefused(mnistDeclaring(OnnxRuntimeEvaluator.NEWEST_IR_VERSION),
+                mnistDeclaring(OnnxRuntimeEvaluator.NEWEST_IR_VERSION + 1),
+                "Unsupported model IR version: " + (OnnxRuntimeEvaluator.NEWEST_IR_VERSION + 1));
         assertThat(new OnnxRuntimeEvaluator(1, 8).newestIrVersion()).isEqualTo(OnnxRuntimeEvaluator.NEWEST_IR_VERSION);
     }
 
