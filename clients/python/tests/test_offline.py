@@ -214,6 +214,38 @@ class ReceiveBundleTest(unittest.TestCase):
             self.assertEqual(os.listdir(folder), [])
 
 
+class WireFormatTest(unittest.TestCase):
+    """Upload requests are written in protobuf's wire format by hand (condense.client says why): the server must read
+    exactly the messages protobuf would have sent."""
+
+    PAYLOADS = [b"", b"x", bytes(range(200)), os.urandom(1 << 20)]
+
+    def test_an_upload_chunk_is_the_message_protobuf_would_send(self):
+        from condense.client import upload_chunk
+        for data in self.PAYLOADS:
+            for given in (data, memoryview(data), bytearray(data)):
+                encoded = upload_chunk(given)
+                self.assertIsInstance(encoded, bytes)
+                self.assertEqual(pb.UploadChunk.FromString(encoded), pb.UploadChunk(data=data))
+                self.assertEqual(len(encoded), len(pb.UploadChunk(data=data).SerializeToString()) + (2 if not data else 0))
+
+    def test_a_bundle_chunk_is_the_message_protobuf_would_send(self):
+        from condense.bundle import bundle_data_chunk
+        for data in self.PAYLOADS:
+            for index, offset in ((0, 0), (1, 0), (0, 5), (3, (1 << 35) + 7), (300, 1 << 20)):
+                expected = pb.BundleChunk(data=pb.BundleData(file=index, offset=offset, data=data, crc32c=google_crc32c.value(data)))
+                encoded = bundle_data_chunk(index, offset, data)
+                self.assertEqual(pb.BundleChunk.FromString(encoded), expected)
+                if data:  # (no file sends an empty chunk; protobuf would leave its zero fields out)
+                    self.assertEqual(encoded, expected.SerializeToString())
+
+    def test_a_push_chunk_is_the_message_protobuf_would_send(self):
+        from condense.client import _bytes_field
+        from condense.v1 import channel_service_pb2 as channels
+        for data in self.PAYLOADS[1:]:
+            self.assertEqual(_bytes_field(2, memoryview(data)), channels.PushChunk(data=data).SerializeToString())
+
+
 class UploadCacheTest(unittest.TestCase):
     def test_an_unchanged_file_of_the_same_server_and_caller_has_its_id_and_any_change_loses_it(self):
         with tempfile.TemporaryDirectory() as folder:

@@ -67,7 +67,6 @@ def upload_bundle(client, model_path):
 def start_bundle_upload(client, model_path):
     """``upload_bundle`` started and not waited for: a PendingUpload (condense.client) of the bundle's blob id. Every file is
     opened (and its SHA-256 computed for the header) here, so a missing file raises OSError before anything is sent."""
-    import google_crc32c
     from condense.client import _file_chunks
     names = [os.path.basename(model_path)] + data_files(model_path)
     folder = os.path.dirname(os.path.abspath(model_path))
@@ -80,10 +79,20 @@ def start_bundle_upload(client, model_path):
     def chunks():
         yield pb.BundleChunk(header=header)
         for index, f in enumerate(files):
-            yield from _file_chunks(f, lambda data, offset: pb.BundleChunk(
-                data=pb.BundleData(file=index, offset=offset, data=data, crc32c=google_crc32c.value(data))))
+            yield from _file_chunks(f, lambda data, offset, index=index: bundle_data_chunk(index, offset, data))
 
     return client.start_stream_upload("UploadBundle", pb.BundleChunk, chunks())
+
+
+def bundle_data_chunk(index, offset, data):
+    """BundleChunk{data: BundleData{file, offset, data, crc32c}} in wire format (condense.client says why not a message);
+    fields at their default (0) are left out, as protobuf leaves them."""
+    import struct
+
+    import google_crc32c
+    from condense.client import _bytes_field, _varint
+    head = (b"\x08" + _varint(index) if index else b"") + (b"\x10" + _varint(offset) if offset else b"") + b"\x1a" + _varint(len(data))
+    return _bytes_field(2, data, head, b"\x25" + struct.pack("<I", google_crc32c.value(data)))
 
 
 def receive_bundle(chunks, path):

@@ -1,7 +1,7 @@
 """Channel: a standing compression job that a training loop pushes weights into and deployments watch."""
 import grpc
 
-from condense.client import CondenseError
+from condense.client import CondenseError, _bytes_field, _serialize
 from condense.pipeline import parse_pipeline
 from condense.v1 import channel_service_pb2 as pb
 from condense.weights import to_safetensors
@@ -63,12 +63,15 @@ class Channel:
             return self._push(pb.PushHeader(channel=self.name, step=step), f.read())
 
     def _push(self, header, data):
+        view = memoryview(data)
+
         def chunks():
             yield pb.PushChunk(header=header)
-            for start in range(0, len(data), CHUNK_BYTES):
-                yield pb.PushChunk(data=data[start:start + CHUNK_BYTES])
+            for start in range(0, len(view), CHUNK_BYTES):
+                # PushChunk{data (2)} in wire format: one copy of the slice (condense.client says why)
+                yield _bytes_field(2, view[start:start + CHUNK_BYTES])
 
-        stub = self._client._call("stream_unary", _SERVICE + "Push", pb.PushChunk, pb.PushResult)
+        stub = self._client._call("stream_unary", _SERVICE + "Push", pb.PushChunk, pb.PushResult, _serialize)
         return self._client._invoke(stub, chunks())
 
     def watch(self, from_version=0):

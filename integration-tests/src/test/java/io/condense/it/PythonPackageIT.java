@@ -35,7 +35,7 @@ class PythonPackageIT {
                 Duration.ofMinutes(5), Map.of("CONDENSE_TEST_SERVER", TestPlatform.get().grpcTarget(), "CONDENSE_TEST_MODEL", model.toString(),
                         "CONDENSE_TEST_BUNDLE", bundle.toString()));
         assertThat(run.exitCode()).as(run.toString()).isZero();
-        assertThat(run.stderr()).contains("Ran 20 tests").contains("OK").doesNotContain("skipped");
+        assertThat(run.stderr()).contains("Ran 23 tests").contains("OK").doesNotContain("skipped");
     }
 
     @Test

@@ -26,7 +26,7 @@ import java.util.stream.Collectors;
 
 /**
  * The server's side of one UploadBundle call: the header, then each file's chunks written straight into the blob store
- * (one chunk in the heap at a time), every chunk's place and CRC32C checked as it arrives, every file's size and SHA-256
+ * (at most 8 MB of a file in the heap: the chunks still being hashed, BlobWriter), every chunk's place and CRC32C checked as it arrives, every file's size and SHA-256
  * at the end; then the manifest is stored and the model loaded from the stored files (tensors memory-mapped) to check
  * that it is a model and that every data file it names is in the bundle.
  */
@@ -128,8 +128,7 @@ final class BundleUpload implements StreamObserver<BundleChunk> {
             throw invalid("file '" + file.getName() + "' gets more bytes (" + (received[index] + size) + ") than the " + file.getSize()
                     + " its header announced; send the bundle again with the file's real size");
         }
-        byte[] bytes = data.getData().toByteArray();
-        int crc = Checksums.crc32c(bytes);
+        int crc = Checksums.crc32c(data.getData());
         if (crc != data.getCrc32C()) {
             throw invalid("the chunk of file '" + file.getName() + "' at byte " + data.getOffset() + " (" + size + " bytes) has CRC32C "
                     + Checksums.hex(crc) + ", but its sender computed " + Checksums.hex(data.getCrc32C())
@@ -138,7 +137,7 @@ final class BundleUpload implements StreamObserver<BundleChunk> {
         if (writers[index] == null) {
             writers[index] = bundles.blobs().newWriter();
         }
-        writers[index].write(bytes, 0, size);
+        writers[index].write(data.getData());
         received[index] += size;
         total += size;
     }

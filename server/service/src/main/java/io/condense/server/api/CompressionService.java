@@ -122,9 +122,8 @@ public final class CompressionService extends CompressionServiceGrpc.Compression
                     if (writer == null) {
                         writer = blobs.newWriter();
                     }
-                    byte[] bytes = chunk.getData().toByteArray();
-                    quota.check(writer.size(), bytes.length);
-                    writer.write(bytes, 0, bytes.length);
+                    quota.check(writer.size(), chunk.getData().size());
+                    writer.write(chunk.getData());
                 } catch (RuntimeException e) {
                     failed = true;
                     if (writer != null) {

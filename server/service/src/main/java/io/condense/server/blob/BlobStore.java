@@ -11,6 +11,8 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 
 /**
  * Content-addressed blobs (SHA-256 ids). A blob is written to a temporary file under the data folder, hashed as it
@@ -22,6 +24,12 @@ public final class BlobStore implements AutoCloseable {
     private final Path temporary;
     private final long maxBlobBytes;
     private final BlobBackend backend;
+    /** Where uploads' chunks are hashed while their writers write them (BlobWriter); threads end after a minute idle. */
+    private final ExecutorService hashing = Executors.newCachedThreadPool(runnable -> {
+        Thread thread = new Thread(runnable, "blob-hash");
+        thread.setDaemon(true);
+        return thread;
+    });
 
     /** Blobs in a folder: {@code <root>/<first two hex digits>/<id>}. */
     public BlobStore(Path root, long maxBlobBytes) {
@@ -62,7 +70,7 @@ public final class BlobStore implements AutoCloseable {
     public BlobWriter newWriter() {
         try {
             Path file = Files.createTempFile(temporary, "upload-", ".part");
-            return new BlobWriter(this, file, maxBlobBytes);
+            return new BlobWriter(this, file, maxBlobBytes, hashing);
         } catch (IOException e) {
             throw new CondenseException(ErrorCode.UNAVAILABLE, "cannot create a temporary file in the blob store " + temporary + ": " + e.getMessage(), e);
         }
@@ -212,6 +220,7 @@ public final class BlobStore implements AutoCloseable {
 
     @Override
     public void close() {
+        hashing.shutdown();
         backend.close();
     }
 }
