@@ -245,6 +245,51 @@ class EndToEndIT {
         assertThat(folder.resolve("never.onnx")).doesNotExist();
     }
 
+    @Test
+    void theCompressCommandSendsAnUnchangedFileOnceAndAgainWhenTheServerLostIt(@TempDir Path folder) throws Exception {
+        // calibration digits of this run alone (random values), so that removing their blob touches no other test
+        java.util.Random random = new java.util.Random(System.nanoTime());
+        float[] values = new float[8 * 28 * 28];
+        for (int i = 0; i < values.length; i++) {
+            values[i] = random.nextFloat() * 255;
+        }
+        Path calibration = folder.resolve("calibration.npy");
+        Npy.write(calibration, NdArray.ofFloats(new long[] {8, 1, 28, 28}, values));
+        String calibrationId = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(calibration)));
+        String[] command = {"compress", TestEnvironment.mnist8().toString(), "--pipeline", "quantize(activations=true, calibration_samples=8)",
+                "-o", folder.resolve("out.onnx").toString(), "--calibration-data", calibration.toString(), "--server", platform.grpcTarget(),
+                "--no-evaluation"};
+
+        InProcessCli.Run first = InProcessCli.condense(command);
+        assertThat(first.exitCode()).as(first.err()).isZero();
+        assertThat(first.err()).doesNotContain("Not sending " + calibration);
+        InProcessCli.Run second = InProcessCli.condense(command);
+        assertThat(second.exitCode()).as(second.err()).isZero();
+        assertThat(second.err()).contains("Not sending " + calibration + ": sent to this server before and unchanged since (blob "
+                + calibrationId.substring(0, 12));
+
+        // the server lost the blob (collected after its retention): Submit answers NOT_FOUND, the command sends the file
+        Path blob;
+        try (var files = Files.walk(TestPlatform.dataFolder())) {
+            blob = files.filter(file -> file.getFileName().toString().equals(calibrationId)).findFirst().orElseThrow();
+        }
+        Files.delete(blob);
+        InProcessCli.Run third = InProcessCli.condense(command);
+        assertThat(third.exitCode()).as(third.err()).isZero();
+        // every file it did not send goes after all (the model too, which the server still holds)
+        assertThat(third.err()).contains("The server no longer holds an earlier upload (NOT_FOUND: calibration_data_id " + calibrationId)
+                .containsPattern("sending \\[.*" + java.util.regex.Pattern.quote(calibration.toString()) + ".*\\] after all");
+        assertThat(blob).isRegularFile();
+        InProcessCli.Run fourth = InProcessCli.condense(command);
+        assertThat(fourth.err()).contains("Not sending " + calibration);
+
+        String[] everything = java.util.Arrays.copyOf(command, command.length + 1);
+        everything[command.length] = "--no-upload-cache";
+        InProcessCli.Run plain = InProcessCli.condense(everything);
+        assertThat(plain.exitCode()).as(plain.err()).isZero();
+        assertThat(plain.err()).doesNotContain("Not sending");
+    }
+
     private static String uploadQuietly(Path file) {
         try {
             return client.upload(file).getBlobId();

@@ -20,6 +20,7 @@ final class TestPlatform {
 
     private static CondensePlatform platform;
     private static Path pluginsFolder;
+    private static Path dataFolder;
 
     private TestPlatform() {
     }
@@ -28,14 +29,20 @@ final class TestPlatform {
         if (platform == null) {
             try {
                 pluginsFolder = pluginsFolderWithTestPlugins();
-                Path data = Files.createTempDirectory("condense-it-data-");
-                platform = CondensePlatform.start(PlatformConfig.embedded(data, pluginsFolder).withMaxBlobBytes(MAX_BLOB_BYTES));
+                dataFolder = Files.createTempDirectory("condense-it-data-");
+                platform = CondensePlatform.start(PlatformConfig.embedded(dataFolder, pluginsFolder).withMaxBlobBytes(MAX_BLOB_BYTES));
                 Runtime.getRuntime().addShutdownHook(new Thread(platform::close));
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }
         }
         return platform;
+    }
+
+    /** The platform's data folder (its blobs, broker log and scratch space). */
+    static synchronized Path dataFolder() {
+        get();
+        return dataFolder;
     }
 
     static synchronized Path pluginsFolder() {

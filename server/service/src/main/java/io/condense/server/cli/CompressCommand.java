@@ -101,6 +101,11 @@ final class CompressCommand implements Callable<Integer> {
     @picocli.CommandLine.Mixin
     ClientSecurityOptions clientSecurity = new ClientSecurityOptions();
 
+    @Option(names = "--no-upload-cache", description = "With --server: send the model and every data file even when they were sent to "
+            + "that server before and have not changed since (their ids are remembered in ~/.cache/condense/uploads.json, as the "
+            + "Python client does).")
+    boolean noUploadCache;
+
     @Option(names = "--plugins", paramLabel = "DIR", description = "Plugins folder of the embedded platform (default: the repository's build/plugins).")
     Path plugins;
 
@@ -225,7 +230,8 @@ final class CompressCommand implements Callable<Integer> {
                 for (Path attached : attachedFiles(steps, uploadable)) {
                     requireFile(attached, "the parameter value @" + attached + ":");
                 }
-                return compress(client, steps, uploadable, out, err);
+                UploadCache cache = server == null || noUploadCache ? null : UploadCache.of(server, clientSecurity.security().token());
+                return compress(client, new CachedUploads(client, cache, err), steps, uploadable, out, err);
             }
         } catch (CondenseException e) {
             err.println("condense: " + e.getMessage());
@@ -256,18 +262,19 @@ final class CompressCommand implements Callable<Integer> {
         }
     }
 
-    private int compress(CondenseClient client, List<PipelineStep> steps, Map<String, Set<String>> uploadable, PrintStream out,
-            PrintStream err) throws IOException {
+    private int compress(CondenseClient client, CachedUploads uploads, List<PipelineStep> steps, Map<String, Set<String>> uploadable,
+            PrintStream out, PrintStream err) throws IOException {
+        // a model copied with --input-shape applied is new each run: sent, not remembered
         SubmitRequest.Builder request = SubmitRequest.newBuilder().addAllSteps(uploadAttached(client, steps, uploadable))
-                .setModelId(client.uploadModel(uploadedModel).getBlobId());
+                .setModelId(uploadedModel.equals(model) ? uploads.model(model) : client.uploadModel(uploadedModel).getBlobId());
         if (evaluationData != null) {
-            request.setEvaluationDataId(client.upload(evaluationData).getBlobId());
+            request.setEvaluationDataId(uploads.data(evaluationData));
         }
         if (evaluationLabels != null) {
-            request.setEvaluationLabelsId(client.upload(evaluationLabels).getBlobId());
+            request.setEvaluationLabelsId(uploads.data(evaluationLabels));
         }
         if (calibrationData != null) {
-            request.setCalibrationDataId(client.upload(calibrationData).getBlobId());
+            request.setCalibrationDataId(uploads.data(calibrationData));
         }
         if (trainingData != null && search != null) {
             TrainingSubset subset = TrainingSubset.of(trainingData, trainingLabels, searchTrainSamples);
@@ -280,17 +287,17 @@ final class CompressCommand implements Callable<Integer> {
                 }
             }
         } else if (trainingData != null) {
-            request.setTrainDataId(client.upload(trainingData).getBlobId());
-            request.setTrainLabelsId(client.upload(trainingLabels).getBlobId());
+            request.setTrainDataId(uploads.data(trainingData));
+            request.setTrainLabelsId(uploads.data(trainingLabels));
         }
         if (requestId != null) {
             request.setClientRequestId(requestId);
         }
         request.setSkipEvaluation(noEvaluation);
         if (search != null) {
-            return new AutoCompress(search, requestId, output, report, html).run(client, request.build(), out, err);
+            return uploads.submit(request.build(), built -> new AutoCompress(search, requestId, output, report, html).run(client, built, out, err));
         }
-        String jobId = client.submit(request.build()).getJobId();
+        String jobId = uploads.submit(request.build()).getJobId();
         long started = System.nanoTime();
         try (JobDisplay display = JobDisplay.create(steps.size(), err)) {
             client.watch(jobId, (JobEvent event) -> display.show(event));

@@ -101,10 +101,12 @@ public final class CondenseClient implements AutoCloseable {
      */
     public UploadResult uploadModel(Path model) throws IOException {
         java.util.Optional<LocalBundle> bundle = LocalBundle.of(model);
-        if (bundle.isEmpty()) {
-            return upload(model);
-        }
-        return ChunkStreams.call(async::uploadBundle, bundle.get().messages());
+        return bundle.isEmpty() ? upload(model) : uploadBundle(bundle.get());
+    }
+
+    /** Uploads a model with its data files (UploadBundle). */
+    public UploadResult uploadBundle(LocalBundle bundle) throws IOException {
+        return ChunkStreams.call(async::uploadBundle, bundle.messages());
     }
 
     /**
