@@ -66,8 +66,12 @@ class LiveTest(unittest.TestCase):
             first = self.client.compress(MODEL, pipeline, calibration_data=calibration, skip_evaluation=True)
             self.assertEqual(sorted(sent), sorted([MODEL, calibration]))
             sent.clear()
-            again = self.client.compress(MODEL, pipeline, calibration_data=calibration, skip_evaluation=True)
+            not_sent = []
+            again = self.client.compress(MODEL, pipeline, calibration_data=calibration, skip_evaluation=True,
+                                         on_reuse=lambda path, blob_id: not_sent.append((path, blob_id)))
             self.assertEqual(sent, [])
+            self.assertEqual(sorted(path for path, _ in not_sent), sorted([MODEL, calibration]))
+            self.assertEqual(dict(not_sent)[calibration], self.client._uploads.blob_id(calibration))
             self.assertEqual(again.report["ratio"], first.report["ratio"])
             # an id the server does not hold (collected after its retention): Submit says NOT_FOUND, and every file taken
             # as stored goes after all

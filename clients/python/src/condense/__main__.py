@@ -33,12 +33,17 @@ def compress(args):
             step = event.step_completed.result
             print("[step %d] %s done in %d ms" % (step.step, step.technique, step.duration_ms), file=sys.stderr, flush=True)
 
+    def on_reuse(path, blob_id):
+        print("Not sending %s: sent to this server before and unchanged since (blob %s; --no-upload-cache sends it)"
+              % (path, blob_id[:12]), file=sys.stderr, flush=True)
+
     started = time.perf_counter()
     with Client(args.server, token=args.token or os.environ.get("CONDENSE_TOKEN"), tls_ca=args.tls_ca,
                 upload_cache=not args.no_upload_cache) as client:
         job = client.compress(args.model, args.pipeline, output=args.output, eval_data=args.eval_data, eval_labels=args.eval_labels,
                               calibration_data=args.calibration_data, skip_evaluation=args.no_evaluation, train_data=args.train_data,
-                              train_labels=args.train_labels, request_id=args.request_id, on_event=on_event)
+                              train_labels=args.train_labels, request_id=args.request_id, on_event=on_event,
+                              on_reuse=on_reuse)
     document, shown = _figures(job.report)
     print("Job %s completed in %.2f s" % (job.job_id, time.perf_counter() - started))
     for name, value in shown:

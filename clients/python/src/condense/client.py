@@ -227,12 +227,13 @@ class Client:
         return written
 
     def compress(self, model, pipeline, output=None, eval_data=None, eval_labels=None, calibration_data=None, skip_evaluation=False,
-                 train_data=None, train_labels=None, request_id=None, on_event=None):
+                 train_data=None, train_labels=None, request_id=None, on_event=None, on_reuse=None):
         """Compresses a model file with a pipeline (text as the command line writes it, or [(technique, {param: value})]),
         waits for the job, writes the result to ``output`` when given and answers the job (its report included). A model
         with external data goes with its data files as a bundle, and its result comes back with its data file beside
         ``output`` (``download_bundle``). ``on_event`` is called with each JobEvent as the job goes (step started,
-        progress, step completed).
+        progress, step completed); ``on_reuse(file, blob_id)`` with each file not sent because this server holds it already
+        (sent before and unchanged since).
         CondenseError when the server refuses it or the job does not complete."""
         steps = parse_pipeline(pipeline) if isinstance(pipeline, str) else list(pipeline)
         request = pb.SubmitRequest(skip_evaluation=skip_evaluation)
@@ -243,6 +244,9 @@ class Client:
         files = [("model_id", model), ("evaluation_data_id", eval_data), ("evaluation_labels_id", eval_labels),
                  ("calibration_data_id", calibration_data), ("train_data_id", train_data), ("train_labels_id", train_labels)]
         reused = self._send([(field, source) for field, source in files if source], request)
+        for _, source, blob_id in reused:
+            if on_reuse:
+                on_reuse(source, blob_id)
         if request_id:
             request.client_request_id = request_id
         submit = self._call("unary_unary", _SERVICE + "Submit", pb.SubmitRequest, pb.SubmitResponse)
