@@ -150,38 +150,66 @@ public final class OnnxTensors {
                     + ": Condense reads float32, float16, uint8, int8, int32 and int64 outputs");
         }
         return switch (type) {
+            // ONNX Runtime's getters copy the tensor into a new heap buffer of exactly its values: that buffer's array is
+            // taken as it is rather than copied again (a calibration run's activations twice over were most of the heap's
+            // churn, and the collector's work, on the entropy path)
             case FLOAT -> {
-                float[] values = new float[count];
-                tensor.getFloatBuffer().get(values);
+                FloatBuffer buffer = tensor.getFloatBuffer();
+                float[] values = buffer.hasArray() && buffer.arrayOffset() == 0 && buffer.array().length == count ? buffer.array()
+                        : copy(buffer, new float[count]);
                 yield NdArray.ofFloats(shape, values);
             }
             case FLOAT16 -> {
-                short[] values = new short[count];
-                tensor.getShortBuffer().get(values);
+                ShortBuffer buffer = tensor.getShortBuffer();
+                short[] values = buffer.hasArray() && buffer.arrayOffset() == 0 && buffer.array().length == count ? buffer.array()
+                        : copy(buffer, new short[count]);
                 yield NdArray.ofFloat16(shape, values);
             }
-            case UINT8 -> {
-                byte[] values = new byte[count];
-                tensor.getByteBuffer().get(values);
-                yield NdArray.ofUint8(shape, values);
-            }
-            case INT8 -> {
-                byte[] values = new byte[count];
-                tensor.getByteBuffer().get(values);
-                yield NdArray.ofInt8(shape, values);
+            case UINT8, INT8 -> {
+                ByteBuffer buffer = tensor.getByteBuffer();
+                byte[] values = buffer.hasArray() && buffer.arrayOffset() == 0 && buffer.array().length == count ? buffer.array()
+                        : copy(buffer, new byte[count]);
+                yield type == DataType.UINT8 ? NdArray.ofUint8(shape, values) : NdArray.ofInt8(shape, values);
             }
             case INT32 -> {
-                int[] values = new int[count];
-                tensor.getIntBuffer().get(values);
+                IntBuffer buffer = tensor.getIntBuffer();
+                int[] values = buffer.hasArray() && buffer.arrayOffset() == 0 && buffer.array().length == count ? buffer.array()
+                        : copy(buffer, new int[count]);
                 yield NdArray.ofInts(shape, values);
             }
             case INT64 -> {
-                long[] values = new long[count];
-                tensor.getLongBuffer().get(values);
+                LongBuffer buffer = tensor.getLongBuffer();
+                long[] values = buffer.hasArray() && buffer.arrayOffset() == 0 && buffer.array().length == count ? buffer.array()
+                        : copy(buffer, new long[count]);
                 yield NdArray.ofLongs(shape, values);
             }
             default -> throw new AssertionError(type);
         };
+    }
+
+    private static float[] copy(FloatBuffer buffer, float[] values) {
+        buffer.get(values);
+        return values;
+    }
+
+    private static short[] copy(ShortBuffer buffer, short[] values) {
+        buffer.get(values);
+        return values;
+    }
+
+    private static byte[] copy(ByteBuffer buffer, byte[] values) {
+        buffer.get(values);
+        return values;
+    }
+
+    private static int[] copy(IntBuffer buffer, int[] values) {
+        buffer.get(values);
+        return values;
+    }
+
+    private static long[] copy(LongBuffer buffer, long[] values) {
+        buffer.get(values);
+        return values;
     }
 
     private static ByteBuffer allocate(int count, int bytesPerValue) {
