@@ -12,6 +12,7 @@ import io.condense.sdk.error.CondenseException;
 import io.condense.sdk.error.ErrorCode;
 import io.condense.sdk.tensor.DataType;
 import io.condense.sdk.tensor.Float16;
+import java.nio.Buffer;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
@@ -19,6 +20,8 @@ import java.nio.IntBuffer;
 import java.nio.LongBuffer;
 import java.nio.ShortBuffer;
 import java.util.Arrays;
+import java.util.function.BiConsumer;
+import java.util.function.IntFunction;
 
 /**
  * Converts between the SDK's {@link NdArray} and ONNX Runtime's {@link OnnxTensor} for float32, float16, uint8,
@@ -153,62 +156,28 @@ public final class OnnxTensors {
             // ONNX Runtime's getters copy the tensor into a new heap buffer of exactly its values: that buffer's array is
             // taken as it is rather than copied again (a calibration run's activations twice over were most of the heap's
             // churn, and the collector's work, on the entropy path)
-            case FLOAT -> {
-                FloatBuffer buffer = tensor.getFloatBuffer();
-                float[] values = buffer.hasArray() && buffer.arrayOffset() == 0 && buffer.array().length == count ? buffer.array()
-                        : copy(buffer, new float[count]);
-                yield NdArray.ofFloats(shape, values);
-            }
-            case FLOAT16 -> {
-                ShortBuffer buffer = tensor.getShortBuffer();
-                short[] values = buffer.hasArray() && buffer.arrayOffset() == 0 && buffer.array().length == count ? buffer.array()
-                        : copy(buffer, new short[count]);
-                yield NdArray.ofFloat16(shape, values);
-            }
-            case UINT8, INT8 -> {
-                ByteBuffer buffer = tensor.getByteBuffer();
-                byte[] values = buffer.hasArray() && buffer.arrayOffset() == 0 && buffer.array().length == count ? buffer.array()
-                        : copy(buffer, new byte[count]);
-                yield type == DataType.UINT8 ? NdArray.ofUint8(shape, values) : NdArray.ofInt8(shape, values);
-            }
-            case INT32 -> {
-                IntBuffer buffer = tensor.getIntBuffer();
-                int[] values = buffer.hasArray() && buffer.arrayOffset() == 0 && buffer.array().length == count ? buffer.array()
-                        : copy(buffer, new int[count]);
-                yield NdArray.ofInts(shape, values);
-            }
-            case INT64 -> {
-                LongBuffer buffer = tensor.getLongBuffer();
-                long[] values = buffer.hasArray() && buffer.arrayOffset() == 0 && buffer.array().length == count ? buffer.array()
-                        : copy(buffer, new long[count]);
-                yield NdArray.ofLongs(shape, values);
-            }
+            case FLOAT -> NdArray.ofFloats(shape, values(tensor.getFloatBuffer(), count, float[]::new, FloatBuffer::get));
+            case FLOAT16 -> NdArray.ofFloat16(shape, values(tensor.getShortBuffer(), count, short[]::new, ShortBuffer::get));
+            case UINT8 -> NdArray.ofUint8(shape, values(tensor.getByteBuffer(), count, byte[]::new, ByteBuffer::get));
+            case INT8 -> NdArray.ofInt8(shape, values(tensor.getByteBuffer(), count, byte[]::new, ByteBuffer::get));
+            case INT32 -> NdArray.ofInts(shape, values(tensor.getIntBuffer(), count, int[]::new, IntBuffer::get));
+            case INT64 -> NdArray.ofLongs(shape, values(tensor.getLongBuffer(), count, long[]::new, LongBuffer::get));
             default -> throw new AssertionError(type);
         };
     }
 
-    private static float[] copy(FloatBuffer buffer, float[] values) {
-        buffer.get(values);
-        return values;
-    }
-
-    private static short[] copy(ShortBuffer buffer, short[] values) {
-        buffer.get(values);
-        return values;
-    }
-
-    private static byte[] copy(ByteBuffer buffer, byte[] values) {
-        buffer.get(values);
-        return values;
-    }
-
-    private static int[] copy(IntBuffer buffer, int[] values) {
-        buffer.get(values);
-        return values;
-    }
-
-    private static long[] copy(LongBuffer buffer, long[] values) {
-        buffer.get(values);
+    /**
+     * The values of a getter's buffer as an array of {@code count}: the buffer's own array when it is exactly that (the
+     * getters copy the tensor into a new heap buffer), else a copy made with {@code get}.
+     */
+    private static <B extends Buffer, A> A values(B buffer, int count, IntFunction<A> allocate, BiConsumer<B, A> get) {
+        if (buffer.hasArray() && buffer.arrayOffset() == 0 && java.lang.reflect.Array.getLength(buffer.array()) == count) {
+            @SuppressWarnings("unchecked")
+            A values = (A) buffer.array();
+            return values;
+        }
+        A values = allocate.apply(count);
+        get.accept(buffer, values);
         return values;
     }
 
