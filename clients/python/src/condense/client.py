@@ -63,7 +63,8 @@ def _varint(value):
 def _bytes_field(number, data, prefix=b"", suffix=b""):
     """Field ``number`` (length-delimited) of a message holding ``prefix + data + suffix``: already encoded fields around a
     payload, with one copy of the payload."""
-    return _varint(number << 3 | 2) + _varint(len(prefix) + len(data) + len(suffix)) + prefix + data + suffix
+    # join sizes the result first and copies each part once (a chain of + would copy the payload again for the suffix)
+    return b"".join((_varint(number << 3 | 2), _varint(len(prefix) + len(data) + len(suffix)), prefix, data, suffix))
 
 
 def upload_chunk(data):
