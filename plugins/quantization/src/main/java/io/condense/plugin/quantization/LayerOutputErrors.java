@@ -72,9 +72,11 @@ final class LayerOutputErrors {
             thread.setDaemon(true);
             return thread;
         });
-        try (InferenceSession before = evaluator.open(ActivationCalibrator.exposing(reference, values));
-                InferenceSession after = evaluator.open(ActivationCalibrator.exposing(quantized, values));
-                InferenceSession fused = outputs ? evaluator.open(quantized) : null) {
+        // the float run here and the quantized ones on the pool go at the same time
+        int runsAtOnce = outputs ? 3 : 2;
+        try (InferenceSession before = evaluator.open(ActivationCalibrator.exposing(reference, values), runsAtOnce);
+                InferenceSession after = evaluator.open(ActivationCalibrator.exposing(quantized, values), runsAtOnce);
+                InferenceSession fused = outputs ? evaluator.open(quantized, runsAtOnce) : null) {
             ValueSpec input = ActivationCalibrator.singleInput(before);
             boolean batchable = ActivationCalibrator.batchable(input);
             int batch = 1;

@@ -14,6 +14,20 @@ public interface Evaluator {
     InferenceSession open(OnnxModel model);
 
     /**
+     * Opens a session for work that keeps {@code runsAtOnce} runs going at the same time (of this session, or of it and
+     * the other sessions opened for the same work, each run on its own thread), so that the runtime can share the
+     * processors among them instead of giving each run a thread per processor. {@link #open(OnnxModel)} is one run at once.
+     *
+     * @throws IllegalArgumentException when {@code runsAtOnce} is below 1
+     */
+    default InferenceSession open(OnnxModel model, int runsAtOnce) {
+        if (runsAtOnce < 1) {
+            throw new IllegalArgumentException("runsAtOnce must be at least 1, got " + runsAtOnce);
+        }
+        return open(model);
+    }
+
+    /**
      * Compares a candidate with the original model: accuracy before and after when the request has labels,
      * otherwise top-1 agreement, output SQNR and cosine similarity of the candidate against the original;
      * latency of both when asked for. Without data it generates inputs from the model's input shapes.

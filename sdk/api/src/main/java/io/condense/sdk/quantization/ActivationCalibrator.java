@@ -101,7 +101,7 @@ public final class ActivationCalibrator {
         for (String value : histograms.keySet()) {
             (rangeOnly.contains(value) ? reduced : whole).add(value);
         }
-        try (InferenceSession session = evaluator.open(exposingRanges(model, whole, reduced))) {
+        try (InferenceSession session = evaluator.open(exposingRanges(model, whole, reduced), runners)) {
             ValueSpec input = singleInput(session);
             String inputName = input.name();
             Future<?> pending = null;

@@ -63,6 +63,30 @@ class OnnxRuntimeEvaluatorTest {
     }
 
     @Test
+    void sessionsForRunsAtOnceShareTheProcessorsUnlessTheThreadsAreSet() {
+        // ONNX Runtime's choice (0) for one run at once; the processors divided among runs at once, at least one each
+        assertThat(OnnxRuntimeEvaluator.intraOpThreads(0, 1, 8)).isZero();
+        assertThat(OnnxRuntimeEvaluator.intraOpThreads(0, 2, 8)).isEqualTo(4);
+        assertThat(OnnxRuntimeEvaluator.intraOpThreads(0, 2, 2)).isEqualTo(1);
+        assertThat(OnnxRuntimeEvaluator.intraOpThreads(0, 3, 2)).isEqualTo(1);
+        // a number set by the operator (condense.runtime.threads) stands
+        assertThat(OnnxRuntimeEvaluator.intraOpThreads(3, 2, 8)).isEqualTo(3);
+        assertThat(OnnxRuntimeEvaluator.intraOpThreads(1, 1, 8)).isEqualTo(1);
+    }
+
+    @Test
+    void aSessionForRunsAtOnceAnswersAsOneForOneRun() {
+        OnnxModel model = OnnxModel.load(SharedData.model("mnist8/model.onnx"));
+        NdArray input = NdArray.ofFloats(new long[] {1, 1, 28, 28}, new float[28 * 28]);
+        try (InferenceSession one = evaluator.open(model); InferenceSession shared = evaluator.open(model, 2)) {
+            assertThat(shared.run(Map.of("Input3", input)).get("Plus214_Output_0").floatData())
+                    .containsExactly(one.run(Map.of("Input3", input)).get("Plus214_Output_0").floatData());
+        }
+        assertThatThrownBy(() -> evaluator.open(model, 0)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("runsAtOnce must be at least 1");
+    }
+
+    @Test
     void mnist8IsAccurateOnTheSharedDigitsScaledToUnitRange() {
         OnnxModel model = OnnxModel.load(SharedData.model("mnist8/model.onnx"));
         EvaluationResult result = evaluator.compare(model, model, EvaluationRequest.of(SharedData.mnistDigits(1000, 1f / 255), 1000));
