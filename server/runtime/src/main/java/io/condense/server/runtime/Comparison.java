@@ -102,25 +102,20 @@ final class Comparison {
     }
 
     private Map<String, NdArray> run(OnnxRuntimeSession session, Batch batch) {
-        Map<String, OnnxTensor> tensors = tensors(session, batch);
-        try {
-            return session.runTensors(tensors);
-        } finally {
-            close(tensors);
+        try (OnnxRuntimeSession.RunInputs inputs = inputs(session, batch)) {
+            return session.runTensors(inputs.tensors());
         }
     }
 
-    private static Map<String, OnnxTensor> tensors(OnnxRuntimeSession session, Batch batch) {
-        Map<String, OnnxTensor> tensors = new LinkedHashMap<>();
+    private static OnnxRuntimeSession.RunInputs inputs(OnnxRuntimeSession session, Batch batch) {
+        OnnxRuntimeSession.RunInputs inputs = session.new RunInputs();
         try {
             for (Feed feed : batch.feeds()) {
-                DataType type = inputType(session, feed.inputName());
-                tensors.put(feed.inputName(), OnnxTensors.toOnnxTensor(session.environment(), type, feed.shape(),
-                        feed.source(), feed.offset(), feed.count()));
+                inputs.put(feed.inputName(), inputType(session, feed.inputName()), feed.shape(), feed.source(), feed.offset(), feed.count());
             }
-            return tensors;
+            return inputs;
         } catch (OrtException | RuntimeException e) {
-            close(tensors);
+            inputs.close();
             if (e instanceof RuntimeException runtime) {
                 throw runtime;
             }
@@ -137,12 +132,6 @@ final class Comparison {
         throw new IllegalStateException("no input " + name);
     }
 
-    private static void close(Map<String, OnnxTensor> tensors) {
-        for (OnnxTensor tensor : tensors.values()) {
-            tensor.close();
-        }
-    }
-
     /**
      * Median milliseconds of interleaved runs of each model, after warm-up; [original, candidate]. At least {@code runs}
      * pairs, then more while the timed pairs have taken under {@code millis} in all (at most
@@ -151,36 +140,31 @@ final class Comparison {
      * by that ratio picks the luckiest measurement; a large model stays at {@code runs}.
      */
     private double[] latency(Batch single, int runs, int millis) {
-        Map<String, OnnxTensor> originalTensors = tensors(original, single);
-        try {
-            Map<String, OnnxTensor> candidateTensors = tensors(candidate, single);
-            try {
-                for (int i = 0; i < OnnxRuntimeEvaluator.WARM_UP_RUNS; i++) {
-                    original.runDiscardingOutputs(originalTensors);
-                    candidate.runDiscardingOutputs(candidateTensors);
-                }
-                int most = millis > 0 ? runs * OnnxRuntimeEvaluator.LATENCY_MAX_RUNS_FACTOR : runs;
-                double[] originalTimes = new double[most];
-                double[] candidateTimes = new double[most];
-                double elapsed = 0;
-                int pairs = 0;
-                while (pairs < most && (pairs < runs || elapsed < millis)) {
-                    if (pairs % 2 == 0) {
-                        originalTimes[pairs] = timedRun(original, originalTensors);
-                        candidateTimes[pairs] = timedRun(candidate, candidateTensors);
-                    } else {
-                        candidateTimes[pairs] = timedRun(candidate, candidateTensors);
-                        originalTimes[pairs] = timedRun(original, originalTensors);
-                    }
-                    elapsed += originalTimes[pairs] + candidateTimes[pairs];
-                    pairs++;
-                }
-                return new double[] {median(Arrays.copyOf(originalTimes, pairs)), median(Arrays.copyOf(candidateTimes, pairs))};
-            } finally {
-                close(candidateTensors);
+        try (OnnxRuntimeSession.RunInputs originalInputs = inputs(original, single);
+                OnnxRuntimeSession.RunInputs candidateInputs = inputs(candidate, single)) {
+            Map<String, OnnxTensor> originalTensors = originalInputs.tensors();
+            Map<String, OnnxTensor> candidateTensors = candidateInputs.tensors();
+            for (int i = 0; i < OnnxRuntimeEvaluator.WARM_UP_RUNS; i++) {
+                original.runDiscardingOutputs(originalTensors);
+                candidate.runDiscardingOutputs(candidateTensors);
             }
-        } finally {
-            close(originalTensors);
+            int most = millis > 0 ? runs * OnnxRuntimeEvaluator.LATENCY_MAX_RUNS_FACTOR : runs;
+            double[] originalTimes = new double[most];
+            double[] candidateTimes = new double[most];
+            double elapsed = 0;
+            int pairs = 0;
+            while (pairs < most && (pairs < runs || elapsed < millis)) {
+                if (pairs % 2 == 0) {
+                    originalTimes[pairs] = timedRun(original, originalTensors);
+                    candidateTimes[pairs] = timedRun(candidate, candidateTensors);
+                } else {
+                    candidateTimes[pairs] = timedRun(candidate, candidateTensors);
+                    originalTimes[pairs] = timedRun(original, originalTensors);
+                }
+                elapsed += originalTimes[pairs] + candidateTimes[pairs];
+                pairs++;
+            }
+            return new double[] {median(Arrays.copyOf(originalTimes, pairs)), median(Arrays.copyOf(candidateTimes, pairs))};
         }
     }
 

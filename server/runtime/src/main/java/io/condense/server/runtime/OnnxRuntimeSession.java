@@ -15,6 +15,7 @@ import io.condense.sdk.error.ErrorCode;
 import io.condense.sdk.eval.InferenceSession;
 import io.condense.sdk.eval.ValueSpec;
 import io.condense.sdk.tensor.DataType;
+import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -36,6 +37,7 @@ final class OnnxRuntimeSession implements InferenceSession {
     private final List<ValueSpec> outputs;
     private final Map<String, ValueSpec> inputsByName;
     private final Set<String> outputNames;
+    private final InputBuffers buffers = new InputBuffers();
 
     OnnxRuntimeSession(OrtEnvironment environment, OrtSession session, Set<String> realInputNames) throws OrtException {
         this.environment = requireNonNull(environment, "environment is null");
@@ -113,19 +115,52 @@ final class OnnxRuntimeSession implements InferenceSession {
     public Map<String, NdArray> run(Map<String, NdArray> feeds) {
         requireNonNull(feeds, "feeds is null");
         checkFeeds(feeds);
-        Map<String, OnnxTensor> tensors = new LinkedHashMap<>();
-        try {
+        try (RunInputs inputs = new RunInputs()) {
             for (Map.Entry<String, NdArray> feed : feeds.entrySet()) {
-                tensors.put(feed.getKey(), OnnxTensors.toOnnxTensor(environment, feed.getValue()));
+                NdArray value = feed.getValue();
+                inputs.put(feed.getKey(), value.dataType(), value.shape(), value, 0, value.size());
             }
-            return runTensors(tensors);
+            return runTensors(inputs.tensors());
         } catch (OrtException e) {
             throw runFailure(e);
-        } finally {
+        }
+    }
+
+    /**
+     * The input tensors of one run, made over direct buffers of this session's {@link InputBuffers}; closing closes the
+     * tensors and gives their buffers back for the next run.
+     */
+    final class RunInputs implements AutoCloseable {
+        private final Map<String, OnnxTensor> tensors = new LinkedHashMap<>();
+        private final List<ByteBuffer> taken = new ArrayList<>();
+
+        /** Adds input {@code name}: {@code count} values of {@code source} from {@code offset}, as {@code type} in {@code shape}. */
+        void put(String name, DataType type, long[] shape, NdArray source, int offset, int count) throws OrtException {
+            tensors.put(name, OnnxTensors.toOnnxTensor(environment, type, shape, source, offset, count, bytes -> {
+                ByteBuffer buffer = buffers.take(bytes);
+                taken.add(buffer);
+                return buffer;
+            }));
+        }
+
+        Map<String, OnnxTensor> tensors() {
+            return tensors;
+        }
+
+        @Override
+        public void close() {
             for (OnnxTensor tensor : tensors.values()) {
                 tensor.close();
             }
+            tensors.clear();
+            buffers.give(taken);
+            taken.clear();
         }
+    }
+
+    /** Spare input buffers this session holds (for tests). */
+    int spareInputBuffers() {
+        return buffers.spare();
     }
 
     /** Runs already made tensors (the caller closes them) and returns every readable output. */

@@ -71,6 +71,15 @@ public final class OnnxTensors {
      */
     public static OnnxTensor toOnnxTensor(OrtEnvironment environment, DataType type, long[] shape, NdArray source,
             int offset, int count) throws OrtException {
+        return toOnnxTensor(environment, type, shape, source, offset, count, ByteBuffer::allocateDirect);
+    }
+
+    /**
+     * As {@link #toOnnxTensor(OrtEnvironment, DataType, long[], NdArray, int, int)}, over a direct buffer of the given
+     * number of bytes from {@code buffers} (a session's {@link InputBuffers}), which must outlive the tensor.
+     */
+    static OnnxTensor toOnnxTensor(OrtEnvironment environment, DataType type, long[] shape, NdArray source, int offset, int count,
+            IntFunction<ByteBuffer> buffers) throws OrtException {
         requireNonNull(environment, "environment is null");
         requireNonNull(type, "type is null");
         requireNonNull(shape, "shape is null");
@@ -84,7 +93,7 @@ public final class OnnxTensors {
         }
         return switch (type) {
             case FLOAT -> {
-                FloatBuffer buffer = allocate(count, 4).asFloatBuffer();
+                FloatBuffer buffer = allocate(buffers, count, 4).asFloatBuffer();
                 if (source.dataType() == DataType.FLOAT) {
                     buffer.put((float[]) source.data(), offset, count);
                 } else {
@@ -93,7 +102,7 @@ public final class OnnxTensors {
                 yield OnnxTensor.createTensor(environment, buffer.rewind(), shape);
             }
             case FLOAT16 -> {
-                ShortBuffer buffer = allocate(count, 2).asShortBuffer();
+                ShortBuffer buffer = allocate(buffers, count, 2).asShortBuffer();
                 if (source.dataType() == DataType.FLOAT16) {
                     buffer.put((short[]) source.data(), offset, count);
                 } else {
@@ -105,7 +114,7 @@ public final class OnnxTensors {
                 yield OnnxTensor.createTensor(environment, buffer.rewind(), shape, OnnxJavaType.FLOAT16);
             }
             case UINT8, INT8 -> {
-                ByteBuffer buffer = allocate(count, 1);
+                ByteBuffer buffer = allocate(buffers, count, 1);
                 if (source.dataType() == type) {
                     buffer.put((byte[]) source.data(), offset, count);
                 } else {
@@ -120,7 +129,7 @@ public final class OnnxTensors {
                         type == DataType.UINT8 ? OnnxJavaType.UINT8 : OnnxJavaType.INT8);
             }
             case INT32 -> {
-                IntBuffer buffer = allocate(count, 4).asIntBuffer();
+                IntBuffer buffer = allocate(buffers, count, 4).asIntBuffer();
                 if (source.dataType() == DataType.INT32) {
                     buffer.put((int[]) source.data(), offset, count);
                 } else {
@@ -132,7 +141,7 @@ public final class OnnxTensors {
                 yield OnnxTensor.createTensor(environment, buffer.rewind(), shape);
             }
             case INT64 -> {
-                LongBuffer buffer = allocate(count, 8).asLongBuffer();
+                LongBuffer buffer = allocate(buffers, count, 8).asLongBuffer();
                 buffer.put(longs(source, offset, count));
                 yield OnnxTensor.createTensor(environment, buffer.rewind(), shape);
             }
@@ -181,8 +190,8 @@ public final class OnnxTensors {
         return values;
     }
 
-    private static ByteBuffer allocate(int count, int bytesPerValue) {
-        return ByteBuffer.allocateDirect(Math.multiplyExact(count, bytesPerValue)).order(ByteOrder.nativeOrder());
+    private static ByteBuffer allocate(IntFunction<ByteBuffer> buffers, int count, int bytesPerValue) {
+        return buffers.apply(Math.multiplyExact(count, bytesPerValue)).order(ByteOrder.nativeOrder());
     }
 
     /** {@code count} values from {@code offset} as floats. */
