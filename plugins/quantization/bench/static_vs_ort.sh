@@ -5,7 +5,7 @@
 #   static_vs_ort.sh SERVER_PID HOST:PORT DATA_DIR PYTHON [MODELS] [METHODS] [ORT_SAMPLES]
 #
 # SERVER_PID / HOST:PORT: a running `./condense serve` (for example
-#   CONDENSE_JAVA_OPTS="-Xmx1g -Dcondense.runtime.threads=1" ./condense serve --grpc-port=50720 --metrics-port=9720);
+#   ./condense serve --grpc-port=50720 --metrics-port=9720, its defaults as a user types it);
 # DATA_DIR: what make_calibration_data.py wrote; PYTHON: a virtual environment's python with onnxruntime, onnx, numpy;
 # MODELS: "mnist ultraface" (default), METHODS: "minmax entropy percentile" (default); ORT_SAMPLES: calibration samples
 # given to ONNX Runtime (default 1000; its entropy and percentile calibrators keep every sample's activations in memory).
