@@ -15,6 +15,7 @@ import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayDeque;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 
@@ -65,31 +66,18 @@ public final class BlobWriter implements AutoCloseable {
 
     public void write(byte[] bytes, int offset, int length) {
         accept(length);
-        try {
-            ByteBuffer buffer = ByteBuffer.wrap(bytes, offset, length);
-            writeFully(buffer);
-            // the caller may reuse the array once this returns: hash it now, after what is queued
-            awaitHashed(0);
-            digest.update(bytes, offset, length);
-            size += length;
-        } catch (IOException e) {
-            abort();
-            throw new CondenseException(ErrorCode.UNAVAILABLE, "cannot write to the blob store: " + e.getMessage(), e);
-        }
+        writeOut(List.of(ByteBuffer.wrap(bytes, offset, length)));
+        // the caller may reuse the array once this returns: hash it now, after what is queued
+        awaitHashed(0);
+        digest.update(bytes, offset, length);
+        size += length;
     }
 
     /** Writes an immutable chunk; its hashing may go on after this returns (see the class comment). */
     public void write(ByteString bytes) {
         int length = bytes.size();
         accept(length);
-        try {
-            for (ByteBuffer buffer : bytes.asReadOnlyByteBufferList()) {
-                writeFully(buffer);
-            }
-        } catch (IOException e) {
-            abort();
-            throw new CondenseException(ErrorCode.UNAVAILABLE, "cannot write to the blob store: " + e.getMessage(), e);
-        }
+        writeOut(bytes.asReadOnlyByteBufferList());
         size += length;
         awaitHashed(HASH_BACKLOG_BYTES - length);
         lastHashed = lastHashed.thenRunAsync(() -> {
@@ -112,9 +100,17 @@ public final class BlobWriter implements AutoCloseable {
         }
     }
 
-    private void writeFully(ByteBuffer buffer) throws IOException {
-        while (buffer.hasRemaining()) {
-            out.write(buffer);
+    /** Writes the buffers to the file; when that fails, drops the blob and throws UNAVAILABLE. */
+    private void writeOut(Iterable<ByteBuffer> buffers) {
+        try {
+            for (ByteBuffer buffer : buffers) {
+                while (buffer.hasRemaining()) {
+                    out.write(buffer);
+                }
+            }
+        } catch (IOException e) {
+            abort();
+            throw new CondenseException(ErrorCode.UNAVAILABLE, "cannot write to the blob store: " + e.getMessage(), e);
         }
     }
 
