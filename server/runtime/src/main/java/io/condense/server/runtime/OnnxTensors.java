@@ -28,7 +28,7 @@ import java.util.function.IntFunction;
  * int8, int32 and int64. Tensors are made over direct native-order buffers, which ONNX Runtime uses without
  * another copy; values are copied in bulk or in typed loops, never boxed.
  *
- * <p>{@link #toOnnxTensor(OrtEnvironment, DataType, long[], NdArray, int, int)} also converts element types: to a
+ * <p>{@link #toOnnxTensor(OrtEnvironment, DataType, long[], NdArray, int, int, IntFunction)} also converts element types: to a
  * floating-point type by value; to an integer type by rounding to the nearest integer (half away from zero) and
  * clamping to the type's range.
  */
@@ -59,24 +59,10 @@ public final class OnnxTensors {
         };
     }
 
-    /** The whole array as a tensor of its own type and shape. */
-    public static OnnxTensor toOnnxTensor(OrtEnvironment environment, NdArray array) throws OrtException {
-        requireNonNull(array, "array is null");
-        return toOnnxTensor(environment, array.dataType(), array.shape(), array, 0, array.size());
-    }
-
     /**
      * A tensor of {@code type} and {@code shape} holding {@code count} values of {@code source} from flat index
-     * {@code offset}, converted to {@code type}.
-     */
-    public static OnnxTensor toOnnxTensor(OrtEnvironment environment, DataType type, long[] shape, NdArray source,
-            int offset, int count) throws OrtException {
-        return toOnnxTensor(environment, type, shape, source, offset, count, ByteBuffer::allocateDirect);
-    }
-
-    /**
-     * As {@link #toOnnxTensor(OrtEnvironment, DataType, long[], NdArray, int, int)}, over a direct buffer of the given
-     * number of bytes from {@code buffers} (a session's {@link InputBuffers}), which must outlive the tensor.
+     * {@code offset}, converted to {@code type}, over a direct buffer of the given number of bytes from {@code buffers}
+     * (a session's {@link InputBuffers}), which must outlive the tensor.
      */
     static OnnxTensor toOnnxTensor(OrtEnvironment environment, DataType type, long[] shape, NdArray source, int offset, int count,
             IntFunction<ByteBuffer> buffers) throws OrtException {
