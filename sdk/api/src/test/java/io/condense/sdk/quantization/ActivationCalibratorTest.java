@@ -8,6 +8,7 @@ import io.condense.sdk.data.NdArray;
 import io.condense.sdk.error.CondenseException;
 import io.condense.sdk.eval.ValueSpec;
 import io.condense.sdk.tensor.DataType;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 class ActivationCalibratorTest {
@@ -41,5 +42,23 @@ class ActivationCalibratorTest {
         Dataset data = Dataset.of(NdArray.ofFloats(new long[] {1, 2}, new float[] {1, 2}));
         assertThatThrownBy(() -> ActivationCalibrator.sampleInput(data, 0, new ValueSpec("mask", DataType.UINT8, new long[] {1, 2})))
                 .isInstanceOf(CondenseException.class).hasMessageContaining("input 'mask' is UINT8");
+    }
+
+    @Test
+    void aValueReducedToItsRangeCountsWholeInTheBatchSize() {
+        NdArray scalar = NdArray.ofFloats(new long[0], new float[] {1});
+        // a 224 x 224 image model's activations: 1 M values a sample, returned as their range alone
+        Map<String, NdArray> reduced = Map.of("condense.calibration.min/relu", scalar, "condense.calibration.max/relu", scalar,
+                "condense.calibration.size/relu", NdArray.ofLongs(new long[0], new long[] {1 << 20}));
+        assertThat(ActivationCalibrator.batchSize(reduced, 1)).isEqualTo(1);
+        // a small model's: 10 K values a sample, whole or as a range
+        assertThat(ActivationCalibrator.batchSize(Map.of("relu", NdArray.ofFloats(new long[] {10_000}, new float[10_000])), 1))
+                .isEqualTo(ActivationCalibrator.MAX_BATCH);
+        Map<String, NdArray> small = Map.of("condense.calibration.min/relu", scalar, "condense.calibration.max/relu", scalar,
+                "condense.calibration.size/relu", NdArray.ofLongs(new long[0], new long[] {2 * 10_000}));
+        assertThat(ActivationCalibrator.batchSize(small, 2)).isEqualTo(ActivationCalibrator.MAX_BATCH);
+        // in between: as many samples as keep a run within BATCH_BYTES
+        Map<String, NdArray> middle = Map.of("condense.calibration.size/relu", NdArray.ofLongs(new long[0], new long[] {100_000}));
+        assertThat(ActivationCalibrator.batchSize(middle, 1)).isEqualTo((int) (ActivationCalibrator.BATCH_BYTES / 400_000));
     }
 }
