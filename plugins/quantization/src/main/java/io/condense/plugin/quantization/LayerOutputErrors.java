@@ -13,8 +13,11 @@ import io.condense.sdk.eval.InferenceSession;
 import io.condense.sdk.eval.ValueSpec;
 import io.condense.sdk.model.OnnxModel;
 import io.condense.sdk.quantization.ActivationCalibrator;
+import io.condense.sdk.tensor.DataType;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.Deque;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -24,14 +27,18 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 
 /**
- * The SQNR of named values of a quantized model against the same values of the float model, over calibration samples: both
- * models run on copies that expose those values as graph outputs (several samples per run when the input's batch dimension is
- * dynamic), and only running sums are kept. Exposed values are graph outputs, so ONNX Runtime cannot fuse across them: these are
- * the errors of the QDQ arithmetic, not of the fused integer kernels. The same pass can also measure the SQNR of the graph
- * outputs of the quantized model as it is (fused), against the float outputs of the exposed float run, so the float model runs
- * once for both figures. The float run and the quantized runs of a batch go at once, the quantized ones on two helper threads.
+ * The SQNR of named values of a quantized model against the same values of the float model, over calibration samples. Both
+ * models run as one graph ({@link SqnrGraph}) whose outputs are, per value, the sum of the float value's squares and of the
+ * squared difference: ONNX Runtime computes them, and only those scalars reach Java, where running sums are kept (several
+ * samples per run when the input's batch dimension is dynamic, two runs at once). The quantized copy's measured values feed
+ * those differences, so the runtime keeps them as values of their own: these are the errors of the QDQ arithmetic as written.
+ * The same pass can also measure the SQNR of the graph outputs of the quantized model as it is (fused, in a session of its
+ * own) against the float outputs of the same runs.
  */
 final class LayerOutputErrors {
+    /** Runs of the measuring graph at once, on as many threads (with the fused model's runs beside them). */
+    private static final int RUNS_AT_ONCE = 2;
+
     private LayerOutputErrors() {
     }
 
@@ -43,12 +50,6 @@ final class LayerOutputErrors {
     record Measured(Map<String, Double> layers, double outputSqnrDb, int samples) {
     }
 
-    /** Value name to 10 log10(sum reference^2 / sum (reference - quantized)^2) over the first {@code samples} samples. */
-    static Map<String, Double> sqnrDb(OnnxModel reference, OnnxModel quantized, Collection<String> values, Dataset data, int samples,
-            StepContext context) {
-        return measure(reference, quantized, values, false, data, samples, context).layers();
-    }
-
     /**
      * The per-value SQNR and, with {@code outputs}, the output SQNR of {@code quantized} as it is, over the first {@code samples}
      * samples of the data.
@@ -58,85 +59,74 @@ final class LayerOutputErrors {
         requireNonNull(values, "values is null");
         Evaluator evaluator = ActivationCalibrator.evaluator(context);
         int count = Math.min(samples, data.size());
+        List<String> graphOutputs = new ArrayList<>();
+        if (outputs) {
+            for (ValueInfoProto output : reference.outputs()) {
+                if (output.getType().getTensorType().getElemType() == DataType.FLOAT.onnxCode()) {
+                    graphOutputs.add(output.getName());
+                }
+            }
+        }
+        SqnrGraph paired = SqnrGraph.of(reference, quantized, values, graphOutputs);
         Map<String, double[]> sums = new LinkedHashMap<>();
-        for (String value : values) {
+        for (String value : paired.measured()) {
             sums.put(value, new double[2]);
         }
-        List<String> graphOutputs = new ArrayList<>();
-        for (ValueInfoProto output : reference.outputs()) {
-            graphOutputs.add(output.getName());
-        }
         double[] outputSums = new double[2];
-        ExecutorService pool = Executors.newFixedThreadPool(2, runnable -> {
+        ExecutorService pool = Executors.newFixedThreadPool(RUNS_AT_ONCE, runnable -> {
             Thread thread = new Thread(runnable, "condense-layer-errors");
             thread.setDaemon(true);
             return thread;
         });
-        // the float run here and the quantized ones on the pool go at the same time
-        int runsAtOnce = outputs ? 3 : 2;
-        try (InferenceSession before = evaluator.open(ActivationCalibrator.exposing(reference, values), runsAtOnce);
-                InferenceSession after = evaluator.open(ActivationCalibrator.exposing(quantized, values), runsAtOnce);
-                InferenceSession fused = outputs ? evaluator.open(quantized, runsAtOnce) : null) {
-            ValueSpec input = ActivationCalibrator.singleInput(before);
+        try (InferenceSession both = evaluator.open(paired.model(), RUNS_AT_ONCE);
+                InferenceSession fused = outputs ? evaluator.open(quantized, RUNS_AT_ONCE) : null) {
+            ValueSpec input = ActivationCalibrator.singleInput(both);
             boolean batchable = ActivationCalibrator.batchable(input);
             int batch = 1;
             int sample = 0;
-            while (sample < count) {
-                context.checkCancelled();
-                int size = Math.min(batch, count - sample);
-                NdArray feed = ActivationCalibrator.batchInput(data, sample, size, input);
+            // the first run alone, then (dynamic batch) one run of a full batch alone: a graph that fixes its batch somewhere
+            // refuses it, and the rest runs one sample per run; then up to two batches in flight, summed in sample order
+            Deque<Batch> inFlight = new ArrayDeque<>();
+            boolean probing = true;
+            while (sample < count || !inFlight.isEmpty()) {
+                while (sample < count && inFlight.size() < (probing ? 1 : RUNS_AT_ONCE)) {
+                    context.checkCancelled();
+                    int size = Math.min(batch, count - sample);
+                    Map<String, NdArray> feeds = Map.of(input.name(), ActivationCalibrator.batchInput(data, sample, size, input));
+                    inFlight.add(new Batch(sample, size, pool.submit(() -> both.run(feeds)),
+                            fused == null ? null : pool.submit(() -> fused.run(feeds))));
+                    sample += size;
+                }
+                Batch next = inFlight.poll();
                 Map<String, NdArray> expected;
                 Map<String, NdArray> actual;
-                Map<String, NdArray> actualOutputs;
                 try {
-                    // the quantized runs on helper threads while the float one runs here
-                    Map<String, NdArray> feeds = Map.of(input.name(), feed);
-                    Future<Map<String, NdArray>> afterRun = pool.submit(() -> after.run(feeds));
-                    Future<Map<String, NdArray>> fusedRun = fused == null ? null : pool.submit(() -> fused.run(feeds));
-                    CondenseException failure = null;
-                    Map<String, NdArray> floatOutputs = null;
-                    try {
-                        floatOutputs = before.run(feeds);
-                    } catch (CondenseException e) {
-                        failure = e;
-                    }
-                    Map<String, NdArray> quantizedOutputs = null;
-                    Map<String, NdArray> fusedOutputs = Map.of();
-                    try {
-                        quantizedOutputs = await(afterRun);
-                        fusedOutputs = fusedRun == null ? Map.of() : await(fusedRun);
-                    } catch (CondenseException e) {
-                        failure = failure != null ? failure : e;
-                    }
-                    if (failure != null) {
-                        await(fusedRun, true);
-                        throw failure;
-                    }
-                    expected = floatOutputs;
-                    actual = quantizedOutputs;
-                    actualOutputs = fusedOutputs;
+                    expected = await(next.both(), false);
+                    actual = next.fused() == null ? Map.of() : await(next.fused(), false);
                 } catch (CondenseException e) {
-                    if (size == 1) {
+                    await(next.fused(), true);
+                    if (next.size() == 1 || !probing) {
                         throw e;
                     }
                     batchable = false;
                     batch = 1;
+                    sample = next.first();
                     continue;
                 }
-                if (batchable && batch == 1) {
-                    batch = ActivationCalibrator.batchSize(expected, size);
+                if (next.first() == 0 && batchable) {
+                    batch = ActivationCalibrator.batchSize(perSampleBytes(paired, expected, next.size()));
                 }
+                probing = next.first() == 0 && batch > 1;
                 for (Map.Entry<String, double[]> entry : sums.entrySet()) {
-                    NdArray left = entry.getKey().equals(input.name()) ? feed : expected.get(entry.getKey());
-                    NdArray right = entry.getKey().equals(input.name()) ? feed : actual.get(entry.getKey());
-                    accumulate(left, right, entry.getValue());
-                }
-                if (fused != null) {
-                    for (String name : graphOutputs) {
-                        accumulate(expected.get(name), actualOutputs.get(name), outputSums);
+                    String value = entry.getKey();
+                    entry.getValue()[0] += expected.get(SqnrGraph.SIGNAL + value).getFloat(0);
+                    if (!paired.isInput(value)) {
+                        entry.getValue()[1] += expected.get(SqnrGraph.NOISE + value).getFloat(0);
                     }
                 }
-                sample += size;
+                for (String name : graphOutputs) {
+                    accumulate(expected.get(name), actual.get(name), outputSums);
+                }
             }
         } finally {
             pool.shutdownNow();
@@ -151,8 +141,23 @@ final class LayerOutputErrors {
         return new Measured(result, outputSqnr, count);
     }
 
-    private static Map<String, NdArray> await(Future<Map<String, NdArray>> run) {
-        return await(run, false);
+    /** Bytes a sample's run computes for the measured values (both models' copies) and the float outputs it returns. */
+    private static long perSampleBytes(SqnrGraph paired, Map<String, NdArray> outputs, int samples) {
+        long elements = 0;
+        for (String value : paired.measured()) {
+            NdArray size = outputs.get(SqnrGraph.SIZE + value);
+            elements += size == null ? 0 : 2 * size.getLong(0);
+        }
+        for (Map.Entry<String, NdArray> output : outputs.entrySet()) {
+            if (!output.getKey().startsWith("condense.sqnr.")) {
+                elements += output.getValue().size();
+            }
+        }
+        return 4 * elements / Math.max(1, samples);
+    }
+
+    /** One batch in flight: its samples, the measuring run and the fused run (null when the output SQNR is not measured). */
+    private record Batch(int first, int size, Future<Map<String, NdArray>> both, Future<Map<String, NdArray>> fused) {
     }
 
     /** The run's outputs; with {@code quietly} only waits for it to end (null), whatever it threw. */

@@ -288,8 +288,12 @@ public final class ActivationCalibrator {
                 bytes += 4L * output.getValue().size();
             }
         }
-        long perSample = Math.max(1, bytes / Math.max(1, samples));
-        return (int) Math.max(1, Math.min(MAX_BATCH, BATCH_BYTES / perSample));
+        return batchSize(bytes / Math.max(1, samples));
+    }
+
+    /** Samples per run for a run that computes {@code perSampleBytes} of exposed values a sample: from 1 to {@link #MAX_BATCH}. */
+    public static int batchSize(long perSampleBytes) {
+        return (int) Math.max(1, Math.min(MAX_BATCH, BATCH_BYTES / Math.max(1, perSampleBytes)));
     }
 
     /** The host's evaluator, or RUNTIME_FAILURE saying calibration needs one. */
