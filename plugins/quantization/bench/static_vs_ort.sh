@@ -6,9 +6,10 @@
 #
 # SERVER_PID / HOST:PORT: a running `./condense serve` (for example
 #   ./condense serve --grpc-port=50720 --metrics-port=9720, its defaults as a user types it);
-# DATA_DIR: what make_calibration_data.py wrote; PYTHON: a virtual environment's python with onnxruntime, onnx, numpy;
-# MODELS: "mnist ultraface" (default), METHODS: "minmax entropy percentile" (default); ORT_SAMPLES: calibration samples
-# given to ONNX Runtime (default 1000; its entropy and percentile calibrators keep every sample's activations in memory).
+# DATA_DIR: what make_calibration_data.py wrote (and make_torchvision_models.py, for resnet18 and mobilenet_v2); PYTHON: a
+# virtual environment's python with onnxruntime, onnx, numpy; MODELS: "mnist ultraface" (default; also resnet18,
+# mobilenet_v2), METHODS: "minmax entropy percentile" (default); ORT_SAMPLES: calibration samples given to ONNX Runtime
+# (default 1000, or all the file has; its entropy and percentile calibrators keep every sample's activations in memory).
 # Run from the repository root. Per run it prints the step time (Condense: the job's step line; ONNX Runtime: the
 # quantize_static call), the whole command's wall time and peak RSS (/usr/bin/time), and for Condense the server's peak RSS
 # and CPU seconds during the command (server_peak.sh). CONDENSE_CLIENT chooses Condense's client: `./condense` (the
@@ -28,6 +29,7 @@ for model in $models; do
   case "$model" in
     mnist) onnx="$shared/models/pytorch_cnn_mnist.onnx"; calib="$data/mnist_calib.npy"; eval_args=("$data/mnist_eval.npy" "$data/mnist_eval_labels.npy") ;;
     ultraface) onnx="$shared/models/ultraface/version-RFB-320.onnx"; calib="$data/ultraface_calib.npy"; eval_args=("$data/ultraface_eval.npy") ;;
+    resnet18|mobilenet_v2) onnx="$data/$model.onnx"; calib="$data/imagenet_calib.npy"; eval_args=("$data/imagenet_eval.npy") ;;
     *) echo "unknown model $model" >&2; exit 2 ;;
   esac
   for method in $methods; do
