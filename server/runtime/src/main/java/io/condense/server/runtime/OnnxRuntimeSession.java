@@ -23,12 +23,19 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.locks.Lock;
+import java.util.concurrent.locks.ReadWriteLock;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
  * A model loaded in ONNX Runtime. Inputs and outputs are listed in graph order with -1 for dynamic dimensions;
  * inputs that are initializers in old exports are not listed. Outputs whose kind the SDK's arrays cannot hold
  * (sequences, maps, string, bool or double tensors, as in ONNX-ML classifiers) are neither listed nor returned;
  * a model with no output Condense can read is refused when opened.
+ *
+ * <p>Runs may go on at once on several threads. Closing waits for the runs in progress (ONNX Runtime must not free a
+ * session a run is using: a caller that gives up on one of several runs, because another failed or the job was cancelled,
+ * closes it with the others still going), and a run after closing fails with RUNTIME_FAILURE.
  */
 final class OnnxRuntimeSession implements InferenceSession {
     private final OrtEnvironment environment;
@@ -38,6 +45,9 @@ final class OnnxRuntimeSession implements InferenceSession {
     private final Map<String, ValueSpec> inputsByName;
     private final Set<String> outputNames;
     private final InputBuffers buffers = new InputBuffers();
+    /** Runs hold the read lock; closing takes the write lock. */
+    private final ReadWriteLock lifecycle = new ReentrantReadWriteLock();
+    private boolean closed;
 
     OnnxRuntimeSession(OrtEnvironment environment, OrtSession session, Set<String> realInputNames) throws OrtException {
         this.environment = requireNonNull(environment, "environment is null");
@@ -165,6 +175,7 @@ final class OnnxRuntimeSession implements InferenceSession {
 
     /** Runs already made tensors (the caller closes them) and returns every readable output. */
     Map<String, NdArray> runTensors(Map<String, OnnxTensor> tensors) {
+        Lock running = open();
         try (OrtSession.Result result = session.run(tensors, outputNames)) {
             Map<String, NdArray> values = new LinkedHashMap<>();
             for (Map.Entry<String, OnnxValue> output : result) {
@@ -173,18 +184,34 @@ final class OnnxRuntimeSession implements InferenceSession {
             return values;
         } catch (OrtException e) {
             throw runFailure(e);
+        } finally {
+            running.unlock();
         }
     }
 
     /** Runs without reading the outputs back (for latency). */
     void runDiscardingOutputs(Map<String, OnnxTensor> tensors) {
+        Lock running = open();
         try (OrtSession.Result result = session.run(tensors, outputNames)) {
             if (result.size() != outputNames.size()) {
                 throw new IllegalStateException("ONNX Runtime returned " + result.size() + " outputs, expected " + outputNames.size());
             }
         } catch (OrtException e) {
             throw runFailure(e);
+        } finally {
+            running.unlock();
         }
+    }
+
+    /** The read lock, held for a run; RUNTIME_FAILURE once the session is closed. */
+    private Lock open() {
+        Lock running = lifecycle.readLock();
+        running.lock();
+        if (closed) {
+            running.unlock();
+            throw new CondenseException(ErrorCode.RUNTIME_FAILURE, "the ONNX Runtime session was closed before this run started");
+        }
+        return running;
     }
 
     OrtEnvironment environment() {
@@ -235,10 +262,18 @@ final class OnnxRuntimeSession implements InferenceSession {
 
     @Override
     public void close() {
+        Lock closing = lifecycle.writeLock();
+        closing.lock();
         try {
+            if (closed) {
+                return;
+            }
+            closed = true;
             session.close();
         } catch (OrtException e) {
             throw new CondenseException(ErrorCode.RUNTIME_FAILURE, "ONNX Runtime failed to release a session: " + e.getMessage(), e);
+        } finally {
+            closing.unlock();
         }
     }
 }

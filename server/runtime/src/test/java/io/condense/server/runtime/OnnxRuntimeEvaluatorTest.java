@@ -87,6 +87,49 @@ class OnnxRuntimeEvaluatorTest {
     }
 
     @Test
+    void closingWaitsForTheRunsInProgressAndRefusesLaterOnes() throws Exception {
+        // a batch of 256 digits through the MNIST CNN: runs long enough to be in progress when the session is closed
+        OnnxModel model = OnnxModel.load(SharedData.model("pytorch_cnn_mnist.onnx"));
+        NdArray batch = NdArray.ofFloats(new long[] {256, 1, 28, 28}, new float[256 * 28 * 28]);
+        InferenceSession session = evaluator.open(model, 2);
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(2);
+        try {
+            java.util.concurrent.CountDownLatch started = new java.util.concurrent.CountDownLatch(2);
+            java.util.List<java.util.concurrent.Future<Map<String, NdArray>>> runs = new java.util.ArrayList<>();
+            for (int i = 0; i < 2; i++) {
+                runs.add(pool.submit(() -> {
+                    started.countDown();
+                    Map<String, NdArray> outputs = null;
+                    for (int repeat = 0; repeat < 20; repeat++) {
+                        try {
+                            outputs = session.run(Map.of("input_image", batch));
+                        } catch (CondenseException e) {
+                            assertThat(e.code()).isEqualTo(ErrorCode.RUNTIME_FAILURE);
+                            assertThat(e).hasMessageContaining("closed before this run started");
+                            break;
+                        }
+                    }
+                    return outputs;
+                }));
+            }
+            started.await();
+            session.close();
+            for (java.util.concurrent.Future<Map<String, NdArray>> run : runs) {
+                Map<String, NdArray> outputs = run.get();
+                // every run either ended with its outputs or was refused; none ran on a freed session
+                if (outputs != null) {
+                    assertThat(outputs.values().iterator().next().shape()[0]).isEqualTo(256);
+                }
+            }
+            session.close();
+            assertThatThrownBy(() -> session.run(Map.of("input_image", batch))).isInstanceOf(CondenseException.class)
+                    .hasMessageContaining("closed before this run started");
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    @Test
     void mnist8IsAccurateOnTheSharedDigitsScaledToUnitRange() {
         OnnxModel model = OnnxModel.load(SharedData.model("mnist8/model.onnx"));
         EvaluationResult result = evaluator.compare(model, model, EvaluationRequest.of(SharedData.mnistDigits(1000, 1f / 255), 1000));
