@@ -151,7 +151,7 @@ public final class StaticActivations {
     }
 
     /**
-     * Where a layer's output is quantized: after the Relu that alone reads it (not a graph output) when the activations are
+     * Where a layer's output is quantized: after the Relu (or Clip from 0) that alone reads it (not a graph output) when the activations are
      * uint8, so that the Relu's output range (from 0) is the one quantized, ONNX Runtime drops the Relu into the zero point
      * and the next layer's input shares the same QuantizeLinear; else the layer's own output. Int8 symmetric activations
      * (zero point 0) keep the Relu in float, so there the output is quantized before it.
@@ -162,11 +162,17 @@ public final class StaticActivations {
             return output;
         }
         List<NodeProto> consumers = model.consumers(output);
-        if (consumers.size() == 1 && consumers.get(0).getOpType().equals("Relu") && consumers.get(0).getOutputCount() == 1
-                && (consumers.get(0).getDomain().isEmpty() || consumers.get(0).getDomain().equals("ai.onnx"))) {
-            return consumers.get(0).getOutput(0);
+        if (consumers.size() != 1 || consumers.get(0).getOutputCount() != 1
+                || !(consumers.get(0).getDomain().isEmpty() || consumers.get(0).getDomain().equals("ai.onnx"))) {
+            return output;
         }
-        return output;
+        // a Relu, or a Clip from 0 (ReLU6 in MobileNets): its output's range is the one the next layer reads, and ONNX
+        // Runtime folds the activation into the quantized layer; a pair before it would quantize values it then clips
+        NodeProto activation = consumers.get(0);
+        boolean relu = activation.getOpType().equals("Relu");
+        boolean clipFromZero = activation.getOpType().equals("Clip") && activation.getInput(0).equals(output)
+                && ActivationCalibrator.nonNegative(model, activation.getOutput(0));
+        return relu || clipFromZero ? activation.getOutput(0) : output;
     }
 
     private static boolean isGraphOutput(OnnxModel model, String value) {

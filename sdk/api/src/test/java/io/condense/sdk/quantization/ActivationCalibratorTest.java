@@ -3,11 +3,15 @@ package io.condense.sdk.quantization;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import ai.onnx.proto.OnnxMl.NodeProto;
+import io.condense.sdk.Onnx;
 import io.condense.sdk.data.Dataset;
 import io.condense.sdk.data.NdArray;
 import io.condense.sdk.error.CondenseException;
 import io.condense.sdk.eval.ValueSpec;
+import io.condense.sdk.model.OnnxModel;
 import io.condense.sdk.tensor.DataType;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
@@ -60,5 +64,69 @@ class ActivationCalibratorTest {
         // in between: as many samples as keep a run within BATCH_BYTES
         Map<String, NdArray> middle = Map.of("condense.calibration.size/relu", NdArray.ofLongs(new long[0], new long[] {100_000}));
         assertThat(ActivationCalibrator.batchSize(middle, 1)).isEqualTo((int) (ActivationCalibrator.BATCH_BYTES / 400_000));
+    }
+
+    @Test
+    void aNonNegativeValueOfKnownShapeIsReducedToItsMaximumWithoutACopyToPlainLayout() {
+        // x -> Conv 1x1 -> c; Relu(c) = r; Clip(c, -1, 6) = k; Clip(c, 0, 6) = z; Add(r, k) = a
+        OnnxModel model = OnnxModel.of(Onnx.model(13, List.of(Onnx.value("x", 1, 2, 3, 3)), List.of(Onnx.value("a", 1, 2, 3, 3)),
+                List.of(Onnx.node("Conv", List.of("x", "w"), List.of("c")), Onnx.node("Relu", List.of("c"), List.of("r")),
+                        Onnx.node("Clip", List.of("c", "low", "six"), List.of("k")), Onnx.node("Clip", List.of("c", "zero", "six"), List.of("z")),
+                        Onnx.node("Add", List.of("r", "k"), List.of("a"))),
+                List.of(Onnx.floats("w", new long[] {2, 2, 1, 1}, 1, -2, -1, 0.5f), Onnx.floats("low", new long[0], -1),
+                        Onnx.floats("zero", new long[0], 0), Onnx.floats("six", new long[0], 6))));
+        List<String> values = List.of("r", "k", "z", "a");
+        assertThat(ActivationCalibrator.nonNegative(model, "r")).isTrue();
+        assertThat(ActivationCalibrator.nonNegative(model, "z")).isTrue();
+        assertThat(ActivationCalibrator.nonNegative(model, "k")).isFalse();
+        assertThat(ActivationCalibrator.nonNegative(model, "a")).isFalse();
+        // a bound written as a Constant node, as PyTorch exports ReLU6
+        OnnxModel relu6 = OnnxModel.of(Onnx.model(13, List.of(Onnx.value("x", 1, 2)), List.of(Onnx.value("y", 1, 2)),
+                List.of(NodeProto.newBuilder().setOpType("Constant").addOutput("zero").addAttribute(ai.onnx.proto.OnnxMl.AttributeProto
+                        .newBuilder().setName("value").setType(ai.onnx.proto.OnnxMl.AttributeProto.AttributeType.TENSOR)
+                        .setT(Onnx.floats("", new long[0], 0))).build(), Onnx.node("Clip", List.of("x", "zero"), List.of("y"))),
+                List.of()));
+        assertThat(ActivationCalibrator.nonNegative(relu6, "y")).isTrue();
+        Map<String, long[]> shapes = ActivationCalibrator.sampleShapes(model, values);
+        assertThat(shapes.keySet()).containsExactlyInAnyOrderElementsOf(values);
+        assertThat(shapes.get("a")).containsExactly(1, 2, 3, 3);
+
+        OnnxModel reduced = ActivationCalibrator.exposingRanges(model, List.of(), values, shapes);
+        List<String> ops = reduced.nodes().stream().map(NodeProto::getOpType).toList();
+        assertThat(ops).doesNotContain("Size");
+        assertThat(ops.stream().filter("GlobalMaxPool"::equals).count()).isEqualTo(2);
+        assertThat(ops.stream().filter("ReduceMin"::equals).count()).isEqualTo(2);
+        // without the shapes, every value keeps its minimum and is counted by Size
+        List<String> counted = ActivationCalibrator.exposingRanges(model, List.of(), values, Map.of()).nodes().stream()
+                .map(NodeProto::getOpType).toList();
+        assertThat(counted.stream().filter("Size"::equals).count()).isEqualTo(4);
+        assertThat(counted).doesNotContain("GlobalMaxPool");
+
+        // the maxima and minima ONNX Runtime returns are those of the values themselves
+        float[] input = new float[18];
+        for (int i = 0; i < input.length; i++) {
+            input[i] = (i - 9) * 0.7f;
+        }
+        OnnxModel exposed = ActivationCalibrator.exposing(model, values);
+        List<float[]> whole = Onnx.run(exposed, "x", new long[] {1, 2, 3, 3}, input);
+        List<String> wholeNames = exposed.outputs().stream().map(output -> output.getName()).toList();
+        List<float[]> ranges = Onnx.run(reduced, "x", new long[] {1, 2, 3, 3}, input);
+        List<String> names = reduced.outputs().stream().map(output -> output.getName()).toList();
+        for (int v = 0; v < values.size(); v++) {
+            float[] all = whole.get(wholeNames.indexOf(values.get(v)));
+            float max = Float.NEGATIVE_INFINITY;
+            float min = Float.POSITIVE_INFINITY;
+            for (float x : all) {
+                max = Math.max(max, x);
+                min = Math.min(min, x);
+            }
+            assertThat(ranges.get(names.indexOf("condense.calibration.max/" + values.get(v)))[0]).as(values.get(v)).isEqualTo(max);
+            int minIndex = names.indexOf("condense.calibration.min/" + values.get(v));
+            if (minIndex >= 0) {
+                assertThat(ranges.get(minIndex)[0]).as(values.get(v)).isEqualTo(min);
+            } else {
+                assertThat(min).as(values.get(v)).isGreaterThanOrEqualTo(0f);
+            }
+        }
     }
 }
