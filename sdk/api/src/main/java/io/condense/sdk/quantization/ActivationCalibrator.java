@@ -110,13 +110,25 @@ public final class ActivationCalibrator {
         for (String value : histograms.keySet()) {
             (rangeOnly.contains(value) ? reduced : whole).add(value);
         }
-        Map<String, long[]> known = sampleShapes(model, reduced);
+        Map<String, long[]> inferred = sampleShapes(model, reduced);
+        InferenceSession opened;
+        try {
+            opened = evaluator.open(exposingRanges(model, whole, reduced, inferred), runners);
+        } catch (CondenseException e) {
+            if (inferred.isEmpty()) {
+                throw e;
+            }
+            // a shape inferred wrong (GlobalMaxPool needs a rank of 3 or more): the plain reductions, counted by Size
+            inferred = Map.of();
+            opened = evaluator.open(exposingRanges(model, whole, reduced, inferred), runners);
+        }
+        Map<String, long[]> known = inferred;
         long knownBytes = 0;
         for (long[] shape : known.values()) {
             knownBytes += 4 * NdArray.elementCount(shape);
         }
         long knownBytesPerSample = knownBytes;
-        try (InferenceSession session = evaluator.open(exposingRanges(model, whole, reduced, known), runners)) {
+        try (InferenceSession session = opened) {
             ValueSpec input = singleInput(session);
             String inputName = input.name();
             Future<?> pending = null;
