@@ -123,11 +123,10 @@ public final class ActivationCalibrator {
             opened = evaluator.open(exposingRanges(model, whole, reduced, inferred), runners);
         }
         Map<String, long[]> known = inferred;
-        long knownBytes = 0;
+        long knownBytesPerSample = 0;
         for (long[] shape : known.values()) {
-            knownBytes += 4 * NdArray.elementCount(shape);
+            knownBytesPerSample += 4 * NdArray.elementCount(shape);
         }
-        long knownBytesPerSample = knownBytes;
         try (InferenceSession session = opened) {
             ValueSpec input = singleInput(session);
             String inputName = input.name();
@@ -229,19 +228,13 @@ public final class ActivationCalibrator {
      * value of {@code reduced}, only its minimum, maximum and element count, computed inside the runtime (ReduceMin and
      * ReduceMax over every axis, Size), so that no tensor of those crosses into Java: what the minmax method needs. Their
      * outputs are named {@code RANGE_MIN}, {@code RANGE_MAX} and {@code RANGE_SIZE} followed by the value's name.
-     */
-    static OnnxModel exposingRanges(OnnxModel model, Collection<String> whole, Collection<String> reduced) {
-        return exposingRanges(model, whole, reduced, Map.of());
-    }
-
-    /**
-     * As {@link #exposingRanges(OnnxModel, Collection, Collection)}, for values of {@code known} shapes (a sample's: see
-     * {@link #sampleShapes}) without the {@code Size} output, and for those of them that a Relu or a Clip from 0 computes
-     * over a batch and channels, the maximum alone, through {@code GlobalMaxPool}: their minimum is at least 0, where the
-     * range starts anyway. ONNX Runtime runs convolutions in a blocked channel layout and must copy a value back to plain
-     * NCHW for every operator that reads it and knows only that layout (ReduceMin, ReduceMax, Size), but not for
-     * GlobalMaxPool: MobileNetV2 with its 45 ranges took 17.5-19.7 ms an image on one thread, 14.0-14.8 this way (11 ms with
-     * nothing exposed).
+     *
+     * <p>Values of {@code known} shapes (a sample's: see {@link #sampleShapes}) get no {@code Size} output, and those of them
+     * that a Relu or a Clip from 0 computes over a batch and channels the maximum alone, through {@code GlobalMaxPool}: their
+     * minimum is at least 0, where the range starts anyway. ONNX Runtime runs convolutions in a blocked channel layout and
+     * must copy a value back to plain NCHW for every operator that reads it and knows only that layout (ReduceMin,
+     * ReduceMax, Size), but not for GlobalMaxPool: MobileNetV2 with its 45 ranges took 17.5-19.7 ms an image on one thread,
+     * 14.0-14.8 this way (11 ms with nothing exposed).
      */
     static OnnxModel exposingRanges(OnnxModel model, Collection<String> whole, Collection<String> reduced, Map<String, long[]> known) {
         OnnxModel exposed = exposing(model, whole);
